@@ -1,0 +1,5 @@
+import { Foundation1795313334905 } from "./1795313334905-foundation";
+/** Every migration, in order. The generator script adds new ones here. */
+export const MIGRATIONS: Function[] = [
+  Foundation1795313334905,
+];

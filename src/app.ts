@@ -1,0 +1,232 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyRequest, LogController } from "fastify";
+import { ApolloServer, ApolloServerPlugin } from "@apollo/server";
+import { unwrapResolverError } from "@apollo/server/errors";
+import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
+import { ApolloArmor } from "@escape.tech/graphql-armor";
+import type { GraphQLFormattedError } from "graphql";
+import type { DataSource } from "typeorm";
+import type { Logger } from "pino";
+import type { Clock } from "./clock";
+import type { Config } from "./config";
+import { createContainer, Services } from "./container";
+import { getSchema } from "./graphql/schema";
+import { createLoaders } from "./graphql/loaders";
+import type { RequestContext, RequestFacts } from "./graphql/context";
+import { isAppError } from "./graphql/errors";
+import { registerHealthRoutes } from "./http/health.routes";
+
+export interface AppDeps {
+  config: Pick<Config, "publicUrl" | "adminApiKey" | "nodeEnv">;
+  dataSource: DataSource;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface App {
+  fastify: FastifyInstance;
+  services: Services;
+  /** Stops taking requests, lets in-flight ones finish, closes the HTTP server. */
+  close(): Promise<void>;
+}
+
+/** A request body larger than this is refused with 413 before it is parsed. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Apollo's own codes for requests that could not be parsed, validated or coerced. */
+const CLIENT_ERROR_CODES = new Set([
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_USER_INPUT",
+  "BAD_REQUEST",
+  "OPERATION_RESOLUTION_FAILURE",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+]);
+
+const DATABASE_DOWN = /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i;
+
+
+const factsOf = new WeakMap<FastifyRequest, RequestFacts>();
+
+/**
+ * Only AppErrors and the client's own request errors keep their message; everything else becomes
+ * INTERNAL with no stack, SQL or secret (the cause is logged with the request id).
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (isAppError(original)) {
+    return {
+      message: original.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: original.field ? { code: original.code, field: original.field } : { code: original.code },
+    };
+  }
+  const code = formatted.extensions?.code;
+  if (typeof code === "string" && CLIENT_ERROR_CODES.has(code)) {
+    return { message: formatted.message, locations: formatted.locations, extensions: { code: "BAD_USER_INPUT" } };
+  }
+  const text = original instanceof Error ? `${original.message} ${(original as { code?: string }).code ?? ""}` : "";
+  const message = DATABASE_DOWN.test(text)
+    ? "The database is unavailable right now; try again in a moment."
+    : "Something went wrong on our side; quote the request id when reporting it.";
+  return { message, path: formatted.path, extensions: { code: "INTERNAL" } };
+}
+
+function loggingPlugin(log: Logger): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const error of errors) {
+            const original = unwrapResolverError(error);
+            if (isAppError(original)) continue;
+            const code = error.extensions?.code;
+            if (typeof code === "string" && CLIENT_ERROR_CODES.has(code)) continue;
+            (contextValue?.log ?? log).error({ err: original }, "unexpected error");
+          }
+        },
+        async willSendResponse({ response, contextValue }) {
+          if (response.body.kind !== "single") return;
+          const errors = response.body.singleResult.errors;
+          if (!errors || !contextValue) return;
+          response.body.singleResult.errors = errors.map((e) =>
+            e.extensions?.code === "INTERNAL" ? { ...e, extensions: { ...e.extensions, requestId: contextValue.requestId } } : e,
+          );
+        },
+      };
+    },
+  };
+}
+
+function bearerOf(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (!header) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1] : "";
+}
+
+export async function createApp(deps: AppDeps): Promise<App> {
+  const { dataSource, clock, log, config } = deps;
+  const services = createContainer({ dataSource, clock, log, config });
+  const production = config.nodeEnv === "production";
+
+  const fastify = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // One access-log line per request comes from the onResponse hook below, with the request id.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+  });
+
+  const armor = new ApolloArmor({
+    // A connection inside a connection inside `company` is depth 8 (PRODUCT.md): leave room.
+    maxDepth: { n: 12 },
+    maxAliases: { n: 20 },
+    maxTokens: { n: 2000 },
+    costLimit: { maxCost: 20000 },
+    maxDirectives: { n: 20 },
+    blockFieldSuggestion: { enabled: production },
+  });
+  const protection = armor.protect();
+
+  const apollo = new ApolloServer<RequestContext>({
+    schema: await getSchema(),
+    introspection: !production,
+    includeStacktraceInErrorResponses: false,
+    allowBatchedHttpRequests: false,
+    validationRules: protection.validationRules,
+    plugins: [
+      ...(protection.plugins as ApolloServerPlugin<RequestContext>[]),
+      fastifyApolloDrainPlugin(fastify),
+      loggingPlugin(log),
+      {
+        async requestDidStart() {
+          return {
+            async didResolveOperation({ operationName, request, contextValue }) {
+              const facts = contextValue.facts;
+              if (facts) facts.operationName = operationName ?? request.operationName ?? null;
+            },
+          };
+        },
+      },
+    ],
+    formatError,
+  });
+  await apollo.start();
+
+  fastify.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  fastify.addHook("onResponse", async (request, reply) => {
+    const facts = factsOf.get(request);
+    request.log.info(
+      {
+        method: request.method,
+        url: request.routeOptions.url ?? request.url.split("?")[0],
+        status: reply.statusCode,
+        operation: facts?.operationName ?? undefined,
+        companyId: facts?.companyId ?? undefined,
+        errors: facts?.errorCodes.length ? facts.errorCodes : undefined,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        outcome: reply.statusCode >= 500 ? "error" : facts?.errorCodes.length ? "refused" : "ok",
+      },
+      "request",
+    );
+  });
+
+  fastify.setErrorHandler((error, request, reply) => {
+    const err = error as { statusCode?: number; message?: string; code?: string };
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, "unhandled error");
+      return reply.status(500).send({ error: "Something went wrong on our side.", requestId: request.id });
+    }
+    if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      return reply.status(413).send({ error: `Request body is larger than ${BODY_LIMIT_BYTES} bytes.` });
+    }
+    return reply.status(status).send({ error: err.message ?? "Bad request." });
+  });
+
+  await fastify.register(fastifyApollo(apollo), {
+    path: "/graphql",
+    method: ["GET", "POST", "OPTIONS"],
+    context: async (request): Promise<RequestContext> => {
+      const facts: RequestFacts = { operationName: null, companyId: null, errorCodes: [] };
+      factsOf.set(request, facts);
+      const principal = await services.companies.authenticate(bearerOf(request));
+      if (principal.kind === "apiKey") facts.companyId = principal.companyId;
+      return {
+        requestId: request.id,
+        principal,
+        ip: request.ip,
+        clock,
+        services,
+        loaders: createLoaders(dataSource),
+        log: request.log as Logger,
+        facts,
+      };
+    },
+  });
+
+  // Error codes for the access log, read from the response Apollo sends.
+  fastify.addHook("onSend", async (request, _reply, payload) => {
+    const facts = factsOf.get(request);
+    if (!facts || typeof payload !== "string" || !payload.includes('"errors"')) return payload;
+    try {
+      const body = JSON.parse(payload) as { errors?: { extensions?: { code?: string } }[] };
+      facts.errorCodes = (body.errors ?? []).map((e) => e.extensions?.code ?? "UNKNOWN");
+    } catch {
+      // not JSON: nothing to record
+    }
+    return payload;
+  });
+
+  registerHealthRoutes(fastify, dataSource);
+
+  // apollo.stop() drains: the drain plugin closes Fastify, which waits for in-flight requests.
+  return { fastify, services, close: () => apollo.stop() };
+}

@@ -1,0 +1,107 @@
+import path from "node:path";
+
+/**
+ * The only reader of the environment. Parsed once at start, validated, frozen. A bad value
+ * stops the start with one line that names the variable (ConfigError).
+ */
+export interface Config {
+  readonly nodeEnv: string;
+  readonly port: number;
+  readonly host: string;
+  readonly publicUrl: string;
+  /** null: embedded PGlite under dataDir. */
+  readonly databaseUrl: string | null;
+  readonly dataDir: string;
+  /** The platform admin key when given; otherwise one is made on first start. */
+  readonly adminApiKey: string | null;
+  /** 32 bytes that encrypt private keys at rest; null: made under dataDir (embedded only). */
+  readonly masterKey: Buffer | null;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${reason}`);
+    this.name = "ConfigError";
+  }
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+type Env = Record<string, string | undefined>;
+
+function nonEmpty(env: Env, name: string): string | null {
+  const value = env[name]?.trim();
+  return value ? value : null;
+}
+
+function parsePort(env: Env): number {
+  const raw = nonEmpty(env, "PORT");
+  if (raw === null) return 4000;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 0 || port > 65535) {
+    throw new ConfigError("PORT", "must be a whole number from 0 to 65535.");
+  }
+  return port;
+}
+
+function parseUrl(env: Env, name: string, protocols: string[]): string | null {
+  const raw = nonEmpty(env, name);
+  if (raw === null) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, "is not a URL.");
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(" or ")}.`);
+  }
+  return raw;
+}
+
+function parseMasterKey(env: Env): Buffer | null {
+  const raw = nonEmpty(env, "MASTER_KEY");
+  if (raw === null) return null;
+  const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(raw) ? Buffer.from(raw, "base64") : Buffer.alloc(0);
+  if (bytes.length !== 32) {
+    throw new ConfigError("MASTER_KEY", "must be the base64 of exactly 32 bytes (try: openssl rand -base64 32).");
+  }
+  return bytes;
+}
+
+function parseAdminKey(env: Env): string | null {
+  const raw = nonEmpty(env, "ADMIN_API_KEY");
+  if (raw === null) return null;
+  if (raw.length < 32) throw new ConfigError("ADMIN_API_KEY", "must be at least 32 characters long.");
+  return raw;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = nonEmpty(env, "NODE_ENV") ?? "development";
+  const port = parsePort(env);
+  const publicUrl = (parseUrl(env, "PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${port}`).replace(/\/+$/, "");
+  const databaseUrl = parseUrl(env, "DATABASE_URL", ["postgres:", "postgresql:"]);
+  const masterKey = parseMasterKey(env);
+  if (databaseUrl && !masterKey && nodeEnv === "production") {
+    throw new ConfigError("MASTER_KEY", "is required with DATABASE_URL when NODE_ENV=production.");
+  }
+  const logLevel = nonEmpty(env, "LOG_LEVEL") ?? "info";
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}.`);
+  }
+  return Object.freeze({
+    nodeEnv,
+    port,
+    host: nonEmpty(env, "HOST") ?? "0.0.0.0",
+    publicUrl,
+    databaseUrl,
+    dataDir: path.resolve(nonEmpty(env, "DATA_DIR") ?? "./data"),
+    adminApiKey: parseAdminKey(env),
+    masterKey,
+    logLevel,
+  });
+}

@@ -1,0 +1,104 @@
+import fs from "node:fs";
+import path from "node:path";
+import { DataSource, DataSourceOptions, Logger, MigrationExecutor } from "typeorm";
+import { PGlite } from "@electric-sql/pglite";
+import { ENTITIES } from "./entities";
+import { MIGRATIONS } from "../../migrations";
+import { SnakeNamingStrategy } from "./naming";
+import { createPGliteDriver } from "./pglite-driver";
+
+/** Where the data lives: a PostgreSQL server, or embedded PGlite (a directory, or memory). */
+export type DatabaseTarget = { kind: "postgres"; url: string } | { kind: "pglite"; dataDir: string | null };
+
+export interface Database {
+  readonly dataSource: DataSource;
+  readonly kind: DatabaseTarget["kind"];
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  logger?: Logger;
+  /** Called with every error the pg pool raises on an idle client (server restart, killed backend). */
+  onPoolError?: (error: Error) => void;
+  poolSize?: number;
+}
+
+function baseOptions(options: OpenDatabaseOptions) {
+  return {
+    type: "postgres" as const,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    namingStrategy: new SnakeNamingStrategy(),
+    synchronize: false,
+    migrationsRun: false,
+    uuidExtension: "pgcrypto" as const,
+    installExtensions: false,
+    logger: options.logger,
+    logging: options.logger ? (["query", "error"] as ("query" | "error")[]) : false,
+  };
+}
+
+/** Opens (but does not migrate) the database. */
+export async function openDatabase(target: DatabaseTarget, options: OpenDatabaseOptions = {}): Promise<Database> {
+  if (target.kind === "postgres") {
+    const dataSource = new DataSource({
+      ...baseOptions(options),
+      url: target.url,
+      poolSize: options.poolSize ?? 10,
+      // pg emits "error" on idle clients when the server goes away; without a handler the
+      // process would crash. The pool drops the broken client and makes a new one on demand.
+      poolErrorHandler: (error: Error) => options.onPoolError?.(error),
+      extra: { idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 },
+    } as DataSourceOptions);
+    await dataSource.initialize();
+    return { dataSource, kind: "postgres", close: () => dataSource.destroy() };
+  }
+
+  if (target.dataDir) fs.mkdirSync(path.dirname(target.dataDir), { recursive: true });
+  const pglite = await PGlite.create(target.dataDir ?? undefined);
+  const dataSource = new DataSource({
+    ...baseOptions(options),
+    driver: createPGliteDriver(pglite),
+    poolSize: 1,
+  } as DataSourceOptions);
+  await dataSource.initialize();
+  return {
+    dataSource,
+    kind: "pglite",
+    close: async () => {
+      await dataSource.destroy();
+      await pglite.close();
+    },
+  };
+}
+
+/** An arbitrary, fixed key for the advisory lock that serialises migrations across nodes. */
+const MIGRATION_LOCK_KEY = 726_473_911;
+
+/**
+ * Runs pending migrations under a session-level advisory lock on the same connection, so two
+ * nodes starting together do not both migrate. Returns the names of the migrations it ran.
+ */
+export async function migrate(dataSource: DataSource): Promise<string[]> {
+  const runner = dataSource.createQueryRunner("master");
+  try {
+    await runner.connect();
+    await runner.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    try {
+      const executor = new MigrationExecutor(dataSource, runner);
+      executor.transaction = "each";
+      const ran = await executor.executePendingMigrations();
+      return ran.map((migration) => migration.name);
+    } finally {
+      await runner.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+/** The SQL that would bring the database in line with the entities; empty when they agree. */
+export async function pendingSchemaChanges(dataSource: DataSource): Promise<string[]> {
+  const log = await dataSource.driver.createSchemaBuilder().log();
+  return log.upQueries.map((query) => query.query);
+}

@@ -1,0 +1,43 @@
+import type { Logger } from "pino";
+import type { Clock } from "../clock";
+import type { ApiScope } from "../modules/company/api-key.entity";
+import type { Loaders } from "./loaders";
+import type { Services } from "../container";
+import { AppError } from "./errors";
+
+/** Who is calling, decided once per request from the Authorization header. */
+export type Principal =
+  | { kind: "anonymous" }
+  /** A bearer was presented but is unknown or revoked. */
+  | { kind: "invalid" }
+  | { kind: "platformAdmin" }
+  | { kind: "apiKey"; companyId: string; apiKeyId: string; scopes: ApiScope[] };
+
+/** Per-request facts the access log reads after the response. */
+export interface RequestFacts {
+  operationName: string | null;
+  companyId: string | null;
+  errorCodes: string[];
+}
+
+export interface RequestContext {
+  requestId: string;
+  principal: Principal;
+  /** The caller's address, for rate limits. */
+  ip: string;
+  clock: Clock;
+  services: Services;
+  loaders: Loaders;
+  log: Logger;
+  /** Absent outside HTTP requests. */
+  facts?: RequestFacts;
+}
+
+/** The company of an API-key caller. Tenant-owned queries take the company from here, never from input. */
+export function companyIdOf(ctx: RequestContext): string {
+  if (ctx.principal.kind === "apiKey") return ctx.principal.companyId;
+  if (ctx.principal.kind === "platformAdmin") {
+    throw new AppError("FORBIDDEN", "The platform admin key may only create companies; use a company API key.");
+  }
+  throw new AppError("UNAUTHENTICATED", "A company API key is required (Authorization: Bearer adm_…).");
+}

@@ -1,0 +1,25 @@
+import "reflect-metadata";
+import { buildSchema } from "type-graphql";
+import type { GraphQLSchema } from "graphql";
+import { authChecker } from "./auth-checker";
+import { DateTimeScalar } from "./scalars";
+import { CompanyResolver } from "../modules/company/company.resolver";
+import { EventResolver } from "../modules/event/event.resolver";
+import { UserResolver } from "../modules/user/user.resolver";
+
+export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver] as const;
+
+let built: Promise<GraphQLSchema> | null = null;
+
+/** The schema is the same for every app in a process: built once. */
+export function getSchema(): Promise<GraphQLSchema> {
+  built ??= buildSchema({
+    resolvers: [...RESOLVERS] as [Function, ...Function[]],
+    authChecker,
+    authMode: "error",
+    scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+    validate: false,
+    emitSchemaFile: false,
+  });
+  return built;
+}

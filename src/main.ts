@@ -1,0 +1,67 @@
+import "reflect-metadata";
+import path from "node:path";
+import { ConfigError, loadConfig } from "./config";
+import { createLogger } from "./logger";
+import { migrate, openDatabase } from "./db/database";
+import { createApp } from "./app";
+import { systemClock } from "./clock";
+import { resolveMasterKey } from "./master-key";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  const masterKey = resolveMasterKey(config);
+  if (masterKey.source !== "env" && config.databaseUrl) {
+    log.warn("MASTER_KEY is not set: using a key stored under DATA_DIR. Set MASTER_KEY in production.");
+  }
+
+  const db = await openDatabase(
+    config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: path.join(config.dataDir, "pgdata") },
+    { onPoolError: (error) => log.warn({ err: error }, "database connection lost; the pool will reconnect") },
+  );
+  const ran = await migrate(db.dataSource);
+  if (ran.length > 0) log.info({ migrations: ran }, "migrations applied");
+
+  const app = await createApp({ config, dataSource: db.dataSource, clock: systemClock, log });
+  const adminKey = await app.services.companies.ensurePlatformAdminKey();
+  if (adminKey) {
+    process.stdout.write(
+      `\nPlatform admin API key (shown once, store it now; it may only create companies):\n\n  ${adminKey}\n\n`,
+    );
+  }
+
+  await app.fastify.listen({ port: config.port, host: config.host });
+  const where = db.kind === "pglite" ? `embedded PostgreSQL in ${path.join(config.dataDir, "pgdata")}` : "PostgreSQL";
+  process.stdout.write(`Admit is listening: GraphQL at ${config.publicUrl}/graphql (database: ${where})\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping: draining in-flight requests");
+    try {
+      await app.close();
+      await db.close();
+      process.exit(0);
+    } catch (error) {
+      log.error({ err: error }, "error while stopping");
+      process.exit(1);
+    }
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((error) => {
+  process.stderr.write(`Admit failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from "typeorm";
+
+/** A tenant. Settings live as columns: they are few, typed and read on hot paths. */
+@Entity({ name: "companies" })
+export class CompanyEntity {
+  @PrimaryGeneratedColumn("uuid")
+  id: string;
+
+  @Column({ type: "varchar", length: 200 })
+  name: string;
+
+  @Index({ unique: true })
+  @Column({ type: "varchar", length: 64 })
+  slug: string;
+
+  /** null: no limit. */
+  @Column({ type: "integer", nullable: true })
+  seatLimit: number | null;
+
+  /** Non-guest users; moved only by conditional updates so the limit holds under concurrency. */
+  @Column({ type: "integer", default: 0 })
+  seatsUsed: number;
+
+  @Column({ type: "integer", default: 14_400 })
+  sessionInactivityTimeoutSeconds: number;
+
+  @Column({ type: "integer", default: 3_600 })
+  defaultTokenTtlSeconds: number;
+
+  @Column({ type: "integer", default: 2_592_000 })
+  maxTokenTtlSeconds: number;
+
+  @Column({ type: "integer", default: 15 })
+  loginLinkTtlSeconds: number;
+
+  @Column({ type: "integer", default: 3_600 })
+  joinRequestTtlSeconds: number;
+
+  @Column({ type: "boolean", default: false })
+  passwordAuthEnabled: boolean;
+
+  @Column({ type: "boolean", default: false })
+  allowNonExpiringTokens: boolean;
+
+  @Column({ type: "text", array: true, default: () => "'{}'" })
+  allowedRedirectOrigins: string[];
+
+  @Column({ type: "text", array: true, default: () => "'{}'" })
+  allowedEmbedOrigins: string[];
+
+  @CreateDateColumn({ type: "timestamptz", precision: 3 })
+  createdAt: Date;
+
+  @UpdateDateColumn({ type: "timestamptz", precision: 3 })
+  updatedAt: Date;
+}

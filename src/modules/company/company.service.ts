@@ -1,0 +1,220 @@
+import { DataSource, EntityManager, IsNull } from "typeorm";
+import type { Logger } from "pino";
+import type { Clock } from "../../clock";
+import { companyIdOf, Principal, RequestContext } from "../../graphql/context";
+import { AppError, badInput, notFound } from "../../graphql/errors";
+import * as v from "../../graphql/validate";
+import { isUuid } from "../../graphql/validate";
+import { generateOpaqueSecret, hashSecret, lookupOf, secretMatches } from "../../auth/opaque-secret";
+import { isUniqueViolation } from "../../db/errors";
+import { timingSafeEqual } from "node:crypto";
+import { API_SCOPES, ApiKeyEntity, ApiScope } from "./api-key.entity";
+import { CompanyEntity } from "./company.entity";
+import { PlatformAdminKeyEntity } from "./platform-admin-key.entity";
+import type { ApiKeyType, CompanyType } from "./company.types";
+import type { CreateApiKeyInput, CreateCompanyInput, UpdateCompanySettingsInput } from "./company.inputs";
+
+export const API_KEY_PREFIX = "adm_";
+export const PLATFORM_KEY_PREFIX = "admp_";
+/** lastUsedAt is written at most this often per key, so reads stay reads. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+const MAX_SEAT_LIMIT = 10_000_000;
+
+export interface CompanyServiceDeps {
+  dataSource: DataSource;
+  clock: Clock;
+  log: Logger;
+  adminApiKey: string | null;
+  /** Work to do inside the transaction that creates a company (its first signing key, …). */
+  onCompanyCreated?: Array<(manager: EntityManager, company: CompanyEntity) => Promise<void>>;
+}
+
+export function toCompanyType(company: CompanyEntity): CompanyType {
+  return {
+    id: company.id,
+    name: company.name,
+    slug: company.slug,
+    seatLimit: company.seatLimit,
+    seatsUsed: company.seatsUsed,
+    createdAt: company.createdAt,
+    settings: {
+      sessionInactivityTimeoutSeconds: company.sessionInactivityTimeoutSeconds,
+      defaultTokenTtlSeconds: company.defaultTokenTtlSeconds,
+      maxTokenTtlSeconds: company.maxTokenTtlSeconds,
+      loginLinkTtlSeconds: company.loginLinkTtlSeconds,
+      joinRequestTtlSeconds: company.joinRequestTtlSeconds,
+      passwordAuthEnabled: company.passwordAuthEnabled,
+      allowNonExpiringTokens: company.allowNonExpiringTokens,
+      allowedRedirectOrigins: company.allowedRedirectOrigins,
+      allowedEmbedOrigins: company.allowedEmbedOrigins,
+    },
+  };
+}
+
+export function toApiKeyType(key: ApiKeyEntity): ApiKeyType {
+  return {
+    id: key.id,
+    name: key.name,
+    prefix: `${API_KEY_PREFIX}${key.lookup}…`,
+    scopes: key.scopes,
+    createdAt: key.createdAt,
+    lastUsedAt: key.lastUsedAt,
+    revokedAt: key.revokedAt,
+  };
+}
+
+export class CompanyService {
+  private readonly adminKeyHash: Buffer | null;
+
+  constructor(private readonly deps: CompanyServiceDeps) {
+    this.adminKeyHash = deps.adminApiKey ? Buffer.from(hashSecret(deps.adminApiKey), "hex") : null;
+  }
+
+  /** Decides who the bearer of an Authorization header is. Unknown and revoked keys are "invalid". */
+  async authenticate(bearer: string | null): Promise<Principal> {
+    if (!bearer) return { kind: "anonymous" };
+    if (this.adminKeyHash && timingSafeEqual(Buffer.from(hashSecret(bearer), "hex"), this.adminKeyHash)) {
+      return { kind: "platformAdmin" };
+    }
+    if (bearer.startsWith(PLATFORM_KEY_PREFIX)) {
+      const lookup = lookupOf(bearer, PLATFORM_KEY_PREFIX);
+      if (!lookup) return { kind: "invalid" };
+      const row = await this.deps.dataSource.getRepository(PlatformAdminKeyEntity).findOneBy({ lookup });
+      return row && secretMatches(bearer, row.secretHash) ? { kind: "platformAdmin" } : { kind: "invalid" };
+    }
+    const lookup = lookupOf(bearer, API_KEY_PREFIX);
+    if (!lookup) return { kind: "invalid" };
+    const repo = this.deps.dataSource.getRepository(ApiKeyEntity);
+    const key = await repo.findOneBy({ lookup });
+    if (!key || key.revokedAt || !secretMatches(bearer, key.secretHash)) return { kind: "invalid" };
+    const now = this.deps.clock.now();
+    if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+      await repo.update({ id: key.id }, { lastUsedAt: now });
+    }
+    return { kind: "apiKey", companyId: key.companyId, apiKeyId: key.id, scopes: key.scopes };
+  }
+
+  /**
+   * Without ADMIN_API_KEY, makes the platform admin key on first start and returns its secret
+   * (to be printed once); returns null when a key exists already or comes from the config.
+   */
+  async ensurePlatformAdminKey(): Promise<string | null> {
+    if (this.deps.adminApiKey) return null;
+    return this.deps.dataSource.transaction(async (manager) => {
+      // Two nodes starting on an empty database must not both make a key.
+      await manager.query("SELECT pg_advisory_xact_lock(726473912)");
+      if ((await manager.count(PlatformAdminKeyEntity)) > 0) return null;
+      const made = generateOpaqueSecret(PLATFORM_KEY_PREFIX);
+      await manager.insert(PlatformAdminKeyEntity, { lookup: made.lookup, secretHash: made.hash });
+      return made.secret;
+    });
+  }
+
+  async createCompany(ctx: RequestContext, input: CreateCompanyInput) {
+    const name = v.requiredText("name", input.name);
+    const givenSlug = input.slug === undefined || input.slug === null ? null : v.slug("slug", input.slug);
+    const seatLimit =
+      input.seatLimit === undefined || input.seatLimit === null
+        ? null
+        : v.intInRange("seatLimit", input.seatLimit, 0, MAX_SEAT_LIMIT);
+    const baseSlug = givenSlug ?? v.slugify(name);
+    // A generated slug that is taken gets a short suffix; a chosen one is refused.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const slug = attempt === 0 ? baseSlug : `${baseSlug}-${generateOpaqueSecret().lookup.slice(0, 6).toLowerCase()}`;
+      try {
+        return await this.deps.dataSource.transaction(async (manager) => {
+          const company = await manager.save(manager.create(CompanyEntity, { name, slug, seatLimit }));
+          for (const hook of this.deps.onCompanyCreated ?? []) await hook(manager, company);
+          const { key, secret } = await this.insertApiKey(manager, company.id, "default", [...API_SCOPES]);
+          ctx.log.info({ companyId: company.id }, "company created");
+          return { company: toCompanyType(company), apiKey: toApiKeyType(key), secret };
+        });
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        if (givenSlug) throw new AppError("SLUG_TAKEN", `The slug "${givenSlug}" is taken; choose another.`);
+      }
+    }
+    throw new AppError("SLUG_TAKEN", "Could not find a free slug for this name; pass one explicitly.");
+  }
+
+  async getCompany(ctx: RequestContext): Promise<CompanyEntity> {
+    const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ id: companyIdOf(ctx) });
+    if (!company) throw notFound("The company");
+    return company;
+  }
+
+  async updateSettings(ctx: RequestContext, input: UpdateCompanySettingsInput): Promise<CompanyEntity> {
+    const companyId = companyIdOf(ctx);
+    const patch: Partial<CompanyEntity> = {};
+    const int = (field: keyof UpdateCompanySettingsInput & keyof CompanyEntity, min: number, max: number) => {
+      const value = input[field];
+      if (value !== undefined && value !== null) (patch as Record<string, unknown>)[field] = v.intInRange(field, value as number, min, max);
+    };
+    int("sessionInactivityTimeoutSeconds", 60, 604_800);
+    int("maxTokenTtlSeconds", 60, 31_536_000);
+    int("defaultTokenTtlSeconds", 60, 31_536_000);
+    int("loginLinkTtlSeconds", 1, 300);
+    int("joinRequestTtlSeconds", 60, 604_800);
+    if (input.passwordAuthEnabled !== undefined && input.passwordAuthEnabled !== null) patch.passwordAuthEnabled = input.passwordAuthEnabled;
+    if (input.allowNonExpiringTokens !== undefined && input.allowNonExpiringTokens !== null) patch.allowNonExpiringTokens = input.allowNonExpiringTokens;
+    for (const field of ["allowedRedirectOrigins", "allowedEmbedOrigins"] as const) {
+      const list = input[field];
+      if (list === undefined || list === null) continue;
+      if (list.length > 50) throw badInput(field, `${field} may hold at most 50 origins.`);
+      patch[field] = [...new Set(list.map((o) => v.origin(field, o)))];
+    }
+    if (input.seatLimit !== undefined) {
+      patch.seatLimit = input.seatLimit === null ? null : v.intInRange("seatLimit", input.seatLimit, 0, MAX_SEAT_LIMIT);
+    }
+
+    return this.deps.dataSource.transaction(async (manager) => {
+      const company = await manager.findOne(CompanyEntity, {
+        where: { id: companyId },
+        lock: { mode: "pessimistic_write" },
+      });
+      if (!company) throw notFound("The company");
+      const next = { ...company, ...patch };
+      if (next.defaultTokenTtlSeconds > next.maxTokenTtlSeconds) {
+        throw badInput("defaultTokenTtlSeconds", "defaultTokenTtlSeconds must not exceed maxTokenTtlSeconds.");
+      }
+      if (next.seatLimit !== null && next.seatLimit < company.seatsUsed) {
+        throw badInput("seatLimit", `seatLimit cannot be below the ${company.seatsUsed} seats in use.`);
+      }
+      if (Object.keys(patch).length > 0) await manager.update(CompanyEntity, { id: companyId }, patch);
+      return manager.findOneByOrFail(CompanyEntity, { id: companyId });
+    });
+  }
+
+  async createApiKey(ctx: RequestContext, input: CreateApiKeyInput) {
+    const companyId = companyIdOf(ctx);
+    const name = v.requiredText("name", input.name);
+    const scopes = input.scopes ? [...new Set(input.scopes)] : [...API_SCOPES];
+    if (scopes.length === 0) throw badInput("scopes", "scopes must name at least one scope.");
+    const { key, secret } = await this.insertApiKey(this.deps.dataSource.manager, companyId, name, scopes);
+    return { apiKey: toApiKeyType(key), secret };
+  }
+
+  async revokeApiKey(ctx: RequestContext, id: string): Promise<ApiKeyEntity> {
+    const companyId = companyIdOf(ctx);
+    const repo = this.deps.dataSource.getRepository(ApiKeyEntity);
+    if (!isUuid(id)) throw notFound("The API key");
+    await repo.update({ id, companyId, revokedAt: IsNull() }, { revokedAt: this.deps.clock.now() });
+    const key = await repo.findOneBy({ id, companyId });
+    if (!key) throw notFound("The API key");
+    return key;
+  }
+
+  async listApiKeys(ctx: RequestContext): Promise<ApiKeyEntity[]> {
+    return this.deps.dataSource
+      .getRepository(ApiKeyEntity)
+      .find({ where: { companyId: companyIdOf(ctx) }, order: { createdAt: "ASC", id: "ASC" } });
+  }
+
+  private async insertApiKey(manager: EntityManager, companyId: string, name: string, scopes: ApiScope[]) {
+    const made = generateOpaqueSecret(API_KEY_PREFIX);
+    const key = await manager.save(
+      manager.create(ApiKeyEntity, { companyId, name, scopes, lookup: made.lookup, secretHash: made.hash }),
+    );
+    return { key, secret: made.secret };
+  }
+}

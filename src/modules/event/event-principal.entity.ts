@@ -1,0 +1,34 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Relation } from "typeorm";
+import { EventEntity } from "./event.entity";
+
+export const PRINCIPAL_ROLES = ["PRESENTER", "ORGANIZER"] as const;
+export type PrincipalRole = (typeof PRINCIPAL_ROLES)[number];
+
+/** One entry of an event's presenter or organizer list: an external user id or an email. */
+@Entity({ name: "event_principals" })
+@Index(["eventId", "role", "userExternalId"], { unique: true, where: "user_external_id IS NOT NULL" })
+@Index(["eventId", "role", "email"], { unique: true, where: "email IS NOT NULL" })
+export class EventPrincipalEntity {
+  @PrimaryGeneratedColumn("uuid")
+  id: string;
+
+  @Column({ type: "uuid" })
+  eventId: string;
+
+  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "event_id" })
+  event?: Relation<EventEntity>;
+
+  @Column({ type: "varchar", length: 16 })
+  role: PrincipalRole;
+
+  @Column({ type: "varchar", length: 255, nullable: true })
+  userExternalId: string | null;
+
+  /** Trimmed and lower-cased. */
+  @Column({ type: "varchar", length: 320, nullable: true })
+  email: string | null;
+
+  @CreateDateColumn({ type: "timestamptz", precision: 3 })
+  createdAt: Date;
+}

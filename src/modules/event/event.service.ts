@@ -1,0 +1,257 @@
+import { Brackets, DataSource, EntityManager } from "typeorm";
+import type { Clock } from "../../clock";
+import { companyIdOf, RequestContext } from "../../graphql/context";
+import { AppError, badInput, notFound } from "../../graphql/errors";
+import { decodeCursor, pageSize, toConnection } from "../../graphql/connection";
+import { EventPrivacy, EventStatus, Role, SessionPolicy } from "../../graphql/enums";
+import * as v from "../../graphql/validate";
+import { isUniqueViolation } from "../../db/errors";
+import { EventEntity } from "./event.entity";
+import { EventPrincipalEntity, PrincipalRole } from "./event-principal.entity";
+import type { CreateEventInput, EventFilter, EventPrincipalsInput, PrincipalInput, UpdateEventInput } from "./event.inputs";
+import type { EventConnection, EventType, PrincipalType } from "./event.types";
+
+export interface EventServiceDeps {
+  dataSource: DataSource;
+  clock: Clock;
+  publicUrl: string;
+}
+
+const MAX_PRINCIPALS_PER_CALL = 1000;
+
+export function eventStatus(event: EventEntity, now: Date): EventStatus {
+  if (event.endedAt || (event.endsAt && event.endsAt.getTime() <= now.getTime())) return EventStatus.ENDED;
+  if (event.startsAt && event.startsAt.getTime() > now.getTime()) return EventStatus.SCHEDULED;
+  return EventStatus.LIVE;
+}
+
+export function toPrincipalType(row: EventPrincipalEntity): PrincipalType {
+  return { role: row.role as Role, userId: row.userExternalId, email: row.email };
+}
+
+interface NormalizedPrincipal {
+  userExternalId: string | null;
+  email: string | null;
+}
+
+function normalizePrincipals(field: string, list: PrincipalInput[] | undefined): NormalizedPrincipal[] {
+  if (!list) return [];
+  if (list.length > MAX_PRINCIPALS_PER_CALL) throw badInput(field, `${field} may hold at most ${MAX_PRINCIPALS_PER_CALL} entries at a time.`);
+  return list.map((p, i) => {
+    const hasId = p.userId !== undefined && p.userId !== null;
+    const hasEmail = p.email !== undefined && p.email !== null;
+    if (hasId === hasEmail) throw badInput(`${field}.${i}`, "Give exactly one of userId and email.");
+    if (hasId) return { userExternalId: v.requiredText(`${field}.${i}.userId`, p.userId!, 255), email: null };
+    return { userExternalId: null, email: v.normalizeEmail(`${field}.${i}.email`, p.email!).normalized };
+  });
+}
+
+function principalRole(role: Role): PrincipalRole {
+  if (role === Role.ATTENDEE) throw badInput("role", "role must be PRESENTER or ORGANIZER: attendees need no list.");
+  return role;
+}
+
+export class EventService {
+  constructor(private readonly deps: EventServiceDeps) {}
+
+  toType(event: EventEntity): EventType {
+    return {
+      id: event.id,
+      name: event.name,
+      slug: event.slug,
+      privacy: event.privacy as EventPrivacy,
+      knockingEnabled: event.knockingEnabled,
+      startsAt: event.startsAt,
+      endsAt: event.endsAt,
+      endedAt: event.endedAt,
+      status: eventStatus(event, this.deps.clock.now()),
+      capacity: event.capacity,
+      sessionPolicy: event.sessionPolicy as SessionPolicy,
+      maxSessionsPerUser: event.maxSessionsPerUser,
+      joinUrl: `${this.deps.publicUrl}/j/${encodeURIComponent(event.slug)}`,
+      createdAt: event.createdAt,
+      updatedAt: event.updatedAt,
+    };
+  }
+
+  /** The caller's event by id; another company's event is NOT_FOUND, exactly like a missing one. */
+  async get(ctx: RequestContext, id: string): Promise<EventEntity> {
+    const event = await this.find(companyIdOf(ctx), id);
+    if (!event) throw notFound("The event");
+    return event;
+  }
+
+  async find(companyId: string, id: string): Promise<EventEntity | null> {
+    if (!v.isUuid(id)) return null;
+    return this.deps.dataSource.getRepository(EventEntity).findOneBy({ id, companyId });
+  }
+
+  /** An event named by id or slug, within one company. */
+  async findByIdOrSlug(companyId: string, idOrSlug: string): Promise<EventEntity | null> {
+    const repo = this.deps.dataSource.getRepository(EventEntity);
+    if (v.isUuid(idOrSlug)) {
+      const byId = await repo.findOneBy({ id: idOrSlug, companyId });
+      if (byId) return byId;
+    }
+    return repo.findOneBy({ slug: idOrSlug, companyId });
+  }
+
+  async create(ctx: RequestContext, input: CreateEventInput): Promise<EventEntity> {
+    const companyId = companyIdOf(ctx);
+    const name = v.requiredText("name", input.name);
+    const givenSlug = input.slug === undefined || input.slug === null ? null : v.slug("slug", input.slug);
+    const startsAt = input.startsAt ?? null;
+    const endsAt = input.endsAt ?? null;
+    v.dateOrder("endsAt", startsAt, endsAt);
+    const capacity = input.capacity === undefined || input.capacity === null ? null : v.intInRange("capacity", input.capacity, 1, 1_000_000);
+    const maxSessionsPerUser = v.intInRange("maxSessionsPerUser", input.maxSessionsPerUser ?? 1, 1, 100);
+    const presenters = normalizePrincipals("presenters", input.presenters);
+    const organizers = normalizePrincipals("organizers", input.organizers);
+
+    const baseSlug = givenSlug ?? v.slugify(name);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const slug = attempt === 0 ? baseSlug : `${baseSlug}-${Math.random().toString(36).slice(2, 8)}`;
+      try {
+        return await this.deps.dataSource.transaction(async (manager) => {
+          const event = await manager.save(
+            manager.create(EventEntity, {
+              companyId,
+              name,
+              slug,
+              privacy: input.privacy ?? EventPrivacy.PRIVATE,
+              knockingEnabled: input.knockingEnabled ?? false,
+              startsAt,
+              endsAt,
+              capacity,
+              sessionPolicy: input.sessionPolicy ?? SessionPolicy.REPLACE_OLDEST,
+              maxSessionsPerUser,
+            }),
+          );
+          await this.insertPrincipals(manager, event.id, "PRESENTER", presenters);
+          await this.insertPrincipals(manager, event.id, "ORGANIZER", organizers);
+          return event;
+        });
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        if (givenSlug) throw new AppError("SLUG_TAKEN", `The slug "${givenSlug}" is taken by another event; choose another.`);
+      }
+    }
+    throw new AppError("SLUG_TAKEN", "Could not find a free slug for this name; pass one explicitly.");
+  }
+
+  async update(ctx: RequestContext, id: string, input: UpdateEventInput): Promise<EventEntity> {
+    const event = await this.get(ctx, id);
+    if (event.endedAt) throw new AppError("EVENT_ENDED", "The event has ended and can no longer be changed.");
+    const patch: Partial<EventEntity> = {};
+    if (input.name !== undefined && input.name !== null) patch.name = v.requiredText("name", input.name);
+    if (input.slug !== undefined && input.slug !== null) patch.slug = v.slug("slug", input.slug);
+    if (input.privacy !== undefined && input.privacy !== null) patch.privacy = input.privacy;
+    if (input.knockingEnabled !== undefined && input.knockingEnabled !== null) patch.knockingEnabled = input.knockingEnabled;
+    if (input.startsAt !== undefined) patch.startsAt = input.startsAt;
+    if (input.endsAt !== undefined) patch.endsAt = input.endsAt;
+    if (input.capacity !== undefined) {
+      patch.capacity = input.capacity === null ? null : v.intInRange("capacity", input.capacity, 1, 1_000_000);
+    }
+    if (input.sessionPolicy !== undefined && input.sessionPolicy !== null) patch.sessionPolicy = input.sessionPolicy;
+    if (input.maxSessionsPerUser !== undefined && input.maxSessionsPerUser !== null) {
+      patch.maxSessionsPerUser = v.intInRange("maxSessionsPerUser", input.maxSessionsPerUser, 1, 100);
+    }
+    v.dateOrder("endsAt", patch.startsAt !== undefined ? patch.startsAt : event.startsAt, patch.endsAt !== undefined ? patch.endsAt : event.endsAt);
+    if (Object.keys(patch).length === 0) return event;
+    try {
+      await this.deps.dataSource.getRepository(EventEntity).update({ id: event.id, companyId: event.companyId }, patch);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AppError("SLUG_TAKEN", `The slug "${patch.slug}" is taken by another event; choose another.`);
+      throw error;
+    }
+    return this.deps.dataSource.getRepository(EventEntity).findOneByOrFail({ id: event.id });
+  }
+
+  /** Ends the event now; idempotent. Live sessions see it on their next heartbeat. */
+  async end(ctx: RequestContext, id: string): Promise<EventEntity> {
+    const event = await this.get(ctx, id);
+    if (!event.endedAt) {
+      await this.deps.dataSource
+        .createQueryBuilder()
+        .update(EventEntity)
+        .set({ endedAt: this.deps.clock.now() })
+        .where("id = :id AND ended_at IS NULL", { id: event.id })
+        .execute();
+    }
+    return this.deps.dataSource.getRepository(EventEntity).findOneByOrFail({ id: event.id });
+  }
+
+  async list(ctx: RequestContext, first: number | null | undefined, after: string | null | undefined, filter?: EventFilter) {
+    const companyId = companyIdOf(ctx);
+    const limit = pageSize(first);
+    const cursor = decodeCursor(after, 2);
+    const now = this.deps.clock.now();
+    const qb = this.deps.dataSource
+      .getRepository(EventEntity)
+      .createQueryBuilder("e")
+      .where("e.company_id = :companyId", { companyId })
+      .orderBy("e.created_at", "ASC")
+      .addOrderBy("e.id", "ASC")
+      .take(limit + 1);
+    if (cursor) {
+      qb.andWhere("(e.created_at, e.id) > (:cAt, :cId)", { cAt: new Date(cursor[0] as string), cId: cursor[1] });
+    }
+    if (filter?.privacy) qb.andWhere("e.privacy = :privacy", { privacy: filter.privacy });
+    if (filter?.startsAfter) qb.andWhere("e.starts_at >= :startsAfter", { startsAfter: filter.startsAfter });
+    if (filter?.startsBefore) qb.andWhere("e.starts_at < :startsBefore", { startsBefore: filter.startsBefore });
+    if (filter?.status) {
+      const ended = "(e.ended_at IS NOT NULL OR (e.ends_at IS NOT NULL AND e.ends_at <= :now))";
+      qb.setParameter("now", now);
+      if (filter.status === EventStatus.ENDED) qb.andWhere(ended);
+      else {
+        qb.andWhere(`NOT ${ended}`);
+        qb.andWhere(
+          filter.status === EventStatus.SCHEDULED
+            ? "e.starts_at > :now"
+            : new Brackets((w) => w.where("e.starts_at IS NULL").orWhere("e.starts_at <= :now")),
+        );
+      }
+    }
+    const rows = await qb.getMany();
+    return toConnection(rows, limit, (e) => [e.createdAt.toISOString(), e.id], (e) => this.toType(e)) as EventConnection;
+  }
+
+  async addPrincipals(ctx: RequestContext, input: EventPrincipalsInput): Promise<EventEntity> {
+    const role = principalRole(input.role);
+    const principals = normalizePrincipals("principals", input.principals);
+    const event = await this.get(ctx, input.eventId);
+    await this.insertPrincipals(this.deps.dataSource.manager, event.id, role, principals);
+    return event;
+  }
+
+  async removePrincipals(ctx: RequestContext, input: EventPrincipalsInput): Promise<EventEntity> {
+    const role = principalRole(input.role);
+    const principals = normalizePrincipals("principals", input.principals);
+    const event = await this.get(ctx, input.eventId);
+    const ids = principals.filter((p) => p.userExternalId).map((p) => p.userExternalId);
+    const emails = principals.filter((p) => p.email).map((p) => p.email);
+    await this.deps.dataSource
+      .createQueryBuilder()
+      .delete()
+      .from(EventPrincipalEntity)
+      .where("event_id = :eventId AND role = :role", { eventId: event.id, role })
+      .andWhere(
+        new Brackets((w) =>
+          w.where("user_external_id = ANY(:ids)", { ids }).orWhere("email = ANY(:emails)", { emails }),
+        ),
+      )
+      .execute();
+    return event;
+  }
+
+  private async insertPrincipals(manager: EntityManager, eventId: string, role: PrincipalRole, principals: NormalizedPrincipal[]) {
+    if (principals.length === 0) return;
+    await manager
+      .createQueryBuilder()
+      .insert()
+      .into(EventPrincipalEntity)
+      .values(principals.map((p) => ({ eventId, role, userExternalId: p.userExternalId, email: p.email })))
+      .orIgnore()
+      .execute();
+  }
+}
