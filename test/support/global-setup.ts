@@ -1,1 +1,37 @@
-export default async function globalSetup(): Promise<void> {}
+import "reflect-metadata";
+import { randomBytes } from "node:crypto";
+import { Client } from "pg";
+import { migrate, openDatabase } from "../../src/db/database";
+
+/**
+ * With TEST_DATABASE_URL or DATABASE_URL, the suite runs on a PostgreSQL server, in a fresh
+ * database it creates here (and drops afterwards), never in the one the URL names. Without
+ * either, every test file runs on its own in-memory PGlite.
+ */
+export default async function globalSetup(): Promise<void> {
+  const serverUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
+  if (!serverUrl) {
+    process.env.ADMIT_TEST_DB = "pglite";
+    return;
+  }
+  const name = `admit_test_${Date.now()}_${randomBytes(3).toString("hex")}`;
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  process.env.ADMIT_TEST_DB = "postgres";
+  process.env.ADMIT_TEST_DATABASE_URL = url.toString();
+  process.env.ADMIT_TEST_SERVER_URL = serverUrl;
+  process.env.ADMIT_TEST_DATABASE_NAME = name;
+  const db = await openDatabase({ kind: "postgres", url: url.toString() });
+  try {
+    await migrate(db.dataSource);
+  } finally {
+    await db.close();
+  }
+}

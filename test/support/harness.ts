@@ -1,0 +1,152 @@
+import "reflect-metadata";
+import { randomBytes } from "node:crypto";
+import { Writable } from "node:stream";
+import type { AddressInfo } from "node:net";
+import type { Logger as TypeOrmLogger } from "typeorm";
+import { createApp, App } from "../../src/app";
+import { ManualClock } from "../../src/clock";
+import { Database, migrate, openDatabase } from "../../src/db/database";
+import { createLogger } from "../../src/logger";
+
+export interface GqlError {
+  message: string;
+  path?: (string | number)[];
+  extensions?: { code?: string; field?: string; [key: string]: unknown };
+}
+
+export interface GqlResponse<T = any> {
+  status: number;
+  data?: T;
+  errors?: GqlError[];
+  headers: Headers;
+}
+
+/** Counts the SQL statements the app sends, for the DataLoader tests. */
+export class StatementCounter implements TypeOrmLogger {
+  statements: string[] = [];
+  recording = false;
+
+  logQuery(query: string): void {
+    if (this.recording) this.statements.push(query);
+  }
+  logQueryError(): void {}
+  logQuerySlow(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(): void {}
+
+  async count<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
+    this.statements = [];
+    this.recording = true;
+    try {
+      const result = await work();
+      return { result, statements: [...this.statements] };
+    } finally {
+      this.recording = false;
+    }
+  }
+}
+
+export interface TestApp {
+  url: string;
+  app: App;
+  db: Database;
+  clock: ManualClock;
+  adminKey: string;
+  /** Every log line the app wrote, as text: tests check that no secret is in them. */
+  logs: string[];
+  statements: StatementCounter;
+  gql<T = any>(query: string, variables?: Record<string, unknown>, options?: { key?: string | null; headers?: Record<string, string> }): Promise<GqlResponse<T>>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  publicUrl?: string;
+  nodeEnv?: string;
+  poolSize?: number;
+}
+
+/** Opens the test database: the fresh PostgreSQL database of global-setup, or a new in-memory PGlite. */
+export async function openTestDatabase(logger?: TypeOrmLogger, poolSize?: number): Promise<Database> {
+  if (process.env.ADMIT_TEST_DB === "postgres") {
+    return openDatabase({ kind: "postgres", url: process.env.ADMIT_TEST_DATABASE_URL! }, { logger, poolSize });
+  }
+  const db = await openDatabase({ kind: "pglite", dataDir: null }, { logger });
+  await migrate(db.dataSource);
+  return db;
+}
+
+export function usingPglite(): boolean {
+  return process.env.ADMIT_TEST_DB !== "postgres";
+}
+
+/** Starts the real app on a loopback port, on the test database, with a clock the test moves. */
+export async function startTestApp(options: StartOptions = {}): Promise<TestApp> {
+  const statements = new StatementCounter();
+  const db = await openTestDatabase(statements, options.poolSize);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  const log = createLogger("debug", sink);
+  const clock = new ManualClock();
+  const adminKey = `test-admin-${randomBytes(24).toString("base64url")}`;
+  let url = "";
+  const app = await createApp({
+    config: { publicUrl: options.publicUrl ?? "http://admit.test", adminApiKey: adminKey, nodeEnv: options.nodeEnv ?? "test" },
+    dataSource: db.dataSource,
+    clock,
+    log,
+  });
+  await app.fastify.listen({ port: 0, host: "127.0.0.1" });
+  url = `http://127.0.0.1:${(app.fastify.server.address() as AddressInfo).port}`;
+
+  const gql = async <T = any>(
+    query: string,
+    variables: Record<string, unknown> = {},
+    opts: { key?: string | null; headers?: Record<string, string> } = {},
+  ): Promise<GqlResponse<T>> => {
+    const headers: Record<string, string> = { "content-type": "application/json", ...(opts.headers ?? {}) };
+    if (opts.key) headers.authorization = `Bearer ${opts.key}`;
+    const response = await fetch(`${url}/graphql`, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+    const text = await response.text();
+    let body: { data?: T; errors?: GqlError[] } = {};
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = { errors: [{ message: text }] };
+    }
+    return { status: response.status, data: body.data ?? undefined, errors: body.errors, headers: response.headers };
+  };
+
+  return {
+    url,
+    app,
+    db,
+    clock,
+    adminKey,
+    logs,
+    statements,
+    gql,
+    close: async () => {
+      await app.close();
+      await db.close();
+    },
+  };
+}
+
+/** The code of the first error, for `expect(codeOf(res)).toBe("NOT_FOUND")`. */
+export function codeOf(response: GqlResponse): string | undefined {
+  return response.errors?.[0]?.extensions?.code;
+}
+
+/** The data of a response that must have succeeded; fails the test with the errors otherwise. */
+export function ok<T>(response: GqlResponse<T>): T {
+  if (response.errors?.length || !response.data) {
+    throw new Error(`Expected success, got ${response.status}: ${JSON.stringify(response.errors)}`);
+  }
+  return response.data;
+}
