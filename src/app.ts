@@ -15,9 +15,12 @@ import { createLoaders } from "./graphql/loaders";
 import type { RequestContext, RequestFacts } from "./graphql/context";
 import { isAppError } from "./graphql/errors";
 import { registerHealthRoutes } from "./http/health.routes";
+import { registerJwksRoutes } from "./http/jwks.routes";
 
 export interface AppDeps {
   config: Pick<Config, "publicUrl" | "adminApiKey" | "nodeEnv">;
+  /** 32 bytes that encrypt private keys at rest. */
+  masterKey: Buffer;
   dataSource: DataSource;
   clock: Clock;
   log: Logger;
@@ -109,7 +112,7 @@ function bearerOf(request: FastifyRequest): string | null {
 
 export async function createApp(deps: AppDeps): Promise<App> {
   const { dataSource, clock, log, config } = deps;
-  const services = createContainer({ dataSource, clock, log, config });
+  const services = createContainer({ dataSource, clock, log, config, masterKey: deps.masterKey });
   const production = config.nodeEnv === "production";
 
   const fastify = Fastify({
@@ -197,8 +200,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     context: async (request): Promise<RequestContext> => {
       const facts: RequestFacts = { operationName: null, companyId: null, errorCodes: [] };
       factsOf.set(request, facts);
-      const principal = await services.companies.authenticate(bearerOf(request));
-      if (principal.kind === "apiKey") facts.companyId = principal.companyId;
+      const bearer = bearerOf(request);
+      // A JWT as bearer is a session token (an organizer acting from the embed page).
+      const principal =
+        bearer && bearer.split(".").length === 3
+          ? await services.sessions.principalOf(bearer)
+          : await services.companies.authenticate(bearer);
+      if (principal.kind === "apiKey" || principal.kind === "session") facts.companyId = principal.companyId;
       return {
         requestId: request.id,
         principal,
@@ -226,6 +234,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
 
   registerHealthRoutes(fastify, dataSource);
+  registerJwksRoutes(fastify, services);
 
   // apollo.stop() drains: the drain plugin closes Fastify, which waits for in-flight requests.
   return { fastify, services, close: () => apollo.stop() };

@@ -7,6 +7,8 @@ import { createApp } from "./app";
 import { systemClock } from "./clock";
 import { resolveMasterKey } from "./master-key";
 
+const SWEEP_INTERVAL_MS = 30_000;
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -31,7 +33,7 @@ async function main(): Promise<void> {
   const ran = await migrate(db.dataSource);
   if (ran.length > 0) log.info({ migrations: ran }, "migrations applied");
 
-  const app = await createApp({ config, dataSource: db.dataSource, clock: systemClock, log });
+  const app = await createApp({ config, masterKey: masterKey.key, dataSource: db.dataSource, clock: systemClock, log });
   const adminKey = await app.services.companies.ensurePlatformAdminKey();
   if (adminKey) {
     process.stdout.write(
@@ -43,10 +45,18 @@ async function main(): Promise<void> {
   const where = db.kind === "pglite" ? `embedded PostgreSQL in ${path.join(config.dataDir, "pgdata")}` : "PostgreSQL";
   process.stdout.write(`Admit is listening: GraphQL at ${config.publicUrl}/graphql (database: ${where})\n`);
 
+  // Sessions whose end time has passed (idle, ejected, event over) are written down as ended,
+  // so analytics and capacity see them as ended even when no client heartbeats again.
+  const sweeper = setInterval(() => {
+    app.services.sessions.sweep().catch((error) => log.warn({ err: error }, "session sweep failed"));
+  }, SWEEP_INTERVAL_MS);
+  sweeper.unref();
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    clearInterval(sweeper);
     log.info({ signal }, "stopping: draining in-flight requests");
     try {
       await app.close();

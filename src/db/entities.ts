@@ -4,6 +4,10 @@ import { PlatformAdminKeyEntity } from "../modules/company/platform-admin-key.en
 import { EventPrincipalEntity } from "../modules/event/event-principal.entity";
 import { EventEntity } from "../modules/event/event.entity";
 import { UserEntity } from "../modules/user/user.entity";
+import { SigningKeyEntity } from "../modules/token/signing-key.entity";
+import { RevokedTokenEntity } from "../modules/token/revoked-token.entity";
+import { SessionEntity } from "../modules/session/session.entity";
+import { RegistrantEntity } from "../modules/registrant/registrant.entity";
 
 /** Every entity, in one list shared by the app, the CLI scripts and the tests. */
 export const ENTITIES = [
@@ -13,4 +17,8 @@ export const ENTITIES = [
   EventEntity,
   EventPrincipalEntity,
   UserEntity,
+  SigningKeyEntity,
+  RevokedTokenEntity,
+  RegistrantEntity,
+  SessionEntity,
 ];

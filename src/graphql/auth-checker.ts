@@ -14,6 +14,9 @@ export const authChecker: AuthChecker<RequestContext, AuthRole> = ({ context }, 
   if (principal.kind === "invalid") {
     throw new AppError("UNAUTHENTICATED", "The API key is unknown or has been revoked.");
   }
+  if (principal.kind === "session") {
+    throw new AppError("FORBIDDEN", "A session token cannot do this; use a company API key.");
+  }
   const wantsAdmin = roles.includes("PLATFORM_ADMIN");
   if (principal.kind === "platformAdmin") {
     if (wantsAdmin) return true;

@@ -1,5 +1,6 @@
 import { ClassType, Field, Int, ObjectType } from "type-graphql";
 import { badInput } from "./errors";
+import { isUuid } from "./validate";
 
 @ObjectType({ description: "Relay page information." })
 export class PageInfo {
@@ -83,7 +84,34 @@ export function decodeCursor(cursor: string | null | undefined, arity: number): 
   } catch {
     // fall through to the error below
   }
-  throw badInput("after", "after is not a cursor this API gave out.");
+  throw notACursor();
+}
+
+const notACursor = () => badInput("after", "after is not a cursor this API gave out.");
+
+/** Where a list ordered by (createdAt, id) resumes. */
+export interface CreatedAtCursor {
+  createdAt: Date;
+  id: string;
+}
+
+/** The cursor parts of a row of a list ordered by (createdAt, id). */
+export const createdAtCursorOf = (row: CreatedAtCursor): [string, string] => [row.createdAt.toISOString(), row.id];
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * Decodes a cursor made by createdAtCursorOf. Well-formed JSON with parts of the wrong kind is
+ * refused here too: it would otherwise reach SQL as a cast error and come back INTERNAL.
+ */
+export function decodeCreatedAtCursor(cursor: string | null | undefined): CreatedAtCursor | null {
+  const parts = decodeCursor(cursor, 2);
+  if (!parts) return null;
+  const [at, id] = parts;
+  if (typeof at !== "string" || !ISO_INSTANT.test(at) || typeof id !== "string" || !isUuid(id)) throw notACursor();
+  const createdAt = new Date(at);
+  if (Number.isNaN(createdAt.getTime())) throw notACursor();
+  return { createdAt, id };
 }
 
 /** Builds a connection from rows fetched with limit+1 (the extra row says a next page exists). */

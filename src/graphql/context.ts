@@ -11,7 +11,9 @@ export type Principal =
   /** A bearer was presented but is unknown or revoked. */
   | { kind: "invalid" }
   | { kind: "platformAdmin" }
-  | { kind: "apiKey"; companyId: string; apiKeyId: string; scopes: ApiScope[] };
+  | { kind: "apiKey"; companyId: string; apiKeyId: string; scopes: ApiScope[] }
+  /** A session token as bearer: an organizer acting from the embed page. */
+  | { kind: "session"; companyId: string; sessionId: string; eventId: string };
 
 /** Per-request facts the access log reads after the response. */
 export interface RequestFacts {
@@ -38,6 +40,9 @@ export function companyIdOf(ctx: RequestContext): string {
   if (ctx.principal.kind === "apiKey") return ctx.principal.companyId;
   if (ctx.principal.kind === "platformAdmin") {
     throw new AppError("FORBIDDEN", "The platform admin key may only create companies; use a company API key.");
+  }
+  if (ctx.principal.kind === "session") {
+    throw new AppError("FORBIDDEN", "A session token cannot do this; use a company API key.");
   }
   throw new AppError("UNAUTHENTICATED", "A company API key is required (Authorization: Bearer adm_…).");
 }

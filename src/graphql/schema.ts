@@ -6,8 +6,10 @@ import { DateTimeScalar } from "./scalars";
 import { CompanyResolver } from "../modules/company/company.resolver";
 import { EventResolver } from "../modules/event/event.resolver";
 import { UserResolver } from "../modules/user/user.resolver";
+import { TokenResolver } from "../modules/token/token.resolver";
+import { SessionResolver } from "../modules/session/session.resolver";
 
-export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver] as const;
+export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, SessionResolver] as const;
 
 let built: Promise<GraphQLSchema> | null = null;
 

@@ -97,6 +97,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
   let url = "";
   const app = await createApp({
     config: { publicUrl: options.publicUrl ?? "http://admit.test", adminApiKey: adminKey, nodeEnv: options.nodeEnv ?? "test" },
+    masterKey: randomBytes(32),
     dataSource: db.dataSource,
     clock,
     log,

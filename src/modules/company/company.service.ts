@@ -143,6 +143,10 @@ export class CompanyService {
     return company;
   }
 
+  async findBySlug(slug: string): Promise<CompanyEntity | null> {
+    return this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ slug });
+  }
+
   async updateSettings(ctx: RequestContext, input: UpdateCompanySettingsInput): Promise<CompanyEntity> {
     const companyId = companyIdOf(ctx);
     const patch: Partial<CompanyEntity> = {};

@@ -2,7 +2,7 @@ import { Brackets, DataSource, EntityManager } from "typeorm";
 import type { Clock } from "../../clock";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { AppError, badInput, notFound } from "../../graphql/errors";
-import { decodeCursor, pageSize, toConnection } from "../../graphql/connection";
+import { createdAtCursorOf, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
 import { EventPrivacy, EventStatus, Role, SessionPolicy } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { isUniqueViolation } from "../../db/errors";
@@ -52,6 +52,9 @@ function principalRole(role: Role): PrincipalRole {
 }
 
 export class EventService {
+  /** Work done in the transaction that ends an event (its live sessions end with it). */
+  readonly onEventEnded: Array<(manager: EntityManager, event: EventEntity, at: Date) => Promise<void>> = [];
+
   constructor(private readonly deps: EventServiceDeps) {}
 
   toType(event: EventEntity): EventType {
@@ -170,21 +173,24 @@ export class EventService {
   /** Ends the event now; idempotent. Live sessions see it on their next heartbeat. */
   async end(ctx: RequestContext, id: string): Promise<EventEntity> {
     const event = await this.get(ctx, id);
-    if (!event.endedAt) {
-      await this.deps.dataSource
+    if (event.endedAt) return event;
+    const at = this.deps.clock.now();
+    return this.deps.dataSource.transaction(async (manager) => {
+      const result = await manager
         .createQueryBuilder()
         .update(EventEntity)
-        .set({ endedAt: this.deps.clock.now() })
+        .set({ endedAt: at })
         .where("id = :id AND ended_at IS NULL", { id: event.id })
         .execute();
-    }
-    return this.deps.dataSource.getRepository(EventEntity).findOneByOrFail({ id: event.id });
+      if (result.affected) for (const hook of this.onEventEnded) await hook(manager, event, at);
+      return manager.findOneByOrFail(EventEntity, { id: event.id });
+    });
   }
 
   async list(ctx: RequestContext, first: number | null | undefined, after: string | null | undefined, filter?: EventFilter) {
     const companyId = companyIdOf(ctx);
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 2);
+    const cursor = decodeCreatedAtCursor(after);
     const now = this.deps.clock.now();
     const qb = this.deps.dataSource
       .getRepository(EventEntity)
@@ -194,7 +200,7 @@ export class EventService {
       .addOrderBy("e.id", "ASC")
       .take(limit + 1);
     if (cursor) {
-      qb.andWhere("(e.created_at, e.id) > (:cAt, :cId)", { cAt: new Date(cursor[0] as string), cId: cursor[1] });
+      qb.andWhere("(e.created_at, e.id) > (:cAt, :cId)", { cAt: cursor.createdAt, cId: cursor.id });
     }
     if (filter?.privacy) qb.andWhere("e.privacy = :privacy", { privacy: filter.privacy });
     if (filter?.startsAfter) qb.andWhere("e.starts_at >= :startsAfter", { startsAfter: filter.startsAfter });
@@ -213,7 +219,7 @@ export class EventService {
       }
     }
     const rows = await qb.getMany();
-    return toConnection(rows, limit, (e) => [e.createdAt.toISOString(), e.id], (e) => this.toType(e)) as EventConnection;
+    return toConnection(rows, limit, createdAtCursorOf, (e) => this.toType(e)) as EventConnection;
   }
 
   async addPrincipals(ctx: RequestContext, input: EventPrincipalsInput): Promise<EventEntity> {

@@ -44,12 +44,16 @@ export class UserEntity {
   @Column({ type: "varchar", length: 2048, nullable: true })
   avatarUrl: string | null;
 
-  @Column({ type: "jsonb", default: () => "'{}'::jsonb" })
+  @Column({ type: "jsonb", default: () => "'{}'" })
   metadata: Record<string, unknown>;
 
   /** Guests joined a public event with a display name; they take no seat. */
   @Column({ type: "boolean", default: false })
   isGuest: boolean;
+
+  /** revokeUserTokens: credentials issued before this are refused. */
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  tokensRevokedBefore: Date | null;
 
   @CreateDateColumn({ type: "timestamptz", precision: 3 })
   createdAt: Date;

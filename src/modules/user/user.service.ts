@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from "typeorm";
 import type { Clock } from "../../clock";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { AppError, badInput } from "../../graphql/errors";
-import { decodeCursor, pageSize, toConnection } from "../../graphql/connection";
+import { createdAtCursorOf, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
 import * as v from "../../graphql/validate";
 import { isUniqueViolation } from "../../db/errors";
 import { CompanyEntity } from "../company/company.entity";
@@ -84,37 +84,43 @@ export class UserService {
     if (profile.avatarUrl !== undefined) patch.avatarUrl = profile.avatarUrl;
     if (profile.metadata !== undefined) patch.metadata = profile.metadata ?? {};
 
-    const existing = await repo.findOneBy({ companyId, externalId: profile.externalId });
-    if (existing) {
-      if (Object.keys(patch).length > 0) await repo.update({ id: existing.id }, patch as QueryDeepPartialEntity<UserEntity>);
-      return repo.findOneByOrFail({ id: existing.id });
+    const byExternalId = { companyId, externalId: profile.externalId };
+    const refresh = async (user: UserEntity) => {
+      if (Object.keys(patch).length > 0) await repo.update({ id: user.id }, patch as QueryDeepPartialEntity<UserEntity>);
+      return repo.findOneByOrFail({ id: user.id });
+    };
+
+    const existing = await repo.findOneBy(byExternalId);
+    if (existing) return refresh(existing);
+    if (!(await this.takeSeat(manager, companyId))) {
+      // A concurrent creator of this same user may have taken the last seat meanwhile: the
+      // seat UPDATE waited for its commit, and this new statement sees its row.
+      const createdMeanwhile = await repo.findOneBy(byExternalId);
+      if (createdMeanwhile) return refresh(createdMeanwhile);
+      throw new AppError("SEAT_LIMIT_REACHED", "The company has used every seat of its seat limit; raise seatLimit to add users.");
     }
-    await this.takeSeat(manager, companyId);
     try {
       // A savepoint, so that losing the race to a concurrent creator leaves the transaction usable.
       return await manager.transaction(async (inner) => {
-        const created = inner.create(UserEntity, { companyId, externalId: profile.externalId, metadata: {}, ...patch });
+        const created = inner.create(UserEntity, { ...byExternalId, metadata: {}, ...patch });
         return inner.save(created);
       });
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       await this.releaseSeat(manager, companyId);
-      const winner = await repo.findOneByOrFail({ companyId, externalId: profile.externalId });
-      if (Object.keys(patch).length > 0) await repo.update({ id: winner.id }, patch as QueryDeepPartialEntity<UserEntity>);
-      return repo.findOneByOrFail({ id: winner.id });
+      return refresh(await repo.findOneByOrFail(byExternalId));
     }
   }
 
-  private async takeSeat(manager: EntityManager, companyId: string): Promise<void> {
+  /** Takes a seat with one conditional UPDATE; false when the limit is reached. */
+  private async takeSeat(manager: EntityManager, companyId: string): Promise<boolean> {
     const result = await manager
       .createQueryBuilder()
       .update(CompanyEntity)
       .set({ seatsUsed: () => "seats_used + 1" })
       .where("id = :companyId AND (seat_limit IS NULL OR seats_used < seat_limit)", { companyId })
       .execute();
-    if (!result.affected) {
-      throw new AppError("SEAT_LIMIT_REACHED", "The company has used every seat of its seat limit; raise seatLimit to add users.");
-    }
+    return Boolean(result.affected);
   }
 
   private async releaseSeat(manager: EntityManager, companyId: string): Promise<void> {
@@ -132,8 +138,9 @@ export class UserService {
     const given = (["id", "externalId", "email"] as const).filter((k) => by[k] !== undefined && by[k] !== null);
     if (given.length !== 1) throw badInput(given[1] ?? "id", "Give exactly one of id, externalId and email.");
     const repo = this.deps.dataSource.getRepository(UserEntity);
-    if (by.id) return v.isUuid(by.id) ? repo.findOneBy({ id: by.id, companyId }) : null;
-    if (by.externalId) return repo.findOneBy({ externalId: by.externalId, companyId });
+    // Branch on which one was given, not on truthiness: an empty id must not fall through to email.
+    if (given[0] === "id") return v.isUuid(by.id!) ? repo.findOneBy({ id: by.id!, companyId }) : null;
+    if (given[0] === "externalId") return repo.findOneBy({ externalId: by.externalId!, companyId });
     const { normalized } = v.normalizeEmail("email", by.email!);
     return repo.findOne({ where: { emailNormalized: normalized, companyId }, order: { createdAt: "ASC", id: "ASC" } });
   }
@@ -141,7 +148,7 @@ export class UserService {
   async list(ctx: RequestContext, first: number | null | undefined, after: string | null | undefined, search?: string | null) {
     const companyId = companyIdOf(ctx);
     const limit = pageSize(first);
-    const cursor = decodeCursor(after, 2);
+    const cursor = decodeCreatedAtCursor(after);
     const qb = this.deps.dataSource
       .getRepository(UserEntity)
       .createQueryBuilder("u")
@@ -149,7 +156,7 @@ export class UserService {
       .orderBy("u.created_at", "ASC")
       .addOrderBy("u.id", "ASC")
       .take(limit + 1);
-    if (cursor) qb.andWhere("(u.created_at, u.id) > (:cAt, :cId)", { cAt: new Date(cursor[0] as string), cId: cursor[1] });
+    if (cursor) qb.andWhere("(u.created_at, u.id) > (:cAt, :cId)", { cAt: cursor.createdAt, cId: cursor.id });
     const term = search?.trim();
     if (term) {
       if (term.length > 200) throw badInput("search", "search must be at most 200 characters.");
@@ -158,6 +165,6 @@ export class UserService {
       qb.andWhere("(u.name ILIKE :pattern OR u.email_normalized ILIKE :pattern OR u.external_id ILIKE :pattern)", { pattern });
     }
     const rows = await qb.getMany();
-    return toConnection(rows, limit, (u) => [u.createdAt.toISOString(), u.id], toUserType) as unknown as UserConnection;
+    return toConnection(rows, limit, createdAtCursorOf, toUserType) as unknown as UserConnection;
   }
 }

@@ -1,0 +1,43 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Relation } from "typeorm";
+import { EventEntity } from "../event/event.entity";
+
+/** A registration for one event. One live registration per email per event, held by a unique index. */
+@Entity({ name: "registrants" })
+@Index("idx_registrants_event_email", ["eventId", "emailNormalized"], { unique: true, where: "cancelled_at IS NULL" })
+@Index(["eventId", "createdAt", "id"])
+export class RegistrantEntity {
+  @PrimaryGeneratedColumn("uuid")
+  id: string;
+
+  @Column({ type: "uuid" })
+  companyId: string;
+
+  @Column({ type: "uuid" })
+  eventId: string;
+
+  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "event_id" })
+  event?: Relation<EventEntity>;
+
+  /** The user the registrant joined as (set at the first join). */
+  @Column({ type: "uuid", nullable: true })
+  userId: string | null;
+
+  @Column({ type: "varchar", length: 200 })
+  name: string;
+
+  @Column({ type: "varchar", length: 320 })
+  email: string;
+
+  @Column({ type: "varchar", length: 320 })
+  emailNormalized: string;
+
+  @Column({ type: "jsonb", default: () => "'{}'" })
+  metadata: Record<string, unknown>;
+
+  @CreateDateColumn({ type: "timestamptz", precision: 3 })
+  createdAt: Date;
+
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  cancelledAt: Date | null;
+}

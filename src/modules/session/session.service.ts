@@ -1,0 +1,625 @@
+import { randomUUID } from "node:crypto";
+import { DataSource, EntityManager, In, IsNull } from "typeorm";
+import type { Clock } from "../../clock";
+import { peekToken, signToken, TokenSigningKey } from "../../auth/tokens";
+import { companyIdOf, Principal, RequestContext } from "../../graphql/context";
+import { AppError, badInput, isAppError, notFound } from "../../graphql/errors";
+import { EventStatus, Role } from "../../graphql/enums";
+import * as v from "../../graphql/validate";
+import { CompanyEntity } from "../company/company.entity";
+import { EventEntity } from "../event/event.entity";
+import { EventPrincipalEntity } from "../event/event-principal.entity";
+import { eventStatus, EventService } from "../event/event.service";
+import { RegistrantEntity } from "../registrant/registrant.entity";
+import type { SigningKeyService } from "../token/signing-key.service";
+import { parseJoinClaims, TokenService } from "../token/token.service";
+import { UserEntity } from "../user/user.entity";
+import { UserService, validateProfile } from "../user/user.service";
+import { normalizeGrant, resolveRole, RoleResolution, RoleSubject } from "./role";
+import { CredentialTypeValue, SessionEndReasonValue, SessionEntity } from "./session.entity";
+import type { JoinEventInput } from "./session.inputs";
+
+export interface SessionServiceDeps {
+  dataSource: DataSource;
+  clock: Clock;
+  tokens: TokenService;
+  signingKeys: SigningKeyService;
+  events: EventService;
+  users: UserService;
+}
+
+/** Session tokens are short-lived: a client refreshes it with every heartbeat. */
+export const SESSION_TOKEN_TTL_SECONDS = 600;
+/** How often clients should heartbeat; also how long a revocation takes to reach a live session. */
+export const HEARTBEAT_INTERVAL_SECONDS = 30;
+const MAX_DISPLAY_NAME = 100;
+
+/** Who a credential lets in; resolved before any write. */
+type Entrant =
+  | { kind: "external"; profile: ReturnType<typeof validateProfile> }
+  | { kind: "guest"; name: string; email: { email: string; normalized: string } | null }
+  | { kind: "registrant"; registrant: RegistrantEntity };
+
+/** Everything a verified credential says about the join. */
+export interface Admission {
+  company: CompanyEntity;
+  event: EventEntity;
+  credentialType: CredentialTypeValue;
+  jti: string | null;
+  issuedAt: Date | null;
+  expiresAt: Date | null;
+  roleGrant: Role | null;
+  ejectAfterElapsedSeconds: number | null;
+  ejectAtTokenExpiry: boolean;
+  metadata: Record<string, unknown>;
+  entrant: Entrant;
+}
+
+export interface JoinOutcome {
+  session: SessionEntity;
+  sessionToken: string;
+  sessionTokenExpiresAt: Date;
+  role: Role;
+}
+
+export interface SessionStateOutcome {
+  session: SessionEntity;
+  role: Role;
+  active: boolean;
+  endReason: SessionEndReasonValue | null;
+  sessionToken: string | null;
+  sessionTokenExpiresAt: Date | null;
+  ejectAt: Date | null;
+}
+
+const earliest = (...dates: (Date | null)[]): Date | null =>
+  dates.reduce<Date | null>((min, d) => (d && (!min || d.getTime() < min.getTime()) ? d : min), null);
+
+export class SessionService {
+  constructor(private readonly deps: SessionServiceDeps) {}
+
+  // ---------------------------------------------------------------------------------------------
+  // Join
+
+  /** joinEvent: exchanges a credential for a session (F9), under the event's row lock. */
+  async join(input: JoinEventInput): Promise<JoinOutcome> {
+    const admission = await this.admit(input);
+    const now = this.deps.clock.now();
+    // Fetched before the transaction: inside it, only its own connection may be used (PGlite has one).
+    const key = await this.deps.signingKeys.currentKey(admission.company.id);
+    return this.deps.dataSource.transaction(async (manager) => {
+      // The event row lock serialises joins to one event, so capacity and the duplicate-session
+      // policy hold under concurrent joins on every node.
+      const event = await manager.findOne(EventEntity, { where: { id: admission.event.id }, lock: { mode: "pessimistic_write" } });
+      if (!event) throw notFound("The event");
+      if (eventStatus(event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
+      await this.sweepEvent(manager, event, admission.company, now);
+
+      const user = await this.userFor(manager, admission);
+      if (user.tokensRevokedBefore && admission.issuedAt && admission.issuedAt.getTime() < user.tokensRevokedBefore.getTime()) {
+        throw new AppError("TOKEN_REVOKED", "This credential was revoked.");
+      }
+      const registrantId = admission.entrant.kind === "registrant" ? admission.entrant.registrant.id : null;
+      await this.applySessionPolicy(manager, event, user.id, registrantId, now);
+      if (event.capacity !== null) {
+        const live = await manager.countBy(SessionEntity, { eventId: event.id, endedAt: IsNull() });
+        if (live >= event.capacity) throw new AppError("EVENT_FULL", "This event is full; try again when someone leaves.");
+      }
+
+      const principals = await manager.findBy(EventPrincipalEntity, { eventId: event.id });
+      const resolution = resolveRole(principals, subjectOf(user), admission.roleGrant);
+      const ejectCandidates: { at: Date; reason: SessionEndReasonValue }[] = [];
+      if (admission.ejectAfterElapsedSeconds) {
+        ejectCandidates.push({ at: new Date(now.getTime() + admission.ejectAfterElapsedSeconds * 1000), reason: "ELAPSED" });
+      }
+      if (admission.ejectAtTokenExpiry && admission.expiresAt) ejectCandidates.push({ at: admission.expiresAt, reason: "TOKEN_EXPIRED" });
+      const eject = ejectCandidates.sort((a, b) => a.at.getTime() - b.at.getTime())[0] ?? null;
+
+      const metadata =
+        admission.entrant.kind === "registrant"
+          ? { ...admission.metadata, ...admission.entrant.registrant.metadata }
+          : admission.metadata;
+      const session = await manager.save(
+        manager.create(SessionEntity, {
+          companyId: admission.company.id,
+          eventId: event.id,
+          userId: user.id,
+          registrantId,
+          credentialType: admission.credentialType,
+          credentialJti: admission.jti,
+          credentialIssuedAt: admission.issuedAt,
+          credentialExpiresAt: admission.expiresAt,
+          roleGrant: admission.roleGrant,
+          role: resolution.role,
+          joinedAt: now,
+          lastSeenAt: now,
+          ejectAt: eject?.at ?? null,
+          ejectReason: eject?.reason ?? null,
+          metadata,
+        }),
+      );
+      const { token, expiresAt } = await this.signSessionToken(key, admission.company, session, now);
+      return { session, sessionToken: token, sessionTokenExpiresAt: expiresAt, role: resolution.role };
+    });
+  }
+
+  /** Verifies the credential and names the event and entrant. Writes nothing. */
+  private async admit(input: JoinEventInput): Promise<Admission> {
+    const credential = input.credential?.trim() || null;
+    let type = input.credentialType ?? null;
+    if (!type) {
+      if (!credential) type = "GUEST";
+      else {
+        const kind = peekToken(credential).kind;
+        if (kind === "join") type = "JOIN_TOKEN";
+        else if (kind === "registration") type = "REGISTRATION_TOKEN";
+        else throw new AppError("TOKEN_INVALID", "This credential cannot be used to join; name its credentialType.");
+      }
+    }
+    switch (type) {
+      case "JOIN_TOKEN":
+        return this.admitJoinToken(input, requireCredential(credential));
+      case "REGISTRATION_TOKEN":
+        return this.admitRegistrationToken(input, requireCredential(credential));
+      case "GUEST":
+        return this.admitGuest(input);
+      case "LOGIN_LINK":
+      case "PARTNER_JWT":
+      case "OIDC_ID_TOKEN":
+      case "PASSWORD":
+        throw badInput("credentialType", `${type} credentials are not accepted by this server yet.`);
+    }
+  }
+
+  private async admitJoinToken(input: JoinEventInput, token: string): Promise<Admission> {
+    const { company, payload } = await this.deps.tokens.verify(token, ["join"]);
+    const claims = parseJoinClaims(payload);
+    const event = await this.eventOf(company.id, input.event);
+    if (claims.eventId !== null && claims.eventId !== event.id) {
+      throw new AppError("TOKEN_WRONG_EVENT", "This token opens another event.");
+    }
+    if (await this.deps.tokens.isRevoked(company.id, claims.jti)) throw new AppError("TOKEN_REVOKED", "This token was revoked.");
+    let profile;
+    try {
+      profile = validateProfile({ externalId: claims.externalId, ...claims.profile });
+    } catch {
+      throw new AppError("TOKEN_INVALID", "The token's user claims are malformed.");
+    }
+    return {
+      company,
+      event,
+      credentialType: "JOIN_TOKEN",
+      jti: claims.jti,
+      issuedAt: claims.issuedAt,
+      expiresAt: claims.expiresAt,
+      roleGrant: claims.roleGrant,
+      ejectAfterElapsedSeconds: claims.ejectAfterElapsedSeconds,
+      ejectAtTokenExpiry: claims.ejectAtTokenExpiry,
+      metadata: claims.metadata,
+      entrant: { kind: "external", profile },
+    };
+  }
+
+  private async admitRegistrationToken(input: JoinEventInput, token: string): Promise<Admission> {
+    const { company, payload } = await this.deps.tokens.verify(token, ["registration"]);
+    const event = await this.eventOf(company.id, input.event);
+    const registrant = v.isUuid(payload.sub!)
+      ? await this.deps.dataSource.getRepository(RegistrantEntity).findOneBy({ id: payload.sub!, companyId: company.id })
+      : null;
+    if (!registrant) throw new AppError("TOKEN_INVALID", "This registration does not exist.");
+    if (registrant.eventId !== event.id) throw new AppError("TOKEN_WRONG_EVENT", "This registration is for another event.");
+    if (registrant.cancelledAt || (await this.deps.tokens.isRevoked(company.id, payload.jti!))) {
+      throw new AppError("TOKEN_REVOKED", "This registration was cancelled or revoked.");
+    }
+    return {
+      company,
+      event,
+      credentialType: "REGISTRATION_TOKEN",
+      jti: payload.jti!,
+      issuedAt: new Date(payload.iat! * 1000),
+      expiresAt: typeof payload.exp === "number" ? new Date(payload.exp * 1000) : null,
+      roleGrant: null,
+      ejectAfterElapsedSeconds: null,
+      ejectAtTokenExpiry: false,
+      metadata: {},
+      entrant: { kind: "registrant", registrant },
+    };
+  }
+
+  private async admitGuest(input: JoinEventInput): Promise<Admission> {
+    const event = await this.publicEventOf(input.event);
+    const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneByOrFail({ id: event.companyId });
+    if (event.privacy !== "PUBLIC") {
+      throw new AppError(
+        "CREDENTIAL_REQUIRED",
+        event.knockingEnabled
+          ? "This event is private: ask to join (requestToJoin) or use your invitation link."
+          : "This event is private: use the link or token you were given.",
+      );
+    }
+    if (!input.displayName?.trim()) throw badInput("displayName", "displayName is required to join as a guest.");
+    const name = v.requiredText("displayName", input.displayName, MAX_DISPLAY_NAME);
+    return {
+      company,
+      event,
+      credentialType: "GUEST",
+      jti: null,
+      issuedAt: null,
+      expiresAt: null,
+      roleGrant: null,
+      ejectAfterElapsedSeconds: null,
+      ejectAtTokenExpiry: false,
+      metadata: {},
+      entrant: { kind: "guest", name, email: null },
+    };
+  }
+
+  private async eventOf(companyId: string, idOrSlug: string): Promise<EventEntity> {
+    const event = await this.deps.events.findByIdOrSlug(companyId, idOrSlug.trim());
+    if (!event) throw notFound("The event");
+    return event;
+  }
+
+  /**
+   * An event named without a credential: by id, by "companySlug/eventSlug", or by a slug that
+   * only one company uses.
+   */
+  private async publicEventOf(ref: string): Promise<EventEntity> {
+    const trimmed = ref.trim();
+    const repo = this.deps.dataSource.getRepository(EventEntity);
+    if (v.isUuid(trimmed)) {
+      const byId = await repo.findOneBy({ id: trimmed });
+      if (byId) return byId;
+    }
+    const slash = trimmed.indexOf("/");
+    if (slash > 0) {
+      const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ slug: trimmed.slice(0, slash) });
+      const event = company ? await repo.findOneBy({ companyId: company.id, slug: trimmed.slice(slash + 1) }) : null;
+      if (event) return event;
+      throw notFound("The event");
+    }
+    const matches = await repo.find({ where: { slug: trimmed }, take: 2 });
+    if (matches.length === 1) return matches[0];
+    if (matches.length > 1) throw badInput("event", "Several companies use this slug: name the event by its id or as companySlug/eventSlug.");
+    throw notFound("The event");
+  }
+
+  /** The user the session belongs to; created or refreshed inside the join transaction. */
+  private async userFor(manager: EntityManager, admission: Admission): Promise<UserEntity> {
+    const companyId = admission.company.id;
+    const entrant = admission.entrant;
+    if (entrant.kind === "external") {
+      const existing = await manager.findOneBy(UserEntity, { companyId, externalId: entrant.profile.externalId });
+      if (existing?.tokensRevokedBefore && admission.issuedAt && admission.issuedAt.getTime() < existing.tokensRevokedBefore.getTime()) {
+        throw new AppError("TOKEN_REVOKED", "This credential was revoked.");
+      }
+      return this.deps.users.upsertInTransaction(manager, companyId, entrant.profile);
+    }
+    if (entrant.kind === "guest") {
+      return manager.save(
+        manager.create(UserEntity, {
+          companyId,
+          externalId: null,
+          name: entrant.name,
+          email: entrant.email?.email ?? null,
+          emailNormalized: entrant.email?.normalized ?? null,
+          isGuest: true,
+          metadata: {},
+        }),
+      );
+    }
+    // A registrant joins as the company user with that email when there is one; otherwise as a
+    // guest-like user of its own (no seat), remembered on the registration.
+    const registrant = entrant.registrant;
+    if (registrant.userId) {
+      const linked = await manager.findOneBy(UserEntity, { id: registrant.userId });
+      if (linked) return linked;
+    }
+    const known = await manager.findOne(UserEntity, {
+      where: { companyId, emailNormalized: registrant.emailNormalized, isGuest: false },
+      order: { createdAt: "ASC" },
+    });
+    const user =
+      known ??
+      (await manager.save(
+        manager.create(UserEntity, {
+          companyId,
+          externalId: null,
+          name: registrant.name,
+          email: registrant.email,
+          emailNormalized: registrant.emailNormalized,
+          isGuest: true,
+          metadata: {},
+        }),
+      ));
+    await manager.update(RegistrantEntity, { id: registrant.id }, { userId: user.id });
+    return user;
+  }
+
+  /** F10c: ends the oldest live sessions (REPLACE_OLDEST) or refuses the join (REJECT_NEW). */
+  private async applySessionPolicy(manager: EntityManager, event: EventEntity, userId: string, registrantId: string | null, now: Date) {
+    // One active session per registrant (F3), and per user (maxSessionsPerUser).
+    const where = registrantId
+      ? [
+          { eventId: event.id, registrantId, endedAt: IsNull() },
+          { eventId: event.id, userId, endedAt: IsNull() },
+        ]
+      : [{ eventId: event.id, userId, endedAt: IsNull() }];
+    const live = await manager.find(SessionEntity, { where, order: { joinedAt: "ASC", id: "ASC" } });
+    const allowed = registrantId ? 1 : event.maxSessionsPerUser;
+    if (live.length < allowed) return;
+    if (event.sessionPolicy === "REJECT_NEW") {
+      throw new AppError("ALREADY_IN_SESSION", "You are already in this event elsewhere; leave that session first.");
+    }
+    const superseded = live.slice(0, live.length - allowed + 1).map((s) => s.id);
+    await manager.update(SessionEntity, { id: In(superseded), endedAt: IsNull() }, { endedAt: now, endReason: "SUPERSEDED" });
+  }
+
+  private async signSessionToken(key: TokenSigningKey, company: CompanyEntity, session: SessionEntity, now: Date) {
+    // Never past the session's first hard limit: a refresh cannot extend it.
+    const expiresAt = earliest(new Date(now.getTime() + SESSION_TOKEN_TTL_SECONDS * 1000), session.ejectAt)!;
+    const token = await signToken({
+      kind: "session",
+      key,
+      issuer: this.deps.tokens.issuerOf(company.slug),
+      subject: session.id,
+      jti: randomUUID(),
+      issuedAt: now,
+      expiresAt,
+      claims: { evt: session.eventId },
+    });
+    return { token, expiresAt: new Date(Math.floor(expiresAt.getTime() / 1000) * 1000) };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Live sessions
+
+  /** The session a session token names, verified. */
+  async sessionOfToken(sessionToken: string): Promise<{ company: CompanyEntity; sessionId: string }> {
+    const { company, payload } = await this.deps.tokens.verify(sessionToken, ["session"]);
+    if (!v.isUuid(payload.sub!)) throw new AppError("TOKEN_INVALID", "The session token is malformed.");
+    return { company, sessionId: payload.sub! };
+  }
+
+  /** The principal of a session token used as a bearer; "invalid" when it does not verify. */
+  async principalOf(sessionToken: string): Promise<Principal> {
+    try {
+      const { company, payload } = await this.deps.tokens.verify(sessionToken, ["session"]);
+      if (!v.isUuid(payload.sub!) || typeof payload.evt !== "string") return { kind: "invalid" };
+      return { kind: "session", companyId: company.id, sessionId: payload.sub!, eventId: payload.evt };
+    } catch (error) {
+      if (isAppError(error)) return { kind: "invalid" };
+      throw error;
+    }
+  }
+
+  /**
+   * heartbeat (F10, F10b): re-checks everything join checked, ends the session when a rule says
+   * so, re-resolves the role, and hands out a fresh session token that never outlives ejectAt.
+   */
+  async heartbeat(sessionToken: string): Promise<SessionStateOutcome> {
+    const { company, sessionId } = await this.sessionOfToken(sessionToken);
+    const now = this.deps.clock.now();
+    const key = await this.deps.signingKeys.currentKey(company.id);
+    return this.deps.dataSource.transaction(async (manager) => {
+      const session = await manager.findOne(SessionEntity, { where: { id: sessionId, companyId: company.id }, lock: { mode: "pessimistic_write" } });
+      if (!session) throw new AppError("TOKEN_INVALID", "This session does not exist.");
+      if (session.endedAt) return this.stateOf(session, false);
+
+      const event = await manager.findOneByOrFail(EventEntity, { id: session.eventId });
+      const user = await manager.findOneByOrFail(UserEntity, { id: session.userId });
+      const ending = await this.endingOf(manager, company, event, user, session, now);
+      if (ending) {
+        await manager.update(SessionEntity, { id: session.id }, ending);
+        return this.stateOf({ ...session, ...ending }, false);
+      }
+      const principals = await manager.findBy(EventPrincipalEntity, { eventId: event.id });
+      const resolution = resolveRole(principals, subjectOf(user), normalizeGrant(session.roleGrant));
+      await manager.update(SessionEntity, { id: session.id }, { lastSeenAt: now, role: resolution.role });
+      const live = { ...session, lastSeenAt: now, role: resolution.role };
+      const { token, expiresAt } = await this.signSessionToken(key, company, live, now);
+      return { ...this.stateOf(live, true), sessionToken: token, sessionTokenExpiresAt: expiresAt };
+    });
+  }
+
+  /** Why a live session must end now, or null. Order: event end, hard limits, idleness, revocation. */
+  private async endingOf(
+    manager: EntityManager,
+    company: CompanyEntity,
+    event: EventEntity,
+    user: UserEntity,
+    session: SessionEntity,
+    now: Date,
+  ): Promise<Pick<SessionEntity, "endedAt" | "endReason"> | null> {
+    const eventEnd = earliest(event.endedAt, event.endsAt);
+    if (eventEnd && eventEnd.getTime() <= now.getTime()) return { endedAt: maxDate(eventEnd, session.joinedAt), endReason: "EVENT_ENDED" };
+    if (session.ejectAt && session.ejectAt.getTime() <= now.getTime()) {
+      return { endedAt: session.ejectAt, endReason: session.ejectReason ?? "ELAPSED" };
+    }
+    const idleLimit = session.lastSeenAt.getTime() + company.sessionInactivityTimeoutSeconds * 1000;
+    if (idleLimit <= now.getTime()) return { endedAt: session.lastSeenAt, endReason: "INACTIVE" };
+    const revoked =
+      (session.credentialJti !== null && (await this.deps.tokens.isRevoked(company.id, session.credentialJti, manager))) ||
+      (user.tokensRevokedBefore !== null &&
+        session.credentialIssuedAt !== null &&
+        session.credentialIssuedAt.getTime() < user.tokensRevokedBefore.getTime());
+    if (revoked) return { endedAt: now, endReason: "REVOKED" };
+    if (session.registrantId) {
+      const registrant = await manager.findOneBy(RegistrantEntity, { id: session.registrantId });
+      if (!registrant || registrant.cancelledAt) return { endedAt: now, endReason: "REVOKED" };
+    }
+    return null;
+  }
+
+  private stateOf(session: SessionEntity, active: boolean): SessionStateOutcome {
+    return {
+      session,
+      role: session.role as Role,
+      active,
+      endReason: session.endReason,
+      sessionToken: null,
+      sessionTokenExpiresAt: null,
+      ejectAt: session.ejectAt,
+    };
+  }
+
+  /** leaveEvent: ends the caller's own session as LEFT; leaving twice answers the ended session. */
+  async leave(sessionToken: string): Promise<SessionEntity> {
+    const { company, sessionId } = await this.sessionOfToken(sessionToken);
+    return this.endOne(company.id, sessionId, "LEFT");
+  }
+
+  private async endOne(companyId: string, sessionId: string, reason: SessionEndReasonValue): Promise<SessionEntity> {
+    const now = this.deps.clock.now();
+    const repo = this.deps.dataSource.getRepository(SessionEntity);
+    await repo.update({ id: sessionId, companyId, endedAt: IsNull() }, { endedAt: now, endReason: reason });
+    const session = await repo.findOneBy({ id: sessionId, companyId });
+    if (!session) throw notFound("The session");
+    return session;
+  }
+
+  /**
+   * endSession (F10b): an organizer or the company's API key ends a session as KICKED; with ban,
+   * the credential it came in with is revoked too, so the same link cannot rejoin.
+   */
+  async kick(ctx: RequestContext, id: string, ban: boolean): Promise<SessionEntity> {
+    const session = await this.sessionForOrganizer(ctx, id);
+    const now = this.deps.clock.now();
+    return this.deps.dataSource.transaction(async (manager) => {
+      await manager.update(SessionEntity, { id: session.id, endedAt: IsNull() }, { endedAt: now, endReason: "KICKED" });
+      if (ban && session.credentialJti) {
+        await this.deps.tokens.revokeJti(manager, session.companyId, session.credentialJti, session.credentialExpiresAt);
+      }
+      return manager.findOneByOrFail(SessionEntity, { id: session.id });
+    });
+  }
+
+  /** A session the caller may act on as organizer: its company's API key, or an ORGANIZER session of its event. */
+  async sessionForOrganizer(ctx: RequestContext, id: string): Promise<SessionEntity> {
+    const companyId = await this.organizerCompany(ctx);
+    const session = v.isUuid(id) ? await this.deps.dataSource.getRepository(SessionEntity).findOneBy({ id, companyId }) : null;
+    if (!session) throw notFound("The session");
+    if (ctx.principal.kind === "session" && ctx.principal.eventId !== session.eventId) throw notFound("The session");
+    return session;
+  }
+
+  /** The company of an API-key caller (MANAGE_EVENTS) or of a live ORGANIZER session. */
+  private async organizerCompany(ctx: RequestContext): Promise<string> {
+    const principal = ctx.principal;
+    if (principal.kind === "session") {
+      const organizer = await this.deps.dataSource.getRepository(SessionEntity).findOneBy({ id: principal.sessionId, endedAt: IsNull() });
+      if (!organizer || organizer.role !== Role.ORGANIZER) {
+        throw new AppError("FORBIDDEN", "Only an organizer of this event may do this.");
+      }
+      return organizer.companyId;
+    }
+    if (principal.kind === "apiKey" && !principal.scopes.includes("MANAGE_EVENTS")) {
+      throw new AppError("FORBIDDEN", "This API key lacks the scope MANAGE_EVENTS.");
+    }
+    return companyIdOf(ctx);
+  }
+
+  async get(ctx: RequestContext, id: string): Promise<SessionEntity | null> {
+    if (!v.isUuid(id)) return null;
+    return this.deps.dataSource.getRepository(SessionEntity).findOneBy({ id, companyId: companyIdOf(ctx) });
+  }
+
+  /** revokeUserTokens: every credential of the user issued before now is refused; live sessions end as REVOKED. */
+  async revokeUserTokens(ctx: RequestContext, userId: string): Promise<number> {
+    const companyId = companyIdOf(ctx);
+    const now = this.deps.clock.now();
+    if (!v.isUuid(userId)) throw notFound("The user");
+    return this.deps.dataSource.transaction(async (manager) => {
+      const result = await manager.update(UserEntity, { id: userId, companyId }, { tokensRevokedBefore: now });
+      if (!result.affected) throw notFound("The user");
+      const ended = await manager
+        .createQueryBuilder()
+        .update(SessionEntity)
+        .set({ endedAt: now, endReason: "REVOKED" })
+        .where("user_id = :userId AND company_id = :companyId AND ended_at IS NULL", { userId, companyId })
+        .andWhere("credential_issued_at IS NOT NULL")
+        .execute();
+      return ended.affected ?? 0;
+    });
+  }
+
+  /** effectiveRole (F9): the role a user or email would have in the event now, from its lists. */
+  async effectiveRole(ctx: RequestContext, eventId: string, userId?: string | null, email?: string | null): Promise<RoleResolution> {
+    const event = await this.deps.events.get(ctx, eventId);
+    if (!userId && !email) throw badInput("userId", "Give userId, email or both.");
+    const subject: RoleSubject = {
+      externalId: userId ?? null,
+      emailNormalized: email ? v.normalizeEmail("email", email).normalized : null,
+    };
+    if (userId && !subject.emailNormalized) {
+      const user = await this.deps.dataSource.getRepository(UserEntity).findOneBy({ companyId: event.companyId, externalId: userId });
+      subject.emailNormalized = user?.emailNormalized ?? null;
+    }
+    const principals = await this.deps.dataSource.getRepository(EventPrincipalEntity).findBy({ eventId: event.id });
+    return resolveRole(principals, subject, null);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Sweeping: sessions whose end is already decided by time, written down.
+
+  /** Ends the event's sessions that idled out, hit ejectAt, or outlived the event. */
+  private async sweepEvent(manager: EntityManager, event: EventEntity, company: CompanyEntity, now: Date): Promise<void> {
+    const idleBefore = new Date(now.getTime() - company.sessionInactivityTimeoutSeconds * 1000);
+    await manager.query(
+      `UPDATE sessions SET ended_at = last_seen_at, end_reason = 'INACTIVE'
+        WHERE event_id = $1 AND ended_at IS NULL AND last_seen_at <= $2`,
+      [event.id, idleBefore],
+    );
+    await manager.query(
+      `UPDATE sessions SET ended_at = eject_at, end_reason = COALESCE(eject_reason, 'ELAPSED')
+        WHERE event_id = $1 AND ended_at IS NULL AND eject_at <= $2`,
+      [event.id, now],
+    );
+  }
+
+  /** Every node runs this periodically; analytics then see ended sessions as ended. */
+  async sweep(now: Date = this.deps.clock.now()): Promise<number> {
+    let total = 0;
+    await this.deps.dataSource.transaction(async (manager) => {
+      const results = [
+        await manager.query(
+          `UPDATE sessions s SET ended_at = GREATEST(s.joined_at, LEAST($1::timestamptz, COALESCE(e.ended_at, e.ends_at))), end_reason = 'EVENT_ENDED'
+             FROM events e
+            WHERE s.event_id = e.id AND s.ended_at IS NULL
+              AND (e.ended_at <= $1 OR e.ends_at <= $1)`,
+          [now],
+        ),
+        await manager.query(
+          `UPDATE sessions SET ended_at = eject_at, end_reason = COALESCE(eject_reason, 'ELAPSED')
+            WHERE ended_at IS NULL AND eject_at <= $1`,
+          [now],
+        ),
+        await manager.query(
+          `UPDATE sessions s SET ended_at = s.last_seen_at, end_reason = 'INACTIVE'
+             FROM companies c
+            WHERE s.company_id = c.id AND s.ended_at IS NULL
+              AND s.last_seen_at <= $1::timestamptz - make_interval(secs => c.session_inactivity_timeout_seconds)`,
+          [now],
+        ),
+      ];
+      for (const r of results) total += Array.isArray(r) && typeof r[1] === "number" ? r[1] : 0;
+    });
+    return total;
+  }
+
+  /** endEvent: the event's live sessions end as EVENT_ENDED at once. */
+  async endEventSessions(manager: EntityManager, eventId: string, at: Date): Promise<void> {
+    await manager.update(SessionEntity, { eventId, endedAt: IsNull() }, { endedAt: at, endReason: "EVENT_ENDED" });
+  }
+}
+
+function requireCredential(credential: string | null): string {
+  if (!credential) throw badInput("credential", "credential is required for this credentialType.");
+  return credential;
+}
+
+function subjectOf(user: UserEntity): RoleSubject {
+  return { externalId: user.externalId, emailNormalized: user.emailNormalized };
+}
+
+const maxDate = (a: Date, b: Date): Date => (a.getTime() >= b.getTime() ? a : b);

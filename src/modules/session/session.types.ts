@@ -1,0 +1,122 @@
+import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Role } from "../../graphql/enums";
+import { JSONObjectScalar } from "../../graphql/scalars";
+import { RoleSource } from "./role";
+import { CREDENTIAL_TYPES, SESSION_END_REASONS } from "./session.entity";
+
+export const CredentialType = Object.fromEntries(CREDENTIAL_TYPES.map((t) => [t, t])) as { [K in (typeof CREDENTIAL_TYPES)[number]]: K };
+registerEnumType(CredentialType, { name: "CredentialType", description: "What a browser presents to join." });
+
+export const SessionEndReason = Object.fromEntries(SESSION_END_REASONS.map((r) => [r, r])) as {
+  [K in (typeof SESSION_END_REASONS)[number]]: K;
+};
+registerEnumType(SessionEndReason, {
+  name: "SessionEndReason",
+  description: "Why a session ended.",
+  valuesConfig: {
+    LEFT: { description: "The user left." },
+    LOGGED_OUT: { description: "The user logged out." },
+    KICKED: { description: "An organizer or the company ended it." },
+    SUPERSEDED: { description: "A newer session of the same user or registrant replaced it." },
+    INACTIVE: { description: "No heartbeat within the company's inactivity window." },
+    ELAPSED: { description: "ejectAfterElapsedSeconds was reached." },
+    TOKEN_EXPIRED: { description: "The token expired and ejectAtTokenExpiry was set." },
+    EVENT_ENDED: { description: "The event ended." },
+    REVOKED: { description: "Its credential or registration was revoked." },
+  },
+});
+
+registerEnumType(RoleSource, { name: "RoleSource", description: "Why a role was resolved as it was." });
+
+@ObjectType("Session", { description: "One presence of one user in one event." })
+export class SessionType {
+  @Field(() => ID, { description: "Session id." })
+  id: string;
+
+  @Field(() => ID, { description: "The event's id." })
+  eventId: string;
+
+  @Field(() => ID, { description: "The user's id." })
+  userId: string;
+
+  @Field(() => ID, { nullable: true, description: "The registration it came in with, if any." })
+  registrantId: string | null;
+
+  @Field(() => Role, { description: "The role, as last resolved (join or heartbeat)." })
+  role: Role;
+
+  @Field(() => CredentialType, { description: "The credential it came in with." })
+  credentialType: string;
+
+  @Field({ description: "When the user joined." })
+  joinedAt: Date;
+
+  @Field({ description: "Last join or heartbeat." })
+  lastSeenAt: Date;
+
+  @Field(() => Date, { nullable: true, description: "When it ended; null while live." })
+  endedAt: Date | null;
+
+  @Field(() => SessionEndReason, { nullable: true, description: "Why it ended." })
+  endReason: string | null;
+
+  @Field(() => Date, { nullable: true, description: "When it will be ended by a hard limit." })
+  ejectAt: Date | null;
+
+  @Field({ description: "Whether it is live." })
+  active: boolean;
+
+  @Field(() => Int, { description: "Seconds from join to end (or to the last heartbeat while live)." })
+  durationSeconds: number;
+
+  @Field(() => JSONObjectScalar, { description: "Metadata carried in by the credential or registration." })
+  metadata: Record<string, unknown>;
+}
+
+@ObjectType("JoinResult", { description: "A new session and its short-lived session token." })
+export class JoinResultType {
+  @Field(() => SessionType, { description: "The session." })
+  session: SessionType;
+
+  @Field({ description: "Present it to heartbeat and leaveEvent; refreshed by every heartbeat." })
+  sessionToken: string;
+
+  @Field({ description: "When the session token expires (never after ejectAt)." })
+  sessionTokenExpiresAt: Date;
+
+  @Field(() => Role, { description: "The role resolved at join." })
+  role: Role;
+}
+
+@ObjectType("SessionState", { description: "A session's live state, as heartbeat sees it." })
+export class SessionStateType {
+  @Field(() => SessionType, { description: "The session." })
+  session: SessionType;
+
+  @Field(() => Role, { description: "The live role." })
+  role: Role;
+
+  @Field({ description: "False once ended; endReason says why." })
+  active: boolean;
+
+  @Field(() => SessionEndReason, { nullable: true, description: "Why it ended." })
+  endReason: string | null;
+
+  @Field(() => String, { nullable: true, description: "A fresh session token while active." })
+  sessionToken: string | null;
+
+  @Field(() => Date, { nullable: true, description: "When the fresh session token expires." })
+  sessionTokenExpiresAt: Date | null;
+
+  @Field(() => Date, { nullable: true, description: "When a hard limit will end the session." })
+  ejectAt: Date | null;
+}
+
+@ObjectType("RoleResolution", { description: "A role and why." })
+export class RoleResolutionType {
+  @Field(() => Role, { description: "The role." })
+  role: Role;
+
+  @Field(() => RoleSource, { description: "Where it comes from." })
+  source: RoleSource;
+}

@@ -1,0 +1,55 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { companyIdOf, RequestContext } from "../../graphql/context";
+import { CompanyType } from "../company/company.types";
+import { MintJoinTokenInput } from "./token.inputs";
+import { JoinTokenType, SigningKeyType, TokenValidationType } from "./token.types";
+import type { SigningKeyEntity } from "./signing-key.entity";
+
+const toSigningKeyType = (key: SigningKeyEntity): SigningKeyType => ({
+  kid: key.id,
+  alg: key.alg,
+  current: key.isCurrent,
+  createdAt: key.createdAt,
+  retiresAt: key.retiresAt,
+});
+
+@Resolver(() => CompanyType)
+export class TokenResolver {
+  @Authorized("MINT_TOKENS")
+  @Mutation(() => JoinTokenType, { description: "Mints a join token for a user (stateless: nothing is stored)." })
+  mintJoinToken(@Arg("input") input: MintJoinTokenInput, @Ctx() ctx: RequestContext): Promise<JoinTokenType> {
+    return ctx.services.tokens.mintJoinToken(ctx, input);
+  }
+
+  @Authorized("MINT_TOKENS")
+  @Mutation(() => Boolean, { description: "Revokes one token by its jti; true when it was not revoked before." })
+  revokeToken(@Arg("jti", () => ID) jti: string, @Ctx() ctx: RequestContext): Promise<boolean> {
+    return ctx.services.tokens.revokeToken(ctx, jti);
+  }
+
+  @Query(() => TokenValidationType, { description: "Verifies any token Admit issues, without joining." })
+  validateToken(@Arg("token") token: string, @Ctx() ctx: RequestContext): Promise<TokenValidationType> {
+    return ctx.services.tokens.validate(token);
+  }
+
+  @Authorized("MANAGE_COMPANY")
+  @Mutation(() => SigningKeyType, { description: "Makes a new current signing key; old keys keep verifying until their tokens have expired." })
+  async rotateSigningKey(@Ctx() ctx: RequestContext): Promise<SigningKeyType> {
+    return toSigningKeyType(await ctx.services.signingKeys.rotate(ctx));
+  }
+
+  @FieldResolver(() => [SigningKeyType], { description: "Signing keys that still verify tokens, newest first." })
+  async signingKeys(@Root() _company: CompanyType, @Ctx() ctx: RequestContext): Promise<SigningKeyType[]> {
+    return (await ctx.services.signingKeys.liveKeys(companyIdOf(ctx))).map(toSigningKeyType);
+  }
+
+  @FieldResolver(() => String, { description: "The iss of the company's tokens." })
+  issuer(@Root() company: CompanyType, @Ctx() ctx: RequestContext): string {
+    return ctx.services.tokens.issuerOf(company.slug);
+  }
+
+  @FieldResolver(() => String, { description: "Where the company's public keys are served." })
+  jwksUri(@Root() company: CompanyType, @Ctx() ctx: RequestContext): string {
+    return `${ctx.services.tokens.issuerOf(company.slug)}/.well-known/jwks.json`;
+  }
+}

@@ -1,0 +1,256 @@
+import { randomUUID } from "node:crypto";
+import { DataSource, EntityManager } from "typeorm";
+import type { JWTPayload } from "jose";
+import type { Clock } from "../../clock";
+import { peekToken, signToken, TokenKind, verifyToken } from "../../auth/tokens";
+import { companyIdOf, RequestContext } from "../../graphql/context";
+import { AppError, badInput, isAppError, notFound } from "../../graphql/errors";
+import { Role } from "../../graphql/enums";
+import * as v from "../../graphql/validate";
+import { CompanyEntity } from "../company/company.entity";
+import type { EventService } from "../event/event.service";
+import { validateProfile } from "../user/user.service";
+import { RevokedTokenEntity } from "./revoked-token.entity";
+import type { SigningKeyService } from "./signing-key.service";
+import type { MintJoinTokenInput } from "./token.inputs";
+import type { JoinTokenType, TokenValidationType } from "./token.types";
+
+export interface TokenServiceDeps {
+  dataSource: DataSource;
+  clock: Clock;
+  publicUrl: string;
+  signingKeys: SigningKeyService;
+  events: EventService;
+}
+
+/** What a verified join token says (claims checked for type before use). */
+export interface JoinClaims {
+  jti: string;
+  issuedAt: Date;
+  expiresAt: Date | null;
+  externalId: string;
+  eventId: string | null;
+  profile: { name?: string | null; email?: string | null; avatarUrl?: string | null; metadata?: Record<string, unknown> | null };
+  roleGrant: Role | null;
+  ejectAfterElapsedSeconds: number | null;
+  ejectAtTokenExpiry: boolean;
+  metadata: Record<string, unknown>;
+}
+
+export interface VerifiedAdmitToken {
+  company: CompanyEntity;
+  kind: TokenKind;
+  payload: JWTPayload;
+}
+
+export const MAX_TOKEN_METADATA_CHARS = 1000;
+const MAX_EJECT_AFTER_SECONDS = 7 * 24 * 3600;
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+const optionalString = (value: unknown, max: number): string | null | undefined => {
+  if (value === undefined) return undefined;
+  if (value === null) return null;
+  if (typeof value !== "string" || value.length > max) throw new AppError("TOKEN_INVALID", "The token's claims are malformed.");
+  return value;
+};
+
+/** Reads the claims of a verified join token, refusing any of the wrong type. */
+export function parseJoinClaims(payload: JWTPayload): JoinClaims {
+  const bad = () => new AppError("TOKEN_INVALID", "The token's claims are malformed.");
+  const usr = payload.usr === undefined ? {} : payload.usr;
+  if (!isRecord(usr)) throw bad();
+  const md = payload.md === undefined ? {} : payload.md;
+  if (!isRecord(md)) throw bad();
+  if (usr.metadata !== undefined && usr.metadata !== null && !isRecord(usr.metadata)) throw bad();
+  const role = payload.role;
+  if (role !== undefined && !(typeof role === "string" && role in Role)) throw bad();
+  const ejs = payload.ejs;
+  if (ejs !== undefined && !(Number.isInteger(ejs) && (ejs as number) > 0)) throw bad();
+  const eje = payload.eje;
+  if (eje !== undefined && typeof eje !== "boolean") throw bad();
+  const evt = optionalString(payload.evt, 64);
+  return {
+    jti: payload.jti!,
+    issuedAt: new Date(payload.iat! * 1000),
+    expiresAt: typeof payload.exp === "number" ? new Date(payload.exp * 1000) : null,
+    externalId: payload.sub!,
+    eventId: evt ?? null,
+    profile: {
+      name: optionalString(usr.name, 200),
+      email: optionalString(usr.email, 320),
+      avatarUrl: optionalString(usr.avatarUrl, 2048),
+      metadata: usr.metadata as Record<string, unknown> | null | undefined,
+    },
+    roleGrant: (role as Role | undefined) ?? null,
+    ejectAfterElapsedSeconds: (ejs as number | undefined) ?? null,
+    ejectAtTokenExpiry: eje === true,
+    metadata: md,
+  };
+}
+
+export class TokenService {
+  constructor(private readonly deps: TokenServiceDeps) {}
+
+  issuerOf(companySlug: string): string {
+    return `${this.deps.publicUrl}/c/${companySlug}`;
+  }
+
+  /** The company whose issuer this is, or null. */
+  async companyForIssuer(issuer: string | null): Promise<CompanyEntity | null> {
+    const prefix = `${this.deps.publicUrl}/c/`;
+    if (!issuer || !issuer.startsWith(prefix)) return null;
+    const slug = issuer.slice(prefix.length);
+    if (!/^[a-z0-9-]{1,64}$/.test(slug)) return null;
+    return this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ slug });
+  }
+
+  /**
+   * Verifies one of Admit's own tokens: finds the company from the (unverified) issuer, then
+   * verifies with that company's keys only, so no company's key can vouch for another's token.
+   */
+  async verify(token: string, kinds: TokenKind[]): Promise<VerifiedAdmitToken> {
+    const peek = peekToken(token);
+    const company = await this.companyForIssuer(peek.issuer);
+    if (!company) throw new AppError("TOKEN_INVALID", "The token was not issued by Admit for a known company.");
+    const verified = await verifyToken(token, {
+      kinds,
+      issuer: this.issuerOf(company.slug),
+      resolveKey: (kid) => this.deps.signingKeys.verificationKey(company.id, kid),
+      now: this.deps.clock.now(),
+      // Admit's own join and registration tokens may be minted without expiry where the company allows it.
+      requireExp: kinds.includes("session"),
+    });
+    return { company, kind: verified.kind, payload: verified.payload };
+  }
+
+  async isRevoked(companyId: string, jti: string, manager: EntityManager = this.deps.dataSource.manager): Promise<boolean> {
+    return (await manager.countBy(RevokedTokenEntity, { companyId, jti })) > 0;
+  }
+
+  /** Records a revoked jti; idempotent. Returns whether it was newly revoked. */
+  async revokeJti(manager: EntityManager, companyId: string, jti: string, expiresAt: Date | null): Promise<boolean> {
+    const result = await manager
+      .createQueryBuilder()
+      .insert()
+      .into(RevokedTokenEntity)
+      .values({ companyId, jti, revokedAt: this.deps.clock.now(), expiresAt })
+      .orIgnore()
+      .execute();
+    return (result.identifiers?.length ?? 0) > 0 && result.raw?.length !== 0;
+  }
+
+  async revokeToken(ctx: RequestContext, jti: string): Promise<boolean> {
+    const companyId = companyIdOf(ctx);
+    const id = v.requiredText("jti", jti, 128);
+    const before = await this.isRevoked(companyId, id);
+    await this.revokeJti(this.deps.dataSource.manager, companyId, id, null);
+    return !before;
+  }
+
+  async mintJoinToken(ctx: RequestContext, input: MintJoinTokenInput): Promise<JoinTokenType> {
+    const companyId = companyIdOf(ctx);
+    const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ id: companyId });
+    if (!company) throw notFound("The company");
+    const now = this.deps.clock.now();
+
+    const eventSpecific = input.eventSpecific ?? true;
+    if (eventSpecific && !input.eventId) throw badInput("eventId", "eventId is required unless eventSpecific is false.");
+    const event = input.eventId ? await this.deps.events.find(companyId, input.eventId) : null;
+    if (input.eventId && !event) throw notFound("The event");
+
+    const profile = validateProfile(
+      { externalId: input.user.id, email: input.user.email, name: input.user.name, avatarUrl: input.user.avatarUrl, metadata: input.user.metadata },
+      "user.",
+    );
+    if (profile.externalId !== input.user.id) throw badInput("user.id", "user.id must not start or end with spaces.");
+    const metadata = v.metadata("metadata", input.metadata, MAX_TOKEN_METADATA_CHARS);
+
+    if (input.ttlSeconds !== undefined && input.ttlSeconds !== null && input.expiresAt) {
+      throw badInput("expiresAt", "Give ttlSeconds or expiresAt, not both.");
+    }
+    let expiresAt: Date | null;
+    if (input.expiresAt) {
+      expiresAt = input.expiresAt;
+      if (expiresAt.getTime() <= now.getTime()) throw badInput("expiresAt", "expiresAt must be in the future.");
+      if (expiresAt.getTime() - now.getTime() > company.maxTokenTtlSeconds * 1000) {
+        throw badInput("expiresAt", `expiresAt may be at most ${company.maxTokenTtlSeconds} seconds ahead (company setting).`);
+      }
+    } else if (input.ttlSeconds === 0) {
+      if (!company.allowNonExpiringTokens) {
+        throw badInput("ttlSeconds", "This company does not allow tokens without expiry (allowNonExpiringTokens).");
+      }
+      expiresAt = null;
+    } else {
+      const ttl = v.intInRange("ttlSeconds", input.ttlSeconds ?? company.defaultTokenTtlSeconds, 1, company.maxTokenTtlSeconds);
+      expiresAt = new Date(now.getTime() + ttl * 1000);
+    }
+    const notBefore = input.notBefore ?? null;
+    if (notBefore && expiresAt && notBefore.getTime() >= expiresAt.getTime()) {
+      throw badInput("notBefore", "notBefore must be before the expiry.");
+    }
+    const ejectAfter =
+      input.ejectAfterElapsedSeconds === undefined || input.ejectAfterElapsedSeconds === null
+        ? null
+        : v.intInRange("ejectAfterElapsedSeconds", input.ejectAfterElapsedSeconds, 1, MAX_EJECT_AFTER_SECONDS);
+    if (input.ejectAtTokenExpiry && !expiresAt) {
+      throw badInput("ejectAtTokenExpiry", "ejectAtTokenExpiry needs a token that expires.");
+    }
+
+    const usr: Record<string, unknown> = {};
+    if (profile.name) usr.name = profile.name;
+    if (profile.email) usr.email = profile.email.email;
+    if (profile.avatarUrl) usr.avatarUrl = profile.avatarUrl;
+    if (profile.metadata) usr.metadata = profile.metadata;
+    const claims: Record<string, unknown> = { usr };
+    if (eventSpecific && event) claims.evt = event.id;
+    if (input.role) claims.role = input.role;
+    if (ejectAfter) claims.ejs = ejectAfter;
+    if (input.ejectAtTokenExpiry) claims.eje = true;
+    if (metadata && Object.keys(metadata).length > 0) claims.md = metadata;
+
+    const jti = randomUUID();
+    const token = await signToken({
+      kind: "join",
+      key: await this.deps.signingKeys.currentKey(companyId),
+      issuer: this.issuerOf(company.slug),
+      subject: profile.externalId,
+      jti,
+      issuedAt: now,
+      expiresAt,
+      notBefore,
+      claims,
+    });
+    const path = event ? `/j/${encodeURIComponent(event.slug)}` : "/j/";
+    return {
+      token,
+      joinUrl: `${this.deps.publicUrl}${path}?token=${token}`,
+      jti,
+      expiresAt: expiresAt ? new Date(Math.floor(expiresAt.getTime() / 1000) * 1000) : null,
+      notBefore: notBefore ? new Date(Math.floor(notBefore.getTime() / 1000) * 1000) : null,
+    };
+  }
+
+  /** Verifies without joining, for any kind Admit issues. Never throws for a bad token. */
+  async validate(token: string): Promise<TokenValidationType> {
+    let tokenType: string | null = null;
+    try {
+      tokenType = peekToken(token).kind;
+      const verified = await this.verify(token, ["join", "registration", "session"]);
+      const payload = verified.payload;
+      const expiresAt = typeof payload.exp === "number" ? new Date(payload.exp * 1000) : null;
+      const revoked = typeof payload.jti === "string" && (await this.isRevoked(verified.company.id, payload.jti));
+      return {
+        valid: !revoked,
+        errorCode: revoked ? "TOKEN_REVOKED" : null,
+        tokenType: verified.kind,
+        claims: { ...payload },
+        expiresAt,
+      };
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      return { valid: false, errorCode: error.code, tokenType, claims: null, expiresAt: null };
+    }
+  }
+}
