@@ -140,6 +140,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     introspection: !production,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
+    // main.ts owns SIGTERM/SIGINT: it drains, then closes the database.
+    stopOnTerminationSignals: false,
     validationRules: protection.validationRules,
     plugins: [
       ...(protection.plugins as ApolloServerPlugin<RequestContext>[]),

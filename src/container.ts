@@ -9,6 +9,7 @@ import { UserService } from "./modules/user/user.service";
 import { SigningKeyService } from "./modules/token/signing-key.service";
 import { TokenService } from "./modules/token/token.service";
 import { SessionService } from "./modules/session/session.service";
+import { RegistrantService } from "./modules/registrant/registrant.service";
 
 export interface ContainerDeps {
   config: Pick<Config, "publicUrl" | "adminApiKey">;
@@ -27,6 +28,7 @@ export function createContainer(deps: ContainerDeps) {
   const events = new EventService({ dataSource, clock, publicUrl: config.publicUrl });
   const tokens = new TokenService({ dataSource, clock, publicUrl: config.publicUrl, signingKeys, events });
   const sessions = new SessionService({ dataSource, clock, tokens, signingKeys, events, users });
+  const registrants = new RegistrantService({ dataSource, clock, publicUrl: config.publicUrl, tokens, signingKeys, events });
   events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));
   const companies = new CompanyService({
     dataSource,
@@ -35,7 +37,7 @@ export function createContainer(deps: ContainerDeps) {
     adminApiKey: config.adminApiKey,
     onCompanyCreated: [(manager, company) => signingKeys.createCurrentKey(manager, company.id).then(() => undefined)],
   });
-  return { companies, events, users, signingKeys, tokens, sessions };
+  return { companies, events, users, signingKeys, tokens, sessions, registrants };
 }
 
 export type Services = ReturnType<typeof createContainer>;

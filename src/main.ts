@@ -60,7 +60,9 @@ async function main(): Promise<void> {
     log.info({ signal }, "stopping: draining in-flight requests");
     try {
       await app.close();
+      log.info("HTTP drained; closing the database");
       await db.close();
+      log.info("stopped");
       process.exit(0);
     } catch (error) {
       log.error({ err: error }, "error while stopping");

@@ -3,6 +3,7 @@ import { DataSource, In, ObjectLiteral, EntityTarget } from "typeorm";
 import { principalsByEventLoader } from "../modules/event/event.loaders";
 import { EventEntity } from "../modules/event/event.entity";
 import { UserEntity } from "../modules/user/user.entity";
+import { registrantLoaders } from "../modules/registrant/registrant.loaders";
 
 /** One statement for many ids; keys come from rows that were already tenant-checked. */
 function byIdLoader<T extends ObjectLiteral & { id: string }>(dataSource: DataSource, entity: EntityTarget<T>) {
@@ -19,6 +20,7 @@ export function createLoaders(dataSource: DataSource) {
     principalsByEvent: principalsByEventLoader(dataSource),
     eventById: byIdLoader(dataSource, EventEntity),
     userById: byIdLoader(dataSource, UserEntity),
+    ...registrantLoaders(dataSource),
   };
 }
 

@@ -8,8 +8,9 @@ import { EventResolver } from "../modules/event/event.resolver";
 import { UserResolver } from "../modules/user/user.resolver";
 import { TokenResolver } from "../modules/token/token.resolver";
 import { SessionResolver } from "../modules/session/session.resolver";
+import { REGISTRANT_RESOLVERS } from "../modules/registrant/registrant.resolver";
 
-export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, SessionResolver] as const;
+export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, SessionResolver, ...REGISTRANT_RESOLVERS] as const;
 
 let built: Promise<GraphQLSchema> | null = null;
 
