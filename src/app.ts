@@ -150,9 +150,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
       {
         async requestDidStart() {
           return {
-            async didResolveOperation({ operationName, request, contextValue }) {
+            async didResolveOperation({ operationName, operation, contextValue }) {
               const facts = contextValue.facts;
-              if (facts) facts.operationName = operationName ?? request.operationName ?? null;
+              if (!facts) return;
+              // Anonymous operations are logged by their kind and first field: "mutation joinEvent".
+              const first = operation?.selectionSet.selections.find((s) => s.kind === "Field");
+              facts.operationName = operationName ?? `${operation?.operation ?? "operation"} ${first && first.kind === "Field" ? first.name.value : "?"}`;
             },
           };
         },
