@@ -121,24 +121,45 @@ describe("request limits", () => {
     ok(await t.gql(typeQueryOfDepth(12), {}, { key: company.key }));
   });
 
-  it("a realistic depth-8 dashboard query passes", async () => {
+  it("a query that walks a relation cycle past the limit is refused", async () => {
+    // Event.registrants and Registrant.event point at each other: a query can nest without end.
+    const loop = (depth: number): string => (depth === 0 ? "id" : `registrants { edges { node { event { ${loop(depth - 1)} } } } }`);
+    const res = await t.gql(`{ events { edges { node { ${loop(3)} } } } }`, {}, { key: company.key });
+    expect(codeOf(res)).toBe("BAD_USER_INPUT");
+    expect(res.errors![0].message).toMatch(/depth/i);
+    expect(res.data).toBeUndefined();
+  });
+
+  it("a realistic depth-8 dashboard query passes: a connection inside a connection, with fragments", async () => {
     const event = await makeEvent(t, company, { name: "Dashboard", organizers: [{ email: "host@example.com" }], presenters: [{ userId: "p-1" }] });
-    // events > edges > node > ...EventRow > organizers > ...PrincipalRow > ... on Principal > email: depth 8.
+    ok(
+      await t.gql(`mutation($eventId: ID!) { registerForEvent(input: { eventId: $eventId, name: "Reg", email: "reg@example.com" }) { id } }`, { eventId: event.id }, {
+        key: company.key,
+      }),
+    );
+    // events > edges > node > registrants > edges > node > ...RegistrantRow > email: depth 8,
+    // and events > edges > node > ...EventRow > organizers > ...PrincipalRow > ... on Principal > email: depth 8.
+    // Page sizes are variables, as client libraries send them.
     const dashboard = `
-      query Dashboard {
+      query Dashboard($events: Int, $registrants: Int) {
         company { id name seatsUsed settings { allowedEmbedOrigins } }
-        events(first: 20, filter: { status: LIVE }) {
+        events(first: $events) {
           pageInfo { hasNextPage endCursor }
-          edges { cursor node { ...EventRow } }
+          edges { cursor node {
+            ...EventRow
+            registrants(first: $registrants) { pageInfo { hasNextPage } edges { node { ...RegistrantRow } } }
+          } }
         }
       }
       fragment EventRow on Event { id name status organizers { ...PrincipalRow } presenters { ...PrincipalRow } }
       fragment PrincipalRow on Principal { ... on Principal { role userId email } }
+      fragment RegistrantRow on Registrant { name email }
     `;
-    const res = ok(await t.gql(dashboard, {}, { key: company.key }));
+    const res = ok(await t.gql(dashboard, { events: 100, registrants: 100 }, { key: company.key }));
     const row = res.events.edges.find((e: any) => e.node.id === event.id).node;
     expect(row.organizers).toEqual([{ role: "ORGANIZER", userId: null, email: "host@example.com" }]);
     expect(row.presenters).toEqual([{ role: "PRESENTER", userId: "p-1", email: null }]);
+    expect(row.registrants.edges).toEqual([{ node: { name: "Reg", email: "reg@example.com" } }]);
   });
 
   it("more aliases than the limit are refused", async () => {
