@@ -23,7 +23,7 @@ export const TOKEN_AUDIENCE: Readonly<Record<TokenKind, string>> = Object.freeze
 /** Clock skew allowed on exp and nbf, in seconds. */
 const CLOCK_TOLERANCE_SECONDS = 30;
 /** Ours are well under 2 KB; refusing larger input early keeps junk from costing parse time. */
-const MAX_TOKEN_LENGTH = 8192;
+export const MAX_TOKEN_LENGTH = 8192;
 const MAX_KID_LENGTH = 128;
 const MAX_SUB_LENGTH = 255;
 const MAX_JTI_LENGTH = 128;
@@ -141,14 +141,22 @@ export interface VerifyTokenOptions {
    */
   resolveKey: (kid: string) => Promise<TokenVerificationKey | null>;
   now: Date;
-  /** Refuse tokens without `exp`. Default true. */
-  requireExp?: boolean;
+  /** Refuse tokens without `exp` (for every kind, or for the kinds the function names). Default true. */
+  requireExp?: boolean | ((kind: TokenKind) => boolean);
+  /**
+   * Accept a token whose only fault is that it has expired, reporting `expired: true`. Everything
+   * else (signature, kind, issuer, not-before) is still checked, as of a moment it was valid.
+   * Only for callers whose own state decides what an old token may still do.
+   */
+  acceptExpired?: boolean;
 }
 
 export interface VerifiedToken {
   kind: TokenKind;
   header: JWTHeaderParameters;
   payload: JWTPayload;
+  /** Only with `acceptExpired`: the token is past its exp (and the clock skew). */
+  expired: boolean;
 }
 
 /**
@@ -158,7 +166,6 @@ export interface VerifiedToken {
  * @throws AppError TOKEN_EXPIRED, TOKEN_NOT_YET_VALID or TOKEN_INVALID; never a jose error.
  */
 export async function verifyToken(token: string, opts: VerifyTokenOptions): Promise<VerifiedToken> {
-  const requireExp = opts.requireExp ?? true;
   const header = decodeHeader(token);
 
   // Checked before any key is looked up: these headers let the author pick the key or add rules
@@ -170,32 +177,44 @@ export async function verifyToken(token: string, opts: VerifyTokenOptions): Prom
   if (kind === null || !opts.kinds.includes(kind)) {
     throw invalid("This token cannot be used here.");
   }
+  const requireExp = typeof opts.requireExp === "function" ? opts.requireExp(kind) : (opts.requireExp ?? true);
   const kid = header.kid;
-  if (typeof kid !== "string" || kid === "" || kid.length > MAX_KID_LENGTH) throw invalid();
+  if (typeof kid !== "string" || !BASE64URL.test(kid) || kid.length > MAX_KID_LENGTH) throw invalid();
 
   const key = await opts.resolveKey(kid);
   if (!key) throw invalid("The token was signed with a key that is not known.");
   // jose would refuse this too; failing here skips the signature work.
   if (header.alg !== key.alg) throw invalid();
 
-  let verifiedHeader: JWTHeaderParameters;
-  let payload: JWTPayload;
-  try {
-    const result = await jwtVerify(token, key.publicKey, {
+  const verifyAt = (currentDate: Date) =>
+    jwtVerify(token, key.publicKey, {
       algorithms: [key.alg],
       issuer: opts.issuer,
       audience: TOKEN_AUDIENCE[kind],
       typ: TOKEN_TYP[kind],
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      currentDate: opts.now,
+      currentDate,
       crit: {},
       requiredClaims: requireExp ? ["exp"] : [],
     });
-    verifiedHeader = result.protectedHeader;
-    payload = result.payload;
+  let result: Awaited<ReturnType<typeof verifyAt>>;
+  let expired = false;
+  try {
+    result = await verifyAt(opts.now);
   } catch (error) {
-    throw fromJoseError(error);
+    // jose reports expiry only once the signature has verified; then check the rest again as of
+    // a second before exp, when the token was valid.
+    const exp = error instanceof errors.JWTExpired ? error.payload.exp : undefined;
+    if (!opts.acceptExpired || !isFiniteNumber(exp)) throw fromJoseError(error);
+    try {
+      result = await verifyAt(new Date((exp - 1) * 1000));
+    } catch (retryError) {
+      throw fromJoseError(retryError);
+    }
+    expired = true;
   }
+  const verifiedHeader: JWTHeaderParameters = result.protectedHeader;
+  const payload: JWTPayload = result.payload;
 
   // jose accepts an aud array that merely contains ours; ours are always a single string.
   if (payload.aud !== TOKEN_AUDIENCE[kind]) throw invalid("This token cannot be used here.");
@@ -207,7 +226,7 @@ export async function verifyToken(token: string, opts: VerifyTokenOptions): Prom
   if (payload.nbf !== undefined && !isFiniteNumber(payload.nbf)) throw invalid();
   if (requireExp && payload.exp === undefined) throw invalid();
 
-  return { kind, header: verifiedHeader, payload };
+  return { kind, header: verifiedHeader, payload, expired };
 }
 
 function decodeHeader(token: string): ProtectedHeaderParameters {

@@ -12,7 +12,7 @@ import { EventPrincipalEntity } from "../event/event-principal.entity";
 import { eventStatus, EventService } from "../event/event.service";
 import { RegistrantEntity } from "../registrant/registrant.entity";
 import type { SigningKeyService } from "../token/signing-key.service";
-import { parseJoinClaims, TokenService } from "../token/token.service";
+import { isStorable, joinTokenOf, requireStorable, TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
 import { UserService, validateProfile } from "../user/user.service";
 import { normalizeGrant, resolveRole, RoleResolution, RoleSubject } from "./role";
@@ -93,7 +93,7 @@ export class SessionService {
       const event = await manager.findOne(EventEntity, { where: { id: admission.event.id }, lock: { mode: "pessimistic_write" } });
       if (!event) throw notFound("The event");
       if (eventStatus(event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
-      await this.sweepEvent(manager, event, admission.company, now);
+      await this.sweepEvent(manager, event.id, now);
 
       const user = await this.userFor(manager, admission);
       if (user.tokensRevokedBefore && admission.issuedAt && admission.issuedAt.getTime() < user.tokensRevokedBefore.getTime()) {
@@ -114,6 +114,8 @@ export class SessionService {
       }
       if (admission.ejectAtTokenExpiry && admission.expiresAt) ejectCandidates.push({ at: admission.expiresAt, reason: "TOKEN_EXPIRED" });
       const eject = ejectCandidates.sort((a, b) => a.at.getTime() - b.at.getTime())[0] ?? null;
+      // A token accepted within the clock skew after its exp would open a session already over.
+      if (eject && eject.at.getTime() <= now.getTime()) throw new AppError("TOKEN_EXPIRED", "The token has expired.");
 
       const metadata =
         admission.entrant.kind === "registrant"
@@ -173,18 +175,12 @@ export class SessionService {
 
   private async admitJoinToken(input: JoinEventInput, token: string): Promise<Admission> {
     const { company, payload } = await this.deps.tokens.verify(token, ["join"]);
-    const claims = parseJoinClaims(payload);
+    const { claims, profile } = joinTokenOf(payload);
     const event = await this.eventOf(company.id, input.event);
     if (claims.eventId !== null && claims.eventId !== event.id) {
       throw new AppError("TOKEN_WRONG_EVENT", "This token opens another event.");
     }
     if (await this.deps.tokens.isRevoked(company.id, claims.jti)) throw new AppError("TOKEN_REVOKED", "This token was revoked.");
-    let profile;
-    try {
-      profile = validateProfile({ externalId: claims.externalId, ...claims.profile });
-    } catch {
-      throw new AppError("TOKEN_INVALID", "The token's user claims are malformed.");
-    }
     return {
       company,
       event,
@@ -238,7 +234,7 @@ export class SessionService {
       );
     }
     if (!input.displayName?.trim()) throw badInput("displayName", "displayName is required to join as a guest.");
-    const name = v.requiredText("displayName", input.displayName, MAX_DISPLAY_NAME);
+    const name = v.requiredText("displayName", requireStorable("displayName", input.displayName), MAX_DISPLAY_NAME);
     return {
       company,
       event,
@@ -255,7 +251,7 @@ export class SessionService {
   }
 
   private async eventOf(companyId: string, idOrSlug: string): Promise<EventEntity> {
-    const event = await this.deps.events.findByIdOrSlug(companyId, idOrSlug.trim());
+    const event = isStorable(idOrSlug) ? await this.deps.events.findByIdOrSlug(companyId, idOrSlug.trim()) : null;
     if (!event) throw notFound("The event");
     return event;
   }
@@ -266,6 +262,8 @@ export class SessionService {
    */
   private async publicEventOf(ref: string): Promise<EventEntity> {
     const trimmed = ref.trim();
+    // No event has such a name, and PostgreSQL would refuse the text itself.
+    if (!isStorable(trimmed)) throw notFound("The event");
     const repo = this.deps.dataSource.getRepository(EventEntity);
     if (v.isUuid(trimmed)) {
       const byId = await repo.findOneBy({ id: trimmed });
@@ -374,9 +372,15 @@ export class SessionService {
   // ---------------------------------------------------------------------------------------------
   // Live sessions
 
-  /** The session a session token names, verified. */
+  /**
+   * The session a session token names, verified. An expired session token is accepted here: the
+   * session's own state (inactivity window, hard limits, revocation) decides what happens to it,
+   * so a client that slept through its token's expiry still learns why its session ended, or
+   * picks it up again while the session is within the inactivity window. Bearer use
+   * (principalOf) still requires an unexpired token.
+   */
   async sessionOfToken(sessionToken: string): Promise<{ company: CompanyEntity; sessionId: string }> {
-    const { company, payload } = await this.deps.tokens.verify(sessionToken, ["session"]);
+    const { company, payload } = await this.deps.tokens.verify(sessionToken, ["session"], { acceptExpired: true });
     if (!v.isUuid(payload.sub!)) throw new AppError("TOKEN_INVALID", "The session token is malformed.");
     return { company, sessionId: payload.sub! };
   }
@@ -422,7 +426,12 @@ export class SessionService {
     });
   }
 
-  /** Why a live session must end now, or null. Order: event end, hard limits, idleness, revocation. */
+  /**
+   * Why a live session must end now, or null. Of the limits that time has passed (event end,
+   * ejectAt, the inactivity window) the one reached first decides, so a session that idled out
+   * before the event ended is INACTIVE and its time stops at its last heartbeat. Then revocation.
+   * The same rule, in SQL, is SWEEP_SQL.
+   */
   private async endingOf(
     manager: EntityManager,
     company: CompanyEntity,
@@ -431,13 +440,16 @@ export class SessionService {
     session: SessionEntity,
     now: Date,
   ): Promise<Pick<SessionEntity, "endedAt" | "endReason"> | null> {
+    const limits: { at: Date; endedAt: Date; endReason: SessionEndReasonValue }[] = [];
     const eventEnd = earliest(event.endedAt, event.endsAt);
-    if (eventEnd && eventEnd.getTime() <= now.getTime()) return { endedAt: maxDate(eventEnd, session.joinedAt), endReason: "EVENT_ENDED" };
-    if (session.ejectAt && session.ejectAt.getTime() <= now.getTime()) {
-      return { endedAt: session.ejectAt, endReason: session.ejectReason ?? "ELAPSED" };
-    }
-    const idleLimit = session.lastSeenAt.getTime() + company.sessionInactivityTimeoutSeconds * 1000;
-    if (idleLimit <= now.getTime()) return { endedAt: session.lastSeenAt, endReason: "INACTIVE" };
+    if (eventEnd) limits.push({ at: eventEnd, endedAt: maxDate(eventEnd, session.joinedAt), endReason: "EVENT_ENDED" });
+    if (session.ejectAt) limits.push({ at: session.ejectAt, endedAt: session.ejectAt, endReason: session.ejectReason ?? "ELAPSED" });
+    const idleAt = new Date(session.lastSeenAt.getTime() + company.sessionInactivityTimeoutSeconds * 1000);
+    limits.push({ at: idleAt, endedAt: session.lastSeenAt, endReason: "INACTIVE" });
+    // Stable sort: on a tie the order above (event, eject, idle) decides, as in SWEEP_SQL.
+    const reached = limits.filter((l) => l.at.getTime() <= now.getTime()).sort((a, b) => a.at.getTime() - b.at.getTime())[0];
+    if (reached) return { endedAt: reached.endedAt, endReason: reached.endReason };
+
     const revoked =
       (session.credentialJti !== null && (await this.deps.tokens.isRevoked(company.id, session.credentialJti, manager))) ||
       (user.tokensRevokedBefore !== null &&
@@ -463,19 +475,24 @@ export class SessionService {
     };
   }
 
-  /** leaveEvent: ends the caller's own session as LEFT; leaving twice answers the ended session. */
+  /**
+   * leaveEvent: ends the caller's own session as LEFT; leaving twice answers the ended session. A
+   * session that a limit had already ended (idle, ejected, event over) is recorded as that, so
+   * analytics do not count the time after it.
+   */
   async leave(sessionToken: string): Promise<SessionEntity> {
     const { company, sessionId } = await this.sessionOfToken(sessionToken);
-    return this.endOne(company.id, sessionId, "LEFT");
-  }
-
-  private async endOne(companyId: string, sessionId: string, reason: SessionEndReasonValue): Promise<SessionEntity> {
     const now = this.deps.clock.now();
-    const repo = this.deps.dataSource.getRepository(SessionEntity);
-    await repo.update({ id: sessionId, companyId, endedAt: IsNull() }, { endedAt: now, endReason: reason });
-    const session = await repo.findOneBy({ id: sessionId, companyId });
-    if (!session) throw notFound("The session");
-    return session;
+    return this.deps.dataSource.transaction(async (manager) => {
+      const session = await manager.findOne(SessionEntity, { where: { id: sessionId, companyId: company.id }, lock: { mode: "pessimistic_write" } });
+      if (!session) throw new AppError("TOKEN_INVALID", "This session does not exist.");
+      if (session.endedAt) return session;
+      const event = await manager.findOneByOrFail(EventEntity, { id: session.eventId });
+      const user = await manager.findOneByOrFail(UserEntity, { id: session.userId });
+      const ending = (await this.endingOf(manager, company, event, user, session, now)) ?? { endedAt: now, endReason: "LEFT" as const };
+      await manager.update(SessionEntity, { id: session.id }, ending);
+      return { ...session, ...ending };
+    });
   }
 
   /**
@@ -486,6 +503,8 @@ export class SessionService {
     const session = await this.sessionForOrganizer(ctx, id);
     const now = this.deps.clock.now();
     return this.deps.dataSource.transaction(async (manager) => {
+      // A session a limit had already ended (idle, ejected) is written down as that, not as a kick.
+      await manager.query(`${SWEEP_SQL} AND s.id = $2`, [now, session.id]);
       await manager.update(SessionEntity, { id: session.id, endedAt: IsNull() }, { endedAt: now, endReason: "KICKED" });
       if (ban && session.credentialJti) {
         await this.deps.tokens.revokeJti(manager, session.companyId, session.credentialJti, session.credentialExpiresAt);
@@ -503,14 +522,26 @@ export class SessionService {
     return session;
   }
 
-  /** The company of an API-key caller (MANAGE_EVENTS) or of a live ORGANIZER session. */
+  /**
+   * The company of an API-key caller (MANAGE_EVENTS) or of a live ORGANIZER session. The
+   * organizer's role is resolved now, from the lists as they are, not read from its last
+   * heartbeat: someone removed from the organizers loses the power at once.
+   */
   private async organizerCompany(ctx: RequestContext): Promise<string> {
     const principal = ctx.principal;
     if (principal.kind === "session") {
-      const organizer = await this.deps.dataSource.getRepository(SessionEntity).findOneBy({ id: principal.sessionId, endedAt: IsNull() });
-      if (!organizer || organizer.role !== Role.ORGANIZER) {
-        throw new AppError("FORBIDDEN", "Only an organizer of this event may do this.");
-      }
+      const forbidden = () => new AppError("FORBIDDEN", "Only an organizer of this event may do this.");
+      const manager = this.deps.dataSource.manager;
+      const organizer = await manager.findOneBy(SessionEntity, { id: principal.sessionId, companyId: principal.companyId, endedAt: IsNull() });
+      if (!organizer) throw forbidden();
+      const [company, event, user, principals] = await Promise.all([
+        manager.findOneByOrFail(CompanyEntity, { id: organizer.companyId }),
+        manager.findOneByOrFail(EventEntity, { id: organizer.eventId }),
+        manager.findOneByOrFail(UserEntity, { id: organizer.userId }),
+        manager.findBy(EventPrincipalEntity, { eventId: organizer.eventId }),
+      ]);
+      if (await this.endingOf(manager, company, event, user, organizer, this.deps.clock.now())) throw forbidden();
+      if (resolveRole(principals, subjectOf(user), normalizeGrant(organizer.roleGrant)).role !== Role.ORGANIZER) throw forbidden();
       return organizer.companyId;
     }
     if (principal.kind === "apiKey" && !principal.scopes.includes("MANAGE_EVENTS")) {
@@ -532,6 +563,8 @@ export class SessionService {
     return this.deps.dataSource.transaction(async (manager) => {
       const result = await manager.update(UserEntity, { id: userId, companyId }, { tokensRevokedBefore: now });
       if (!result.affected) throw notFound("The user");
+      // Sessions a limit had already ended are written down as that first; the rest end REVOKED.
+      await manager.query(`${SWEEP_SQL} AND s.user_id = $2`, [now, userId]);
       const ended = await manager
         .createQueryBuilder()
         .update(SessionEntity)
@@ -562,56 +595,51 @@ export class SessionService {
   // ---------------------------------------------------------------------------------------------
   // Sweeping: sessions whose end is already decided by time, written down.
 
-  /** Ends the event's sessions that idled out, hit ejectAt, or outlived the event. */
-  private async sweepEvent(manager: EntityManager, event: EventEntity, company: CompanyEntity, now: Date): Promise<void> {
-    const idleBefore = new Date(now.getTime() - company.sessionInactivityTimeoutSeconds * 1000);
-    await manager.query(
-      `UPDATE sessions SET ended_at = last_seen_at, end_reason = 'INACTIVE'
-        WHERE event_id = $1 AND ended_at IS NULL AND last_seen_at <= $2`,
-      [event.id, idleBefore],
-    );
-    await manager.query(
-      `UPDATE sessions SET ended_at = eject_at, end_reason = COALESCE(eject_reason, 'ELAPSED')
-        WHERE event_id = $1 AND ended_at IS NULL AND eject_at <= $2`,
-      [event.id, now],
-    );
+  /** Ends the event's live sessions whose end time has already decided (see SWEEP_SQL). */
+  private async sweepEvent(manager: EntityManager, eventId: string, now: Date): Promise<void> {
+    await manager.query(`${SWEEP_SQL} AND s.event_id = $2`, [now, eventId]);
   }
 
-  /** Every node runs this periodically; analytics then see ended sessions as ended. */
+  /**
+   * Ends every live session whose end time has already decided: idled out, past ejectAt, or
+   * outlived its event. Every node runs this periodically, so analytics see ended sessions as
+   * ended; heartbeat and join apply the same rule themselves. Returns how many it ended.
+   */
   async sweep(now: Date = this.deps.clock.now()): Promise<number> {
-    let total = 0;
-    await this.deps.dataSource.transaction(async (manager) => {
-      const results = [
-        await manager.query(
-          `UPDATE sessions s SET ended_at = GREATEST(s.joined_at, LEAST($1::timestamptz, COALESCE(e.ended_at, e.ends_at))), end_reason = 'EVENT_ENDED'
-             FROM events e
-            WHERE s.event_id = e.id AND s.ended_at IS NULL
-              AND (e.ended_at <= $1 OR e.ends_at <= $1)`,
-          [now],
-        ),
-        await manager.query(
-          `UPDATE sessions SET ended_at = eject_at, end_reason = COALESCE(eject_reason, 'ELAPSED')
-            WHERE ended_at IS NULL AND eject_at <= $1`,
-          [now],
-        ),
-        await manager.query(
-          `UPDATE sessions s SET ended_at = s.last_seen_at, end_reason = 'INACTIVE'
-             FROM companies c
-            WHERE s.company_id = c.id AND s.ended_at IS NULL
-              AND s.last_seen_at <= $1::timestamptz - make_interval(secs => c.session_inactivity_timeout_seconds)`,
-          [now],
-        ),
-      ];
-      for (const r of results) total += Array.isArray(r) && typeof r[1] === "number" ? r[1] : 0;
-    });
-    return total;
+    const result: unknown = await this.deps.dataSource.query(SWEEP_SQL, [now]);
+    return Array.isArray(result) && typeof result[1] === "number" ? result[1] : 0;
   }
 
-  /** endEvent: the event's live sessions end as EVENT_ENDED at once. */
+  /**
+   * endEvent, in its transaction (the event's ended_at is already set): its live sessions end as
+   * EVENT_ENDED at once, except those that a limit had ended before (idle, ejected).
+   */
   async endEventSessions(manager: EntityManager, eventId: string, at: Date): Promise<void> {
+    await this.sweepEvent(manager, eventId, at);
     await manager.update(SessionEntity, { eventId, endedAt: IsNull() }, { endedAt: at, endReason: "EVENT_ENDED" });
   }
 }
+
+/*
+ * The end-of-session rule of endingOf, as one UPDATE: of the limits that have passed (event end,
+ * ejectAt, last heartbeat + the company's inactivity window), the first reached decides the
+ * reason and the end time; ties go to the event end, then ejectAt. One statement, so that under
+ * READ COMMITTED a concurrent heartbeat's newer last_seen_at is re-checked before the row is
+ * ended. LEAST ignores NULLs. $1 is now.
+ */
+const IDLE_AT = "(s.last_seen_at + make_interval(secs => c.session_inactivity_timeout_seconds))";
+const EVENT_END = "LEAST(e.ended_at, e.ends_at)";
+const FIRST_LIMIT = `LEAST(${IDLE_AT}, s.eject_at, ${EVENT_END})`;
+const SWEEP_SQL = `UPDATE sessions s
+    SET ended_at = CASE WHEN ${EVENT_END} = ${FIRST_LIMIT} THEN GREATEST(s.joined_at, ${EVENT_END})
+                        WHEN s.eject_at = ${FIRST_LIMIT} THEN s.eject_at
+                        ELSE s.last_seen_at END,
+        end_reason = CASE WHEN ${EVENT_END} = ${FIRST_LIMIT} THEN 'EVENT_ENDED'
+                          WHEN s.eject_at = ${FIRST_LIMIT} THEN COALESCE(s.eject_reason, 'ELAPSED')
+                          ELSE 'INACTIVE' END
+   FROM events e, companies c
+  WHERE e.id = s.event_id AND c.id = s.company_id
+    AND s.ended_at IS NULL AND ${FIRST_LIMIT} <= $1::timestamptz`;
 
 function requireCredential(credential: string | null): string {
   if (!credential) throw badInput("credential", "credential is required for this credentialType.");

@@ -23,6 +23,10 @@ export interface SigningKeyServiceDeps {
  */
 const CURRENT_KEY_CACHE_MS = 5_000;
 const VERIFY_KEY_CACHE_MS = 60_000;
+/** Kids are ours (22 base64url characters); anything else names no key and never reaches SQL. */
+const KID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Verification keys a node keeps; past this the cache starts over (keys are few, junk kids are not cached). */
+const VERIFY_CACHE_MAX_ENTRIES = 10_000;
 /** Kept after the longest token lifetime, for clock skew. */
 const RETIREMENT_GRACE_SECONDS = 300;
 
@@ -68,7 +72,11 @@ export class SigningKeyService {
       await manager.update(SigningKeyEntity, { companyId, isCurrent: true }, { isCurrent: false, rotatedAt: now, retiresAt });
       return this.createCurrentKey(manager, companyId, alg);
     });
+    // This node sees the rotation at once: the next token is signed with the new key, and the old
+    // key's retiresAt (cached as null while it was current) is read afresh. Other nodes pick both
+    // up within their cache times, long before the old key retires.
     this.currentCache.delete(companyId);
+    this.verifyCache.clear();
     return key;
   }
 
@@ -91,12 +99,19 @@ export class SigningKeyService {
 
   /** The key that verifies `kid` for this company, or null (unknown, another company's, or retired). */
   async verificationKey(companyId: string, kid: string): Promise<TokenVerificationKey | null> {
+    if (!KID.test(kid)) return null;
     let cached = this.verifyCache.get(kid);
     if (!cached || Date.now() - cached.fetchedAt >= VERIFY_KEY_CACHE_MS) {
+      if (this.verifyCache.size >= VERIFY_CACHE_MAX_ENTRIES) this.verifyCache.clear();
       const value = this.loadVerificationKey(kid);
-      cached = { value, fetchedAt: Date.now() };
-      this.verifyCache.set(kid, cached);
-      value.catch(() => this.verifyCache.delete(kid));
+      const entry = { value, fetchedAt: Date.now() };
+      cached = entry;
+      this.verifyCache.set(kid, entry);
+      // Unknown kids are not remembered: a stream of made-up kids must not grow the cache.
+      const forget = () => {
+        if (this.verifyCache.get(kid) === entry) this.verifyCache.delete(kid);
+      };
+      value.then((found) => found ?? forget(), forget);
     }
     const entry = await cached.value;
     if (!entry || entry.companyId !== companyId) return null;
@@ -105,7 +120,6 @@ export class SigningKeyService {
   }
 
   private async loadVerificationKey(kid: string): Promise<VerificationEntry | null> {
-    if (kid.length > 64) return null;
     const row = await this.deps.dataSource.getRepository(SigningKeyEntity).findOneBy({ id: kid });
     if (!row) return null;
     return { alg: row.alg, publicKey: await importPublicKey(row.publicJwk, row.alg), companyId: row.companyId, retiresAt: row.retiresAt };

@@ -2,13 +2,15 @@ import { randomUUID } from "node:crypto";
 import { DataSource, EntityManager } from "typeorm";
 import type { JWTPayload } from "jose";
 import type { Clock } from "../../clock";
-import { peekToken, signToken, TokenKind, verifyToken } from "../../auth/tokens";
+import { MAX_TOKEN_LENGTH, peekToken, signToken, TokenKind, verifyToken } from "../../auth/tokens";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { AppError, badInput, isAppError, notFound } from "../../graphql/errors";
 import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
 import type { EventService } from "../event/event.service";
+import { RegistrantEntity } from "../registrant/registrant.entity";
+import { UserEntity } from "../user/user.entity";
 import { validateProfile } from "../user/user.service";
 import { RevokedTokenEntity } from "./revoked-token.entity";
 import type { SigningKeyService } from "./signing-key.service";
@@ -41,10 +43,34 @@ export interface VerifiedAdmitToken {
   company: CompanyEntity;
   kind: TokenKind;
   payload: JWTPayload;
+  /** Only with `acceptExpired`: the token is past its expiry. */
+  expired: boolean;
 }
 
 export const MAX_TOKEN_METADATA_CHARS = 1000;
 const MAX_EJECT_AFTER_SECONDS = 7 * 24 * 3600;
+
+/** A NUL, or half of a surrogate pair: PostgreSQL refuses both in text and jsonb. */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Whether PostgreSQL can store this text or JSON value (every string and key in it). Input that
+ * fails this must be refused as the caller's mistake, never reach SQL as an INTERNAL error.
+ */
+export function isStorable(value: unknown): boolean {
+  if (typeof value === "string") return !UNSTORABLE.test(value);
+  if (Array.isArray(value)) return value.every(isStorable);
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value).every(([key, inner]) => !UNSTORABLE.test(key) && isStorable(inner));
+  }
+  return true;
+}
+
+/** BAD_USER_INPUT on `field` unless the value can be stored. */
+export function requireStorable<T>(field: string, value: T): T {
+  if (!isStorable(value)) throw badInput(field, `${field} contains characters that cannot be stored (NUL or a broken surrogate pair).`);
+  return value;
+}
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
@@ -90,6 +116,20 @@ export function parseJoinClaims(payload: JWTPayload): JoinClaims {
   };
 }
 
+/**
+ * The claims of a verified join token and the user they name, every one checked for type: a
+ * token whose claims do not hold up is TOKEN_INVALID (at join and in validateToken alike).
+ */
+export function joinTokenOf(payload: JWTPayload): { claims: JoinClaims; profile: ReturnType<typeof validateProfile> } {
+  const claims = parseJoinClaims(payload);
+  try {
+    if (!isStorable(claims.externalId) || !isStorable(claims.profile) || !isStorable(claims.metadata)) throw new Error("unstorable");
+    return { claims, profile: validateProfile({ externalId: claims.externalId, ...claims.profile }) };
+  } catch {
+    throw new AppError("TOKEN_INVALID", "The token's user claims are malformed.");
+  }
+}
+
 export class TokenService {
   constructor(private readonly deps: TokenServiceDeps) {}
 
@@ -110,7 +150,7 @@ export class TokenService {
    * Verifies one of Admit's own tokens: finds the company from the (unverified) issuer, then
    * verifies with that company's keys only, so no company's key can vouch for another's token.
    */
-  async verify(token: string, kinds: TokenKind[]): Promise<VerifiedAdmitToken> {
+  async verify(token: string, kinds: TokenKind[], options: { acceptExpired?: boolean } = {}): Promise<VerifiedAdmitToken> {
     const peek = peekToken(token);
     const company = await this.companyForIssuer(peek.issuer);
     if (!company) throw new AppError("TOKEN_INVALID", "The token was not issued by Admit for a known company.");
@@ -119,10 +159,12 @@ export class TokenService {
       issuer: this.issuerOf(company.slug),
       resolveKey: (kid) => this.deps.signingKeys.verificationKey(company.id, kid),
       now: this.deps.clock.now(),
-      // Admit's own join and registration tokens may be minted without expiry where the company allows it.
-      requireExp: kinds.includes("session"),
+      // Join and registration tokens may be minted without expiry where the company allows it;
+      // session tokens always expire.
+      requireExp: (kind) => kind === "session",
+      acceptExpired: options.acceptExpired,
     });
-    return { company, kind: verified.kind, payload: verified.payload };
+    return { company, kind: verified.kind, payload: verified.payload, expired: verified.expired };
   }
 
   async isRevoked(companyId: string, jti: string, manager: EntityManager = this.deps.dataSource.manager): Promise<boolean> {
@@ -143,7 +185,7 @@ export class TokenService {
 
   async revokeToken(ctx: RequestContext, jti: string): Promise<boolean> {
     const companyId = companyIdOf(ctx);
-    const id = v.requiredText("jti", jti, 128);
+    const id = v.requiredText("jti", requireStorable("jti", jti), 128);
     const before = await this.isRevoked(companyId, id);
     await this.revokeJti(this.deps.dataSource.manager, companyId, id, null);
     return !before;
@@ -160,12 +202,18 @@ export class TokenService {
     const event = input.eventId ? await this.deps.events.find(companyId, input.eventId) : null;
     if (input.eventId && !event) throw notFound("The event");
 
+    // Checked here, not by validateProfile, so that errors name the input's field (user.id).
+    const externalId = v.requiredText("user.id", requireStorable("user.id", input.user.id), 255);
+    if (externalId !== input.user.id) throw badInput("user.id", "user.id must not start or end with spaces.");
+    requireStorable("user.name", input.user.name);
+    requireStorable("user.email", input.user.email);
+    requireStorable("user.avatarUrl", input.user.avatarUrl);
+    requireStorable("user.metadata", input.user.metadata);
     const profile = validateProfile(
-      { externalId: input.user.id, email: input.user.email, name: input.user.name, avatarUrl: input.user.avatarUrl, metadata: input.user.metadata },
+      { externalId, email: input.user.email, name: input.user.name, avatarUrl: input.user.avatarUrl, metadata: input.user.metadata },
       "user.",
     );
-    if (profile.externalId !== input.user.id) throw badInput("user.id", "user.id must not start or end with spaces.");
-    const metadata = v.metadata("metadata", input.metadata, MAX_TOKEN_METADATA_CHARS);
+    const metadata = requireStorable("metadata", v.metadata("metadata", input.metadata, MAX_TOKEN_METADATA_CHARS));
 
     if (input.ttlSeconds !== undefined && input.ttlSeconds !== null && input.expiresAt) {
       throw badInput("expiresAt", "Give ttlSeconds or expiresAt, not both.");
@@ -222,6 +270,11 @@ export class TokenService {
       notBefore,
       claims,
     });
+    // Verification refuses longer tokens (and a join URL this long would not survive a browser);
+    // only user metadata can make one this long, the other fields are bounded well below it.
+    if (token.length > MAX_TOKEN_LENGTH) {
+      throw badInput("user.metadata", `The token would be longer than ${MAX_TOKEN_LENGTH} characters: put less in user.metadata.`);
+    }
     const path = event ? `/j/${encodeURIComponent(event.slug)}` : "/j/";
     return {
       token,
@@ -232,6 +285,27 @@ export class TokenService {
     };
   }
 
+  /**
+   * Whether a verified join or registration token has been revoked: by its jti, by
+   * revokeUserTokens (issued before the user's cut-off), or with its registration cancelled.
+   */
+  async isTokenRevoked(company: CompanyEntity, kind: TokenKind, payload: JWTPayload): Promise<boolean> {
+    if (typeof payload.jti === "string" && (await this.isRevoked(company.id, payload.jti))) return true;
+    const issuedAt = typeof payload.iat === "number" ? payload.iat * 1000 : null;
+    const revokedBefore = (user: UserEntity | null) =>
+      Boolean(user?.tokensRevokedBefore && issuedAt !== null && issuedAt < user.tokensRevokedBefore.getTime());
+    const users = this.deps.dataSource.getRepository(UserEntity);
+    if (kind === "join" && typeof payload.sub === "string") {
+      return revokedBefore(await users.findOneBy({ companyId: company.id, externalId: payload.sub }));
+    }
+    if (kind === "registration" && typeof payload.sub === "string" && v.isUuid(payload.sub)) {
+      const registrant = await this.deps.dataSource.getRepository(RegistrantEntity).findOneBy({ id: payload.sub, companyId: company.id });
+      if (!registrant || registrant.cancelledAt) return true;
+      return registrant.userId ? revokedBefore(await users.findOneBy({ id: registrant.userId })) : false;
+    }
+    return false;
+  }
+
   /** Verifies without joining, for any kind Admit issues. Never throws for a bad token. */
   async validate(token: string): Promise<TokenValidationType> {
     let tokenType: string | null = null;
@@ -239,8 +313,10 @@ export class TokenService {
       tokenType = peekToken(token).kind;
       const verified = await this.verify(token, ["join", "registration", "session"]);
       const payload = verified.payload;
+      if (verified.kind === "join") joinTokenOf(payload);
+      else if (!v.isUuid(payload.sub!)) throw new AppError("TOKEN_INVALID", "The token names nothing Admit knows.");
       const expiresAt = typeof payload.exp === "number" ? new Date(payload.exp * 1000) : null;
-      const revoked = typeof payload.jti === "string" && (await this.isRevoked(verified.company.id, payload.jti));
+      const revoked = await this.isTokenRevoked(verified.company, verified.kind, payload);
       return {
         valid: !revoked,
         errorCode: revoked ? "TOKEN_REVOKED" : null,
