@@ -12,8 +12,8 @@ import type { Config } from "./config";
 import { createContainer, Services } from "./container";
 import { getSchema } from "./graphql/schema";
 import { createLoaders } from "./graphql/loaders";
-import type { RequestContext, RequestFacts } from "./graphql/context";
-import { isAppError } from "./graphql/errors";
+import type { Principal, RequestContext, RequestFacts } from "./graphql/context";
+import { AppError, isAppError } from "./graphql/errors";
 import { registerHealthRoutes } from "./http/health.routes";
 import { registerJwksRoutes } from "./http/jwks.routes";
 
@@ -63,18 +63,44 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
       message: original.message,
       locations: formatted.locations,
       path: formatted.path,
-      extensions: original.field ? { code: original.code, field: original.field } : { code: original.code },
+      extensions: {
+        code: original.code,
+        ...(original.field ? { field: original.field } : {}),
+        ...(original.requestId ? { requestId: original.requestId } : {}),
+      },
     };
   }
   const code = formatted.extensions?.code;
   if (typeof code === "string" && CLIENT_ERROR_CODES.has(code)) {
-    return { message: formatted.message, locations: formatted.locations, extensions: { code: "BAD_USER_INPUT" } };
+    const field = fieldOfCoercionError(formatted.message);
+    return {
+      message: formatted.message,
+      locations: formatted.locations,
+      extensions: field ? { code: "BAD_USER_INPUT", field } : { code: "BAD_USER_INPUT" },
+    };
   }
-  const text = original instanceof Error ? `${original.message} ${(original as { code?: string }).code ?? ""}` : "";
-  const message = DATABASE_DOWN.test(text)
+  return { message: internalMessage(original), path: formatted.path, extensions: { code: "INTERNAL" } };
+}
+
+function internalMessage(error: unknown): string {
+  const text = error instanceof Error ? `${error.message} ${(error as { code?: string }).code ?? ""}` : "";
+  return DATABASE_DOWN.test(text)
     ? "The database is unavailable right now; try again in a moment."
     : "Something went wrong on our side; quote the request id when reporting it.";
-  return { message, path: formatted.path, extensions: { code: "INTERNAL" } };
+}
+
+/**
+ * The input field a graphql-js coercion error is about, as our own errors name it: `Variable
+ * "$input" got invalid value … at "input.capacity"` → "capacity"; `Field "name" of required
+ * type …` → "name"; otherwise the variable's name.
+ */
+export function fieldOfCoercionError(message: string): string | undefined {
+  const at = /at "([^"]+)"/.exec(message);
+  if (at) return at[1].replace(/^input\./, "");
+  const required = /Field "([^"]+)" of required type/.exec(message);
+  if (required) return required[1];
+  const variable = /Variable "\$([^"]+)"/.exec(message);
+  return variable ? variable[1] : undefined;
 }
 
 function loggingPlugin(log: Logger): ApolloServerPlugin<RequestContext> {
@@ -129,7 +155,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     maxDepth: { n: 12 },
     maxAliases: { n: 20 },
     maxTokens: { n: 2000 },
-    costLimit: { maxCost: 20000 },
+    // graphql-armor multiplies by page sizes written into the query: a dashboard listing 20
+    // events with 50 registrants each costs about 160k, three nested pages of 100 far more.
+    costLimit: { maxCost: 250_000 },
     maxDirectives: { n: 20 },
     blockFieldSuggestion: { enabled: production },
   });
@@ -180,7 +208,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         companyId: facts?.companyId ?? undefined,
         errors: facts?.errorCodes.length ? facts.errorCodes : undefined,
         durationMs: Math.round(reply.elapsedTime * 10) / 10,
-        outcome: reply.statusCode >= 500 ? "error" : facts?.errorCodes.length ? "refused" : "ok",
+        outcome:
+          reply.statusCode >= 500 || facts?.errorCodes.includes("INTERNAL") ? "error" : facts?.errorCodes.length ? "refused" : "ok",
       },
       "request",
     );
@@ -206,11 +235,18 @@ export async function createApp(deps: AppDeps): Promise<App> {
       const facts: RequestFacts = { operationName: null, companyId: null, errorCodes: [] };
       factsOf.set(request, facts);
       const bearer = bearerOf(request);
-      // A JWT as bearer is a session token (an organizer acting from the embed page).
-      const principal =
-        bearer && bearer.split(".").length === 3
-          ? await services.sessions.principalOf(bearer)
-          : await services.companies.authenticate(bearer);
+      let principal: Principal;
+      try {
+        // A JWT as bearer is a session token (an organizer acting from the embed page).
+        principal =
+          bearer && bearer.split(".").length === 3
+            ? await services.sessions.principalOf(bearer)
+            : await services.companies.authenticate(bearer);
+      } catch (error) {
+        // Before the request pipeline exists, so it is logged here, with the request id.
+        request.log.error({ err: error }, "could not authenticate the request");
+        throw new AppError("INTERNAL", internalMessage(error), { requestId: request.id });
+      }
       if (principal.kind === "apiKey" || principal.kind === "session") facts.companyId = principal.companyId;
       return {
         requestId: request.id,

@@ -40,13 +40,20 @@ export class AppError extends GraphQLError {
   readonly code: ErrorCode;
   readonly field?: string;
 
-  constructor(code: ErrorCode, message: string, options: { field?: string } = {}) {
+  readonly requestId?: string;
+
+  constructor(code: ErrorCode, message: string, options: { field?: string; requestId?: string } = {}) {
     super(message, {
-      extensions: options.field ? { code, field: options.field } : { code },
+      extensions: {
+        code,
+        ...(options.field ? { field: options.field } : {}),
+        ...(options.requestId ? { requestId: options.requestId } : {}),
+      },
     });
     this.name = "AppError";
     this.code = code;
     this.field = options.field;
+    this.requestId = options.requestId;
   }
 }
 

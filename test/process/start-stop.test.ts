@@ -58,8 +58,9 @@ it("starts with no configuration, prints the admin key once, keeps data across a
   await waitFor(() => first.output().includes("Admit is listening"), 60_000);
   const keys = first.output().match(/admp_[A-Za-z0-9_-]{43}/g) ?? [];
   expect(keys).toHaveLength(1);
+  const adminKey = keys[0] as string;
   expect(first.output()).toContain(`GraphQL at http://localhost:${port}/graphql`);
-  const created = await gql(port, `mutation { createCompany(input: { name: "Kept" }) { secret } }`, keys[0]);
+  const created = await gql(port, `mutation { createCompany(input: { name: "Kept" }) { secret } }`, adminKey);
   const companyKey: string = created.data.createCompany.secret;
 
   first.child.kill("SIGTERM");
@@ -71,7 +72,7 @@ it("starts with no configuration, prints the admin key once, keeps data across a
   expect(second.output()).not.toMatch(/admp_/);
   const me = await gql(port, `{ company { name } }`, companyKey);
   expect(me.data.company.name).toBe("Kept");
-  const adminStill = await gql(port, `mutation { createCompany(input: { name: "Again" }) { company { id } } }`, keys[0]);
+  const adminStill = await gql(port, `mutation { createCompany(input: { name: "Again" }) { company { id } } }`, adminKey);
   expect(adminStill.data.createCompany.company.id).toBeTruthy();
   second.child.kill("SIGTERM");
   expect(await second.exited).toBe(0);

@@ -204,11 +204,12 @@ describe("cancelRegistration", () => {
     expect(cancelled.active).toBe(false);
     expect(cancelled.cancelledAt).not.toBeNull();
 
+    // Ended at once, before any heartbeat: dashboards see it gone.
+    const session = ok(await t.gql(SESSION, { id: joined.session.id }, { key: company.key })).session;
+    expect(session).toMatchObject({ active: false, endReason: "REVOKED", registrant: { id: reg.id, active: false } });
     const beat = ok(await t.gql(BEAT, { t: joined.sessionToken })).heartbeat;
     expect(beat).toMatchObject({ active: false, endReason: "REVOKED" });
     expect(codeOf(await join(event.slug, tokenOf(reg.joinUrl)))).toBe("TOKEN_REVOKED");
-    const session = ok(await t.gql(SESSION, { id: joined.session.id }, { key: company.key })).session;
-    expect(session).toMatchObject({ active: false, endReason: "REVOKED", registrant: { id: reg.id, active: false } });
 
     // Idempotent: cancelling again answers the same cancellation.
     t.clock.advance(10);

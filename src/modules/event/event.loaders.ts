@@ -7,7 +7,8 @@ export function principalsByEventLoader(dataSource: DataSource) {
   return new DataLoader<string, EventPrincipalEntity[]>(async (eventIds) => {
     const rows = await dataSource.getRepository(EventPrincipalEntity).find({
       where: { eventId: In([...eventIds]) },
-      order: { createdAt: "ASC", id: "ASC" },
+      // Principals added together share created_at: the list order must not depend on random ids.
+      order: { createdAt: "ASC", role: "ASC", userExternalId: "ASC", email: "ASC" },
     });
     const byEvent = new Map<string, EventPrincipalEntity[]>();
     for (const row of rows) byEvent.set(row.eventId, [...(byEvent.get(row.eventId) ?? []), row]);
