@@ -26,10 +26,6 @@ export function createContainer(deps: ContainerDeps) {
   const users = new UserService({ dataSource, clock });
   const signingKeys = new SigningKeyService({ dataSource, clock, encryption });
   const events = new EventService({ dataSource, clock, publicUrl: config.publicUrl });
-  const tokens = new TokenService({ dataSource, clock, publicUrl: config.publicUrl, signingKeys, events });
-  const sessions = new SessionService({ dataSource, clock, tokens, signingKeys, events, users });
-  const registrants = new RegistrantService({ dataSource, clock, publicUrl: config.publicUrl, tokens, signingKeys, events });
-  events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));
   const companies = new CompanyService({
     dataSource,
     clock,
@@ -37,6 +33,10 @@ export function createContainer(deps: ContainerDeps) {
     adminApiKey: config.adminApiKey,
     onCompanyCreated: [(manager, company) => signingKeys.createCurrentKey(manager, company.id).then(() => undefined)],
   });
+  const tokens = new TokenService({ dataSource, clock, publicUrl: config.publicUrl, signingKeys, events, companies });
+  const sessions = new SessionService({ dataSource, clock, tokens, signingKeys, events, users });
+  const registrants = new RegistrantService({ dataSource, clock, publicUrl: config.publicUrl, tokens, signingKeys, events });
+  events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));
   return { companies, events, users, signingKeys, tokens, sessions, registrants };
 }
 

@@ -7,6 +7,7 @@ import * as v from "../../graphql/validate";
 import { isUuid } from "../../graphql/validate";
 import { generateOpaqueSecret, hashSecret, lookupOf, secretMatches } from "../../auth/opaque-secret";
 import { isUniqueViolation } from "../../db/errors";
+import { rawQuery, RawQuery } from "../../db/raw";
 import { timingSafeEqual } from "node:crypto";
 import { API_SCOPES, ApiKeyEntity, ApiScope } from "./api-key.entity";
 import { CompanyEntity } from "./company.entity";
@@ -19,6 +20,9 @@ export const PLATFORM_KEY_PREFIX = "admp_";
 /** lastUsedAt is written at most this often per key, so reads stay reads. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 const MAX_SEAT_LIMIT = 10_000_000;
+/** How long a node trusts its copy of a company's row on hot paths. */
+export const COMPANY_CACHE_MS = 5_000;
+const COMPANY_CACHE_MAX = 10_000;
 
 export interface CompanyServiceDeps {
   dataSource: DataSource;
@@ -66,7 +70,10 @@ export function toApiKeyType(key: ApiKeyEntity): ApiKeyType {
 export class CompanyService {
   private readonly adminKeyHash: Buffer | null;
 
+  private readonly sql: RawQuery;
+
   constructor(private readonly deps: CompanyServiceDeps) {
+    this.sql = rawQuery(deps.dataSource);
     this.adminKeyHash = deps.adminApiKey ? Buffer.from(hashSecret(deps.adminApiKey), "hex") : null;
   }
 
@@ -84,14 +91,22 @@ export class CompanyService {
     }
     const lookup = lookupOf(bearer, API_KEY_PREFIX);
     if (!lookup) return { kind: "invalid" };
-    const repo = this.deps.dataSource.getRepository(ApiKeyEntity);
-    const key = await repo.findOneBy({ lookup });
-    if (!key || key.revokedAt || !secretMatches(bearer, key.secretHash)) return { kind: "invalid" };
+    // Every request with a key runs this, so it is one plain indexed statement; no cache, so a
+    // revoked key fails on the very next request on every node.
+    const [key] = await this.sql<{
+      id: string;
+      company_id: string;
+      secret_hash: string;
+      scopes: ApiScope[];
+      revoked_at: Date | null;
+      last_used_at: Date | null;
+    }>("SELECT id, company_id, secret_hash, scopes, revoked_at, last_used_at FROM api_keys WHERE lookup = $1", [lookup]);
+    if (!key || key.revoked_at || !secretMatches(bearer, key.secret_hash)) return { kind: "invalid" };
     const now = this.deps.clock.now();
-    if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
-      await repo.update({ id: key.id }, { lastUsedAt: now });
+    if (!key.last_used_at || now.getTime() - key.last_used_at.getTime() >= LAST_USED_RESOLUTION_MS) {
+      await this.sql("UPDATE api_keys SET last_used_at = $2 WHERE id = $1", [key.id, now]);
     }
-    return { kind: "apiKey", companyId: key.companyId, apiKeyId: key.id, scopes: key.scopes };
+    return { kind: "apiKey", companyId: key.company_id, apiKeyId: key.id, scopes: key.scopes };
   }
 
   /**
@@ -147,6 +162,33 @@ export class CompanyService {
     return this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ slug });
   }
 
+  private readonly recent = new Map<string, { company: Promise<CompanyEntity | null>; at: number }>();
+
+  /**
+   * A company by id or slug for the hot paths (minting, verifying tokens, heartbeats), kept per
+   * node for a few seconds: a settings change reaches every node within COMPANY_CACHE_MS.
+   * Not inside a transaction (it may read through the pool).
+   */
+  cachedCompany(by: "id" | "slug", value: string): Promise<CompanyEntity | null> {
+    const key = `${by}:${value}`;
+    const hit = this.recent.get(key);
+    if (hit && Date.now() - hit.at < COMPANY_CACHE_MS) return hit.company;
+    if (this.recent.size >= COMPANY_CACHE_MAX) this.recent.clear();
+    const company = this.deps.dataSource.getRepository(CompanyEntity).findOneBy(by === "id" ? { id: value } : { slug: value });
+    this.recent.set(key, { company, at: Date.now() });
+    company.then(
+      (found) => (found ? undefined : this.recent.delete(key)),
+      () => this.recent.delete(key),
+    );
+    return company;
+  }
+
+  /** Drops this node's cached copy after a change made here; other nodes catch up within COMPANY_CACHE_MS. */
+  private forget(company: CompanyEntity): void {
+    this.recent.delete(`id:${company.id}`);
+    this.recent.delete(`slug:${company.slug}`);
+  }
+
   async updateSettings(ctx: RequestContext, input: UpdateCompanySettingsInput): Promise<CompanyEntity> {
     const companyId = companyIdOf(ctx);
     const patch: Partial<CompanyEntity> = {};
@@ -185,6 +227,7 @@ export class CompanyService {
         throw badInput("seatLimit", `seatLimit cannot be below the ${company.seatsUsed} seats in use.`);
       }
       if (Object.keys(patch).length > 0) await manager.update(CompanyEntity, { id: companyId }, patch);
+      this.forget(company);
       return manager.findOneByOrFail(CompanyEntity, { id: companyId });
     });
   }

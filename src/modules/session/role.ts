@@ -34,17 +34,22 @@ export function normalizeGrant(grant: string | null | undefined): Role | null {
  * listed or granted; else ATTENDEE. A list match is named as the source over an equal grant.
  */
 export function resolveRole(principals: EventPrincipalEntity[], subject: RoleSubject, grant: Role | null): RoleResolution {
-  const listed = (role: "PRESENTER" | "ORGANIZER") =>
-    principals.some(
+  const listedRoles = principals
+    .filter(
       (p) =>
-        p.role === role &&
-        ((p.userExternalId !== null && subject.externalId !== null && p.userExternalId === subject.externalId) ||
-          (p.email !== null && subject.emailNormalized !== null && p.email === subject.emailNormalized)),
-    );
+        (p.userExternalId !== null && subject.externalId !== null && p.userExternalId === subject.externalId) ||
+        (p.email !== null && subject.emailNormalized !== null && p.email === subject.emailNormalized),
+    )
+    .map((p) => p.role);
+  return roleFromLists(listedRoles, grant);
+}
+
+/** The same decision from the list roles that already match the subject (heartbeat asks SQL for them). */
+export function roleFromLists(listedRoles: readonly string[], grant: Role | null): RoleResolution {
   const candidates: RoleResolution[] = [{ role: Role.ATTENDEE, source: RoleSource.DEFAULT }];
   if (grant) candidates.push({ role: grant, source: RoleSource.TOKEN_GRANT });
-  if (listed("PRESENTER")) candidates.push({ role: Role.PRESENTER, source: RoleSource.PRESENTER_LIST });
-  if (listed("ORGANIZER")) candidates.push({ role: Role.ORGANIZER, source: RoleSource.ORGANIZER_LIST });
+  if (listedRoles.includes("PRESENTER")) candidates.push({ role: Role.PRESENTER, source: RoleSource.PRESENTER_LIST });
+  if (listedRoles.includes("ORGANIZER")) candidates.push({ role: Role.ORGANIZER, source: RoleSource.ORGANIZER_LIST });
   // Later candidates win ties, so a list beats an equal grant.
   return candidates.reduce((best, c) => (ROLE_RANK[c.role] >= ROLE_RANK[best.role] ? c : best));
 }

@@ -15,7 +15,8 @@ import type { SigningKeyService } from "../token/signing-key.service";
 import { isStorable, joinTokenOf, requireStorable, TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
 import { UserService, validateProfile } from "../user/user.service";
-import { normalizeGrant, resolveRole, RoleResolution, RoleSubject } from "./role";
+import { normalizeGrant, resolveRole, roleFromLists, RoleResolution, RoleSubject } from "./role";
+import { rawQuery, RawQuery } from "../../db/raw";
 import { CredentialTypeValue, SessionEndReasonValue, SessionEntity } from "./session.entity";
 import type { JoinEventInput } from "./session.inputs";
 
@@ -76,7 +77,11 @@ const earliest = (...dates: (Date | null)[]): Date | null =>
   dates.reduce<Date | null>((min, d) => (d && (!min || d.getTime() < min.getTime()) ? d : min), null);
 
 export class SessionService {
-  constructor(private readonly deps: SessionServiceDeps) {}
+  private readonly sql: RawQuery;
+
+  constructor(private readonly deps: SessionServiceDeps) {
+    this.sql = rawQuery(deps.dataSource);
+  }
 
   // ---------------------------------------------------------------------------------------------
   // Join
@@ -87,14 +92,33 @@ export class SessionService {
     const now = this.deps.clock.now();
     // Fetched before the transaction: inside it, only its own connection may be used (PGlite has one).
     const key = await this.deps.signingKeys.currentKey(admission.company.id);
+    if (eventStatus(admission.event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
     return this.deps.dataSource.transaction(async (manager) => {
-      // The event row lock serialises joins to one event, so capacity and the duplicate-session
-      // policy hold under concurrent joins on every node.
-      const event = await manager.findOne(EventEntity, { where: { id: admission.event.id }, lock: { mode: "pessimistic_write" } });
-      if (!event) throw notFound("The event");
-      if (eventStatus(event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
-      await this.sweepEvent(manager, event.id, now);
+      let event = admission.event;
+      if (event.capacity !== null) {
+        // With a capacity, joins to the event serialise on its row, so the count of live
+        // sessions (swept first) holds under concurrent joins on every node.
+        const locked = await manager.findOne(EventEntity, { where: { id: event.id }, lock: { mode: "pessimistic_write" } });
+        if (!locked) throw notFound("The event");
+        if (eventStatus(locked, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
+        event = locked;
+        await this.sweepEvent(manager, event.id, now);
+      } else {
+        // Without one, only the same person's joins need to wait for each other (the
+        // duplicate-session policy); joins of different people run side by side.
+        const who = admission.entrant.kind === "registrant" ? `r:${admission.entrant.registrant.id}` : admission.entrant.kind === "external" ? `u:${admission.entrant.profile.externalId}` : null;
+        if (who) await manager.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`join:${event.id}:${who}`]);
+      }
 
+      if (admission.entrant.kind === "registrant") {
+        // Checked again under a row lock: a cancellation committing between the check in admit()
+        // and this transaction must not leave a live session behind (cancel waits for us, then
+        // ends it; or we see it cancelled here).
+        const [registration] = await manager.query("SELECT cancelled_at FROM registrants WHERE id = $1 FOR SHARE", [
+          admission.entrant.registrant.id,
+        ]);
+        if (!registration || registration.cancelled_at) throw new AppError("TOKEN_REVOKED", "This registration was cancelled or revoked.");
+      }
       const user = await this.userFor(manager, admission);
       if (user.tokensRevokedBefore && admission.issuedAt && admission.issuedAt.getTime() < user.tokensRevokedBefore.getTime()) {
         throw new AppError("TOKEN_REVOKED", "This credential was revoked.");
@@ -287,10 +311,7 @@ export class SessionService {
     const companyId = admission.company.id;
     const entrant = admission.entrant;
     if (entrant.kind === "external") {
-      const existing = await manager.findOneBy(UserEntity, { companyId, externalId: entrant.profile.externalId });
-      if (existing?.tokensRevokedBefore && admission.issuedAt && admission.issuedAt.getTime() < existing.tokensRevokedBefore.getTime()) {
-        throw new AppError("TOKEN_REVOKED", "This credential was revoked.");
-      }
+      // A revoked user's refreshed profile is rolled back with the refusal that follows in join.
       return this.deps.users.upsertInTransaction(manager, companyId, entrant.profile);
     }
     if (entrant.kind === "guest") {
@@ -336,6 +357,9 @@ export class SessionService {
 
   /** F10c: ends the oldest live sessions (REPLACE_OLDEST) or refuses the join (REJECT_NEW). */
   private async applySessionPolicy(manager: EntityManager, event: EventEntity, userId: string, registrantId: string | null, now: Date) {
+    // This person's sessions that a limit has already ended do not count (without a capacity the
+    // event as a whole is not swept at join).
+    await manager.query(`${SWEEP_SQL} AND s.event_id = $2 AND (s.user_id = $3 OR s.registrant_id = $4)`, [now, event.id, userId, registrantId]);
     // One active session per registrant (F3), and per user (maxSessionsPerUser).
     const where = registrantId
       ? [
@@ -405,25 +429,46 @@ export class SessionService {
     const { company, sessionId } = await this.sessionOfToken(sessionToken);
     const now = this.deps.clock.now();
     const key = await this.deps.signingKeys.currentKey(company.id);
-    return this.deps.dataSource.transaction(async (manager) => {
-      const session = await manager.findOne(SessionEntity, { where: { id: sessionId, companyId: company.id }, lock: { mode: "pessimistic_write" } });
-      if (!session) throw new AppError("TOKEN_INVALID", "This session does not exist.");
-      if (session.endedAt) return this.stateOf(session, false);
+    // Every fact the decision needs, in one statement; then one conditional UPDATE. No lock is
+    // needed: an UPDATE … WHERE ended_at IS NULL that changes nothing means the session was ended
+    // meanwhile (kick, supersede, sweep), and the answer is then the ended session.
+    const [row] = await this.sql<HeartbeatRow>(HEARTBEAT_SQL, [sessionId, company.id]);
+    if (!row) throw new AppError("TOKEN_INVALID", "This session does not exist.");
+    const session = sessionOfRow(row);
+    if (session.endedAt) return this.stateOf(session, false);
 
-      const event = await manager.findOneByOrFail(EventEntity, { id: session.eventId });
-      const user = await manager.findOneByOrFail(UserEntity, { id: session.userId });
-      const ending = await this.endingOf(manager, company, event, user, session, now);
-      if (ending) {
-        await manager.update(SessionEntity, { id: session.id }, ending);
-        return this.stateOf({ ...session, ...ending }, false);
-      }
-      const principals = await manager.findBy(EventPrincipalEntity, { eventId: event.id });
-      const resolution = resolveRole(principals, subjectOf(user), normalizeGrant(session.roleGrant));
-      await manager.update(SessionEntity, { id: session.id }, { lastSeenAt: now, role: resolution.role });
-      const live = { ...session, lastSeenAt: now, role: resolution.role };
-      const { token, expiresAt } = await this.signSessionToken(key, company, live, now);
-      return { ...this.stateOf(live, true), sessionToken: token, sessionTokenExpiresAt: expiresAt };
+    const ending = decideEnding(session, {
+      eventEnd: earliest(row.event_ended_at, row.event_ends_at),
+      idleSeconds: row.idle_seconds,
+      credentialRevoked:
+        row.credential_revoked ||
+        (row.tokens_revoked_before !== null &&
+          session.credentialIssuedAt !== null &&
+          session.credentialIssuedAt.getTime() < row.tokens_revoked_before.getTime()),
+      registrantGone: row.registrant_gone,
+      now,
     });
+    if (ending) {
+      const ended = await this.sql(
+        "UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL RETURNING id",
+        [session.id, ending.endedAt, ending.endReason],
+      );
+      return ended.length ? this.stateOf({ ...session, ...ending }, false) : this.endedMeanwhile(session.id, company.id);
+    }
+    const resolution = roleFromLists(row.listed_roles ?? [], normalizeGrant(session.roleGrant));
+    const touched = await this.sql(
+      "UPDATE sessions SET last_seen_at = $2, role = $3 WHERE id = $1 AND ended_at IS NULL RETURNING id",
+      [session.id, now, resolution.role],
+    );
+    if (!touched.length) return this.endedMeanwhile(session.id, company.id);
+    const live = { ...session, lastSeenAt: now, role: resolution.role };
+    const { token, expiresAt } = await this.signSessionToken(key, company, live, now);
+    return { ...this.stateOf(live, true), sessionToken: token, sessionTokenExpiresAt: expiresAt };
+  }
+
+  private async endedMeanwhile(sessionId: string, companyId: string): Promise<SessionStateOutcome> {
+    const session = await this.deps.dataSource.getRepository(SessionEntity).findOneByOrFail({ id: sessionId, companyId });
+    return this.stateOf(session, session.endedAt === null);
   }
 
   /**
@@ -440,27 +485,23 @@ export class SessionService {
     session: SessionEntity,
     now: Date,
   ): Promise<Pick<SessionEntity, "endedAt" | "endReason"> | null> {
-    const limits: { at: Date; endedAt: Date; endReason: SessionEndReasonValue }[] = [];
-    const eventEnd = earliest(event.endedAt, event.endsAt);
-    if (eventEnd) limits.push({ at: eventEnd, endedAt: maxDate(eventEnd, session.joinedAt), endReason: "EVENT_ENDED" });
-    if (session.ejectAt) limits.push({ at: session.ejectAt, endedAt: session.ejectAt, endReason: session.ejectReason ?? "ELAPSED" });
-    const idleAt = new Date(session.lastSeenAt.getTime() + company.sessionInactivityTimeoutSeconds * 1000);
-    limits.push({ at: idleAt, endedAt: session.lastSeenAt, endReason: "INACTIVE" });
-    // Stable sort: on a tie the order above (event, eject, idle) decides, as in SWEEP_SQL.
-    const reached = limits.filter((l) => l.at.getTime() <= now.getTime()).sort((a, b) => a.at.getTime() - b.at.getTime())[0];
-    if (reached) return { endedAt: reached.endedAt, endReason: reached.endReason };
-
-    const revoked =
+    const credentialRevoked =
       (session.credentialJti !== null && (await this.deps.tokens.isRevoked(company.id, session.credentialJti, manager))) ||
       (user.tokensRevokedBefore !== null &&
         session.credentialIssuedAt !== null &&
         session.credentialIssuedAt.getTime() < user.tokensRevokedBefore.getTime());
-    if (revoked) return { endedAt: now, endReason: "REVOKED" };
+    let registrantGone = false;
     if (session.registrantId) {
       const registrant = await manager.findOneBy(RegistrantEntity, { id: session.registrantId });
-      if (!registrant || registrant.cancelledAt) return { endedAt: now, endReason: "REVOKED" };
+      registrantGone = !registrant || registrant.cancelledAt !== null;
     }
-    return null;
+    return decideEnding(session, {
+      eventEnd: earliest(event.endedAt, event.endsAt),
+      idleSeconds: company.sessionInactivityTimeoutSeconds,
+      credentialRevoked,
+      registrantGone,
+      now,
+    });
   }
 
   private stateOf(session: SessionEntity, active: boolean): SessionStateOutcome {
@@ -630,6 +671,105 @@ export class SessionService {
 const IDLE_AT = "(s.last_seen_at + make_interval(secs => c.session_inactivity_timeout_seconds))";
 const EVENT_END = "LEAST(e.ended_at, e.ends_at)";
 const FIRST_LIMIT = `LEAST(${IDLE_AT}, s.eject_at, ${EVENT_END})`;
+interface EndingFacts {
+  eventEnd: Date | null;
+  idleSeconds: number;
+  credentialRevoked: boolean;
+  registrantGone: boolean;
+  now: Date;
+}
+
+/**
+ * Why a live session must end now, or null. Of the limits that time has passed (event end,
+ * ejectAt, the inactivity window) the one reached first decides, so a session that idled out
+ * before the event ended is INACTIVE and its time stops at its last heartbeat. Then revocation.
+ * The same rule, in SQL, is SWEEP_SQL.
+ */
+function decideEnding(session: SessionEntity, facts: EndingFacts): Pick<SessionEntity, "endedAt" | "endReason"> | null {
+  const limits: { at: Date; endedAt: Date; endReason: SessionEndReasonValue }[] = [];
+  if (facts.eventEnd) limits.push({ at: facts.eventEnd, endedAt: maxDate(facts.eventEnd, session.joinedAt), endReason: "EVENT_ENDED" });
+  if (session.ejectAt) limits.push({ at: session.ejectAt, endedAt: session.ejectAt, endReason: session.ejectReason ?? "ELAPSED" });
+  const idleAt = new Date(session.lastSeenAt.getTime() + facts.idleSeconds * 1000);
+  limits.push({ at: idleAt, endedAt: session.lastSeenAt, endReason: "INACTIVE" });
+  // Stable sort: on a tie the order above (event, eject, idle) decides, as in SWEEP_SQL.
+  const reached = limits.filter((l) => l.at.getTime() <= facts.now.getTime()).sort((a, b) => a.at.getTime() - b.at.getTime())[0];
+  if (reached) return { endedAt: reached.endedAt, endReason: reached.endReason };
+  if (facts.credentialRevoked || facts.registrantGone) return { endedAt: facts.now, endReason: "REVOKED" };
+  return null;
+}
+
+interface HeartbeatRow {
+  id: string;
+  company_id: string;
+  event_id: string;
+  user_id: string;
+  registrant_id: string | null;
+  credential_type: SessionEntity["credentialType"];
+  credential_jti: string | null;
+  credential_issued_at: Date | null;
+  credential_expires_at: Date | null;
+  role_grant: string | null;
+  role: string;
+  joined_at: Date;
+  last_seen_at: Date;
+  ended_at: Date | null;
+  end_reason: SessionEndReasonValue | null;
+  eject_at: Date | null;
+  eject_reason: SessionEndReasonValue | null;
+  metadata: Record<string, unknown> | null;
+  event_ended_at: Date | null;
+  event_ends_at: Date | null;
+  tokens_revoked_before: Date | null;
+  idle_seconds: number;
+  credential_revoked: boolean;
+  registrant_gone: boolean;
+  listed_roles: string[] | null;
+}
+
+/** One session with everything a heartbeat decides on; list roles only for this user. */
+const HEARTBEAT_SQL = `
+SELECT s.id, s.company_id, s.event_id, s.user_id, s.registrant_id, s.credential_type, s.credential_jti,
+       s.credential_issued_at, s.credential_expires_at, s.role_grant, s.role, s.joined_at, s.last_seen_at,
+       s.ended_at, s.end_reason, s.eject_at, s.eject_reason, s.metadata,
+       e.ended_at AS event_ended_at, e.ends_at AS event_ends_at,
+       u.tokens_revoked_before,
+       c.session_inactivity_timeout_seconds AS idle_seconds,
+       (s.credential_jti IS NOT NULL AND EXISTS (
+          SELECT 1 FROM revoked_tokens r WHERE r.company_id = s.company_id AND r.jti = s.credential_jti)) AS credential_revoked,
+       (s.registrant_id IS NOT NULL AND NOT EXISTS (
+          SELECT 1 FROM registrants g WHERE g.id = s.registrant_id AND g.cancelled_at IS NULL)) AS registrant_gone,
+       ARRAY(SELECT p.role::text FROM event_principals p
+              WHERE p.event_id = s.event_id
+                AND (p.user_external_id = u.external_id OR p.email = u.email_normalized)) AS listed_roles
+  FROM sessions s
+  JOIN events e ON e.id = s.event_id
+  JOIN users u ON u.id = s.user_id
+  JOIN companies c ON c.id = s.company_id
+ WHERE s.id = $1 AND s.company_id = $2`;
+
+function sessionOfRow(row: HeartbeatRow): SessionEntity {
+  return Object.assign(new SessionEntity(), {
+    id: row.id,
+    companyId: row.company_id,
+    eventId: row.event_id,
+    userId: row.user_id,
+    registrantId: row.registrant_id,
+    credentialType: row.credential_type,
+    credentialJti: row.credential_jti,
+    credentialIssuedAt: row.credential_issued_at,
+    credentialExpiresAt: row.credential_expires_at,
+    roleGrant: row.role_grant,
+    role: row.role,
+    joinedAt: row.joined_at,
+    lastSeenAt: row.last_seen_at,
+    endedAt: row.ended_at,
+    endReason: row.end_reason,
+    ejectAt: row.eject_at,
+    ejectReason: row.eject_reason,
+    metadata: row.metadata ?? {},
+  });
+}
+
 const SWEEP_SQL = `UPDATE sessions s
     SET ended_at = CASE WHEN ${EVENT_END} = ${FIRST_LIMIT} THEN GREATEST(s.joined_at, ${EVENT_END})
                         WHEN s.eject_at = ${FIRST_LIMIT} THEN s.eject_at

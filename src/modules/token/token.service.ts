@@ -8,6 +8,8 @@ import { AppError, badInput, isAppError, notFound } from "../../graphql/errors";
 import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
+import type { CompanyService } from "../company/company.service";
+import { rawQuery, RawQuery } from "../../db/raw";
 import type { EventService } from "../event/event.service";
 import { RegistrantEntity } from "../registrant/registrant.entity";
 import { UserEntity } from "../user/user.entity";
@@ -19,6 +21,7 @@ import type { JoinTokenType, TokenValidationType } from "./token.types";
 
 export interface TokenServiceDeps {
   dataSource: DataSource;
+  companies: CompanyService;
   clock: Clock;
   publicUrl: string;
   signingKeys: SigningKeyService;
@@ -131,7 +134,11 @@ export function joinTokenOf(payload: JWTPayload): { claims: JoinClaims; profile:
 }
 
 export class TokenService {
-  constructor(private readonly deps: TokenServiceDeps) {}
+  private readonly sql: RawQuery;
+
+  constructor(private readonly deps: TokenServiceDeps) {
+    this.sql = rawQuery(deps.dataSource);
+  }
 
   issuerOf(companySlug: string): string {
     return `${this.deps.publicUrl}/c/${companySlug}`;
@@ -143,7 +150,7 @@ export class TokenService {
     if (!issuer || !issuer.startsWith(prefix)) return null;
     const slug = issuer.slice(prefix.length);
     if (!/^[a-z0-9-]{1,64}$/.test(slug)) return null;
-    return this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ slug });
+    return this.deps.companies.cachedCompany("slug", slug);
   }
 
   /**
@@ -167,8 +174,10 @@ export class TokenService {
     return { company, kind: verified.kind, payload: verified.payload, expired: verified.expired };
   }
 
-  async isRevoked(companyId: string, jti: string, manager: EntityManager = this.deps.dataSource.manager): Promise<boolean> {
-    return (await manager.countBy(RevokedTokenEntity, { companyId, jti })) > 0;
+  /** Whether a jti is revoked; inside a transaction pass its manager. */
+  async isRevoked(companyId: string, jti: string, manager?: EntityManager): Promise<boolean> {
+    if (manager) return (await manager.countBy(RevokedTokenEntity, { companyId, jti })) > 0;
+    return (await this.sql("SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND jti = $2", [companyId, jti])).length > 0;
   }
 
   /** Records a revoked jti; idempotent. Returns whether it was newly revoked. */
@@ -193,7 +202,7 @@ export class TokenService {
 
   async mintJoinToken(ctx: RequestContext, input: MintJoinTokenInput): Promise<JoinTokenType> {
     const companyId = companyIdOf(ctx);
-    const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ id: companyId });
+    const company = await this.deps.companies.cachedCompany("id", companyId);
     if (!company) throw notFound("The company");
     const now = this.deps.clock.now();
 

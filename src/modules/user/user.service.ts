@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import { DataSource, EntityManager } from "typeorm";
 import type { Clock } from "../../clock";
 import { companyIdOf, RequestContext } from "../../graphql/context";
@@ -86,7 +87,10 @@ export class UserService {
 
     const byExternalId = { companyId, externalId: profile.externalId };
     const refresh = async (user: UserEntity) => {
-      if (Object.keys(patch).length > 0) await repo.update({ id: user.id }, patch as QueryDeepPartialEntity<UserEntity>);
+      // Most joins present the same profile again: then there is nothing to write.
+      const changed = (Object.keys(patch) as (keyof typeof patch)[]).some((k) => !isDeepStrictEqual(user[k], patch[k]));
+      if (!changed) return user;
+      await repo.update({ id: user.id }, patch as QueryDeepPartialEntity<UserEntity>);
       return repo.findOneByOrFail({ id: user.id });
     };
 
