@@ -2,6 +2,11 @@ import { registerEnumType } from "type-graphql";
 
 /** Enums shared by several domains, named as PRODUCT.md's contract names them. */
 
+/** A GraphQL enum object from a list of string literals (the entities own the lists). */
+export function literalEnum<const T extends readonly string[]>(values: T): { [K in T[number]]: K } {
+  return Object.fromEntries(values.map((value) => [value, value])) as { [K in T[number]]: K };
+}
+
 export enum Role {
   ATTENDEE = "ATTENDEE",
   PRESENTER = "PRESENTER",

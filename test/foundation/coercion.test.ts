@@ -1,13 +1,7 @@
-import { codeOf, startTestApp, TestApp } from "../support/harness";
+import { codeOf, useTestApp } from "../support/harness";
 import { makeCompany } from "../support/factories";
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTestApp();
 
 /** graphql-js refuses ill-typed variables before any resolver runs; the field is still named. */
 describe("input that does not fit the schema's types", () => {

@@ -1,13 +1,7 @@
-import { codeOf, ok, startTestApp, TestApp } from "../support/harness";
+import { codeOf, ok, useTestApp } from "../support/harness";
 import { makeCompany } from "../support/factories";
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTestApp();
 
 const CREATE = `mutation($input: CreateCompanyInput!) { createCompany(input: $input) { company { id slug seatLimit seatsUsed } apiKey { id prefix scopes } secret } }`;
 

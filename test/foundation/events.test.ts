@@ -1,13 +1,7 @@
-import { codeOf, GqlResponse, ok, startTestApp, TestApp } from "../support/harness";
+import { codeOf, GqlResponse, ok, useTestApp } from "../support/harness";
 import { companySnapshot, makeCompany, makeEvent, TestCompany } from "../support/factories";
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTestApp();
 
 const EVENT_FIELDS = `id name slug privacy knockingEnabled startsAt endsAt endedAt status capacity sessionPolicy maxSessionsPerUser joinUrl`;
 const CREATE = `mutation($input: CreateEventInput!) { createEvent(input: $input) { ${EVENT_FIELDS} } }`;

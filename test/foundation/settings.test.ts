@@ -1,13 +1,7 @@
-import { codeOf, GqlResponse, ok, startTestApp, TestApp } from "../support/harness";
+import { codeOf, GqlResponse, ok, useTestApp } from "../support/harness";
 import { companySnapshot, makeCompany, makeUser } from "../support/factories";
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTestApp();
 
 const SETTINGS = `settings {
   sessionInactivityTimeoutSeconds defaultTokenTtlSeconds maxTokenTtlSeconds loginLinkTtlSeconds joinRequestTtlSeconds

@@ -1,14 +1,8 @@
 import { createHash } from "node:crypto";
-import { codeOf, GqlResponse, ok, startTestApp, TestApp } from "../support/harness";
+import { codeOf, GqlResponse, ok, useTestApp } from "../support/harness";
 import { companySnapshot, makeCompany, makeUser, TestCompany } from "../support/factories";
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTestApp();
 
 const USER_FIELDS = `id externalId email name avatarUrl metadata isGuest`;
 const UPSERT = `mutation($input: UpsertUserInput!) { upsertUser(input: $input) { ${USER_FIELDS} } }`;

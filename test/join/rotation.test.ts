@@ -1,16 +1,10 @@
 import { createPublicKey, verify as cryptoVerify } from "node:crypto";
 import type { JsonWebKey } from "node:crypto";
-import { ok, startTestApp, TestApp } from "../support/harness";
+import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
 import { beat, decodePart, expectRefused, join, joinRaw, mint, updateSettings, VALIDATE } from "./join-helpers";
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTestApp();
 
 const ROTATE = `mutation { rotateSigningKey { kid alg current createdAt retiresAt } }`;
 const KEYS = `query { company { signingKeys { kid alg current retiresAt } } }`;

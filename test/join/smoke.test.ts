@@ -1,13 +1,7 @@
-import { codeOf, ok, startTestApp, TestApp } from "../support/harness";
+import { codeOf, ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent } from "../support/factories";
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTestApp();
 
 const MINT = `mutation($input: MintJoinTokenInput!) { mintJoinToken(input: $input) { token joinUrl jti expiresAt } }`;
 const JOIN = `mutation($input: JoinEventInput!) { joinEvent(input: $input) { role sessionToken sessionTokenExpiresAt session { id active role user { externalId name } event { slug } } } }`;

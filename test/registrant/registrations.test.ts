@@ -1,15 +1,9 @@
-import { codeOf, GqlResponse, ok, startTestApp, TestApp } from "../support/harness";
+import { codeOf, GqlResponse, ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany, TestEvent } from "../support/factories";
 
 /** F3 registrations through HTTP: register, join with the link, duplicates, cancel, access. */
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTestApp();
 
 const REGISTER = `mutation($input: RegisterForEventInput!) {
   registerForEvent(input: $input) { id eventId name email metadata createdAt cancelledAt active joinUrl }

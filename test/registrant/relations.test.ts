@@ -1,15 +1,9 @@
-import { codeOf, ok, startTestApp, TestApp } from "../support/harness";
+import { codeOf, ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany, TestEvent } from "../support/factories";
 
 /** The relations dashboards walk, both ways, paginated, and at a bounded number of SQL statements. */
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(async () => {
-  await t.close();
-});
+const t = useTestApp();
 
 const REGISTER = `mutation($input: RegisterForEventInput!) { registerForEvent(input: $input) { id email joinUrl } }`;
 const JOIN = `mutation($input: JoinEventInput!) { joinEvent(input: $input) { sessionToken session { id } } }`;

@@ -139,6 +139,26 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
   };
 }
 
+/**
+ * Starts the app before the file's tests and closes it after them: `const t = useTestApp();`.
+ * The returned object forwards to the running app, so use it inside tests and hooks.
+ */
+export function useTestApp(options: StartOptions = {}): TestApp {
+  let running: TestApp | null = null;
+  beforeAll(async () => {
+    running = await startTestApp(options);
+  });
+  afterAll(async () => {
+    await running?.close();
+  });
+  return new Proxy({} as TestApp, {
+    get(_target, property) {
+      if (!running) throw new Error("The test app is not started yet: use it inside tests and hooks.");
+      return running[property as keyof TestApp];
+    },
+  });
+}
+
 /** The code of the first error, for `expect(codeOf(res)).toBe("NOT_FOUND")`. */
 export function codeOf(response: GqlResponse): string | undefined {
   return response.errors?.[0]?.extensions?.code;

@@ -1,7 +1,8 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { API_SCOPES } from "./api-key.entity";
+import { literalEnum } from "../../graphql/enums";
 
-export const ApiScopeEnum = Object.fromEntries(API_SCOPES.map((s) => [s, s])) as { [K in (typeof API_SCOPES)[number]]: K };
+export const ApiScopeEnum = literalEnum(API_SCOPES);
 registerEnumType(ApiScopeEnum, {
   name: "ApiScope",
   description: "What an API key may do.",

@@ -1,15 +1,13 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
-import { Role } from "../../graphql/enums";
+import { literalEnum, Role } from "../../graphql/enums";
 import { JSONObjectScalar } from "../../graphql/scalars";
 import { RoleSource } from "./role";
 import { CREDENTIAL_TYPES, SESSION_END_REASONS } from "./session.entity";
 
-export const CredentialType = Object.fromEntries(CREDENTIAL_TYPES.map((t) => [t, t])) as { [K in (typeof CREDENTIAL_TYPES)[number]]: K };
+export const CredentialType = literalEnum(CREDENTIAL_TYPES);
 registerEnumType(CredentialType, { name: "CredentialType", description: "What a browser presents to join." });
 
-export const SessionEndReason = Object.fromEntries(SESSION_END_REASONS.map((r) => [r, r])) as {
-  [K in (typeof SESSION_END_REASONS)[number]]: K;
-};
+export const SessionEndReason = literalEnum(SESSION_END_REASONS);
 registerEnumType(SessionEndReason, {
   name: "SessionEndReason",
   description: "Why a session ended.",
