@@ -1,9 +1,14 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, registerEnumType, Resolver, Root } from "type-graphql";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { CompanyType } from "../company/company.types";
 import { MintJoinTokenInput } from "./token.inputs";
 import { JoinTokenType, SigningKeyType, TokenValidationType } from "./token.types";
 import type { SigningKeyEntity } from "./signing-key.entity";
+import { literalEnum } from "../../graphql/enums";
+import { SIGNING_ALGS, SigningAlg } from "../../auth/signing-keys";
+
+const SigningAlgorithm = literalEnum(SIGNING_ALGS);
+registerEnumType(SigningAlgorithm, { name: "SigningAlgorithm", description: "Algorithms a company key may use." });
 
 const toSigningKeyType = (key: SigningKeyEntity): SigningKeyType => ({
   kid: key.id,
@@ -34,8 +39,11 @@ export class TokenResolver {
 
   @Authorized("MANAGE_COMPANY")
   @Mutation(() => SigningKeyType, { description: "Makes a new current signing key; old keys keep verifying until their tokens have expired." })
-  async rotateSigningKey(@Ctx() ctx: RequestContext): Promise<SigningKeyType> {
-    return toSigningKeyType(await ctx.services.signingKeys.rotate(ctx));
+  async rotateSigningKey(
+    @Ctx() ctx: RequestContext,
+    @Arg("alg", () => SigningAlgorithm, { nullable: true, description: "EdDSA (Ed25519, the default) or ES256." }) alg?: SigningAlg,
+  ): Promise<SigningKeyType> {
+    return toSigningKeyType(await ctx.services.signingKeys.rotate(ctx, alg ?? "EdDSA"));
   }
 
   @FieldResolver(() => [SigningKeyType], { description: "Signing keys that still verify tokens, newest first." })
