@@ -1,4 +1,4 @@
-import type { DataSource } from "typeorm";
+import type { DataSource, EntityManager } from "typeorm";
 
 /**
  * A plain parameterised statement straight on the pool, for the hot paths (API-key check,
@@ -15,4 +15,16 @@ export function rawQuery(dataSource: DataSource): RawQuery {
     const pool = (dataSource.driver as unknown as { master: { query(sql: string, params: unknown[]): Promise<{ rows: T[] }> } }).master;
     return (await pool.query(sql, params)).rows;
   };
+}
+
+/**
+ * Rows of a plain statement run through a transaction's manager. TypeORM answers an UPDATE or
+ * DELETE as `[rows, rowCount]` and anything else as `rows`; this always gives the rows.
+ */
+export async function queryRows<T = Record<string, any>>(manager: EntityManager, sql: string, params: unknown[] = []): Promise<T[]> {
+  const result: unknown = await manager.query(sql, params);
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === "number") {
+    return result[0] as T[];
+  }
+  return result as T[];
 }

@@ -16,7 +16,7 @@ import { isStorable, joinTokenOf, requireStorable, TokenService } from "../token
 import { UserEntity } from "../user/user.entity";
 import { UserService, validateProfile } from "../user/user.service";
 import { normalizeGrant, resolveRole, roleFromLists, RoleResolution, RoleSubject } from "./role";
-import { rawQuery, RawQuery } from "../../db/raw";
+import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { CredentialTypeValue, SessionEndReasonValue, SessionEntity } from "./session.entity";
 import type { JoinEventInput } from "./session.inputs";
 
@@ -119,7 +119,7 @@ export class SessionService {
         ]);
         if (!registration || registration.cancelled_at) throw new AppError("TOKEN_REVOKED", "This registration was cancelled or revoked.");
       }
-      const user = await this.userFor(manager, admission);
+      const { user, created } = await this.userFor(manager, admission);
       if (user.tokensRevokedBefore && admission.issuedAt && admission.issuedAt.getTime() < user.tokensRevokedBefore.getTime()) {
         throw new AppError("TOKEN_REVOKED", "This credential was revoked.");
       }
@@ -130,8 +130,13 @@ export class SessionService {
         if (live >= event.capacity) throw new AppError("EVENT_FULL", "This event is full; try again when someone leaves.");
       }
 
-      const principals = await manager.findBy(EventPrincipalEntity, { eventId: event.id });
-      const resolution = resolveRole(principals, subjectOf(user), admission.roleGrant);
+      // Only the list entries that name this user.
+      const listed = await queryRows<{ role: string }>(
+        manager,
+        `SELECT role FROM event_principals WHERE event_id = $1 AND (user_external_id = $2 OR email = $3)`,
+        [event.id, user.externalId, user.emailNormalized],
+      );
+      const resolution = roleFromLists(listed.map((p) => p.role), admission.roleGrant);
       const ejectCandidates: { at: Date; reason: SessionEndReasonValue }[] = [];
       if (admission.ejectAfterElapsedSeconds) {
         ejectCandidates.push({ at: new Date(now.getTime() + admission.ejectAfterElapsedSeconds * 1000), reason: "ELAPSED" });
@@ -145,25 +150,34 @@ export class SessionService {
         admission.entrant.kind === "registrant"
           ? { ...admission.metadata, ...admission.entrant.registrant.metadata }
           : admission.metadata;
-      const session = await manager.save(
-        manager.create(SessionEntity, {
-          companyId: admission.company.id,
-          eventId: event.id,
-          userId: user.id,
+      const [row] = await queryRows<HeartbeatRow>(
+        manager,
+        `INSERT INTO sessions (company_id, event_id, user_id, registrant_id, credential_type, credential_jti,
+                               credential_issued_at, credential_expires_at, role_grant, role, joined_at, last_seen_at,
+                               eject_at, eject_reason, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14)
+         RETURNING *`,
+        [
+          admission.company.id,
+          event.id,
+          user.id,
           registrantId,
-          credentialType: admission.credentialType,
-          credentialJti: admission.jti,
-          credentialIssuedAt: admission.issuedAt,
-          credentialExpiresAt: admission.expiresAt,
-          roleGrant: admission.roleGrant,
-          role: resolution.role,
-          joinedAt: now,
-          lastSeenAt: now,
-          ejectAt: eject?.at ?? null,
-          ejectReason: eject?.reason ?? null,
-          metadata,
-        }),
+          admission.credentialType,
+          admission.jti,
+          admission.issuedAt,
+          admission.expiresAt,
+          admission.roleGrant,
+          resolution.role,
+          now,
+          eject?.at ?? null,
+          eject?.reason ?? null,
+          JSON.stringify(metadata),
+        ],
       );
+      const session = sessionOfRow(row);
+      // Last, because from this UPDATE to COMMIT the company's row is locked for every other
+      // creation of a user in the company.
+      if (created) await this.deps.users.chargeSeat(manager, admission.company.id);
       const { token, expiresAt } = await this.signSessionToken(key, admission.company, session, now);
       return { session, sessionToken: token, sessionTokenExpiresAt: expiresAt, role: resolution.role };
     });
@@ -307,15 +321,15 @@ export class SessionService {
   }
 
   /** The user the session belongs to; created or refreshed inside the join transaction. */
-  private async userFor(manager: EntityManager, admission: Admission): Promise<UserEntity> {
+  private async userFor(manager: EntityManager, admission: Admission): Promise<{ user: UserEntity; created: boolean }> {
     const companyId = admission.company.id;
     const entrant = admission.entrant;
     if (entrant.kind === "external") {
       // A revoked user's refreshed profile is rolled back with the refusal that follows in join.
-      return this.deps.users.upsertInTransaction(manager, companyId, entrant.profile);
+      return this.deps.users.upsertUncharged(manager, companyId, entrant.profile);
     }
     if (entrant.kind === "guest") {
-      return manager.save(
+      const guest = await manager.save(
         manager.create(UserEntity, {
           companyId,
           externalId: null,
@@ -326,13 +340,14 @@ export class SessionService {
           metadata: {},
         }),
       );
+      return { user: guest, created: false };
     }
     // A registrant joins as the company user with that email when there is one; otherwise as a
     // guest-like user of its own (no seat), remembered on the registration.
     const registrant = entrant.registrant;
     if (registrant.userId) {
       const linked = await manager.findOneBy(UserEntity, { id: registrant.userId });
-      if (linked) return linked;
+      if (linked) return { user: linked, created: false };
     }
     const known = await manager.findOne(UserEntity, {
       where: { companyId, emailNormalized: registrant.emailNormalized, isGuest: false },
@@ -352,7 +367,7 @@ export class SessionService {
         }),
       ));
     await manager.update(RegistrantEntity, { id: registrant.id }, { userId: user.id });
-    return user;
+    return { user, created: false };
   }
 
   /** F10c: ends the oldest live sessions (REPLACE_OLDEST) or refuses the join (REJECT_NEW). */
@@ -367,7 +382,13 @@ export class SessionService {
           { eventId: event.id, userId, endedAt: IsNull() },
         ]
       : [{ eventId: event.id, userId, endedAt: IsNull() }];
-    const live = await manager.find(SessionEntity, { where, order: { joinedAt: "ASC", id: "ASC" } });
+    const live = await queryRows<{ id: string }>(
+      manager,
+      `SELECT id FROM sessions
+        WHERE event_id = $1 AND ended_at IS NULL AND (user_id = $2 OR ($3::uuid IS NOT NULL AND registrant_id = $3))
+        ORDER BY joined_at, id`,
+      [event.id, userId, registrantId],
+    );
     const allowed = registrantId ? 1 : event.maxSessionsPerUser;
     if (live.length < allowed) return;
     if (event.sessionPolicy === "REJECT_NEW") {

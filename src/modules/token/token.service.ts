@@ -208,7 +208,11 @@ export class TokenService {
 
     const eventSpecific = input.eventSpecific ?? true;
     if (eventSpecific && !input.eventId) throw badInput("eventId", "eventId is required unless eventSpecific is false.");
-    const event = input.eventId ? await this.deps.events.find(companyId, input.eventId) : null;
+    // Only the id and slug are needed; a plain statement keeps minting cheap.
+    const event =
+      input.eventId && v.isUuid(input.eventId)
+        ? ((await this.sql<{ id: string; slug: string }>("SELECT id, slug FROM events WHERE id = $1 AND company_id = $2", [input.eventId, companyId]))[0] ?? null)
+        : null;
     if (input.eventId && !event) throw notFound("The event");
 
     // Checked here, not by validateProfile, so that errors name the input's field (user.id).
@@ -299,20 +303,31 @@ export class TokenService {
    * revokeUserTokens (issued before the user's cut-off), or with its registration cancelled.
    */
   async isTokenRevoked(company: CompanyEntity, kind: TokenKind, payload: JWTPayload): Promise<boolean> {
-    if (typeof payload.jti === "string" && (await this.isRevoked(company.id, payload.jti))) return true;
-    const issuedAt = typeof payload.iat === "number" ? payload.iat * 1000 : null;
-    const revokedBefore = (user: UserEntity | null) =>
-      Boolean(user?.tokensRevokedBefore && issuedAt !== null && issuedAt < user.tokensRevokedBefore.getTime());
-    const users = this.deps.dataSource.getRepository(UserEntity);
-    if (kind === "join" && typeof payload.sub === "string") {
-      return revokedBefore(await users.findOneBy({ companyId: company.id, externalId: payload.sub }));
+    const jti = typeof payload.jti === "string" ? payload.jti : null;
+    const issuedAt = typeof payload.iat === "number" ? new Date(payload.iat * 1000) : null;
+    const sub = typeof payload.sub === "string" ? payload.sub : null;
+    // One statement: the jti itself, and the user's "revoke everything issued before" cutoff
+    // (for a registration: whether it was cancelled, and its user's cutoff).
+    if (kind === "join") {
+      const [row] = await this.sql<{ revoked: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND jti = $2)
+             OR EXISTS (SELECT 1 FROM users WHERE company_id = $1 AND external_id = $3 AND tokens_revoked_before > $4) AS revoked`,
+        [company.id, jti, sub, issuedAt],
+      );
+      return row.revoked;
     }
-    if (kind === "registration" && typeof payload.sub === "string" && v.isUuid(payload.sub)) {
-      const registrant = await this.deps.dataSource.getRepository(RegistrantEntity).findOneBy({ id: payload.sub, companyId: company.id });
-      if (!registrant || registrant.cancelledAt) return true;
-      return registrant.userId ? revokedBefore(await users.findOneBy({ id: registrant.userId })) : false;
+    if (kind === "registration") {
+      if (!sub || !v.isUuid(sub)) return true;
+      const [row] = await this.sql<{ revoked: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND jti = $2)
+             OR NOT EXISTS (SELECT 1 FROM registrants WHERE id = $3 AND company_id = $1 AND cancelled_at IS NULL)
+             OR EXISTS (SELECT 1 FROM registrants g JOIN users u ON u.id = g.user_id
+                         WHERE g.id = $3 AND u.tokens_revoked_before > $4) AS revoked`,
+        [company.id, jti, sub, issuedAt],
+      );
+      return row.revoked;
     }
-    return false;
+    return jti !== null && this.isRevoked(company.id, jti);
   }
 
   /** Verifies without joining, for any kind Admit issues. Never throws for a bad token. */

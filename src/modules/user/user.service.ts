@@ -6,10 +6,8 @@ import { companyIdOf, RequestContext } from "../../graphql/context";
 import { AppError, badInput } from "../../graphql/errors";
 import { createdAtCursorOf, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
 import * as v from "../../graphql/validate";
-import { isUniqueViolation } from "../../db/errors";
-import { CompanyEntity } from "../company/company.entity";
-import type { QueryDeepPartialEntity } from "typeorm/query-builder/QueryPartialEntity";
 import { UserEntity } from "./user.entity";
+import { queryRows } from "../../db/raw";
 import type { UpsertUserInput } from "./user.inputs";
 import type { UserConnection, UserType } from "./user.types";
 
@@ -57,6 +55,30 @@ export function validateProfile(input: UpsertUserInput | UserProfile, prefix = "
   return { externalId, email, name, avatarUrl, metadata };
 }
 
+/** The profile columns an upsert writes, in the order of its statements' parameters. */
+const USER_FIELDS = ["email", "emailNormalized", "name", "avatarUrl", "metadata"] as const;
+
+/** jsonb parameters go as JSON text, which pg and PGlite both accept. */
+const jsonbParam = (value: unknown): unknown => (value !== null && typeof value === "object" ? JSON.stringify(value) : value);
+
+/** A users row as plain SQL returns it (snake_case), as the entity. */
+export function userOfRow(row: Record<string, any>): UserEntity {
+  return Object.assign(new UserEntity(), {
+    id: row.id,
+    companyId: row.company_id,
+    externalId: row.external_id,
+    email: row.email,
+    emailNormalized: row.email_normalized,
+    name: row.name,
+    avatarUrl: row.avatar_url,
+    metadata: row.metadata ?? {},
+    isGuest: row.is_guest,
+    tokensRevokedBefore: row.tokens_revoked_before,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
+}
+
 export class UserService {
   constructor(private readonly deps: UserServiceDeps) {}
 
@@ -75,7 +97,21 @@ export class UserService {
     companyId: string,
     profile: ReturnType<typeof validateProfile>,
   ): Promise<UserEntity> {
-    const repo = manager.getRepository(UserEntity);
+    const { user, created } = await this.upsertUncharged(manager, companyId, profile);
+    if (created) await this.chargeSeat(manager, companyId);
+    return user;
+  }
+
+  /**
+   * The upsert without the seat: the caller charges a new user's seat with chargeSeat, as late
+   * in its transaction as it can, because that UPDATE locks the company's row until COMMIT and
+   * every other creation in the company waits for it. Plain statements: this runs on every join.
+   */
+  async upsertUncharged(
+    manager: EntityManager,
+    companyId: string,
+    profile: ReturnType<typeof validateProfile>,
+  ): Promise<{ user: UserEntity; created: boolean }> {
     const patch: Pick<Partial<UserEntity>, "email" | "emailNormalized" | "name" | "avatarUrl" | "metadata"> = {};
     if (profile.email !== undefined) {
       patch.email = profile.email?.email ?? null;
@@ -85,55 +121,50 @@ export class UserService {
     if (profile.avatarUrl !== undefined) patch.avatarUrl = profile.avatarUrl;
     if (profile.metadata !== undefined) patch.metadata = profile.metadata ?? {};
 
-    const byExternalId = { companyId, externalId: profile.externalId };
     const refresh = async (user: UserEntity) => {
       // Most joins present the same profile again: then there is nothing to write.
       const changed = (Object.keys(patch) as (keyof typeof patch)[]).some((k) => !isDeepStrictEqual(user[k], patch[k]));
-      if (!changed) return user;
-      await repo.update({ id: user.id }, patch as QueryDeepPartialEntity<UserEntity>);
-      return repo.findOneByOrFail({ id: user.id });
+      if (!changed) return { user, created: false };
+      const [row] = await queryRows(
+        manager,
+        `UPDATE users SET email = $2, email_normalized = $3, name = $4, avatar_url = $5, metadata = $6, updated_at = now()
+          WHERE id = $1 RETURNING *`,
+        [user.id, ...USER_FIELDS.map((k) => (k in patch ? patch[k] : user[k])).map(jsonbParam)],
+      );
+      return { user: userOfRow(row), created: false };
     };
 
-    const existing = await repo.findOneBy(byExternalId);
-    if (existing) return refresh(existing);
+    const [existing] = await queryRows(manager, "SELECT * FROM users WHERE company_id = $1 AND external_id = $2", [companyId, profile.externalId]);
+    if (existing) return refresh(userOfRow(existing));
+    // ON CONFLICT DO NOTHING waits for a concurrent creator of the same user and then yields to it.
+    const [inserted] = await queryRows(
+      manager,
+      `INSERT INTO users (company_id, external_id, email, email_normalized, name, avatar_url, metadata)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (company_id, external_id) WHERE external_id IS NOT NULL DO NOTHING
+       RETURNING *`,
+      [companyId, profile.externalId, ...USER_FIELDS.map((k) => (k === "metadata" ? (patch.metadata ?? {}) : (patch[k] ?? null))).map(jsonbParam)],
+    );
+    if (inserted) return { user: userOfRow(inserted), created: true };
+    const [winner] = await queryRows(manager, "SELECT * FROM users WHERE company_id = $1 AND external_id = $2", [companyId, profile.externalId]);
+    return refresh(userOfRow(winner));
+  }
+
+  /** Takes a seat for a new user with one conditional UPDATE, or refuses with SEAT_LIMIT_REACHED. */
+  async chargeSeat(manager: EntityManager, companyId: string): Promise<void> {
     if (!(await this.takeSeat(manager, companyId))) {
-      // A concurrent creator of this same user may have taken the last seat meanwhile: the
-      // seat UPDATE waited for its commit, and this new statement sees its row.
-      const createdMeanwhile = await repo.findOneBy(byExternalId);
-      if (createdMeanwhile) return refresh(createdMeanwhile);
       throw new AppError("SEAT_LIMIT_REACHED", "The company has used every seat of its seat limit; raise seatLimit to add users.");
-    }
-    try {
-      // A savepoint, so that losing the race to a concurrent creator leaves the transaction usable.
-      return await manager.transaction(async (inner) => {
-        const created = inner.create(UserEntity, { ...byExternalId, metadata: {}, ...patch });
-        return inner.save(created);
-      });
-    } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
-      await this.releaseSeat(manager, companyId);
-      return refresh(await repo.findOneByOrFail(byExternalId));
     }
   }
 
   /** Takes a seat with one conditional UPDATE; false when the limit is reached. */
   private async takeSeat(manager: EntityManager, companyId: string): Promise<boolean> {
-    const result = await manager
-      .createQueryBuilder()
-      .update(CompanyEntity)
-      .set({ seatsUsed: () => "seats_used + 1" })
-      .where("id = :companyId AND (seat_limit IS NULL OR seats_used < seat_limit)", { companyId })
-      .execute();
-    return Boolean(result.affected);
-  }
-
-  private async releaseSeat(manager: EntityManager, companyId: string): Promise<void> {
-    await manager
-      .createQueryBuilder()
-      .update(CompanyEntity)
-      .set({ seatsUsed: () => "seats_used - 1" })
-      .where("id = :companyId", { companyId })
-      .execute();
+    const rows = await queryRows(
+      manager,
+      "UPDATE companies SET seats_used = seats_used + 1 WHERE id = $1 AND (seat_limit IS NULL OR seats_used < seat_limit) RETURNING id",
+      [companyId],
+    );
+    return rows.length > 0;
   }
 
   /** user(id | externalId | email): exactly one must be given. */
