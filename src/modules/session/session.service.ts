@@ -492,12 +492,7 @@ export class SessionService {
     return this.stateOf(session, session.endedAt === null);
   }
 
-  /**
-   * Why a live session must end now, or null. Of the limits that time has passed (event end,
-   * ejectAt, the inactivity window) the one reached first decides, so a session that idled out
-   * before the event ended is INACTIVE and its time stops at its last heartbeat. Then revocation.
-   * The same rule, in SQL, is SWEEP_SQL.
-   */
+  /** decideEnding, with its facts read inside the caller's transaction. */
   private async endingOf(
     manager: EntityManager,
     company: CompanyEntity,
