@@ -1,7 +1,9 @@
+import { AnalyticsIndexes1795316718244 } from "./1795316718244-analytics-indexes";
 import { JoinTokensAndSessions1795313555660 } from "./1795313555660-join-tokens-and-sessions";
 import { Foundation1795313334905 } from "./1795313334905-foundation";
 /** Every migration, in order. The generator script adds new ones here. */
 export const MIGRATIONS: Function[] = [
   Foundation1795313334905,
   JoinTokensAndSessions1795313555660,
+  AnalyticsIndexes1795316718244,
 ];

@@ -10,6 +10,7 @@ import { SigningKeyService } from "./modules/token/signing-key.service";
 import { TokenService } from "./modules/token/token.service";
 import { SessionService } from "./modules/session/session.service";
 import { RegistrantService } from "./modules/registrant/registrant.service";
+import { AnalyticsService } from "./modules/analytics/analytics.service";
 
 export interface ContainerDeps {
   config: Pick<Config, "publicUrl" | "adminApiKey">;
@@ -37,7 +38,8 @@ export function createContainer(deps: ContainerDeps) {
   const sessions = new SessionService({ dataSource, clock, tokens, signingKeys, events, users });
   const registrants = new RegistrantService({ dataSource, clock, publicUrl: config.publicUrl, tokens, signingKeys, events });
   events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));
-  return { companies, events, users, signingKeys, tokens, sessions, registrants };
+  const analytics = new AnalyticsService({ dataSource, clock });
+  return { companies, events, users, signingKeys, tokens, sessions, registrants, analytics };
 }
 
 export type Services = ReturnType<typeof createContainer>;

@@ -8,6 +8,8 @@ import { SigningKeyEntity } from "../modules/token/signing-key.entity";
 import { RevokedTokenEntity } from "../modules/token/revoked-token.entity";
 import { SessionEntity } from "../modules/session/session.entity";
 import { RegistrantEntity } from "../modules/registrant/registrant.entity";
+import { AttendanceRollupEntity } from "../modules/analytics/attendance-rollup.entity";
+import { SessionMinuteRollupEntity, SessionSecondRollupEntity } from "../modules/analytics/activity-rollup.entity";
 
 /** Every entity, in one list shared by the app, the CLI scripts and the tests. */
 export const ENTITIES = [
@@ -21,4 +23,7 @@ export const ENTITIES = [
   RevokedTokenEntity,
   RegistrantEntity,
   SessionEntity,
+  AttendanceRollupEntity,
+  SessionSecondRollupEntity,
+  SessionMinuteRollupEntity,
 ];

@@ -4,6 +4,7 @@ import { principalsByEventLoader } from "../modules/event/event.loaders";
 import { EventEntity } from "../modules/event/event.entity";
 import { UserEntity } from "../modules/user/user.entity";
 import { registrantLoaders } from "../modules/registrant/registrant.loaders";
+import { analyticsLoaders } from "../modules/analytics/analytics.loaders";
 
 /** One statement for many ids; keys come from rows that were already tenant-checked. */
 function byIdLoader<T extends ObjectLiteral & { id: string }>(dataSource: DataSource, entity: EntityTarget<T>) {
@@ -21,6 +22,7 @@ export function createLoaders(dataSource: DataSource) {
     eventById: byIdLoader(dataSource, EventEntity),
     userById: byIdLoader(dataSource, UserEntity),
     ...registrantLoaders(dataSource),
+    ...analyticsLoaders(dataSource),
   };
 }
 

@@ -9,8 +9,9 @@ import { UserResolver } from "../modules/user/user.resolver";
 import { TokenResolver } from "../modules/token/token.resolver";
 import { SessionResolver } from "../modules/session/session.resolver";
 import { REGISTRANT_RESOLVERS } from "../modules/registrant/registrant.resolver";
+import { ANALYTICS_RESOLVERS } from "../modules/analytics/analytics.resolver";
 
-export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, SessionResolver, ...REGISTRANT_RESOLVERS] as const;
+export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, SessionResolver, ...REGISTRANT_RESOLVERS, ...ANALYTICS_RESOLVERS] as const;
 
 let built: Promise<GraphQLSchema> | null = null;
 

@@ -5,6 +5,8 @@ import { EventEntity } from "../event/event.entity";
 @Entity({ name: "registrants" })
 @Index("idx_registrants_event_email", ["eventId", "emailNormalized"], { unique: true, where: "cancelled_at IS NULL" })
 @Index(["eventId", "createdAt", "id"])
+// Analytics: live registrations by event (counts, index-only) and by the user they joined as.
+@Index("idx_registrants_live_by_user", ["eventId", "userId"], { where: "cancelled_at IS NULL" })
 export class RegistrantEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;

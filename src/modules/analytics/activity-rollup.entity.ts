@@ -1,0 +1,73 @@
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, Relation } from "typeorm";
+import { EventEntity } from "../event/event.entity";
+
+/**
+ * Joins and ends of an event's sessions, second by second: the instants themselves (milliseconds
+ * within the second) and, derived from them by a trigger, counts and the highest running total
+ * after any instant of the second. Every session's join is here from its INSERT; its end from
+ * the moment it ends. Written only by database triggers, in the transaction of the change.
+ */
+@Entity({ name: "session_second_rollups" })
+export class SessionSecondRollupEntity {
+  @PrimaryColumn({ type: "uuid" })
+  eventId: string;
+
+  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "event_id" })
+  event?: Relation<EventEntity>;
+
+  @PrimaryColumn({ type: "timestamptz", precision: 0 })
+  second: Date;
+
+  @Column({ type: "integer", default: 0 })
+  joins: number;
+
+  @Column({ type: "integer", default: 0 })
+  ends: number;
+
+  /** Joins and ends at the very start of the second (offset 0). */
+  @Column({ type: "integer", default: 0 })
+  joinsAtStart: number;
+
+  @Column({ type: "integer", default: 0 })
+  endsAtStart: number;
+
+  /** Highest value of (joins - ends so far in this second) after any of its instants. */
+  @Column({ type: "integer", default: 0 })
+  maxAfter: number;
+
+  @Column({ type: "smallint", array: true, default: () => "'{}'" })
+  joinOffsets: number[];
+
+  @Column({ type: "smallint", array: true, default: () => "'{}'" })
+  endOffsets: number[];
+}
+
+/** The same summary a minute at a time, composed from its seconds: what long scans read. */
+@Entity({ name: "session_minute_rollups" })
+export class SessionMinuteRollupEntity {
+  @PrimaryColumn({ type: "uuid" })
+  eventId: string;
+
+  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "event_id" })
+  event?: Relation<EventEntity>;
+
+  @PrimaryColumn({ type: "timestamptz", precision: 0 })
+  minute: Date;
+
+  @Column({ type: "integer", default: 0 })
+  joins: number;
+
+  @Column({ type: "integer", default: 0 })
+  ends: number;
+
+  @Column({ type: "integer", default: 0 })
+  joinsAtStart: number;
+
+  @Column({ type: "integer", default: 0 })
+  endsAtStart: number;
+
+  @Column({ type: "integer", default: 0 })
+  maxAfter: number;
+}

@@ -1,0 +1,184 @@
+import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Int, Query, Resolver, Root } from "type-graphql";
+import type { RequestContext } from "../../graphql/context";
+import { EventType } from "../event/event.types";
+import { toRegistrantType } from "../registrant/registrant.service";
+import { RegistrantType } from "../registrant/registrant.types";
+import { toUserType } from "../user/user.service";
+import { UserType } from "../user/user.types";
+import {
+  AttendeeConnection,
+  AttendeeType,
+  BreakdownRowType,
+  CompanyAnalyticsTotalsType,
+  CompanyAnalyticsType,
+  EventAnalyticsType,
+  TimelineBucketType,
+} from "./analytics.types";
+
+const FROM = { nullable: true, description: "Start of the window (inclusive); absent: since the first session." } as const;
+const TO = { nullable: true, description: "End of the window (exclusive), after from; absent: up to now." } as const;
+
+@Resolver(() => EventAnalyticsType)
+export class EventAnalyticsResolver {
+  @Authorized("READ_ANALYTICS")
+  @Query(() => EventAnalyticsType, { description: "Engagement of one of the company's events (API key with READ_ANALYTICS)." })
+  eventAnalytics(
+    @Ctx() ctx: RequestContext,
+    @Arg("eventId", () => ID, { description: "The event." }) eventId: string,
+    @Arg("from", () => Date, FROM) from?: Date,
+    @Arg("to", () => Date, TO) to?: Date,
+  ): Promise<EventAnalyticsType> {
+    return ctx.services.analytics.forEvent(ctx, eventId, from, to);
+  }
+
+  @FieldResolver(() => EventType, { description: "The event." })
+  async event(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<EventType> {
+    return ctx.services.events.toType(await ctx.loaders.eventById.load(a.eventId));
+  }
+
+  @FieldResolver(() => Int, { description: "Live registrations of the event (not cancelled), whatever the window." })
+  registrants(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number> {
+    return ctx.services.analytics.registrants(ctx, a);
+  }
+
+  @FieldResolver(() => Int, { description: "Distinct users with at least one session in the window." })
+  attendees(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number> {
+    return ctx.services.analytics.attendees(ctx, a);
+  }
+
+  @FieldResolver(() => Float, {
+    nullable: true,
+    description:
+      "Attendees who registered (a live registration linked by a session or by the user) divided by registrants; null without registrants.",
+  })
+  attendanceRate(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number | null> {
+    return ctx.services.analytics.attendanceRate(ctx, a);
+  }
+
+  @FieldResolver(() => Int, { description: "Sessions running at some time in the window." })
+  sessions(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number> {
+    return ctx.services.analytics.sessions(ctx, a);
+  }
+
+  @FieldResolver(() => Int, { description: "Attendance in seconds within the window; overlapping sessions of one user count once." })
+  totalAttendanceSeconds(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number> {
+    return ctx.services.analytics.totalAttendanceSeconds(ctx, a);
+  }
+
+  @FieldResolver(() => Float, { nullable: true, description: "Attendance seconds per attendee; null without attendees." })
+  averageAttendanceSeconds(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number | null> {
+    return ctx.services.analytics.averageAttendanceSeconds(ctx, a);
+  }
+
+  @FieldResolver(() => Int, { description: "The most sessions running at one instant in the window." })
+  peakConcurrentSessions(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number> {
+    return ctx.services.analytics.peakConcurrentSessions(ctx, a);
+  }
+
+  @FieldResolver(() => [TimelineBucketType], {
+    description: "Running sessions and joins per bucket, from the window's start (or the first join) to its end (or the last activity).",
+  })
+  timeline(
+    @Root() a: EventAnalyticsType,
+    @Ctx() ctx: RequestContext,
+    @Arg("bucketSeconds", () => Int, { description: "Bucket width in seconds (at least 1; at most 10,000 buckets)." }) bucketSeconds: number,
+  ): Promise<TimelineBucketType[]> {
+    return ctx.services.analytics.timeline(ctx, a, bucketSeconds);
+  }
+
+  @FieldResolver(() => [BreakdownRowType], {
+    description:
+      "Attendees and their time by the value of a metadata key: the registrant's, else the user's, else the session's (token) metadata. Most attendees first.",
+  })
+  breakdown(
+    @Root() a: EventAnalyticsType,
+    @Ctx() ctx: RequestContext,
+    @Arg("metadataKey", { description: "The key, e.g. company or jobTitle." }) metadataKey: string,
+    @Arg("first", () => Int, { nullable: true, description: "At most this many values (default 100, at most 1000), most attendees first." })
+    first?: number,
+  ): Promise<BreakdownRowType[]> {
+    return ctx.services.analytics.breakdown(ctx, a, metadataKey, first);
+  }
+
+  @FieldResolver(() => AttendeeConnection, { description: "Attendees, by first join (then user id)." })
+  async attendeeList(
+    @Root() a: EventAnalyticsType,
+    @Ctx() ctx: RequestContext,
+    @Arg("first", () => Int, { nullable: true, description: "Page size (default 20, at most 100)." }) first?: number,
+    @Arg("after", () => String, { nullable: true, description: "endCursor of the previous page." }) after?: string,
+  ): Promise<AttendeeConnection> {
+    return (await ctx.services.analytics.attendeeList(ctx, a, first, after)) as unknown as AttendeeConnection;
+  }
+}
+
+@Resolver(() => EventType)
+export class EventAnalyticsFieldResolver {
+  @Authorized("READ_ANALYTICS")
+  @FieldResolver(() => EventAnalyticsType, { description: "Engagement of this event over a window (API key with READ_ANALYTICS)." })
+  analytics(
+    @Root() event: EventType,
+    @Ctx() ctx: RequestContext,
+    @Arg("from", () => Date, FROM) from?: Date,
+    @Arg("to", () => Date, TO) to?: Date,
+  ): Promise<EventAnalyticsType> {
+    return ctx.services.analytics.forEvent(ctx, event.id, from, to);
+  }
+}
+
+@Resolver(() => AttendeeType)
+export class AttendeeResolver {
+  @FieldResolver(() => UserType, { description: "The user." })
+  async user(@Root() attendee: AttendeeType, @Ctx() ctx: RequestContext): Promise<UserType> {
+    return toUserType(await ctx.loaders.userById.load(attendee.userId));
+  }
+
+  @FieldResolver(() => RegistrantType, {
+    nullable: true,
+    description: "The registration: that of the latest session that came with one, else a live one linked to the user; null if none.",
+  })
+  async registrant(@Root() attendee: AttendeeType, @Ctx() ctx: RequestContext): Promise<RegistrantType | null> {
+    if (!attendee.registrantId) return null;
+    const row = await ctx.loaders.registrantById.load({ companyId: attendee.companyId, id: attendee.registrantId });
+    return row ? toRegistrantType(row) : null;
+  }
+}
+
+@Resolver(() => AttendeeConnection)
+export class AttendeeConnectionResolver {
+  @FieldResolver(() => Int, { nullable: true, description: "Attendees in the window, across all pages (counted only when asked)." })
+  totalCount(@Root() page: { totalCount?: number; countTotal?: () => Promise<number> }): Promise<number> | number | null {
+    return page.totalCount ?? page.countTotal?.() ?? null;
+  }
+}
+
+@Resolver(() => CompanyAnalyticsType)
+export class CompanyAnalyticsResolver {
+  @Authorized("READ_ANALYTICS")
+  @Query(() => CompanyAnalyticsType, { description: "Engagement across the company's events (API key with READ_ANALYTICS)." })
+  companyAnalytics(
+    @Ctx() ctx: RequestContext,
+    @Arg("from", () => Date, FROM) from?: Date,
+    @Arg("to", () => Date, TO) to?: Date,
+  ): CompanyAnalyticsType {
+    return ctx.services.analytics.company(ctx, from, to);
+  }
+
+  @FieldResolver(() => [EventAnalyticsType], { description: "Each event with at least one session in the window, oldest event first." })
+  events(@Root() c: CompanyAnalyticsType, @Ctx() ctx: RequestContext): Promise<EventAnalyticsType[]> {
+    return ctx.services.analytics.companyEvents(ctx, c);
+  }
+
+  @FieldResolver(() => CompanyAnalyticsTotalsType, { description: "Totals over those events." })
+  totals(@Root() c: CompanyAnalyticsType, @Ctx() ctx: RequestContext): Promise<CompanyAnalyticsTotalsType> {
+    return ctx.services.analytics.companyTotals(ctx, c);
+  }
+}
+
+/** Every resolver of this module, for RESOLVERS in src/graphql/schema.ts. */
+export const ANALYTICS_RESOLVERS = [
+  EventAnalyticsResolver,
+  EventAnalyticsFieldResolver,
+  AttendeeResolver,
+  AttendeeConnectionResolver,
+  CompanyAnalyticsResolver,
+] as const;

@@ -1,0 +1,265 @@
+import { ok, startTestApp, TestApp } from "../support/harness";
+import { makeCompany, makeEvent, TestCompany, TestEvent } from "../support/factories";
+import { insertSessions, makeUsers, minuteAfter, SessionRow } from "./analytics-helpers";
+import * as ref from "./reference";
+
+/**
+ * The rollups are exactly what the raw rows say, after any mix of writes: random sessions (live,
+ * ended, overlapping, zero-length, on second and minute boundaries), then ends, moved times,
+ * deletions, cancelled and relinked registrations, edited metadata, and concurrent ends. And what
+ * the API shows (from the rollups, or from the raw rows when a window cuts sessions) is what the
+ * slow reference in reference.ts computes from the raw rows.
+ */
+
+let t: TestApp;
+let company: TestCompany;
+let events: TestEvent[];
+let T0: Date;
+let NOW: number;
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+/** A small deterministic generator (mulberry32), so a failure can be replayed. */
+function random(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rnd = random(20260501);
+const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+const int = (n: number) => Math.floor(rnd() * n);
+
+beforeAll(async () => {
+  t = await startTestApp();
+  company = await makeCompany(t);
+  ok(await t.gql(`mutation { updateCompanySettings(input: { sessionInactivityTimeoutSeconds: 900 }) { id } }`, {}, { key: company.key }));
+  T0 = minuteAfter(t);
+  events = [await makeEvent(t, company), await makeEvent(t, company, { endsAt: at(2_400_000).toISOString() })];
+  const teams = ["red", "blue", "green", null];
+  const users = await makeUsers(
+    t,
+    company,
+    Array.from({ length: 25 }, (_, i) => ({
+      externalId: `r${i}`,
+      metadata: i % 4 === 0 ? {} : { team: pick(teams), level: int(4), ...(i % 3 === 0 ? { vip: true } : {}) },
+    })),
+  );
+  // Registrations: most linked to a user, some not, metadata that overrides the user's.
+  const registrants: { id: string; event_id: string; user_id: string | null }[] = await t.db.dataSource.query(
+    `INSERT INTO registrants (company_id, event_id, user_id, name, email, email_normalized, metadata, created_at)
+     SELECT $1, e, u, 'R', m, m, md::jsonb, now() + n * interval '1 millisecond'
+       FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int[]) AS x(e, u, m, md, n)
+     RETURNING id, event_id, user_id`,
+    (() => {
+      const cols: unknown[][] = [[], [], [], [], []];
+      for (let i = 0; i < 30; i++) {
+        cols[0].push(i < 20 ? events[0].id : events[1].id);
+        cols[1].push(i % 6 === 5 ? null : users[i % users.length]);
+        cols[2].push(`reg${i}@example.com`);
+        cols[3].push(JSON.stringify(i % 2 === 0 ? { team: pick(["red", "blue", "gold"]) } : {}));
+        cols[4].push(i);
+      }
+      return [company.id, ...cols];
+    })(),
+  );
+
+  NOW = 4_000_000;
+  t.clock.set(at(NOW));
+  const rows: SessionRow[] = [];
+  for (let i = 0; i < 400; i++) {
+    const event = i % 3 === 0 ? events[1] : events[0];
+    const userId = users[Math.floor(Math.pow(rnd(), 1.7) * users.length)];
+    const own = registrants.filter((r) => r.event_id === event.id && r.user_id === userId);
+    const registrantId = own.length && rnd() < 0.5 ? own[0].id : rnd() < 0.05 ? pick(registrants.filter((r) => r.event_id === event.id)).id : null;
+    let joined = int(3_600_000);
+    if (rnd() < 0.15) {
+      const unit = rnd() < 0.5 ? 1000 : 60_000;
+      joined = Math.floor(joined / unit) * unit;
+    }
+    const live = rnd() < 0.2;
+    let end = joined + (rnd() < 0.05 ? 0 : int(1_200_000));
+    if (rnd() < 0.1) end = Math.ceil(end / 60_000) * 60_000;
+    rows.push({
+      eventId: event.id,
+      userId,
+      registrantId,
+      role: pick(["ATTENDEE", "ATTENDEE", "ATTENDEE", "PRESENTER", "ORGANIZER"]),
+      joinedAt: at(joined),
+      lastSeenAt: at(live ? Math.min(NOW, joined + int(2_000_000)) : end),
+      endedAt: live ? null : at(end),
+      ejectAt: live && rnd() < 0.3 ? at(joined + int(3_000_000)) : null,
+      metadata: rnd() < 0.5 ? { team: pick(teams), source: pick(["mail", "web"]) } : {},
+    });
+  }
+  // Several statement shapes: two multi-row inserts and single-row ones.
+  await insertSessions(t, company.id, rows.slice(0, 200));
+  await insertSessions(t, company.id, rows.slice(200, 350));
+  for (const row of rows.slice(350)) await insertSessions(t, company.id, [row]);
+
+  // Churn.
+  const q = (sql: string, params: unknown[] = []) => t.db.dataSource.query(sql, params);
+  const ids = async (where: string, n: number): Promise<string[]> =>
+    (await q(`SELECT id FROM sessions WHERE company_id = $1 AND ${where} ORDER BY id LIMIT ${n}`, [company.id])).map((r: { id: string }) => r.id);
+  await q(`UPDATE sessions SET ended_at = last_seen_at, end_reason = 'INACTIVE' WHERE id = ANY($1)`, [await ids("ended_at IS NULL", 8)]);
+  await q(`UPDATE sessions SET ended_at = ended_at + interval '7.5 seconds' WHERE id = ANY($1)`, [await ids("ended_at IS NOT NULL AND id::text LIKE '%a%'", 6)]);
+  await q(`UPDATE sessions SET joined_at = joined_at - interval '1 second' WHERE id = ANY($1)`, [await ids("id::text LIKE '%b%'", 4)]);
+  await q(`DELETE FROM sessions WHERE id = ANY($1)`, [[...(await ids("ended_at IS NOT NULL AND id::text LIKE '%c%'", 5)), ...(await ids("ended_at IS NULL", 2))]]);
+  await q(`UPDATE sessions SET metadata = '{"team":"black"}', role = 'ORGANIZER' WHERE id = ANY($1)`, [await ids("ended_at IS NOT NULL AND id::text LIKE '%d%'", 3)]);
+  await q(`UPDATE sessions SET last_seen_at = $2 WHERE id = ANY($1)`, [await ids("ended_at IS NULL", 5), at(NOW - 1000)]);
+  await q(`UPDATE registrants SET cancelled_at = now() WHERE id = ANY($1)`, [registrants.filter((_, i) => i % 7 === 3).map((r) => r.id)]);
+  await q(`UPDATE registrants SET user_id = $2 WHERE id = $1`, [registrants.find((r) => r.user_id === null)!.id, users[1]]);
+  await q(`UPDATE registrants SET metadata = '{"team":"silver","tier":2}' WHERE id = $1`, [registrants[0].id]);
+  await q(`UPDATE users SET metadata = '{"team":"teal","level":9}' WHERE id = ANY($1)`, [users.slice(0, 3)]);
+  await q(`DELETE FROM registrants WHERE id = $1`, [registrants[2].id]);
+  // Concurrent transactions ending live sessions that share users, seconds and minutes.
+  const concurrent = await ids("ended_at IS NULL", 12);
+  await Promise.all(
+    concurrent.map((id, i) =>
+      t.db.dataSource.transaction(async (manager) => {
+        await manager.query(`UPDATE sessions SET ended_at = $2, end_reason = 'LEFT' WHERE id = $1`, [id, at(3_700_000 + (i % 3) * 250)]);
+      }),
+    ),
+  );
+}, 120_000);
+afterAll(async () => {
+  await t.close();
+});
+
+const asIso = (d: Date | string) => new Date(d).toISOString();
+
+describe("rollups", () => {
+  it("hold exactly what the raw sessions say", async () => {
+    const raw = await ref.loadRaw(t, events.map((e) => e.id));
+    // The data set has what the rules are about: live sessions (some past their inactivity window,
+    // ejectAt or event end), zero-length ones, and users with overlapping sessions.
+    const now = at(NOW).getTime();
+    const live = raw.sessions.filter((s) => !s.ended_at);
+    expect(live.length).toBeGreaterThan(20);
+    expect(live.filter((s) => ref.endOf(s, raw, now) < now).length).toBeGreaterThan(5);
+    expect(raw.sessions.filter((s) => s.ended_at && s.ended_at.getTime() === s.joined_at.getTime()).length).toBeGreaterThan(3);
+    const overlapping = raw.sessions.filter((a) =>
+      raw.sessions.some((b) => b.id !== a.id && b.user_id === a.user_id && b.event_id === a.event_id && b.joined_at >= a.joined_at && b.joined_at.getTime() < ref.endOf(a, raw, now)),
+    );
+    expect(overlapping.length).toBeGreaterThan(20);
+    for (const event of events) {
+      const attendance = (
+        await t.db.dataSource.query(
+          `SELECT user_id, sessions, first_joined_at, attended_ms, role_rank, session_registrant_ids, registrant_id, registered, metadata
+             FROM attendance_rollups WHERE event_id = $1 ORDER BY user_id`,
+          [event.id],
+        )
+      ).map((r: any) => ({
+        ...r,
+        first_joined_at: asIso(r.first_joined_at),
+        attended_ms: Number(r.attended_ms),
+        session_registrant_ids: [...r.session_registrant_ids].sort(),
+      }));
+      expect(attendance).toEqual(ref.expectedAttendanceRollups(raw, event.id));
+      expect(attendance.length).toBeGreaterThan(5);
+
+      const seconds = (
+        await t.db.dataSource.query(
+          `SELECT second, joins, ends, joins_at_start, ends_at_start, max_after, join_offsets, end_offsets
+             FROM session_second_rollups WHERE event_id = $1 ORDER BY second`,
+          [event.id],
+        )
+      ).map((r: any) => ({
+        ...r,
+        second: asIso(r.second),
+        // Multisets: the order within a second does not matter.
+        join_offsets: r.join_offsets.map(Number).sort((x: number, y: number) => x - y),
+        end_offsets: r.end_offsets.map(Number).sort((x: number, y: number) => x - y),
+      }));
+      expect(seconds).toEqual(ref.expectedSecondRollups(raw, event.id));
+
+      const minutes = (
+        await t.db.dataSource.query(
+          `SELECT minute, joins, ends, joins_at_start, ends_at_start, max_after FROM session_minute_rollups WHERE event_id = $1 ORDER BY minute`,
+          [event.id],
+        )
+      ).map((r: any) => ({ ...r, minute: asIso(r.minute) }));
+      expect(minutes).toEqual(ref.expectedMinuteRollups(raw, event.id));
+    }
+  });
+});
+
+describe("analytics against the reference", () => {
+  const HEADLINE = `query($id: ID!, $from: DateTime, $to: DateTime) { eventAnalytics(eventId: $id, from: $from, to: $to) {
+    registrants attendees attendanceRate sessions totalAttendanceSeconds averageAttendanceSeconds peakConcurrentSessions } }`;
+  const windows: ref.Window[] = [
+    { from: null, to: null },
+    { from: null, to: 1_800_000 },
+    { from: 1_200_000, to: null },
+    { from: 600_123, to: 2_400_456 },
+    { from: 3_000_000, to: 3_060_000 },
+    { from: 2_400_000, to: 4_500_000 }, // past the event end of the second event, and past now
+    { from: -60_000, to: 5_000_000 }, // around everything: the rollups answer
+  ];
+  const vars = (w: ref.Window) => ({ from: w.from === null ? null : at(w.from).toISOString(), to: w.to === null ? null : at(w.to).toISOString() });
+  const abs = (w: ref.Window): ref.Window => ({ from: w.from === null ? null : at(w.from).getTime(), to: w.to === null ? null : at(w.to).getTime() });
+
+  it("agrees on the headline numbers, in every window", async () => {
+    const raw = await ref.loadRaw(t, events.map((e) => e.id));
+    for (const event of events) {
+      for (const w of windows) {
+        const got = ok(await t.gql(HEADLINE, { id: event.id, ...vars(w) }, { key: company.key })).eventAnalytics;
+        const want = ref.headline(raw, event.id, abs(w), at(NOW).getTime());
+        expect({ window: w, ...got, averageAttendanceSeconds: got.averageAttendanceSeconds?.toFixed(6) ?? null }).toEqual({
+          window: w,
+          ...want,
+          averageAttendanceSeconds: want.averageAttendanceSeconds?.toFixed(6) ?? null,
+        });
+      }
+    }
+  });
+
+  it("agrees on timelines, breakdowns and attendee lists", async () => {
+    const raw = await ref.loadRaw(t, events.map((e) => e.id));
+    const now = at(NOW).getTime();
+    const TIMELINE = `query($id: ID!, $w: Int!, $from: DateTime, $to: DateTime) { eventAnalytics(eventId: $id, from: $from, to: $to) {
+      timeline(bucketSeconds: $w) { start activeSessions joins } } }`;
+    const BREAKDOWN = `query($id: ID!, $key: String!, $from: DateTime, $to: DateTime) { eventAnalytics(eventId: $id, from: $from, to: $to) {
+      breakdown(metadataKey: $key, first: 1000) { value attendees totalAttendanceSeconds } } }`;
+    const LIST = `query($id: ID!, $after: String, $from: DateTime, $to: DateTime) { eventAnalytics(eventId: $id, from: $from, to: $to) {
+      attendeeList(first: 7, after: $after) { totalCount edges { node { user { id } registrant { id } metadata firstJoinedAt totalAttendanceSeconds sessions role } }
+      pageInfo { hasNextPage endCursor } } } }`;
+    const byValue = (rows: { value: string | null }[]) => [...rows].sort((a, b) => String(a.value).localeCompare(String(b.value)));
+    for (const event of events) {
+      for (const w of windows.slice(0, 5)) {
+        for (const bucketSeconds of [60, 7, 300]) {
+          const got = ok(await t.gql(TIMELINE, { id: event.id, w: bucketSeconds, ...vars(w) }, { key: company.key })).eventAnalytics.timeline;
+          expect({ w, bucketSeconds, got }).toEqual({ w, bucketSeconds, got: ref.timeline(raw, event.id, abs(w), now, bucketSeconds) });
+        }
+        for (const key of ["team", "level", "vip", "source", "tier"]) {
+          const got = ok(await t.gql(BREAKDOWN, { id: event.id, key, ...vars(w) }, { key: company.key })).eventAnalytics.breakdown;
+          expect({ w, key, got: byValue(got) }).toEqual({ w, key, got: byValue(ref.breakdown(raw, event.id, abs(w), now, key)) });
+          // Most attendees first.
+          expect(got.map((r: any) => r.attendees)).toEqual([...got.map((r: any) => r.attendees)].sort((a, b) => b - a));
+        }
+        const seen = [];
+        let after: string | null = null;
+        for (let page = 0; page < 50; page++) {
+          const conn: any = ok(await t.gql(LIST, { id: event.id, after, ...vars(w) }, { key: company.key })).eventAnalytics.attendeeList;
+          seen.push(...conn.edges.map((e: any) => e.node));
+          if (!conn.pageInfo.hasNextPage) break;
+          after = conn.pageInfo.endCursor;
+        }
+        const want = ref.attendeeList(raw, event.id, abs(w), now);
+        expect(
+          seen.map((n: any) => ({
+            userId: n.user.id,
+            registrantId: n.registrant?.id ?? null,
+            metadata: n.metadata,
+            firstJoinedAt: n.firstJoinedAt,
+            totalAttendanceSeconds: n.totalAttendanceSeconds,
+            sessions: n.sessions,
+            role: n.role,
+          })),
+        ).toEqual(want);
+      }
+    }
+  });
+});
