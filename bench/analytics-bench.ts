@@ -16,6 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
+import { gql } from "./support";
 
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
@@ -37,17 +38,6 @@ function run(script: string, args: string[], env: Record<string, string>, until?
     });
     child.on("exit", (code) => (code === 0 && !until ? resolve({ child, out }) : reject(new Error(`${script} exited with ${code}: ${out}`))));
   });
-}
-
-async function gql(url: string, key: string, query: string, variables: object = {}): Promise<any> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
 }
 
 interface Figures {
@@ -93,7 +83,7 @@ async function main(): Promise<void> {
     const eventId = /Event ids:\s+(\S+)/.exec(seeded.out)![1];
     server = (await run("src/main.js", [], { ...env, PORT: String(PORT), HOST: "127.0.0.1" }, /listening/i)).child;
     const url = `http://127.0.0.1:${PORT}/graphql`;
-    const q = (query: string, variables: object = {}) => gql(url, key, query, { id: eventId, ...variables });
+    const q = (query: string, variables: object = {}) => gql(url, query, { id: eventId, ...variables }, key);
 
     const HEADLINE = `query($id: ID!, $from: DateTime, $to: DateTime) { eventAnalytics(eventId: $id, from: $from, to: $to) {
       registrants attendees attendanceRate sessions totalAttendanceSeconds averageAttendanceSeconds peakConcurrentSessions } }`;

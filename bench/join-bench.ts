@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import autocannon from "autocannon";
 import { Client } from "pg";
+import { gql } from "./support";
 
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -30,17 +31,6 @@ function start(script: string, env: Record<string, string>): Promise<ChildProces
     });
     child.on("exit", (code) => reject(new Error(`${script} exited with ${code}: ${out}`)));
   });
-}
-
-async function gql(url: string, query: string, variables: object, key?: string): Promise<any> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
 }
 
 interface Figures {
