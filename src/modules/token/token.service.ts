@@ -9,8 +9,7 @@ import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
 import type { CompanyService } from "../company/company.service";
-import { rawQuery, RawQuery } from "../../db/raw";
-import type { EventService } from "../event/event.service";
+import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { RegistrantEntity } from "../registrant/registrant.entity";
 import { UserEntity } from "../user/user.entity";
 import { validateProfile } from "../user/user.service";
@@ -25,7 +24,6 @@ export interface TokenServiceDeps {
   clock: Clock;
   publicUrl: string;
   signingKeys: SigningKeyService;
-  events: EventService;
 }
 
 /** What a verified join token says (claims checked for type before use). */
@@ -180,24 +178,21 @@ export class TokenService {
     return (await this.sql("SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND jti = $2", [companyId, jti])).length > 0;
   }
 
-  /** Records a revoked jti; idempotent. Returns whether it was newly revoked. */
+  /** Records a revoked jti in one statement; idempotent. Returns whether it was newly revoked. */
   async revokeJti(manager: EntityManager, companyId: string, jti: string, expiresAt: Date | null): Promise<boolean> {
-    const result = await manager
-      .createQueryBuilder()
-      .insert()
-      .into(RevokedTokenEntity)
-      .values({ companyId, jti, revokedAt: this.deps.clock.now(), expiresAt })
-      .orIgnore()
-      .execute();
-    return (result.identifiers?.length ?? 0) > 0 && result.raw?.length !== 0;
+    const inserted = await queryRows(
+      manager,
+      `INSERT INTO revoked_tokens (company_id, jti, revoked_at, expires_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (company_id, jti) DO NOTHING RETURNING jti`,
+      [companyId, jti, this.deps.clock.now(), expiresAt],
+    );
+    return inserted.length > 0;
   }
 
   async revokeToken(ctx: RequestContext, jti: string): Promise<boolean> {
     const companyId = companyIdOf(ctx);
     const id = v.requiredText("jti", requireStorable("jti", jti), 128);
-    const before = await this.isRevoked(companyId, id);
-    await this.revokeJti(this.deps.dataSource.manager, companyId, id, null);
-    return !before;
+    return this.revokeJti(this.deps.dataSource.manager, companyId, id, null);
   }
 
   async mintJoinToken(ctx: RequestContext, input: MintJoinTokenInput): Promise<JoinTokenType> {
