@@ -1,16 +1,12 @@
-import { GqlResponse, ok, startTestApp, TestApp } from "../support/harness";
+import { GqlResponse, ok, useTestApp } from "../support/harness";
 import { companySnapshot, makeCompany, makeEvent, TestCompany } from "../support/factories";
 
 /** Presenter and organizer lists: entries are an external user id or an email, never both. */
 
-let t: TestApp;
+const t = useTestApp();
 let company: TestCompany;
 beforeAll(async () => {
-  t = await startTestApp();
   company = await makeCompany(t);
-});
-afterAll(async () => {
-  await t.close();
 });
 
 const LISTS = `presenters { role userId email } organizers { role userId email }`;

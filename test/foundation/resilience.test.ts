@@ -1,15 +1,11 @@
 import { Client } from "pg";
-import { GqlResponse, ok, startTestApp, TestApp, usingPglite } from "../support/harness";
+import { GqlResponse, ok, useTestApp, usingPglite } from "../support/harness";
 import { makeCompany, TestCompany } from "../support/factories";
 
-let t: TestApp;
+const t = useTestApp();
 let company: TestCompany;
 beforeAll(async () => {
-  t = await startTestApp();
   company = await makeCompany(t);
-});
-afterAll(async () => {
-  await t.close();
 });
 
 describe("health endpoints", () => {

@@ -1,16 +1,12 @@
-import { codeOf, GqlResponse, ok, startTestApp, TestApp } from "../support/harness";
+import { codeOf, GqlResponse, ok, startTestApp, TestApp, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
 
 /** What an unexpected error shows, and the limits on what a request may ask. */
 
-let t: TestApp;
+const t = useTestApp();
 let company: TestCompany;
 beforeAll(async () => {
-  t = await startTestApp();
   company = await makeCompany(t);
-});
-afterAll(async () => {
-  await t.close();
 });
 
 /** Nothing in an error body may help an attacker: no SQL, no stack frame, no file path. */

@@ -1,15 +1,11 @@
-import { codeOf, ok, startTestApp, TestApp } from "../support/harness";
+import { codeOf, ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
 import { joinRaw, mint } from "./join-helpers";
 
-let t: TestApp;
+const t = useTestApp();
 let company: TestCompany;
 beforeAll(async () => {
-  t = await startTestApp();
   company = await makeCompany(t);
-});
-afterAll(async () => {
-  await t.close();
 });
 
 const liveSessions = async (eventId: string): Promise<number> =>

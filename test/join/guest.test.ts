@@ -1,15 +1,11 @@
-import { ok, startTestApp, TestApp } from "../support/harness";
+import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
 import { beat, expectRefused, join, joinRaw, Joined, mint } from "./join-helpers";
 
-let t: TestApp;
+const t = useTestApp();
 let company: TestCompany;
 beforeAll(async () => {
-  t = await startTestApp();
   company = await makeCompany(t);
-});
-afterAll(async () => {
-  await t.close();
 });
 
 const seatsUsed = async (c: TestCompany): Promise<number> => ok(await t.gql(`query { company { seatsUsed } }`, {}, { key: c.key })).company.seatsUsed;

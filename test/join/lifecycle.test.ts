@@ -1,15 +1,11 @@
-import { ok, startTestApp, TestApp } from "../support/harness";
+import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
 import { b64json, beat, BEAT, decodePart, expectRefused, join, joinRaw, mint, mintAndJoin, SESSION, updateSettings } from "./join-helpers";
 
-let t: TestApp;
+const t = useTestApp();
 let company: TestCompany;
 beforeAll(async () => {
-  t = await startTestApp();
   company = await makeCompany(t);
-});
-afterAll(async () => {
-  await t.close();
 });
 
 const DEFAULT_INACTIVITY_SECONDS = 14_400;

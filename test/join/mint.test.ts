@@ -1,4 +1,4 @@
-import { ok, startTestApp, TestApp } from "../support/harness";
+import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
 import {
   dbState,
@@ -14,14 +14,10 @@ import {
   VALIDATE,
 } from "./join-helpers";
 
-let t: TestApp;
+const t = useTestApp();
 let company: TestCompany;
 beforeAll(async () => {
-  t = await startTestApp();
   company = await makeCompany(t);
-});
-afterAll(async () => {
-  await t.close();
 });
 
 const mintRaw = (input: Record<string, unknown>, key: string | null = company.key) => t.gql(MINT, { input }, { key });

@@ -1,15 +1,11 @@
-import { ok, startTestApp, TestApp } from "../support/harness";
+import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
 import { beat, expectRefused, join, joinRaw, mint, SESSION, VALIDATE } from "./join-helpers";
 
-let t: TestApp;
+const t = useTestApp();
 let company: TestCompany;
 beforeAll(async () => {
-  t = await startTestApp();
   company = await makeCompany(t);
-});
-afterAll(async () => {
-  await t.close();
 });
 
 const REVOKE = `mutation($jti: ID!) { revokeToken(jti: $jti) }`;

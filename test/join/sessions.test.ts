@@ -1,4 +1,4 @@
-import { ok, startTestApp, TestApp } from "../support/harness";
+import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, makeUser, TestCompany } from "../support/factories";
 import {
   addPrincipals,
@@ -15,14 +15,10 @@ import {
   VALIDATE,
 } from "./join-helpers";
 
-let t: TestApp;
+const t = useTestApp();
 let company: TestCompany;
 beforeAll(async () => {
-  t = await startTestApp();
   company = await makeCompany(t);
-});
-afterAll(async () => {
-  await t.close();
 });
 
 const END = `mutation($id: ID!, $ban: Boolean) { endSession(id: $id, ban: $ban) { id active endReason endedAt } }`;

@@ -1,19 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { signToken } from "../../src/auth/tokens";
-import { ok, startTestApp, TestApp } from "../support/harness";
+import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany, TestEvent } from "../support/factories";
 import { dbState, epoch, join, mint, VALIDATE } from "./join-helpers";
 
-let t: TestApp;
+const t = useTestApp();
 let company: TestCompany;
 let event: TestEvent;
 beforeAll(async () => {
-  t = await startTestApp();
   company = await makeCompany(t);
   event = await makeEvent(t, company);
-});
-afterAll(async () => {
-  await t.close();
 });
 
 interface Validation {

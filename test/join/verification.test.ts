@@ -2,24 +2,20 @@ import { createHmac, createPublicKey, generateKeyPairSync, randomBytes, verify a
 import type { JsonWebKey } from "node:crypto";
 import { SignJWT } from "jose";
 import { signToken } from "../../src/auth/tokens";
-import { ok, startTestApp, TestApp } from "../support/harness";
+import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany, TestEvent } from "../support/factories";
 import { b64json, BEAT, decodePart, epoch, expectRefused, join, joinRaw, mint, VALIDATE } from "./join-helpers";
 
-let t: TestApp;
+const t = useTestApp();
 let company: TestCompany;
 let event: TestEvent;
 let rival: TestCompany;
 let rivalEvent: TestEvent;
 beforeAll(async () => {
-  t = await startTestApp();
   company = await makeCompany(t);
   event = await makeEvent(t, company);
   rival = await makeCompany(t);
   rivalEvent = await makeEvent(t, rival);
-});
-afterAll(async () => {
-  await t.close();
 });
 
 const issuerOf = (c: TestCompany) => `http://admit.test/c/${c.slug}`;
