@@ -158,10 +158,6 @@ export class CompanyService {
     return company;
   }
 
-  async findBySlug(slug: string): Promise<CompanyEntity | null> {
-    return this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ slug });
-  }
-
   private readonly recent = new Map<string, { company: Promise<CompanyEntity | null>; at: number }>();
 
   /**
