@@ -1,3 +1,4 @@
+import { Federation1795322230727 } from "./1795322230727-federation";
 import { AnalyticsIndexes1795316718244 } from "./1795316718244-analytics-indexes";
 import { JoinTokensAndSessions1795313555660 } from "./1795313555660-join-tokens-and-sessions";
 import { Foundation1795313334905 } from "./1795313334905-foundation";
@@ -6,4 +7,5 @@ export const MIGRATIONS: Function[] = [
   Foundation1795313334905,
   JoinTokensAndSessions1795313555660,
   AnalyticsIndexes1795316718244,
+  Federation1795322230727,
 ];

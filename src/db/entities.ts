@@ -9,6 +9,12 @@ import { RevokedTokenEntity } from "../modules/token/revoked-token.entity";
 import { SessionEntity } from "../modules/session/session.entity";
 import { RegistrantEntity } from "../modules/registrant/registrant.entity";
 import { AttendanceRollupEntity } from "../modules/analytics/attendance-rollup.entity";
+import { LoginLinkEntity } from "../modules/federation/login-link.entity";
+import { PartnerSecretEntity } from "../modules/federation/partner-secret.entity";
+import { IdentityProviderEntity } from "../modules/federation/identity-provider.entity";
+import { JoinRequestEntity } from "../modules/federation/join-request.entity";
+import { AuthFailureEntity } from "../modules/federation/auth-failure.entity";
+import { UserPasswordEntity } from "../modules/federation/user-password.entity";
 import { SessionMinuteRollupEntity, SessionSecondRollupEntity } from "../modules/analytics/activity-rollup.entity";
 
 /** Every entity, in one list shared by the app, the CLI scripts and the tests. */
@@ -26,4 +32,10 @@ export const ENTITIES = [
   AttendanceRollupEntity,
   SessionSecondRollupEntity,
   SessionMinuteRollupEntity,
+  LoginLinkEntity,
+  PartnerSecretEntity,
+  IdentityProviderEntity,
+  JoinRequestEntity,
+  AuthFailureEntity,
+  UserPasswordEntity,
 ];

@@ -34,7 +34,7 @@ const toStateType = (state: SessionStateOutcome): SessionStateType => ({ ...stat
 export class SessionResolver {
   @Mutation(() => JoinResultType, { description: "Exchanges a credential for a session. No API key: the credential is the authority." })
   async joinEvent(@Arg("input") input: JoinEventInput, @Ctx() ctx: RequestContext): Promise<JoinResultType> {
-    const joined = await ctx.services.sessions.join(input);
+    const joined = await ctx.services.sessions.join(input, { ip: ctx.ip });
     return { ...joined, session: toSessionType(joined.session) };
   }
 

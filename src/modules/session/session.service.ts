@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { DataSource, EntityManager, In, IsNull } from "typeorm";
+import type { JWTPayload } from "jose";
 import type { Clock } from "../../clock";
 import { peekToken, signToken, TokenSigningKey } from "../../auth/tokens";
 import { companyIdOf, Principal, RequestContext } from "../../graphql/context";
@@ -14,7 +15,7 @@ import { RegistrantEntity } from "../registrant/registrant.entity";
 import type { SigningKeyService } from "../token/signing-key.service";
 import { isStorable, joinTokenOf, requireStorable, TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
-import { UserService, validateProfile } from "../user/user.service";
+import { UserService, userOfRow, validateProfile } from "../user/user.service";
 import { normalizeGrant, resolveRole, roleFromLists, RoleResolution, RoleSubject } from "./role";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { CredentialTypeValue, SessionEndReasonValue, SessionEntity } from "./session.entity";
@@ -36,8 +37,11 @@ export const HEARTBEAT_INTERVAL_SECONDS = 30;
 const MAX_DISPLAY_NAME = 100;
 
 /** Who a credential lets in; resolved before any write. */
-type Entrant =
+export type Entrant =
+  /** Upserted by external id: refreshed, or created just in time (taking a seat). */
   | { kind: "external"; profile: ReturnType<typeof validateProfile> }
+  /** An existing, non-guest user of the company (login link, password, partner `{ sub }`). */
+  | { kind: "user"; userId: string }
   | { kind: "guest"; name: string; email: { email: string; normalized: string } | null }
   | { kind: "registrant"; registrant: RegistrantEntity };
 
@@ -54,7 +58,29 @@ export interface Admission {
   ejectAtTokenExpiry: boolean;
   metadata: Record<string, unknown>;
   entrant: Entrant;
+  /**
+   * Runs first inside the join transaction, for single-use credentials: one conditional UPDATE
+   * that consumes the credential, throwing when it is already used. A refusal later in the join
+   * rolls the consumption back with everything else.
+   */
+  consume?: (manager: EntityManager) => Promise<void>;
+  /** Runs after the session row is written, in the same transaction (e.g. to remember it). */
+  onSession?: (manager: EntityManager, session: SessionEntity) => Promise<void>;
 }
+
+/** Admits a verified join token (signature, kind, issuer, times checked) that names a join request. */
+export type JoinRequestAdmitter = (company: CompanyEntity, payload: JWTPayload, input: JoinEventInput) => Promise<Admission>;
+
+/** Facts about the request a credential came with (rate limits key on the address). */
+export interface JoinRequestFacts {
+  ip: string;
+}
+
+/**
+ * Verifies one kind of credential for joinEvent and says who it lets in; writes nothing (a
+ * single-use credential is consumed by Admission.consume, inside the join transaction).
+ */
+export type CredentialAdmitter = (input: JoinEventInput, credential: string | null, facts: JoinRequestFacts) => Promise<Admission>;
 
 export interface JoinOutcome {
   session: SessionEntity;
@@ -78,6 +104,8 @@ const earliest = (...dates: (Date | null)[]): Date | null =>
 
 export class SessionService {
   private readonly sql: RawQuery;
+  private readonly admitters = new Map<CredentialTypeValue, CredentialAdmitter>();
+  private joinRequestAdmitter: JoinRequestAdmitter | null = null;
 
   constructor(private readonly deps: SessionServiceDeps) {
     this.sql = rawQuery(deps.dataSource);
@@ -86,14 +114,28 @@ export class SessionService {
   // ---------------------------------------------------------------------------------------------
   // Join
 
-  /** joinEvent: exchanges a credential for a session (F9), under the event's row lock. */
-  async join(input: JoinEventInput): Promise<JoinOutcome> {
-    const admission = await this.admit(input);
+  /** Plugs in the verifier of a credential type that another module owns (federation). */
+  registerCredential(type: CredentialTypeValue, admitter: CredentialAdmitter): void {
+    this.admitters.set(type, admitter);
+  }
+
+  /** joinEvent: exchanges a credential for a session (F9). */
+  async join(input: JoinEventInput, facts: JoinRequestFacts = { ip: "unknown" }): Promise<JoinOutcome> {
+    return this.joinAdmitted(await this.admit(input, facts));
+  }
+
+  /**
+   * Opens a session for a verified admission, under the event's row lock when it has a
+   * capacity: the entrant's user is upserted, the duplicate-session policy and capacity applied,
+   * the role resolved. Browser routes that verify a credential themselves (login links) call this.
+   */
+  async joinAdmitted(admission: Admission): Promise<JoinOutcome> {
     const now = this.deps.clock.now();
     // Fetched before the transaction: inside it, only its own connection may be used (PGlite has one).
     const key = await this.deps.signingKeys.currentKey(admission.company.id);
     if (eventStatus(admission.event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
     return this.deps.dataSource.transaction(async (manager) => {
+      if (admission.consume) await admission.consume(manager);
       let event = admission.event;
       if (event.capacity !== null) {
         // With a capacity, joins to the event serialise on its row, so the count of live
@@ -105,9 +147,9 @@ export class SessionService {
         await this.sweepEvent(manager, event.id, now);
       } else {
         // Without one, only the same person's joins need to wait for each other (the
-        // duplicate-session policy); joins of different people run side by side.
-        const who = admission.entrant.kind === "registrant" ? `r:${admission.entrant.registrant.id}` : admission.entrant.kind === "external" ? `u:${admission.entrant.profile.externalId}` : null;
-        if (who) await manager.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`join:${event.id}:${who}`]);
+        // duplicate-session policy); joins of different people run side by side. A registrant
+        // is locked before its user is found (its first joins would each make one).
+        if (admission.entrant.kind === "registrant") await this.lockPerson(manager, event.id, `r:${admission.entrant.registrant.id}`);
       }
 
       if (admission.entrant.kind === "registrant") {
@@ -120,6 +162,9 @@ export class SessionService {
         if (!registration || registration.cancelled_at) throw new AppError("TOKEN_REVOKED", "This registration was cancelled or revoked.");
       }
       const { user, created } = await this.userFor(manager, admission);
+      // The same user may come in through different credentials (a token, a login link): the
+      // lock is on the user, whichever it was.
+      if (event.capacity === null && admission.entrant.kind !== "guest") await this.lockPerson(manager, event.id, `u:${user.id}`);
       if (user.tokensRevokedBefore && admission.issuedAt && admission.issuedAt.getTime() < user.tokensRevokedBefore.getTime()) {
         throw new AppError("TOKEN_REVOKED", "This credential was revoked.");
       }
@@ -175,6 +220,7 @@ export class SessionService {
         ],
       );
       const session = sessionOfRow(row);
+      if (admission.onSession) await admission.onSession(manager, session);
       // Last, because from this UPDATE to COMMIT the company's row is locked for every other
       // creation of a user in the company.
       if (created) await this.deps.users.chargeSeat(manager, admission.company.id);
@@ -184,7 +230,7 @@ export class SessionService {
   }
 
   /** Verifies the credential and names the event and entrant. Writes nothing. */
-  private async admit(input: JoinEventInput): Promise<Admission> {
+  private async admit(input: JoinEventInput, facts: JoinRequestFacts): Promise<Admission> {
     const credential = input.credential?.trim() || null;
     let type = input.credentialType ?? null;
     if (!type) {
@@ -206,13 +252,28 @@ export class SessionService {
       case "LOGIN_LINK":
       case "PARTNER_JWT":
       case "OIDC_ID_TOKEN":
-      case "PASSWORD":
-        throw badInput("credentialType", `${type} credentials are not accepted by this server yet.`);
+      case "PASSWORD": {
+        const admitter = this.admitters.get(type);
+        if (!admitter) throw badInput("credentialType", `${type} credentials are not accepted by this server.`);
+        return admitter(input, credential, facts);
+      }
     }
+  }
+
+  /**
+   * Plugs in the admission of join tokens that carry a `jrq` claim: the single-use credential an
+   * approved knock hands out (F8), owned by the join-request module.
+   */
+  registerJoinRequestCredential(admitter: JoinRequestAdmitter): void {
+    this.joinRequestAdmitter = admitter;
   }
 
   private async admitJoinToken(input: JoinEventInput, token: string): Promise<Admission> {
     const { company, payload } = await this.deps.tokens.verify(token, ["join"]);
+    if (payload.jrq !== undefined) {
+      if (!this.joinRequestAdmitter) throw new AppError("TOKEN_INVALID", "This token cannot be used here.");
+      return this.joinRequestAdmitter(company, payload, input);
+    }
     const { claims, profile } = joinTokenOf(payload);
     const event = await this.eventOf(company.id, input.event);
     if (claims.eventId !== null && claims.eventId !== event.id) {
@@ -288,7 +349,8 @@ export class SessionService {
     };
   }
 
-  private async eventOf(companyId: string, idOrSlug: string): Promise<EventEntity> {
+  /** The event named by a join of a credential of this company. */
+  async eventOf(companyId: string, idOrSlug: string): Promise<EventEntity> {
     const event = isStorable(idOrSlug) ? await this.deps.events.findByIdOrSlug(companyId, idOrSlug.trim()) : null;
     if (!event) throw notFound("The event");
     return event;
@@ -298,7 +360,7 @@ export class SessionService {
    * An event named without a credential: by id, by "companySlug/eventSlug", or by a slug that
    * only one company uses.
    */
-  private async publicEventOf(ref: string): Promise<EventEntity> {
+  async publicEventOf(ref: string): Promise<EventEntity> {
     const trimmed = ref.trim();
     // No event has such a name, and PostgreSQL would refuse the text itself.
     if (!isStorable(trimmed)) throw notFound("The event");
@@ -320,6 +382,10 @@ export class SessionService {
     throw notFound("The event");
   }
 
+  private async lockPerson(manager: EntityManager, eventId: string, who: string): Promise<void> {
+    await manager.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`join:${eventId}:${who}`]);
+  }
+
   /** The user the session belongs to; created or refreshed inside the join transaction. */
   private async userFor(manager: EntityManager, admission: Admission): Promise<{ user: UserEntity; created: boolean }> {
     const companyId = admission.company.id;
@@ -327,6 +393,11 @@ export class SessionService {
     if (entrant.kind === "external") {
       // A revoked user's refreshed profile is rolled back with the refusal that follows in join.
       return this.deps.users.upsertUncharged(manager, companyId, entrant.profile);
+    }
+    if (entrant.kind === "user") {
+      const [row] = await queryRows(manager, "SELECT * FROM users WHERE id = $1 AND company_id = $2", [entrant.userId, companyId]);
+      if (!row) throw new AppError("INVALID_CREDENTIALS", "The user this credential names no longer exists.");
+      return { user: userOfRow(row), created: false };
     }
     if (entrant.kind === "guest") {
       const guest = await manager.save(

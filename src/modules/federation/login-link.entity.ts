@@ -1,0 +1,59 @@
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Relation } from "typeorm";
+import { UserEntity } from "../user/user.entity";
+
+/**
+ * A one-time login link (F4). The code is an opaque secret: only its lookup prefix and SHA-256
+ * are stored. Redeemed by one conditional UPDATE (used_at IS NULL AND revoked_at IS NULL AND
+ * expires_at > now), so two racing requests cannot both pass.
+ */
+@Entity({ name: "login_links" })
+@Index(["companyId", "createdAt", "id"])
+export class LoginLinkEntity {
+  @PrimaryGeneratedColumn("uuid")
+  id: string;
+
+  @Column({ type: "uuid" })
+  companyId: string;
+
+  @Column({ type: "uuid" })
+  userId: string;
+
+  @ManyToOne(() => UserEntity, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "user_id" })
+  user?: Relation<UserEntity>;
+
+  /** The event the link opens; null: the company's landing page. */
+  @Column({ type: "uuid", nullable: true })
+  eventId: string | null;
+
+  @Index({ unique: true })
+  @Column({ type: "varchar", length: 16 })
+  codeLookup: string;
+
+  @Column({ type: "char", length: 64 })
+  codeHash: string;
+
+  /** Where the browser goes when the session this link made expires. */
+  @Column({ type: "varchar", length: 2048, nullable: true })
+  redirectOnExpiryUrl: string | null;
+
+  @Column({ type: "timestamptz", precision: 3 })
+  expiresAt: Date;
+
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  usedAt: Date | null;
+
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  revokedAt: Date | null;
+
+  /** The session the redemption opened; ended when the used code is presented again. */
+  @Column({ type: "uuid", nullable: true })
+  sessionId: string | null;
+
+  /** When a used code was presented again (treated as a stolen link). */
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  reusedAt: Date | null;
+
+  @CreateDateColumn({ type: "timestamptz", precision: 3 })
+  createdAt: Date;
+}

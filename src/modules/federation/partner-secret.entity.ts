@@ -1,0 +1,31 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+
+/**
+ * A shared HS256 secret a partner signs its JWTs with (F5). The id is the JWT `kid`. The secret
+ * is encrypted under the master key (AES-256-GCM, the id as associated data): HMAC needs the
+ * secret itself to verify, so a hash would not do.
+ */
+@Entity({ name: "partner_secrets" })
+@Index(["companyId", "createdAt", "id"])
+export class PartnerSecretEntity {
+  @PrimaryGeneratedColumn("uuid")
+  id: string;
+
+  @Column({ type: "uuid" })
+  companyId: string;
+
+  @Column({ type: "varchar", length: 200 })
+  name: string;
+
+  @Column({ type: "text" })
+  secretEncrypted: string;
+
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  lastUsedAt: Date | null;
+
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  revokedAt: Date | null;
+
+  @CreateDateColumn({ type: "timestamptz", precision: 3 })
+  createdAt: Date;
+}
