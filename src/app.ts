@@ -16,6 +16,8 @@ import type { Principal, RequestContext, RequestFacts } from "./graphql/context"
 import { AppError, isAppError } from "./graphql/errors";
 import { registerHealthRoutes } from "./http/health.routes";
 import { registerJwksRoutes } from "./http/jwks.routes";
+import { bearerOf } from "./http/bearer";
+import { registerAttendeesCsvRoutes } from "./http/attendees-csv.routes";
 
 export interface AppDeps {
   config: Pick<Config, "publicUrl" | "adminApiKey" | "nodeEnv">;
@@ -127,13 +129,6 @@ function loggingPlugin(log: Logger): ApolloServerPlugin<RequestContext> {
       };
     },
   };
-}
-
-function bearerOf(request: FastifyRequest): string | null {
-  const header = request.headers.authorization;
-  if (!header) return null;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match ? match[1] : "";
 }
 
 export async function createApp(deps: AppDeps): Promise<App> {
@@ -276,6 +271,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   registerHealthRoutes(fastify, dataSource);
   registerJwksRoutes(fastify, services);
+  registerAttendeesCsvRoutes(fastify, { services, dataSource, clock });
 
   // apollo.stop() drains: the drain plugin closes Fastify, which waits for in-flight requests.
   return { fastify, services, close: () => apollo.stop() };

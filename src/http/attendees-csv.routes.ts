@@ -1,0 +1,71 @@
+import { Readable } from "node:stream";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { DataSource } from "typeorm";
+import type { Clock } from "../clock";
+import type { Services } from "../container";
+import { isUuid } from "../graphql/validate";
+import { attendeeCsv } from "../modules/analytics/attendee-export";
+import { bearerOf } from "./bearer";
+
+interface CsvRoute {
+  Params: { slug: string; id: string };
+  Querystring: { from?: string; to?: string };
+}
+
+/** Errors of this route, as JSON with the same codes as the GraphQL API. */
+const refuse = (reply: FastifyReply, status: number, code: string, message: string) =>
+  reply.status(status).header("cache-control", "no-store").send({ error: { code, message } });
+
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * GET /c/<companySlug>/events/<eventId>/attendees.csv[?from=&to=] (F12): the attendee list as a
+ * spreadsheet, for an API key of that company with READ_ANALYTICS. Streamed a page at a time.
+ */
+export function registerAttendeesCsvRoutes(fastify: FastifyInstance, deps: { services: Services; dataSource: DataSource; clock: Clock }): void {
+  const { services, dataSource, clock } = deps;
+  fastify.get<CsvRoute>("/c/:slug/events/:id/attendees.csv", async (request, reply) => {
+    const principal = await services.companies.authenticate(bearerOf(request));
+    if (principal.kind !== "apiKey") {
+      reply.header("www-authenticate", 'Bearer realm="admit"');
+      return refuse(reply, 401, "UNAUTHENTICATED", "A company API key is required (Authorization: Bearer adm_…).");
+    }
+    if (!principal.scopes.includes("READ_ANALYTICS")) return refuse(reply, 403, "FORBIDDEN", "This API key lacks the scope READ_ANALYTICS.");
+    const { slug, id } = request.params;
+    const company = /^[a-z0-9-]{1,64}$/.test(slug) ? await services.companies.cachedCompany("slug", slug) : null;
+    // Another company's event, or a slug that is not the key's company: not found, like a missing one.
+    const [event] =
+      company && company.id === principal.companyId && isUuid(id)
+        ? await dataSource.query("SELECT id, slug FROM events WHERE id = $1 AND company_id = $2", [id, company.id])
+        : [];
+    if (!event) return refuse(reply, 404, "NOT_FOUND", "The event was not found.");
+
+    const window: { from: Date | null; to: Date | null } = { from: null, to: null };
+    for (const field of ["from", "to"] as const) {
+      const raw = request.query[field];
+      if (raw === undefined) continue;
+      const at = typeof raw === "string" && ISO_DATE_TIME.test(raw) ? new Date(raw) : null;
+      if (!at || Number.isNaN(at.getTime())) return refuse(reply, 400, "BAD_USER_INPUT", `${field} must be an ISO 8601 date-time.`);
+      window[field] = at;
+    }
+    if (window.from && window.to && window.to.getTime() <= window.from.getTime()) {
+      return refuse(reply, 400, "BAD_USER_INPUT", "to must be after from.");
+    }
+
+    const lines = attendeeCsv(dataSource, { companyId: company!.id, eventId: event.id, window, now: clock.now() });
+    // The header row is read before answering, so a failure there is still a proper error status.
+    const first = await lines.next();
+    async function* body() {
+      if (!first.done) yield first.value;
+      yield* lines;
+    }
+    const stream = Readable.from(body());
+    stream.on("error", (err) => request.log.error({ err }, "attendee export failed while streaming"));
+    return reply
+      .header("content-type", "text/csv; charset=utf-8")
+      .header("content-disposition", `attachment; filename="${event.slug}-attendees.csv"`)
+      .header("cache-control", "no-store")
+      .header("x-content-type-options", "nosniff")
+      .send(stream);
+  });
+}

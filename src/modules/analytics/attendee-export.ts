@@ -1,0 +1,135 @@
+import type { DataSource } from "typeorm";
+import { Role } from "../../graphql/enums";
+import { analyticsLoaders, AttendeeRow } from "./analytics.loaders";
+import type { AnalyticsWindow, AttendeeCursor } from "./analytics.sql";
+
+/** Attendees read per statement while streaming: memory stays flat whatever the event's size. */
+export const EXPORT_PAGE_SIZE = 500;
+/** Metadata keys beyond this many are left out of the columns (a spreadsheet, not a dump). */
+export const MAX_METADATA_COLUMNS = 200;
+
+const ROLES_BY_RANK = [Role.ATTENDEE, Role.PRESENTER, Role.ORGANIZER];
+
+const FIXED_COLUMNS = [
+  "user_id",
+  "external_id",
+  "name",
+  "email",
+  "registrant_id",
+  "registrant_email",
+  "role",
+  "sessions",
+  "first_joined_at",
+  "total_attendance_seconds",
+] as const;
+
+export interface AttendeeExportScope {
+  companyId: string;
+  eventId: string;
+  window: AnalyticsWindow;
+  /** Pinned once: every row is as of the same instant. */
+  now: Date;
+}
+
+/**
+ * One CSV cell (RFC 4180): quoted when it holds a comma, quote or line break, quotes doubled.
+ * A text cell that a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is prefixed
+ * with an apostrophe (OWASP "CSV injection"): names and metadata come from end users.
+ */
+export function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  let text = typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
+  if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+const csvLine = (cells: unknown[]): string => `${cells.map(csvCell).join(",")}\r\n`;
+
+/**
+ * The attendees of one event as CSV lines, one row per attendee with the same numbers as
+ * `eventAnalytics.attendeeList` (the same loaders and statements), then one column per metadata
+ * key (`metadata.<key>`). Read a page at a time by keyset, so the caller can stream it.
+ */
+export async function* attendeeCsv(dataSource: DataSource, scope: AttendeeExportScope): AsyncGenerator<string> {
+  const keys = await metadataKeys(dataSource, scope.eventId);
+  yield csvLine([...FIXED_COLUMNS, ...keys.map((k) => `metadata.${k}`)]);
+  let after: AttendeeCursor | null = null;
+  for (;;) {
+    // Fresh loaders per page: their cache would otherwise hold every page until the end.
+    const loaders = analyticsLoaders(dataSource).analytics;
+    const rows: AttendeeRow[] = await loaders.attendeePage.load({
+      companyId: scope.companyId,
+      eventId: scope.eventId,
+      from: scope.window.from,
+      to: scope.window.to,
+      now: scope.now,
+      take: EXPORT_PAGE_SIZE,
+      after,
+    });
+    if (rows.length === 0) return;
+    const people = await peopleOf(dataSource, scope.companyId, rows);
+    let chunk = "";
+    for (const row of rows) {
+      const user = people.users.get(row.userId);
+      const registrant = row.registrantId ? people.registrants.get(row.registrantId) : undefined;
+      chunk += csvLine([
+        row.userId,
+        user?.external_id ?? null,
+        user?.name ?? registrant?.name ?? null,
+        user?.email ?? null,
+        row.registrantId,
+        registrant?.email ?? null,
+        ROLES_BY_RANK[row.roleRank] ?? Role.ATTENDEE,
+        row.sessions,
+        row.firstJoinedAt.toISOString(),
+        Math.round(row.attendedMs / 1000),
+        ...keys.map((k) => row.metadata[k]),
+      ]);
+    }
+    yield chunk;
+    if (rows.length < EXPORT_PAGE_SIZE) return;
+    const last = rows[rows.length - 1];
+    after = { firstJoinedAt: last.firstJoinedAt, userId: last.userId };
+  }
+}
+
+/**
+ * The metadata keys an attendee of the event can have: an attendee's metadata merges its
+ * sessions', its user's and its registration's (analytics_attendee_profile), so the keys of the
+ * rollup rows (ended sessions, merged), of live sessions and their users, and of the event's
+ * registrations cover them. Sorted, so columns are stable between exports.
+ */
+async function metadataKeys(dataSource: DataSource, eventId: string): Promise<string[]> {
+  const rows: { k: string }[] = await dataSource.query(
+    `SELECT k FROM (
+        SELECT jsonb_object_keys(a.metadata) AS k FROM attendance_rollups a WHERE a.event_id = $1
+        UNION SELECT jsonb_object_keys(s.metadata) FROM sessions s WHERE s.event_id = $1 AND s.ended_at IS NULL
+        UNION SELECT jsonb_object_keys(u.metadata) FROM sessions s JOIN users u ON u.id = s.user_id
+               WHERE s.event_id = $1 AND s.ended_at IS NULL
+        UNION SELECT jsonb_object_keys(r.metadata) FROM registrants r WHERE r.event_id = $1
+      ) keys ORDER BY k LIMIT $2`,
+    [eventId, MAX_METADATA_COLUMNS],
+  );
+  return rows.map((r) => r.k);
+}
+
+interface PersonRows {
+  users: Map<string, { external_id: string | null; name: string | null; email: string | null }>;
+  registrants: Map<string, { name: string; email: string }>;
+}
+
+/** Names and emails of one page's attendees: two statements per page, never one per row. */
+async function peopleOf(dataSource: DataSource, companyId: string, rows: AttendeeRow[]): Promise<PersonRows> {
+  const userIds = rows.map((r) => r.userId);
+  const registrantIds = rows.flatMap((r) => (r.registrantId ? [r.registrantId] : []));
+  const [users, registrants] = await Promise.all([
+    dataSource.query("SELECT id, external_id, name, email FROM users WHERE company_id = $1 AND id = ANY ($2::uuid[])", [companyId, userIds]),
+    registrantIds.length
+      ? dataSource.query("SELECT id, name, email FROM registrants WHERE company_id = $1 AND id = ANY ($2::uuid[])", [companyId, registrantIds])
+      : Promise.resolve([]),
+  ]);
+  return {
+    users: new Map(users.map((u: { id: string }) => [u.id, u])),
+    registrants: new Map(registrants.map((r: { id: string }) => [r.id, r])),
+  };
+}
