@@ -5,7 +5,9 @@
  *
  * BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) names a server on
  * which a fresh database is made for the run and dropped afterwards. BENCH_SECONDS (default 10)
- * and BENCH_CONNECTIONS (default 16) shape each run.
+ * and BENCH_CONNECTIONS (default 16) shape each run. BENCH_ONLY=mint,validate,join,heartbeat runs
+ * a subset; BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the Admit process there (open it in
+ * Chrome's DevTools), to see where a request's time goes.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -21,9 +23,12 @@ const ADMIT_PORT = 4900;
 const BARE_PORT = 4901;
 const root = path.resolve(__dirname, "../..");
 
-function start(script: string, env: Record<string, string>): Promise<ChildProcess> {
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",")) : null;
+const wanted = (name: string) => !ONLY || ONLY.has(name);
+
+function start(script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, "dist", script)], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [...nodeArgs, path.join(root, "dist", script)], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout!.on("data", (chunk: Buffer) => {
       out += chunk.toString();
@@ -85,7 +90,7 @@ async function main(): Promise<void> {
         MASTER_KEY: randomBytes(32).toString("base64"),
         LOG_LEVEL: "warn",
         DATA_DIR: path.join(root, "data", "bench"),
-      }),
+      }, process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : []),
     );
     const admit = `http://127.0.0.1:${ADMIT_PORT}/graphql`;
     const bare = `http://127.0.0.1:${BARE_PORT}/graphql`;
@@ -115,12 +120,14 @@ async function main(): Promise<void> {
     const figures: Figures[] = [];
     const baseline = await run("bare Apollo+Fastify (constant)", bare, () => JSON.stringify({ query: "{ ping }" }));
     figures.push(baseline);
-    figures.push(await run("mintJoinToken", admit, mintBody, key));
-    figures.push(await run("validateToken", admit, () => JSON.stringify({ query: VALIDATE, variables: { t: nextToken() } })));
+    if (wanted("mint")) figures.push(await run("mintJoinToken", admit, mintBody, key));
+    if (wanted("validate")) figures.push(await run("validateToken", admit, () => JSON.stringify({ query: VALIDATE, variables: { t: nextToken() } })));
     // Distinct users: each request joins a user who is not in yet (after a full cycle a join
     // supersedes that user's earlier session, which is still one join's work).
-    figures.push(await run("joinEvent (distinct users)", admit, () => JSON.stringify({ query: JOIN, variables: { input: { event: "bench", credential: nextToken() } } })));
-    figures.push(await run("heartbeat", admit, () => JSON.stringify({ query: BEAT, variables: { t: nextSession() } })));
+    if (wanted("join")) {
+      figures.push(await run("joinEvent (distinct users)", admit, () => JSON.stringify({ query: JOIN, variables: { input: { event: "bench", credential: nextToken() } } })));
+    }
+    if (wanted("heartbeat")) figures.push(await run("heartbeat", admit, () => JSON.stringify({ query: BEAT, variables: { t: nextSession() } })));
 
     const targets: Record<string, number> = { mintJoinToken: 0.7, validateToken: 0.7, "joinEvent (distinct users)": 0.4, heartbeat: 0.4 };
     console.log(`\n${SECONDS}s per run, ${CONNECTIONS} connections, Admit on PostgreSQL (${dbName})\n`);
