@@ -11,6 +11,7 @@
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
 import { Client } from "pg";
@@ -43,10 +44,40 @@ interface Figures {
   rps: number;
   p99: number;
   errors: number;
+  /** CPU milliseconds per request, by process group, from /proc (Linux). */
+  cpu: { server: number; postgres: number; loadGenerator: number } | null;
 }
 
-async function run(name: string, url: string, bodies: () => string, key?: string): Promise<Figures> {
+/** utime + stime of a process in milliseconds, from /proc/<pid>/stat (0 when unreadable). */
+function cpuMsOf(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    // fields[0] is the state (field 3): utime and stime are fields 14 and 15.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+const CLOCK_TICKS = 100;
+
+/** CPU so far of the server under test, of every PostgreSQL process, and of this process. */
+function cpuSnapshot(serverPid: number | undefined) {
+  let postgres = 0;
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/comm`, "utf8").trim().startsWith("postgres")) postgres += cpuMsOf(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const own = process.cpuUsage();
+  return { server: serverPid ? cpuMsOf(serverPid) : 0, postgres, loadGenerator: (own.user + own.system) / 1000 };
+}
+
+async function run(name: string, url: string, bodies: () => string, key?: string, serverPid?: number): Promise<Figures> {
   let errors = 0;
+  const before = cpuSnapshot(serverPid);
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -62,7 +93,11 @@ async function run(name: string, url: string, bodies: () => string, key?: string
       },
     ],
   });
-  return { name, rps: result.requests.average, p99: result.latency.p99, errors: errors + result.non2xx + result.errors };
+  const after = cpuSnapshot(serverPid);
+  const requests = result.requests.total || 1;
+  const per = (k: keyof typeof before) => (after[k] - before[k]) / requests;
+  const cpu = process.platform === "linux" ? { server: per("server"), postgres: per("postgres"), loadGenerator: per("loadGenerator") } : null;
+  return { name, rps: result.requests.average, p99: result.latency.p99, errors: errors + result.non2xx + result.errors, cpu };
 }
 
 const cycle = <T>(items: T[]) => {
@@ -80,7 +115,8 @@ async function main(): Promise<void> {
   const adminKey = randomBytes(32).toString("base64url");
   const children: ChildProcess[] = [];
   try {
-    children.push(await start("bench/bare-server.js", { PORT: String(BARE_PORT) }));
+    const bareServer = await start("bench/bare-server.js", { PORT: String(BARE_PORT) });
+    children.push(bareServer);
     children.push(
       await start("src/main.js", {
         DATABASE_URL: dbUrl.toString(),
@@ -118,25 +154,28 @@ async function main(): Promise<void> {
     const nextSession = cycle(sessionTokens);
 
     const figures: Figures[] = [];
-    const baseline = await run("bare Apollo+Fastify (constant)", bare, () => JSON.stringify({ query: "{ ping }" }));
+    const admitPid = children[1].pid;
+    const baseline = await run("bare Apollo+Fastify (constant)", bare, () => JSON.stringify({ query: "{ ping }" }), undefined, bareServer.pid);
     figures.push(baseline);
-    if (wanted("mint")) figures.push(await run("mintJoinToken", admit, mintBody, key));
-    if (wanted("validate")) figures.push(await run("validateToken", admit, () => JSON.stringify({ query: VALIDATE, variables: { t: nextToken() } })));
+    if (wanted("mint")) figures.push(await run("mintJoinToken", admit, mintBody, key, admitPid));
+    if (wanted("validate")) figures.push(await run("validateToken", admit, () => JSON.stringify({ query: VALIDATE, variables: { t: nextToken() } }), undefined, admitPid));
     // Distinct users: each request joins a user who is not in yet (after a full cycle a join
     // supersedes that user's earlier session, which is still one join's work).
     if (wanted("join")) {
-      figures.push(await run("joinEvent (distinct users)", admit, () => JSON.stringify({ query: JOIN, variables: { input: { event: "bench", credential: nextToken() } } })));
+      figures.push(await run("joinEvent (distinct users)", admit, () => JSON.stringify({ query: JOIN, variables: { input: { event: "bench", credential: nextToken() } } }), undefined, admitPid));
     }
-    if (wanted("heartbeat")) figures.push(await run("heartbeat", admit, () => JSON.stringify({ query: BEAT, variables: { t: nextSession() } })));
+    if (wanted("heartbeat")) figures.push(await run("heartbeat", admit, () => JSON.stringify({ query: BEAT, variables: { t: nextSession() } }), undefined, admitPid));
 
     const targets: Record<string, number> = { mintJoinToken: 0.7, validateToken: 0.7, "joinEvent (distinct users)": 0.4, heartbeat: 0.4 };
     console.log(`\n${SECONDS}s per run, ${CONNECTIONS} connections, Admit on PostgreSQL (${dbName})\n`);
-    console.log("operation                         req/s    p99 ms   ratio  target  errors");
+    console.log("operation                         req/s    p99 ms   ratio  target  errors   CPU ms/request: server  postgres  load generator");
+    const ms = (x: number | undefined) => (x === undefined ? "" : x.toFixed(3)).padStart(8);
     for (const f of figures) {
       const ratio = f.rps / baseline.rps;
       const target = targets[f.name];
       console.log(
-        `${f.name.padEnd(32)} ${f.rps.toFixed(0).padStart(6)} ${String(f.p99).padStart(9)} ${ratio.toFixed(2).padStart(7)} ${target ? `≥${target}`.padStart(7) : "".padStart(7)} ${String(f.errors).padStart(7)}`,
+        `${f.name.padEnd(32)} ${f.rps.toFixed(0).padStart(6)} ${String(f.p99).padStart(9)} ${ratio.toFixed(2).padStart(7)} ${target ? `≥${target}`.padStart(7) : "".padStart(7)} ${String(f.errors).padStart(7)}` +
+          `                  ${ms(f.cpu?.server)}  ${ms(f.cpu?.postgres)}  ${ms(f.cpu?.loadGenerator)}`,
       );
     }
   } finally {
