@@ -16,6 +16,8 @@ import type { Principal, RequestContext, RequestFacts } from "./graphql/context"
 import { AppError, isAppError } from "./graphql/errors";
 import { registerHealthRoutes } from "./http/health.routes";
 import { registerJwksRoutes } from "./http/jwks.routes";
+import { redactPath, registerLoginRoutes } from "./http/login.routes";
+import { registerOAuthRoutes } from "./http/oauth.routes";
 import { bearerOf } from "./http/bearer";
 import { registerAttendeesCsvRoutes } from "./http/attendees-csv.routes";
 
@@ -69,6 +71,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
         code: original.code,
         ...(original.field ? { field: original.field } : {}),
         ...(original.requestId ? { requestId: original.requestId } : {}),
+        // RATE_LIMITED says when to retry.
+        ...(typeof original.extensions.retryAfterSeconds === "number" ? { retryAfterSeconds: original.extensions.retryAfterSeconds } : {}),
       },
     };
   }
@@ -197,7 +201,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     request.log.info(
       {
         method: request.method,
-        url: request.routeOptions.url ?? request.url.split("?")[0],
+        // Unmatched paths are logged with anything secret-looking blanked (a login code).
+        url: request.routeOptions.url ?? redactPath(request.url.split("?")[0]),
         status: reply.statusCode,
         operation: facts?.operationName ?? undefined,
         companyId: facts?.companyId ?? undefined,
@@ -271,6 +276,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   registerHealthRoutes(fastify, dataSource);
   registerJwksRoutes(fastify, services);
+  registerLoginRoutes(fastify, services);
+  registerOAuthRoutes(fastify, services);
   registerAttendeesCsvRoutes(fastify, { services, dataSource, clock });
 
   // apollo.stop() drains: the drain plugin closes Fastify, which waits for in-flight requests.

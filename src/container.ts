@@ -11,9 +11,15 @@ import { TokenService } from "./modules/token/token.service";
 import { SessionService } from "./modules/session/session.service";
 import { RegistrantService } from "./modules/registrant/registrant.service";
 import { AnalyticsService } from "./modules/analytics/analytics.service";
+import { AuthRateLimiter } from "./modules/federation/rate-limit";
+import { PasswordService } from "./modules/federation/password.service";
+import { JoinRequestService } from "./modules/federation/join-request.service";
+import { PartnerService } from "./modules/federation/partner.service";
+import { ExternalCredentialService } from "./modules/federation/external-credential.service";
+import { LoginLinkService } from "./modules/federation/login-link.service";
 
 export interface ContainerDeps {
-  config: Pick<Config, "publicUrl" | "adminApiKey">;
+  config: Pick<Config, "publicUrl" | "adminApiKey"> & Partial<Pick<Config, "nodeEnv">>;
   masterKey: Buffer;
   dataSource: DataSource;
   clock: Clock;
@@ -39,7 +45,21 @@ export function createContainer(deps: ContainerDeps) {
   const registrants = new RegistrantService({ dataSource, clock, publicUrl: config.publicUrl, tokens, signingKeys, events });
   events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));
   const analytics = new AnalyticsService({ dataSource, clock });
-  return { companies, events, users, signingKeys, tokens, sessions, registrants, analytics };
+  // F7 managed passwords and F8 knocking: credentials of joinEvent that the federation module owns.
+  const authLimiter = new AuthRateLimiter({ dataSource, clock });
+  const passwords = new PasswordService({ dataSource, clock, sessions, limiter: authLimiter });
+  sessions.registerCredential("PASSWORD", (input, _credential, facts) => passwords.admit(input, facts));
+  const joinRequests = new JoinRequestService({ dataSource, clock, sessions, tokens, signingKeys, limiter: authLimiter });
+  sessions.registerJoinRequestCredential((company, payload, input) => joinRequests.admit(company, payload, input));
+  // F5, F6, F6b: partner-signed JWTs and OIDC ID tokens as credentials (and for POST /oauth/token).
+  const partners = new PartnerService({ dataSource, clock, encryption, production: config.nodeEnv === "production" });
+  const externalCredentials = new ExternalCredentialService({ dataSource, clock, companies, events, sessions, tokens, partners });
+  sessions.registerCredential("PARTNER_JWT", (input, credential) => externalCredentials.admitPartnerJwt(input, credential));
+  sessions.registerCredential("OIDC_ID_TOKEN", (input, credential) => externalCredentials.admitIdToken(input, credential));
+  // F4 one-time login links: a credential of joinEvent, and the browser's GET /login/<code>.
+  const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, signingKeys, log });
+  sessions.registerCredential("LOGIN_LINK", (input, credential) => loginLinks.admitForJoin(input, credential));
+  return { companies, events, users, signingKeys, tokens, sessions, registrants, analytics, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
 }
 
 export type Services = ReturnType<typeof createContainer>;

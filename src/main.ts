@@ -47,8 +47,10 @@ async function main(): Promise<void> {
 
   // Sessions whose end time has passed (idle, ejected, event over) are written down as ended,
   // so analytics and capacity see them as ended even when no client heartbeats again.
+  // Old rate-limit windows are deleted on the same beat.
   const sweeper = setInterval(() => {
     app.services.sessions.sweep().catch((error) => log.warn({ err: error }, "session sweep failed"));
+    app.services.authLimiter.purgeExpired().catch((error) => log.warn({ err: error }, "rate-limit purge failed"));
   }, SWEEP_INTERVAL_MS);
   sweeper.unref();
 

@@ -3,7 +3,7 @@ import { UserEntity } from "../user/user.entity";
 
 /**
  * A managed password (F7), in its own table so that no query of users can carry a hash by
- * accident. The hash is a self-describing scrypt string (parameters and salt included).
+ * accident. The hash is an argon2id PHC string (parameters and salt included).
  */
 @Entity({ name: "user_passwords" })
 export class UserPasswordEntity {

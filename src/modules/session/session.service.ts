@@ -655,7 +655,7 @@ export class SessionService {
    * organizer's role is resolved now, from the lists as they are, not read from its last
    * heartbeat: someone removed from the organizers loses the power at once.
    */
-  private async organizerCompany(ctx: RequestContext): Promise<string> {
+  async organizerCompany(ctx: RequestContext): Promise<string> {
     const principal = ctx.principal;
     if (principal.kind === "session") {
       const forbidden = () => new AppError("FORBIDDEN", "Only an organizer of this event may do this.");

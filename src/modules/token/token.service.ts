@@ -196,7 +196,11 @@ export class TokenService {
   }
 
   async mintJoinToken(ctx: RequestContext, input: MintJoinTokenInput): Promise<JoinTokenType> {
-    const companyId = companyIdOf(ctx);
+    return this.mintJoinTokenFor(companyIdOf(ctx), input);
+  }
+
+  /** mintJoinToken for a company known without a request context (token exchange, F6b). */
+  async mintJoinTokenFor(companyId: string, input: MintJoinTokenInput): Promise<JoinTokenType> {
     const company = await this.deps.companies.cachedCompany("id", companyId);
     if (!company) throw notFound("The company");
     const now = this.deps.clock.now();

@@ -1,0 +1,339 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { isIP } from "node:net";
+import type { DataSource, EntityManager } from "typeorm";
+import type { CryptoKey } from "jose";
+import type { Clock } from "../../clock";
+import type { KeyEncryption } from "../../auth/key-encryption";
+import { ASYMMETRIC_ALGS, isAsymmetricAlg } from "../../auth/external-tokens";
+import { companyIdOf, RequestContext } from "../../graphql/context";
+import { badInput, notFound } from "../../graphql/errors";
+import * as v from "../../graphql/validate";
+import { queryRows, rawQuery, RawQuery } from "../../db/raw";
+import { isStorable, requireStorable } from "../token/token.service";
+import { IdentityProviderEntity, IdentityProviderKindValue } from "./identity-provider.entity";
+import type { AddIdentityProviderInput, CreatePartnerSecretInput } from "./partner.inputs";
+import type { CreatePartnerSecretPayload, IdentityProviderType, PartnerSecretType } from "./partner.types";
+
+export interface PartnerServiceDeps {
+  dataSource: DataSource;
+  clock: Clock;
+  /** Encrypts partner secrets at rest under the master key. */
+  encryption: KeyEncryption;
+  /** NODE_ENV is "production": JWKS URIs must then be https on a public host. */
+  production: boolean;
+}
+
+/**
+ * How long a node trusts its cached copy of a partner secret (decrypted and imported as an HMAC
+ * key). A revocation made on another node takes effect here within this time; on the node that
+ * revoked, at once.
+ */
+export const PARTNER_SECRET_CACHE_MS = 5_000;
+/** lastUsedAt is written at most this often per secret. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+const SECRET_CACHE_MAX_ENTRIES = 10_000;
+const DEFAULT_ALGORITHMS = ["RS256", "ES256", "EdDSA"];
+const MAX_CLAIM_NAME = 100;
+const MAX_URI = 2048;
+
+/** A partner secret ready to verify with; `key` is null once revoked. */
+export interface PartnerSecretKey {
+  id: string;
+  companyId: string;
+  key: CryptoKey | null;
+  /** What this node last wrote (or read) as last_used_at, in ms. */
+  lastUsedAt: number | null;
+}
+
+interface PartnerSecretRow {
+  id: string;
+  company_id: string;
+  name: string;
+  secret_encrypted: string;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+  created_at: Date;
+}
+
+const toPartnerSecretType = (row: PartnerSecretRow): PartnerSecretType => ({
+  id: row.id,
+  name: row.name,
+  createdAt: row.created_at,
+  lastUsedAt: row.last_used_at,
+  revokedAt: row.revoked_at,
+});
+
+export function toIdentityProviderType(provider: IdentityProviderEntity): IdentityProviderType {
+  return {
+    id: provider.id,
+    kind: provider.kind,
+    name: provider.name,
+    issuer: provider.issuer,
+    jwksUri: provider.jwksUri,
+    audience: provider.audience,
+    algorithms: provider.algorithms,
+    claimMapping: { externalId: provider.externalIdClaim, email: provider.emailClaim, name: provider.nameClaim },
+    jitEnabled: provider.jitEnabled,
+    createdAt: provider.createdAt,
+    disabledAt: provider.disabledAt,
+  };
+}
+
+/** An identity_providers row as plain SQL returns it, as the entity. */
+export function identityProviderOfRow(row: Record<string, any>): IdentityProviderEntity {
+  return Object.assign(new IdentityProviderEntity(), {
+    id: row.id,
+    companyId: row.company_id,
+    kind: row.kind,
+    name: row.name,
+    issuer: row.issuer,
+    jwksUri: row.jwks_uri,
+    audience: row.audience,
+    algorithms: row.algorithms,
+    externalIdClaim: row.external_id_claim,
+    emailClaim: row.email_claim,
+    nameClaim: row.name_claim,
+    jitEnabled: row.jit_enabled,
+    disabledAt: row.disabled_at,
+    createdAt: row.created_at,
+  });
+}
+
+/**
+ * Partner secrets (F5) and identity providers (F6, F6b): what a company registers so that
+ * partners' and providers' tokens are credentials. Verification lives in
+ * ExternalCredentialService; this service owns the rows and the per-node key cache.
+ */
+export class PartnerService {
+  private readonly sql: RawQuery;
+  private readonly secretCache = new Map<string, { value: Promise<PartnerSecretKey | null>; fetchedAt: number }>();
+
+  constructor(private readonly deps: PartnerServiceDeps) {
+    this.sql = rawQuery(deps.dataSource);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Partner secrets
+
+  /**
+   * createPartnerSecret: 256 random bits, base64url (43 characters), shown once. The partner
+   * signs with HS256 using the UTF-8 bytes of that string as the key and the returned id as
+   * `kid`. Stored encrypted under the master key, with the id as associated data.
+   */
+  async createSecret(ctx: RequestContext, input: CreatePartnerSecretInput): Promise<CreatePartnerSecretPayload> {
+    const companyId = companyIdOf(ctx);
+    const name = v.requiredText("name", requireStorable("name", input.name));
+    const id = randomUUID();
+    const secret = randomBytes(32).toString("base64url");
+    const [row] = await this.sql<PartnerSecretRow>(
+      `INSERT INTO partner_secrets (id, company_id, name, secret_encrypted, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+      [id, companyId, name, this.deps.encryption.encrypt(secret, id), this.deps.clock.now()],
+    );
+    return { partnerSecret: toPartnerSecretType(row), secret };
+  }
+
+  /** revokePartnerSecret: idempotent (the first revocation time stays). Other nodes follow within PARTNER_SECRET_CACHE_MS. */
+  async revokeSecret(ctx: RequestContext, id: string): Promise<PartnerSecretType> {
+    const companyId = companyIdOf(ctx);
+    if (!v.isUuid(id)) throw notFound("The partner secret");
+    const [row] = await this.sql<PartnerSecretRow>(
+      `UPDATE partner_secrets SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND company_id = $2 RETURNING *`,
+      [id, companyId, this.deps.clock.now()],
+    );
+    if (!row) throw notFound("The partner secret");
+    this.secretCache.delete(id);
+    return toPartnerSecretType(row);
+  }
+
+  /** The company's partner secrets, revoked ones included, oldest first. Never the secret. */
+  async listSecrets(companyId: string): Promise<PartnerSecretType[]> {
+    const rows = await this.sql<PartnerSecretRow>(
+      `SELECT id, company_id, name, last_used_at, revoked_at, created_at FROM partner_secrets WHERE company_id = $1 ORDER BY created_at, id`,
+      [companyId],
+    );
+    return rows.map(toPartnerSecretType);
+  }
+
+  /**
+   * The live partner secret `kid` names in this company, imported as an HMAC-SHA-256 key and
+   * cached per node for PARTNER_SECRET_CACHE_MS; null when unknown, another company's or revoked.
+   */
+  async secretKey(companyId: string, kid: string): Promise<PartnerSecretKey | null> {
+    if (!v.isUuid(kid)) return null;
+    let cached = this.secretCache.get(kid);
+    if (!cached || Date.now() - cached.fetchedAt >= PARTNER_SECRET_CACHE_MS) {
+      if (this.secretCache.size >= SECRET_CACHE_MAX_ENTRIES) this.secretCache.clear();
+      const entry = { value: this.loadSecretKey(kid), fetchedAt: Date.now() };
+      cached = entry;
+      this.secretCache.set(kid, entry);
+      // Unknown kids are not remembered: made-up kids must not grow the cache.
+      const forget = () => {
+        if (this.secretCache.get(kid) === entry) this.secretCache.delete(kid);
+      };
+      entry.value.then((found) => found ?? forget(), forget);
+    }
+    const found = await cached.value;
+    if (!found || found.companyId !== companyId || !found.key) return null;
+    return found;
+  }
+
+  private async loadSecretKey(kid: string): Promise<PartnerSecretKey | null> {
+    const [row] = await this.sql<PartnerSecretRow>("SELECT * FROM partner_secrets WHERE id = $1", [kid]);
+    if (!row) return null;
+    const base = { id: row.id, companyId: row.company_id, lastUsedAt: row.last_used_at?.getTime() ?? null };
+    if (row.revoked_at) return { ...base, key: null };
+    const secret = this.deps.encryption.decrypt(row.secret_encrypted, row.id);
+    const key = await crypto.subtle.importKey("raw", Buffer.from(secret, "utf8"), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    return { ...base, key: key as CryptoKey };
+  }
+
+  /**
+   * Records that the secret verified a token, at most once a minute per secret: one conditional
+   * UPDATE, so several nodes do not all write. Run inside the join's transaction (its manager),
+   * so a refused join leaves it as it was.
+   */
+  async markSecretUsed(secret: PartnerSecretKey, manager?: EntityManager): Promise<void> {
+    const now = this.deps.clock.now().getTime();
+    if (secret.lastUsedAt !== null && now - secret.lastUsedAt < LAST_USED_RESOLUTION_MS) return;
+    secret.lastUsedAt = now;
+    const params = [secret.id, new Date(now), new Date(now - LAST_USED_RESOLUTION_MS)];
+    const update = "UPDATE partner_secrets SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)";
+    if (manager) await queryRows(manager, update, params);
+    else await this.sql(update, params);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Identity providers
+
+  /**
+   * addIdentityProvider: an OIDC provider or a partner's own keys. The issuer is unique per
+   * company; a removed provider's issuer may be registered again (the row is replaced, with a new
+   * id, so nothing cached for the old one applies).
+   */
+  async addProvider(ctx: RequestContext, input: AddIdentityProviderInput): Promise<IdentityProviderEntity> {
+    const companyId = companyIdOf(ctx);
+    const kind: IdentityProviderKindValue = input.kind ?? "OIDC";
+    const name = v.requiredText("name", requireStorable("name", input.name));
+    const issuer = exactText("issuer", input.issuer, MAX_URI);
+    const jwksUri = this.jwksUri(input.jwksUri);
+    const audience = input.audience === undefined || input.audience === null ? null : exactText("audience", input.audience, MAX_URI);
+    if (kind === "OIDC" && !audience) throw badInput("audience", "audience is required for an OIDC provider: Admit's client id at the provider.");
+    const algorithms = input.algorithms ?? DEFAULT_ALGORITHMS;
+    if (algorithms.length === 0) throw badInput("algorithms", "algorithms must name at least one algorithm.");
+    for (const alg of algorithms) {
+      if (!isAsymmetricAlg(alg)) {
+        throw badInput("algorithms", `algorithms may only name asymmetric algorithms (${ASYMMETRIC_ALGS.join(", ")}); "${String(alg).slice(0, 20)}" is not one.`);
+      }
+    }
+    const mapping = input.claimMapping ?? {};
+    const claim = (field: "externalId" | "email" | "name", fallback: string) =>
+      mapping[field] === undefined || mapping[field] === null ? fallback : exactText(`claimMapping.${field}`, mapping[field]!, MAX_CLAIM_NAME);
+    const [row] = await this.sql(
+      `INSERT INTO identity_providers (id, company_id, kind, name, issuer, jwks_uri, audience, algorithms,
+                                       external_id_claim, email_claim, name_claim, jit_enabled, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       ON CONFLICT (company_id, issuer) DO UPDATE
+          SET id = EXCLUDED.id, kind = EXCLUDED.kind, name = EXCLUDED.name, jwks_uri = EXCLUDED.jwks_uri,
+              audience = EXCLUDED.audience, algorithms = EXCLUDED.algorithms, external_id_claim = EXCLUDED.external_id_claim,
+              email_claim = EXCLUDED.email_claim, name_claim = EXCLUDED.name_claim, jit_enabled = EXCLUDED.jit_enabled,
+              created_at = EXCLUDED.created_at, disabled_at = NULL
+        WHERE identity_providers.disabled_at IS NOT NULL
+       RETURNING *`,
+      [
+        randomUUID(),
+        companyId,
+        kind,
+        name,
+        issuer,
+        jwksUri,
+        audience,
+        [...new Set(algorithms)],
+        claim("externalId", "sub"),
+        claim("email", "email"),
+        claim("name", "name"),
+        input.jitEnabled ?? true,
+        this.deps.clock.now(),
+      ],
+    );
+    if (!row) throw badInput("issuer", "This company already has an identity provider with this issuer; remove it first.");
+    return identityProviderOfRow(row);
+  }
+
+  /** removeIdentityProvider: its tokens are refused from the next join on (idempotent). */
+  async removeProvider(ctx: RequestContext, id: string): Promise<IdentityProviderEntity> {
+    const companyId = companyIdOf(ctx);
+    if (!v.isUuid(id)) throw notFound("The identity provider");
+    const [row] = await this.sql(
+      `UPDATE identity_providers SET disabled_at = COALESCE(disabled_at, $3) WHERE id = $1 AND company_id = $2 RETURNING *`,
+      [id, companyId, this.deps.clock.now()],
+    );
+    if (!row) throw notFound("The identity provider");
+    return identityProviderOfRow(row);
+  }
+
+  /** The company's identity providers, removed ones included, oldest first. */
+  async listProviders(companyId: string): Promise<IdentityProviderEntity[]> {
+    const rows = await this.sql("SELECT * FROM identity_providers WHERE company_id = $1 ORDER BY created_at, id", [companyId]);
+    return rows.map(identityProviderOfRow);
+  }
+
+  /** The live provider of this kind whose issuer is exactly `issuer`, in this company. Read per join: a removal applies at once. */
+  async providerByIssuer(companyId: string, kind: IdentityProviderKindValue, issuer: string): Promise<IdentityProviderEntity | null> {
+    if (issuer.length === 0 || issuer.length > MAX_URI || !isStorable(issuer)) return null;
+    const [row] = await this.sql(
+      "SELECT * FROM identity_providers WHERE company_id = $1 AND issuer = $2 AND kind = $3 AND disabled_at IS NULL",
+      [companyId, issuer, kind],
+    );
+    return row ? identityProviderOfRow(row) : null;
+  }
+
+  /**
+   * A JWKS URI Admit may fetch: https, without credentials; plain http only on a loopback host
+   * outside production (tests, local development). In production, hosts that are loopback,
+   * private or link-local addresses are refused too, so a company cannot point Admit's fetches
+   * at the inside of its network.
+   */
+  private jwksUri(value: string): string {
+    const uri = exactText("jwksUri", value, MAX_URI);
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      throw badInput("jwksUri", "jwksUri must be an absolute https URL.");
+    }
+    if (url.username || url.password) throw badInput("jwksUri", "jwksUri must not carry credentials.");
+    const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+    const loopback = host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+    if (url.protocol === "https:") {
+      if (this.deps.production && (loopback || isInternalAddress(host))) {
+        throw badInput("jwksUri", "jwksUri must be on a public host.");
+      }
+      return uri;
+    }
+    if (url.protocol === "http:" && loopback && !this.deps.production) return uri;
+    throw badInput("jwksUri", "jwksUri must be an https URL (http is allowed only on a loopback host outside production).");
+  }
+}
+
+/** Text compared exactly (issuers, audiences, claim names): not empty, no spaces at the ends, storable. */
+function exactText(field: string, value: string, max: number): string {
+  requireStorable(field, value);
+  if (value.length === 0) throw badInput(field, `${field} must not be empty.`);
+  if (value.trim() !== value) throw badInput(field, `${field} must not start or end with spaces (it is compared exactly).`);
+  if (value.length > max) throw badInput(field, `${field} must be at most ${max} characters.`);
+  return value;
+}
+
+/** IP literals of private, link-local, loopback or unspecified ranges. */
+function isInternalAddress(host: string): boolean {
+  const family = isIP(host);
+  if (family === 4) {
+    const [a, b] = host.split(".").map(Number);
+    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+  }
+  if (family === 6) {
+    return host === "::" || host === "::1" || /^f[cd]/.test(host) || /^fe[89ab]/.test(host) || host.startsWith("::ffff:");
+  }
+  return false;
+}
+

@@ -1,0 +1,152 @@
+import type { DataSource } from "typeorm";
+import type { Clock } from "../../clock";
+import { dummyPasswordHash, hashPassword, needsRehash, validateNewPassword, verifyPassword } from "../../auth/password-hash";
+import { rawQuery, RawQuery } from "../../db/raw";
+import { companyIdOf, RequestContext } from "../../graphql/context";
+import { AppError, badInput, notFound } from "../../graphql/errors";
+import { EventStatus } from "../../graphql/enums";
+import * as v from "../../graphql/validate";
+import { CompanyEntity } from "../company/company.entity";
+import { eventStatus } from "../event/event.service";
+import type { Admission, JoinRequestFacts, SessionService } from "../session/session.service";
+import type { JoinEventInput } from "../session/session.inputs";
+import { isStorable } from "../token/token.service";
+import { UserEntity } from "../user/user.entity";
+import type { SetUserPasswordInput } from "./password.inputs";
+import { addressSubject, AuthRateLimiter, Limit, PASSWORD_ADDRESS_LIMIT, PASSWORD_USER_LIMIT } from "./rate-limit";
+
+export interface PasswordServiceDeps {
+  dataSource: DataSource;
+  clock: Clock;
+  sessions: SessionService;
+  limiter: AuthRateLimiter;
+}
+
+/** Longer than any email or external id: such a username names nobody. */
+const MAX_USERNAME_LENGTH = 320;
+
+/** One message for an unknown user, a user without a password and a wrong password: no oracle. */
+const invalidCredentials = () => new AppError("INVALID_CREDENTIALS", "The username or password is wrong.");
+
+/** Managed passwords (F7): setUserPassword and the PASSWORD credential of joinEvent. */
+export class PasswordService {
+  private readonly sql: RawQuery;
+
+  constructor(private readonly deps: PasswordServiceDeps) {
+    this.sql = rawQuery(deps.dataSource);
+  }
+
+  /**
+   * setUserPassword: hashes (argon2id) and upserts the user's one password. Guests cannot have one
+   * (BAD_USER_INPUT on userId: the user exists and the key may see it, so NOT_FOUND would mislead;
+   * a guest has no external id or verified email to sign in with).
+   */
+  async setPassword(ctx: RequestContext, input: SetUserPasswordInput): Promise<UserEntity> {
+    const companyId = companyIdOf(ctx);
+    const password = validateNewPassword("password", input.password);
+    const user = v.isUuid(input.userId)
+      ? await this.deps.dataSource.getRepository(UserEntity).findOneBy({ id: input.userId, companyId })
+      : null;
+    if (!user) throw notFound("The user");
+    if (user.isGuest) throw badInput("userId", "Guest users cannot have a password; give one to a user made with upsertUser.");
+    const hash = await hashPassword(password);
+    // One statement; the user's company and kind are checked again in it.
+    const stored = await this.sql(
+      `INSERT INTO user_passwords (user_id, company_id, password_hash, updated_at)
+       SELECT u.id, u.company_id, $3, $4 FROM users u WHERE u.id = $1 AND u.company_id = $2 AND NOT u.is_guest
+       ON CONFLICT (user_id) DO UPDATE SET password_hash = EXCLUDED.password_hash, updated_at = EXCLUDED.updated_at
+       RETURNING user_id`,
+      [user.id, companyId, hash, this.deps.clock.now()],
+    );
+    if (!stored.length) throw notFound("The user");
+    return user;
+  }
+
+  /**
+   * The PASSWORD credential of joinEvent. In order: the event (by id, companySlug/eventSlug or a
+   * slug one company uses), the company's passwordAuthEnabled (PASSWORD_AUTH_DISABLED before
+   * anything else is looked at), the input, the rate limits (RATE_LIMITED before any password is
+   * verified, even a correct one), then the password. Every attempt is counted before it is
+   * verified and a correct one is taken back, so concurrent guesses cannot slip past the limit.
+   */
+  async admit(input: JoinEventInput, facts: JoinRequestFacts): Promise<Admission> {
+    const event = await this.deps.sessions.publicEventOf(input.event);
+    const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneByOrFail({ id: event.companyId });
+    if (!company.passwordAuthEnabled) {
+      throw new AppError("PASSWORD_AUTH_DISABLED", "This company does not accept passwords; use the link or token you were given.");
+    }
+    const username = input.username?.trim() ?? "";
+    if (!username) throw badInput("username", "username (your email or user id) is required to join with a password.");
+    const password = input.password ?? "";
+    if (!password) throw badInput("password", "password is required to join with a password.");
+    const now = this.deps.clock.now();
+    // No guessing through an event that is over.
+    if (eventStatus(event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
+
+    const account = await this.accountOf(company.id, username);
+    // The user is counted only when the username names one: junk usernames make no rows.
+    const subjects: [string, Limit][] = [
+      ...(account ? [[`user:${account.userId}`, PASSWORD_USER_LIMIT] as [string, Limit]] : []),
+      [addressSubject(facts.ip), PASSWORD_ADDRESS_LIMIT],
+    ];
+    const counted = await Promise.all(
+      subjects.map(async ([subject, limit]) => ({ count: await this.deps.limiter.hit(company.id, subject, limit), limit })),
+    );
+    for (const { count, limit } of counted) {
+      const refusal = this.deps.limiter.refusal(count, limit);
+      if (refusal) throw refusal;
+    }
+
+    // Without an account or a password, the same work against a dummy hash: the same time.
+    const storedHash = account?.passwordHash ?? (await dummyPasswordHash());
+    const matches = (await verifyPassword(storedHash, password)) && Boolean(account?.passwordHash);
+    if (!matches || !account) throw invalidCredentials();
+
+    // A success is no failure: the user's count is cleared, the address's attempt taken back.
+    await Promise.all(
+      counted.map(({ count }) =>
+        count.subject.startsWith("user:") ? this.deps.limiter.clear(company.id, count.subject) : this.deps.limiter.release(company.id, count),
+      ),
+    );
+    if (needsRehash(storedHash)) await this.rehash(account.userId, storedHash, password);
+    return {
+      company,
+      event,
+      credentialType: "PASSWORD",
+      jti: null,
+      // A password session is a credential issued now: revokeUserTokens ends it (its sessions
+      // were issued before the cut-off), and a login after the cut-off is a new one that works.
+      issuedAt: now,
+      expiresAt: null,
+      roleGrant: null,
+      ejectAfterElapsedSeconds: null,
+      ejectAtTokenExpiry: false,
+      metadata: {},
+      entrant: { kind: "user", userId: account.userId },
+    };
+  }
+
+  /**
+   * The non-guest user a username names, and its password hash: the exact external id first,
+   * else the oldest user with that email (case-insensitive) that has a password, else the oldest
+   * with that email. null when it names nobody.
+   */
+  private async accountOf(companyId: string, username: string): Promise<{ userId: string; passwordHash: string | null } | null> {
+    if (username.length > MAX_USERNAME_LENGTH || !isStorable(username)) return null;
+    const [row] = await this.sql<{ id: string; password_hash: string | null }>(
+      `SELECT u.id, p.password_hash
+         FROM users u LEFT JOIN user_passwords p ON p.user_id = u.id
+        WHERE u.company_id = $1 AND NOT u.is_guest AND (u.external_id = $2 OR u.email_normalized = $3)
+        ORDER BY COALESCE(u.external_id = $2, false) DESC, (p.password_hash IS NOT NULL) DESC, u.created_at, u.id
+        LIMIT 1`,
+      [companyId, username, username.toLowerCase()],
+    );
+    return row ? { userId: row.id, passwordHash: row.password_hash } : null;
+  }
+
+  /** Upgrades a hash made with older parameters; skipped when the password changed meanwhile. */
+  private async rehash(userId: string, oldHash: string, password: string): Promise<void> {
+    const hash = await hashPassword(password.normalize("NFC"));
+    await this.sql("UPDATE user_passwords SET password_hash = $3 WHERE user_id = $1 AND password_hash = $2", [userId, oldHash, hash]);
+  }
+}
