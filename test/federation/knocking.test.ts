@@ -148,9 +148,13 @@ describe("the knock, approved", () => {
     t.clock.advance(1);
     const second = (await poll(request.id, secret))!.credential!;
     expect(second).not.toBe(first);
+    const VALIDATE = `query($token: String!) { validateToken(token: $token) { valid errorCode tokenType } }`;
+    expect(ok(await t.gql(VALIDATE, { token: first })).validateToken).toEqual({ valid: true, errorCode: null, tokenType: "join" });
     const joined = ok(await joinRaw(t, { event: event.id, credential: second })).joinEvent;
     expect(joined.role).toBe("ATTENDEE");
     await expectRefused(t, () => joinRaw(t, { event: event.id, credential: first }), "TOKEN_REVOKED");
+    // validateToken agrees with joinEvent: a spent approval is revoked.
+    expect(ok(await t.gql(VALIDATE, { token: first })).validateToken).toEqual({ valid: false, errorCode: "TOKEN_REVOKED", tokenType: "join" });
   });
 
   it("refuses the credential on another event of the company (TOKEN_WRONG_EVENT) and after it expired", async () => {

@@ -308,10 +308,15 @@ export class TokenService {
     // One statement: the jti itself, and the user's "revoke everything issued before" cutoff
     // (for a registration: whether it was cancelled, and its user's cutoff).
     if (kind === "join") {
+      // The single-use credential of an approved knock (jrq) is spent once it has been joined with.
+      const joinRequest = payload.jrq === undefined ? null : typeof payload.jrq === "string" && v.isUuid(payload.jrq) ? payload.jrq : undefined;
+      if (joinRequest === undefined) return true;
       const [row] = await this.sql<{ revoked: boolean }>(
         `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND jti = $2)
-             OR EXISTS (SELECT 1 FROM users WHERE company_id = $1 AND external_id = $3 AND tokens_revoked_before > $4) AS revoked`,
-        [company.id, jti, sub, issuedAt],
+             OR EXISTS (SELECT 1 FROM users WHERE company_id = $1 AND external_id = $3 AND tokens_revoked_before > $4)
+             OR ($5::uuid IS NOT NULL AND NOT EXISTS (
+                  SELECT 1 FROM join_requests WHERE id = $5 AND company_id = $1 AND status = 'APPROVED' AND consumed_at IS NULL)) AS revoked`,
+        [company.id, jti, sub, issuedAt, joinRequest],
       );
       return row.revoked;
     }
