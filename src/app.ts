@@ -18,6 +18,7 @@ import { registerHealthRoutes } from "./http/health.routes";
 import { registerJwksRoutes } from "./http/jwks.routes";
 import { redactPath, registerLoginRoutes } from "./http/login.routes";
 import { registerOAuthRoutes } from "./http/oauth.routes";
+import { registerJoinPageRoutes } from "./http/join-page.routes";
 import { bearerOf } from "./http/bearer";
 import { registerAttendeesCsvRoutes } from "./http/attendees-csv.routes";
 
@@ -278,6 +279,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerJwksRoutes(fastify, services);
   registerLoginRoutes(fastify, services);
   registerOAuthRoutes(fastify, services);
+  registerJoinPageRoutes(fastify, services);
   registerAttendeesCsvRoutes(fastify, { services, dataSource, clock });
 
   // apollo.stop() drains: the drain plugin closes Fastify, which waits for in-flight requests.

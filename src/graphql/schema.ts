@@ -12,10 +12,11 @@ import { REGISTRANT_RESOLVERS } from "../modules/registrant/registrant.resolver"
 import { ANALYTICS_RESOLVERS } from "../modules/analytics/analytics.resolver";
 import { PasswordResolver } from "../modules/federation/password.resolver";
 import { JOIN_REQUEST_RESOLVERS } from "../modules/federation/join-request.resolver";
+import { OrganizerResolver } from "../modules/session/organizer.resolver";
 import { PARTNER_RESOLVERS } from "../modules/federation/partner.resolver";
 import { LOGIN_LINK_RESOLVERS } from "../modules/federation/login-link.resolver";
 
-export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, SessionResolver, ...REGISTRANT_RESOLVERS, ...ANALYTICS_RESOLVERS, PasswordResolver, ...JOIN_REQUEST_RESOLVERS, ...PARTNER_RESOLVERS, ...LOGIN_LINK_RESOLVERS] as const;
+export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, SessionResolver, ...REGISTRANT_RESOLVERS, ...ANALYTICS_RESOLVERS, PasswordResolver, ...JOIN_REQUEST_RESOLVERS, OrganizerResolver, ...PARTNER_RESOLVERS, ...LOGIN_LINK_RESOLVERS] as const;
 
 let built: Promise<GraphQLSchema> | null = null;
 
