@@ -109,6 +109,11 @@ interface PageConfig {
   sessionToken?: string;
   /** The company-wide sign-in of a login link: a join token the page joins with. */
   joinToken?: string;
+  /**
+   * The sign-in cookie came with a navigation from another site: the page asks before joining,
+   * so another site cannot join the person to an event (or supersede their session) by a link.
+   */
+  confirmJoin?: boolean;
   ended?: string;
   error?: string;
 }
@@ -193,7 +198,13 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
         ...(shown ? { name: event.name, startsAt: event.startsAt?.toISOString() ?? null, endsAt: event.endsAt?.toISOString() ?? null } : {}),
       };
       if (cookie.kind === "live" && cookie.eventId === event.id) config.sessionToken = cookie.sessionToken;
-      if (cookie.kind === "signedIn" && cookie.companyId === event.companyId) config.joinToken = cookie.joinToken;
+      if (cookie.kind === "signedIn" && cookie.companyId === event.companyId) {
+        config.joinToken = cookie.joinToken;
+        // Sec-Fetch-Site: same-origin (from Admit's own pages) or none (typed, bookmarked) join at
+        // once; cross-site, same-site and browsers that do not say must ask first.
+        const site = request.headers["sec-fetch-site"];
+        if (site !== "same-origin" && site !== "none") config.confirmJoin = true;
+      }
       if (cookie.kind === "ended" && endedHere) config.ended = cookie.endReason;
     } else if (found === "ambiguous") {
       config.event = { id: null, ref: ref!, privacy: null, knockingEnabled: false };

@@ -214,6 +214,18 @@ describe("GET /j/<event> with the admit_session cookie of a login link", () => {
     const elsewhere = await makeEvent(t, await makeCompany(t));
     expect((await configOf(await get(`/j/${elsewhere.slug}`, { cookie: `admit_session=${cookie}` }))).joinToken).toBeUndefined();
   });
+
+  it("a company-wide sign-in reached from another site asks before joining; from Admit's own pages it joins at once", async () => {
+    const event = await makeEvent(t, company);
+    const cookie = await redeem(company, {});
+    const from = async (site?: string) =>
+      configOf(await get(`/j/${event.slug}`, { cookie: `admit_session=${cookie}`, ...(site ? { "sec-fetch-site": site } : {}) }));
+    expect((await from("cross-site")).confirmJoin).toBe(true);
+    expect((await from("same-site")).confirmJoin).toBe(true);
+    expect((await from()).confirmJoin).toBe(true);
+    expect((await from("same-origin")).confirmJoin).toBeUndefined();
+    expect((await from("none")).confirmJoin).toBeUndefined();
+  });
 });
 
 const LIVE = `query { liveEvent { participantCount participants { sessionId name role isGuest } event { id name } } }`;

@@ -106,7 +106,7 @@
 
   // ---- Rendering ----------------------------------------------------------------------------
 
-  const VIEWS = ["loading", "guest", "knock", "lobby", "joined", "ended", "error"];
+  const VIEWS = ["loading", "confirm", "guest", "knock", "lobby", "joined", "ended", "error"];
   function show(view, announcement, focusId) {
     st.state = view;
     $("app").dataset.state = view;
@@ -323,6 +323,9 @@
     }
   });
 
+  // A sign-in cookie reached this page from another site: join only when the person asks to.
+  $("confirm-join").addEventListener("click", () => join({ event: st.event.id, credential: cfg.joinToken }));
+
   $("guest-form").addEventListener("submit", (e) => {
     e.preventDefault();
     join({ event: st.event.id, displayName: $("guest-name").value.trim() }, "guest");
@@ -446,6 +449,7 @@
   if (cfg.error) fail({ code: cfg.error });
   else if (credential) join({ event: ev.id || ev.ref, credential, ...(credentialType ? { credentialType } : {}) });
   else if (cfg.sessionToken || stored("session")) resume(cfg.sessionToken || stored("session"));
+  else if (cfg.joinToken && cfg.confirmJoin) show("confirm", null, "confirm-join");
   else if (cfg.joinToken) join({ event: ev.id, credential: cfg.joinToken });
   else if (cfg.ended) end(cfg.ended);
   else if ((st.request = stored("knock"))) lobby();
