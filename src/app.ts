@@ -23,7 +23,7 @@ import { bearerOf } from "./http/bearer";
 import { registerAttendeesCsvRoutes } from "./http/attendees-csv.routes";
 
 export interface AppDeps {
-  config: Pick<Config, "publicUrl" | "adminApiKey" | "nodeEnv">;
+  config: Pick<Config, "publicUrl" | "adminApiKey" | "nodeEnv"> & Partial<Pick<Config, "trustProxy">>;
   /** 32 bytes that encrypt private keys at rest. */
   masterKey: Buffer;
   dataSource: DataSource;
@@ -148,6 +148,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
+    // request.ip is the client's address behind these proxies only (X-Forwarded-For), for the
+    // per-address rate limits; never `true`, which would let any client name its own address.
+    trustProxy: config.trustProxy ? [...config.trustProxy] : false,
   });
 
   const armor = new ApolloArmor({

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import path from "node:path";
 
 /**
@@ -17,6 +18,12 @@ export interface Config {
   /** 32 bytes that encrypt private keys at rest; null: made under dataDir (embedded only). */
   readonly masterKey: Buffer | null;
   readonly logLevel: string;
+  /**
+   * The reverse proxies whose X-Forwarded-For Admit believes (their IPs, CIDR ranges or the
+   * names loopback, linklocal, uniquelocal), so per-address rate limits count the client behind
+   * them; false: none, the connecting address is the client's.
+   */
+  readonly trustProxy: false | readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -80,6 +87,44 @@ function parseAdminKey(env: Env): string | null {
   return raw;
 }
 
+/** proxy-addr's names for the private ranges a proxy usually sits in. */
+const PROXY_RANGE_NAMES = ["loopback", "linklocal", "uniquelocal"];
+
+/** An IP address or CIDR range (prefix 1 to 32, or to 128 for IPv6) that proxy-addr accepts. */
+function isAddressOrRange(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.includes(entry)) return true;
+  const [address, prefix, ...rest] = entry.split("/");
+  const family = address.includes("%") ? 0 : isIP(address);
+  if (!family || rest.length) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * TRUST_PROXY: unset → false (clients connect directly; X-Forwarded-For is ignored). Never
+ * "true" (any client could then name its own address in X-Forwarded-For and dodge the
+ * per-address limits), and no hop count: it cannot tell a proxy from a client that reaches
+ * Admit directly, and Fastify 5 ignores it.
+ */
+function parseTrustProxy(env: Env): false | readonly string[] {
+  const raw = nonEmpty(env, "TRUST_PROXY");
+  if (raw === null || raw.toLowerCase() === "false") return false;
+  if (raw.toLowerCase() === "true") {
+    throw new ConfigError("TRUST_PROXY", "cannot be true: any client could set X-Forwarded-For to any address. List your proxies' IP addresses or CIDR ranges.");
+  }
+  if (/^\d+$/.test(raw)) {
+    throw new ConfigError("TRUST_PROXY", "cannot be a hop count: list your proxies' IP addresses or CIDR ranges (e.g. 10.0.0.0/8).");
+  }
+  const entries = raw.split(",").map((entry) => entry.trim());
+  if (!entries.every(isAddressOrRange)) {
+    throw new ConfigError(
+      "TRUST_PROXY",
+      "must be a comma-separated list of IP addresses or CIDR ranges (e.g. 10.0.0.0/8,192.0.2.10), or loopback, linklocal, uniquelocal.",
+    );
+  }
+  return Object.freeze(entries);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = nonEmpty(env, "NODE_ENV") ?? "development";
   const port = parsePort(env);
@@ -103,5 +148,6 @@ export function loadConfig(env: Env = process.env): Config {
     adminApiKey: parseAdminKey(env),
     masterKey,
     logLevel,
+    trustProxy: parseTrustProxy(env),
   });
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createApp } from "../../src/app";
 import { ManualClock } from "../../src/clock";
 import { createLogger } from "../../src/logger";
-import { addressSubject } from "../../src/modules/federation/rate-limit";
+import { addressSubject, usernameSubject } from "../../src/modules/federation/rate-limit";
 import { codeOf, GqlResponse, ok, startTestApp, TestApp, useTestApp, usingPglite } from "../support/harness";
 import { makeCompany, makeEvent, makeUser, TestCompany, TestUser } from "../support/factories";
 import { BEAT, dbState, expectRefused, JOIN, joinRaw, updateSettings } from "../join/join-helpers";
@@ -233,6 +233,29 @@ describe("joinEvent with PASSWORD", () => {
     const after = ok(await passwordJoin(event.id, email, PASSWORD)).joinEvent;
     expect(ok(await t.gql(BEAT, { t: after.sessionToken })).heartbeat.active).toBe(true);
   });
+
+  it("endSession with ban keeps the user's password out of that event (TOKEN_REVOKED, nothing created), not out of others", async () => {
+    const { company, user, email } = await setup();
+    // Two live sessions per user, so the ban is seen to end the other one too.
+    const event = await makeEvent(t, company, { privacy: "PRIVATE", maxSessionsPerUser: 2 });
+    const other = await makeEvent(t, company, { privacy: "PRIVATE" });
+    const first = ok(await passwordJoin(event.id, email, PASSWORD)).joinEvent;
+    const second = ok(await passwordJoin(event.id, user.externalId, PASSWORD)).joinEvent;
+    const END = `mutation($id: ID!) { endSession(id: $id, ban: true) { active endReason } }`;
+    expect(ok(await t.gql(END, { id: first.session.id }, { key: company.key })).endSession).toEqual({ active: false, endReason: "KICKED" });
+
+    const refused = await expectRefused(t, () => passwordJoin(event.id, email, PASSWORD), "TOKEN_REVOKED");
+    expect(refused.errors![0].message).toBe("You were removed from this event.");
+    await expectRefused(t, () => passwordJoin(`${company.slug}/${event.slug}`, user.externalId, PASSWORD), "TOKEN_REVOKED");
+    // Only the right password learns of the ban: a guesser is told what any wrong password gets.
+    expect(codeOf(await passwordJoin(event.id, email, "a wrong password, long enough"))).toBe("INVALID_CREDENTIALS");
+    // The user's other password session of the event ends at its next heartbeat.
+    expect(ok(await t.gql(BEAT, { t: second.sessionToken })).heartbeat).toMatchObject({ active: false, endReason: "REVOKED" });
+
+    const elsewhere = ok(await passwordJoin(other.id, email, PASSWORD)).joinEvent;
+    expect(elsewhere.session.userId).toBe(user.id);
+    expect(ok(await t.gql(BEAT, { t: elsewhere.sessionToken })).heartbeat.active).toBe(true);
+  });
 });
 
 describe("password rate limits", () => {
@@ -246,14 +269,15 @@ describe("password rate limits", () => {
 
   it("after 5 wrong passwords the 6th attempt is RATE_LIMITED even with the right one, until the window ends", async () => {
     const { company, event, user, email } = await setup();
+    const subject = usernameSubject(email);
     for (let i = 0; i < 5; i++) expect(codeOf(await passwordJoin(event.id, email, `wrong password ${i}!!`))).toBe("INVALID_CREDENTIALS");
     const limited = await passwordJoin(event.id, email, PASSWORD);
     expect(codeOf(limited)).toBe("RATE_LIMITED");
     expect(limited.errors![0].message).toMatch(/try again in 15 minutes/);
     expect(limited.errors![0].extensions!.retryAfterSeconds).toBe(900);
-    // By external id too: the count is the user's, not the username's.
-    expect(codeOf(await passwordJoin(event.id, user.externalId, PASSWORD))).toBe("RATE_LIMITED");
-    expect((await failuresOf(company.id))[`user:${user.id}`]).toBeGreaterThanOrEqual(6);
+    // The username in any case and spacing is the same username.
+    expect(codeOf(await passwordJoin(event.id, `  ${email.toUpperCase()} `, PASSWORD))).toBe("RATE_LIMITED");
+    expect((await failuresOf(company.id))[subject]).toBe(7);
 
     t.clock.advance(600);
     const later = await passwordJoin(event.id, email, PASSWORD);
@@ -263,8 +287,8 @@ describe("password rate limits", () => {
     t.clock.advance(301);
     const joined = ok(await passwordJoin(event.id, email, PASSWORD)).joinEvent;
     expect(joined.session.userId).toBe(user.id);
-    // A success clears the user's count.
-    expect((await failuresOf(company.id))[`user:${user.id}`]).toBeUndefined();
+    // A success clears the username's count.
+    expect((await failuresOf(company.id))[subject]).toBeUndefined();
   });
 
   it("a success clears the user's count: 4 wrong, right, 4 wrong, right", async () => {
@@ -275,13 +299,43 @@ describe("password rate limits", () => {
     }
   });
 
-  it("holds the user limit under concurrent guesses: of 10 at once, at most 5 are checked", async () => {
-    const { company, event, user, email } = await setup();
+  it("counts an unknown username like a real one: the 6th attempt of each is RATE_LIMITED, the answers identical", async () => {
+    const { company, event, email } = await setup();
+    const attempts = async (username: string) => {
+      const answers = [];
+      for (let i = 0; i < 6; i++) {
+        const r = await passwordJoin(event.id, username, `wrong password number ${i}`);
+        answers.push({ code: codeOf(r), message: r.errors?.[0]?.message, extensions: r.errors?.[0]?.extensions, data: r.data ?? null });
+      }
+      return answers;
+    };
+    const nobody = `nobody.${randomBytes(3).toString("hex")}@example.com`;
+    const real = await attempts(email);
+    const unknown = await attempts(nobody);
+    expect(real.map((a) => a.code)).toEqual([...Array(5).fill("INVALID_CREDENTIALS"), "RATE_LIMITED"]);
+    expect(unknown).toEqual(real);
+    // Both counted alike, under a hash of the username: no row names a user or a username.
+    const failures = await failuresOf(company.id);
+    expect(failures).toEqual({ "ip:127.0.0.1": 12, [usernameSubject(email)]: 6, [usernameSubject(nobody)]: 6 });
+    expect(JSON.stringify(failures)).not.toContain("nobody");
+  });
+
+  it("a right password clears the counts of all the user's usernames (email and external id)", async () => {
+    const { event, user, email } = await setup();
+    for (let i = 0; i < 4; i++) expect(codeOf(await passwordJoin(event.id, email, `wrong by email ${i}!`))).toBe("INVALID_CREDENTIALS");
+    for (let i = 0; i < 4; i++) expect(codeOf(await passwordJoin(event.id, user.externalId, `wrong by id ${i}!!`))).toBe("INVALID_CREDENTIALS");
+    ok(await passwordJoin(event.id, user.externalId, PASSWORD));
+    for (let i = 0; i < 5; i++) expect(codeOf(await passwordJoin(event.id, email, `wrong again ${i}!!`))).toBe("INVALID_CREDENTIALS");
+    expect(codeOf(await passwordJoin(event.id, email, PASSWORD))).toBe("RATE_LIMITED");
+  });
+
+  it("holds the username limit under concurrent guesses: of 10 at once, at most 5 are checked", async () => {
+    const { company, event, email } = await setup();
     const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => passwordJoin(event.id, email, `concurrent guess ${i}`)));
     const codes = answers.map(codeOf);
     expect(codes.filter((c) => c === "INVALID_CREDENTIALS")).toHaveLength(5);
     expect(codes.filter((c) => c === "RATE_LIMITED")).toHaveLength(5);
-    expect((await failuresOf(company.id))[`user:${user.id}`]).toBe(10);
+    expect((await failuresOf(company.id))[usernameSubject(email)]).toBe(10);
   });
 
   it("limits one address across usernames (20 per window) while other addresses still sign in", async () => {
@@ -325,6 +379,47 @@ describe("password rate limits", () => {
   });
 });
 
+describe("the client's address behind a proxy (TRUST_PROXY)", () => {
+  const failuresOf = async (companyId: string): Promise<Record<string, number>> => {
+    const rows: { subject: string; failures: number }[] = await t.db.dataSource.query(
+      "SELECT subject, failures FROM auth_failures WHERE company_id = $1 AND subject LIKE 'ip:%'",
+      [companyId],
+    );
+    return Object.fromEntries(rows.map((r) => [r.subject, Number(r.failures)]));
+  };
+  const joinVia = (url: string, event: string, username: string, forwardedFor: string) =>
+    fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-for": forwardedFor },
+      body: JSON.stringify({ query: JOIN, variables: { input: { event, credentialType: "PASSWORD", username, password: PASSWORD } } }),
+    }).then(async (r) => ({ status: r.status, ...((await r.json()) as { data?: any; errors?: any[] }), headers: r.headers }) as GqlResponse);
+
+  it("behind a trusted proxy counts each X-Forwarded-For client apart, and a client cannot pick its own address", async () => {
+    const { company, event } = await setup();
+    const proxied = await startNodeOn(t, { trustProxy: ["127.0.0.1"] });
+    try {
+      for (let i = 0; i < 20; i++) {
+        expect(codeOf(await joinVia(proxied.url, event.id, `stranger${i}@example.com`, "203.0.113.5"))).toBe("INVALID_CREDENTIALS");
+      }
+      expect(codeOf(await joinVia(proxied.url, event.id, "stranger@example.com", "203.0.113.5"))).toBe("RATE_LIMITED");
+      // Another client behind the same proxy is not locked out by the first one.
+      expect(codeOf(await joinVia(proxied.url, event.id, "stranger@example.com", "203.0.113.6"))).toBe("INVALID_CREDENTIALS");
+      // An address the client wrote in front of the one the proxy appended is not believed.
+      expect(codeOf(await joinVia(proxied.url, event.id, "stranger@example.com", "198.51.100.1, 203.0.113.5"))).toBe("RATE_LIMITED");
+      expect(await failuresOf(company.id)).toEqual({ "ip:203.0.113.5": 22, "ip:203.0.113.6": 1 });
+    } finally {
+      await proxied.close();
+    }
+  });
+
+  it("without TRUST_PROXY ignores X-Forwarded-For: the connecting address is the client's", async () => {
+    const { company, event } = await setup();
+    expect(codeOf(await joinVia(t.url, event.id, "someone@example.com", "203.0.113.7"))).toBe("INVALID_CREDENTIALS");
+    expect(codeOf(await joinVia(t.url, event.id, "someone@example.com", "203.0.113.8"))).toBe("INVALID_CREDENTIALS");
+    expect(await failuresOf(company.id)).toEqual({ "ip:127.0.0.1": 2 });
+  });
+});
+
 describe("addressSubject", () => {
   it("counts IPv4 by address, IPv4-mapped IPv6 as its IPv4, and IPv6 by its /64", () => {
     expect(addressSubject("203.0.113.7")).toBe("ip:203.0.113.7");
@@ -356,6 +451,22 @@ async function startSecondNode(first: TestApp): Promise<{ url: string; close: ()
     masterKey: randomBytes(32),
     dataSource: first.db.dataSource,
     clock,
+    log: createLogger("silent"),
+  });
+  await app.fastify.listen({ port: 0, host: "127.0.0.1" });
+  return { url: `http://127.0.0.1:${(app.fastify.server.address() as AddressInfo).port}`, close: () => app.close() };
+}
+
+/**
+ * Another app instance over the first one's data source (either database), with its own config:
+ * like startSecondNode, it can only be asked for refusals.
+ */
+async function startNodeOn(first: TestApp, config: { trustProxy: readonly string[] }): Promise<{ url: string; close: () => Promise<void> }> {
+  const app = await createApp({
+    config: { publicUrl: "http://admit.test", adminApiKey: first.adminKey, nodeEnv: "test", ...config },
+    masterKey: randomBytes(32),
+    dataSource: first.db.dataSource,
+    clock: new ManualClock(first.clock.now()),
     log: createLogger("silent"),
   });
   await app.fastify.listen({ port: 0, host: "127.0.0.1" });

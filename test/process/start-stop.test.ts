@@ -2,6 +2,8 @@ import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Fastify from "fastify";
+import { loadConfig } from "../../src/config";
 
 /**
  * The real entry point, as `npm start` runs it: compiled by tsc, started on an embedded
@@ -86,4 +88,20 @@ it("refuses a bad configuration with one line naming the variable", async () => 
   expect(await master.exited).toBe(1);
   expect(master.output()).toMatch(/^Invalid configuration: MASTER_KEY/);
   expect(master.output()).not.toContain("short");
+  const proxy = startAdmit({ TRUST_PROXY: "true", DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "admit-bad-")) });
+  expect(await proxy.exited).toBe(1);
+  expect(proxy.output().trim()).toMatch(/^Invalid configuration: TRUST_PROXY cannot be true: [^\n]+$/);
 }, 60_000);
+
+it("reads TRUST_PROXY as the proxies' addresses, and refuses true, hop counts and anything but IPs or CIDR ranges", () => {
+  expect(loadConfig({}).trustProxy).toBe(false);
+  expect(loadConfig({ TRUST_PROXY: "  " }).trustProxy).toBe(false);
+  expect(loadConfig({ TRUST_PROXY: "false" }).trustProxy).toBe(false);
+  const trusted = loadConfig({ TRUST_PROXY: "10.0.0.0/8, 192.0.2.10,2001:db8::/32,::1, uniquelocal" }).trustProxy;
+  expect(trusted).toEqual(["10.0.0.0/8", "192.0.2.10", "2001:db8::/32", "::1", "uniquelocal"]);
+  // Fastify (proxy-addr) takes every value the config lets through.
+  expect(() => Fastify({ trustProxy: [...(trusted as string[])] })).not.toThrow();
+  for (const bad of ["true", "TRUE", "1", "0", "10.0.0.0/33", "10.0.0.0/0", "::/129", "10.0.0.1/8/1", "10.0.0", "proxy.internal", "10.0.0.1,", "fe80::1%eth0", "*"]) {
+    expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(/^Invalid configuration: TRUST_PROXY /);
+  }
+});

@@ -13,7 +13,7 @@ import type { JoinEventInput } from "../session/session.inputs";
 import { isStorable } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
 import type { SetUserPasswordInput } from "./password.inputs";
-import { addressSubject, AuthRateLimiter, Limit, PASSWORD_ADDRESS_LIMIT, PASSWORD_USER_LIMIT } from "./rate-limit";
+import { addressSubject, AuthRateLimiter, Count, PASSWORD_ADDRESS_LIMIT, PASSWORD_USERNAME_LIMIT, usernameSubject } from "./rate-limit";
 
 export interface PasswordServiceDeps {
   dataSource: DataSource;
@@ -27,6 +27,15 @@ const MAX_USERNAME_LENGTH = 320;
 
 /** One message for an unknown user, a user without a password and a wrong password: no oracle. */
 const invalidCredentials = () => new AppError("INVALID_CREDENTIALS", "The username or password is wrong.");
+
+/**
+ * The jti of a password admission: one per event and user, so a ban (endSession with ban, which
+ * revokes the session's credential jti) keeps that user's password out of that event only, and
+ * the heartbeat ends the user's other password sessions of the event.
+ */
+export function passwordCredentialJti(eventId: string, userId: string): string {
+  return `pwd:${eventId}:${userId}`;
+}
 
 /** Managed passwords (F7): setUserPassword and the PASSWORD credential of joinEvent. */
 export class PasswordService {
@@ -66,8 +75,9 @@ export class PasswordService {
    * The PASSWORD credential of joinEvent. In order: the event (by id, companySlug/eventSlug or a
    * slug one company uses), the company's passwordAuthEnabled (PASSWORD_AUTH_DISABLED before
    * anything else is looked at), the input, the rate limits (RATE_LIMITED before any password is
-   * verified, even a correct one), then the password. Every attempt is counted before it is
-   * verified and a correct one is taken back, so concurrent guesses cannot slip past the limit.
+   * verified, even a correct one), the password, then a ban from the event (TOKEN_REVOKED). Every
+   * attempt is counted before it is verified and a correct one is taken back, so concurrent
+   * guesses cannot slip past the limit.
    */
   async admit(input: JoinEventInput, facts: JoinRequestFacts): Promise<Admission> {
     const event = await this.deps.sessions.publicEventOf(input.event);
@@ -83,37 +93,42 @@ export class PasswordService {
     // No guessing through an event that is over.
     if (eventStatus(event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
 
-    const account = await this.accountOf(company.id, username);
-    // The user is counted only when the username names one: junk usernames make no rows.
-    const subjects: [string, Limit][] = [
-      ...(account ? [[`user:${account.userId}`, PASSWORD_USER_LIMIT] as [string, Limit]] : []),
+    // Counted before the username is looked up, the same way whether it names anyone or not: a
+    // real username and an unknown one are refused alike, after the same number of attempts.
+    // The address first, so a client it refuses cannot also use up a username's attempts.
+    const counted: Count[] = [];
+    for (const [subject, limit] of [
       [addressSubject(facts.ip), PASSWORD_ADDRESS_LIMIT],
-    ];
-    const counted = await Promise.all(
-      subjects.map(async ([subject, limit]) => ({ count: await this.deps.limiter.hit(company.id, subject, limit), limit })),
-    );
-    for (const { count, limit } of counted) {
+      [usernameSubject(username), PASSWORD_USERNAME_LIMIT],
+    ] as const) {
+      const count = await this.deps.limiter.hit(company.id, subject, limit);
       const refusal = this.deps.limiter.refusal(count, limit);
       if (refusal) throw refusal;
+      counted.push(count);
     }
 
+    const account = await this.accountOf(company.id, username);
     // Without an account or a password, the same work against a dummy hash: the same time.
     const storedHash = account?.passwordHash ?? (await dummyPasswordHash());
     const matches = (await verifyPassword(storedHash, password)) && Boolean(account?.passwordHash);
     if (!matches || !account) throw invalidCredentials();
 
-    // A success is no failure: the user's count is cleared, the address's attempt taken back.
-    await Promise.all(
-      counted.map(({ count }) =>
-        count.subject.startsWith("user:") ? this.deps.limiter.clear(company.id, count.subject) : this.deps.limiter.release(company.id, count),
-      ),
-    );
+    // A success is no failure: the address's attempt is taken back, and the counts of every
+    // username of this user (the one typed, its email, its external id) are cleared.
+    await this.deps.limiter.release(company.id, counted[0]);
+    const names = new Set([username, ...account.usernames].map(usernameSubject));
+    for (const subject of names) await this.deps.limiter.clear(company.id, subject);
     if (needsRehash(storedHash)) await this.rehash(account.userId, storedHash, password);
+
+    // endSession(ban: true) revokes this jti: the user's password no longer opens this event
+    // (other events still). Checked only once the password is right, so it tells a guesser nothing.
+    const jti = passwordCredentialJti(event.id, account.userId);
+    if (await this.isRevoked(company.id, jti)) throw new AppError("TOKEN_REVOKED", "You were removed from this event.");
     return {
       company,
       event,
       credentialType: "PASSWORD",
-      jti: null,
+      jti,
       // A password session is a credential issued now: revokeUserTokens ends it (its sessions
       // were issued before the cut-off), and a login after the cut-off is a new one that works.
       issuedAt: now,
@@ -127,21 +142,32 @@ export class PasswordService {
   }
 
   /**
-   * The non-guest user a username names, and its password hash: the exact external id first,
-   * else the oldest user with that email (case-insensitive) that has a password, else the oldest
-   * with that email. null when it names nobody.
+   * The non-guest user a username names, its password hash and its usernames (lower-cased email,
+   * external id): the exact external id first, else the oldest user with that email
+   * (case-insensitive) that has a password, else the oldest with that email. null when it names
+   * nobody.
    */
-  private async accountOf(companyId: string, username: string): Promise<{ userId: string; passwordHash: string | null } | null> {
+  private async accountOf(
+    companyId: string,
+    username: string,
+  ): Promise<{ userId: string; passwordHash: string | null; usernames: string[] } | null> {
     if (username.length > MAX_USERNAME_LENGTH || !isStorable(username)) return null;
-    const [row] = await this.sql<{ id: string; password_hash: string | null }>(
-      `SELECT u.id, p.password_hash
+    const [row] = await this.sql<{ id: string; password_hash: string | null; external_id: string | null; email_normalized: string | null }>(
+      `SELECT u.id, p.password_hash, u.external_id, u.email_normalized
          FROM users u LEFT JOIN user_passwords p ON p.user_id = u.id
         WHERE u.company_id = $1 AND NOT u.is_guest AND (u.external_id = $2 OR u.email_normalized = $3)
         ORDER BY COALESCE(u.external_id = $2, false) DESC, (p.password_hash IS NOT NULL) DESC, u.created_at, u.id
         LIMIT 1`,
       [companyId, username, username.toLowerCase()],
     );
-    return row ? { userId: row.id, passwordHash: row.password_hash } : null;
+    if (!row) return null;
+    const usernames = [row.external_id, row.email_normalized].filter((name): name is string => Boolean(name));
+    return { userId: row.id, passwordHash: row.password_hash, usernames };
+  }
+
+  /** Whether endSession(ban: true) revoked this password credential (the statement of TokenService.isRevoked). */
+  private async isRevoked(companyId: string, jti: string): Promise<boolean> {
+    return (await this.sql("SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND jti = $2", [companyId, jti])).length > 0;
   }
 
   /** Upgrades a hash made with older parameters; skipped when the password changed meanwhile. */

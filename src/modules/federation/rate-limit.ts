@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import type { DataSource } from "typeorm";
 import type { Clock } from "../../clock";
@@ -7,18 +8,22 @@ import { AppError } from "../../graphql/errors";
 /**
  * Password attempts (F7), limited per company in fixed windows kept in auth_failures, so every
  * node shares the counts:
- * - per user ("user:<id>", only for a username that names a real user): 5 per 15 minutes, which
- *   stops guessing one account's password;
+ * - per username ("name:<sha256 of the username, trimmed and lower-cased>"): 5 per 15 minutes,
+ *   which stops guessing one account's password. Counted for every username, whether it names a
+ *   user or not, so the limit cannot tell which usernames exist (a user's email and external id
+ *   are two usernames: at most 10 guesses per window on one account, before the address limit);
  * - per address ("ip:<address>"; IPv6 by its /64, which one client usually holds whole): 20 per
  *   15 minutes, which stops one client from trying one common password on many accounts while
- *   leaving room for the several people behind one office NAT.
+ *   leaving room for the several people behind one office NAT. Behind a load balancer the address
+ *   is the client's only with TRUST_PROXY set (config.ts).
  * A window opens at its first counted attempt and lasts windowSeconds whatever happens in it
  * (a fixed window: a lockout is never extended by more attempts). An attempt is counted before
- * its password is verified and taken back when it was right (the user's count is cleared), so the
- * count is the failures plus the attempts in flight: concurrent guesses cannot get past the limit.
- * Refused attempts (RATE_LIMITED) count too, within the same window.
+ * its password is verified and taken back when it was right (the user's usernames are cleared), so
+ * the count is the failures plus the attempts in flight: concurrent guesses cannot get past the
+ * limit. Refused attempts (RATE_LIMITED) count too, within the same window; the address is
+ * counted first, and an attempt it refuses is not counted against the username.
  */
-export const PASSWORD_USER_LIMIT = { max: 5, windowSeconds: 900 } as const;
+export const PASSWORD_USERNAME_LIMIT = { max: 5, windowSeconds: 900 } as const;
 export const PASSWORD_ADDRESS_LIMIT = { max: 20, windowSeconds: 900 } as const;
 
 export interface Limit {
@@ -77,7 +82,7 @@ export class AuthRateLimiter {
     );
   }
 
-  /** Forgets a subject's failures (a user who got their password right). */
+  /** Forgets a subject's failures (a username whose user got their password right). */
   async clear(companyId: string, subject: string): Promise<void> {
     await this.sql("DELETE FROM auth_failures WHERE company_id = $1 AND subject = $2", [companyId, subject]);
   }
@@ -110,6 +115,15 @@ export class AuthRateLimiter {
 function describeSeconds(seconds: number): string {
   if (seconds < 90) return `${seconds} seconds`;
   return `${Math.ceil(seconds / 60)} minutes`;
+}
+
+/**
+ * The subject a username is counted under: a SHA-256 of it trimmed and lower-cased (as an email
+ * is matched; external ids differing only in case share a count), so the table holds no usernames
+ * and its rows have one length whatever was typed.
+ */
+export function usernameSubject(username: string): string {
+  return `name:${createHash("sha256").update(username.trim().toLowerCase(), "utf8").digest("hex")}`;
 }
 
 /**
