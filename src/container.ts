@@ -53,7 +53,7 @@ export function createContainer(deps: ContainerDeps) {
   sessions.registerJoinRequestCredential((company, payload, input) => joinRequests.admit(company, payload, input));
   // F5, F6, F6b: partner-signed JWTs and OIDC ID tokens as credentials (and for POST /oauth/token).
   const partners = new PartnerService({ dataSource, clock, encryption, production: config.nodeEnv === "production" });
-  const externalCredentials = new ExternalCredentialService({ dataSource, clock, companies, events, sessions, tokens, partners });
+  const externalCredentials = new ExternalCredentialService({ dataSource, clock, companies, events, sessions, tokens, partners, log, production: config.nodeEnv === "production" });
   sessions.registerCredential("PARTNER_JWT", (input, credential) => externalCredentials.admitPartnerJwt(input, credential));
   sessions.registerCredential("OIDC_ID_TOKEN", (input, credential) => externalCredentials.admitIdToken(input, credential));
   // F4 one-time login links: a credential of joinEvent, and the browser's GET /login/<code>.

@@ -1,5 +1,10 @@
+import type { LookupAddress } from "node:dns";
+import { lookup as dnsLookup } from "node:dns/promises";
+import http, { ClientRequest } from "node:http";
+import https from "node:https";
+import { isIP, LookupFunction } from "node:net";
 import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from "jose";
-import type { CryptoKey, JWTHeaderParameters, JWTPayload, JWTVerifyGetKey, ProtectedHeaderParameters } from "jose";
+import type { CryptoKey, FetchImplementation, JWTHeaderParameters, JWTPayload, JWTVerifyGetKey, ProtectedHeaderParameters } from "jose";
 import { AppError } from "../graphql/errors";
 import { MAX_TOKEN_LENGTH } from "./tokens";
 
@@ -158,20 +163,34 @@ export interface RemoteKeySetOptions {
   cooldownMs: number;
   /** Keys are refetched when older than this. */
   cacheMaxAgeMs: number;
+  /** Which addresses the JWKS host may resolve to (see {@link JwksAddressPolicy}). */
+  addresses: JwksAddressPolicy;
+  /**
+   * Told why a fetch failed (timeout, refused address, connection error, bad JSON…), for a debug
+   * log: the caller sees one generic message only. The detail names no token and no secret.
+   */
+  onFetchFailure?: (detail: string) => void;
+  /** Resolves host names (tests pass a fake); dns.lookup with all: true by default. */
+  resolver?: HostResolver;
 }
+
+/** One message for every failure to get the keys, so that the answer is no port-scan oracle. */
+export const JWKS_UNAVAILABLE_MESSAGE = "The issuer's keys (JWKS) could not be obtained; try again shortly.";
 
 /**
  * A JWKS fetched from a URI (jose createRemoteJWKSet: cached, refetched when a token names an
- * unknown kid after the cooldown, abandoned after the timeout), whose failures are TOKEN_INVALID
- * with a message that says what went wrong. Redirects are not followed; documents over 256 KB are
- * refused.
+ * unknown kid after the cooldown, abandoned after the timeout). Fetched with node:http(s) through
+ * {@link jwksFetch}: redirects are not followed, documents over 256 KB are refused, and the host
+ * may only resolve to public addresses (loopback too when the policy allows it). Every failure to
+ * obtain the keys is the same TOKEN_INVALID ({@link JWKS_UNAVAILABLE_MESSAGE}); its detail goes to
+ * `onFetchFailure`. A key set that does not hold the token's key is TOKEN_INVALID that says so.
  */
 export function remoteKeySet(url: string, options: RemoteKeySetOptions): JWTVerifyGetKey {
   const remote = createRemoteJWKSet(new URL(url), {
     timeoutDuration: options.timeoutMs,
     cooldownDuration: options.cooldownMs,
     cacheMaxAge: options.cacheMaxAgeMs,
-    [customFetch]: boundedFetch,
+    [customFetch]: jwksFetch(options.addresses, options.resolver),
   });
   return async (header, token) => {
     try {
@@ -179,37 +198,230 @@ export function remoteKeySet(url: string, options: RemoteKeySetOptions): JWTVeri
     } catch (error) {
       if (error instanceof errors.JWKSNoMatchingKey) throw tokenInvalid("The token was signed with a key the issuer does not publish.");
       if (error instanceof errors.JWKSMultipleMatchingKeys) throw tokenInvalid("The token names no kid and the issuer publishes several keys.");
-      if (error instanceof errors.JWKSTimeout) throw tokenInvalid("The issuer's keys (JWKS) could not be fetched in time; try again shortly.");
-      if (error instanceof errors.JWKSInvalid) throw tokenInvalid("The issuer's JWKS is not a valid key set.");
-      // Connection refused, TLS, non-200, not JSON, too large: all the issuer's side.
-      throw tokenInvalid("The issuer's keys (JWKS) could not be fetched; try again shortly.");
+      // Timeout, refused address, connection refused, TLS, non-200, not JSON, not a JWKS, too
+      // large: one answer for all (the detail is logged, not shown).
+      options.onFetchFailure?.(failureDetail(error));
+      throw tokenInvalid(JWKS_UNAVAILABLE_MESSAGE);
     }
   };
 }
 
-/** fetch, reading at most MAX_JWKS_BYTES of the body. */
-async function boundedFetch(url: string, init: RequestInit): Promise<Response> {
-  const response = await fetch(url, init);
-  if (response.status !== 200 || !response.body) return response;
-  const declared = Number(response.headers.get("content-length"));
-  if (Number.isFinite(declared) && declared > MAX_JWKS_BYTES) {
-    await response.body.cancel();
-    throw new Error("JWKS too large");
+/** What went wrong, for the debug log: an error's code or name and message, bounded. */
+function failureDetail(error: unknown): string {
+  // Duck-typed: errors of node's own modules need not be instances of this realm's Error.
+  const text = (value: unknown, key: string): string | null => {
+    const field = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+    return typeof field === "string" ? field : null;
+  };
+  const message = text(error, "message");
+  if (message === null) return "unknown failure";
+  const causeMessage = text((error as { cause?: unknown }).cause, "message");
+  const cause = causeMessage ? ` (${causeMessage})` : "";
+  return `${text(error, "code") ?? text(error, "name") ?? "Error"}: ${message}${cause}`.slice(0, 300);
+}
+
+// -------------------------------------------------------------------------------------------------
+// JWKS fetches that cannot reach the inside of the network (SSRF)
+
+/**
+ * Which addresses a JWKS host may resolve to. Public addresses always; loopback only when
+ * `allowLoopback` (outside production: tests and local development run their JWKS on 127.0.0.1).
+ * Private, link-local, unique-local, shared (CGNAT), multicast, unspecified, reserved and NAT64
+ * addresses are refused everywhere.
+ */
+export interface JwksAddressPolicy {
+  allowLoopback: boolean;
+}
+
+/** What kind of address an IP literal is, for {@link JwksAddressPolicy}. */
+export type AddressClass =
+  | "public"
+  | "loopback"
+  | "private"
+  | "link-local"
+  | "unique-local"
+  | "shared"
+  | "multicast"
+  | "unspecified"
+  | "reserved"
+  | "nat64"
+  | "invalid";
+
+/** Resolves a host name to every address it has (dns.lookup with all: true). */
+export type HostResolver = (hostname: string, family: 0 | 4 | 6) => Promise<LookupAddress[]>;
+
+const defaultResolver: HostResolver = (hostname, family) => dnsLookup(hostname, { all: true, family });
+
+/** A fetch refused or failed on our side; its message is only ever logged. */
+export class JwksFetchError extends Error {
+  override name = "JwksFetchError";
+}
+
+function ipv4Class(a: number, b: number, c: number): AddressClass {
+  if (a === 0) return "unspecified"; // 0.0.0.0/8 "this network"
+  if (a === 127) return "loopback";
+  if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168)) return "private";
+  if (a === 169 && b === 254) return "link-local";
+  if (a === 100 && b >= 64 && b <= 127) return "shared"; // 100.64.0.0/10, carrier-grade NAT
+  if (a >= 224 && a <= 239) return "multicast";
+  if (a >= 240) return "reserved"; // 240.0.0.0/4 and the broadcast address
+  if (a === 192 && b === 0 && (c === 0 || c === 2)) return "reserved"; // IETF assignments, TEST-NET-1
+  if (a === 198 && (b === 18 || b === 19)) return "reserved"; // benchmarking
+  if ((a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113)) return "reserved"; // TEST-NET-2, -3
+  return "public";
+}
+
+/** The 16 bytes of an IPv6 literal that net.isIP accepted (zone ids dropped). */
+function ipv6Bytes(literal: string): number[] {
+  let text = literal.split("%")[0].toLowerCase();
+  let v4: number[] | null = null;
+  const lastColon = text.lastIndexOf(":");
+  if (text.includes(".", lastColon)) {
+    v4 = text.slice(lastColon + 1).split(".").map(Number);
+    text = `${text.slice(0, lastColon + 1)}0:0`;
   }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_JWKS_BYTES) {
-      await reader.cancel();
-      throw new Error("JWKS too large");
-    }
-    chunks.push(value);
+  const [head, tail] = text.includes("::") ? text.split("::") : [text, null];
+  const groups = (part: string) => (part ? part.split(":").map((g) => parseInt(g, 16)) : []);
+  const left = groups(head);
+  const right = tail === null ? [] : groups(tail);
+  const all = [...left, ...new Array(8 - left.length - right.length).fill(0), ...right];
+  const bytes = all.flatMap((g) => [g >> 8, g & 0xff]);
+  if (v4) bytes.splice(12, 4, ...v4);
+  return bytes;
+}
+
+/**
+ * Classifies an IP literal (IPv4 or IPv6, IPv4-mapped and other IPv4-embedding forms by the IPv4
+ * address they carry). Anything that is not an IP literal is "invalid".
+ */
+export function classifyAddress(address: string): AddressClass {
+  const family = isIP(address);
+  if (family === 4) {
+    const [a, b, c] = address.split(".").map(Number);
+    return ipv4Class(a, b, c);
   }
-  return new Response(Buffer.concat(chunks), { status: 200, headers: response.headers });
+  if (family !== 6) return "invalid";
+  const x = ipv6Bytes(address);
+  const zeros = (from: number, to: number) => x.slice(from, to).every((byte) => byte === 0);
+  if (zeros(0, 16)) return "unspecified";
+  if (zeros(0, 15) && x[15] === 1) return "loopback";
+  // ::ffff:a.b.c.d (IPv4-mapped): the IPv4 address it names.
+  if (zeros(0, 10) && x[10] === 0xff && x[11] === 0xff) return ipv4Class(x[12], x[13], x[14]);
+  // ::a.b.c.d (IPv4-compatible, deprecated) and ::ffff:0:a.b.c.d (IPv4-translated): refused.
+  if (zeros(0, 12) || (zeros(0, 8) && x[8] === 0xff && x[9] === 0xff && zeros(10, 12))) return "reserved";
+  // 64:ff9b::/96 (well-known NAT64) and 64:ff9b:1::/48 (local-use NAT64) reach IPv4 hosts behind a translator.
+  if (x[0] === 0x00 && x[1] === 0x64 && x[2] === 0xff && x[3] === 0x9b && (zeros(4, 12) || (x[4] === 0 && x[5] === 1))) return "nat64";
+  if ((x[0] & 0xfe) === 0xfc) return "unique-local"; // fc00::/7
+  if (x[0] === 0xfe && (x[1] & 0xc0) === 0x80) return "link-local"; // fe80::/10
+  if (x[0] === 0xfe && (x[1] & 0xc0) === 0xc0) return "private"; // fec0::/10, deprecated site-local
+  if (x[0] === 0xff) return "multicast";
+  // 2002::/16 (6to4) carries an IPv4 address: refused when that one would be.
+  if (x[0] === 0x20 && x[1] === 0x02) {
+    const inner = ipv4Class(x[2], x[3], x[4]);
+    return inner === "public" ? "public" : inner;
+  }
+  if (x[0] === 0x20 && x[1] === 0x01 && x[2] === 0x00 && x[3] === 0x00) return "reserved"; // Teredo 2001::/32
+  if (x[0] === 0x20 && x[1] === 0x01 && x[2] === 0x0d && x[3] === 0xb8) return "reserved"; // documentation
+  if (x[0] === 0x01 && zeros(1, 8)) return "reserved"; // 100::/64 discard
+  return "public";
+}
+
+/** Why this address may not be fetched from under the policy, or null when it may. */
+export function refusedAddress(address: string, policy: JwksAddressPolicy): string | null {
+  const kind = classifyAddress(address);
+  if (kind === "public" || (kind === "loopback" && policy.allowLoopback)) return null;
+  return `${kind} address`;
+}
+
+/**
+ * A net `lookup` that resolves every address of the host and refuses the connection when any of
+ * them is refused by the policy. The connection goes to the addresses checked here (no second
+ * resolution an attacker's DNS could answer differently).
+ */
+export function guardedLookup(policy: JwksAddressPolicy, resolver: HostResolver = defaultResolver): LookupFunction {
+  return (hostname, options, callback) => {
+    const family = options.family === 4 || options.family === 6 ? options.family : 0;
+    const fail = (error: Error) => (options.all ? callback(error, []) : callback(error, "", 0));
+    resolver(hostname, family).then(
+      (addresses) => {
+        if (addresses.length === 0) return fail(new JwksFetchError("the host has no address"));
+        for (const { address } of addresses) {
+          const refusal = refusedAddress(address, policy);
+          if (refusal) return fail(new JwksFetchError(`the host resolves to a ${refusal}, which is refused`));
+        }
+        if (options.all) callback(null, addresses);
+        else callback(null, addresses[0].address, addresses[0].family);
+      },
+      (error: Error) => fail(error),
+    );
+  };
+}
+
+/**
+ * jose's customFetch: GET with node:http(s), the host's addresses checked by
+ * {@link guardedLookup} (IP literals checked directly: node does not look them up), no redirects
+ * (anything but 200 fails), at most MAX_JWKS_BYTES of body, aborted with jose's signal.
+ */
+export function jwksFetch(policy: JwksAddressPolicy, resolver: HostResolver = defaultResolver): FetchImplementation {
+  return (url, init) =>
+    new Promise<Response>((resolve, reject) => {
+      let settled = false;
+      let request: ClientRequest | null = null;
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        init.signal.removeEventListener("abort", onAbort);
+        request?.destroy();
+        reject(error);
+      };
+      const onAbort = () => fail(new JwksFetchError(`the fetch was abandoned (${init.signal.reason?.name ?? "aborted"})`));
+      if (init.signal.aborted) return onAbort();
+      init.signal.addEventListener("abort", onAbort, { once: true });
+
+      let target: URL;
+      try {
+        target = new URL(url);
+      } catch {
+        return fail(new JwksFetchError("the JWKS URI is not a URL"));
+      }
+      const client = target.protocol === "https:" ? https : target.protocol === "http:" ? http : null;
+      if (!client) return fail(new JwksFetchError("the JWKS URI is neither https nor http"));
+      const host = target.hostname.replace(/^\[|\]$/g, "");
+      if (isIP(host)) {
+        const refusal = refusedAddress(host, policy);
+        if (refusal) return fail(new JwksFetchError(`the host is a ${refusal}, which is refused`));
+      }
+      const headers: Record<string, string> = {};
+      init.headers.forEach((value, name) => (headers[name] = value));
+      request = client.request(target, { method: "GET", headers, agent: false, lookup: guardedLookup(policy, resolver) }, (response) => {
+        const status = response.statusCode ?? 0;
+        if (status !== 200) {
+          response.resume();
+          return fail(new JwksFetchError(`the JWKS answered HTTP ${status} (redirects are not followed)`));
+        }
+        const declared = Number(response.headers["content-length"]);
+        if (Number.isFinite(declared) && declared > MAX_JWKS_BYTES) return fail(new JwksFetchError("the JWKS is too large"));
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_JWKS_BYTES) fail(new JwksFetchError("the JWKS is too large"));
+          else chunks.push(chunk);
+        });
+        response.on("error", (error) => fail(error));
+        response.on("close", () => {
+          if (!response.complete) fail(new JwksFetchError("the JWKS answer was cut short"));
+        });
+        response.on("end", () => {
+          if (settled) return;
+          settled = true;
+          init.signal.removeEventListener("abort", onAbort);
+          resolve(new Response(Buffer.concat(chunks), { status: 200, headers: { "content-type": "application/json" } }));
+        });
+      });
+      request.on("error", (error) => fail(error));
+      request.end();
+    });
 }
 
 const isFiniteNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);

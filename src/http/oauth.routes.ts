@@ -87,7 +87,10 @@ function clientSecretOf(request: FastifyRequest): { secret: string; scheme: "Bas
  * key with MINT_TOKENS, exchanges a partner JWT (subject_token_type
  * urn:ietf:params:oauth:token-type:jwt) or an ID token of one of its OIDC providers
  * (urn:ietf:params:oauth:token-type:id_token) for an Admit join token. `audience` (an event id or
- * slug of the company) makes the token open that event only. Errors are RFC 6749 §5.2 JSON:
+ * slug of the company) makes the token open that event only. The join token has its own jti and
+ * carries the subject token's jti (or, without one, `sha256:<hex SHA-256 of the subject token>`)
+ * as `sjt`: revokeToken of that value, or a ban of a session the subject token opened, refuses
+ * the join tokens minted from it too. Errors are RFC 6749 §5.2 JSON:
  * invalid_request, invalid_client (401), unauthorized_client, unsupported_grant_type,
  * invalid_grant (the subject token does not hold up), invalid_target (the audience).
  */

@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { SignJWT } from "jose";
 import { GqlResponse, ok, TestApp } from "../support/harness";
 import { TestCompany } from "../support/factories";
@@ -22,6 +22,15 @@ export const PARTNER_JOIN = `mutation($input: JoinEventInput!) {
     session { id userId role credentialType metadata user { id externalId name email avatarUrl isGuest metadata } event { id slug } }
   }
 }`;
+
+export const END_SESSION = `mutation($id: ID!, $ban: Boolean) { endSession(id: $id, ban: $ban) { id active endReason } }`;
+export const REVOKE_TOKEN = `mutation($jti: ID!) { revokeToken(jti: $jti) }`;
+
+/** The jti Admit knows a token without one by (a ban or revokeToken takes it). */
+export const syntheticJtiOf = (token: string): string => `sha256:${createHash("sha256").update(token).digest("hex")}`;
+
+/** The issuer of the company's own Admit tokens: the `aud` a PARTNER_KEYS token without a configured audience needs. */
+export const companyIssuer = (company: TestCompany): string => `http://admit.test/c/${company.slug}`;
 
 export interface PartnerSecret {
   id: string;

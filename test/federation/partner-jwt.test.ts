@@ -4,8 +4,10 @@ import { TestJwksServer } from "../support/jwks-server";
 import { expectRefused, joinRaw } from "../join/join-helpers";
 import {
   addProvider,
+  companyIssuer,
   createSecret,
   CREATE_SECRET,
+  END_SESSION,
   fresh,
   nowSeconds,
   PartnerSecret,
@@ -14,6 +16,7 @@ import {
   seatsUsed,
   signPartner,
   signRawHs256,
+  syntheticJtiOf,
   unsigned,
   userCount,
 } from "./partner-helpers";
@@ -174,6 +177,34 @@ describe("payload shapes", () => {
     await t.db.dataSource.query(`UPDATE users SET email = $1, email_normalized = $1 WHERE company_id = $2 AND is_guest AND email IS NULL`, [email, company.id]);
     const token = await signPartner(secret, fresh(t, { email }));
     await expectRefused(t, () => partnerJoin(t, event.id, token), "INVALID_CREDENTIALS");
+  });
+
+  it("without a jti: a ban refuses that very token (by its synthetic jti); another token of the user still joins", async () => {
+    const id = `ban-${uid()}`;
+    const token = await signPartner(secret, fresh(t, { user: { id } }));
+    const joined = ok(await partnerJoin(t, event.id, token)).joinEvent;
+    const [row] = await t.db.dataSource.query(`SELECT credential_jti FROM sessions WHERE id = $1`, [joined.session.id]);
+    expect(row.credential_jti).toBe(syntheticJtiOf(token));
+    expect(row.credential_jti).toHaveLength(71);
+    expect(ok(await t.gql(END_SESSION, { id: joined.session.id, ban: true }, { key: company.key })).endSession).toMatchObject({ active: false, endReason: "KICKED" });
+    await expectRefused(t, () => partnerJoin(t, event.id, token), "TOKEN_REVOKED");
+    // The user is not banned, the token is: a new token (same claims, a later iat) lets them in.
+    t.clock.advance(1);
+    const again = ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { user: { id } })))).joinEvent;
+    expect(again.session.userId).toBe(joined.session.userId);
+  });
+
+  it("a ban of a voice-SDK ticket without vxi or jti refuses that ticket", async () => {
+    const claims = fresh(t, {
+      iss: "acme-voice-ban",
+      vxa: "join",
+      f: `sip:.acme-voice-ban.vx${uid()}.@voice.test`,
+      t: `sip:confctl-g-acme-voice-ban.${event.slug}@voice.test`,
+    });
+    const token = await signPartner(secret, claims);
+    const joined = ok(await partnerJoin(t, event.id, token)).joinEvent;
+    ok(await t.gql(END_SESSION, { id: joined.session.id, ban: true }, { key: company.key }));
+    await expectRefused(t, () => partnerJoin(t, event.id, token), "TOKEN_REVOKED");
   });
 
   it("a jti is kept on the session: revokeToken refuses the token afterwards", async () => {
@@ -350,15 +381,15 @@ describe("asymmetric partner keys (PARTNER_KEYS)", () => {
   });
   afterAll(() => idp.stop());
 
-  it("a JWT signed with the partner's registered key, named by iss", async () => {
-    const token = await idp.sign(fresh(t, { iss: issuer, user: { id: `pk-${uid()}`, name: "Key" } }), { kid: esKid });
+  it("a JWT signed with the partner's registered key, named by iss, for this company (aud)", async () => {
+    const token = await idp.sign(fresh(t, { iss: issuer, aud: companyIssuer(company), user: { id: `pk-${uid()}`, name: "Key" } }), { kid: esKid });
     const joined = ok(await partnerJoin(t, event.id, token)).joinEvent;
     expect(joined.session.user.name).toBe("Key");
     expect(joined.session.credentialType).toBe("PARTNER_JWT");
   });
 
   it("refused: an unregistered issuer, another company's issuer, an algorithm outside the provider's list, no exp", async () => {
-    const user = () => ({ user: { id: `pk-${uid()}` } });
+    const user = () => ({ aud: companyIssuer(company), user: { id: `pk-${uid()}` } });
     await expectRefused(t, async () => partnerJoin(t, event.id, await idp.sign(fresh(t, { iss: "https://nobody.test", ...user() }), { kid: esKid })), "TOKEN_INVALID");
     const other = await makeCompany(t);
     const otherEvent = await makeEvent(t, other);
@@ -368,5 +399,34 @@ describe("asymmetric partner keys (PARTNER_KEYS)", () => {
     await expectRefused(t, async () => partnerJoin(t, event.id, await idp.sign(noExp, { kid: esKid })), "TOKEN_INVALID");
     // An EdDSA key the provider publishes is accepted (EdDSA is in its list).
     ok(await partnerJoin(t, event.id, await idp.sign(fresh(t, { iss: issuer, ...user() }), { kid: edKid })));
+  });
+
+  it("without a configured audience, aud must be the company's Admit issuer: a token for company A does not open B's events", async () => {
+    // The same partner, with the same keys and issuer, serves another company too.
+    const other = await makeCompany(t);
+    const otherEvent = await makeEvent(t, other);
+    await addProvider(t, other, { kind: "PARTNER_KEYS", name: "Partner", issuer, jwksUri: idp.jwksUri, algorithms: ["ES256", "EdDSA"] });
+    const sign = (aud: unknown) => idp.sign(fresh(t, { iss: issuer, ...(aud === undefined ? {} : { aud }), user: { id: `pk-${uid()}` } }), { kid: esKid });
+
+    const forA = await sign(companyIssuer(company));
+    await expectRefused(t, () => partnerJoin(t, otherEvent.id, forA), "TOKEN_INVALID");
+    for (const aud of [undefined, companyIssuer(other).toUpperCase(), `${companyIssuer(other)}/`, [], [companyIssuer(company), companyIssuer(other)], "admit"]) {
+      const token = await sign(aud);
+      await expectRefused(t, () => partnerJoin(t, otherEvent.id, token), "TOKEN_INVALID");
+    }
+    ok(await partnerJoin(t, event.id, forA));
+    ok(await partnerJoin(t, otherEvent.id, await sign(companyIssuer(other))));
+    ok(await partnerJoin(t, otherEvent.id, await sign([companyIssuer(other)])));
+  });
+
+  it("with a configured audience, aud must be exactly it (the company's issuer is not enough)", async () => {
+    const keyed = `https://partner-aud-${uid()}.example.test`;
+    await addProvider(t, company, { kind: "PARTNER_KEYS", name: "Aud", issuer: keyed, jwksUri: idp.jwksUri, audience: "partner-aud" });
+    const sign = (aud?: string) => idp.sign(fresh(t, { iss: keyed, ...(aud === undefined ? {} : { aud }), user: { id: `pk-${uid()}` } }), { kid: esKid });
+    ok(await partnerJoin(t, event.id, await sign("partner-aud")));
+    for (const aud of [undefined, companyIssuer(company), "partner-aud2"]) {
+      const token = await sign(aud);
+      await expectRefused(t, () => partnerJoin(t, event.id, token), "TOKEN_INVALID");
+    }
   });
 });

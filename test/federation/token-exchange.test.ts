@@ -1,8 +1,22 @@
 import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, makeUser, TestCompany, TestEvent } from "../support/factories";
 import { TestJwksServer } from "../support/jwks-server";
-import { decodePart, join, joinRaw } from "../join/join-helpers";
-import { addProvider, createSecret, fresh, nowSeconds, PartnerSecret, signPartner, unsigned, userCount } from "./partner-helpers";
+import { decodePart, join, joinRaw, mint, VALIDATE } from "../join/join-helpers";
+import {
+  addProvider,
+  companyIssuer,
+  createSecret,
+  END_SESSION,
+  fresh,
+  nowSeconds,
+  PartnerSecret,
+  partnerJoin,
+  REVOKE_TOKEN,
+  signPartner,
+  syntheticJtiOf,
+  unsigned,
+  userCount,
+} from "./partner-helpers";
 
 const t = useTestApp();
 let company: TestCompany;
@@ -150,6 +164,55 @@ describe("POST /oauth/token", () => {
       expect(joined.session.user).toMatchObject({ externalId: sub, name: "Sso" });
       // The same ID token named as a partner JWT is not one.
       expectError(await exchange({ grant_type: GRANT, subject_token: idToken, subject_token_type: JWT }), 400, "invalid_grant");
+    } finally {
+      await idp.stop();
+    }
+  });
+
+  it("revoking the subject token's jti refuses the join tokens minted from it (join and validateToken); each has its own jti", async () => {
+    const jti = `subject-${uid()}`;
+    const grant = await partnerGrant({ jti, user: { id: `rv-${uid()}` } }, { audience: event.id });
+    const first = (await exchange(grant)).body.access_token as string;
+    const second = (await exchange(grant)).body.access_token as string;
+    const [a, b] = [decodePart(first, 1), decodePart(second, 1)];
+    expect(a.sjt).toBe(jti);
+    expect(b.sjt).toBe(jti);
+    expect(new Set([a.jti, b.jti, jti]).size).toBe(3);
+    await join(t, event.id, first);
+
+    ok(await t.gql(REVOKE_TOKEN, { jti }, { key: company.key }));
+    expect((await joinRaw(t, { event: event.id, credential: second })).errors?.[0]?.extensions?.code).toBe("TOKEN_REVOKED");
+    expect(ok(await t.gql(VALIDATE, { token: second })).validateToken).toMatchObject({ valid: false, errorCode: "TOKEN_REVOKED" });
+    expectError(await exchange(grant), 400, "invalid_grant");
+    // Join tokens minted otherwise are not affected.
+    const plain = (await exchange(await partnerGrant({ jti: `other-${uid()}`, user: { id: `rv-${uid()}` } }, { audience: event.id }))).body.access_token;
+    expect(ok(await t.gql(VALIDATE, { token: plain })).validateToken).toMatchObject({ valid: true, errorCode: null });
+    const minted = await mint(t, company, { eventId: event.id, user: { id: `mint-${uid()}` } });
+    expect(decodePart(minted.token, 1).sjt).toBeUndefined();
+    expect(ok(await t.gql(VALIDATE, { token: minted.token })).validateToken).toMatchObject({ valid: true, errorCode: null });
+    await join(t, event.id, minted.token);
+  });
+
+  it("a subject token without jti is known by its synthetic jti: banning it (joined directly) refuses the join tokens minted from it", async () => {
+    const subject = await signPartner(secret, fresh(t, { user: { id: `syn-${uid()}` } }));
+    const minted = (await exchange({ grant_type: GRANT, subject_token: subject, subject_token_type: JWT })).body.access_token as string;
+    expect(decodePart(minted, 1).sjt).toBe(syntheticJtiOf(subject));
+    const direct = ok(await partnerJoin(t, event.id, subject)).joinEvent;
+    ok(await t.gql(END_SESSION, { id: direct.session.id, ban: true }, { key: company.key }));
+    expect((await joinRaw(t, { event: event.id, credential: minted })).errors?.[0]?.extensions?.code).toBe("TOKEN_REVOKED");
+    expectError(await exchange({ grant_type: GRANT, subject_token: subject, subject_token_type: JWT }), 400, "invalid_grant");
+  });
+
+  it("a PARTNER_KEYS subject token must name this company's Admit issuer as aud", async () => {
+    const idp = await TestJwksServer.start();
+    try {
+      const issuer = `https://keys-${uid()}.example.test`;
+      await addProvider(t, company, { kind: "PARTNER_KEYS", name: "Keys", issuer, jwksUri: idp.jwksUri });
+      const subject = (aud?: string) => idp.sign(fresh(t, { iss: issuer, ...(aud ? { aud } : {}), user: { id: `pk-${uid()}` } }));
+      expectError(await exchange({ grant_type: GRANT, subject_token: await subject(), subject_token_type: JWT }), 400, "invalid_grant");
+      const otherIssuer = companyIssuer(await makeCompany(t));
+      expectError(await exchange({ grant_type: GRANT, subject_token: await subject(otherIssuer), subject_token_type: JWT }), 400, "invalid_grant");
+      expect((await exchange({ grant_type: GRANT, subject_token: await subject(companyIssuer(company)), subject_token_type: JWT })).status).toBe(200);
     } finally {
       await idp.stop();
     }

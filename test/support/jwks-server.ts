@@ -16,13 +16,14 @@ interface TestKey {
 /**
  * A loopback identity provider for tests: node:http on 127.0.0.1 (port 0) serving a JWKS that
  * the test swaps (rotation), and signing tokens with jose. `mode` makes it fail: "error" answers
- * 500, "hang" never answers (a timeout), and stop() closes the port (connection refused).
+ * 500, "hang" never answers (a timeout), "junk" answers 200 with a body that is not JSON,
+ * "redirect" answers 302 to its own JWKS, "huge" answers a 300 KB key set, and stop() closes the port (connection refused).
  */
 export class TestJwksServer {
   readonly keys: TestKey[] = [];
   /** Every GET of the JWKS, for tests that count fetches. */
   fetches = 0;
-  mode: "ok" | "error" | "hang" = "ok";
+  mode: "ok" | "error" | "hang" | "junk" | "redirect" | "huge" = "ok";
   private server: Server | null = null;
   private port = 0;
 
@@ -55,8 +56,20 @@ export class TestJwksServer {
       response.writeHead(500, { "content-type": "text/plain" }).end("down");
       return;
     }
-    const body = JSON.stringify({ keys: this.keys.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: "sig" })) });
-    response.writeHead(200, { "content-type": "application/json" }).end(body);
+    if (this.mode === "junk") {
+      response.writeHead(200, { "content-type": "application/json" }).end("<html>not json</html>");
+      return;
+    }
+    if (this.mode === "redirect") {
+      response.writeHead(302, { location: this.jwksUri }).end();
+      return;
+    }
+    const keys: Record<string, unknown>[] = this.keys.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: "sig" }));
+    if (this.mode === "huge") keys.push({ kty: "oct", kid: "padding", k: "A".repeat(300 * 1024) });
+    const body = JSON.stringify({ keys });
+    response.writeHead(200, { "content-type": "application/json" });
+    if (this.mode === "huge") response.write(body.slice(0, 1024)); // chunked: no content-length
+    response.end(this.mode === "huge" ? body.slice(1024) : body);
   }
 
   /** Publishes a new key (beside the others) and returns its kid. */

@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto";
 import type { DataSource } from "typeorm";
 import type { JWTVerifyGetKey } from "jose";
+import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import {
   ID_TOKEN_MAX_LIFETIME_SECONDS,
@@ -36,6 +38,10 @@ export interface ExternalCredentialServiceDeps {
   sessions: SessionService;
   tokens: TokenService;
   partners: PartnerService;
+  /** JWKS fetch failures are logged here at debug level (callers see one generic message). */
+  log?: Logger;
+  /** NODE_ENV is "production": JWKS hosts may then not resolve to loopback addresses either. */
+  production: boolean;
 }
 
 /** Remote JWKS settings (jose createRemoteJWKSet), per identity provider and node. */
@@ -61,7 +67,8 @@ export type ExternalSubject =
 export interface ExternalCredential {
   credentialType: "PARTNER_JWT" | "OIDC_ID_TOKEN";
   subject: ExternalSubject;
-  jti: string | null;
+  /** The token's jti (a ticket's `vxi:<iss>:<vxi>`), else its {@link syntheticJti}. */
+  jti: string;
   issuedAt: Date | null;
   expiresAt: Date;
   roleGrant: Role | null;
@@ -70,6 +77,15 @@ export interface ExternalCredential {
   channel: string | null;
   /** The partner secret that verified it (its lastUsedAt is recorded on success). */
   secret: PartnerSecretKey | null;
+}
+
+/**
+ * The jti a token without one is known by: `sha256:` and the hex SHA-256 of the whole compact
+ * token (71 characters). A ban (endSession ban: true) revokes it, which refuses that very token
+ * and no other; revokeToken takes it too.
+ */
+export function syntheticJti(token: string): string {
+  return `sha256:${createHash("sha256").update(token, "utf8").digest("hex")}`;
 }
 
 export const SUBJECT_TOKEN_TYPES = {
@@ -110,7 +126,11 @@ function idClaim(payload: Record<string, unknown>, name: string, label = name): 
  *
  * The company registers a PARTNER_KEYS identity provider. `iss` names it (exact match, that
  * company only); the key comes from its JWKS (by `kid` when given); `alg` must be in the
- * provider's list; `aud` must match the provider's audience when it has one.
+ * provider's list. `aud` is required: the provider's audience when it has one, else the
+ * company's Admit issuer `<PUBLIC_URL>/c/<companySlug>` (as in Admit's own tokens). Issuers are
+ * unique per company only, so a partner serving several companies with the same keys would
+ * otherwise have its token for company A accepted at company B's events; the audience binds the
+ * token to one company. (An HS256 token is bound already: its kid is a secret of one company.)
  *
  * ## Claims read from a partner JWT (either signature)
  *
@@ -118,7 +138,9 @@ function idClaim(payload: Record<string, unknown>, name: string, label = name): 
  * - `iat` (optional): the issue time; not in the future. revokeUserTokens refuses tokens issued
  *   before its cut-off; without `iat` that cut-off cannot apply.
  * - `jti` (optional, a string of at most 128 characters): kept on the session, so revokeToken and
- *   a ban (endSession ban: true) refuse the token afterwards. Without it, null.
+ *   a ban (endSession ban: true) refuse the token afterwards. Without it, the token is known by
+ *   the synthetic jti `sha256:<hex SHA-256 of the whole token>` ({@link syntheticJti}), so a ban
+ *   refuses that very token (and revokeToken takes that value too).
  * - `role` (optional): ATTENDEE, PRESENTER or ORGANIZER (any case); admin and owner mean ORGANIZER.
  * - `metadata` (optional): a JSON object of at most 1000 characters serialized, carried into the
  *   session.
@@ -134,6 +156,11 @@ function idClaim(payload: Record<string, unknown>, name: string, label = name): 
  *      (exact) and wins when both are given; `email` matches case-insensitively, the oldest user
  *      first. Nobody matches: INVALID_CREDENTIALS. Nothing about the user is changed.
  * - Nothing else is read (`iss` and `aud` only as above).
+ *
+ * Token exchange (POST /oauth/token) mints a join token with its own jti and the subject token's
+ * jti (or synthetic jti) in its `sjt` claim: revoking the subject token's jti refuses the join
+ * tokens derived from it too, at join and in validateToken (a session already open with one
+ * carries on until it ends or is kicked).
  *
  * ## Voice-SDK tickets (modelled on Vivox access tokens)
  *
@@ -153,7 +180,7 @@ function idClaim(payload: Record<string, unknown>, name: string, label = name): 
  * - `iss` is required, and must be the issuer inside both `f` and `t`; `f` and `t` must name the
  *   same domain (the domain is not otherwise checked).
  * - `vxi` (optional, a whole number) is the ticket's unique id: it becomes the jti
- *   (`vxi:<iss>:<vxi>`) unless a `jti` claim is given. `exp`, `nbf`, `iat`, `role` and `metadata`
+ *   (`vxi:<iss>:<vxi>`) unless a `jti` claim is given (with neither, the synthetic jti). `exp`, `nbf`, `iat`, `role` and `metadata`
  *   are read as for any partner JWT; `sub` is not read.
  *
  * ## OIDC_ID_TOKEN
@@ -163,11 +190,22 @@ function idClaim(payload: Record<string, unknown>, name: string, label = name): 
  * names an unknown kid, at most every 30 s), `alg` in the provider's list, `iss` and `aud` exact
  * (`aud` a string, or an array holding it with `azp` naming it when it holds others), `exp`
  * required (30 s skew), `nbf` honoured. Claims read: the mapped external-id claim (default `sub`,
- * required), the mapped email claim (default `email`; ignored when `email_verified` is false, so
- * an unverified address cannot match an organizer list), the mapped name claim (default `name`),
- * `iat` and `jti` as above. jitEnabled: the user is created or refreshed just in time; otherwise
- * only an existing user with that external id gets in (else INVALID_CREDENTIALS). A JWKS that
- * cannot be fetched is TOKEN_INVALID.
+ * required), the `email` claim only when `email_verified` is the boolean true (absent, false,
+ * "true" as a string: the email is not taken, so an address the provider did not verify cannot
+ * match an organizer list; an existing user's email is left as it is), the mapped name claim
+ * (default `name`), `iat` and `jti` as above. An email mapped to a claim other than `email` is
+ * never taken: `email_verified` speaks of `email` only, and there is no per-provider option to
+ * trust another claim. jitEnabled: the user is created or refreshed just in time; otherwise only
+ * an existing user with that external id gets in (else INVALID_CREDENTIALS).
+ *
+ * ## JWKS fetches
+ *
+ * node:http(s), 3 s timeout, no redirects, at most 256 KB. The JWKS host must resolve only to
+ * public addresses (checked on the addresses actually connected to): loopback, private,
+ * link-local, unique-local, CGNAT, multicast, reserved, NAT64 and IPv4-mapped forms of these
+ * are refused; outside production loopback is allowed (local development, tests). A JWKS that
+ * cannot be obtained, for whatever reason, is TOKEN_INVALID with one generic message; the
+ * reason is logged at debug level.
  */
 export class ExternalCredentialService {
   private readonly sql: RawQuery;
@@ -229,7 +267,7 @@ export class ExternalCredentialService {
   }
 
   private async refuseRevoked(company: CompanyEntity, verified: ExternalCredential): Promise<void> {
-    if (verified.jti !== null && (await this.deps.tokens.isRevoked(company.id, verified.jti))) {
+    if (await this.deps.tokens.isRevoked(company.id, verified.jti)) {
       throw new AppError("TOKEN_REVOKED", "This token was revoked.");
     }
   }
@@ -283,7 +321,8 @@ export class ExternalCredentialService {
         key: this.keySetOf(provider),
         algorithms: provider.algorithms,
         issuer: provider.issuer,
-        audience: provider.audience ?? undefined,
+        // Issuers are unique per company only: the audience binds the token to this company.
+        audience: provider.audience ?? this.deps.tokens.issuerOf(company.slug),
         now,
         maxLifetimeSeconds: PARTNER_JWT_MAX_LIFETIME_SECONDS,
       });
@@ -301,9 +340,9 @@ export class ExternalCredentialService {
     };
     if (payload.vxa !== undefined) {
       const ticket = ticketClaims(payload);
-      return { ...common, subject: { kind: "profile", profile: ticket.profile }, jti: ticket.jti, channel: ticket.channel };
+      return { ...common, subject: { kind: "profile", profile: ticket.profile }, jti: ticket.jti ?? syntheticJti(token), channel: ticket.channel };
     }
-    return { ...common, subject: partnerSubject(payload), jti: jtiClaim(payload), channel: null };
+    return { ...common, subject: partnerSubject(payload), jti: jtiClaim(payload) ?? syntheticJti(token), channel: null };
   }
 
   /** Verifies an ID token of one of this company's OIDC providers and maps its claims. */
@@ -329,8 +368,10 @@ export class ExternalCredentialService {
       const name = payload[provider.nameClaim];
       if (email !== undefined && email !== null && typeof email !== "string") throw malformed(provider.emailClaim);
       if (name !== undefined && name !== null && typeof name !== "string") throw malformed(provider.nameClaim);
-      // An address the provider says is unverified must not match an organizer list.
-      const trustedEmail = payload.email_verified === false ? undefined : (email ?? undefined);
+      // Organizer lists match by email: only an address the provider says it verified is taken.
+      // email_verified speaks of the `email` claim alone, so a mapped claim is never trusted.
+      const verifiedEmail = provider.emailClaim === "email" && payload.email_verified === true;
+      const trustedEmail = verifiedEmail ? (email ?? undefined) : undefined;
       subject = { kind: "profile", profile: profileOf({ externalId, email: trustedEmail, name: name ?? undefined }, "") };
     } else {
       subject = { kind: "externalId", externalId };
@@ -338,7 +379,7 @@ export class ExternalCredentialService {
     return {
       credentialType: "OIDC_ID_TOKEN",
       subject,
-      jti: jtiClaim(payload),
+      jti: jtiClaim(payload) ?? syntheticJti(token),
       issuedAt: verified.issuedAt,
       expiresAt: verified.expiresAt,
       roleGrant: null,
@@ -354,7 +395,20 @@ export class ExternalCredentialService {
     let keySet = this.keySets.get(cacheKey);
     if (!keySet) {
       if (this.keySets.size >= JWKS_CACHE_MAX_PROVIDERS) this.keySets.clear();
-      keySet = remoteKeySet(provider.jwksUri, { timeoutMs: JWKS_TIMEOUT_MS, cooldownMs: JWKS_COOLDOWN_MS, cacheMaxAgeMs: JWKS_CACHE_MAX_AGE_MS });
+      let host = "?";
+      try {
+        host = new URL(provider.jwksUri).host;
+      } catch {
+        // logged as "?"; the fetch itself fails generically
+      }
+      keySet = remoteKeySet(provider.jwksUri, {
+        timeoutMs: JWKS_TIMEOUT_MS,
+        cooldownMs: JWKS_COOLDOWN_MS,
+        cacheMaxAgeMs: JWKS_CACHE_MAX_AGE_MS,
+        addresses: { allowLoopback: !this.deps.production },
+        // The host only (a path or query could carry a secret of the provider's), never the token.
+        onFetchFailure: (detail) => this.deps.log?.debug({ identityProviderId: provider.id, jwksHost: host, detail }, "JWKS fetch failed"),
+      });
       this.keySets.set(cacheKey, keySet);
     }
     return keySet;
@@ -373,7 +427,8 @@ export class ExternalCredentialService {
    * given (else for any event of the company; a ticket always opens its channel's event). The
    * user is the one the subject names: an existing user's external id and profile, or the
    * just-in-time profile, which the join then creates. It expires with the subject token, or
-   * sooner by the company's default token lifetime.
+   * sooner by the company's default token lifetime. It has its own jti, and the subject token's jti
+   * as `sjt` (see the class comment).
    * @throws AppError when the subject token does not hold up (the caller answers invalid_grant).
    */
   async exchange(company: CompanyEntity, verified: ExternalCredential, event: EventEntity | null): Promise<{ token: JoinTokenType; expiresIn: number }> {
@@ -412,14 +467,16 @@ export class ExternalCredentialService {
     if (expiresAt.getTime() <= now.getTime()) throw new AppError("TOKEN_EXPIRED", "The subject token has expired.");
     let token: JoinTokenType;
     try {
-      token = await this.deps.tokens.mintJoinTokenFor(company.id, {
+      const input = {
         eventId: event?.id,
         eventSpecific: event !== null,
         user,
         role: verified.roleGrant ?? undefined,
         expiresAt,
         metadata: Object.keys(verified.metadata).length > 0 ? verified.metadata : undefined,
-      });
+      };
+      // sjt: revoking the subject token's jti (or a ban of its session) refuses this token too.
+      token = await this.deps.tokens.mintJoinTokenFor(company.id, input, { subjectJti: verified.jti });
     } catch (error) {
       // The claims could not make a join token (the subject token's fault, not the request's).
       if (isAppError(error) && error.code === "BAD_USER_INPUT") throw tokenInvalid(`The subject token's claims cannot make a join token: ${error.message}`);

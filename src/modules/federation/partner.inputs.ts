@@ -13,7 +13,10 @@ export class ClaimMappingInput {
   @Field({ nullable: true, description: "The claim holding the user's external id (default sub)." })
   externalId?: string;
 
-  @Field({ nullable: true, description: "The claim holding the email (default email)." })
+  @Field({
+    nullable: true,
+    description: "The claim holding the email (default email). Only the email claim is taken, and only when email_verified is true: another claim is never taken.",
+  })
   email?: string;
 
   @Field({ nullable: true, description: "The claim holding the display name (default name)." })
@@ -31,10 +34,14 @@ export class AddIdentityProviderInput {
   @Field({ description: "The exact `iss` of its tokens; unique per company." })
   issuer: string;
 
-  @Field({ description: "https URL of its JWKS (http only on a loopback host outside production)." })
+  @Field({ description: "https URL of its JWKS, on a host with public addresses only (http, and loopback hosts, only outside production)." })
   jwksUri: string;
 
-  @Field({ nullable: true, description: "The exact `aud` its tokens must carry: required for OIDC (Admit's client id at the provider)." })
+  @Field({
+    nullable: true,
+    description:
+      "The exact `aud` its tokens must carry: required for OIDC (Admit's client id at the provider). PARTNER_KEYS without one: tokens must carry the company's Admit issuer (<PUBLIC_URL>/c/<companySlug>) as `aud`.",
+  })
   audience?: string;
 
   @Field(() => [String], { nullable: true, description: "Accepted algorithms, asymmetric only (default RS256, ES256, EdDSA)." })

@@ -1,10 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { isIP } from "node:net";
 import type { DataSource, EntityManager } from "typeorm";
 import type { CryptoKey } from "jose";
 import type { Clock } from "../../clock";
 import type { KeyEncryption } from "../../auth/key-encryption";
-import { ASYMMETRIC_ALGS, isAsymmetricAlg } from "../../auth/external-tokens";
+import { ASYMMETRIC_ALGS, classifyAddress, isAsymmetricAlg } from "../../auth/external-tokens";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { badInput, notFound } from "../../graphql/errors";
 import * as v from "../../graphql/validate";
@@ -289,9 +288,11 @@ export class PartnerService {
 
   /**
    * A JWKS URI Admit may fetch: https, without credentials; plain http only on a loopback host
-   * outside production (tests, local development). In production, hosts that are loopback,
-   * private or link-local addresses are refused too, so a company cannot point Admit's fetches
-   * at the inside of its network.
+   * outside production (tests, local development). IP literals of private, link-local,
+   * unique-local, CGNAT, multicast, reserved or NAT64 ranges are refused, and in production
+   * loopback hosts too (localhost, *.localhost, with or without the final dot). This is only an
+   * early, clear answer: a host name can resolve anywhere, so every fetch checks the addresses it
+   * connects to (external-tokens jwksFetch).
    */
   private jwksUri(value: string): string {
     const uri = exactText("jwksUri", value, MAX_URI);
@@ -302,10 +303,11 @@ export class PartnerService {
       throw badInput("jwksUri", "jwksUri must be an absolute https URL.");
     }
     if (url.username || url.password) throw badInput("jwksUri", "jwksUri must not carry credentials.");
-    const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-    const loopback = host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+    const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase().replace(/\.$/, "");
+    const kind = classifyAddress(host);
+    const loopback = host === "localhost" || host.endsWith(".localhost") || kind === "loopback";
     if (url.protocol === "https:") {
-      if (this.deps.production && (loopback || isInternalAddress(host))) {
+      if ((this.deps.production && loopback) || (kind !== "invalid" && kind !== "public" && kind !== "loopback")) {
         throw badInput("jwksUri", "jwksUri must be on a public host.");
       }
       return uri;
@@ -323,17 +325,3 @@ function exactText(field: string, value: string, max: number): string {
   if (value.length > max) throw badInput(field, `${field} must be at most ${max} characters.`);
   return value;
 }
-
-/** IP literals of private, link-local, loopback or unspecified ranges. */
-function isInternalAddress(host: string): boolean {
-  const family = isIP(host);
-  if (family === 4) {
-    const [a, b] = host.split(".").map(Number);
-    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
-  }
-  if (family === 6) {
-    return host === "::" || host === "::1" || /^f[cd]/.test(host) || /^fe[89ab]/.test(host) || host.startsWith("::ffff:");
-  }
-  return false;
-}
-

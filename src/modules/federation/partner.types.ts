@@ -68,7 +68,10 @@ export class IdentityProviderType {
   @Field({ description: "Where its public keys are fetched." })
   jwksUri: string;
 
-  @Field(() => String, { nullable: true, description: "The exact `aud` its tokens must carry (OIDC: Admit's client id at the provider)." })
+  @Field(() => String, {
+    nullable: true,
+    description: "The exact `aud` its tokens must carry (OIDC: Admit's client id at the provider). Null (PARTNER_KEYS only): the company's Admit issuer.",
+  })
   audience: string | null;
 
   @Field(() => [String], { description: "The signing algorithms accepted from it." })

@@ -279,7 +279,11 @@ export class SessionService {
     if (claims.eventId !== null && claims.eventId !== event.id) {
       throw new AppError("TOKEN_WRONG_EVENT", "This token opens another event.");
     }
-    if (await this.deps.tokens.isRevoked(company.id, claims.jti)) throw new AppError("TOKEN_REVOKED", "This token was revoked.");
+    // sjt: the subject token a token exchange minted this one for; revoking it revokes this too.
+    const subjectJti = typeof payload.sjt === "string" ? payload.sjt : null;
+    if ((await this.deps.tokens.isRevoked(company.id, claims.jti)) || (subjectJti !== null && (await this.deps.tokens.isRevoked(company.id, subjectJti)))) {
+      throw new AppError("TOKEN_REVOKED", "This token was revoked.");
+    }
     return {
       company,
       event,

@@ -199,8 +199,12 @@ export class TokenService {
     return this.mintJoinTokenFor(companyIdOf(ctx), input);
   }
 
-  /** mintJoinToken for a company known without a request context (token exchange, F6b). */
-  async mintJoinTokenFor(companyId: string, input: MintJoinTokenInput): Promise<JoinTokenType> {
+  /**
+   * mintJoinToken for a company known without a request context (token exchange, F6b).
+   * `subjectJti`: the jti of the token exchanged for this one, carried as the `sjt` claim; revoking
+   * it refuses this token too (at join and in validateToken).
+   */
+  async mintJoinTokenFor(companyId: string, input: MintJoinTokenInput, options: { subjectJti?: string } = {}): Promise<JoinTokenType> {
     const company = await this.deps.companies.cachedCompany("id", companyId);
     if (!company) throw notFound("The company");
     const now = this.deps.clock.now();
@@ -269,6 +273,7 @@ export class TokenService {
     if (ejectAfter) claims.ejs = ejectAfter;
     if (input.ejectAtTokenExpiry) claims.eje = true;
     if (metadata && Object.keys(metadata).length > 0) claims.md = metadata;
+    if (options.subjectJti) claims.sjt = options.subjectJti;
 
     const jti = randomUUID();
     const token = await signToken({
@@ -311,12 +316,14 @@ export class TokenService {
       // The single-use credential of an approved knock (jrq) is spent once it has been joined with.
       const joinRequest = payload.jrq === undefined ? null : typeof payload.jrq === "string" && v.isUuid(payload.jrq) ? payload.jrq : undefined;
       if (joinRequest === undefined) return true;
+      // sjt: the subject token a token exchange minted this one for (revoking it revokes this too).
+      const subjectJti = typeof payload.sjt === "string" ? payload.sjt : null;
       const [row] = await this.sql<{ revoked: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND jti = $2)
+        `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND (jti = $2 OR jti = $6))
              OR EXISTS (SELECT 1 FROM users WHERE company_id = $1 AND external_id = $3 AND tokens_revoked_before > $4)
              OR ($5::uuid IS NOT NULL AND NOT EXISTS (
                   SELECT 1 FROM join_requests WHERE id = $5 AND company_id = $1 AND status = 'APPROVED' AND consumed_at IS NULL)) AS revoked`,
-        [company.id, jti, sub, issuedAt, joinRequest],
+        [company.id, jti, sub, issuedAt, joinRequest, subjectJti],
       );
       return row.revoked;
     }
