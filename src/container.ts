@@ -47,7 +47,7 @@ export function createContainer(deps: ContainerDeps) {
   const analytics = new AnalyticsService({ dataSource, clock });
   // F7 managed passwords and F8 knocking: credentials of joinEvent that the federation module owns.
   const authLimiter = new AuthRateLimiter({ dataSource, clock });
-  const passwords = new PasswordService({ dataSource, clock, sessions, limiter: authLimiter });
+  const passwords = new PasswordService({ dataSource, clock, sessions, tokens, limiter: authLimiter });
   sessions.registerCredential("PASSWORD", (input, _credential, facts) => passwords.admit(input, facts));
   const joinRequests = new JoinRequestService({ dataSource, clock, sessions, tokens, signingKeys, limiter: authLimiter });
   sessions.registerJoinRequestCredential((company, payload, input) => joinRequests.admit(company, payload, input));

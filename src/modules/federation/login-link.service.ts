@@ -51,20 +51,6 @@ const NO_SUCH_HASH = hashSecret("no login link has this code");
 const CONSUME_SQL = `UPDATE login_links SET used_at = $2
   WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING id`;
 
-/**
- * Ends one live session as $4 unless a time limit (inactivity window, ejectAt, the event's end)
- * has already ended it: those are written down by the sweep with their own reason and time.
- * $1 session id, $2 company id, $3 now.
- */
-export const END_LIVE_SESSION_SQL = `UPDATE sessions s SET ended_at = $3, end_reason = $4
-   FROM events e, companies c
-  WHERE s.id = $1 AND s.company_id = $2 AND e.id = s.event_id AND c.id = s.company_id
-    AND s.ended_at IS NULL
-    AND s.last_seen_at + make_interval(secs => c.session_inactivity_timeout_seconds) > $3::timestamptz
-    AND (s.eject_at IS NULL OR s.eject_at > $3::timestamptz)
-    AND (LEAST(e.ended_at, e.ends_at) IS NULL OR LEAST(e.ended_at, e.ends_at) > $3::timestamptz)
-RETURNING s.id`;
-
 /** A presented code that matched a link, with what the redemption needs. Nothing written yet. */
 export interface VerifiedLoginLink {
   link: LoginLinkEntity;
@@ -371,7 +357,7 @@ export class LoginLinkService {
         [linkId, now],
       );
       if (!row) return;
-      if (row.session_id) await queryRows(manager, END_LIVE_SESSION_SQL, [row.session_id, row.company_id, now, "REVOKED"]);
+      if (row.session_id) await this.deps.sessions.endLive(manager, row.session_id, row.company_id, "REVOKED", now);
       await this.deps.tokens.revokeJti(manager, row.company_id, linkId, null);
     });
   }
@@ -471,13 +457,12 @@ export class LoginLinkService {
   }
 
   /**
-   * Ends a live session as `reason` (logout: LOGGED_OUT) in one conditional UPDATE; a session
-   * that a time limit has already ended is left for the sweep to record as that. Returns whether
-   * it ended it.
+   * Ends a live session as `reason` (logout: LOGGED_OUT); a session that a time limit had already
+   * ended is written down as that instead (SessionService.endLive). Returns whether it ended it.
    */
   async endSession(sessionId: string, companyId: string, reason: "LOGGED_OUT" | "REVOKED"): Promise<boolean> {
-    const ended = await this.sql(END_LIVE_SESSION_SQL, [sessionId, companyId, this.deps.clock.now(), reason]);
-    return ended.length > 0;
+    const now = this.deps.clock.now();
+    return this.deps.dataSource.transaction((manager) => this.deps.sessions.endLive(manager, sessionId, companyId, reason, now));
   }
 
   /** "Ada Lovelace (ada@example.com)", for the landing page; not escaped. */

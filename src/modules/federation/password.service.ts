@@ -10,7 +10,7 @@ import { CompanyEntity } from "../company/company.entity";
 import { eventStatus } from "../event/event.service";
 import type { Admission, JoinRequestFacts, SessionService } from "../session/session.service";
 import type { JoinEventInput } from "../session/session.inputs";
-import { isStorable } from "../token/token.service";
+import { isStorable, TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
 import type { SetUserPasswordInput } from "./password.inputs";
 import { addressSubject, AuthRateLimiter, Count, PASSWORD_ADDRESS_LIMIT, PASSWORD_USERNAME_LIMIT, usernameSubject } from "./rate-limit";
@@ -19,6 +19,7 @@ export interface PasswordServiceDeps {
   dataSource: DataSource;
   clock: Clock;
   sessions: SessionService;
+  tokens: TokenService;
   limiter: AuthRateLimiter;
 }
 
@@ -123,7 +124,7 @@ export class PasswordService {
     // endSession(ban: true) revokes this jti: the user's password no longer opens this event
     // (other events still). Checked only once the password is right, so it tells a guesser nothing.
     const jti = passwordCredentialJti(event.id, account.userId);
-    if (await this.isRevoked(company.id, jti)) throw new AppError("TOKEN_REVOKED", "You were removed from this event.");
+    if (await this.deps.tokens.isRevoked(company.id, jti)) throw new AppError("TOKEN_REVOKED", "You were removed from this event.");
     return {
       company,
       event,
@@ -163,11 +164,6 @@ export class PasswordService {
     if (!row) return null;
     const usernames = [row.external_id, row.email_normalized].filter((name): name is string => Boolean(name));
     return { userId: row.id, passwordHash: row.password_hash, usernames };
-  }
-
-  /** Whether endSession(ban: true) revoked this password credential (the statement of TokenService.isRevoked). */
-  private async isRevoked(companyId: string, jti: string): Promise<boolean> {
-    return (await this.sql("SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND jti = $2", [companyId, jti])).length > 0;
   }
 
   /** Upgrades a hash made with older parameters; skipped when the password changed meanwhile. */

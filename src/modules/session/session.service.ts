@@ -635,14 +635,28 @@ export class SessionService {
     const session = await this.sessionForOrganizer(ctx, id);
     const now = this.deps.clock.now();
     return this.deps.dataSource.transaction(async (manager) => {
-      // A session a limit had already ended (idle, ejected) is written down as that, not as a kick.
-      await manager.query(`${SWEEP_SQL} AND s.id = $2`, [now, session.id]);
-      await manager.update(SessionEntity, { id: session.id, endedAt: IsNull() }, { endedAt: now, endReason: "KICKED" });
+      await this.endLive(manager, session.id, session.companyId, "KICKED", now);
       if (ban && session.credentialJti) {
         await this.deps.tokens.revokeJti(manager, session.companyId, session.credentialJti, session.credentialExpiresAt);
       }
       return manager.findOneByOrFail(SessionEntity, { id: session.id });
     });
+  }
+
+  /**
+   * Ends one live session of the company as `reason` (a kick, a logout, a stolen link), in the
+   * caller's transaction. A session that a time limit had already ended (idle, ejected, event
+   * over) is first written down as that (SWEEP_SQL), never hidden under `reason`. Returns whether
+   * this call ended it.
+   */
+  async endLive(manager: EntityManager, sessionId: string, companyId: string, reason: SessionEndReasonValue, now: Date): Promise<boolean> {
+    await manager.query(`${SWEEP_SQL} AND s.id = $2`, [now, sessionId]);
+    const ended = await queryRows(
+      manager,
+      "UPDATE sessions SET ended_at = $3, end_reason = $4 WHERE id = $1 AND company_id = $2 AND ended_at IS NULL RETURNING id",
+      [sessionId, companyId, now, reason],
+    );
+    return ended.length > 0;
   }
 
   /** A session the caller may act on as organizer: its company's API key, or an ORGANIZER session of its event. */
