@@ -8,6 +8,11 @@
  * and BENCH_CONNECTIONS (default 16) shape each run. BENCH_ONLY=mint,validate,join,heartbeat runs
  * a subset; BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the Admit process there (open it in
  * Chrome's DevTools), to see where a request's time goes.
+ *
+ * It also prints each operation's ceiling on this machine: the throughput it would have if it
+ * cost nothing but the bare server's whole request, its load generator's share and its
+ * signatures (measured here), spread perfectly over every core with no database at all. A target
+ * above the ceiling cannot be met by any server that verifies and signs what this one must.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -15,7 +20,8 @@ import fs from "node:fs";
 import path from "node:path";
 import autocannon from "autocannon";
 import { Client } from "pg";
-import { gql } from "./support";
+import os from "node:os";
+import { CryptoCosts, gql, measureCryptoCosts } from "./support";
 
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -167,17 +173,37 @@ async function main(): Promise<void> {
     if (wanted("heartbeat")) figures.push(await run("heartbeat", admit, () => JSON.stringify({ query: BEAT, variables: { t: nextSession() } }), undefined, admitPid));
 
     const targets: Record<string, number> = { mintJoinToken: 0.7, validateToken: 0.7, "joinEvent (distinct users)": 0.4, heartbeat: 0.4 };
-    console.log(`\n${SECONDS}s per run, ${CONNECTIONS} connections, Admit on PostgreSQL (${dbName})\n`);
-    console.log("operation                         req/s    p99 ms   ratio  target  errors   CPU ms/request: server  postgres  load generator");
+    // Signatures each operation must make: [signs, verifications].
+    const crypto: Record<string, [number, number]> = { mintJoinToken: [1, 0], validateToken: [0, 1], "joinEvent (distinct users)": [1, 1], heartbeat: [1, 1] };
+    const costs = await measureCryptoCosts();
+    const cores = os.cpus().length;
+    const ceiling = (f: Figures, lib: "jose" | "node") => {
+      const [signs, verifies] = crypto[f.name] ?? [0, 0];
+      if (!f.cpu || !baseline.cpu) return null;
+      const cryptoMs = lib === "jose" ? signs * costs.joseSign + verifies * costs.joseVerify : signs * costs.nodeSign + verifies * costs.nodeVerify;
+      return (cores * 1000) / (baseline.cpu.server + f.cpu.loadGenerator + cryptoMs) / baseline.rps;
+    };
+    console.log(`\n${SECONDS}s per run, ${CONNECTIONS} connections, Admit on PostgreSQL (${dbName}), ${cores} cores`);
+    console.log(
+      `Ed25519 CPU µs per operation here: jose sign ${(costs.joseSign * 1000).toFixed(0)}, verify ${(costs.joseVerify * 1000).toFixed(0)}; ` +
+        `node:crypto sign ${(costs.nodeSign * 1000).toFixed(0)}, verify ${(costs.nodeVerify * 1000).toFixed(0)}\n`,
+    );
+    console.log("operation                         req/s    p99 ms   ratio  target  ceiling: jose  node:crypto  errors   CPU ms/request: server  postgres  load generator");
     const ms = (x: number | undefined) => (x === undefined ? "" : x.toFixed(3)).padStart(8);
+    const r = (x: number | null) => (x === null ? "" : x.toFixed(2));
     for (const f of figures) {
       const ratio = f.rps / baseline.rps;
       const target = targets[f.name];
+      const [jose, node] = target ? [ceiling(f, "jose"), ceiling(f, "node")] : [null, null];
       console.log(
-        `${f.name.padEnd(32)} ${f.rps.toFixed(0).padStart(6)} ${String(f.p99).padStart(9)} ${ratio.toFixed(2).padStart(7)} ${target ? `≥${target}`.padStart(7) : "".padStart(7)} ${String(f.errors).padStart(7)}` +
+        `${f.name.padEnd(32)} ${f.rps.toFixed(0).padStart(6)} ${String(f.p99).padStart(9)} ${ratio.toFixed(2).padStart(7)} ${target ? `≥${target}`.padStart(7) : "".padStart(7)}` +
+          ` ${r(jose).padStart(14)} ${r(node).padStart(12)} ${String(f.errors).padStart(7)}` +
           `                  ${ms(f.cpu?.server)}  ${ms(f.cpu?.postgres)}  ${ms(f.cpu?.loadGenerator)}`,
       );
     }
+    console.log(
+      "\nceiling: the ratio if the operation cost only the bare request, its load generator's share and its signatures, on every core, with no database.",
+    );
   } finally {
     for (const child of children) child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { Clock } from "./clock";
 import type { Config } from "./config";
 import { createContainer, Services } from "./container";
+import { ChangeFeed, openChangeFeed } from "./db/change-feed";
 import { getSchema } from "./graphql/schema";
 import { createLoaders } from "./graphql/loaders";
 import type { Principal, RequestContext, RequestFacts } from "./graphql/context";
@@ -34,6 +35,8 @@ export interface AppDeps {
 export interface App {
   fastify: FastifyInstance;
   services: Services;
+  /** Changes announced by any node; the per-node caches trust themselves only while it is live. */
+  changes: ChangeFeed;
   /** Stops taking requests, lets in-flight ones finish, closes the HTTP server. */
   close(): Promise<void>;
 }
@@ -138,7 +141,10 @@ function loggingPlugin(log: Logger): ApolloServerPlugin<RequestContext> {
 
 export async function createApp(deps: AppDeps): Promise<App> {
   const { dataSource, clock, log, config } = deps;
-  const services = createContainer({ dataSource, clock, log, config, masterKey: deps.masterKey });
+  // Per-node caches on the hot paths drop what any node changes, through the database's LISTEN/NOTIFY.
+  const changes = openChangeFeed(dataSource, log);
+  await changes.whenLive();
+  const services = createContainer({ dataSource, clock, log, config, masterKey: deps.masterKey, changes });
   const production = config.nodeEnv === "production";
 
   const fastify = Fastify({
@@ -286,5 +292,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerAttendeesCsvRoutes(fastify, { services, dataSource, clock });
 
   // apollo.stop() drains: the drain plugin closes Fastify, which waits for in-flight requests.
-  return { fastify, services, close: () => apollo.stop() };
+  return {
+    fastify,
+    services,
+    changes,
+    close: async () => {
+      await apollo.stop();
+      await changes.close();
+    },
+  };
 }

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Clock } from "./clock";
 import type { Config } from "./config";
 import { KeyEncryption } from "./auth/key-encryption";
+import type { ChangeFeed } from "./db/change-feed";
 import { CompanyService } from "./modules/company/company.service";
 import { EventService } from "./modules/event/event.service";
 import { UserService } from "./modules/user/user.service";
@@ -24,23 +25,25 @@ export interface ContainerDeps {
   dataSource: DataSource;
   clock: Clock;
   log: Logger;
+  changes: ChangeFeed;
 }
 
 /** Builds every service once, with plain factories: no DI framework. */
 export function createContainer(deps: ContainerDeps) {
-  const { dataSource, clock, log, config } = deps;
+  const { dataSource, clock, log, config, changes } = deps;
   const encryption = new KeyEncryption(deps.masterKey);
   const users = new UserService({ dataSource, clock });
-  const signingKeys = new SigningKeyService({ dataSource, clock, encryption });
-  const events = new EventService({ dataSource, clock, publicUrl: config.publicUrl });
+  const signingKeys = new SigningKeyService({ dataSource, clock, encryption, changes });
+  const events = new EventService({ dataSource, clock, publicUrl: config.publicUrl, changes });
   const companies = new CompanyService({
     dataSource,
     clock,
     log,
     adminApiKey: config.adminApiKey,
+    changes,
     onCompanyCreated: [(manager, company) => signingKeys.createCurrentKey(manager, company.id).then(() => undefined)],
   });
-  const tokens = new TokenService({ dataSource, clock, publicUrl: config.publicUrl, signingKeys, companies });
+  const tokens = new TokenService({ dataSource, clock, publicUrl: config.publicUrl, signingKeys, companies, events });
   const sessions = new SessionService({ dataSource, clock, tokens, signingKeys, events, users });
   const registrants = new RegistrantService({ dataSource, clock, publicUrl: config.publicUrl, tokens, signingKeys, events });
   events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));

@@ -38,6 +38,13 @@ function baseOptions(options: OpenDatabaseOptions) {
   };
 }
 
+const embedded = new WeakMap<DataSource, PGlite>();
+
+/** The PGlite instance under a data source opened here in embedded mode; null on a server. */
+export function embeddedPGliteOf(dataSource: DataSource): PGlite | null {
+  return embedded.get(dataSource) ?? null;
+}
+
 /** Opens (but does not migrate) the database. */
 export async function openDatabase(target: DatabaseTarget, options: OpenDatabaseOptions = {}): Promise<Database> {
   if (target.kind === "postgres") {
@@ -62,6 +69,7 @@ export async function openDatabase(target: DatabaseTarget, options: OpenDatabase
     poolSize: 1,
   } as DataSourceOptions);
   await dataSource.initialize();
+  embedded.set(dataSource, pglite);
   return {
     dataSource,
     kind: "pglite",

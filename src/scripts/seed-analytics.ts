@@ -3,6 +3,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { DataSource } from "typeorm";
 import { ConfigError, loadConfig } from "../config";
+import { openChangeFeed } from "../db/change-feed";
 import { createContainer } from "../container";
 import { migrate, openDatabase } from "../db/database";
 import { systemClock } from "../clock";
@@ -186,9 +187,12 @@ async function main(): Promise<void> {
   const db = await openDatabase(
     config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: path.join(config.dataDir, "pgdata") },
   );
+  // Only announces here (it creates the company and its key); nothing it caches matters.
+  const changes = openChangeFeed(db.dataSource, log);
   try {
     await migrate(db.dataSource);
     const services = createContainer({
+      changes,
       config,
       masterKey: resolveMasterKey(config).key,
       dataSource: db.dataSource,
@@ -210,6 +214,7 @@ async function main(): Promise<void> {
       ].join("\n"),
     );
   } finally {
+    await changes.close();
     await db.close();
   }
 }

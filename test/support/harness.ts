@@ -53,6 +53,8 @@ export interface TestApp {
   db: Database;
   clock: ManualClock;
   adminKey: string;
+  /** The key that encrypts this app's private keys: a second node over the same data needs it. */
+  masterKey: Buffer;
   /** Every log line the app wrote, as text: tests check that no secret is in them. */
   logs: string[];
   statements: StatementCounter;
@@ -95,9 +97,10 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
   const clock = new ManualClock();
   const adminKey = `test-admin-${randomBytes(24).toString("base64url")}`;
   let url = "";
+  const masterKey = randomBytes(32);
   const app = await createApp({
     config: { publicUrl: options.publicUrl ?? "http://admit.test", adminApiKey: adminKey, nodeEnv: options.nodeEnv ?? "test" },
-    masterKey: randomBytes(32),
+    masterKey,
     dataSource: db.dataSource,
     clock,
     log,
@@ -129,6 +132,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     db,
     clock,
     adminKey,
+    masterKey,
     logs,
     statements,
     gql,

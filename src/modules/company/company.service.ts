@@ -7,7 +7,8 @@ import * as v from "../../graphql/validate";
 import { isUuid } from "../../graphql/validate";
 import { generateOpaqueSecret, hashSecret, lookupOf, secretMatches } from "../../auth/opaque-secret";
 import { isUniqueViolation } from "../../db/errors";
-import { rawQuery, RawQuery } from "../../db/raw";
+import { preparedQuery, rawQuery, RawQuery } from "../../db/raw";
+import { announce, ChangeFeed, FeedCache } from "../../db/change-feed";
 import { timingSafeEqual } from "node:crypto";
 import { API_SCOPES, ApiKeyEntity, ApiScope } from "./api-key.entity";
 import { CompanyEntity } from "./company.entity";
@@ -23,12 +24,28 @@ const MAX_SEAT_LIMIT = 10_000_000;
 /** How long a node trusts its copy of a company's row on hot paths. */
 export const COMPANY_CACHE_MS = 5_000;
 const COMPANY_CACHE_MAX = 10_000;
+/**
+ * A node keeps API keys it has checked while its change feed is live: a revocation reaches every
+ * node when it commits (the cache is the speed, the feed is the rule). The TTL is only a backstop.
+ */
+const API_KEY_CACHE_MS = 60_000;
+const API_KEY_CACHE_MAX = 10_000;
+
+interface ApiKeyRow {
+  id: string;
+  company_id: string;
+  secret_hash: string;
+  scopes: ApiScope[];
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+}
 
 export interface CompanyServiceDeps {
   dataSource: DataSource;
   clock: Clock;
   log: Logger;
   adminApiKey: string | null;
+  changes: ChangeFeed;
   /** Work to do inside the transaction that creates a company (its first signing key, …). */
   onCompanyCreated?: Array<(manager: EntityManager, company: CompanyEntity) => Promise<void>>;
 }
@@ -72,9 +89,19 @@ export class CompanyService {
 
   private readonly sql: RawQuery;
 
+  /** For the statements every API-key request runs. */
+  private readonly prepared: RawQuery;
+
+  private readonly apiKeys: FeedCache<ApiKeyRow>;
+
   constructor(private readonly deps: CompanyServiceDeps) {
     this.sql = rawQuery(deps.dataSource);
+    this.prepared = preparedQuery(deps.dataSource);
     this.adminKeyHash = deps.adminApiKey ? Buffer.from(hashSecret(deps.adminApiKey), "hex") : null;
+    this.apiKeys = new FeedCache(deps.changes, "api_key", { ttlMs: API_KEY_CACHE_MS, maxEntries: API_KEY_CACHE_MAX });
+    // Settings changed on any node: this node's copies go at once (COMPANY_CACHE_MS is the backstop).
+    deps.changes.on("company", () => this.recent.clear());
+    deps.changes.onReset(() => this.recent.clear());
   }
 
   /** Decides who the bearer of an Authorization header is. Unknown and revoked keys are "invalid". */
@@ -91,20 +118,22 @@ export class CompanyService {
     }
     const lookup = lookupOf(bearer, API_KEY_PREFIX);
     if (!lookup) return { kind: "invalid" };
-    // Every request with a key runs this, so it is one plain indexed statement; no cache, so a
-    // revoked key fails on the very next request on every node.
-    const [key] = await this.sql<{
-      id: string;
-      company_id: string;
-      secret_hash: string;
-      scopes: ApiScope[];
-      revoked_at: Date | null;
-      last_used_at: Date | null;
-    }>("SELECT id, company_id, secret_hash, scopes, revoked_at, last_used_at FROM api_keys WHERE lookup = $1", [lookup]);
+    // Every request with a key runs this: one plain indexed statement, or none while the key is
+    // in this node's cache (dropped on every node when the key is revoked, see revokeApiKey).
+    // Unknown lookups are not cached, so made-up keys cannot fill it.
+    const key = await this.apiKeys.get(lookup, async () => {
+      const [row] = await this.prepared<ApiKeyRow>(
+        "SELECT id, company_id, secret_hash, scopes, revoked_at, last_used_at FROM api_keys WHERE lookup = $1",
+        [lookup],
+      );
+      return row ?? null;
+    });
+    // The secret is checked on every request, cached or not.
     if (!key || key.revoked_at || !secretMatches(bearer, key.secret_hash)) return { kind: "invalid" };
     const now = this.deps.clock.now();
     if (!key.last_used_at || now.getTime() - key.last_used_at.getTime() >= LAST_USED_RESOLUTION_MS) {
-      await this.sql("UPDATE api_keys SET last_used_at = $2 WHERE id = $1", [key.id, now]);
+      key.last_used_at = now;
+      await this.prepared("UPDATE api_keys SET last_used_at = $2 WHERE id = $1", [key.id, now]);
     }
     return { kind: "apiKey", companyId: key.company_id, apiKeyId: key.id, scopes: key.scopes };
   }
@@ -222,7 +251,10 @@ export class CompanyService {
       if (next.seatLimit !== null && next.seatLimit < company.seatsUsed) {
         throw badInput("seatLimit", `seatLimit cannot be below the ${company.seatsUsed} seats in use.`);
       }
-      if (Object.keys(patch).length > 0) await manager.update(CompanyEntity, { id: companyId }, patch);
+      if (Object.keys(patch).length > 0) {
+        await manager.update(CompanyEntity, { id: companyId }, patch);
+        await announce(manager, "company", companyId);
+      }
       this.forget(company);
       return manager.findOneByOrFail(CompanyEntity, { id: companyId });
     });
@@ -239,11 +271,17 @@ export class CompanyService {
 
   async revokeApiKey(ctx: RequestContext, id: string): Promise<ApiKeyEntity> {
     const companyId = companyIdOf(ctx);
-    const repo = this.deps.dataSource.getRepository(ApiKeyEntity);
     if (!isUuid(id)) throw notFound("The API key");
-    await repo.update({ id, companyId, revokedAt: IsNull() }, { revokedAt: this.deps.clock.now() });
-    const key = await repo.findOneBy({ id, companyId });
-    if (!key) throw notFound("The API key");
+    const key = await this.deps.dataSource.transaction(async (manager) => {
+      await manager.update(ApiKeyEntity, { id, companyId, revokedAt: IsNull() }, { revokedAt: this.deps.clock.now() });
+      const key = await manager.findOneBy(ApiKeyEntity, { id, companyId });
+      if (!key) throw notFound("The API key");
+      // Every node drops its cached copy when this commits.
+      await announce(manager, "api_key", key.lookup);
+      return key;
+    });
+    // This node does not wait for its own notification: the next request here is refused.
+    this.apiKeys.invalidate(key.lookup);
     return key;
   }
 

@@ -6,6 +6,8 @@ import { createdAtCursorOf, decodeCreatedAtCursor, pageSize, toConnection } from
 import { EventPrivacy, EventStatus, Role, SessionPolicy } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { isUniqueViolation } from "../../db/errors";
+import { announce, ChangeFeed, FeedCache } from "../../db/change-feed";
+import { preparedQuery, RawQuery } from "../../db/raw";
 import { EventEntity } from "./event.entity";
 import { EventPrincipalEntity, PrincipalRole } from "./event-principal.entity";
 import type { CreateEventInput, EventFilter, EventPrincipalsInput, PrincipalInput, UpdateEventInput } from "./event.inputs";
@@ -15,9 +17,20 @@ export interface EventServiceDeps {
   dataSource: DataSource;
   clock: Clock;
   publicUrl: string;
+  changes: ChangeFeed;
 }
 
 const MAX_PRINCIPALS_PER_CALL = 1000;
+/** Event ids and slugs a node keeps for minting; every change to an event drops its entry on every node. */
+const EVENT_REF_CACHE_MS = 60_000;
+const EVENT_REF_CACHE_MAX = 50_000;
+
+/** What minting needs of an event: that it is the company's, and its slug for the join URL. */
+export interface EventRef {
+  id: string;
+  companyId: string;
+  slug: string;
+}
 
 export function eventStatus(event: EventEntity, now: Date): EventStatus {
   if (event.endedAt || (event.endsAt && event.endsAt.getTime() <= now.getTime())) return EventStatus.ENDED;
@@ -55,7 +68,30 @@ export class EventService {
   /** Work done in the transaction that ends an event (its live sessions end with it). */
   readonly onEventEnded: Array<(manager: EntityManager, event: EventEntity, at: Date) => Promise<void>> = [];
 
-  constructor(private readonly deps: EventServiceDeps) {}
+  private readonly refs: FeedCache<EventRef>;
+
+  private readonly sql: RawQuery;
+
+  constructor(private readonly deps: EventServiceDeps) {
+    this.refs = new FeedCache(deps.changes, "event", { ttlMs: EVENT_REF_CACHE_MS, maxEntries: EVENT_REF_CACHE_MAX });
+    this.sql = preparedQuery(deps.dataSource);
+  }
+
+  /** The company's event `id` for minting (null when it is not one), cached per node. Not inside a transaction. */
+  async ref(companyId: string, id: string): Promise<EventRef | null> {
+    if (!v.isUuid(id)) return null;
+    const ref = await this.refs.get(id, async () => {
+      const [row] = await this.sql<{ id: string; company_id: string; slug: string }>("SELECT id, company_id, slug FROM events WHERE id = $1", [id]);
+      return row ? { id: row.id, companyId: row.company_id, slug: row.slug } : null;
+    });
+    return ref && ref.companyId === companyId ? ref : null;
+  }
+
+  /** Announces a change to an event inside the transaction that makes it, and forgets it here. */
+  private async changed(manager: EntityManager, eventId: string): Promise<void> {
+    await announce(manager, "event", eventId);
+    this.refs.invalidate(eventId);
+  }
 
   toType(event: EventEntity): EventType {
     return {
@@ -162,7 +198,10 @@ export class EventService {
     v.dateOrder("endsAt", patch.startsAt !== undefined ? patch.startsAt : event.startsAt, patch.endsAt !== undefined ? patch.endsAt : event.endsAt);
     if (Object.keys(patch).length === 0) return event;
     try {
-      await this.deps.dataSource.getRepository(EventEntity).update({ id: event.id, companyId: event.companyId }, patch);
+      await this.deps.dataSource.transaction(async (manager) => {
+        await manager.update(EventEntity, { id: event.id, companyId: event.companyId }, patch);
+        await this.changed(manager, event.id);
+      });
     } catch (error) {
       if (isUniqueViolation(error)) throw new AppError("SLUG_TAKEN", `The slug "${patch.slug}" is taken by another event; choose another.`);
       throw error;
@@ -182,7 +221,10 @@ export class EventService {
         .set({ endedAt: at })
         .where("id = :id AND ended_at IS NULL", { id: event.id })
         .execute();
-      if (result.affected) for (const hook of this.onEventEnded) await hook(manager, event, at);
+      if (result.affected) {
+        await this.changed(manager, event.id);
+        for (const hook of this.onEventEnded) await hook(manager, event, at);
+      }
       return manager.findOneByOrFail(EventEntity, { id: event.id });
     });
   }

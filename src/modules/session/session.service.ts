@@ -17,7 +17,7 @@ import { isStorable, joinTokenOf, requireStorable, TokenService } from "../token
 import { UserEntity } from "../user/user.entity";
 import { UserService, userOfRow, validateProfile } from "../user/user.service";
 import { normalizeGrant, resolveRole, roleFromLists, RoleResolution, RoleSubject } from "./role";
-import { queryRows, rawQuery, RawQuery } from "../../db/raw";
+import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
 import { CredentialTypeValue, SessionEndReasonValue, SessionEntity } from "./session.entity";
 import type { JoinEventInput } from "./session.inputs";
 
@@ -108,7 +108,7 @@ export class SessionService {
   private joinRequestAdmitter: JoinRequestAdmitter | null = null;
 
   constructor(private readonly deps: SessionServiceDeps) {
-    this.sql = rawQuery(deps.dataSource);
+    this.sql = preparedQuery(deps.dataSource);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ export class SessionService {
     // Fetched before the transaction: inside it, only its own connection may be used (PGlite has one).
     const key = await this.deps.signingKeys.currentKey(admission.company.id);
     if (eventStatus(admission.event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
-    return this.deps.dataSource.transaction(async (manager) => {
+    const { session, role } = await this.deps.dataSource.transaction(async (manager) => {
       if (admission.consume) await admission.consume(manager);
       let event = admission.event;
       if (event.capacity !== null) {
@@ -224,9 +224,12 @@ export class SessionService {
       // Last, because from this UPDATE to COMMIT the company's row is locked for every other
       // creation of a user in the company.
       if (created) await this.deps.users.chargeSeat(manager, admission.company.id);
-      const { token, expiresAt } = await this.signSessionToken(key, admission.company, session, now);
-      return { session, sessionToken: token, sessionTokenExpiresAt: expiresAt, role: resolution.role };
+      return { session, role: resolution.role };
     });
+    // Signed after COMMIT: the rows this join locked (the company's for a new seat, the event's
+    // analytics minute) are not held while the signature is made.
+    const { token, expiresAt } = await this.signSessionToken(key, admission.company, session, now);
+    return { session, sessionToken: token, sessionTokenExpiresAt: expiresAt, role };
   }
 
   /** Verifies the credential and names the event and entrant. Writes nothing. */

@@ -9,17 +9,19 @@ import { companyIdOf, RequestContext } from "../../graphql/context";
 import { notFound } from "../../graphql/errors";
 import { CompanyEntity } from "../company/company.entity";
 import { SigningKeyEntity } from "./signing-key.entity";
+import { announce, ChangeFeed } from "../../db/change-feed";
 
 export interface SigningKeyServiceDeps {
   dataSource: DataSource;
   clock: Clock;
   encryption: KeyEncryption;
+  changes: ChangeFeed;
 }
 
 /**
  * How long a node trusts its cached copy of a company's current key. A rotation on another node
- * is picked up within this time; between, tokens are still signed with the previous key, which
- * stays valid, so nothing breaks.
+ * reaches this one through the change feed when it commits; this is the backstop when the feed is
+ * down. Between, tokens are still signed with the previous key, which stays valid, so nothing breaks.
  */
 const CURRENT_KEY_CACHE_MS = 5_000;
 const VERIFY_KEY_CACHE_MS = 60_000;
@@ -44,7 +46,15 @@ export class SigningKeyService {
   private readonly currentCache = new Map<string, Cached<Promise<TokenSigningKey>>>();
   private readonly verifyCache = new Map<string, Cached<Promise<VerificationEntry | null>>>();
 
-  constructor(private readonly deps: SigningKeyServiceDeps) {}
+  constructor(private readonly deps: SigningKeyServiceDeps) {
+    deps.changes.on("signing_key", (companyId) => this.forgetCompany(companyId));
+  }
+
+  /** After a rotation: the next token is signed with the new key, and retiresAt is read afresh. */
+  private forgetCompany(companyId: string): void {
+    this.currentCache.delete(companyId);
+    this.verifyCache.clear();
+  }
 
   /** Makes a company's first (or next) current key inside the caller's transaction. */
   async createCurrentKey(manager: EntityManager, companyId: string, alg: SigningAlg = "EdDSA"): Promise<SigningKeyEntity> {
@@ -70,13 +80,13 @@ export class SigningKeyService {
       const lifetime = Math.max(company.maxTokenTtlSeconds, REGISTRATION_TOKEN_TTL_SECONDS) + RETIREMENT_GRACE_SECONDS;
       const retiresAt = company.allowNonExpiringTokens ? null : new Date(now.getTime() + lifetime * 1000);
       await manager.update(SigningKeyEntity, { companyId, isCurrent: true }, { isCurrent: false, rotatedAt: now, retiresAt });
-      return this.createCurrentKey(manager, companyId, alg);
+      const made = await this.createCurrentKey(manager, companyId, alg);
+      await announce(manager, "signing_key", companyId);
+      return made;
     });
-    // This node sees the rotation at once: the next token is signed with the new key, and the old
-    // key's retiresAt (cached as null while it was current) is read afresh. Other nodes pick both
-    // up within their cache times, long before the old key retires.
-    this.currentCache.delete(companyId);
-    this.verifyCache.clear();
+    // This node sees the rotation at once; other nodes when their feed delivers it (within their
+    // cache times if it is down), long before the old key retires.
+    this.forgetCompany(companyId);
     return key;
   }
 

@@ -9,12 +9,13 @@ import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
 import type { CompanyService } from "../company/company.service";
-import { queryRows, rawQuery, RawQuery } from "../../db/raw";
+import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
 import { RegistrantEntity } from "../registrant/registrant.entity";
 import { UserEntity } from "../user/user.entity";
 import { validateProfile } from "../user/user.service";
 import { RevokedTokenEntity } from "./revoked-token.entity";
 import type { SigningKeyService } from "./signing-key.service";
+import type { EventService } from "../event/event.service";
 import type { MintJoinTokenInput } from "./token.inputs";
 import type { JoinTokenType, TokenValidationType } from "./token.types";
 
@@ -24,6 +25,7 @@ export interface TokenServiceDeps {
   clock: Clock;
   publicUrl: string;
   signingKeys: SigningKeyService;
+  events: EventService;
 }
 
 /** What a verified join token says (claims checked for type before use). */
@@ -135,7 +137,7 @@ export class TokenService {
   private readonly sql: RawQuery;
 
   constructor(private readonly deps: TokenServiceDeps) {
-    this.sql = rawQuery(deps.dataSource);
+    this.sql = preparedQuery(deps.dataSource);
   }
 
   issuerOf(companySlug: string): string {
@@ -211,11 +213,8 @@ export class TokenService {
 
     const eventSpecific = input.eventSpecific ?? true;
     if (eventSpecific && !input.eventId) throw badInput("eventId", "eventId is required unless eventSpecific is false.");
-    // Only the id and slug are needed; a plain statement keeps minting cheap.
-    const event =
-      input.eventId && v.isUuid(input.eventId)
-        ? ((await this.sql<{ id: string; slug: string }>("SELECT id, slug FROM events WHERE id = $1 AND company_id = $2", [input.eventId, companyId]))[0] ?? null)
-        : null;
+    // Only the id and slug are needed, from the per-node cache that every change to an event clears.
+    const event = input.eventId ? await this.deps.events.ref(companyId, input.eventId) : null;
     if (input.eventId && !event) throw notFound("The event");
 
     // Checked here, not by validateProfile, so that errors name the input's field (user.id).

@@ -1,0 +1,263 @@
+import { EventEmitter } from "node:events";
+import { Client } from "pg";
+import type { DataSource, EntityManager } from "typeorm";
+import type { Logger } from "pino";
+import { embeddedPGliteOf } from "./database";
+
+/**
+ * What a node caches on its hot paths and must drop the moment another node changes it. Each
+ * topic's payload names the changed thing by the id its cache is keyed by.
+ */
+export type ChangeTopic =
+  /** An API key was revoked; the payload is its lookup (the public part of the secret). */
+  | "api_key"
+  /** An event's row changed (slug, times, settings); the payload is its id. */
+  | "event"
+  /** A company's settings changed; the payload is its id. */
+  | "company"
+  /** A company's signing keys were rotated; the payload is its id. */
+  | "signing_key";
+
+const CHANNEL = "admit_changes";
+const TOPICS: ReadonlySet<string> = new Set<ChangeTopic>(["api_key", "event", "company", "signing_key"]);
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 10_000;
+/** How long createApp waits for the first LISTEN before serving without caches. */
+const FIRST_CONNECT_WAIT_MS = 3_000;
+
+/**
+ * Changes announced by any node, through PostgreSQL's LISTEN/NOTIFY. A change is announced inside
+ * the transaction that makes it (`announce`), so it is delivered to every node, this one included,
+ * exactly when it commits, and never when it rolls back.
+ *
+ * Caches built on the feed serve hits only while it is `live`: from the moment this node LISTENs
+ * until its listening connection drops. Whatever was announced while a node was not listening is
+ * therefore never missed: its caches were emptied when the connection dropped and are bypassed
+ * until it is back.
+ */
+export interface ChangeFeed {
+  readonly live: boolean;
+  /** Calls `listener` with the payload of every change of `topic` that reaches this node. */
+  on(topic: ChangeTopic, listener: (id: string) => void): void;
+  /** Calls `listener` whenever the feed stops being live: every cache must forget everything. */
+  onReset(listener: () => void): void;
+  /** Resolves once the feed is live, or after `timeoutMs` (whichever is first). */
+  whenLive(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Announces a change inside the caller's transaction; delivered to every node when it commits. */
+export async function announce(manager: EntityManager, topic: ChangeTopic, id: string): Promise<void> {
+  await manager.query("SELECT pg_notify($1, $2)", [CHANNEL, `${topic}:${id}`]);
+}
+
+abstract class BaseFeed implements ChangeFeed {
+  protected readonly emitter = new EventEmitter();
+  protected isLive = false;
+  protected closed = false;
+
+  constructor(protected readonly log: Logger) {
+    // One listener per cache and topic; a node has a handful.
+    this.emitter.setMaxListeners(100);
+  }
+
+  get live(): boolean {
+    return this.isLive;
+  }
+
+  on(topic: ChangeTopic, listener: (id: string) => void): void {
+    this.emitter.on(`change:${topic}`, listener);
+  }
+
+  onReset(listener: () => void): void {
+    this.emitter.on("reset", listener);
+  }
+
+  whenLive(timeoutMs = FIRST_CONNECT_WAIT_MS): Promise<boolean> {
+    if (this.isLive) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.emitter.off("live", onLive);
+        resolve(this.isLive);
+      }, timeoutMs);
+      timer.unref();
+      const onLive = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.emitter.once("live", onLive);
+    });
+  }
+
+  protected deliver(payload: string | undefined): void {
+    if (!payload) return;
+    const colon = payload.indexOf(":");
+    const topic = payload.slice(0, colon);
+    if (colon < 0 || !TOPICS.has(topic)) return;
+    this.emitter.emit(`change:${topic}`, payload.slice(colon + 1));
+  }
+
+  protected goLive(): void {
+    this.isLive = true;
+    this.emitter.emit("live");
+  }
+
+  protected reset(): void {
+    this.isLive = false;
+    this.emitter.emit("reset");
+  }
+
+  abstract close(): Promise<void>;
+}
+
+/**
+ * On a PostgreSQL server: one dedicated connection (outside the pool) that LISTENs, reconnecting
+ * with backoff when it drops.
+ */
+class PostgresChangeFeed extends BaseFeed {
+  private client: Client | null = null;
+  private retryMs = RECONNECT_MIN_MS;
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly connectionString: string,
+    log: Logger,
+  ) {
+    super(log);
+    void this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    const client = new Client({ connectionString: this.connectionString, connectionTimeoutMillis: 5_000 });
+    let gone = false;
+    const lost = (error?: unknown) => {
+      if (gone) return;
+      gone = true;
+      if (this.client === client) this.client = null;
+      const wasLive = this.isLive;
+      this.reset();
+      client.end().catch(() => undefined);
+      if (this.closed) return;
+      if (wasLive) this.log.warn({ err: error }, "change feed lost its connection: caches are bypassed until it is back");
+      this.retryTimer = setTimeout(() => void this.connect(), this.retryMs);
+      this.retryTimer.unref();
+      this.retryMs = Math.min(this.retryMs * 2, RECONNECT_MAX_MS);
+    };
+    client.on("error", lost);
+    client.on("end", () => lost());
+    client.on("notification", (message) => {
+      if (message.channel === CHANNEL) this.deliver(message.payload);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      lost(error);
+      return;
+    }
+    if (gone) return;
+    if (this.closed) {
+      gone = true;
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.retryMs = RECONNECT_MIN_MS;
+    this.goLive();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.reset();
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+}
+
+/**
+ * On embedded PGlite: its one connection LISTENs (through the data source, so it waits its turn
+ * behind any open transaction) and PGlite hands notifications to a callback. It cannot drop.
+ */
+class PGliteChangeFeed extends BaseFeed {
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(dataSource: DataSource, pglite: NonNullable<ReturnType<typeof embeddedPGliteOf>>, log: Logger) {
+    super(log);
+    this.unsubscribe = pglite.onNotification((channel, payload) => {
+      if (channel === CHANNEL) this.deliver(payload);
+    });
+    dataSource.query(`LISTEN ${CHANNEL}`).then(
+      () => (this.closed ? undefined : this.goLive()),
+      (error: unknown) => this.log.warn({ err: error }, "change feed could not LISTEN: caches stay off"),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.reset();
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+}
+
+/** The change feed of a data source: PGlite's own, or a listening connection to the server. */
+export function openChangeFeed(dataSource: DataSource, log: Logger): ChangeFeed {
+  const pglite = embeddedPGliteOf(dataSource);
+  if (pglite) return new PGliteChangeFeed(dataSource, pglite, log);
+  const url = (dataSource.options as { url?: string }).url;
+  if (!url) throw new Error("The change feed needs the data source's connection URL.");
+  return new PostgresChangeFeed(url, log);
+}
+
+interface Entry<V> {
+  value: V;
+  expiresAt: number;
+}
+
+/**
+ * A per-node cache that is only trusted while its change feed is live. Entries go when a change
+ * of their topic names their key, when the feed resets, and after `ttlMs` at the latest (a
+ * backstop, not the mechanism). A load that was in flight when an invalidation arrived is used
+ * for its own request but not stored, so a read from before a change cannot outlive it.
+ */
+export class FeedCache<V> {
+  private readonly entries = new Map<string, Entry<V>>();
+  private generation = 0;
+
+  constructor(
+    private readonly feed: ChangeFeed,
+    topic: ChangeTopic,
+    private readonly options: { ttlMs: number; maxEntries: number },
+  ) {
+    feed.on(topic, (key) => this.invalidate(key));
+    feed.onReset(() => this.clear());
+  }
+
+  /** The cached value, or what `load` gives (stored unless a change came meanwhile; null is not stored). */
+  async get(key: string, load: () => Promise<V | null>): Promise<V | null> {
+    if (this.feed.live) {
+      const hit = this.entries.get(key);
+      if (hit && hit.expiresAt > Date.now()) return hit.value;
+    }
+    const generation = this.generation;
+    const value = await load();
+    if (value !== null && this.feed.live && generation === this.generation) {
+      if (this.entries.size >= this.options.maxEntries) this.entries.clear();
+      this.entries.set(key, { value, expiresAt: Date.now() + this.options.ttlMs });
+    }
+    return value;
+  }
+
+  invalidate(key: string): void {
+    this.generation++;
+    this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
+  }
+}

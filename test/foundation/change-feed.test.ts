@@ -1,0 +1,250 @@
+/**
+ * Per-node caches on the hot paths (API keys, events for minting, company settings, signing
+ * keys) and the change feed that keeps them honest across nodes: a change committed on one node
+ * is refused or seen on another at once, not after a cache time.
+ */
+import type { AddressInfo } from "node:net";
+import { decodeProtectedHeader } from "jose";
+import { createApp } from "../../src/app";
+import { ManualClock } from "../../src/clock";
+import { ChangeFeed, ChangeTopic, FeedCache } from "../../src/db/change-feed";
+import { Database, openDatabase } from "../../src/db/database";
+import { createLogger } from "../../src/logger";
+import { codeOf, GqlResponse, ok, startTestApp, TestApp, usingPglite } from "../support/harness";
+import { makeCompany, makeEvent, TestCompany } from "../support/factories";
+
+interface Node {
+  gql<T = any>(query: string, variables?: Record<string, unknown>, key?: string): Promise<GqlResponse<T>>;
+  changes: ChangeFeed;
+  close(): Promise<void>;
+}
+
+/**
+ * Another node on the first one's database, with the same master key (so it can sign for the
+ * same companies): its own pool and listening connection on PostgreSQL, the same data source on
+ * PGlite (one in-memory database per app).
+ */
+async function startSecondNode(first: TestApp): Promise<Node> {
+  let own: Database | null = null;
+  if (!usingPglite()) own = await openDatabase({ kind: "postgres", url: process.env.ADMIT_TEST_DATABASE_URL! });
+  const app = await createApp({
+    config: { publicUrl: "http://admit.test", adminApiKey: first.adminKey, nodeEnv: "test" },
+    masterKey: first.masterKey,
+    dataSource: own?.dataSource ?? first.db.dataSource,
+    clock: new ManualClock(first.clock.now()),
+    log: createLogger("silent"),
+  });
+  await app.fastify.listen({ port: 0, host: "127.0.0.1" });
+  const url = `http://127.0.0.1:${(app.fastify.server.address() as AddressInfo).port}/graphql`;
+  return {
+    changes: app.changes,
+    async gql(query, variables = {}, key) {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as { data?: any; errors?: any[] };
+      return { status: response.status, data: body.data, errors: body.errors, headers: response.headers };
+    },
+    async close() {
+      await app.close();
+      await own?.close();
+    },
+  };
+}
+
+/** Asks until `done` holds, for at most `ms` (well under every cache's backstop time). */
+async function eventually<T>(ask: () => Promise<T>, done: (value: T) => boolean, ms = 2_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await ask();
+    if (done(value) || Date.now() > until) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const COMPANY_ID = `{ company { id } }`;
+const MINT = `mutation($input: MintJoinTokenInput!) { mintJoinToken(input: $input) { token joinUrl expiresAt } }`;
+const REVOKE = `mutation($id: ID!) { revokeApiKey(id: $id) { id revokedAt } }`;
+
+let t: TestApp;
+let b: Node;
+let company: TestCompany;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  b = await startSecondNode(t);
+  company = await makeCompany(t);
+});
+
+afterAll(async () => {
+  await b?.close();
+  await t?.close();
+});
+
+async function makeKey(): Promise<{ id: string; secret: string }> {
+  const made = ok(await t.gql(`mutation { createApiKey(input: { name: "feed" }) { apiKey { id } secret } }`, {}, { key: company.key }));
+  return { id: made.createApiKey.apiKey.id, secret: made.createApiKey.secret };
+}
+
+describe("change feed", () => {
+  it("is live on both nodes once they have started", () => {
+    expect(t.app.changes.live).toBe(true);
+    expect(b.changes.live).toBe(true);
+  });
+
+  it("a key revoked on one node is refused by the node that revoked it on the very next request", async () => {
+    const key = await makeKey();
+    ok(await t.gql(COMPANY_ID, {}, { key: key.secret }));
+    ok(await t.gql(COMPANY_ID, {}, { key: key.secret }));
+    ok(await t.gql(REVOKE, { id: key.id }, { key: company.key }));
+    expect(codeOf(await t.gql(COMPANY_ID, {}, { key: key.secret }))).toBe("UNAUTHENTICATED");
+  });
+
+  it("a key revoked on one node is refused by another node that had it cached, at once (not after the cache time)", async () => {
+    const key = await makeKey();
+    // Node B checks the key (and caches it) twice.
+    ok(await b.gql(COMPANY_ID, {}, key.secret));
+    ok(await b.gql(COMPANY_ID, {}, key.secret));
+    ok(await t.gql(REVOKE, { id: key.id }, { key: company.key }));
+    const refused = await eventually(() => b.gql(COMPANY_ID, {}, key.secret), (res) => codeOf(res) === "UNAUTHENTICATED");
+    expect(codeOf(refused)).toBe("UNAUTHENTICATED");
+  });
+
+  it("a cached key still needs its whole secret: a wrong secret with the same lookup is refused", async () => {
+    const key = await makeKey();
+    ok(await b.gql(COMPANY_ID, {}, key.secret));
+    const last = key.secret.at(-1) === "A" ? "B" : "A";
+    const forged = `${key.secret.slice(0, -1)}${last}`;
+    expect(codeOf(await b.gql(COMPANY_ID, {}, forged))).toBe("UNAUTHENTICATED");
+    ok(await b.gql(COMPANY_ID, {}, key.secret));
+  });
+
+  it("an event's new slug is in the join URLs another node mints right after the change", async () => {
+    const event = await makeEvent(t, company, { slug: `feed-${Date.now()}` });
+    const mint = () => b.gql(MINT, { input: { eventId: event.id, user: { id: "feed-user" } } }, company.key);
+    expect(ok(await mint()).mintJoinToken.joinUrl).toContain(`/j/${event.slug}?`);
+    const renamed = `${event.slug}-renamed`;
+    ok(await t.gql(`mutation($id: ID!, $slug: String!) { updateEvent(id: $id, input: { slug: $slug }) { slug } }`, { id: event.id, slug: renamed }, { key: company.key }));
+    const after = await eventually(mint, (res) => Boolean(res.data?.mintJoinToken.joinUrl.includes(`/j/${renamed}?`)));
+    expect(ok(after).mintJoinToken.joinUrl).toContain(`/j/${renamed}?`);
+  });
+
+  it("another company's event is NOT_FOUND for minting even once it is in the cache", async () => {
+    const other = await makeCompany(t);
+    const event = await makeEvent(t, other);
+    ok(await b.gql(MINT, { input: { eventId: event.id, user: { id: "u" } } }, other.key));
+    const res = await b.gql(MINT, { input: { eventId: event.id, user: { id: "u" } } }, company.key);
+    expect(codeOf(res)).toBe("NOT_FOUND");
+  });
+
+  // A fresh company each: its first mint on b fills b's caches now, so they would not expire
+  // within the 2 s these tests wait (their backstop times are 5 s).
+  it("a settings change on one node shapes the next token another node mints (not after the company cache time)", async () => {
+    const fresh = await makeCompany(t);
+    const event = await makeEvent(t, fresh);
+    const mint = () => b.gql(MINT, { input: { eventId: event.id, user: { id: "ttl-user" } } }, fresh.key);
+    ok(await mint());
+    ok(await t.gql(`mutation { updateCompanySettings(input: { defaultTokenTtlSeconds: 120 }) { id } }`, {}, { key: fresh.key }));
+    const ttlOf = (res: GqlResponse) => (Date.parse(res.data.mintJoinToken.expiresAt) - Date.now()) / 1000;
+    const after = await eventually(mint, (res) => Boolean(res.data) && ttlOf(res) <= 125);
+    expect(ttlOf(after)).toBeLessThanOrEqual(125);
+  });
+
+  it("a key rotated on one node signs the next token another node mints (not after the key cache time)", async () => {
+    const fresh = await makeCompany(t);
+    const event = await makeEvent(t, fresh);
+    const kidOf = (res: GqlResponse) => decodeProtectedHeader(res.data.mintJoinToken.token).kid;
+    const mint = () => b.gql(MINT, { input: { eventId: event.id, user: { id: "kid-user" } } }, fresh.key);
+    const before = kidOf(ok(await mint()) && (await mint()));
+    const rotated = ok(await t.gql(`mutation { rotateSigningKey { kid } }`, {}, { key: fresh.key })).rotateSigningKey.kid;
+    expect(rotated).not.toBe(before);
+    const after = await eventually(mint, (res) => Boolean(res.data) && kidOf(res) === rotated);
+    expect(kidOf(after)).toBe(rotated);
+  });
+
+  // PGlite's feed is in-process and cannot drop; a server connection can.
+  (usingPglite() ? it.skip : it)("on PostgreSQL: while its listening connection is down a node does not trust its caches, and it comes back", async () => {
+    const key = await makeKey();
+    ok(await b.gql(COMPANY_ID, {}, key.secret));
+    // Every node's listening connection goes (t's too; both reconnect).
+    await t.db.dataSource.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN admit_changes' AND pid <> pg_backend_pid()`);
+    await eventually(async () => b.changes.live, (live) => !live);
+    // Revoked behind every node's back (no announcement): a node that kept trusting its cache would let it in.
+    await t.db.dataSource.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [key.id]);
+    // (Asked only while b is still reconnecting, which takes a quarter of a second at least.)
+    if (!b.changes.live) expect(codeOf(await b.gql(COMPANY_ID, {}, key.secret))).toBe("UNAUTHENTICATED");
+    expect(await eventually(async () => b.changes.live, (live) => live, 5_000)).toBe(true);
+    expect(codeOf(await b.gql(COMPANY_ID, {}, key.secret))).toBe("UNAUTHENTICATED");
+  });
+});
+
+/** A feed the test drives by hand. */
+class FakeFeed implements ChangeFeed {
+  live = true;
+  private readonly listeners = new Map<string, ((id: string) => void)[]>();
+  private readonly resets: (() => void)[] = [];
+  on(topic: ChangeTopic, listener: (id: string) => void) {
+    this.listeners.set(topic, [...(this.listeners.get(topic) ?? []), listener]);
+  }
+  onReset(listener: () => void) {
+    this.resets.push(listener);
+  }
+  emit(topic: ChangeTopic, id: string) {
+    for (const listener of this.listeners.get(topic) ?? []) listener(id);
+  }
+  drop() {
+    this.live = false;
+    for (const listener of this.resets) listener();
+  }
+  whenLive() {
+    return Promise.resolve(this.live);
+  }
+  close() {
+    return Promise.resolve();
+  }
+}
+
+describe("FeedCache", () => {
+  const options = { ttlMs: 60_000, maxEntries: 100 };
+
+  it("serves a hit without loading, and loads again after a change of its key", async () => {
+    const feed = new FakeFeed();
+    const cache = new FeedCache<string>(feed, "event", options);
+    let loads = 0;
+    const load = async () => `v${++loads}`;
+    expect(await cache.get("a", load)).toBe("v1");
+    expect(await cache.get("a", load)).toBe("v1");
+    feed.emit("event", "a");
+    expect(await cache.get("a", load)).toBe("v2");
+  });
+
+  it("does not store a load that was in flight when a change arrived", async () => {
+    const feed = new FakeFeed();
+    const cache = new FeedCache<string>(feed, "event", options);
+    let release!: () => void;
+    const slow = cache.get("a", () => new Promise<string>((resolve) => (release = () => resolve("before the change"))));
+    feed.emit("event", "a");
+    release();
+    expect(await slow).toBe("before the change");
+    expect(await cache.get("a", async () => "after the change")).toBe("after the change");
+  });
+
+  it("is bypassed while the feed is not live, and forgets everything when it drops", async () => {
+    const feed = new FakeFeed();
+    const cache = new FeedCache<string>(feed, "api_key", options);
+    await cache.get("a", async () => "old");
+    feed.drop();
+    expect(await cache.get("a", async () => "fresh")).toBe("fresh");
+    feed.live = true;
+    expect(await cache.get("a", async () => "newest")).toBe("newest");
+  });
+
+  it("does not remember a missing row, so made-up keys cannot fill it", async () => {
+    const feed = new FakeFeed();
+    const cache = new FeedCache<string>(feed, "api_key", options);
+    expect(await cache.get("nope", async () => null)).toBeNull();
+    expect(await cache.get("nope", async () => "made later")).toBe("made later");
+  });
+});
