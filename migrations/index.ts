@@ -1,3 +1,4 @@
+import { AnalyticsPendingInstants1796319516960 } from "./1796319516960-analytics-pending-instants";
 import { Federation1795322230727 } from "./1795322230727-federation";
 import { AnalyticsIndexes1795316718244 } from "./1795316718244-analytics-indexes";
 import { JoinTokensAndSessions1795313555660 } from "./1795313555660-join-tokens-and-sessions";
@@ -8,4 +9,5 @@ export const MIGRATIONS: Function[] = [
   JoinTokensAndSessions1795313555660,
   AnalyticsIndexes1795316718244,
   Federation1795322230727,
+  AnalyticsPendingInstants1796319516960,
 ];

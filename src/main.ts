@@ -8,6 +8,8 @@ import { systemClock } from "./clock";
 import { resolveMasterKey } from "./master-key";
 
 const SWEEP_INTERVAL_MS = 30_000;
+/** How often a node folds the pending join and end instants into the activity rollups. */
+const FOLD_INTERVAL_MS = 1_000;
 
 async function main(): Promise<void> {
   let config;
@@ -53,12 +55,24 @@ async function main(): Promise<void> {
     app.services.authLimiter.purgeExpired().catch((error) => log.warn({ err: error }, "rate-limit purge failed"));
   }, SWEEP_INTERVAL_MS);
   sweeper.unref();
+  // One fold at a time per node: a slow one is not stacked on.
+  let folding = false;
+  const folder = setInterval(() => {
+    if (folding) return;
+    folding = true;
+    app.services.analytics
+      .foldPending()
+      .catch((error) => log.warn({ err: error }, "analytics fold failed"))
+      .finally(() => (folding = false));
+  }, FOLD_INTERVAL_MS);
+  folder.unref();
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     clearInterval(sweeper);
+    clearInterval(folder);
     log.info({ signal }, "stopping: draining in-flight requests");
     try {
       await app.close();

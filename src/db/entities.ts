@@ -15,7 +15,7 @@ import { IdentityProviderEntity } from "../modules/federation/identity-provider.
 import { JoinRequestEntity } from "../modules/federation/join-request.entity";
 import { AuthFailureEntity } from "../modules/federation/auth-failure.entity";
 import { UserPasswordEntity } from "../modules/federation/user-password.entity";
-import { SessionMinuteRollupEntity, SessionSecondRollupEntity } from "../modules/analytics/activity-rollup.entity";
+import { AnalyticsPendingInstantEntity, SessionMinuteRollupEntity, SessionSecondRollupEntity } from "../modules/analytics/activity-rollup.entity";
 
 /** Every entity, in one list shared by the app, the CLI scripts and the tests. */
 export const ENTITIES = [
@@ -32,6 +32,7 @@ export const ENTITIES = [
   AttendanceRollupEntity,
   SessionSecondRollupEntity,
   SessionMinuteRollupEntity,
+  AnalyticsPendingInstantEntity,
   LoginLinkEntity,
   PartnerSecretEntity,
   IdentityProviderEntity,

@@ -152,6 +152,7 @@ export async function seedAnalytics(
          FROM t JOIN a ON a.k = t.k`,
       [companyId, eventId, options.sessions, start, now],
     );
+    await dataSource.query("SELECT analytics_fold_pending()");
     progress(`event ${j + 1}: ${options.sessions} sessions, rolled up`);
   }
   // Fresh statistics and visibility maps: the analytics reads are index-only where they can be.

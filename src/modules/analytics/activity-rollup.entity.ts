@@ -1,4 +1,4 @@
-import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, Relation } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, Relation } from "typeorm";
 import { EventEntity } from "../event/event.entity";
 
 /**
@@ -70,4 +70,34 @@ export class SessionMinuteRollupEntity {
 
   @Column({ type: "integer", default: 0 })
   maxAfter: number;
+}
+
+/**
+ * Join and end instants that sessions added and session_second_rollups does not hold yet. A
+ * session's INSERT or end writes its instant here (one cheap row, no lock shared with other
+ * sessions) instead of folding it into the rollups in the join's own transaction, where every
+ * join of a busy event would wait for the same second and minute rows. Each node folds what is
+ * pending every second (analytics_fold_pending); readers add what is still pending to what the
+ * rollups say, so every answer is exact as of its snapshot. Only additions wait here: a change
+ * that removes instants (a session deleted, or its times rewritten) folds everything pending
+ * first and applies itself at once.
+ */
+@Entity({ name: "analytics_pending_instants" })
+@Index("idx_analytics_pending_instants_event_at", ["eventId", "at"])
+export class AnalyticsPendingInstantEntity {
+  @PrimaryGeneratedColumn({ type: "bigint" })
+  id: string;
+
+  @Column({ type: "uuid" })
+  eventId: string;
+
+  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "event_id" })
+  event?: Relation<EventEntity>;
+
+  @Column({ type: "timestamptz", precision: 3 })
+  at: Date;
+
+  @Column({ type: "boolean" })
+  isJoin: boolean;
 }

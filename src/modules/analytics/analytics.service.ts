@@ -25,14 +25,25 @@ const seconds = (ms: number) => Math.round(ms / 1000);
 
 /**
  * Engagement analytics (F12). The numbers come from per-request loaders (analytics.loaders.ts),
- * which read rollups that triggers keep in step with the raw sessions, and the raw sessions
- * where the rollups cannot answer (live sessions, windows that cut sessions).
+ * which read rollups that triggers keep in step with the raw sessions (the activity rollups plus
+ * the instants still pending for them), and the raw sessions where the rollups cannot answer
+ * (live sessions, windows that cut sessions).
  */
 export class AnalyticsService {
   /** "Now" is read once per request: every number of a response is as of the same instant, and loaders batch. */
   private readonly nowByRequest = new WeakMap<RequestContext, Date>();
 
   constructor(private readonly deps: AnalyticsServiceDeps) {}
+
+  /**
+   * Moves the join and end instants that sessions added into the activity rollups, in one batch
+   * (every node calls this every second; callers take turns). Readers add what is still pending,
+   * so this only keeps the pending table short. Returns how many instants it moved.
+   */
+  async foldPending(): Promise<number> {
+    const [row] = await this.deps.dataSource.query("SELECT analytics_fold_pending() AS n");
+    return Number(row.n);
+  }
 
   private nowOf(ctx: RequestContext): Date {
     let now = this.nowByRequest.get(ctx);

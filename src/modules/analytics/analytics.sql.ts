@@ -8,7 +8,9 @@
  *   once passed), else now: live sessions count up to now.
  * - the window [from, to) clips sessions: a session counts for the part inside it.
  * - an "instant" is one millisecond at which sessions join or end; the rollups keep them per
- *   second (session_second_rollups) and summarise them per second and per minute.
+ *   second (session_second_rollups) and summarise them per second and per minute. Instants that
+ *   sessions added since the last fold wait in analytics_pending_instants: every statement that
+ *   reads the activity rollups adds them, so its answer is exact as of its snapshot.
  */
 
 export interface AnalyticsWindow {
@@ -109,11 +111,17 @@ export function registrantCountsSql(scope: AnalyticsScope): Statement {
  * The rollups of an event's activity as one ordered stream of rows (event_id, at, joins, ends,
  * joins_at_start, ends_at_start, max_after): every row holds the instants of one span that lies
  * wholly before the window, inside it, or after it.
- * - Seconds holding an instant the rollups cannot know (a live session's end as of now) or an edge
- *   of the window are read instant by instant (from their offsets, plus the live ends).
+ * - Seconds holding an instant the rollups cannot know (a live session's end as of now, an
+ *   instant still pending) or an edge of the window are read instant by instant (from their
+ *   offsets, plus the live ends and the pending instants).
  * - With minutes, the other minutes are read whole, and the rest of a minute holding such a second
  *   second by second; without, every other second is read whole.
  */
+/** The instants of the events in ev that sessions added since the last fold (only additions wait). */
+const pendingCte = `pend AS (
+    SELECT p.event_id, p.at, p.is_join FROM ev JOIN analytics_pending_instants p ON p.event_id = ev.id
+  )`;
+
 function streamCtes(s: ScopeParams, tier: "minute" | "second"): string {
   const minuteTier =
     tier === "minute"
@@ -131,9 +139,10 @@ function streamCtes(s: ScopeParams, tier: "minute" | "second"): string {
   return `live_end AS (
     SELECT s.event_id, ${liveEnd(s.now)} AS at
       FROM ev JOIN sessions s ON s.event_id = ev.id AND s.ended_at IS NULL
-  ), dirty_s AS (
+  ), ${pendingCte}, dirty_s AS (
     SELECT DISTINCT event_id, date_trunc('second', at, 'UTC') AS second FROM (
       SELECT event_id, at FROM live_end
+      UNION ALL SELECT event_id, at FROM pend
       UNION ALL SELECT id, ${s.from} FROM ev WHERE ${s.from} IS NOT NULL
       UNION ALL SELECT id, ${s.to} FROM ev WHERE ${s.to} IS NOT NULL) x
   ), dirty_m AS (
@@ -150,7 +159,9 @@ function streamCtes(s: ScopeParams, tier: "minute" | "second"): string {
         JOIN LATERAL (SELECT * FROM session_second_rollups r WHERE r.event_id = d.event_id AND r.second = d.second) r ON true
         CROSS JOIN LATERAL unnest(r.end_offsets) AS o
       UNION ALL
-      SELECT event_id, at, 0, 1 FROM live_end) x
+      SELECT event_id, at, 0, 1 FROM live_end
+      UNION ALL
+      SELECT event_id, at, is_join::int, (NOT is_join)::int FROM pend) x
     GROUP BY event_id, at
   ), stream AS (
     ${minuteTier}
@@ -218,8 +229,9 @@ export function timelineSql(scope: AnalyticsScope, bucketSeconds: number, maxBuc
         SELECT ev.id AS event_id,
                ${bucketOf(`coalesce(${s.from}, (SELECT min(i.at) FROM inside i WHERE i.event_id = ev.id))`)} AS kmin,
                CASE WHEN ${s.to} IS NOT NULL THEN floor((extract(epoch FROM ${s.to}) - 0.001) / ${w})::bigint
-                    ELSE GREATEST(floor((extract(epoch FROM GREATEST(last_any.at, (SELECT max(l.at) FROM live_end l WHERE l.event_id = ev.id))) - 0.001) / ${w})::bigint,
-                                  ${bucketOf("last_join.at")}) END AS kmax
+                    ELSE GREATEST(floor((extract(epoch FROM GREATEST(last_any.at, (SELECT max(l.at) FROM live_end l WHERE l.event_id = ev.id),
+                                                                     (SELECT max(p.at) FROM pend p WHERE p.event_id = ev.id))) - 0.001) / ${w})::bigint,
+                                  ${bucketOf("GREATEST(last_join.at, (SELECT max(p.at) FROM pend p WHERE p.event_id = ev.id AND p.is_join))")}) END AS kmax
           FROM ev
           LEFT JOIN LATERAL (
             SELECT r.second + (SELECT max(o) FROM unnest(r.join_offsets || r.end_offsets) AS o) * interval '1 millisecond' AS at
@@ -268,10 +280,12 @@ export interface AttendeeSources {
 export function activityBoundsSql(scope: AnalyticsScope): Statement {
   const s = scopeParams(scope);
   return {
-    sql: `WITH ${evCte(s)}
+    sql: `WITH ${evCte(s)}, ${pendingCte}
       SELECT ev.id AS event_id,
-             (SELECT r.second FROM session_second_rollups r WHERE r.event_id = ev.id ORDER BY r.second LIMIT 1) AS first_second,
-             (SELECT r.second FROM session_second_rollups r WHERE r.event_id = ev.id ORDER BY r.second DESC LIMIT 1) AS last_second
+             LEAST((SELECT r.second FROM session_second_rollups r WHERE r.event_id = ev.id ORDER BY r.second LIMIT 1),
+                   (SELECT date_trunc('second', min(p.at), 'UTC') FROM pend p WHERE p.event_id = ev.id)) AS first_second,
+             GREATEST((SELECT r.second FROM session_second_rollups r WHERE r.event_id = ev.id ORDER BY r.second DESC LIMIT 1),
+                      (SELECT date_trunc('second', max(p.at), 'UTC') FROM pend p WHERE p.event_id = ev.id)) AS last_second
         FROM ev`,
     params: s.p.values,
   };
@@ -520,9 +534,11 @@ export function companyEventCandidatesSql(companyId: string, window: AnalyticsWi
   return {
     sql: `SELECT e.id FROM events e
        WHERE e.company_id = ${company}
-         AND EXISTS (SELECT 1 FROM session_second_rollups r WHERE r.event_id = e.id AND (${to} IS NULL OR r.second < ${to}))
+         AND (EXISTS (SELECT 1 FROM session_second_rollups r WHERE r.event_id = e.id AND (${to} IS NULL OR r.second < ${to}))
+              OR EXISTS (SELECT 1 FROM analytics_pending_instants p WHERE p.event_id = e.id AND (${to} IS NULL OR p.at < ${to})))
          AND (${from} IS NULL
               OR EXISTS (SELECT 1 FROM session_second_rollups r WHERE r.event_id = e.id AND r.second >= date_trunc('second', ${from}, 'UTC'))
+              OR EXISTS (SELECT 1 FROM analytics_pending_instants p WHERE p.event_id = e.id AND p.at >= date_trunc('second', ${from}, 'UTC'))
               OR EXISTS (SELECT 1 FROM sessions s WHERE s.event_id = e.id AND s.ended_at IS NULL))
        ORDER BY e.created_at, e.id`,
     params: p.values,
