@@ -81,7 +81,18 @@ function cpuSnapshot(serverPid: number | undefined) {
   return { server: serverPid ? cpuMsOf(serverPid) : 0, postgres, loadGenerator: (own.user + own.system) / 1000 };
 }
 
-async function run(name: string, url: string, bodies: () => string, key?: string, serverPid?: number): Promise<Figures> {
+/**
+ * What one run sends: a body per request. `answered` sees each answer with the context its
+ * request was made in (autocannon keeps one per connection, and a connection has one request
+ * out at a time), so a client's next request can use what its last answer said.
+ */
+interface Load {
+  body: (context: Record<string, unknown>) => string;
+  answered?: (body: string, context: Record<string, unknown>) => void;
+}
+
+async function run(name: string, url: string, load: Load | (() => string), key?: string, serverPid?: number): Promise<Figures> {
+  const { body, answered } = typeof load === "function" ? { body: load, answered: undefined } : load;
   let errors = 0;
   const before = cpuSnapshot(serverPid);
   const result = await autocannon({
@@ -92,9 +103,10 @@ async function run(name: string, url: string, bodies: () => string, key?: string
       {
         method: "POST",
         headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
-        setupRequest: (request) => ({ ...request, body: bodies() }),
-        onResponse: (status, body) => {
-          if (status !== 200 || body.includes('"errors"')) errors++;
+        setupRequest: (request, context) => ({ ...request, body: body(context as Record<string, unknown>) }),
+        onResponse: (status, text, context) => {
+          if (status !== 200 || text.includes('"errors"')) errors++;
+          else answered?.(text, context as Record<string, unknown>);
         },
       },
     ],
@@ -150,14 +162,27 @@ async function main(): Promise<void> {
     for (let i = 0; i < 4000; i++) tokens.push((await gql(admit, MINT, { input: { eventId: event.id, user: { id: `join-${i}`, name: "Joiner" } } }, key)).mintJoinToken.token);
     const VALIDATE = `query($t: String!) { validateToken(token: $t) { valid } }`;
     const JOIN = `mutation($input: JoinEventInput!) { joinEvent(input: $input) { sessionToken } }`;
-    const BEAT = `mutation($t: String!) { heartbeat(sessionToken: $t) { active } }`;
+    const BEAT = `mutation($t: String!) { heartbeat(sessionToken: $t) { active sessionToken } }`;
 
     const sessionTokens: string[] = [];
     for (let i = 0; i < 200; i++) {
       sessionTokens.push((await gql(admit, JOIN, { input: { event: "bench", credential: tokens[tokens.length - 1 - i] } })).joinEvent.sessionToken);
     }
     const nextToken = cycle(tokens.slice(0, tokens.length - 200));
-    const nextSession = cycle(sessionTokens);
+    // Heartbeats come from 200 clients in turn, each sending the token its last heartbeat gave it,
+    // as the embed page does.
+    const nextClient = cycle(sessionTokens.map((_, i) => i));
+    const heartbeats: Load = {
+      body: (context) => {
+        const client = nextClient();
+        context.client = client;
+        return JSON.stringify({ query: BEAT, variables: { t: sessionTokens[client] } });
+      },
+      answered: (text, context) => {
+        const refreshed = (JSON.parse(text) as { data?: { heartbeat?: { sessionToken?: string | null } } }).data?.heartbeat?.sessionToken;
+        if (refreshed) sessionTokens[context.client as number] = refreshed;
+      },
+    };
 
     const figures: Figures[] = [];
     const admitPid = children[1].pid;
@@ -170,11 +195,12 @@ async function main(): Promise<void> {
     if (wanted("join")) {
       figures.push(await run("joinEvent (distinct users)", admit, () => JSON.stringify({ query: JOIN, variables: { input: { event: "bench", credential: nextToken() } } }), undefined, admitPid));
     }
-    if (wanted("heartbeat")) figures.push(await run("heartbeat", admit, () => JSON.stringify({ query: BEAT, variables: { t: nextSession() } }), undefined, admitPid));
+    if (wanted("heartbeat")) figures.push(await run("heartbeat", admit, heartbeats, undefined, admitPid));
 
     const targets: Record<string, number> = { mintJoinToken: 0.7, validateToken: 0.7, "joinEvent (distinct users)": 0.4, heartbeat: 0.4 };
-    // Signatures each operation must make: [signs, verifications].
-    const crypto: Record<string, [number, number]> = { mintJoinToken: [1, 0], validateToken: [0, 1], "joinEvent (distinct users)": [1, 1], heartbeat: [1, 1] };
+    // Signatures each operation must make: [signs, verifications]. A heartbeat that comes back to
+    // the node that signed its token is not verified again (TokenService.rememberSessionToken).
+    const crypto: Record<string, [number, number]> = { mintJoinToken: [1, 0], validateToken: [0, 1], "joinEvent (distinct users)": [1, 1], heartbeat: [1, 0] };
     const costs = await measureCryptoCosts();
     const cores = os.cpus().length;
     const ceiling = (f: Figures, lib: "jose" | "node") => {

@@ -219,8 +219,9 @@ interface Entry<V> {
 
 /**
  * A per-node cache that is only trusted while its change feed is live. Entries go when a change
- * of their topic names their key, when the feed resets, and after `ttlMs` at the latest (a
- * backstop, not the mechanism). A load that was in flight when an invalidation arrived is used
+ * of their topic names their key (or, with `dropAllOnChange`, on any change of the topic: for a
+ * cache keyed by something other than the announced id), when the feed resets, and after
+ * `ttlMs` at the latest (a backstop, not the mechanism). A load that was in flight when an invalidation arrived is used
  * for its own request but not stored, so a read from before a change cannot outlive it.
  */
 export class FeedCache<V> {
@@ -230,9 +231,9 @@ export class FeedCache<V> {
   constructor(
     private readonly feed: ChangeFeed,
     topic: ChangeTopic,
-    private readonly options: { ttlMs: number; maxEntries: number },
+    private readonly options: { ttlMs: number; maxEntries: number; dropAllOnChange?: boolean },
   ) {
-    feed.on(topic, (key) => this.invalidate(key));
+    feed.on(topic, (key) => (options.dropAllOnChange ? this.clear() : this.invalidate(key)));
     feed.onReset(() => this.clear());
   }
 

@@ -126,7 +126,7 @@ beforeAll(async () => {
   );
   // Last, sessions that only add instants (joins, and ends): those wait in
   // analytics_pending_instants until a fold, so the API's first answers must add them.
-  const shift = (d: Date | null) => (d ? new Date(d.getTime() + 1234) : null);
+  const shift = (d: Date | null | undefined) => (d ? new Date(d.getTime() + 1234) : null);
   await insertSessions(
     t,
     company.id,

@@ -45,6 +45,21 @@ describe("inactivity", () => {
     expect((await sessionOf(joined.session.id, strict.key)).endedAt).toBe(again.session.lastSeenAt);
   });
 
+  it("a node accepts its own fresh session tokens as they are, and nothing that only resembles one", async () => {
+    const event = await makeEvent(t, company);
+    const joined = await mintAndJoin(t, company, event.id);
+    const other = await mintAndJoin(t, company, event.id);
+    // The header and claims of a token just signed here, with another token's signature.
+    const [h, p] = joined.sessionToken.split(".");
+    const swapped = `${h}.${p}.${other.sessionToken.split(".")[2]}`;
+    await expectRefused(t, () => t.gql(BEAT, { t: swapped }), "TOKEN_INVALID");
+    const refreshed = await beat(t, joined.sessionToken);
+    expect(refreshed.active).toBe(true);
+    // A client that retries with the token it had (its answer lost) is still in.
+    expect(await beat(t, joined.sessionToken)).toMatchObject({ active: true });
+    expect(await beat(t, refreshed.sessionToken!)).toMatchObject({ active: true });
+  });
+
   it("a client back within the window with an expired session token picks its session up again", async () => {
     const event = await makeEvent(t, company);
     const joined = await mintAndJoin(t, company, event.id, { ttlSeconds: 24 * 3600 });

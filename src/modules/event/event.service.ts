@@ -70,10 +70,14 @@ export class EventService {
 
   private readonly refs: FeedCache<EventRef>;
 
+  /** Events by "companyId/idOrSlug" for joins; keyed by what callers name, so any change drops them all. */
+  private readonly byRef: FeedCache<EventEntity>;
+
   private readonly sql: RawQuery;
 
   constructor(private readonly deps: EventServiceDeps) {
     this.refs = new FeedCache(deps.changes, "event", { ttlMs: EVENT_REF_CACHE_MS, maxEntries: EVENT_REF_CACHE_MAX });
+    this.byRef = new FeedCache(deps.changes, "event", { ttlMs: EVENT_REF_CACHE_MS, maxEntries: EVENT_REF_CACHE_MAX, dropAllOnChange: true });
     this.sql = preparedQuery(deps.dataSource);
   }
 
@@ -91,6 +95,7 @@ export class EventService {
   private async changed(manager: EntityManager, eventId: string): Promise<void> {
     await announce(manager, "event", eventId);
     this.refs.invalidate(eventId);
+    this.byRef.clear();
   }
 
   toType(event: EventEntity): EventType {
@@ -125,14 +130,21 @@ export class EventService {
     return this.deps.dataSource.getRepository(EventEntity).findOneBy({ id, companyId });
   }
 
-  /** An event named by id or slug, within one company. */
+  /**
+   * An event named by id or slug, within one company (joins, the join page, token exchange):
+   * from this node's cache, which every change to an event, on any node, empties. Each caller
+   * gets its own copy. Not inside a transaction.
+   */
   async findByIdOrSlug(companyId: string, idOrSlug: string): Promise<EventEntity | null> {
-    const repo = this.deps.dataSource.getRepository(EventEntity);
-    if (v.isUuid(idOrSlug)) {
-      const byId = await repo.findOneBy({ id: idOrSlug, companyId });
-      if (byId) return byId;
-    }
-    return repo.findOneBy({ slug: idOrSlug, companyId });
+    const event = await this.byRef.get(`${companyId}/${idOrSlug}`, async () => {
+      const repo = this.deps.dataSource.getRepository(EventEntity);
+      if (v.isUuid(idOrSlug)) {
+        const byId = await repo.findOneBy({ id: idOrSlug, companyId });
+        if (byId) return byId;
+      }
+      return repo.findOneBy({ slug: idOrSlug, companyId });
+    });
+    return event ? Object.assign(new EventEntity(), event) : null;
   }
 
   async create(ctx: RequestContext, input: CreateEventInput): Promise<EventEntity> {

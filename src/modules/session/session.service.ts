@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { DataSource, EntityManager, In, IsNull } from "typeorm";
-import type { JWTPayload } from "jose";
+import { decodeJwt, type JWTPayload } from "jose";
 import type { Clock } from "../../clock";
 import { peekToken, signToken, TokenSigningKey } from "../../auth/tokens";
 import { companyIdOf, Principal, RequestContext } from "../../graphql/context";
@@ -476,7 +476,8 @@ export class SessionService {
     await manager.update(SessionEntity, { id: In(superseded), endedAt: IsNull() }, { endedAt: now, endReason: "SUPERSEDED" });
   }
 
-  private async signSessionToken(key: TokenSigningKey, company: CompanyEntity, session: SessionEntity, now: Date) {
+  /** Signs a session token and remembers it on this node (replacing the one it refreshes), see TokenService.rememberSessionToken. */
+  private async signSessionToken(key: TokenSigningKey, company: CompanyEntity, session: SessionEntity, now: Date, replaces?: string) {
     // Never past the session's first hard limit: a refresh cannot extend it.
     const expiresAt = earliest(new Date(now.getTime() + SESSION_TOKEN_TTL_SECONDS * 1000), session.ejectAt)!;
     const token = await signToken({
@@ -489,6 +490,7 @@ export class SessionService {
       expiresAt,
       claims: { evt: session.eventId },
     });
+    this.deps.tokens.rememberSessionToken(token, company.id, decodeJwt(token), replaces);
     return { token, expiresAt: new Date(Math.floor(expiresAt.getTime() / 1000) * 1000) };
   }
 
@@ -561,7 +563,7 @@ export class SessionService {
     );
     if (!touched.length) return this.endedMeanwhile(session.id, company.id);
     const live = { ...session, lastSeenAt: now, role: resolution.role };
-    const { token, expiresAt } = await this.signSessionToken(key, company, live, now);
+    const { token, expiresAt } = await this.signSessionToken(key, company, live, now, sessionToken);
     return { ...this.stateOf(live, true), sessionToken: token, sessionTokenExpiresAt: expiresAt };
   }
 

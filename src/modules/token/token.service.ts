@@ -51,6 +51,12 @@ export interface VerifiedAdmitToken {
 }
 
 export const MAX_TOKEN_METADATA_CHARS = 1000;
+/**
+ * Session tokens this node signed that it accepts again without verifying their signature: one
+ * per live session on the node (the newest), so a heartbeat that comes back here skips the
+ * verification. Past this many, the oldest go.
+ */
+const SIGNED_SESSION_TOKENS_MAX = 50_000;
 const MAX_EJECT_AFTER_SECONDS = 7 * 24 * 3600;
 
 /** A NUL, or half of a surrogate pair: PostgreSQL refuses both in text and jsonb. */
@@ -136,8 +142,40 @@ export function joinTokenOf(payload: JWTPayload): { claims: JoinClaims; profile:
 export class TokenService {
   private readonly sql: RawQuery;
 
+  /** Token text → what verify() would say of it, for session tokens signed here (see rememberSessionToken). */
+  private readonly signedHere = new Map<string, { companyId: string; payload: JWTPayload }>();
+
   constructor(private readonly deps: TokenServiceDeps) {
     this.sql = preparedQuery(deps.dataSource);
+  }
+
+  /**
+   * Remembers a session token this node has just signed, so that verify() accepts it again
+   * without checking its signature: a byte-for-byte copy of a token signed here is what the
+   * signature would prove. `replaces`: the token it refreshes, which its client stops using.
+   */
+  rememberSessionToken(token: string, companyId: string, payload: JWTPayload, replaces?: string): void {
+    if (replaces) this.signedHere.delete(replaces);
+    if (this.signedHere.size >= SIGNED_SESSION_TOKENS_MAX) this.signedHere.delete(this.signedHere.keys().next().value!);
+    this.signedHere.set(token, { companyId, payload });
+  }
+
+  /**
+   * A session token signed here that has not expired, as verify() would answer it; null when it
+   * must be verified in full (unknown here, expired, or its company's issuer changed).
+   */
+  private async signedHereAndLive(token: string, kinds: TokenKind[]): Promise<VerifiedAdmitToken | null> {
+    if (!kinds.includes("session")) return null;
+    const known = this.signedHere.get(token);
+    if (!known) return null;
+    // Stricter than verification's 30 s of skew: past exp, the full path decides.
+    if (typeof known.payload.exp !== "number" || known.payload.exp * 1000 <= this.deps.clock.now().getTime()) {
+      this.signedHere.delete(token);
+      return null;
+    }
+    const company = await this.deps.companies.cachedCompany("id", known.companyId);
+    if (!company || known.payload.iss !== this.issuerOf(company.slug)) return null;
+    return { company, kind: "session", payload: known.payload, expired: false };
   }
 
   issuerOf(companySlug: string): string {
@@ -158,6 +196,8 @@ export class TokenService {
    * verifies with that company's keys only, so no company's key can vouch for another's token.
    */
   async verify(token: string, kinds: TokenKind[], options: { acceptExpired?: boolean } = {}): Promise<VerifiedAdmitToken> {
+    const signedHere = await this.signedHereAndLive(token, kinds);
+    if (signedHere) return signedHere;
     const peek = peekToken(token);
     const company = await this.companyForIssuer(peek.issuer);
     if (!company) throw new AppError("TOKEN_INVALID", "The token was not issued by Admit for a known company.");
