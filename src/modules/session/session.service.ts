@@ -454,12 +454,6 @@ export class SessionService {
     // event as a whole is not swept at join).
     await manager.query(`${SWEEP_SQL} AND s.event_id = $2 AND (s.user_id = $3 OR s.registrant_id = $4)`, [now, event.id, userId, registrantId]);
     // One active session per registrant (F3), and per user (maxSessionsPerUser).
-    const where = registrantId
-      ? [
-          { eventId: event.id, registrantId, endedAt: IsNull() },
-          { eventId: event.id, userId, endedAt: IsNull() },
-        ]
-      : [{ eventId: event.id, userId, endedAt: IsNull() }];
     const live = await queryRows<{ id: string }>(
       manager,
       `SELECT id FROM sessions
