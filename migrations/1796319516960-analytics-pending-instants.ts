@@ -20,6 +20,10 @@ import { MigrationInterface, QueryRunner } from "typeorm";
 const FOLD_LOCK_KEY = 726_473_913;
 
 const UP = `
+-- Rows come and go every second: vacuum after a few thousand dead ones, not after a fifth of the table.
+ALTER TABLE analytics_pending_instants SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000,
+                                            autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 5000);
+
 ALTER FUNCTION analytics_apply_instants(uuid[], timestamptz[], boolean[], integer[]) RENAME TO analytics_write_instants;
 
 -- Moves every pending instant that this statement sees into the rollups, in one batch. Callers
@@ -34,6 +38,16 @@ BEGIN
   SELECT array_agg(event_id), array_agg(at), array_agg(is_join), count(*) INTO d_events, d_ats, d_join, n FROM taken;
   IF n > 0 THEN PERFORM analytics_write_instants(d_events, d_ats, d_join, array_fill(1, ARRAY[n])); END IF;
   RETURN n;
+END $$;
+
+-- The pending instants of some events, for readers. A PL/pgSQL function is never inlined, so the
+-- planner takes its ROWS estimate (a second's worth is small) instead of the table's statistics,
+-- which churn makes stale (a table deleted from every second looks big until it is vacuumed);
+-- being STABLE, it reads with the calling statement's snapshot, so answers stay consistent.
+CREATE FUNCTION analytics_pending_of(event_ids uuid[]) RETURNS TABLE (event_id uuid, at timestamptz, is_join boolean)
+LANGUAGE plpgsql STABLE ROWS 10 AS $$
+BEGIN
+  RETURN QUERY SELECT p.event_id, p.at, p.is_join FROM analytics_pending_instants p WHERE p.event_id = ANY (event_ids);
 END $$;
 
 -- What a statement on sessions added or removed: additions wait for the next fold; removals
@@ -56,6 +70,7 @@ const DOWN = `
 SELECT analytics_fold_pending();
 DROP FUNCTION analytics_apply_instants(uuid[], timestamptz[], boolean[], integer[]);
 DROP FUNCTION analytics_fold_pending();
+DROP FUNCTION analytics_pending_of(uuid[]);
 ALTER FUNCTION analytics_write_instants(uuid[], timestamptz[], boolean[], integer[]) RENAME TO analytics_apply_instants;
 `;
 

@@ -10,6 +10,8 @@ import { resolveMasterKey } from "./master-key";
 const SWEEP_INTERVAL_MS = 30_000;
 /** How often a node folds the pending join and end instants into the activity rollups. */
 const FOLD_INTERVAL_MS = 1_000;
+/** Every this many folds, the pending table's dead rows are reclaimed. */
+const FOLDS_PER_VACUUM = 60;
 
 async function main(): Promise<void> {
   let config;
@@ -57,11 +59,14 @@ async function main(): Promise<void> {
   sweeper.unref();
   // One fold at a time per node: a slow one is not stacked on.
   let folding = false;
+  let folds = 0;
   const folder = setInterval(() => {
     if (folding) return;
     folding = true;
+    const vacuum = ++folds % FOLDS_PER_VACUUM === 0;
     app.services.analytics
       .foldPending()
+      .then(() => (vacuum ? app.services.analytics.vacuumPending() : undefined))
       .catch((error) => log.warn({ err: error }, "analytics fold failed"))
       .finally(() => (folding = false));
   }, FOLD_INTERVAL_MS);

@@ -156,7 +156,15 @@ export async function seedAnalytics(
     progress(`event ${j + 1}: ${options.sessions} sessions, rolled up`);
   }
   // Fresh statistics and visibility maps: the analytics reads are index-only where they can be.
-  for (const table of ["registrants", "users", "sessions", "attendance_rollups", "session_second_rollups", "session_minute_rollups"]) {
+  for (const table of [
+    "registrants",
+    "users",
+    "sessions",
+    "attendance_rollups",
+    "session_second_rollups",
+    "session_minute_rollups",
+    "analytics_pending_instants",
+  ]) {
     await dataSource.query(`VACUUM ANALYZE ${table}`);
   }
   progress("vacuumed and analysed");

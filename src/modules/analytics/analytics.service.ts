@@ -45,6 +45,15 @@ export class AnalyticsService {
     return Number(row.n);
   }
 
+  /**
+   * Reclaims the pending table's dead rows (it is emptied every second). PostgreSQL's autovacuum
+   * does this too, at most once a minute; embedded PGlite has no autovacuum, so nodes call this
+   * every minute. A node finding another one's VACUUM running skips its turn.
+   */
+  async vacuumPending(): Promise<void> {
+    await this.deps.dataSource.query("VACUUM (SKIP_LOCKED) analytics_pending_instants");
+  }
+
   private nowOf(ctx: RequestContext): Date {
     let now = this.nowByRequest.get(ctx);
     if (!now) {

@@ -117,9 +117,12 @@ export function registrantCountsSql(scope: AnalyticsScope): Statement {
  * - With minutes, the other minutes are read whole, and the rest of a minute holding such a second
  *   second by second; without, every other second is read whole.
  */
-/** The instants of the events in ev that sessions added since the last fold (only additions wait). */
+/**
+ * The instants of the events in ev that sessions added since the last fold (only additions wait),
+ * through analytics_pending_of so that the plan does not follow the churning table's statistics.
+ */
 const pendingCte = `pend AS (
-    SELECT p.event_id, p.at, p.is_join FROM ev JOIN analytics_pending_instants p ON p.event_id = ev.id
+    SELECT p.event_id, p.at, p.is_join FROM analytics_pending_of(ARRAY(SELECT id FROM ev)) p
   )`;
 
 function streamCtes(s: ScopeParams, tier: "minute" | "second"): string {
