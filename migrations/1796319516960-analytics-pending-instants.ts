@@ -56,6 +56,9 @@ CREATE FUNCTION analytics_apply_instants(event_ids uuid[], ats timestamptz[], is
 BEGIN
   IF coalesce(cardinality(event_ids), 0) = 0 THEN RETURN; END IF;
   IF -1 = ANY (signs) THEN
+    -- The fold's lock first, whatever is pending: everything that writes the activity rollups
+    -- takes it before their rows, so a fold and a removal never wait for each other's rows.
+    PERFORM pg_advisory_xact_lock(${FOLD_LOCK_KEY});
     PERFORM analytics_fold_pending();
     PERFORM analytics_write_instants(event_ids, ats, is_join, signs);
   ELSE
@@ -66,7 +69,10 @@ BEGIN
 END $$;
 `;
 
+// Joins that queue an instant meanwhile wait for the table lock; what is pending is folded, then
+// the writer takes its old name back, so later statements write the rollups directly again.
 const DOWN = `
+LOCK TABLE analytics_pending_instants IN EXCLUSIVE MODE;
 SELECT analytics_fold_pending();
 DROP FUNCTION analytics_apply_instants(uuid[], timestamptz[], boolean[], integer[]);
 DROP FUNCTION analytics_fold_pending();

@@ -140,10 +140,20 @@ function loggingPlugin(log: Logger): ApolloServerPlugin<RequestContext> {
 }
 
 export async function createApp(deps: AppDeps): Promise<App> {
-  const { dataSource, clock, log, config } = deps;
+  const { dataSource, log } = deps;
   // Per-node caches on the hot paths drop what any node changes, through the database's LISTEN/NOTIFY.
   const changes = openChangeFeed(dataSource, log);
-  await changes.whenLive();
+  try {
+    await changes.whenLive();
+    return await assembleApp(deps, changes);
+  } catch (error) {
+    await changes.close();
+    throw error;
+  }
+}
+
+async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
+  const { dataSource, clock, log, config } = deps;
   const services = createContainer({ dataSource, clock, log, config, masterKey: deps.masterKey, changes });
   const production = config.nodeEnv === "production";
 

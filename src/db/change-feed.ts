@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { Client } from "pg";
 import type { DataSource, EntityManager } from "typeorm";
@@ -21,6 +22,12 @@ export type ChangeTopic =
 const CHANNEL = "admit_changes";
 const TOPICS: ReadonlySet<string> = new Set<ChangeTopic>(["api_key", "event", "company", "signing_key"]);
 const RECONNECT_MIN_MS = 250;
+/**
+ * A listening connection can die without closing (a half-open TCP connection): the node would
+ * think itself live and miss changes. It notifies itself this often and drops the connection when
+ * its own notification has not come back within the same time.
+ */
+const SELF_CHECK_MS = 5_000;
 const RECONNECT_MAX_MS = 10_000;
 /** How long createApp waits for the first LISTEN before serving without caches. */
 const FIRST_CONNECT_WAIT_MS = 3_000;
@@ -39,7 +46,10 @@ export interface ChangeFeed {
   readonly live: boolean;
   /** Calls `listener` with the payload of every change of `topic` that reaches this node. */
   on(topic: ChangeTopic, listener: (id: string) => void): void;
-  /** Calls `listener` whenever the feed stops being live: every cache must forget everything. */
+  /**
+   * Calls `listener` whenever the feed stops being live, and again just before it is live again:
+   * every cache must forget everything (and not store a load begun before).
+   */
   onReset(listener: () => void): void;
   /** Resolves once the feed is live, or after `timeoutMs` (whichever is first). */
   whenLive(timeoutMs?: number): Promise<boolean>;
@@ -91,6 +101,7 @@ abstract class BaseFeed implements ChangeFeed {
 
   protected deliver(payload: string | undefined): void {
     if (!payload) return;
+    if (payload.startsWith("ping:")) return this.heard(payload);
     const colon = payload.indexOf(":");
     const topic = payload.slice(0, colon);
     if (colon < 0 || !TOPICS.has(topic)) return;
@@ -98,9 +109,15 @@ abstract class BaseFeed implements ChangeFeed {
   }
 
   protected goLive(): void {
+    // A load that began while nothing was heard may have read a row changed meanwhile: caches
+    // forget what they had and refuse to store loads begun before this moment.
+    this.emitter.emit("reset");
     this.isLive = true;
     this.emitter.emit("live");
   }
+
+  /** A self-check notification came back (only the server feed sends them). */
+  protected heard(_payload: string): void {}
 
   protected reset(): void {
     this.isLive = false;
@@ -118,6 +135,9 @@ class PostgresChangeFeed extends BaseFeed {
   private client: Client | null = null;
   private retryMs = RECONNECT_MIN_MS;
   private retryTimer: NodeJS.Timeout | null = null;
+  private checkTimer: NodeJS.Timeout | null = null;
+  /** The self-check notification on its way, and what to do if it does not come back. */
+  private awaited: { nonce: string; deadline: NodeJS.Timeout } | null = null;
 
   constructor(
     private readonly connectionString: string,
@@ -129,12 +149,13 @@ class PostgresChangeFeed extends BaseFeed {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new Client({ connectionString: this.connectionString, connectionTimeoutMillis: 5_000 });
+    const client = new Client({ connectionString: this.connectionString, connectionTimeoutMillis: 5_000, keepAlive: true });
     let gone = false;
     const lost = (error?: unknown) => {
       if (gone) return;
       gone = true;
       if (this.client === client) this.client = null;
+      this.stopSelfCheck();
       const wasLive = this.isLive;
       this.reset();
       client.end().catch(() => undefined);
@@ -165,11 +186,39 @@ class PostgresChangeFeed extends BaseFeed {
     this.client = client;
     this.retryMs = RECONNECT_MIN_MS;
     this.goLive();
+    this.startSelfCheck(client, lost);
+  }
+
+  private startSelfCheck(client: Client, lost: (error?: unknown) => void): void {
+    this.checkTimer = setInterval(() => {
+      if (this.awaited) return;
+      const nonce = randomUUID();
+      const deadline = setTimeout(() => lost(new Error("the change feed's own notification did not come back")), SELF_CHECK_MS);
+      deadline.unref();
+      this.awaited = { nonce, deadline };
+      client.query("SELECT pg_notify($1, $2)", [CHANNEL, `ping:${nonce}`]).catch(lost);
+    }, SELF_CHECK_MS);
+    this.checkTimer.unref();
+  }
+
+  protected override heard(payload: string): void {
+    if (this.awaited && payload === `ping:${this.awaited.nonce}`) {
+      clearTimeout(this.awaited.deadline);
+      this.awaited = null;
+    }
+  }
+
+  private stopSelfCheck(): void {
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    this.checkTimer = null;
+    if (this.awaited) clearTimeout(this.awaited.deadline);
+    this.awaited = null;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.stopSelfCheck();
     this.reset();
     const client = this.client;
     this.client = null;

@@ -178,6 +178,18 @@ describe("change feed", () => {
     expect(await eventually(async () => b.changes.live, (live) => live, 5_000)).toBe(true);
     expect(codeOf(await b.gql(COMPANY_ID, {}, key.secret))).toBe("UNAUTHENTICATED");
   });
+
+  (usingPglite() ? it.skip : it)("on PostgreSQL: stays live through its self-checks (it notifies itself every 5 s to catch a silently dead connection)", async () => {
+    expect(await eventually(async () => b.changes.live, (live) => live, 5_000)).toBe(true);
+    let dropped = false;
+    // Past the first self-check of the connection the previous test made, and its deadline.
+    const until = Date.now() + 11_000;
+    while (Date.now() < until) {
+      if (!b.changes.live) dropped = true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(dropped).toBe(false);
+  }, 20_000);
 });
 
 /** A feed the test drives by hand. */
@@ -197,6 +209,11 @@ class FakeFeed implements ChangeFeed {
   drop() {
     this.live = false;
     for (const listener of this.resets) listener();
+  }
+  /** As the real feeds do: caches are reset just before the feed is live again. */
+  goLive() {
+    for (const listener of this.resets) listener();
+    this.live = true;
   }
   whenLive() {
     return Promise.resolve(this.live);
@@ -239,6 +256,18 @@ describe("FeedCache", () => {
     expect(await cache.get("a", async () => "fresh")).toBe("fresh");
     feed.live = true;
     expect(await cache.get("a", async () => "newest")).toBe("newest");
+  });
+
+  it("does not store a load begun while the feed was down, once it is back", async () => {
+    const feed = new FakeFeed();
+    const cache = new FeedCache<string>(feed, "api_key", options);
+    feed.drop();
+    let release!: () => void;
+    const slow = cache.get("a", () => new Promise<string>((resolve) => (release = () => resolve("read while deaf"))));
+    feed.goLive();
+    release();
+    expect(await slow).toBe("read while deaf");
+    expect(await cache.get("a", async () => "read while listening")).toBe("read while listening");
   });
 
   it("does not remember a missing row, so made-up keys cannot fill it", async () => {

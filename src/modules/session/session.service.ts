@@ -139,8 +139,10 @@ export class SessionService {
       let event = admission.event;
       if (event.capacity !== null) {
         // With a capacity, joins to the event serialise on its row, so the count of live
-        // sessions (swept first) holds under concurrent joins on every node.
-        const locked = await manager.findOne(EventEntity, { where: { id: event.id }, lock: { mode: "pessimistic_write" } });
+        // sessions (swept first) holds under concurrent joins on every node. FOR NO KEY UPDATE:
+        // it excludes the other joins, not the foreign-key checks of rows that point at the event
+        // (the analytics fold's).
+        const locked = await manager.findOne(EventEntity, { where: { id: event.id }, lock: { mode: "for_no_key_update" } });
         if (!locked) throw notFound("The event");
         if (eventStatus(locked, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
         event = locked;

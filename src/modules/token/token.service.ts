@@ -157,7 +157,7 @@ export class TokenService {
   rememberSessionToken(token: string, companyId: string, payload: JWTPayload, replaces?: string): void {
     if (replaces) this.signedHere.delete(replaces);
     if (this.signedHere.size >= SIGNED_SESSION_TOKENS_MAX) this.signedHere.delete(this.signedHere.keys().next().value!);
-    this.signedHere.set(token, { companyId, payload });
+    this.signedHere.set(token, { companyId, payload: Object.freeze({ ...payload }) });
   }
 
   /**
