@@ -22,13 +22,13 @@ export type ChangeTopic =
 const CHANNEL = "admit_changes";
 const TOPICS: ReadonlySet<string> = new Set<ChangeTopic>(["api_key", "event", "company", "signing_key"]);
 const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 10_000;
 /**
  * A listening connection can die without closing (a half-open TCP connection): the node would
  * think itself live and miss changes. It notifies itself this often and drops the connection when
  * its own notification has not come back within the same time.
  */
 const SELF_CHECK_MS = 5_000;
-const RECONNECT_MAX_MS = 10_000;
 /** How long createApp waits for the first LISTEN before serving without caches. */
 const FIRST_CONNECT_WAIT_MS = 3_000;
 

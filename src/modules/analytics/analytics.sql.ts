@@ -108,6 +108,14 @@ export function registrantCountsSql(scope: AnalyticsScope): Statement {
 // Activity: sessions, peak concurrency, timeline (from the second and minute rollups)
 
 /**
+ * The instants of the events in ev that sessions added since the last fold (only additions wait),
+ * through analytics_pending_of so that the plan does not follow the churning table's statistics.
+ */
+const pendingCte = `pend AS (
+    SELECT p.event_id, p.at, p.is_join FROM analytics_pending_of(ARRAY(SELECT id FROM ev)) p
+  )`;
+
+/**
  * The rollups of an event's activity as one ordered stream of rows (event_id, at, joins, ends,
  * joins_at_start, ends_at_start, max_after): every row holds the instants of one span that lies
  * wholly before the window, inside it, or after it.
@@ -117,14 +125,6 @@ export function registrantCountsSql(scope: AnalyticsScope): Statement {
  * - With minutes, the other minutes are read whole, and the rest of a minute holding such a second
  *   second by second; without, every other second is read whole.
  */
-/**
- * The instants of the events in ev that sessions added since the last fold (only additions wait),
- * through analytics_pending_of so that the plan does not follow the churning table's statistics.
- */
-const pendingCte = `pend AS (
-    SELECT p.event_id, p.at, p.is_join FROM analytics_pending_of(ARRAY(SELECT id FROM ev)) p
-  )`;
-
 function streamCtes(s: ScopeParams, tier: "minute" | "second"): string {
   const minuteTier =
     tier === "minute"

@@ -7,7 +7,6 @@ import { EventPrivacy, EventStatus, Role, SessionPolicy } from "../../graphql/en
 import * as v from "../../graphql/validate";
 import { isUniqueViolation } from "../../db/errors";
 import { announce, ChangeFeed, FeedCache } from "../../db/change-feed";
-import { preparedQuery, RawQuery } from "../../db/raw";
 import { EventEntity } from "./event.entity";
 import { EventPrincipalEntity, PrincipalRole } from "./event-principal.entity";
 import type { CreateEventInput, EventFilter, EventPrincipalsInput, PrincipalInput, UpdateEventInput } from "./event.inputs";
@@ -21,16 +20,9 @@ export interface EventServiceDeps {
 }
 
 const MAX_PRINCIPALS_PER_CALL = 1000;
-/** Event ids and slugs a node keeps for minting; every change to an event drops its entry on every node. */
-const EVENT_REF_CACHE_MS = 60_000;
-const EVENT_REF_CACHE_MAX = 50_000;
-
-/** What minting needs of an event: that it is the company's, and its slug for the join URL. */
-export interface EventRef {
-  id: string;
-  companyId: string;
-  slug: string;
-}
+/** Events a node keeps for minting and joins; every change to an event, on any node, empties the cache. */
+const EVENT_CACHE_MS = 60_000;
+const EVENT_CACHE_MAX = 50_000;
 
 export function eventStatus(event: EventEntity, now: Date): EventStatus {
   if (event.endedAt || (event.endsAt && event.endsAt.getTime() <= now.getTime())) return EventStatus.ENDED;
@@ -68,34 +60,29 @@ export class EventService {
   /** Work done in the transaction that ends an event (its live sessions end with it). */
   readonly onEventEnded: Array<(manager: EntityManager, event: EventEntity, at: Date) => Promise<void>> = [];
 
-  private readonly refs: FeedCache<EventRef>;
-
-  /** Events by "companyId/idOrSlug" for joins; keyed by what callers name, so any change drops them all. */
-  private readonly byRef: FeedCache<EventEntity>;
-
-  private readonly sql: RawQuery;
+  /** Events by "companyId/how/what" as callers name them, so any change to an event drops them all. */
+  private readonly cached: FeedCache<EventEntity>;
 
   constructor(private readonly deps: EventServiceDeps) {
-    this.refs = new FeedCache(deps.changes, "event", { ttlMs: EVENT_REF_CACHE_MS, maxEntries: EVENT_REF_CACHE_MAX });
-    this.byRef = new FeedCache(deps.changes, "event", { ttlMs: EVENT_REF_CACHE_MS, maxEntries: EVENT_REF_CACHE_MAX, dropAllOnChange: true });
-    this.sql = preparedQuery(deps.dataSource);
+    this.cached = new FeedCache(deps.changes, "event", { ttlMs: EVENT_CACHE_MS, maxEntries: EVENT_CACHE_MAX, dropAllOnChange: true });
   }
 
-  /** The company's event `id` for minting (null when it is not one), cached per node. Not inside a transaction. */
-  async ref(companyId: string, id: string): Promise<EventRef | null> {
-    if (!v.isUuid(id)) return null;
-    const ref = await this.refs.get(id, async () => {
-      const [row] = await this.sql<{ id: string; company_id: string; slug: string }>("SELECT id, company_id, slug FROM events WHERE id = $1", [id]);
-      return row ? { id: row.id, companyId: row.company_id, slug: row.slug } : null;
-    });
-    return ref && ref.companyId === companyId ? ref : null;
-  }
-
-  /** Announces a change to an event inside the transaction that makes it, and forgets it here. */
+  /** Announces a change to an event inside the transaction that makes it, and forgets events here. */
   private async changed(manager: EntityManager, eventId: string): Promise<void> {
     await announce(manager, "event", eventId);
-    this.refs.invalidate(eventId);
-    this.byRef.clear();
+    this.cached.clear();
+  }
+
+  /** A cached event, loaded by `load` on a miss; each caller gets its own copy. */
+  private async cachedEvent(key: string, load: () => Promise<EventEntity | null>): Promise<EventEntity | null> {
+    const event = await this.cached.get(key, load);
+    return event ? Object.assign(new EventEntity(), event) : null;
+  }
+
+  /** The company's event with this id (minting), from this node's cache. Not inside a transaction. */
+  async findById(companyId: string, id: string): Promise<EventEntity | null> {
+    if (!v.isUuid(id)) return null;
+    return this.cachedEvent(`${companyId}/id/${id}`, () => this.deps.dataSource.getRepository(EventEntity).findOneBy({ id, companyId }));
   }
 
   toType(event: EventEntity): EventType {
@@ -136,7 +123,7 @@ export class EventService {
    * gets its own copy. Not inside a transaction.
    */
   async findByIdOrSlug(companyId: string, idOrSlug: string): Promise<EventEntity | null> {
-    const event = await this.byRef.get(`${companyId}/${idOrSlug}`, async () => {
+    return this.cachedEvent(`${companyId}/ref/${idOrSlug}`, async () => {
       const repo = this.deps.dataSource.getRepository(EventEntity);
       if (v.isUuid(idOrSlug)) {
         const byId = await repo.findOneBy({ id: idOrSlug, companyId });
@@ -144,7 +131,6 @@ export class EventService {
       }
       return repo.findOneBy({ slug: idOrSlug, companyId });
     });
-    return event ? Object.assign(new EventEntity(), event) : null;
   }
 
   async create(ctx: RequestContext, input: CreateEventInput): Promise<EventEntity> {

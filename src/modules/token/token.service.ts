@@ -254,7 +254,7 @@ export class TokenService {
     const eventSpecific = input.eventSpecific ?? true;
     if (eventSpecific && !input.eventId) throw badInput("eventId", "eventId is required unless eventSpecific is false.");
     // Only the id and slug are needed, from the per-node cache that every change to an event clears.
-    const event = input.eventId ? await this.deps.events.ref(companyId, input.eventId) : null;
+    const event = input.eventId ? await this.deps.events.findById(companyId, input.eventId) : null;
     if (input.eventId && !event) throw notFound("The event");
 
     // Checked here, not by validateProfile, so that errors name the input's field (user.id).
