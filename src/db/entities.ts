@@ -14,6 +14,8 @@ import { PartnerSecretEntity } from "../modules/federation/partner-secret.entity
 import { IdentityProviderEntity } from "../modules/federation/identity-provider.entity";
 import { JoinRequestEntity } from "../modules/federation/join-request.entity";
 import { AuthFailureEntity } from "../modules/federation/auth-failure.entity";
+import { SeatStripeEntity } from "../modules/user/seat-stripe.entity";
+import { EventOccupancyEntity } from "../modules/session/event-occupancy.entity";
 import { UserPasswordEntity } from "../modules/federation/user-password.entity";
 import { AnalyticsPendingInstantEntity, SessionMinuteRollupEntity, SessionSecondRollupEntity } from "../modules/analytics/activity-rollup.entity";
 
@@ -39,4 +41,6 @@ export const ENTITIES = [
   JoinRequestEntity,
   AuthFailureEntity,
   UserPasswordEntity,
+  SeatStripeEntity,
+  EventOccupancyEntity,
 ];

@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../../graphql/context";
 import { CreateApiKeyInput, CreateCompanyInput, UpdateCompanySettingsInput } from "./company.inputs";
 import { toApiKeyType, toCompanyType } from "./company.service";
@@ -10,6 +10,11 @@ export class CompanyResolver {
   @Query(() => CompanyType, { description: "The caller's company (API key)." })
   async company(@Ctx() ctx: RequestContext): Promise<CompanyType> {
     return toCompanyType(await ctx.services.companies.getCompany(ctx));
+  }
+
+  @FieldResolver(() => Int, { description: "Non-guest users the company has (each takes a seat)." })
+  seatsUsed(@Root() company: CompanyType, @Ctx() ctx: RequestContext): Promise<number> {
+    return ctx.services.users.seatsUsed(company.id);
   }
 
   @Authorized("MANAGE_COMPANY")

@@ -56,7 +56,6 @@ export function toCompanyType(company: CompanyEntity): CompanyType {
     name: company.name,
     slug: company.slug,
     seatLimit: company.seatLimit,
-    seatsUsed: company.seatsUsed,
     createdAt: company.createdAt,
     settings: {
       sessionInactivityTimeoutSeconds: company.sessionInactivityTimeoutSeconds,
@@ -248,8 +247,11 @@ export class CompanyService {
       if (next.defaultTokenTtlSeconds > next.maxTokenTtlSeconds) {
         throw badInput("defaultTokenTtlSeconds", "defaultTokenTtlSeconds must not exceed maxTokenTtlSeconds.");
       }
-      if (next.seatLimit !== null && next.seatLimit < company.seatsUsed) {
-        throw badInput("seatLimit", `seatLimit cannot be below the ${company.seatsUsed} seats in use.`);
+      if (patch.seatLimit !== undefined && next.seatLimit !== null) {
+        // Exact: the lock above waited for every user creation in flight (a new user's foreign key
+        // holds the company's row), and new ones wait for this transaction.
+        const [{ used }] = await manager.query("SELECT admit_seats_used($1) AS used", [companyId]);
+        if (next.seatLimit < used) throw badInput("seatLimit", `seatLimit cannot be below the ${used} seats in use.`);
       }
       if (Object.keys(patch).length > 0) {
         await manager.update(CompanyEntity, { id: companyId }, patch);

@@ -59,8 +59,6 @@ export class CompanyType {
   @Field(() => Int, { nullable: true, description: "Most non-guest users the company may have; null is no limit." })
   seatLimit: number | null;
 
-  @Field(() => Int, { description: "Non-guest users the company has." })
-  seatsUsed: number;
 
   @Field(() => CompanySettings, { description: "Settings." })
   settings: CompanySettings;

@@ -375,7 +375,7 @@ export class JoinRequestService {
       ejectAfterElapsedSeconds: null,
       ejectAtTokenExpiry: false,
       metadata: { joinRequestId: id, ...(request.email ? { unverifiedEmail: request.email } : {}) },
-      entrant: { kind: "guest", name: request.name, email: null },
+      entrant: { kind: "guest", name: request.name },
       consume: async (manager) => {
         const used = await queryRows(
           manager,

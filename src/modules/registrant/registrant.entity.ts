@@ -34,6 +34,14 @@ export class RegistrantEntity {
   @Column({ type: "varchar", length: 320 })
   emailNormalized: string;
 
+  /**
+   * The company's word that it confirmed this address (registerForEvent emailVerified). Only a
+   * verified registration links to an existing user with the same email or matches the event's
+   * lists by email; an unverified one joins as a user of its own, the email only a label.
+   */
+  @Column({ type: "boolean", default: false })
+  emailVerified: boolean;
+
   @Column({ type: "jsonb", default: () => "'{}'" })
   metadata: Record<string, unknown>;
 

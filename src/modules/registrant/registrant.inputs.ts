@@ -14,4 +14,13 @@ export class RegisterForEventInput {
 
   @Field(() => JSONObjectScalar, { nullable: true, description: "Free metadata (at most 8 KB serialized), e.g. company or jobTitle, for analytics breakdowns." })
   metadata?: Record<string, unknown>;
+
+  @Field({
+    nullable: true,
+    description:
+      "Your word that you confirmed this person controls the email (default false). Pass true only for an address you verified: " +
+      "only then does the registration join as your existing user with that email and match the event's presenter and organizer " +
+      "lists by email. An unverified registration joins as a user of its own; its email is a label.",
+  })
+  emailVerified?: boolean;
 }

@@ -35,6 +35,7 @@ export function toRegistrantType(row: RegistrantEntity): RegistrantType {
     userId: row.userId,
     name: row.name,
     email: row.email,
+    emailVerified: row.emailVerified,
     metadata: row.metadata ?? {},
     createdAt: row.createdAt,
     cancelledAt: row.cancelledAt,
@@ -66,7 +67,15 @@ export class RegistrantService {
     const repo = this.deps.dataSource.getRepository(RegistrantEntity);
     try {
       // One INSERT: the unique index decides between concurrent registrations of one email.
-      const values = { companyId, eventId: event.id, name, email: email.email, emailNormalized: email.normalized, metadata };
+      const values = {
+        companyId,
+        eventId: event.id,
+        name,
+        email: email.email,
+        emailNormalized: email.normalized,
+        emailVerified: input.emailVerified === true,
+        metadata,
+      };
       const result = await repo.insert(values as QueryDeepPartialEntity<RegistrantEntity>);
       const id = (result.identifiers[0] as { id: string }).id;
       ctx.loaders.eventById.prime(event.id, event);

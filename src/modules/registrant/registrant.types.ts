@@ -17,6 +17,9 @@ export class RegistrantType {
   @Field({ description: "Email as given (trimmed); unique per event among live registrations, case-insensitively." })
   email: string;
 
+  @Field({ description: "Whether the company vouched for the email at registration (registerForEvent emailVerified)." })
+  emailVerified: boolean;
+
   @Field(() => JSONObjectScalar, { description: "Free metadata the company attached; carried into the registrant's sessions." })
   metadata: Record<string, unknown>;
 

@@ -42,7 +42,8 @@ export type Entrant =
   | { kind: "external"; profile: ReturnType<typeof validateProfile> }
   /** An existing, non-guest user of the company (login link, password, partner `{ sub }`). */
   | { kind: "user"; userId: string }
-  | { kind: "guest"; name: string; email: { email: string; normalized: string } | null }
+  /** A display name only: a guest's own word names nobody. */
+  | { kind: "guest"; name: string }
   | { kind: "registrant"; registrant: RegistrantEntity };
 
 /** Everything a verified credential says about the join. */
@@ -131,107 +132,29 @@ export class SessionService {
    */
   async joinAdmitted(admission: Admission): Promise<JoinOutcome> {
     const now = this.deps.clock.now();
-    // Fetched before the transaction: inside it, only its own connection may be used (PGlite has one).
+    // Fetched before any transaction: inside one, only its own connection may be used (PGlite has one).
     const key = await this.deps.signingKeys.currentKey(admission.company.id);
     if (eventStatus(admission.event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
-    const { session, role } = await this.deps.dataSource.transaction(async (manager) => {
-      if (admission.consume) await admission.consume(manager);
-      let event = admission.event;
-      if (event.capacity !== null) {
-        // With a capacity, joins to the event serialise on its row, so the count of live
-        // sessions (swept first) holds under concurrent joins on every node. FOR NO KEY UPDATE:
-        // it excludes the other joins, not the foreign-key checks of rows that point at the event
-        // (the analytics fold's).
-        const locked = await manager.findOne(EventEntity, { where: { id: event.id }, lock: { mode: "for_no_key_update" } });
-        if (!locked) throw notFound("The event");
-        if (eventStatus(locked, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
-        event = locked;
-        await this.sweepEvent(manager, event.id, now);
-      } else {
-        // Without one, only the same person's joins need to wait for each other (the
-        // duplicate-session policy); joins of different people run side by side. A registrant
-        // is locked before its user is found (its first joins would each make one).
-        if (admission.entrant.kind === "registrant") await this.lockPerson(manager, event.id, `r:${admission.entrant.registrant.id}`);
-      }
-
-      if (admission.entrant.kind === "registrant") {
-        // Checked again under a row lock: a cancellation committing between the check in admit()
-        // and this transaction must not leave a live session behind (cancel waits for us, then
-        // ends it; or we see it cancelled here).
-        const [registration] = await manager.query("SELECT cancelled_at FROM registrants WHERE id = $1 FOR SHARE", [
-          admission.entrant.registrant.id,
-        ]);
-        if (!registration || registration.cancelled_at) throw new AppError("TOKEN_REVOKED", "This registration was cancelled or revoked.");
-      }
-      const { user, created } = await this.userFor(manager, admission);
-      // The same user may come in through different credentials (a token, a login link): the
-      // lock is on the user, whichever it was.
-      if (event.capacity === null && admission.entrant.kind !== "guest") await this.lockPerson(manager, event.id, `u:${user.id}`);
-      if (user.tokensRevokedBefore && admission.issuedAt && admission.issuedAt.getTime() < user.tokensRevokedBefore.getTime()) {
-        throw new AppError("TOKEN_REVOKED", "This credential was revoked.");
-      }
-      const registrantId = admission.entrant.kind === "registrant" ? admission.entrant.registrant.id : null;
-      await this.applySessionPolicy(manager, event, user.id, registrantId, now);
-      if (event.capacity !== null) {
-        const live = await manager.countBy(SessionEntity, { eventId: event.id, endedAt: IsNull() });
-        if (live >= event.capacity) throw new AppError("EVENT_FULL", "This event is full; try again when someone leaves.");
-      }
-
-      // Only the list entries that name this user.
-      const listed = await queryRows<{ role: string }>(
-        manager,
-        `SELECT role FROM event_principals WHERE event_id = $1 AND (user_external_id = $2 OR email = $3)`,
-        [event.id, user.externalId, user.emailNormalized],
-      );
-      const resolution = roleFromLists(listed.map((p) => p.role), admission.roleGrant);
-      const ejectCandidates: { at: Date; reason: SessionEndReasonValue }[] = [];
-      if (admission.ejectAfterElapsedSeconds) {
-        ejectCandidates.push({ at: new Date(now.getTime() + admission.ejectAfterElapsedSeconds * 1000), reason: "ELAPSED" });
-      }
-      if (admission.ejectAtTokenExpiry && admission.expiresAt) ejectCandidates.push({ at: admission.expiresAt, reason: "TOKEN_EXPIRED" });
-      const eject = ejectCandidates.sort((a, b) => a.at.getTime() - b.at.getTime())[0] ?? null;
-      // A token accepted within the clock skew after its exp would open a session already over.
-      if (eject && eject.at.getTime() <= now.getTime()) throw new AppError("TOKEN_EXPIRED", "The token has expired.");
-
-      const metadata =
-        admission.entrant.kind === "registrant"
-          ? { ...admission.metadata, ...admission.entrant.registrant.metadata }
-          : admission.metadata;
-      const [row] = await queryRows<HeartbeatRow>(
-        manager,
-        `INSERT INTO sessions (company_id, event_id, user_id, registrant_id, credential_type, credential_jti,
-                               credential_issued_at, credential_expires_at, role_grant, role, joined_at, last_seen_at,
-                               eject_at, eject_reason, metadata)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14)
-         RETURNING *`,
-        [
-          admission.company.id,
-          event.id,
-          user.id,
-          registrantId,
-          admission.credentialType,
-          admission.jti,
-          admission.issuedAt,
-          admission.expiresAt,
-          admission.roleGrant,
-          resolution.role,
-          now,
-          eject?.at ?? null,
-          eject?.reason ?? null,
-          JSON.stringify(metadata),
-        ],
-      );
-      const session = sessionOfRow(row);
-      if (admission.onSession) await admission.onSession(manager, session);
-      // Last, because from this UPDATE to COMMIT the company's row is locked for every other
-      // creation of a user in the company.
-      if (created) await this.deps.users.chargeSeat(manager, admission.company.id);
-      return { session, role: resolution.role };
-    });
-    // Signed after COMMIT: the rows this join locked (the company's for a new seat, the event's
-    // analytics minute) are not held while the signature is made.
+    const params = joinParams(admission, now);
+    let row: JoinRow;
+    if (admission.consume || admission.onSession) {
+      // A single-use credential is consumed in the same transaction as the join, so a refusal by
+      // admit_join gives it back.
+      row = await this.deps.dataSource.transaction(async (manager) => {
+        if (admission.consume) await admission.consume(manager);
+        const joined = await runJoin(admission, () => queryRows<JoinRow>(manager, JOIN_SQL, params));
+        if (admission.onSession) await admission.onSession(manager, sessionOfRow(joined));
+        return joined;
+      });
+    } else {
+      // One statement, its own transaction: the whole join is one round trip (see admit_join).
+      row = await runJoin(admission, () => this.sql<JoinRow>(JOIN_SQL, params));
+    }
+    const session = sessionOfRow(row);
+    // Signed after COMMIT: the rows this join locked (a seat stripe, the event's for a capacity)
+    // are not held while the signature is made.
     const { token, expiresAt } = await this.signSessionToken(key, admission.company, session, now);
-    return { session, sessionToken: token, sessionTokenExpiresAt: expiresAt, role };
+    return { session, sessionToken: token, sessionTokenExpiresAt: expiresAt, role: session.role as Role };
   }
 
   /** Verifies the credential and names the event and entrant. Writes nothing. */
@@ -354,7 +277,7 @@ export class SessionService {
       ejectAfterElapsedSeconds: null,
       ejectAtTokenExpiry: false,
       metadata: {},
-      entrant: { kind: "guest", name, email: null },
+      entrant: { kind: "guest", name },
     };
   }
 
@@ -389,87 +312,6 @@ export class SessionService {
     if (matches.length === 1) return matches[0];
     if (matches.length > 1) throw badInput("event", "Several companies use this slug: name the event by its id or as companySlug/eventSlug.");
     throw notFound("The event");
-  }
-
-  private async lockPerson(manager: EntityManager, eventId: string, who: string): Promise<void> {
-    await manager.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`join:${eventId}:${who}`]);
-  }
-
-  /** The user the session belongs to; created or refreshed inside the join transaction. */
-  private async userFor(manager: EntityManager, admission: Admission): Promise<{ user: UserEntity; created: boolean }> {
-    const companyId = admission.company.id;
-    const entrant = admission.entrant;
-    if (entrant.kind === "external") {
-      // A revoked user's refreshed profile is rolled back with the refusal that follows in join.
-      return this.deps.users.upsertUncharged(manager, companyId, entrant.profile);
-    }
-    if (entrant.kind === "user") {
-      const [row] = await queryRows(manager, "SELECT * FROM users WHERE id = $1 AND company_id = $2", [entrant.userId, companyId]);
-      if (!row) throw new AppError("INVALID_CREDENTIALS", "The user this credential names no longer exists.");
-      return { user: userOfRow(row), created: false };
-    }
-    if (entrant.kind === "guest") {
-      const guest = await manager.save(
-        manager.create(UserEntity, {
-          companyId,
-          externalId: null,
-          name: entrant.name,
-          email: entrant.email?.email ?? null,
-          emailNormalized: entrant.email?.normalized ?? null,
-          isGuest: true,
-          metadata: {},
-        }),
-      );
-      return { user: guest, created: false };
-    }
-    // A registrant joins as the company user with that email when there is one; otherwise as a
-    // guest-like user of its own (no seat), remembered on the registration.
-    const registrant = entrant.registrant;
-    if (registrant.userId) {
-      const linked = await manager.findOneBy(UserEntity, { id: registrant.userId });
-      if (linked) return { user: linked, created: false };
-    }
-    const known = await manager.findOne(UserEntity, {
-      where: { companyId, emailNormalized: registrant.emailNormalized, isGuest: false },
-      order: { createdAt: "ASC" },
-    });
-    const user =
-      known ??
-      (await manager.save(
-        manager.create(UserEntity, {
-          companyId,
-          externalId: null,
-          name: registrant.name,
-          email: registrant.email,
-          emailNormalized: registrant.emailNormalized,
-          isGuest: true,
-          metadata: {},
-        }),
-      ));
-    await manager.update(RegistrantEntity, { id: registrant.id }, { userId: user.id });
-    return { user, created: false };
-  }
-
-  /** F10c: ends the oldest live sessions (REPLACE_OLDEST) or refuses the join (REJECT_NEW). */
-  private async applySessionPolicy(manager: EntityManager, event: EventEntity, userId: string, registrantId: string | null, now: Date) {
-    // This person's sessions that a limit has already ended do not count (without a capacity the
-    // event as a whole is not swept at join).
-    await manager.query(`${SWEEP_SQL} AND s.event_id = $2 AND (s.user_id = $3 OR s.registrant_id = $4)`, [now, event.id, userId, registrantId]);
-    // One active session per registrant (F3), and per user (maxSessionsPerUser).
-    const live = await queryRows<{ id: string }>(
-      manager,
-      `SELECT id FROM sessions
-        WHERE event_id = $1 AND ended_at IS NULL AND (user_id = $2 OR ($3::uuid IS NOT NULL AND registrant_id = $3))
-        ORDER BY joined_at, id`,
-      [event.id, userId, registrantId],
-    );
-    const allowed = registrantId ? 1 : event.maxSessionsPerUser;
-    if (live.length < allowed) return;
-    if (event.sessionPolicy === "REJECT_NEW") {
-      throw new AppError("ALREADY_IN_SESSION", "You are already in this event elsewhere; leave that session first.");
-    }
-    const superseded = live.slice(0, live.length - allowed + 1).map((s) => s.id);
-    await manager.update(SessionEntity, { id: In(superseded), endedAt: IsNull() }, { endedAt: now, endReason: "SUPERSEDED" });
   }
 
   /** Signs a session token and remembers it on this node (replacing the one it refreshes), see TokenService.rememberSessionToken. */
@@ -526,45 +368,22 @@ export class SessionService {
     const { company, sessionId } = await this.sessionOfToken(sessionToken);
     const now = this.deps.clock.now();
     const key = await this.deps.signingKeys.currentKey(company.id);
-    // Every fact the decision needs, in one statement; then one conditional UPDATE. No lock is
-    // needed: an UPDATE … WHERE ended_at IS NULL that changes nothing means the session was ended
-    // meanwhile (kick, supersede, sweep), and the answer is then the ended session.
-    const [row] = await this.sql<HeartbeatRow>(HEARTBEAT_SQL, [sessionId, company.id]);
-    if (!row) throw new AppError("TOKEN_INVALID", "This session does not exist.");
+    // One statement reads every fact, decides (the ending rule of decideEnding, the role of
+    // roleFromLists) and writes: the session ended, or refreshed with its live role. No lock is
+    // needed: a session ended meanwhile (kick, supersede, sweep) is not updated, and the answer is
+    // then the ended session.
+    const [row] = await this.sql<SessionRow>(HEARTBEAT_SQL, [sessionId, company.id, now]);
+    if (!row) return this.endedMeanwhile(sessionId, company.id);
     const session = sessionOfRow(row);
     if (session.endedAt) return this.stateOf(session, false);
-
-    const ending = decideEnding(session, {
-      eventEnd: earliest(row.event_ended_at, row.event_ends_at),
-      idleSeconds: row.idle_seconds,
-      credentialRevoked:
-        row.credential_revoked ||
-        (row.tokens_revoked_before !== null &&
-          session.credentialIssuedAt !== null &&
-          session.credentialIssuedAt.getTime() < row.tokens_revoked_before.getTime()),
-      registrantGone: row.registrant_gone,
-      now,
-    });
-    if (ending) {
-      const ended = await this.sql(
-        "UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL RETURNING id",
-        [session.id, ending.endedAt, ending.endReason],
-      );
-      return ended.length ? this.stateOf({ ...session, ...ending }, false) : this.endedMeanwhile(session.id, company.id);
-    }
-    const resolution = roleFromLists(row.listed_roles ?? [], normalizeGrant(session.roleGrant));
-    const touched = await this.sql(
-      "UPDATE sessions SET last_seen_at = $2, role = $3 WHERE id = $1 AND ended_at IS NULL RETURNING id",
-      [session.id, now, resolution.role],
-    );
-    if (!touched.length) return this.endedMeanwhile(session.id, company.id);
-    const live = { ...session, lastSeenAt: now, role: resolution.role };
-    const { token, expiresAt } = await this.signSessionToken(key, company, live, now, sessionToken);
-    return { ...this.stateOf(live, true), sessionToken: token, sessionTokenExpiresAt: expiresAt };
+    const { token, expiresAt } = await this.signSessionToken(key, company, session, now, sessionToken);
+    return { ...this.stateOf(session, true), sessionToken: token, sessionTokenExpiresAt: expiresAt };
   }
 
+  /** The answer for a session the heartbeat did not update: already ended, ended meanwhile, or unknown. */
   private async endedMeanwhile(sessionId: string, companyId: string): Promise<SessionStateOutcome> {
-    const session = await this.deps.dataSource.getRepository(SessionEntity).findOneByOrFail({ id: sessionId, companyId });
+    const session = await this.deps.dataSource.getRepository(SessionEntity).findOneBy({ id: sessionId, companyId });
+    if (!session) throw new AppError("TOKEN_INVALID", "This session does not exist.");
     return this.stateOf(session, session.endedAt === null);
   }
 
@@ -832,28 +651,147 @@ interface HeartbeatRow {
   listed_roles: string[] | null;
 }
 
-/** One session with everything a heartbeat decides on; list roles only for this user. */
-const HEARTBEAT_SQL = `
-SELECT s.id, s.company_id, s.event_id, s.user_id, s.registrant_id, s.credential_type, s.credential_jti,
-       s.credential_issued_at, s.credential_expires_at, s.role_grant, s.role, s.joined_at, s.last_seen_at,
-       s.ended_at, s.end_reason, s.eject_at, s.eject_reason, s.metadata,
-       e.ended_at AS event_ended_at, e.ends_at AS event_ends_at,
-       u.tokens_revoked_before,
-       c.session_inactivity_timeout_seconds AS idle_seconds,
-       (s.credential_jti IS NOT NULL AND EXISTS (
-          SELECT 1 FROM revoked_tokens r WHERE r.company_id = s.company_id AND r.jti = s.credential_jti)) AS credential_revoked,
-       (s.registrant_id IS NOT NULL AND NOT EXISTS (
-          SELECT 1 FROM registrants g WHERE g.id = s.registrant_id AND g.cancelled_at IS NULL)) AS registrant_gone,
-       ARRAY(SELECT p.role::text FROM event_principals p
-              WHERE p.event_id = s.event_id
-                AND (p.user_external_id = u.external_id OR p.email = u.email_normalized)) AS listed_roles
-  FROM sessions s
-  JOIN events e ON e.id = s.event_id
-  JOIN users u ON u.id = s.user_id
-  JOIN companies c ON c.id = s.company_id
- WHERE s.id = $1 AND s.company_id = $2`;
+/** The columns of a sessions row, as plain SQL returns them. */
+type SessionRow = Pick<
+  HeartbeatRow,
+  | "id" | "company_id" | "event_id" | "user_id" | "registrant_id" | "credential_type" | "credential_jti" | "credential_issued_at"
+  | "credential_expires_at" | "role_grant" | "role" | "joined_at" | "last_seen_at" | "ended_at" | "end_reason" | "eject_at"
+  | "eject_reason" | "metadata"
+>;
 
-function sessionOfRow(row: HeartbeatRow): SessionEntity {
+interface JoinRow extends SessionRow {
+  user_created: boolean;
+}
+
+const SESSION_COLUMNS = `id, company_id, event_id, user_id, registrant_id, credential_type, credential_jti, credential_issued_at,
+       credential_expires_at, role_grant, role, joined_at, last_seen_at, ended_at, end_reason, eject_at, eject_reason, metadata`;
+
+/**
+ * A heartbeat in one statement: the facts of decideEnding (time limits first, in SWEEP_SQL's order,
+ * then revocation of the credential, the user's cut-off or the registration), and the role of
+ * roleFromLists from the list entries naming this user and the credential's grant. An ending
+ * session keeps its last_seen_at and role; a live one is touched and takes its live role.
+ * $1 session id, $2 company id, $3 now.
+ */
+const HEARTBEAT_SQL = `
+WITH facts AS (
+  SELECT s.id, ${EVENT_END} AS event_end, ${FIRST_LIMIT} AS first_limit,
+         ${FIRST_LIMIT} <= $3::timestamptz AS timed_out,
+         COALESCE(s.credential_jti IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM revoked_tokens r WHERE r.company_id = s.company_id AND r.jti = s.credential_jti), false)
+           OR COALESCE(s.credential_issued_at < u.tokens_revoked_before, false)
+           OR (s.registrant_id IS NOT NULL AND NOT EXISTS (
+                    SELECT 1 FROM registrants g WHERE g.id = s.registrant_id AND g.cancelled_at IS NULL)) AS revoked,
+         ARRAY(SELECT p.role::text FROM event_principals p
+                WHERE p.event_id = s.event_id
+                  AND (p.user_external_id = u.external_id OR p.email = u.email_normalized)) AS listed,
+         CASE WHEN upper(s.role_grant) IN ('ADMIN', 'OWNER', 'ORGANIZER') THEN 'ORGANIZER' ELSE upper(s.role_grant) END AS granted
+    FROM sessions s
+    JOIN events e ON e.id = s.event_id
+    JOIN users u ON u.id = s.user_id
+    JOIN companies c ON c.id = s.company_id
+   WHERE s.id = $1 AND s.company_id = $2 AND s.ended_at IS NULL
+)
+UPDATE sessions s
+   SET ended_at = CASE WHEN f.timed_out THEN CASE WHEN f.event_end = f.first_limit THEN GREATEST(s.joined_at, f.event_end)
+                                                  WHEN s.eject_at = f.first_limit THEN s.eject_at
+                                                  ELSE s.last_seen_at END
+                       WHEN f.revoked THEN $3::timestamptz END,
+       end_reason = CASE WHEN f.timed_out THEN CASE WHEN f.event_end = f.first_limit THEN 'EVENT_ENDED'
+                                                    WHEN s.eject_at = f.first_limit THEN COALESCE(s.eject_reason, 'ELAPSED')
+                                                    ELSE 'INACTIVE' END
+                         WHEN f.revoked THEN 'REVOKED' END,
+       last_seen_at = CASE WHEN f.timed_out OR f.revoked THEN s.last_seen_at ELSE $3::timestamptz END,
+       role = CASE WHEN f.timed_out OR f.revoked THEN s.role
+                   WHEN 'ORGANIZER' = ANY(f.listed) OR f.granted = 'ORGANIZER' THEN 'ORGANIZER'
+                   WHEN 'PRESENTER' = ANY(f.listed) OR f.granted = 'PRESENTER' THEN 'PRESENTER'
+                   ELSE 'ATTENDEE' END
+  FROM facts f
+ WHERE s.id = f.id AND s.ended_at IS NULL
+RETURNING ${SESSION_COLUMNS.replace(/(\w+)/g, "s.$1")}`;
+
+/** The join's writes in one statement: admit_join (migration JoinInOneStatement) says what it does. */
+const JOIN_SQL = `SELECT ${SESSION_COLUMNS}, user_created
+  FROM admit_join($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`;
+
+/** The refusals admit_join raises (SQLSTATE AD001, the code as message), as a person reads them. */
+const JOIN_REFUSALS: Readonly<Record<string, string>> = {
+  EVENT_ENDED: "This event has ended.",
+  EVENT_FULL: "This event is full; try again when someone leaves.",
+  ALREADY_IN_SESSION: "You are already in this event elsewhere; leave that session first.",
+  SEAT_LIMIT_REACHED: "The company has used every seat of its seat limit; raise seatLimit to add users.",
+  INVALID_CREDENTIALS: "The user this credential names no longer exists.",
+  TOKEN_REVOKED: "This credential was revoked.",
+};
+
+/** Runs admit_join, turning its refusals into the API's errors. */
+async function runJoin(admission: Admission, run: () => Promise<JoinRow[]>): Promise<JoinRow> {
+  try {
+    const [row] = await run();
+    return row;
+  } catch (error) {
+    const failure = error as { code?: string; message?: string; driverError?: { code?: string; message?: string } };
+    const code = failure.driverError?.code ?? failure.code;
+    const refusal = failure.driverError?.message ?? failure.message ?? "";
+    if (code !== "AD001") throw error;
+    if (refusal === "NOT_FOUND") throw notFound("The event");
+    if (refusal === "TOKEN_REVOKED" && admission.entrant.kind === "registrant") {
+      throw new AppError("TOKEN_REVOKED", "This registration was cancelled or revoked.");
+    }
+    const message = JOIN_REFUSALS[refusal];
+    if (!message) throw error;
+    throw new AppError(refusal as keyof typeof JOIN_REFUSALS & AppError["code"], message);
+  }
+}
+
+/** admit_join's parameters for an admission; refuses a session that would already be over. */
+function joinParams(admission: Admission, now: Date): unknown[] {
+  const ejectCandidates: { at: Date; reason: SessionEndReasonValue }[] = [];
+  if (admission.ejectAfterElapsedSeconds) {
+    ejectCandidates.push({ at: new Date(now.getTime() + admission.ejectAfterElapsedSeconds * 1000), reason: "ELAPSED" });
+  }
+  if (admission.ejectAtTokenExpiry && admission.expiresAt) ejectCandidates.push({ at: admission.expiresAt, reason: "TOKEN_EXPIRED" });
+  const eject = ejectCandidates.sort((a, b) => a.at.getTime() - b.at.getTime())[0] ?? null;
+  // A token accepted within the clock skew after its exp would open a session already over.
+  if (eject && eject.at.getTime() <= now.getTime()) throw new AppError("TOKEN_EXPIRED", "The token has expired.");
+
+  const entrant = admission.entrant;
+  let profile: Record<string, unknown> = {};
+  if (entrant.kind === "external") {
+    const p = entrant.profile;
+    if (p.email !== undefined) {
+      profile.email = p.email?.email ?? null;
+      profile.email_normalized = p.email?.normalized ?? null;
+    }
+    if (p.name !== undefined) profile.name = p.name;
+    if (p.avatarUrl !== undefined) profile.avatar_url = p.avatarUrl;
+    if (p.metadata !== undefined) profile.metadata = p.metadata ?? {};
+  } else if (entrant.kind === "guest") {
+    profile = { name: entrant.name };
+  }
+  const metadata = entrant.kind === "registrant" ? { ...admission.metadata, ...entrant.registrant.metadata } : admission.metadata;
+  return [
+    admission.company.id,
+    admission.event.id,
+    now,
+    admission.company.sessionInactivityTimeoutSeconds,
+    entrant.kind,
+    entrant.kind === "user" ? entrant.userId : null,
+    entrant.kind === "external" ? entrant.profile.externalId : null,
+    JSON.stringify(profile),
+    entrant.kind === "registrant" ? entrant.registrant.id : null,
+    admission.credentialType,
+    admission.jti,
+    admission.issuedAt,
+    admission.expiresAt,
+    admission.roleGrant,
+    eject?.at ?? null,
+    eject?.reason ?? null,
+    JSON.stringify(metadata),
+  ];
+}
+
+function sessionOfRow(row: SessionRow): SessionEntity {
   return Object.assign(new SessionEntity(), {
     id: row.id,
     companyId: row.company_id,

@@ -34,7 +34,11 @@ export class UserEntity {
   @Column({ type: "varchar", length: 320, nullable: true })
   email: string | null;
 
-  /** Trimmed and lower-cased, for matching. */
+  /**
+   * Trimmed and lower-cased, for matching (presenter and organizer lists, lookups by email). Set
+   * only for an email someone entitled to vouch for it gave: a user made for an unverified
+   * registration shows its email but has none here, so the email confers nothing.
+   */
   @Column({ type: "varchar", length: 320, nullable: true })
   emailNormalized: string | null;
 

@@ -89,8 +89,8 @@ export class UserService {
   }
 
   /**
-   * Creates or refreshes the user with this external id. A new user takes a seat through one
-   * conditional UPDATE of the company's counter, so the limit holds under concurrent creations.
+   * Creates or refreshes the user with this external id. A new user takes a seat on one of the
+   * company's seat stripes, so the limit holds under concurrent creations.
    */
   async upsertInTransaction(
     manager: EntityManager,
@@ -104,8 +104,7 @@ export class UserService {
 
   /**
    * The upsert without the seat: the caller charges a new user's seat with chargeSeat, as late
-   * in its transaction as it can, because that UPDATE locks the company's row until COMMIT and
-   * every other creation in the company waits for it. Plain statements: this runs on every join.
+   * in its transaction as it can, because the seat stripe it takes stays locked until COMMIT.
    */
   async upsertUncharged(
     manager: EntityManager,
@@ -150,21 +149,23 @@ export class UserService {
     return refresh(userOfRow(winner));
   }
 
-  /** Takes a seat for a new user with one conditional UPDATE, or refuses with SEAT_LIMIT_REACHED. */
+  /** Takes a seat for a new user, or refuses with SEAT_LIMIT_REACHED (the limit holds under concurrency). */
   async chargeSeat(manager: EntityManager, companyId: string): Promise<void> {
     if (!(await this.takeSeat(manager, companyId))) {
       throw new AppError("SEAT_LIMIT_REACHED", "The company has used every seat of its seat limit; raise seatLimit to add users.");
     }
   }
 
-  /** Takes a seat with one conditional UPDATE; false when the limit is reached. */
+  /** Takes a seat on one of the company's seat stripes (admit_take_seat); false when the limit is reached. */
   private async takeSeat(manager: EntityManager, companyId: string): Promise<boolean> {
-    const rows = await queryRows(
-      manager,
-      "UPDATE companies SET seats_used = seats_used + 1 WHERE id = $1 AND (seat_limit IS NULL OR seats_used < seat_limit) RETURNING id",
-      [companyId],
-    );
-    return rows.length > 0;
+    const [row] = await queryRows<{ taken: boolean }>(manager, "SELECT admit_take_seat($1) AS taken", [companyId]);
+    return row.taken;
+  }
+
+  /** Seats in use: non-guest users the company has created (admit_seats_used). */
+  async seatsUsed(companyId: string, manager: EntityManager = this.deps.dataSource.manager): Promise<number> {
+    const [row] = await queryRows<{ used: number | null }>(manager, "SELECT admit_seats_used($1) AS used", [companyId]);
+    return row?.used ?? 0;
   }
 
   /** user(id | externalId | email): exactly one must be given. */

@@ -1,0 +1,22 @@
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, Relation } from "typeorm";
+import { EventEntity } from "../event/event.entity";
+
+/**
+ * Sessions not yet ended (ended_at IS NULL) of an event that has a capacity, kept by the triggers
+ * on sessions, so a join checks the capacity without counting the event's sessions. Only events
+ * with a capacity have a row. It may count sessions that a time limit has already ended but no
+ * one has written down yet: a join that finds the event full writes those down first and counts
+ * again (admit_join), so the capacity is exact.
+ */
+@Entity({ name: "event_occupancy" })
+export class EventOccupancyEntity {
+  @PrimaryColumn({ type: "uuid" })
+  eventId: string;
+
+  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "event_id" })
+  event?: Relation<EventEntity>;
+
+  @Column({ type: "integer", default: 0 })
+  live: number;
+}
