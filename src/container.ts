@@ -43,7 +43,7 @@ export function createContainer(deps: ContainerDeps) {
     changes,
     onCompanyCreated: [(manager, company) => signingKeys.createCurrentKey(manager, company.id).then(() => undefined)],
   });
-  const tokens = new TokenService({ dataSource, clock, publicUrl: config.publicUrl, signingKeys, companies, events });
+  const tokens = new TokenService({ dataSource, clock, publicUrl: config.publicUrl, signingKeys, companies, events, changes, log });
   const sessions = new SessionService({ dataSource, clock, tokens, signingKeys, events, users });
   const registrants = new RegistrantService({ dataSource, clock, publicUrl: config.publicUrl, tokens, signingKeys, events });
   events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));

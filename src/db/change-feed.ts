@@ -17,10 +17,14 @@ export type ChangeTopic =
   /** A company's settings changed; the payload is its id. */
   | "company"
   /** A company's signing keys were rotated; the payload is its id. */
-  | "signing_key";
+  | "signing_key"
+  /** A jti was revoked or a user's tokens were cut off; the payload is RevocationView's. */
+  | "revocation";
 
 const CHANNEL = "admit_changes";
-const TOPICS: ReadonlySet<string> = new Set<ChangeTopic>(["api_key", "event", "company", "signing_key"]);
+/** The application_name of every node's listening connection (pg_stat_activity shows it). */
+export const FEED_APPLICATION_NAME = "admit-change-feed";
+const TOPICS: ReadonlySet<string> = new Set<ChangeTopic>(["api_key", "event", "company", "signing_key", "revocation"]);
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 10_000;
 /**
@@ -149,7 +153,13 @@ class PostgresChangeFeed extends BaseFeed {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new Client({ connectionString: this.connectionString, connectionTimeoutMillis: 5_000, keepAlive: true });
+    // Named, so that an operator (or a test) can tell it from the pool's connections.
+    const client = new Client({
+      connectionString: this.connectionString,
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+      application_name: FEED_APPLICATION_NAME,
+    });
     let gone = false;
     const lost = (error?: unknown) => {
       if (gone) return;

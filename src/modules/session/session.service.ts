@@ -529,6 +529,7 @@ export class SessionService {
     return this.deps.dataSource.transaction(async (manager) => {
       const result = await manager.update(UserEntity, { id: userId, companyId }, { tokensRevokedBefore: now });
       if (!result.affected) throw notFound("The user");
+      await this.deps.tokens.announceUserTokensRevoked(manager, companyId, userId);
       // Sessions a limit had already ended are written down as that first; the rest end REVOKED.
       await manager.query(`${SWEEP_SQL} AND s.user_id = $2`, [now, userId]);
       const ended = await manager

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { DataSource, EntityManager } from "typeorm";
 import type { JWTPayload } from "jose";
+import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import { MAX_TOKEN_LENGTH, peekToken, signToken, TokenKind, verifyToken } from "../../auth/tokens";
 import { companyIdOf, RequestContext } from "../../graphql/context";
@@ -9,11 +10,13 @@ import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
 import type { CompanyService } from "../company/company.service";
+import type { ChangeFeed } from "../../db/change-feed";
 import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
 import { RegistrantEntity } from "../registrant/registrant.entity";
 import { UserEntity } from "../user/user.entity";
 import { validateProfile } from "../user/user.service";
 import { RevokedTokenEntity } from "./revoked-token.entity";
+import { RevocationView } from "./revocations";
 import type { SigningKeyService } from "./signing-key.service";
 import type { EventService } from "../event/event.service";
 import type { MintJoinTokenInput } from "./token.inputs";
@@ -26,6 +29,8 @@ export interface TokenServiceDeps {
   publicUrl: string;
   signingKeys: SigningKeyService;
   events: EventService;
+  changes: ChangeFeed;
+  log: Logger;
 }
 
 /** What a verified join token says (claims checked for type before use). */
@@ -145,8 +150,12 @@ export class TokenService {
   /** Token text → what verify() would say of it, for session tokens signed here (see rememberSessionToken). */
   private readonly signedHere = new Map<string, { companyId: string; payload: JWTPayload }>();
 
+  /** What this node knows of revocations: checks of tokens that are not revoked need no statement. */
+  readonly revocations: RevocationView;
+
   constructor(private readonly deps: TokenServiceDeps) {
     this.sql = preparedQuery(deps.dataSource);
+    this.revocations = new RevocationView(deps);
   }
 
   /**
@@ -214,21 +223,44 @@ export class TokenService {
     return { company, kind: verified.kind, payload: verified.payload, expired: verified.expired };
   }
 
-  /** Whether a jti is revoked; inside a transaction pass its manager. */
+  /**
+   * Whether a jti is revoked: from this node's revocation view when it can tell (nearly always
+   * when it is not), else in the database. Inside a transaction pass its manager: the database
+   * answers, in that transaction.
+   */
   async isRevoked(companyId: string, jti: string, manager?: EntityManager): Promise<boolean> {
     if (manager) return (await manager.countBy(RevokedTokenEntity, { companyId, jti })) > 0;
+    if (this.revocations.live && !this.revocations.mayBeRevoked(companyId, jti)) return false;
     return (await this.sql("SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND jti = $2", [companyId, jti])).length > 0;
   }
 
-  /** Records a revoked jti in one statement; idempotent. Returns whether it was newly revoked. */
+  /**
+   * Records a revoked jti and announces it to every node's revocation view, in one transaction
+   * (the caller's, or its own); idempotent. Returns whether it was newly revoked.
+   */
   async revokeJti(manager: EntityManager, companyId: string, jti: string, expiresAt: Date | null): Promise<boolean> {
+    // Never the row without its announcement: another node would go on accepting the token.
+    if (!manager.queryRunner?.isTransactionActive) {
+      return this.deps.dataSource.transaction((inTransaction) => this.revokeJti(inTransaction, companyId, jti, expiresAt));
+    }
     const inserted = await queryRows(
       manager,
       `INSERT INTO revoked_tokens (company_id, jti, revoked_at, expires_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (company_id, jti) DO NOTHING RETURNING jti`,
       [companyId, jti, this.deps.clock.now(), expiresAt],
     );
-    return inserted.length > 0;
+    // Already revoked: announced when it was (or in the row every view loads).
+    if (inserted.length === 0) return false;
+    await this.revocations.announceJti(manager, companyId, jti);
+    return true;
+  }
+
+  /**
+   * Inside the transaction of revokeUserTokens, once the user's tokens_revoked_before is set:
+   * announces the cut-off to every node's revocation view.
+   */
+  announceUserTokensRevoked(manager: EntityManager, companyId: string, userId: string): Promise<void> {
+    return this.revocations.announceCutoff(manager, companyId, userId);
   }
 
   async revokeToken(ctx: RequestContext, jti: string): Promise<boolean> {
@@ -349,14 +381,26 @@ export class TokenService {
     const jti = typeof payload.jti === "string" ? payload.jti : null;
     const issuedAt = typeof payload.iat === "number" ? new Date(payload.iat * 1000) : null;
     const sub = typeof payload.sub === "string" ? payload.sub : null;
-    // One statement: the jti itself, and the user's "revoke everything issued before" cutoff
-    // (for a registration: whether it was cancelled, and its user's cutoff).
+    // In the database, one statement: the jti itself, and the user's "revoke everything issued
+    // before" cutoff (for a registration: whether it was cancelled, and its user's cutoff).
     if (kind === "join") {
       // The single-use credential of an approved knock (jrq) is spent once it has been joined with.
       const joinRequest = payload.jrq === undefined ? null : typeof payload.jrq === "string" && v.isUuid(payload.jrq) ? payload.jrq : undefined;
       if (joinRequest === undefined) return true;
       // sjt: the subject token a token exchange minted this one for (revoking it revokes this too).
       const subjectJti = typeof payload.sjt === "string" ? payload.sjt : null;
+      // The view proves most tokens are not revoked; a knock's credential is spent in join_requests,
+      // which it does not follow.
+      const view = this.revocations;
+      if (
+        joinRequest === null &&
+        view.live &&
+        !(jti !== null && view.mayBeRevoked(company.id, jti)) &&
+        !(subjectJti !== null && view.mayBeRevoked(company.id, subjectJti)) &&
+        !(sub !== null && issuedAt !== null && view.mayBeCutOff(company.id, sub, issuedAt))
+      ) {
+        return false;
+      }
       const [row] = await this.sql<{ revoked: boolean }>(
         `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND (jti = $2 OR jti = $6))
              OR EXISTS (SELECT 1 FROM users WHERE company_id = $1 AND external_id = $3 AND tokens_revoked_before > $4)
@@ -367,6 +411,10 @@ export class TokenService {
       return row.revoked;
     }
     if (kind === "registration") {
+      // Always in the database: the view does not follow registrants. A cancellation revokes the
+      // registration's jti in its own transaction, so the jti would cover it, but the cutoff is
+      // that of the registrant's user (found by registrants.user_id, maybe a user without an
+      // external id), which the view does not key by.
       if (!sub || !v.isUuid(sub)) return true;
       const [row] = await this.sql<{ revoked: boolean }>(
         `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND jti = $2)
