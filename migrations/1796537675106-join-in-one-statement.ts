@@ -345,11 +345,14 @@ export class JoinInOneStatement1796537675106 implements MigrationInterface {
     await queryRunner.query("ALTER TABLE \"registrants\" ADD \"email_verified\" boolean NOT NULL DEFAULT false");
     await queryRunner.query("ALTER TABLE \"seat_stripes\" ADD CONSTRAINT \"FK_a28bcb503ced8930d7863035724\" FOREIGN KEY (\"company_id\") REFERENCES \"companies\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
     await queryRunner.query("ALTER TABLE \"event_occupancy\" ADD CONSTRAINT \"FK_b9e969d6fec7689e7456b7435fd\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
+    await queryRunner.query(`CREATE INDEX "idx_users_tokens_revoked" ON "users" ("tokens_revoked_before")
+      WHERE tokens_revoked_before IS NOT NULL AND external_id IS NOT NULL`);
     await queryRunner.query(UP);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(DOWN);
+    await queryRunner.query(`DROP INDEX "public"."idx_users_tokens_revoked"`);
     await queryRunner.query("ALTER TABLE \"event_occupancy\" DROP CONSTRAINT \"FK_b9e969d6fec7689e7456b7435fd\"");
     await queryRunner.query("ALTER TABLE \"seat_stripes\" DROP CONSTRAINT \"FK_a28bcb503ced8930d7863035724\"");
     await queryRunner.query("ALTER TABLE \"registrants\" DROP COLUMN \"email_verified\"");

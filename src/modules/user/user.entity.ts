@@ -15,6 +15,8 @@ import { CompanyEntity } from "../company/company.entity";
 @Index(["companyId", "externalId"], { unique: true, where: "external_id IS NOT NULL" })
 @Index(["companyId", "emailNormalized"])
 @Index(["companyId", "createdAt", "id"])
+// Each node's revocation view loads the users whose tokens were revoked: few, among many.
+@Index("idx_users_tokens_revoked", ["tokensRevokedBefore"], { where: "tokens_revoked_before IS NOT NULL AND external_id IS NOT NULL" })
 export class UserEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
