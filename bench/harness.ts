@@ -165,17 +165,18 @@ const CLOCK_TICKS = 100;
 
 export interface CpuSnapshot {
   server: number;
-  postgres: number;
+  /** CPU ms so far of each PostgreSQL process, by pid: backends come and go during a run. */
+  postgres: Map<number, number>;
   loadGenerator: number;
 }
 
 /** CPU so far of the server under test, of every PostgreSQL process, and of this process (ms). */
 export function cpuSnapshot(serverPid: number | undefined): CpuSnapshot {
-  let postgres = 0;
+  const postgres = new Map<number, number>();
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (fs.readFileSync(`/proc/${entry}/comm`, "utf8").trim().startsWith("postgres")) postgres += cpuMsOf(Number(entry));
+      if (fs.readFileSync(`/proc/${entry}/comm`, "utf8").trim().startsWith("postgres")) postgres.set(Number(entry), cpuMsOf(Number(entry)));
     } catch {
       // gone meanwhile
     }
@@ -184,13 +185,19 @@ export function cpuSnapshot(serverPid: number | undefined): CpuSnapshot {
   return { server: serverPid ? cpuMsOf(serverPid) : 0, postgres, loadGenerator: (own.user + own.system) / 1000 };
 }
 
-/** CPU ms per request between two snapshots; null off Linux (no /proc). */
-export function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number): CpuSnapshot | null {
+/**
+ * CPU ms per request between two snapshots; null off Linux (no /proc). PostgreSQL's is what its
+ * processes alive at the end used since the start (all of it for one started meanwhile); a
+ * process that exited meanwhile takes its share with it.
+ */
+export function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number): { server: number; postgres: number; loadGenerator: number } | null {
   if (process.platform !== "linux") return null;
   const n = requests || 1;
+  let postgres = 0;
+  for (const [pid, ms] of after.postgres) postgres += ms - (before.postgres.get(pid) ?? 0);
   return {
     server: (after.server - before.server) / n,
-    postgres: (after.postgres - before.postgres) / n,
+    postgres: postgres / n,
     loadGenerator: (after.loadGenerator - before.loadGenerator) / n,
   };
 }
