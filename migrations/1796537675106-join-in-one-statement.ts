@@ -22,6 +22,10 @@ import { MigrationInterface, QueryRunner } from "typeorm";
  * busiest minute). A join that finds the event full writes down the sessions a time limit has
  * already ended (idle, ejected) and looks again, so a stale session never keeps anyone out.
  *
+ * A session that never sent its first heartbeat idles out after the company's
+ * first_heartbeat_window_seconds (default 2 minutes) and ends as NO_HEARTBEAT, attending nothing:
+ * joins that never come alive (bots) give their place back long before the inactivity window.
+ *
  * No join sweeps the whole event any more: a session past its limits is not counted live by the
  * policy check (this person's are written down first), and each node's sweep writes the rest.
  */
@@ -135,11 +139,18 @@ SELECT e.id, (SELECT count(*) FROM sessions s WHERE s.event_id = e.id AND s.ende
 
 -- The join -------------------------------------------------------------------------------------
 
+-- When a live session idles out: its inactivity window after its last heartbeat, or the (shorter)
+-- first-heartbeat window after its join when it never sent one (it then ends as NO_HEARTBEAT).
+CREATE FUNCTION admit_idle_at(p_joined_at timestamptz, p_last_seen_at timestamptz, p_idle interval, p_first interval)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
+  SELECT p_last_seen_at + CASE WHEN p_last_seen_at = p_joined_at THEN p_first ELSE p_idle END
+$$;
+
 -- p_entrant: 'external' (p_external_id, p_profile: the keys present are the fields to set:
 -- email, email_normalized, name, avatar_url, metadata), 'user' (p_user), 'guest' (p_profile.name),
 -- 'registrant' (p_registrant). p_idle_seconds: the company's inactivity window.
 CREATE FUNCTION admit_join(
-  p_company uuid, p_event uuid, p_now timestamptz, p_idle_seconds integer,
+  p_company uuid, p_event uuid, p_now timestamptz, p_idle_seconds integer, p_first_heartbeat_seconds integer,
   p_entrant text, p_user uuid, p_external_id text, p_profile jsonb, p_registrant uuid,
   p_credential_type text, p_jti text, p_issued_at timestamptz, p_expires_at timestamptz,
   p_role_grant text, p_eject_at timestamptz, p_eject_reason text, p_metadata jsonb)
@@ -156,6 +167,8 @@ DECLARE
   v_user users%ROWTYPE;
   v_created boolean := false;
   v_idle interval := make_interval(secs => p_idle_seconds);
+  -- A session that never heartbeated (last_seen_at = joined_at) idles out after this instead.
+  v_first interval := make_interval(secs => LEAST(p_first_heartbeat_seconds, p_idle_seconds));
   v_count integer;
   v_allowed integer;
   v_listed text[];
@@ -260,11 +273,12 @@ BEGIN
   -- The duplicate-session policy. This person's sessions that a time limit has already ended
   -- (idle, ejected: the event's end was checked above) are written down as that first.
   UPDATE sessions s
-     SET ended_at = CASE WHEN s.eject_at <= s.last_seen_at + v_idle THEN s.eject_at ELSE s.last_seen_at END,
-         end_reason = CASE WHEN s.eject_at <= s.last_seen_at + v_idle THEN COALESCE(s.eject_reason, 'ELAPSED') ELSE 'INACTIVE' END
+     SET ended_at = CASE WHEN s.eject_at <= admit_idle_at(s.joined_at, s.last_seen_at, v_idle, v_first) THEN s.eject_at ELSE s.last_seen_at END,
+         end_reason = CASE WHEN s.eject_at <= admit_idle_at(s.joined_at, s.last_seen_at, v_idle, v_first) THEN COALESCE(s.eject_reason, 'ELAPSED')
+                           WHEN s.last_seen_at = s.joined_at THEN 'NO_HEARTBEAT' ELSE 'INACTIVE' END
    WHERE s.event_id = p_event AND s.ended_at IS NULL
      AND (s.user_id = v_user.id OR s.registrant_id = p_registrant)
-     AND LEAST(s.last_seen_at + v_idle, s.eject_at) <= p_now;
+     AND LEAST(admit_idle_at(s.joined_at, s.last_seen_at, v_idle, v_first), s.eject_at) <= p_now;
   v_allowed := CASE WHEN p_entrant = 'registrant' THEN 1 ELSE v_event.max_sessions_per_user END;
   SELECT count(*) INTO v_count FROM sessions s
    WHERE s.event_id = p_event AND s.ended_at IS NULL AND (s.user_id = v_user.id OR s.registrant_id = p_registrant);
@@ -284,9 +298,11 @@ BEGIN
     SELECT o.live INTO v_count FROM event_occupancy o WHERE o.event_id = p_event;
     IF v_count >= v_event.capacity THEN
       UPDATE sessions s
-         SET ended_at = CASE WHEN s.eject_at <= s.last_seen_at + v_idle THEN s.eject_at ELSE s.last_seen_at END,
-             end_reason = CASE WHEN s.eject_at <= s.last_seen_at + v_idle THEN COALESCE(s.eject_reason, 'ELAPSED') ELSE 'INACTIVE' END
-       WHERE s.event_id = p_event AND s.ended_at IS NULL AND LEAST(s.last_seen_at + v_idle, s.eject_at) <= p_now;
+         SET ended_at = CASE WHEN s.eject_at <= admit_idle_at(s.joined_at, s.last_seen_at, v_idle, v_first) THEN s.eject_at ELSE s.last_seen_at END,
+             end_reason = CASE WHEN s.eject_at <= admit_idle_at(s.joined_at, s.last_seen_at, v_idle, v_first) THEN COALESCE(s.eject_reason, 'ELAPSED')
+                               WHEN s.last_seen_at = s.joined_at THEN 'NO_HEARTBEAT' ELSE 'INACTIVE' END
+       WHERE s.event_id = p_event AND s.ended_at IS NULL
+         AND LEAST(admit_idle_at(s.joined_at, s.last_seen_at, v_idle, v_first), s.eject_at) <= p_now;
       SELECT o.live INTO v_count FROM event_occupancy o WHERE o.event_id = p_event;
       IF v_count >= v_event.capacity THEN RAISE EXCEPTION 'EVENT_FULL' USING ERRCODE = 'AD001'; END IF;
     END IF;
@@ -322,7 +338,8 @@ END $$;
 `;
 
 const DOWN = String.raw`
-DROP FUNCTION admit_join(uuid, uuid, timestamptz, integer, text, uuid, text, jsonb, uuid, text, text, timestamptz, timestamptz, text, timestamptz, text, jsonb);
+DROP FUNCTION admit_join(uuid, uuid, timestamptz, integer, integer, text, uuid, text, jsonb, uuid, text, text, timestamptz, timestamptz, text, timestamptz, text, jsonb);
+DROP FUNCTION admit_idle_at(timestamptz, timestamptz, interval, interval);
 DROP TRIGGER admit_occupancy_deleted ON sessions;
 DROP TRIGGER admit_occupancy_updated ON sessions;
 DROP TRIGGER admit_occupancy_inserted ON sessions;
@@ -343,6 +360,7 @@ export class JoinInOneStatement1796537675106 implements MigrationInterface {
     await queryRunner.query("CREATE TABLE \"seat_stripes\" (\"company_id\" uuid NOT NULL, \"stripe\" smallint NOT NULL, \"used\" integer NOT NULL DEFAULT '0', \"cap\" integer, CONSTRAINT \"PK_858ed4d6f4c1ab7451b124875c7\" PRIMARY KEY (\"company_id\", \"stripe\"))");
     await queryRunner.query("CREATE TABLE \"event_occupancy\" (\"event_id\" uuid NOT NULL, \"live\" integer NOT NULL DEFAULT '0', CONSTRAINT \"PK_b9e969d6fec7689e7456b7435fd\" PRIMARY KEY (\"event_id\"))");
     await queryRunner.query("ALTER TABLE \"registrants\" ADD \"email_verified\" boolean NOT NULL DEFAULT false");
+    await queryRunner.query("ALTER TABLE \"companies\" ADD \"first_heartbeat_window_seconds\" integer NOT NULL DEFAULT '120'");
     await queryRunner.query("ALTER TABLE \"seat_stripes\" ADD CONSTRAINT \"FK_a28bcb503ced8930d7863035724\" FOREIGN KEY (\"company_id\") REFERENCES \"companies\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
     await queryRunner.query("ALTER TABLE \"event_occupancy\" ADD CONSTRAINT \"FK_b9e969d6fec7689e7456b7435fd\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
     await queryRunner.query(`CREATE INDEX "idx_users_tokens_revoked" ON "users" ("tokens_revoked_before")
@@ -355,6 +373,7 @@ export class JoinInOneStatement1796537675106 implements MigrationInterface {
     await queryRunner.query(`DROP INDEX "public"."idx_users_tokens_revoked"`);
     await queryRunner.query("ALTER TABLE \"event_occupancy\" DROP CONSTRAINT \"FK_b9e969d6fec7689e7456b7435fd\"");
     await queryRunner.query("ALTER TABLE \"seat_stripes\" DROP CONSTRAINT \"FK_a28bcb503ced8930d7863035724\"");
+    await queryRunner.query("ALTER TABLE \"companies\" DROP COLUMN \"first_heartbeat_window_seconds\"");
     await queryRunner.query("ALTER TABLE \"registrants\" DROP COLUMN \"email_verified\"");
     await queryRunner.query("DROP TABLE \"event_occupancy\"");
     await queryRunner.query("DROP TABLE \"seat_stripes\"");

@@ -33,6 +33,7 @@ export interface RawData {
   userMetadata: Map<string, Record<string, unknown>>;
   eventEnd: Map<string, number | null>;
   idleSeconds: Map<string, number>;
+  firstHeartbeatSeconds: Map<string, number>;
 }
 
 export async function loadRaw(t: TestApp, eventIds: string[]): Promise<RawData> {
@@ -46,8 +47,9 @@ export async function loadRaw(t: TestApp, eventIds: string[]): Promise<RawData> 
   const users: { id: string; metadata: Record<string, unknown> }[] = await q(
     `SELECT id, metadata FROM users WHERE company_id IN (SELECT company_id FROM events WHERE id = ANY($1::uuid[]))`,
   );
-  const events: { id: string; ended_at: Date | null; ends_at: Date | null; idle: number }[] = await q(
-    `SELECT e.id, e.ended_at, e.ends_at, c.session_inactivity_timeout_seconds AS idle FROM events e JOIN companies c ON c.id = e.company_id WHERE e.id = ANY($1::uuid[])`,
+  const events: { id: string; ended_at: Date | null; ends_at: Date | null; idle: number; first_window: number }[] = await q(
+    `SELECT e.id, e.ended_at, e.ends_at, c.session_inactivity_timeout_seconds AS idle, c.first_heartbeat_window_seconds AS first_window
+       FROM events e JOIN companies c ON c.id = e.company_id WHERE e.id = ANY($1::uuid[])`,
   );
   const least = (...xs: (Date | null)[]) => {
     const ms = xs.filter((x): x is Date => x !== null).map((x) => x.getTime());
@@ -59,6 +61,7 @@ export async function loadRaw(t: TestApp, eventIds: string[]): Promise<RawData> 
     userMetadata: new Map(users.map((u) => [u.id, u.metadata])),
     eventEnd: new Map(events.map((e) => [e.id, least(e.ended_at, e.ends_at)])),
     idleSeconds: new Map(events.map((e) => [e.id, Number(e.idle)])),
+    firstHeartbeatSeconds: new Map(events.map((e) => [e.id, Math.min(Number(e.first_window), Number(e.idle))])),
   };
 }
 
@@ -66,7 +69,9 @@ export async function loadRaw(t: TestApp, eventIds: string[]): Promise<RawData> 
 export function endOf(s: RawSession, raw: RawData, now: number): number {
   const joined = s.joined_at.getTime();
   if (s.ended_at) return Math.max(joined, s.ended_at.getTime());
-  const idleAt = s.last_seen_at.getTime() + raw.idleSeconds.get(s.event_id)! * 1000;
+  // A session that never heartbeated idles out after the first-heartbeat window.
+  const neverBeaten = s.last_seen_at.getTime() === joined;
+  const idleAt = s.last_seen_at.getTime() + (neverBeaten ? raw.firstHeartbeatSeconds : raw.idleSeconds).get(s.event_id)! * 1000;
   const eventEnd = raw.eventEnd.get(s.event_id) ?? null;
   const eject = s.eject_at?.getTime() ?? null;
   const first = Math.min(...[idleAt, eject, eventEnd].filter((x): x is number => x !== null));

@@ -71,7 +71,8 @@ function scopeParams(scope: AnalyticsScope): ScopeParams {
 
 /** The caller's events among those asked for: every statement starts here, so no other tenant's rows are read. */
 const evCte = (s: ScopeParams) => `ev AS (
-  SELECT e.id, LEAST(e.ended_at, e.ends_at) AS event_end, c.session_inactivity_timeout_seconds AS idle
+  SELECT e.id, LEAST(e.ended_at, e.ends_at) AS event_end, c.session_inactivity_timeout_seconds AS idle,
+         LEAST(c.first_heartbeat_window_seconds, c.session_inactivity_timeout_seconds) AS first_window
     FROM events e JOIN companies c ON c.id = e.company_id
    WHERE e.company_id = ${s.company} AND e.id = ANY (${s.ids})
 )`;
@@ -82,7 +83,8 @@ const evCte = (s: ScopeParams) => `ev AS (
  * of the inactivity window, ejectAt and the event's end), or now while none is reached.
  */
 function liveEnd(now: string): string {
-  const idleAt = "s.last_seen_at + make_interval(secs => ev.idle)";
+  // A session that never heartbeated idles out after the first-heartbeat window (NO_HEARTBEAT).
+  const idleAt = "s.last_seen_at + make_interval(secs => CASE WHEN s.last_seen_at = s.joined_at THEN ev.first_window ELSE ev.idle END)";
   const first = `LEAST(${idleAt}, s.eject_at, ev.event_end)`;
   return `GREATEST(s.joined_at, CASE WHEN ${first} <= ${now} THEN
       CASE WHEN ev.event_end = ${first} THEN ev.event_end WHEN s.eject_at = ${first} THEN s.eject_at ELSE s.last_seen_at END

@@ -24,6 +24,13 @@ export class CompanyEntity {
   @Column({ type: "integer", default: 14_400 })
   sessionInactivityTimeoutSeconds: number;
 
+  /**
+   * A session that has not sent its first heartbeat this long after joining ends as NO_HEARTBEAT
+   * (at its join: it attended nothing), so joins that never come alive (bots) give their place back.
+   */
+  @Column({ type: "integer", default: 120 })
+  firstHeartbeatWindowSeconds: number;
+
   @Column({ type: "integer", default: 3_600 })
   defaultTokenTtlSeconds: number;
 

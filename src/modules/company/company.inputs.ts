@@ -28,6 +28,12 @@ export class UpdateCompanySettingsInput {
   @Field(() => Int, { nullable: true, description: "60 to 604800 seconds." })
   sessionInactivityTimeoutSeconds?: number;
 
+  @Field(() => Int, {
+    nullable: true,
+    description: "30 to 3600 seconds (default 120): a session with no heartbeat this long after joining ends as NO_HEARTBEAT.",
+  })
+  firstHeartbeatWindowSeconds?: number;
+
   @Field(() => Int, { nullable: true, description: "60 seconds up to maxTokenTtlSeconds." })
   defaultTokenTtlSeconds?: number;
 

@@ -59,6 +59,7 @@ export function toCompanyType(company: CompanyEntity): CompanyType {
     createdAt: company.createdAt,
     settings: {
       sessionInactivityTimeoutSeconds: company.sessionInactivityTimeoutSeconds,
+      firstHeartbeatWindowSeconds: company.firstHeartbeatWindowSeconds,
       defaultTokenTtlSeconds: company.defaultTokenTtlSeconds,
       maxTokenTtlSeconds: company.maxTokenTtlSeconds,
       loginLinkTtlSeconds: company.loginLinkTtlSeconds,
@@ -221,6 +222,7 @@ export class CompanyService {
       if (value !== undefined && value !== null) (patch as Record<string, unknown>)[field] = v.intInRange(field, value as number, min, max);
     };
     int("sessionInactivityTimeoutSeconds", 60, 604_800);
+    int("firstHeartbeatWindowSeconds", 30, 3_600);
     int("maxTokenTtlSeconds", 60, 31_536_000);
     int("defaultTokenTtlSeconds", 60, 31_536_000);
     int("loginLinkTtlSeconds", 1, 300);

@@ -20,6 +20,9 @@ export class CompanySettings {
   @Field(() => Int, { description: "A session with no heartbeat for this long ends as INACTIVE." })
   sessionInactivityTimeoutSeconds: number;
 
+  @Field(() => Int, { description: "A session that sends no heartbeat this long after joining ends as NO_HEARTBEAT, attending nothing." })
+  firstHeartbeatWindowSeconds: number;
+
   @Field(() => Int, { description: "Lifetime of a join token minted without ttlSeconds or expiresAt." })
   defaultTokenTtlSeconds: number;
 

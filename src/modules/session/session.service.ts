@@ -409,6 +409,7 @@ export class SessionService {
     return decideEnding(session, {
       eventEnd: earliest(event.endedAt, event.endsAt),
       idleSeconds: company.sessionInactivityTimeoutSeconds,
+      firstHeartbeatSeconds: company.firstHeartbeatWindowSeconds,
       credentialRevoked,
       registrantGone,
       now,
@@ -594,12 +595,17 @@ export class SessionService {
  * READ COMMITTED a concurrent heartbeat's newer last_seen_at is re-checked before the row is
  * ended. LEAST ignores NULLs. $1 is now.
  */
-const IDLE_AT = "(s.last_seen_at + make_interval(secs => c.session_inactivity_timeout_seconds))";
+/** A session that never heartbeated (last_seen_at is still its join) has the first-heartbeat window instead. */
+const NEVER_BEATEN = "s.last_seen_at = s.joined_at";
+const IDLE_AT = `(s.last_seen_at + make_interval(secs => CASE WHEN ${NEVER_BEATEN}
+    THEN LEAST(c.first_heartbeat_window_seconds, c.session_inactivity_timeout_seconds) ELSE c.session_inactivity_timeout_seconds END))`;
+const IDLE_REASON = `CASE WHEN ${NEVER_BEATEN} THEN 'NO_HEARTBEAT' ELSE 'INACTIVE' END`;
 const EVENT_END = "LEAST(e.ended_at, e.ends_at)";
 const FIRST_LIMIT = `LEAST(${IDLE_AT}, s.eject_at, ${EVENT_END})`;
 interface EndingFacts {
   eventEnd: Date | null;
   idleSeconds: number;
+  firstHeartbeatSeconds: number;
   credentialRevoked: boolean;
   registrantGone: boolean;
   now: Date;
@@ -615,8 +621,12 @@ function decideEnding(session: SessionEntity, facts: EndingFacts): Pick<SessionE
   const limits: { at: Date; endedAt: Date; endReason: SessionEndReasonValue }[] = [];
   if (facts.eventEnd) limits.push({ at: facts.eventEnd, endedAt: maxDate(facts.eventEnd, session.joinedAt), endReason: "EVENT_ENDED" });
   if (session.ejectAt) limits.push({ at: session.ejectAt, endedAt: session.ejectAt, endReason: session.ejectReason ?? "ELAPSED" });
-  const idleAt = new Date(session.lastSeenAt.getTime() + facts.idleSeconds * 1000);
-  limits.push({ at: idleAt, endedAt: session.lastSeenAt, endReason: "INACTIVE" });
+  // A session that never heartbeated gives its place back sooner, as NO_HEARTBEAT (bots that join
+  // and never come alive); its time stops at its join.
+  const neverBeaten = session.lastSeenAt.getTime() === session.joinedAt.getTime();
+  const idleSeconds = neverBeaten ? Math.min(facts.firstHeartbeatSeconds, facts.idleSeconds) : facts.idleSeconds;
+  const idleAt = new Date(session.lastSeenAt.getTime() + idleSeconds * 1000);
+  limits.push({ at: idleAt, endedAt: session.lastSeenAt, endReason: neverBeaten ? "NO_HEARTBEAT" : "INACTIVE" });
   // Stable sort: on a tie the order above (event, eject, idle) decides, as in SWEEP_SQL.
   const reached = limits.filter((l) => l.at.getTime() <= facts.now.getTime()).sort((a, b) => a.at.getTime() - b.at.getTime())[0];
   if (reached) return { endedAt: reached.endedAt, endReason: reached.endReason };
@@ -700,7 +710,7 @@ UPDATE sessions s
                        WHEN f.revoked THEN $3::timestamptz END,
        end_reason = CASE WHEN f.timed_out THEN CASE WHEN f.event_end = f.first_limit THEN 'EVENT_ENDED'
                                                     WHEN s.eject_at = f.first_limit THEN COALESCE(s.eject_reason, 'ELAPSED')
-                                                    ELSE 'INACTIVE' END
+                                                    ELSE ${IDLE_REASON} END
                          WHEN f.revoked THEN 'REVOKED' END,
        last_seen_at = CASE WHEN f.timed_out OR f.revoked THEN s.last_seen_at ELSE $3::timestamptz END,
        role = CASE WHEN f.timed_out OR f.revoked THEN s.role
@@ -713,7 +723,7 @@ RETURNING ${SESSION_COLUMNS.replace(/(\w+)/g, "s.$1")}`;
 
 /** The join's writes in one statement: admit_join (migration JoinInOneStatement) says what it does. */
 const JOIN_SQL = `SELECT ${SESSION_COLUMNS}, user_created
-  FROM admit_join($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`;
+  FROM admit_join($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`;
 
 /** The refusals admit_join raises (SQLSTATE AD001, the code as message), as a person reads them. */
 const JOIN_REFUSALS: Readonly<Record<string, string>> = {
@@ -776,6 +786,7 @@ function joinParams(admission: Admission, now: Date): unknown[] {
     admission.event.id,
     now,
     admission.company.sessionInactivityTimeoutSeconds,
+    admission.company.firstHeartbeatWindowSeconds,
     entrant.kind,
     entrant.kind === "user" ? entrant.userId : null,
     entrant.kind === "external" ? entrant.profile.externalId : null,
@@ -821,7 +832,7 @@ const SWEEP_SQL = `UPDATE sessions s
                         ELSE s.last_seen_at END,
         end_reason = CASE WHEN ${EVENT_END} = ${FIRST_LIMIT} THEN 'EVENT_ENDED'
                           WHEN s.eject_at = ${FIRST_LIMIT} THEN COALESCE(s.eject_reason, 'ELAPSED')
-                          ELSE 'INACTIVE' END
+                          ELSE ${IDLE_REASON} END
    FROM events e, companies c
   WHERE e.id = s.event_id AND c.id = s.company_id
     AND s.ended_at IS NULL AND ${FIRST_LIMIT} <= $1::timestamptz`;
