@@ -37,7 +37,7 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** Claims signToken sets itself; `claims` may not override them. */
 const RESERVED_CLAIMS = new Set(["iss", "aud", "sub", "jti", "iat", "exp", "nbf"]);
 
-/** jose compares typ case-insensitively with an implied "application/"; do the same (RFC 7515 §4.1.9). */
+/** typ is compared case-insensitively with an implied "application/", as jose and fast-jwt do (RFC 7515 §4.1.9). */
 const normalizeTyp = (typ: string): string => {
   const lower = typ.toLowerCase();
   return lower.startsWith("application/") ? lower.slice("application/".length) : lower;
