@@ -1,7 +1,9 @@
-import { SignJWT, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from "jose";
+import { KeyObject, webcrypto } from "node:crypto";
+import { createDecoder, createSigner, createVerifier, TokenError } from "fast-jwt";
+import type { TokenValidationErrorCode } from "fast-jwt";
 import type { CryptoKey, JWTHeaderParameters, JWTPayload, ProtectedHeaderParameters } from "jose";
 import { AppError } from "../graphql/errors";
-import type { SigningAlg } from "./signing-keys";
+import { isSigningAlg, SigningAlg } from "./signing-keys";
 
 /** The kinds of token Admit mints itself (PRODUCT.md "Tokens"). */
 export type TokenKind = "join" | "registration" | "session";
@@ -22,6 +24,8 @@ export const TOKEN_AUDIENCE: Readonly<Record<TokenKind, string>> = Object.freeze
 
 /** Clock skew allowed on exp and nbf, in seconds. */
 const CLOCK_TOLERANCE_SECONDS = 30;
+/** Claims every one of our tokens carries (exp too, unless the caller allows tokens without it). */
+const REQUIRED_CLAIMS = ["iss", "aud", "sub", "jti", "iat"];
 /** Ours are well under 2 KB; refusing larger input early keeps junk from costing parse time. */
 export const MAX_TOKEN_LENGTH = 8192;
 const MAX_KID_LENGTH = 128;
@@ -33,7 +37,7 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** Claims signToken sets itself; `claims` may not override them. */
 const RESERVED_CLAIMS = new Set(["iss", "aud", "sub", "jti", "iat", "exp", "nbf"]);
 
-/** jose compares typ case-insensitively with an implied "application/"; do the same (RFC 7515 §4.1.9). */
+/** typ is compared case-insensitively with an implied "application/", as jose and fast-jwt do (RFC 7515 §4.1.9). */
 const normalizeTyp = (typ: string): string => {
   const lower = typ.toLowerCase();
   return lower.startsWith("application/") ? lower.slice("application/".length) : lower;
@@ -51,11 +55,17 @@ const toSeconds = (date: Date): number => Math.floor(date.getTime() / 1000);
 
 const invalid = (message = "The token is not valid."): AppError => new AppError("TOKEN_INVALID", message);
 
+/**
+ * A key as the caller caches it: a node:crypto KeyObject or a WebCrypto CryptoKey. Either way the
+ * fast-jwt signers and verifiers made from it are kept with it (see {@link keptFor}).
+ */
+export type TokenKey = KeyObject | CryptoKey;
+
 /** A signing key ready to use: imported once and cached by the caller, never per token. */
-export interface TokenSigningKey {
+export interface TokenSigningKey<K extends TokenKey = TokenKey> {
   kid: string;
   alg: SigningAlg;
-  privateKey: CryptoKey;
+  privateKey: K;
 }
 
 export interface SignTokenInput {
@@ -90,9 +100,27 @@ export async function signToken(input: SignTokenInput): Promise<string> {
   payload.iat = toSeconds(input.issuedAt);
   if (input.expiresAt) payload.exp = toSeconds(input.expiresAt);
   if (input.notBefore) payload.nbf = toSeconds(input.notBefore);
-  return new SignJWT(payload)
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: TOKEN_TYP[kind] })
-    .sign(key.privateKey);
+  return signerFor(key, kind)(payload);
+}
+
+type Signer = (payload: JWTPayload) => string;
+
+/**
+ * fast-jwt takes keys only as PEM and parses one in about 0.5 ms (OpenSSL's PEM decoder), ten
+ * times a signature: so a signer is made once per key and kind, with the kind's typ in its header.
+ */
+function signerFor(key: TokenSigningKey, kind: TokenKind): Signer {
+  const kept = keptFor(key.privateKey);
+  const found = kept.signers.get(kind);
+  if (found && found.kid === key.kid && found.alg === key.alg) return found.sign;
+  const sign: Signer = createSigner({
+    key: pem(key.privateKey, "private"),
+    algorithm: key.alg,
+    kid: key.kid,
+    header: { alg: key.alg, typ: TOKEN_TYP[kind] },
+  });
+  kept.signers.set(kind, { kid: key.kid, alg: key.alg, sign });
+  return sign;
 }
 
 /** What {@link peekToken} reads from a token before anything is verified. */
@@ -108,15 +136,7 @@ export interface TokenPeek {
  * @throws AppError TOKEN_INVALID when the token is not a well-formed compact JWT.
  */
 export function peekToken(token: string): TokenPeek {
-  const header = decodeHeader(token);
-  let payload: JWTPayload;
-  try {
-    payload = decodeJwt(token);
-    // decodeJwt ignores the signature; a token whose signature cannot even be base64url is junk.
-    if (!BASE64URL.test(token.slice(token.lastIndexOf(".") + 1))) throw invalid();
-  } catch {
-    throw invalid();
-  }
+  const { header, payload } = decode(token);
   return {
     kind: kindOfTyp(header.typ),
     kid: typeof header.kid === "string" && header.kid !== "" ? header.kid : null,
@@ -127,7 +147,7 @@ export function peekToken(token: string): TokenPeek {
 /** A verification key, imported once and cached by the caller. */
 export interface TokenVerificationKey {
   alg: SigningAlg;
-  publicKey: CryptoKey;
+  publicKey: TokenKey;
 }
 
 export interface VerifyTokenOptions {
@@ -163,10 +183,10 @@ export interface VerifiedToken {
  * Verifies one of Admit's own tokens under the rules of PRODUCT.md "Tokens": kind by typ and
  * audience, exact issuer, key by kid, algorithm pinned to the key's, 30 s clock skew, no
  * jku/x5u/jwk/x5c/crit headers, exp required unless `requireExp` is false.
- * @throws AppError TOKEN_EXPIRED, TOKEN_NOT_YET_VALID or TOKEN_INVALID; never a jose error.
+ * @throws AppError TOKEN_EXPIRED, TOKEN_NOT_YET_VALID or TOKEN_INVALID; never a fast-jwt error.
  */
 export async function verifyToken(token: string, opts: VerifyTokenOptions): Promise<VerifiedToken> {
-  const header = decodeHeader(token);
+  const { header } = decode(token);
 
   // Checked before any key is looked up: these headers let the author pick the key or add rules
   // we would not enforce.
@@ -183,40 +203,21 @@ export async function verifyToken(token: string, opts: VerifyTokenOptions): Prom
 
   const key = await opts.resolveKey(kid);
   if (!key) throw invalid("The token was signed with a key that is not known.");
-  // jose would refuse this too; failing here skips the signature work.
-  if (header.alg !== key.alg) throw invalid();
+  // fast-jwt would refuse this too; failing here skips the signature work, and a key whose alg is
+  // not one of ours never becomes a verifier.
+  if (!isSigningAlg(key.alg) || header.alg !== key.alg) throw invalid();
 
-  const verifyAt = (currentDate: Date) =>
-    jwtVerify(token, key.publicKey, {
-      algorithms: [key.alg],
-      issuer: opts.issuer,
-      audience: TOKEN_AUDIENCE[kind],
-      typ: TOKEN_TYP[kind],
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      currentDate,
-      crit: {},
-      requiredClaims: requireExp ? ["exp"] : [],
-    });
-  let result: Awaited<ReturnType<typeof verifyAt>>;
-  let expired = false;
+  // Signature, pinned alg, crit, typ, the presence of every claim we need, iss and aud: none of
+  // them depends on the time.
+  let verified: { header: JWTHeaderParameters; payload: JWTPayload };
   try {
-    result = await verifyAt(opts.now);
+    verified = verifierFor(key, kind, opts.issuer, requireExp)(token);
   } catch (error) {
-    // jose reports expiry only once the signature has verified; then check the rest again as of
-    // a second before exp, when the token was valid.
-    const exp = error instanceof errors.JWTExpired ? error.payload.exp : undefined;
-    if (!opts.acceptExpired || !isFiniteNumber(exp)) throw fromJoseError(error);
-    try {
-      result = await verifyAt(new Date((exp - 1) * 1000));
-    } catch (retryError) {
-      throw fromJoseError(retryError);
-    }
-    expired = true;
+    throw fromFastJwtError(error);
   }
-  const verifiedHeader: JWTHeaderParameters = result.protectedHeader;
-  const payload: JWTPayload = result.payload;
+  const payload = verified.payload;
 
-  // jose accepts an aud array that merely contains ours; ours are always a single string.
+  // fast-jwt accepts an aud array that merely contains ours; ours are always a single string.
   if (payload.aud !== TOKEN_AUDIENCE[kind]) throw invalid("This token cannot be used here.");
   if (payload.iss !== opts.issuer) throw invalid();
   if (!isBoundedString(payload.sub, MAX_SUB_LENGTH)) throw invalid();
@@ -226,53 +227,131 @@ export async function verifyToken(token: string, opts: VerifyTokenOptions): Prom
   if (payload.nbf !== undefined && !isFiniteNumber(payload.nbf)) throw invalid();
   if (requireExp && payload.exp === undefined) throw invalid();
 
-  return { kind, header: verifiedHeader, payload, expired };
+  // As jose did: whole seconds, nbf before exp, the skew on both sides.
+  const now = toSeconds(opts.now);
+  const { exp, nbf } = payload;
+  if (nbf !== undefined && nbf > now + CLOCK_TOLERANCE_SECONDS) throw notYetValid();
+  let expired = false;
+  if (exp !== undefined && exp <= now - CLOCK_TOLERANCE_SECONDS) {
+    if (!opts.acceptExpired) throw new AppError("TOKEN_EXPIRED", "The token has expired.");
+    // Everything else was checked whatever the time; nbf is checked again as of a second before
+    // exp, when the token was valid.
+    if (nbf !== undefined && nbf > exp - 1 + CLOCK_TOLERANCE_SECONDS) throw notYetValid();
+    expired = true;
+  }
+  return { kind, header: verified.header, payload, expired };
 }
 
-function decodeHeader(token: string): ProtectedHeaderParameters {
+type Verifier = (token: string) => { header: JWTHeaderParameters; payload: JWTPayload };
+
+/** A key's verifiers are few (kinds × issuer); past this they start over rather than grow. */
+const MAX_VERIFIERS_PER_KEY = 16;
+
+/**
+ * A verifier is made once per key, kind, issuer and exp rule: making one parses the PEM key, which
+ * costs about as much as a verification. fast-jwt fixes its clock when a verifier is made, so the
+ * times are compared in {@link verifyToken} against the caller's clock instead.
+ */
+function verifierFor(key: TokenVerificationKey, kind: TokenKind, issuer: string, requireExp: boolean): Verifier {
+  const kept = keptFor(key.publicKey);
+  const id = `${key.alg} ${kind} ${requireExp} ${issuer}`;
+  const found = kept.verifiers.get(id);
+  if (found) return found;
+  const verify: Verifier = createVerifier({
+    key: pem(key.publicKey, "public"),
+    algorithms: [key.alg],
+    allowedIss: issuer,
+    allowedAud: TOKEN_AUDIENCE[kind],
+    checkTyp: TOKEN_TYP[kind],
+    requiredClaims: requireExp ? [...REQUIRED_CLAIMS, "exp"] : REQUIRED_CLAIMS,
+    allowedCritHeaders: [],
+    ignoreExpiration: true,
+    ignoreNotBefore: true,
+    complete: true,
+  });
+  if (kept.verifiers.size >= MAX_VERIFIERS_PER_KEY) kept.verifiers.clear();
+  kept.verifiers.set(id, verify);
+  return verify;
+}
+
+/** What fast-jwt objects a key has: they live as long as the caller keeps the key. */
+interface Kept {
+  signers: Map<TokenKind, { kid: string; alg: SigningAlg; sign: Signer }>;
+  verifiers: Map<string, Verifier>;
+}
+
+const keptByKey = new WeakMap<TokenKey, Kept>();
+
+function keptFor(key: TokenKey): Kept {
+  let found = keptByKey.get(key);
+  if (!found) {
+    found = { signers: new Map(), verifiers: new Map() };
+    keptByKey.set(key, found);
+  }
+  return found;
+}
+
+/** fast-jwt takes keys as PEM only. */
+function pem(key: TokenKey, type: "private" | "public"): string {
+  const object = key instanceof KeyObject ? key : KeyObject.from(key as webcrypto.CryptoKey);
+  if (object.type !== type) throw new Error(`A ${type} key is needed here.`);
+  return object.export(type === "private" ? { format: "pem", type: "pkcs8" } : { format: "pem", type: "spki" }).toString();
+}
+
+const decodeComplete: (token: string) => { header: ProtectedHeaderParameters; payload: JWTPayload; signature: string } =
+  createDecoder({ complete: true });
+
+/** Header and payload of a compact JWT, unverified. */
+function decode(token: string): { header: ProtectedHeaderParameters; payload: JWTPayload } {
   if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid();
+  let decoded: ReturnType<typeof decodeComplete>;
   try {
-    // Throws a plain TypeError on malformed input, which must not surface as INTERNAL.
-    return decodeProtectedHeader(token);
+    decoded = decodeComplete(token);
   } catch {
+    // fast-jwt throws its TokenError (or a JSON SyntaxError it wraps) on junk; never INTERNAL.
     throw invalid();
   }
+  // None of ours is unsigned; an empty signature is junk even before verification.
+  if (decoded.signature === "") throw invalid();
+  return decoded;
 }
+
+const notYetValid = (): AppError => new AppError("TOKEN_NOT_YET_VALID", "The token is not valid yet.");
 
 const isBoundedString = (value: unknown, max: number): value is string =>
   typeof value === "string" && value.length > 0 && value.length <= max;
 
 const isFiniteNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
 
-/** Maps every jose error code to a token error; anything that is not jose's is TOKEN_INVALID too. */
-function fromJoseError(error: unknown): AppError {
+/** Maps every fast-jwt error code to a token error; anything that is not fast-jwt's is TOKEN_INVALID too. */
+function fromFastJwtError(error: unknown): AppError {
   if (error instanceof AppError) return error;
-  if (!(error instanceof errors.JOSEError)) return invalid();
-  const code = error.code as errors.JOSEErrorCode;
+  if (!(error instanceof TokenError)) return invalid();
+  const code: TokenValidationErrorCode = error.code;
   switch (code) {
-    case "ERR_JWT_EXPIRED":
+    case "FAST_JWT_EXPIRED":
       return new AppError("TOKEN_EXPIRED", "The token has expired.");
-    case "ERR_JWT_CLAIM_VALIDATION_FAILED":
-      // Only a well-formed nbf that lies in the future; an nbf of the wrong type is just invalid.
-      return error instanceof errors.JWTClaimValidationFailed && error.claim === "nbf" && error.reason === "check_failed"
-        ? new AppError("TOKEN_NOT_YET_VALID", "The token is not valid yet.")
-        : invalid();
-    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
-    case "ERR_JWS_INVALID":
-    case "ERR_JWT_INVALID":
-    case "ERR_JOSE_ALG_NOT_ALLOWED":
-    case "ERR_JOSE_NOT_SUPPORTED":
-    case "ERR_JOSE_GENERIC":
-    case "ERR_JWE_DECRYPTION_FAILED":
-    case "ERR_JWE_INVALID":
-    case "ERR_JWK_INVALID":
-    case "ERR_JWKS_INVALID":
-    case "ERR_JWKS_MULTIPLE_MATCHING_KEYS":
-    case "ERR_JWKS_NO_MATCHING_KEY":
-    case "ERR_JWKS_TIMEOUT":
+    case "FAST_JWT_INACTIVE":
+      return notYetValid();
+    case "FAST_JWT_INVALID_TYPE":
+    case "FAST_JWT_INVALID_OPTION":
+    case "FAST_JWT_INVALID_ALGORITHM":
+    case "FAST_JWT_INVALID_CLAIM_TYPE":
+    case "FAST_JWT_INVALID_CLAIM_VALUE":
+    case "FAST_JWT_INVALID_KEY":
+    case "FAST_JWT_INVALID_SIGNATURE":
+    case "FAST_JWT_INVALID_PAYLOAD":
+    case "FAST_JWT_MALFORMED":
+    case "FAST_JWT_MISSING_KEY":
+    case "FAST_JWT_KEY_FETCHING_ERROR":
+    case "FAST_JWT_SIGN_ERROR":
+    case "FAST_JWT_VERIFY_ERROR":
+    case "FAST_JWT_MISSING_REQUIRED_CLAIM":
+    case "FAST_JWT_MISSING_SIGNATURE":
+    case "FAST_JWT_INVALID_CRIT_HEADER":
       return invalid();
     default: {
-      // A code added by a future jose fails the type check here; at run time it is still invalid.
+      // A code added by a future fast-jwt fails the type check here; at run time it is still invalid.
       const unhandled: never = code;
       void unhandled;
       return invalid();
