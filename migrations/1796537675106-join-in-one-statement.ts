@@ -22,7 +22,7 @@ import { MigrationInterface, QueryRunner } from "typeorm";
  * busiest minute). A join that finds the event full writes down the sessions a time limit has
  * already ended (idle, ejected) and looks again, so a stale session never keeps anyone out.
  *
- * A session that never sent its first heartbeat idles out after the company's
+ * A guest's session that never sent its first heartbeat idles out after the company's
  * first_heartbeat_window_seconds (default 2 minutes) and ends as NO_HEARTBEAT, attending nothing:
  * joins that never come alive (bots) give their place back long before the inactivity window.
  *
@@ -140,10 +140,10 @@ SELECT e.id, (SELECT count(*) FROM sessions s WHERE s.event_id = e.id AND s.ende
 -- The join -------------------------------------------------------------------------------------
 
 -- When a live session idles out: its inactivity window after its last heartbeat, or the (shorter)
--- first-heartbeat window after its join when it never sent one (it then ends as NO_HEARTBEAT).
-CREATE FUNCTION admit_idle_at(p_joined_at timestamptz, p_last_seen_at timestamptz, p_idle interval, p_first interval)
+-- first-heartbeat window after its join for a guest that never sent one (ends as NO_HEARTBEAT).
+CREATE FUNCTION admit_idle_at(p_never_beaten boolean, p_last_seen_at timestamptz, p_idle interval, p_first interval)
 RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
-  SELECT p_last_seen_at + CASE WHEN p_last_seen_at = p_joined_at THEN p_first ELSE p_idle END
+  SELECT p_last_seen_at + CASE WHEN p_never_beaten THEN p_first ELSE p_idle END
 $$;
 
 -- p_entrant: 'external' (p_external_id, p_profile: the keys present are the fields to set:
@@ -167,7 +167,7 @@ DECLARE
   v_user users%ROWTYPE;
   v_created boolean := false;
   v_idle interval := make_interval(secs => p_idle_seconds);
-  -- A session that never heartbeated (last_seen_at = joined_at) idles out after this instead.
+  -- A guest's session that never heartbeated (last_seen_at = joined_at) idles out after this instead.
   v_first interval := make_interval(secs => LEAST(p_first_heartbeat_seconds, p_idle_seconds));
   v_count integer;
   v_allowed integer;
@@ -273,12 +273,12 @@ BEGIN
   -- The duplicate-session policy. This person's sessions that a time limit has already ended
   -- (idle, ejected: the event's end was checked above) are written down as that first.
   UPDATE sessions s
-     SET ended_at = CASE WHEN s.eject_at <= admit_idle_at(s.joined_at, s.last_seen_at, v_idle, v_first) THEN s.eject_at ELSE s.last_seen_at END,
-         end_reason = CASE WHEN s.eject_at <= admit_idle_at(s.joined_at, s.last_seen_at, v_idle, v_first) THEN COALESCE(s.eject_reason, 'ELAPSED')
-                           WHEN s.last_seen_at = s.joined_at THEN 'NO_HEARTBEAT' ELSE 'INACTIVE' END
+     SET ended_at = CASE WHEN s.eject_at <= admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first) THEN s.eject_at ELSE s.last_seen_at END,
+         end_reason = CASE WHEN s.eject_at <= admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first) THEN COALESCE(s.eject_reason, 'ELAPSED')
+                           WHEN s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at THEN 'NO_HEARTBEAT' ELSE 'INACTIVE' END
    WHERE s.event_id = p_event AND s.ended_at IS NULL
      AND (s.user_id = v_user.id OR s.registrant_id = p_registrant)
-     AND LEAST(admit_idle_at(s.joined_at, s.last_seen_at, v_idle, v_first), s.eject_at) <= p_now;
+     AND LEAST(admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first), s.eject_at) <= p_now;
   v_allowed := CASE WHEN p_entrant = 'registrant' THEN 1 ELSE v_event.max_sessions_per_user END;
   SELECT count(*) INTO v_count FROM sessions s
    WHERE s.event_id = p_event AND s.ended_at IS NULL AND (s.user_id = v_user.id OR s.registrant_id = p_registrant);
@@ -298,11 +298,11 @@ BEGIN
     SELECT o.live INTO v_count FROM event_occupancy o WHERE o.event_id = p_event;
     IF v_count >= v_event.capacity THEN
       UPDATE sessions s
-         SET ended_at = CASE WHEN s.eject_at <= admit_idle_at(s.joined_at, s.last_seen_at, v_idle, v_first) THEN s.eject_at ELSE s.last_seen_at END,
-             end_reason = CASE WHEN s.eject_at <= admit_idle_at(s.joined_at, s.last_seen_at, v_idle, v_first) THEN COALESCE(s.eject_reason, 'ELAPSED')
-                               WHEN s.last_seen_at = s.joined_at THEN 'NO_HEARTBEAT' ELSE 'INACTIVE' END
+         SET ended_at = CASE WHEN s.eject_at <= admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first) THEN s.eject_at ELSE s.last_seen_at END,
+             end_reason = CASE WHEN s.eject_at <= admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first) THEN COALESCE(s.eject_reason, 'ELAPSED')
+                               WHEN s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at THEN 'NO_HEARTBEAT' ELSE 'INACTIVE' END
        WHERE s.event_id = p_event AND s.ended_at IS NULL
-         AND LEAST(admit_idle_at(s.joined_at, s.last_seen_at, v_idle, v_first), s.eject_at) <= p_now;
+         AND LEAST(admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first), s.eject_at) <= p_now;
       SELECT o.live INTO v_count FROM event_occupancy o WHERE o.event_id = p_event;
       IF v_count >= v_event.capacity THEN RAISE EXCEPTION 'EVENT_FULL' USING ERRCODE = 'AD001'; END IF;
     END IF;
@@ -339,7 +339,7 @@ END $$;
 
 const DOWN = String.raw`
 DROP FUNCTION admit_join(uuid, uuid, timestamptz, integer, integer, text, uuid, text, jsonb, uuid, text, text, timestamptz, timestamptz, text, timestamptz, text, jsonb);
-DROP FUNCTION admit_idle_at(timestamptz, timestamptz, interval, interval);
+DROP FUNCTION admit_idle_at(boolean, timestamptz, interval, interval);
 DROP TRIGGER admit_occupancy_deleted ON sessions;
 DROP TRIGGER admit_occupancy_updated ON sessions;
 DROP TRIGGER admit_occupancy_inserted ON sessions;

@@ -44,12 +44,12 @@ export function createContainer(deps: ContainerDeps) {
     onCompanyCreated: [(manager, company) => signingKeys.createCurrentKey(manager, company.id).then(() => undefined)],
   });
   const tokens = new TokenService({ dataSource, clock, publicUrl: config.publicUrl, signingKeys, companies, events, changes, log });
-  const sessions = new SessionService({ dataSource, clock, tokens, signingKeys, events, users });
+  const authLimiter = new AuthRateLimiter({ dataSource, clock });
+  const sessions = new SessionService({ dataSource, clock, tokens, signingKeys, events, users, limiter: authLimiter });
   const registrants = new RegistrantService({ dataSource, clock, publicUrl: config.publicUrl, tokens, signingKeys, events });
   events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));
   const analytics = new AnalyticsService({ dataSource, clock });
   // F7 managed passwords and F8 knocking: credentials of joinEvent that the federation module owns.
-  const authLimiter = new AuthRateLimiter({ dataSource, clock });
   const passwords = new PasswordService({ dataSource, clock, sessions, tokens, limiter: authLimiter });
   sessions.registerCredential("PASSWORD", (input, _credential, facts) => passwords.admit(input, facts));
   const joinRequests = new JoinRequestService({ dataSource, clock, sessions, tokens, signingKeys, limiter: authLimiter });

@@ -11,6 +11,7 @@ export interface RawSession {
   user_id: string;
   registrant_id: string | null;
   role: string;
+  credential_type: string;
   joined_at: Date;
   last_seen_at: Date;
   ended_at: Date | null;
@@ -39,7 +40,7 @@ export interface RawData {
 export async function loadRaw(t: TestApp, eventIds: string[]): Promise<RawData> {
   const q = (sql: string) => t.db.dataSource.query(sql, [eventIds]);
   const sessions: RawSession[] = await q(
-    `SELECT id, event_id, user_id, registrant_id, role, joined_at, last_seen_at, ended_at, eject_at, metadata FROM sessions WHERE event_id = ANY($1::uuid[])`,
+    `SELECT id, event_id, user_id, registrant_id, role, credential_type, joined_at, last_seen_at, ended_at, eject_at, metadata FROM sessions WHERE event_id = ANY($1::uuid[])`,
   );
   const registrants: RawRegistrant[] = await q(
     `SELECT id, event_id, user_id, metadata, created_at, cancelled_at FROM registrants WHERE event_id = ANY($1::uuid[])`,
@@ -69,8 +70,8 @@ export async function loadRaw(t: TestApp, eventIds: string[]): Promise<RawData> 
 export function endOf(s: RawSession, raw: RawData, now: number): number {
   const joined = s.joined_at.getTime();
   if (s.ended_at) return Math.max(joined, s.ended_at.getTime());
-  // A session that never heartbeated idles out after the first-heartbeat window.
-  const neverBeaten = s.last_seen_at.getTime() === joined;
+  // A guest's session that never heartbeated idles out after the first-heartbeat window.
+  const neverBeaten = s.credential_type === "GUEST" && s.last_seen_at.getTime() === joined;
   const idleAt = s.last_seen_at.getTime() + (neverBeaten ? raw.firstHeartbeatSeconds : raw.idleSeconds).get(s.event_id)! * 1000;
   const eventEnd = raw.eventEnd.get(s.event_id) ?? null;
   const eject = s.eject_at?.getTime() ?? null;

@@ -83,8 +83,9 @@ const evCte = (s: ScopeParams) => `ev AS (
  * of the inactivity window, ejectAt and the event's end), or now while none is reached.
  */
 function liveEnd(now: string): string {
-  // A session that never heartbeated idles out after the first-heartbeat window (NO_HEARTBEAT).
-  const idleAt = "s.last_seen_at + make_interval(secs => CASE WHEN s.last_seen_at = s.joined_at THEN ev.first_window ELSE ev.idle END)";
+  // A guest's session that never heartbeated idles out after the first-heartbeat window (NO_HEARTBEAT).
+  const idleAt = `s.last_seen_at + make_interval(secs => CASE WHEN s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at
+      THEN ev.first_window ELSE ev.idle END)`;
   const first = `LEAST(${idleAt}, s.eject_at, ev.event_end)`;
   return `GREATEST(s.joined_at, CASE WHEN ${first} <= ${now} THEN
       CASE WHEN ev.event_end = ${first} THEN ev.event_end WHEN s.eject_at = ${first} THEN s.eject_at ELSE s.last_seen_at END

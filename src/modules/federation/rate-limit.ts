@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import type { DataSource } from "typeorm";
 import type { Clock } from "../../clock";
-import { rawQuery, RawQuery } from "../../db/raw";
+import type { EntityManager } from "typeorm";
+import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { AppError } from "../../graphql/errors";
 
 /**
@@ -59,14 +60,15 @@ export class AuthRateLimiter {
     this.sql = rawQuery(deps.dataSource);
   }
 
-  /** Counts one attempt against `subject` (see HIT_SQL). */
-  async hit(companyId: string, subject: string, limit: Limit): Promise<Count> {
-    const [row] = await this.sql<{ failures: number; window_started_at: Date }>(HIT_SQL, [
-      companyId,
-      subject,
-      this.deps.clock.now(),
-      limit.windowSeconds,
-    ]);
+  /**
+   * Counts one attempt against `subject` (see HIT_SQL). Inside a transaction pass its manager: the
+   * count is then taken back if the transaction rolls back, and the subject's row stays locked
+   * until it ends, so attempts of one subject take turns.
+   */
+  async hit(companyId: string, subject: string, limit: Limit, manager?: EntityManager): Promise<Count> {
+    const params = [companyId, subject, this.deps.clock.now(), limit.windowSeconds];
+    type Row = { failures: number; window_started_at: Date };
+    const [row] = manager ? await queryRows<Row>(manager, HIT_SQL, params) : await this.sql<Row>(HIT_SQL, params);
     return { subject, count: Number(row.failures), windowStartedAt: new Date(row.window_started_at) };
   }
 

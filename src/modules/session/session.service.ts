@@ -20,6 +20,7 @@ import { normalizeGrant, resolveRole, roleFromLists, RoleResolution, RoleSubject
 import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
 import { CredentialTypeValue, SessionEndReasonValue, SessionEntity } from "./session.entity";
 import type { JoinEventInput } from "./session.inputs";
+import { addressSubject, type AuthRateLimiter } from "../federation/rate-limit";
 
 export interface SessionServiceDeps {
   dataSource: DataSource;
@@ -28,7 +29,15 @@ export interface SessionServiceDeps {
   signingKeys: SigningKeyService;
   events: EventService;
   users: UserService;
+  limiter: AuthRateLimiter;
 }
+
+/**
+ * Guest joins per client address and company: a bot on one address cannot fill a public event
+ * (or its analytics) with made-up names, while an office behind one NAT still gets its people in.
+ * Counted in the database like the password limits, so every node shares the count.
+ */
+export const GUEST_ADDRESS_LIMIT = { max: 60, windowSeconds: 600 } as const;
 
 /** Session tokens are short-lived: a client refreshes it with every heartbeat. */
 export const SESSION_TOKEN_TTL_SECONDS = 600;
@@ -60,9 +69,9 @@ export interface Admission {
   metadata: Record<string, unknown>;
   entrant: Entrant;
   /**
-   * Runs first inside the join transaction, for single-use credentials: one conditional UPDATE
-   * that consumes the credential, throwing when it is already used. A refusal later in the join
-   * rolls the consumption back with everything else.
+   * Runs first inside the join transaction, for single-use credentials (one conditional UPDATE
+   * that consumes the credential, throwing when it is already used) and for limits counted per
+   * join (guests per address). A refusal later in the join rolls it back with everything else.
    */
   consume?: (manager: EntityManager) => Promise<void>;
   /** Runs after the session row is written, in the same transaction (e.g. to remember it). */
@@ -176,7 +185,7 @@ export class SessionService {
       case "REGISTRATION_TOKEN":
         return this.admitRegistrationToken(input, requireCredential(credential));
       case "GUEST":
-        return this.admitGuest(input);
+        return this.admitGuest(input, facts);
       case "LOGIN_LINK":
       case "PARTNER_JWT":
       case "OIDC_ID_TOKEN":
@@ -253,7 +262,7 @@ export class SessionService {
     };
   }
 
-  private async admitGuest(input: JoinEventInput): Promise<Admission> {
+  private async admitGuest(input: JoinEventInput, facts: JoinRequestFacts): Promise<Admission> {
     const event = await this.publicEventOf(input.event);
     const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneByOrFail({ id: event.companyId });
     if (event.privacy !== "PUBLIC") {
@@ -278,6 +287,12 @@ export class SessionService {
       ejectAtTokenExpiry: false,
       metadata: {},
       entrant: { kind: "guest", name },
+      // Counted in the join's transaction: a guest join refused for any reason counts nothing.
+      consume: async (manager) => {
+        const counted = await this.deps.limiter.hit(company.id, `guest:${addressSubject(facts.ip)}`, GUEST_ADDRESS_LIMIT, manager);
+        const limited = this.deps.limiter.refusal(counted, GUEST_ADDRESS_LIMIT, "Too many guests have joined from your address");
+        if (limited) throw limited;
+      },
     };
   }
 
@@ -595,8 +610,11 @@ export class SessionService {
  * READ COMMITTED a concurrent heartbeat's newer last_seen_at is re-checked before the row is
  * ended. LEAST ignores NULLs. $1 is now.
  */
-/** A session that never heartbeated (last_seen_at is still its join) has the first-heartbeat window instead. */
-const NEVER_BEATEN = "s.last_seen_at = s.joined_at";
+/**
+ * A guest's session that never heartbeated (last_seen_at is still its join) has the first-heartbeat
+ * window instead: anonymous joins that never come alive (bots) give their place back.
+ */
+const NEVER_BEATEN = "(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at)";
 const IDLE_AT = `(s.last_seen_at + make_interval(secs => CASE WHEN ${NEVER_BEATEN}
     THEN LEAST(c.first_heartbeat_window_seconds, c.session_inactivity_timeout_seconds) ELSE c.session_inactivity_timeout_seconds END))`;
 const IDLE_REASON = `CASE WHEN ${NEVER_BEATEN} THEN 'NO_HEARTBEAT' ELSE 'INACTIVE' END`;
@@ -621,9 +639,9 @@ function decideEnding(session: SessionEntity, facts: EndingFacts): Pick<SessionE
   const limits: { at: Date; endedAt: Date; endReason: SessionEndReasonValue }[] = [];
   if (facts.eventEnd) limits.push({ at: facts.eventEnd, endedAt: maxDate(facts.eventEnd, session.joinedAt), endReason: "EVENT_ENDED" });
   if (session.ejectAt) limits.push({ at: session.ejectAt, endedAt: session.ejectAt, endReason: session.ejectReason ?? "ELAPSED" });
-  // A session that never heartbeated gives its place back sooner, as NO_HEARTBEAT (bots that join
-  // and never come alive); its time stops at its join.
-  const neverBeaten = session.lastSeenAt.getTime() === session.joinedAt.getTime();
+  // A guest's session that never heartbeated gives its place back sooner, as NO_HEARTBEAT (bots
+  // that join and never come alive); its time stops at its join.
+  const neverBeaten = session.credentialType === "GUEST" && session.lastSeenAt.getTime() === session.joinedAt.getTime();
   const idleSeconds = neverBeaten ? Math.min(facts.firstHeartbeatSeconds, facts.idleSeconds) : facts.idleSeconds;
   const idleAt = new Date(session.lastSeenAt.getTime() + idleSeconds * 1000);
   limits.push({ at: idleAt, endedAt: session.lastSeenAt, endReason: neverBeaten ? "NO_HEARTBEAT" : "INACTIVE" });
