@@ -13,6 +13,7 @@ import { createContainer, Services } from "./container";
 import { ChangeFeed, openChangeFeed } from "./db/change-feed";
 import { getSchema } from "./graphql/schema";
 import { createLoaders } from "./graphql/loaders";
+import { newAccessState } from "./graphql/access";
 import type { Principal, RequestContext, RequestFacts } from "./graphql/context";
 import { AppError, isAppError } from "./graphql/errors";
 import { registerHealthRoutes } from "./http/health.routes";
@@ -275,6 +276,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
         clock,
         services,
         loaders: createLoaders(dataSource),
+        access: newAccessState(),
         log: request.log as Logger,
         facts,
       };

@@ -1,18 +1,23 @@
 import { ClassType, Field, Int, ObjectType } from "type-graphql";
+import { Access } from "./access";
 import { badInput } from "./errors";
 import { isUuid } from "./validate";
 
 @ObjectType({ description: "Relay page information." })
 export class PageInfo {
+  @Access("public")
   @Field({ description: "Whether more items follow the last edge." })
   hasNextPage: boolean;
 
+  @Access("public")
   @Field({ description: "Whether items precede the first edge (always false: forward pagination only)." })
   hasPreviousPage: boolean;
 
+  @Access("public")
   @Field(() => String, { nullable: true, description: "Cursor of the first edge." })
   startCursor: string | null;
 
+  @Access("public")
   @Field(() => String, { nullable: true, description: "Cursor of the last edge; pass it as `after` for the next page." })
   endCursor: string | null;
 }
@@ -28,26 +33,34 @@ export interface ConnectionShape<T> {
   totalCount?: number;
 }
 
-/** Builds `<Name>Edge` and `<Name>Connection` object types for a node type. */
+/**
+ * Builds `<Name>Edge` and `<Name>Connection` object types for a node type. A page is readable by
+ * whoever received it (the field that returned it decided); its nodes carry their own rules.
+ */
 export function Connection<T extends object>(nodeType: ClassType<T>, name: string) {
   @ObjectType(`${name}Edge`, { description: `An edge to a ${name}.` })
   class EdgeType {
-    @Field({ description: "Opaque cursor of this edge." })
+    @Access("public")
+  @Field({ description: "Opaque cursor of this edge." })
     cursor: string;
 
-    @Field(() => nodeType, { description: `The ${name}.` })
+    @Access("public")
+  @Field(() => nodeType, { description: `The ${name}.` })
     node: T;
   }
 
   @ObjectType(`${name}Connection`, { description: `A page of ${name} items.` })
   class ConnectionType {
-    @Field(() => [EdgeType], { description: "The items of this page." })
+    @Access("public")
+  @Field(() => [EdgeType], { description: "The items of this page." })
     edges: EdgeType[];
 
-    @Field(() => PageInfo, { description: "Where this page stands." })
+    @Access("public")
+  @Field(() => PageInfo, { description: "Where this page stands." })
     pageInfo: PageInfo;
 
-    @Field(() => Int, { nullable: true, description: "How many items match, across all pages." })
+    @Access("public")
+  @Field(() => Int, { nullable: true, description: "How many items match, across all pages." })
     totalCount?: number;
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../clock";
 import type { ApiScope } from "../modules/company/api-key.entity";
+import type { AccessState } from "./access";
 import type { Loaders } from "./loaders";
 import type { Services } from "../container";
 import { AppError } from "./errors";
@@ -30,6 +31,8 @@ export interface RequestContext {
   clock: Clock;
   services: Services;
   loaders: Loaders;
+  /** What the keyless operations of this request resolved their credentials to, for field rules. */
+  access: AccessState;
   log: Logger;
   /** Absent outside HTTP requests. */
   facts?: RequestFacts;

@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { buildSchema } from "type-graphql";
 import type { GraphQLSchema } from "graphql";
+import { applyAccessRules } from "./access";
 import { authChecker } from "./auth-checker";
 import { DateTimeScalar } from "./scalars";
 import { CompanyResolver } from "../modules/company/company.resolver";
@@ -29,6 +30,10 @@ export function getSchema(): Promise<GraphQLSchema> {
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,
     emitSchemaFile: false,
+  }).then((schema) => {
+    // Every field answers only whom its @Access rule admits (src/graphql/access.ts).
+    applyAccessRules(schema);
+    return schema;
   });
   return built;
 }

@@ -15,6 +15,28 @@ const MAX_COOKIE_VALUE_LENGTH = 8192;
 const NO_REDIRECT_REASONS: ReadonlySet<SessionEndReasonValue> = new Set(["LEFT", "LOGGED_OUT"]);
 
 /**
+ * Whether a browser request was started by another site, as its Sec-Fetch-Site header says:
+ * `cross-site`, or `same-site` (another origin under the same registrable domain, such as a
+ * sibling subdomain: as far as Admit can tell, another party). `same-origin` (Admit's own pages)
+ * and `none` (typed, bookmarked, opened from another application) are not; neither is a request
+ * without the header (a browser too old to send it, or a client that is not a browser), which
+ * the routes that change state refuse by other means (logout wants a POST with our Origin).
+ */
+export function fromAnotherSite(request: FastifyRequest): boolean {
+  const site = request.headers["sec-fetch-site"];
+  if (site === undefined) return false;
+  return site !== "same-origin" && site !== "none";
+}
+
+/**
+ * How long after Admit wrote a session cookie a navigation from another site may still resume
+ * it without asking: the redirect of a login link opened from a webmail is followed at once,
+ * and is cross-site for its whole chain. Another site cannot make a cookie fresh: only Admit's
+ * own pages and the redemption write it.
+ */
+export const FRESH_COOKIE_SECONDS = 30;
+
+/**
  * What the `admit_session` cookie of a request says.
  *
  * - `none`: no cookie, or one that is not ours (does not verify, wrong kind, unknown session).
@@ -26,6 +48,12 @@ const NO_REDIRECT_REASONS: ReadonlySet<SessionEndReasonValue> = new Set(["LEFT",
  * - `signedIn`: the cookie holds the company-wide sign-in of a login link without event (a join
  *   token that opens any event of the company, sliding over the inactivity window). `joinToken`
  *   is a fresh copy, usable as joinEvent's credential (JOIN_TOKEN); `setCookie` stores it.
+ *   From another site (see {@link fromAnotherSite}) `setCookie` is null: the sign-in is not
+ *   extended.
+ * - `unconfirmed`: the cookie holds a session token and the request came from another site. No
+ *   heartbeat is made and nothing is written: the token's signature is checked, nothing more
+ *   (the session may have ended meanwhile). `fresh`: Admit wrote the cookie within
+ *   FRESH_COOKIE_SECONDS (a login link's redirect being followed).
  * - `ended`: the session (or the sign-in) has ended. `redirectTo` is where to send the browser:
  *   the login link's redirectOnExpiryUrl, re-checked against the company's allowedRedirectOrigins
  *   as they are now, when it ended for any reason but LEFT or LOGGED_OUT; else null.
@@ -55,7 +83,15 @@ export type CookieSession =
       userId: string;
       loginLinkId: string;
       redirectOnExpiryUrl: string | null;
-      setCookie: string;
+      setCookie: string | null;
+    }
+  | {
+      kind: "unconfirmed";
+      sessionToken: string;
+      sessionId: string;
+      eventId: string;
+      companyId: string;
+      fresh: boolean;
     }
   | {
       kind: "ended";
@@ -118,7 +154,8 @@ export function sessionCookieValue(request: FastifyRequest): string | null {
 
 /**
  * Reads the request's `admit_session` cookie (see {@link CookieSession}). Never throws for a bad
- * cookie; database trouble passes through. Each call on a live session is a heartbeat.
+ * cookie; database trouble passes through. Each call on a live session is a heartbeat, unless
+ * the request came from another site: then nothing is extended or changed.
  */
 export async function readCookieSession(services: Services, request: FastifyRequest): Promise<CookieSession> {
   const header = request.headers.cookie;
@@ -152,10 +189,11 @@ export async function readCookieSession(services: Services, request: FastifyRequ
       userId: state.userId,
       loginLinkId: state.linkId,
       redirectOnExpiryUrl: state.redirectOnExpiryUrl,
-      setCookie: sessionCookie(services, state.token, state.company.sessionInactivityTimeoutSeconds),
+      setCookie: fromAnotherSite(request) ? null : sessionCookie(services, state.token, state.company.sessionInactivityTimeoutSeconds),
     };
   }
   if (kind !== "session") return none();
+  if (fromAnotherSite(request)) return (await unconfirmedSession(services, value)) ?? none();
 
   let state: Awaited<ReturnType<Services["sessions"]["heartbeat"]>>;
   try {
@@ -190,5 +228,27 @@ export async function readCookieSession(services: Services, request: FastifyRequ
     ejectAt: state.ejectAt,
     redirectOnExpiryUrl: await services.loginLinks.redirectOnExpiryOf(session.companyId, session.credentialJti),
     setCookie: sessionCookie(services, state.sessionToken, maxAge),
+  };
+}
+
+/** A session cookie read for a request from another site: its token verified, nothing written. */
+async function unconfirmedSession(services: Services, value: string): Promise<CookieSession | null> {
+  let verified: Awaited<ReturnType<Services["tokens"]["verify"]>>;
+  try {
+    verified = await services.tokens.verify(value, ["session"], { acceptExpired: true });
+  } catch (error) {
+    if (isAppError(error)) return null;
+    throw error;
+  }
+  const { company, payload } = verified;
+  if (typeof payload.sub !== "string" || typeof payload.evt !== "string") return null;
+  const age = services.loginLinks.now().getTime() / 1000 - (payload.iat ?? 0);
+  return {
+    kind: "unconfirmed",
+    sessionToken: value,
+    sessionId: payload.sub,
+    eventId: payload.evt,
+    companyId: company.id,
+    fresh: !verified.expired && age >= -30 && age <= FRESH_COOKIE_SECONDS,
   };
 }

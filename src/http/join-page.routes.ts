@@ -9,7 +9,7 @@ import { isAppError } from "../graphql/errors";
 import type { CompanyEntity } from "../modules/company/company.entity";
 import type { EventEntity } from "../modules/event/event.entity";
 import { HEARTBEAT_INTERVAL_SECONDS } from "../modules/session/session.service";
-import { clearedSessionCookie, CookieSession, readCookieSession } from "./cookie-session";
+import { clearedSessionCookie, CookieSession, fromAnotherSite, readCookieSession } from "./cookie-session";
 
 /*
  * GET /j/<event slug or id> (also /j/<companySlug>/<eventSlug>): the join page. The HTML is a
@@ -110,8 +110,9 @@ interface PageConfig {
   /** The company-wide sign-in of a login link: a join token the page joins with. */
   joinToken?: string;
   /**
-   * The sign-in cookie came with a navigation from another site: the page asks before joining,
-   * so another site cannot join the person to an event (or supersede their session) by a link.
+   * The cookie came with a navigation from another site: the page asks before joining with the
+   * sign-in (so another site cannot join the person to an event, or supersede their session, by
+   * a link) or resuming the session (so another site cannot keep it alive).
    */
   confirmJoin?: boolean;
   ended?: string;
@@ -151,7 +152,7 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
     // A live cookie session names its event; a token in the query names its company by its
     // issuer (unverified here: it only picks whose event to show, joinEvent verifies it); a
     // login link's sign-in names its company.
-    if (cookie.kind === "live") {
+    if (cookie.kind === "live" || cookie.kind === "unconfirmed") {
       const event = await services.sessions.publicEventOf(cookie.eventId).catch(() => null);
       if (event && event.slug === ref) return event;
     }
@@ -166,9 +167,10 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
   }
 
   async function serve(ref: string | null, request: FastifyRequest, reply: FastifyReply) {
-    // A live cookie session is heartbeaten by this read; its refreshed token goes back in the cookie.
+    // A live cookie session is heartbeaten by this read; its refreshed token goes back in the
+    // cookie. Not when another site sent the browser here: that must not keep a session alive.
     const cookie = await readCookieSession(services, request);
-    if (cookie.kind === "live" || cookie.kind === "signedIn") reply.header("set-cookie", cookie.setCookie);
+    if ((cookie.kind === "live" || cookie.kind === "signedIn") && cookie.setCookie) reply.header("set-cookie", cookie.setCookie);
     if (cookie.kind === "none" && cookie.clearCookie) reply.header("set-cookie", cookie.clearCookie);
     const credentialInQuery = queryParam(request, "token") !== null || queryParam(request, "code") !== null;
     const found = ref ? await findEvent(ref, request, cookie) : null;
@@ -198,6 +200,12 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
         ...(shown ? { name: event.name, startsAt: event.startsAt?.toISOString() ?? null, endsAt: event.endsAt?.toISOString() ?? null } : {}),
       };
       if (cookie.kind === "live" && cookie.eventId === event.id) config.sessionToken = cookie.sessionToken;
+      // From another site, the page resumes a session (the cookie's, or one this tab kept) only
+      // when the person asks, so that no other site keeps it alive by opening this page; unless
+      // Admit has just written the cookie (a login link opened from a webmail is cross-site all
+      // along its redirect).
+      if (cookie.kind === "unconfirmed" && cookie.eventId === event.id) config.sessionToken = cookie.sessionToken;
+      if (fromAnotherSite(request) && !(cookie.kind === "unconfirmed" && cookie.fresh)) config.confirmJoin = true;
       if (cookie.kind === "signedIn" && cookie.companyId === event.companyId) {
         config.joinToken = cookie.joinToken;
         // Sec-Fetch-Site: same-origin (from Admit's own pages) or none (typed, bookmarked) join at

@@ -10,13 +10,19 @@ import { clearedSessionCookie, readCookieSession, sessionCookie, sessionCookieVa
  *
  * - GET /login/<code>  redeems a link: 303 with the `admit_session` cookie, or one 410 page
  * - GET /session       what the cookie says, as JSON (the embed page polls it)
- * - GET /logout        ends the cookie's session, clears it, redirects only to an allowed origin
+ * - POST /logout       ends the cookie's session, clears it, redirects only to an allowed origin
+ * - GET /logout        the same from Admit's own pages; from anywhere else a page that asks
  * - GET /logged-out    the local page logout falls back to
  * - GET /c/:slug/      the company landing page a link without event opens
+ *
+ * No GET started by another site changes or extends the cookie's session (readCookieSession
+ * reads it without a heartbeat then); a login link is the one exception, by design: it is one
+ * click from an email.
  */
 export function registerLoginRoutes(fastify: FastifyInstance, services: Services): void {
   const { loginLinks, sessions } = services;
   const publicUrl = loginLinks.publicUrl;
+  const publicOrigin = new URL(publicUrl).origin;
 
   // A wildcard, not a parameter: whatever follows /login/ (too long for a route parameter, with a
   // trailing slash…) gets the same 410 page, and the access log shows only "/login/*". No HEAD
@@ -75,6 +81,9 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
         return { state: "none", redirectTo: null };
       case "ended":
         return { state: "ended", endReason: state.endReason, redirectTo: state.redirectTo, sessionId: state.sessionId, eventId: state.eventId };
+      case "unconfirmed":
+        // From another site: what the cookie's token says, nothing refreshed.
+        return { state: "unconfirmed", redirectTo: null, sessionId: state.sessionId, eventId: state.eventId };
       case "live":
         reply.header("set-cookie", state.setCookie);
         return {
@@ -87,7 +96,7 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
           redirectOnExpiryUrl: state.redirectOnExpiryUrl,
         };
       case "signedIn":
-        reply.header("set-cookie", state.setCookie);
+        if (state.setCookie) reply.header("set-cookie", state.setCookie);
         return {
           state: "signedIn",
           redirectTo: null,
@@ -99,14 +108,40 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
     }
   });
 
-  fastify.get<{ Querystring: { redirectTo?: unknown } }>("/logout", async (request, reply) => {
-    noStore(reply);
+  /** Ends the cookie's session and sends the browser to `wanted` when the company allows it. */
+  async function logOutAndRedirect(request: FastifyRequest, reply: FastifyReply, wanted: unknown) {
     const companyId = await logOut(services, request);
-    const wanted = request.query.redirectTo;
     const target = companyId && typeof wanted === "string" ? await loginLinks.allowedRedirect(companyId, wanted) : null;
     return reply
       .header("set-cookie", clearedSessionCookie(services))
       .redirect(target ?? `${publicUrl}/logged-out`, 303);
+  }
+
+  // A link or an image elsewhere must not sign anyone out: a GET ends the session only when it
+  // comes from Admit's own pages (Sec-Fetch-Site: same-origin). Anything else, including a
+  // browser that does not say, gets a page whose button posts the logout.
+  fastify.get<{ Querystring: { redirectTo?: unknown } }>("/logout", async (request, reply) => {
+    noStore(reply);
+    if (request.headers["sec-fetch-site"] === "same-origin") return logOutAndRedirect(request, reply, request.query.redirectTo);
+    return confirmLogout(reply, 200, request.query.redirectTo);
+  });
+
+  // The POST that the page's button (and the landing page's) sends: accepted only from this
+  // origin, by Sec-Fetch-Site or, from a browser without it, by Origin. SameSite=Lax keeps the
+  // cookie off cross-site POSTs already, not off POSTs from another origin of the same site.
+  void fastify.register(async (scope) => {
+    scope.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 4096 }, (_request, body, done) =>
+      done(null, formFields(body as string)),
+    );
+    scope.post<{ Body: unknown; Querystring: { redirectTo?: unknown } }>("/logout", async (request, reply) => {
+      noStore(reply);
+      const body = typeof request.body === "object" && request.body !== null ? (request.body as Record<string, unknown>) : {};
+      const wanted = body.redirectTo ?? request.query.redirectTo;
+      const site = request.headers["sec-fetch-site"];
+      const fromHere = site !== undefined ? site === "same-origin" : request.headers.origin === publicOrigin;
+      if (!fromHere) return confirmLogout(reply, 403, wanted);
+      return logOutAndRedirect(request, reply, wanted);
+    });
   });
 
   fastify.get("/logged-out", async (_request, reply) => {
@@ -121,14 +156,24 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
     const ours = state.kind !== "none" && state.companyId === company.id;
     if (ours && state.kind === "ended" && state.redirectTo) return reply.redirect(state.redirectTo, 303);
     if (ours && (state.kind === "signedIn" || state.kind === "live")) {
-      reply.header("set-cookie", state.setCookie);
+      if (state.setCookie) reply.header("set-cookie", state.setCookie);
       const who = await services.loginLinks.describeUser(state.userId);
       return htmlPage(
         reply,
         200,
         company.name,
-        `<h1>${escapeHtml(company.name)}</h1><p>You are signed in as <strong>${escapeHtml(who)}</strong>.</p>` +
-          `<p><a href="/logout">Sign out</a></p>`,
+        `<h1>${escapeHtml(company.name)}</h1><p>You are signed in as <strong>${escapeHtml(who)}</strong>.</p>${SIGN_OUT_FORM}`,
+        { formAction: [] },
+      );
+    }
+    if (ours && state.kind === "unconfirmed") {
+      // Another site sent the browser here: the session is neither read through a heartbeat
+      // nor extended until the person opens the page from here.
+      return htmlPage(
+        reply,
+        200,
+        company.name,
+        `<h1>${escapeHtml(company.name)}</h1><p>You may be signed in here.</p><p><a href="/c/${escapeHtml(company.slug)}/">Show my account</a></p>`,
       );
     }
     if (state.kind === "none" && state.clearCookie) reply.header("set-cookie", state.clearCookie);
@@ -161,6 +206,47 @@ async function logOut(services: Services, request: FastifyRequest): Promise<stri
   } catch (error) {
     if (isAppError(error)) return null;
     throw error;
+  }
+}
+
+/** A form body's fields; a repeated name is an array (which no redirect accepts), as in a query. */
+function formFields(body: string): Record<string, string | string[]> {
+  const fields: Record<string, string | string[]> = {};
+  for (const [name, value] of new URLSearchParams(body)) {
+    const seen = fields[name];
+    fields[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+  }
+  return fields;
+}
+
+const SIGN_OUT_FORM = `<form method="post" action="/logout"><button type="submit">Sign out</button></form>`;
+
+/**
+ * The page that asks before signing out: a GET from elsewhere, or a POST that did not come from
+ * this origin. Nothing is ended. Its form may post here and follow the logout's redirect to the
+ * origin asked for (Chrome applies form-action to the redirect too); the POST checks that origin
+ * against the company's list as always.
+ */
+function confirmLogout(reply: FastifyReply, status: number, wanted: unknown) {
+  const redirectTo = typeof wanted === "string" && wanted.length <= 2048 ? wanted : null;
+  const field = redirectTo === null ? "" : `<input type="hidden" name="redirectTo" value="${escapeHtml(redirectTo)}">`;
+  return htmlPage(
+    reply,
+    status,
+    "Sign out?",
+    `<h1>Sign out?</h1><p>A link asked to sign you out. Nothing has changed yet.</p>` +
+      `<form method="post" action="/logout">${field}<button type="submit">Sign out</button></form>`,
+    { formAction: redirectTo === null ? [] : [originOf(redirectTo)].filter((o): o is string => o !== null) },
+  );
+}
+
+/** The origin of an http(s) URL as a CSP source, or null. */
+function originOf(url: string): string | null {
+  try {
+    const parsed = new URL(url);
+    return (parsed.protocol === "https:" || parsed.protocol === "http:") && /^[a-z0-9.:[\]-]+$/i.test(parsed.host) ? parsed.origin : null;
+  } catch {
+    return null;
   }
 }
 
@@ -208,16 +294,18 @@ function noStore(reply: FastifyReply): void {
 
 /**
  * An HTML page: no external resources (a CSP that allows none), no referrer, no sniffing, not
- * stored. Everything dynamic in `body` must already be escaped with escapeHtml.
+ * stored. Everything dynamic in `body` must already be escaped with escapeHtml. `formAction`:
+ * the page has a form, which may post to this origin and be redirected to these origins.
  */
-export function htmlPage(reply: FastifyReply, status: number, title: string, body: string) {
+export function htmlPage(reply: FastifyReply, status: number, title: string, body: string, options: { formAction?: string[] } = {}) {
+  const formAction = options.formAction ? ["'self'", ...options.formAction].join(" ") : "'none'";
   return reply
     .status(status)
     .header("content-type", "text/html; charset=utf-8")
     .header("cache-control", "no-store")
     .header("referrer-policy", "no-referrer")
     .header("x-content-type-options", "nosniff")
-    .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    .header("content-security-policy", `default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action ${formAction}; frame-ancestors 'none'`)
     .send(
       `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
         `<title>${escapeHtml(title)}</title>` +

@@ -56,6 +56,36 @@ export async function browserGet(t: TestApp, path: string, cookie?: string | nul
   };
 }
 
+/**
+ * POST /logout as Admit's own sign-out buttons send it: form-encoded, Sec-Fetch-Site: same-origin
+ * (`extraHeaders` may say otherwise; null leaves a header out). `path` may carry ?redirectTo=; `body` is the form's fields.
+ */
+export async function postLogout(
+  t: TestApp,
+  path: string,
+  cookie?: string | null,
+  extraHeaders: Record<string, string | null> = {},
+  body = "",
+): Promise<BrowserResponse> {
+  const merged: Record<string, string | null> = {
+    accept: "text/html",
+    "content-type": "application/x-www-form-urlencoded",
+    "sec-fetch-site": "same-origin",
+    ...extraHeaders,
+  };
+  // null: a header the browser does not send at all.
+  const headers = Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== null));
+  if (cookie) headers.cookie = `admit_session=${cookie}`;
+  const response = await fetch(`${t.url}${path}`, { method: "POST", redirect: "manual", headers, body });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: await response.text(),
+    location: response.headers.get("location"),
+    setCookies: response.headers.getSetCookie(),
+  };
+}
+
 /** GET /login/<code> as the browser does when the user opens the link. */
 export function openLink(t: TestApp, code: string): Promise<BrowserResponse> {
   return browserGet(t, `/login/${code}`);

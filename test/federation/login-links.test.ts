@@ -10,6 +10,7 @@ import {
   jwtPayload,
   linkRow,
   openLink,
+  postLogout,
   readLink,
   REVOKE_LINK,
   sessionCookieOf,
@@ -384,7 +385,7 @@ describe("a link without event", () => {
 
     const second = await createLink(t, company, { userId: user.id });
     const cookie2 = sessionCookieOf(await openLink(t, second.code)).value;
-    const out = await browserGet(t, "/logout", cookie2);
+    const out = await postLogout(t, "/logout", cookie2);
     expect(out.status).toBe(303);
     expect((await sessionState(t, cookie2)).body).toMatchObject({ state: "ended", endReason: "REVOKED" });
   });
@@ -431,14 +432,14 @@ describe("the cookie session", () => {
   });
 });
 
-describe("GET /logout", () => {
+describe("POST /logout from Admit's own pages", () => {
   it("ends the session as LOGGED_OUT, clears the cookie and redirects to an allowed origin only", async () => {
     const { company, event, user } = await world();
     const link = await createLink(t, company, { userId: user.id, eventId: event.id });
     const cookie = sessionCookieOf(await openLink(t, link.code)).value;
     const sessionId = jwtPayload(cookie).sub;
 
-    const out = await browserGet(t, `/logout?redirectTo=${encodeURIComponent(`${APP_ORIGIN}/bye`)}`, cookie);
+    const out = await postLogout(t, `/logout?redirectTo=${encodeURIComponent(`${APP_ORIGIN}/bye`)}`, cookie);
     expect(out.status).toBe(303);
     expect(out.location).toBe(`${APP_ORIGIN}/bye`);
     expect(out.headers.get("cache-control")).toBe("no-store");
@@ -448,7 +449,7 @@ describe("GET /logout", () => {
     expect((await sessionState(t, cookie)).body).toMatchObject({ state: "ended", endReason: "LOGGED_OUT", redirectTo: null });
 
     // Logging out again keeps LOGGED_OUT (conditional) and still redirects where allowed.
-    const again = await browserGet(t, `/logout?redirectTo=${encodeURIComponent(`${APP_ORIGIN}/bye`)}`, cookie);
+    const again = await postLogout(t, `/logout?redirectTo=${encodeURIComponent(`${APP_ORIGIN}/bye`)}`, cookie);
     expect(again.location).toBe(`${APP_ORIGIN}/bye`);
     expect(await sessionRow(t, sessionId)).toMatchObject({ end_reason: "LOGGED_OUT" });
   });
@@ -461,12 +462,12 @@ describe("GET /logout", () => {
     const cookie = sessionCookieOf(await openLink(t, link.code)).value;
 
     // Another company's allowed origin is not this session's.
-    const out = await browserGet(t, `/logout?redirectTo=${encodeURIComponent("https://other.test/")}`, cookie);
+    const out = await postLogout(t, `/logout?redirectTo=${encodeURIComponent("https://other.test/")}`, cookie);
     expect(out.location).toBe("http://admit.test/logged-out");
     expect(sessionCookieOf(out).attributes["max-age"]).toBe("0");
     expect(await sessionRow(t, jwtPayload(cookie).sub)).toMatchObject({ end_reason: "LOGGED_OUT" });
 
-    const anonymous = await browserGet(t, `/logout?redirectTo=${encodeURIComponent(`${APP_ORIGIN}/bye`)}`);
+    const anonymous = await postLogout(t, `/logout?redirectTo=${encodeURIComponent(`${APP_ORIGIN}/bye`)}`);
     expect(anonymous.status).toBe(303);
     expect(anonymous.location).toBe("http://admit.test/logged-out");
     expect(sessionCookieOf(anonymous).attributes["max-age"]).toBe("0");
@@ -492,7 +493,7 @@ describe("with an https PUBLIC_URL", () => {
     const opened = await openLink(secure, link.url.slice(link.url.lastIndexOf("/") + 1));
     expect(opened.location).toBe(`https://admit.example/j/${event.slug}`);
     expect(sessionCookieOf(opened).attributes).toMatchObject({ secure: "", httponly: "", samesite: "Lax", path: "/", "max-age": String(14_400 + COOKIE_GRACE_SECONDS) });
-    const out = await browserGet(secure, "/logout", sessionCookieOf(opened).value);
+    const out = await postLogout(secure, "/logout", sessionCookieOf(opened).value);
     expect(sessionCookieOf(out).attributes).toMatchObject({ secure: "", "max-age": "0" });
   });
 });

@@ -2,7 +2,7 @@ import { checkRedirect, requireRedirect } from "../../src/auth/redirects";
 import { useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, makeUser } from "../support/factories";
 import { expectRefused, updateSettings } from "../join/join-helpers";
-import { browserGet, createLink, createLinkRaw, openLink, sessionCookieOf } from "./login-link-helpers";
+import { createLink, createLinkRaw, openLink, postLogout, sessionCookieOf } from "./login-link-helpers";
 
 const ALLOWED = ["https://app.acme.test", "http://localhost:3000"];
 
@@ -125,7 +125,7 @@ describe("redirects through the API", () => {
       // A fresh live session each time: logout ends it.
       const link = await createLink(t, company, { userId: user.id, eventId: event.id });
       const cookie = sessionCookieOf(await openLink(t, link.code)).value;
-      return browserGet(t, `/logout?redirectTo=${encodeURIComponent(redirectTo)}`, cookie);
+      return postLogout(t, `/logout?redirectTo=${encodeURIComponent(redirectTo)}`, cookie);
     };
 
     for (const [url, why] of VECTORS) {
@@ -138,7 +138,7 @@ describe("redirects through the API", () => {
     // A repeated parameter is not a URL.
     const link = await createLink(t, company, { userId: user.id, eventId: event.id });
     const cookie = sessionCookieOf(await openLink(t, link.code)).value;
-    const twice = await browserGet(t, `/logout?redirectTo=${encodeURIComponent("https://app.acme.test/")}&redirectTo=x`, cookie);
+    const twice = await postLogout(t, `/logout?redirectTo=${encodeURIComponent("https://app.acme.test/")}&redirectTo=x`, cookie);
     expect(twice.location).toBe("http://admit.test/logged-out");
   });
 });

@@ -323,8 +323,10 @@
     }
   });
 
-  // A sign-in cookie reached this page from another site: join only when the person asks to.
-  $("confirm-join").addEventListener("click", () => join({ event: st.event.id, credential: cfg.joinToken }));
+  // The cookie reached this page from another site: join with the sign-in, or resume the
+  // session, only when the person asks to.
+  const resumable = cfg.sessionToken || stored("session");
+  $("confirm-join").addEventListener("click", () => (resumable ? resume(resumable) : join({ event: st.event.id, credential: cfg.joinToken })));
 
   $("guest-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -448,8 +450,8 @@
   renderEvent(ev);
   if (cfg.error) fail({ code: cfg.error });
   else if (credential) join({ event: ev.id || ev.ref, credential, ...(credentialType ? { credentialType } : {}) });
-  else if (cfg.sessionToken || stored("session")) resume(cfg.sessionToken || stored("session"));
-  else if (cfg.joinToken && cfg.confirmJoin) show("confirm", null, "confirm-join");
+  else if (cfg.confirmJoin && (resumable || cfg.joinToken)) show("confirm", null, "confirm-join");
+  else if (resumable) resume(resumable);
   else if (cfg.joinToken) join({ event: ev.id, credential: cfg.joinToken });
   else if (cfg.ended) end(cfg.ended);
   else if ((st.request = stored("knock"))) lobby();

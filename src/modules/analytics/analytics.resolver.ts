@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Int, Query, Resolver, Root } from "type-graphql";
+import { Access } from "../../graphql/access";
 import type { RequestContext } from "../../graphql/context";
 import { EventType } from "../event/event.types";
 import { toRegistrantType } from "../registrant/registrant.service";
@@ -113,6 +114,7 @@ export class EventAnalyticsResolver {
 
 @Resolver(() => EventType)
 export class EventAnalyticsFieldResolver {
+  @Access("key")
   @Authorized("READ_ANALYTICS")
   @FieldResolver(() => EventAnalyticsType, { description: "Engagement of this event over a window (API key with READ_ANALYTICS)." })
   analytics(

@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Access } from "../../graphql/access";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { Role } from "../../graphql/enums";
 import { toPrincipalType } from "./event.service";
@@ -25,16 +26,18 @@ export class EventResolver {
     return ctx.services.events.list(ctx, first, after, filter);
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => [PrincipalType], { description: "The presenter list." })
   async presenters(@Root() event: EventType, @Ctx() ctx: RequestContext): Promise<PrincipalType[]> {
     const rows = await ctx.loaders.principalsByEvent.load(event.id);
-    return rows.filter((r) => r.role === Role.PRESENTER).map(toPrincipalType);
+    return rows.filter((r) => r.role === Role.PRESENTER).map((r) => toPrincipalType(r, event.companyId));
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => [PrincipalType], { description: "The organizer list." })
   async organizers(@Root() event: EventType, @Ctx() ctx: RequestContext): Promise<PrincipalType[]> {
     const rows = await ctx.loaders.principalsByEvent.load(event.id);
-    return rows.filter((r) => r.role === Role.ORGANIZER).map(toPrincipalType);
+    return rows.filter((r) => r.role === Role.ORGANIZER).map((r) => toPrincipalType(r, event.companyId));
   }
 
   @Authorized("MANAGE_EVENTS")

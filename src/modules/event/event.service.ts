@@ -30,8 +30,8 @@ export function eventStatus(event: EventEntity, now: Date): EventStatus {
   return EventStatus.LIVE;
 }
 
-export function toPrincipalType(row: EventPrincipalEntity): PrincipalType {
-  return { role: row.role as Role, userId: row.userExternalId, email: row.email };
+export function toPrincipalType(row: EventPrincipalEntity, companyId: string): PrincipalType {
+  return { role: row.role as Role, userId: row.userExternalId, email: row.email, companyId, eventId: row.eventId };
 }
 
 interface NormalizedPrincipal {
@@ -88,6 +88,7 @@ export class EventService {
   toType(event: EventEntity): EventType {
     return {
       id: event.id,
+      companyId: event.companyId,
       name: event.name,
       slug: event.slug,
       privacy: event.privacy as EventPrivacy,

@@ -135,6 +135,11 @@ export class LoginLinkService {
     return this.deps.publicUrl;
   }
 
+  /** The service clock's now, for the browser routes' cookie decisions. */
+  now(): Date {
+    return this.deps.clock.now();
+  }
+
   toType(link: LoginLinkEntity, url: string | null = null): LoginLinkType {
     return {
       id: link.id,

@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Access } from "../../graphql/access";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { notFound } from "../../graphql/errors";
 import { EventType } from "../event/event.types";
@@ -85,6 +86,7 @@ export class RegistrantResolver {
 
 @Resolver(() => EventType)
 export class EventRelationsResolver {
+  @Access("key")
   @FieldResolver(() => RegistrantConnection, { description: "The event's registrations, oldest first: live ones unless includeCancelled." })
   async registrants(
     @Root() event: EventType,
@@ -97,6 +99,7 @@ export class EventRelationsResolver {
     return (await ctx.services.registrants.registrantsOfEvent(ctx, event.id, { first, after, includeCancelled })) as unknown as RegistrantConnection;
   }
 
+  @Access("key")
   @FieldResolver(() => SessionConnection, { description: "The event's sessions, oldest join first." })
   async sessions(
     @Root() event: EventType,
@@ -111,6 +114,7 @@ export class EventRelationsResolver {
 
 @Resolver(() => SessionType)
 export class SessionRegistrantResolver {
+  @Access("key")
   @FieldResolver(() => RegistrantType, { nullable: true, description: "The registration it came in with; null for other credentials." })
   async registrant(@Root() session: SessionType, @Ctx() ctx: RequestContext): Promise<RegistrantType | null> {
     if (!session.registrantId) return null;
@@ -121,6 +125,7 @@ export class SessionRegistrantResolver {
 
 @Resolver(() => UserType)
 export class UserSessionsResolver {
+  @Access("key")
   @FieldResolver(() => SessionConnection, { description: "The user's sessions in every event, oldest join first." })
   async sessions(
     @Root() user: UserType,

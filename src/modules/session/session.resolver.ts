@@ -1,5 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Access, grantSession, noteBearerIsOrganizer } from "../../graphql/access";
 import type { RequestContext } from "../../graphql/context";
+import { Role } from "../../graphql/enums";
 import { EventType } from "../event/event.types";
 import { toUserType } from "../user/user.service";
 import { UserType } from "../user/user.types";
@@ -12,6 +14,7 @@ export function toSessionType(session: SessionEntity): SessionType {
   const end = session.endedAt ?? session.lastSeenAt;
   return {
     id: session.id,
+    companyId: session.companyId,
     eventId: session.eventId,
     userId: session.userId,
     registrantId: session.registrantId,
@@ -32,29 +35,44 @@ const toStateType = (state: SessionStateOutcome): SessionStateType => ({ ...stat
 
 @Resolver(() => SessionType)
 export class SessionResolver {
+  // The three keyless operations below grant the caller what their credential resolved to: their
+  // own session and user, their event's public face, and the organizer's view while their live
+  // role is ORGANIZER (the field rules of src/graphql/access.ts read the grant).
+  @Access("public")
   @Mutation(() => JoinResultType, { description: "Exchanges a credential for a session. No API key: the credential is the authority." })
   async joinEvent(@Arg("input") input: JoinEventInput, @Ctx() ctx: RequestContext): Promise<JoinResultType> {
     const joined = await ctx.services.sessions.join(input, { ip: ctx.ip });
+    grantSession(ctx, joined.session, joined.session.endedAt === null && joined.role === Role.ORGANIZER);
     return { ...joined, session: toSessionType(joined.session) };
   }
 
+  @Access("public")
   @Mutation(() => SessionStateType, { description: "Keeps a session alive; answers its live state and a fresh session token. An ended session is not an error: active is false." })
   async heartbeat(@Arg("sessionToken") sessionToken: string, @Ctx() ctx: RequestContext): Promise<SessionStateType> {
-    return toStateType(await ctx.services.sessions.heartbeat(sessionToken));
+    const state = await ctx.services.sessions.heartbeat(sessionToken);
+    grantSession(ctx, state.session, state.active && state.role === Role.ORGANIZER);
+    return toStateType(state);
   }
 
+  @Access("public")
   @Mutation(() => SessionType, { description: "Ends the caller's own session (LEFT)." })
   async leaveEvent(@Arg("sessionToken") sessionToken: string, @Ctx() ctx: RequestContext): Promise<SessionType> {
-    return toSessionType(await ctx.services.sessions.leave(sessionToken));
+    const session = await ctx.services.sessions.leave(sessionToken);
+    grantSession(ctx, session, false);
+    return toSessionType(session);
   }
 
+  @Access("public")
   @Mutation(() => SessionType, { description: "Kicks a session (API key, or an ORGANIZER session token of the event as bearer); ban also revokes its credential." })
   async endSession(
     @Arg("id", () => ID) id: string,
     @Ctx() ctx: RequestContext,
     @Arg("ban", () => Boolean, { nullable: true, description: "Also revoke the credential it came in with." }) ban?: boolean,
   ): Promise<SessionType> {
-    return toSessionType(await ctx.services.sessions.kick(ctx, id, ban ?? false));
+    const kicked = await ctx.services.sessions.kick(ctx, id, ban ?? false);
+    // The service admitted the caller: an API key, or a session token of a live organizer of the event.
+    noteBearerIsOrganizer(ctx);
+    return toSessionType(kicked);
   }
 
   @Authorized()
@@ -81,11 +99,13 @@ export class SessionResolver {
     return ctx.services.sessions.revokeUserTokens(ctx, userId);
   }
 
+  @Access("self")
   @FieldResolver(() => EventType, { description: "The event." })
   async event(@Root() session: SessionType, @Ctx() ctx: RequestContext): Promise<EventType> {
     return ctx.services.events.toType(await ctx.loaders.eventById.load(session.eventId));
   }
 
+  @Access("self")
   @FieldResolver(() => UserType, { description: "The user." })
   async user(@Root() session: SessionType, @Ctx() ctx: RequestContext): Promise<UserType> {
     return toUserType(await ctx.loaders.userById.load(session.userId));

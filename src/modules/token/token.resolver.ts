@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, registerEnumType, Resolver, Root } from "type-graphql";
+import { Access } from "../../graphql/access";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { CompanyType } from "../company/company.types";
 import { MintJoinTokenInput } from "./token.inputs";
@@ -32,6 +33,7 @@ export class TokenResolver {
     return ctx.services.tokens.revokeToken(ctx, jti);
   }
 
+  @Access("public")
   @Query(() => TokenValidationType, { description: "Verifies any token Admit issues, without joining." })
   validateToken(@Arg("token") token: string, @Ctx() ctx: RequestContext): Promise<TokenValidationType> {
     return ctx.services.tokens.validate(token);

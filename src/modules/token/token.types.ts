@@ -1,4 +1,5 @@
 import { Field, ID, ObjectType } from "type-graphql";
+import { Access } from "../../graphql/access";
 import { JSONObjectScalar } from "../../graphql/scalars";
 
 @ObjectType("JoinToken", { description: "A signed join token (join+jwt) and the join URL that carries it." })
@@ -19,20 +20,26 @@ export class JoinTokenType {
   notBefore: Date | null;
 }
 
+// Only what the presented token itself says: whoever holds the token can read it.
 @ObjectType("TokenValidation", { description: "What validateToken found, without joining." })
 export class TokenValidationType {
+  @Access("public")
   @Field({ description: "Whether the token would be accepted now." })
   valid: boolean;
 
+  @Access("public")
   @Field(() => String, { nullable: true, description: "Why not: TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID or TOKEN_REVOKED." })
   errorCode: string | null;
 
+  @Access("public")
   @Field(() => String, { nullable: true, description: "join, registration or session (from the typ header)." })
   tokenType: string | null;
 
+  @Access("public")
   @Field(() => JSONObjectScalar, { nullable: true, description: "The verified claims; null unless the signature verified." })
   claims: Record<string, unknown> | null;
 
+  @Access("public")
   @Field(() => Date, { nullable: true, description: "Expiry of a verified token." })
   expiresAt: Date | null;
 }

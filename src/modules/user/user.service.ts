@@ -33,6 +33,7 @@ export function gravatarUrl(normalizedEmail: string): string {
 export function toUserType(user: UserEntity): UserType {
   return {
     id: user.id,
+    companyId: user.companyId,
     externalId: user.externalId,
     email: user.email,
     name: user.name,
