@@ -1,3 +1,4 @@
+import { MasterKeyVerifier1796537805157 } from "./1796537805157-master-key-verifier";
 import { AnalyticsPendingInstants1796319516960 } from "./1796319516960-analytics-pending-instants";
 import { Federation1795322230727 } from "./1795322230727-federation";
 import { AnalyticsIndexes1795316718244 } from "./1795316718244-analytics-indexes";
@@ -10,4 +11,5 @@ export const MIGRATIONS: Function[] = [
   AnalyticsIndexes1795316718244,
   Federation1795322230727,
   AnalyticsPendingInstants1796319516960,
+  MasterKeyVerifier1796537805157,
 ];

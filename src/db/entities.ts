@@ -15,6 +15,7 @@ import { IdentityProviderEntity } from "../modules/federation/identity-provider.
 import { JoinRequestEntity } from "../modules/federation/join-request.entity";
 import { AuthFailureEntity } from "../modules/federation/auth-failure.entity";
 import { UserPasswordEntity } from "../modules/federation/user-password.entity";
+import { MasterKeyVerifierEntity } from "../modules/master-key/master-key-verifier.entity";
 import { AnalyticsPendingInstantEntity, SessionMinuteRollupEntity, SessionSecondRollupEntity } from "../modules/analytics/activity-rollup.entity";
 
 /** Every entity, in one list shared by the app, the CLI scripts and the tests. */
@@ -39,4 +40,5 @@ export const ENTITIES = [
   JoinRequestEntity,
   AuthFailureEntity,
   UserPasswordEntity,
+  MasterKeyVerifierEntity,
 ];
