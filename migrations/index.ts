@@ -1,4 +1,5 @@
 import { JoinInOneStatement1796537675106 } from "./1796537675106-join-in-one-statement";
+import { MasterKeyVerifier1796537805157 } from "./1796537805157-master-key-verifier";
 import { AnalyticsPendingInstants1796319516960 } from "./1796319516960-analytics-pending-instants";
 import { Federation1795322230727 } from "./1795322230727-federation";
 import { AnalyticsIndexes1795316718244 } from "./1795316718244-analytics-indexes";
@@ -12,4 +13,5 @@ export const MIGRATIONS: Function[] = [
   Federation1795322230727,
   AnalyticsPendingInstants1796319516960,
   JoinInOneStatement1796537675106,
+  MasterKeyVerifier1796537805157,
 ];

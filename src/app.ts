@@ -296,7 +296,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
     return payload;
   });
 
-  registerHealthRoutes(fastify, dataSource);
+  registerHealthRoutes(fastify, services.masterKeys);
   registerJwksRoutes(fastify, services);
   registerLoginRoutes(fastify, services);
   registerOAuthRoutes(fastify, services);

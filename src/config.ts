@@ -17,6 +17,8 @@ export interface Config {
   readonly adminApiKey: string | null;
   /** 32 bytes that encrypt private keys at rest; null: made under dataDir (embedded only). */
   readonly masterKey: Buffer | null;
+  /** MASTER_KEY_OLD: the key a rotation (npm run master-key:rotate) re-encrypts from; the app ignores it. */
+  readonly masterKeyOld: Buffer | null;
   readonly logLevel: string;
   /**
    * The reverse proxies whose X-Forwarded-For Admit believes (their IPs, CIDR ranges or the
@@ -70,12 +72,12 @@ function parseUrl(env: Env, name: string, protocols: string[]): string | null {
   return raw;
 }
 
-function parseMasterKey(env: Env): Buffer | null {
-  const raw = nonEmpty(env, "MASTER_KEY");
+function parseMasterKey(env: Env, name: "MASTER_KEY" | "MASTER_KEY_OLD"): Buffer | null {
+  const raw = nonEmpty(env, name);
   if (raw === null) return null;
   const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(raw) ? Buffer.from(raw, "base64") : Buffer.alloc(0);
   if (bytes.length !== 32) {
-    throw new ConfigError("MASTER_KEY", "must be the base64 of exactly 32 bytes (try: openssl rand -base64 32).");
+    throw new ConfigError(name, "must be the base64 of exactly 32 bytes (try: openssl rand -base64 32).");
   }
   return bytes;
 }
@@ -130,7 +132,7 @@ export function loadConfig(env: Env = process.env): Config {
   const port = parsePort(env);
   const publicUrl = (parseUrl(env, "PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${port}`).replace(/\/+$/, "");
   const databaseUrl = parseUrl(env, "DATABASE_URL", ["postgres:", "postgresql:"]);
-  const masterKey = parseMasterKey(env);
+  const masterKey = parseMasterKey(env, "MASTER_KEY");
   if (databaseUrl && !masterKey && nodeEnv === "production") {
     throw new ConfigError("MASTER_KEY", "is required with DATABASE_URL when NODE_ENV=production.");
   }
@@ -147,6 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(nonEmpty(env, "DATA_DIR") ?? "./data"),
     adminApiKey: parseAdminKey(env),
     masterKey,
+    masterKeyOld: parseMasterKey(env, "MASTER_KEY_OLD"),
     logLevel,
     trustProxy: parseTrustProxy(env),
   });

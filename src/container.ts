@@ -18,6 +18,7 @@ import { JoinRequestService } from "./modules/federation/join-request.service";
 import { PartnerService } from "./modules/federation/partner.service";
 import { ExternalCredentialService } from "./modules/federation/external-credential.service";
 import { LoginLinkService } from "./modules/federation/login-link.service";
+import { MasterKeyService } from "./modules/master-key/master-key.service";
 
 export interface ContainerDeps {
   config: Pick<Config, "publicUrl" | "adminApiKey"> & Partial<Pick<Config, "nodeEnv">>;
@@ -32,6 +33,8 @@ export interface ContainerDeps {
 export function createContainer(deps: ContainerDeps) {
   const { dataSource, clock, log, config, changes } = deps;
   const encryption = new KeyEncryption(deps.masterKey);
+  // /readyz asks it whether this node's key still opens the database's keys.
+  const masterKeys = new MasterKeyService({ dataSource, clock, encryption });
   const users = new UserService({ dataSource, clock });
   const signingKeys = new SigningKeyService({ dataSource, clock, encryption, changes });
   const events = new EventService({ dataSource, clock, publicUrl: config.publicUrl, changes });
@@ -62,7 +65,7 @@ export function createContainer(deps: ContainerDeps) {
   // F4 one-time login links: a credential of joinEvent, and the browser's GET /login/<code>.
   const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, signingKeys, log });
   sessions.registerCredential("LOGIN_LINK", (input, credential) => loginLinks.admitForJoin(input, credential));
-  return { companies, events, users, signingKeys, tokens, sessions, registrants, analytics, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
+  return { masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
 }
 
 export type Services = ReturnType<typeof createContainer>;

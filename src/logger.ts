@@ -9,7 +9,7 @@ export const REDACT_PATHS = [
   "req.headers.cookie",
   "headers.authorization",
   "headers.cookie",
-  ...["secret", "password", "token", "apiKey", "credential", "sessionToken", "code", "privateJwk", "masterKey", "adminApiKey"].flatMap(
+  ...["secret", "password", "token", "apiKey", "credential", "sessionToken", "code", "privateJwk", "masterKey", "masterKeyOld", "adminApiKey"].flatMap(
     (key) => [key, `*.${key}`],
   ),
 ];

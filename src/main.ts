@@ -5,7 +5,7 @@ import { createLogger } from "./logger";
 import { migrate, openDatabase } from "./db/database";
 import { createApp } from "./app";
 import { systemClock } from "./clock";
-import { resolveMasterKey } from "./master-key";
+import { MasterKeyRefusedError, resolveMasterKey, verifyMasterKey } from "./master-key";
 
 const SWEEP_INTERVAL_MS = 30_000;
 /** How often a node folds the pending join and end instants into the activity rollups. */
@@ -26,9 +26,6 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const masterKey = resolveMasterKey(config);
-  if (masterKey.source !== "env" && config.databaseUrl) {
-    log.warn("MASTER_KEY is not set: using a key stored under DATA_DIR. Set MASTER_KEY in production.");
-  }
 
   const db = await openDatabase(
     config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: path.join(config.dataDir, "pgdata") },
@@ -36,6 +33,22 @@ async function main(): Promise<void> {
   );
   const ran = await migrate(db.dataSource);
   if (ran.length > 0) log.info({ migrations: ran }, "migrations applied");
+  // A key that cannot open the database's keys stops the start here, instead of every mint and
+  // join answering INTERNAL later (a second node with its own key, a key made afresh per run).
+  try {
+    if ((await verifyMasterKey(masterKey, db.dataSource, systemClock)) === "recorded") {
+      log.info("this database's master key is recorded: every later start must use the same key");
+    }
+  } catch (error) {
+    if (!(error instanceof MasterKeyRefusedError)) throw error;
+    await db.close();
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  if (masterKey.source !== "env" && config.databaseUrl) {
+    log.warn("MASTER_KEY is not set: using a key stored under DATA_DIR. Set MASTER_KEY in production.");
+  }
+  if (config.masterKeyOld) log.warn("MASTER_KEY_OLD is set: only npm run master-key:rotate reads it; remove it from the app's environment.");
 
   const app = await createApp({ config, masterKey: masterKey.key, dataSource: db.dataSource, clock: systemClock, log });
   const adminKey = await app.services.companies.ensurePlatformAdminKey();

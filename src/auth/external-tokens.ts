@@ -85,6 +85,12 @@ export interface VerifyExternalOptions {
   issuer?: string;
   /** The `aud` required, when the issuer has one (see {@link audienceMatches}). */
   audience?: string;
+  /**
+   * The only `aud` accepted when the token carries one (see {@link audienceMatches}); a token
+   * without `aud` passes. For tokens whose key already binds them to one company (HS256 partner
+   * secrets), so that a token minted for another service is not accepted here.
+   */
+  audienceWhenPresent?: string;
   /** exp may lie at most this far after now (plus the skew). */
   maxLifetimeSeconds: number;
 }
@@ -100,7 +106,7 @@ export interface VerifiedExternalToken {
 
 /**
  * Verifies an external token's signature (algorithm pinned), exp (required, bounded), nbf, iat,
- * and iss/aud when given. Claims other than those are the caller's to type-check.
+ * and iss/aud when given (aud also when the token carries one and `audienceWhenPresent` is given). Claims other than those are the caller's to type-check.
  * @throws AppError TOKEN_EXPIRED, TOKEN_NOT_YET_VALID or TOKEN_INVALID.
  */
 export async function verifyExternalToken(token: string, opts: VerifyExternalOptions): Promise<VerifiedExternalToken> {
@@ -142,6 +148,9 @@ export async function verifyExternalToken(token: string, opts: VerifyExternalOpt
     issuedAt = new Date(Math.floor(payload.iat) * 1000);
   }
   if (opts.audience !== undefined && !audienceMatches(payload, opts.audience)) throw tokenInvalid("The token is meant for another audience.");
+  if (opts.audienceWhenPresent !== undefined && payload.aud !== undefined && !audienceMatches(payload, opts.audienceWhenPresent)) {
+    throw tokenInvalid("The token is meant for another audience.");
+  }
   return { header: protectedHeader, payload, expiresAt: new Date(Math.floor(exp) * 1000), issuedAt };
 }
 

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 
 const VERSION = "v1";
 const ALGORITHM = "aes-256-gcm";
@@ -8,7 +8,7 @@ const TAG_BYTES = 16;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /**
- * Encrypts private signing keys at rest with the master key (AES-256-GCM).
+ * Encrypts private signing keys and partner secrets at rest with the master key (AES-256-GCM).
  *
  * The key id is bound as associated data, so a ciphertext copied onto another key's row fails
  * to decrypt instead of silently signing with the wrong key. The output carries a version so the
@@ -16,6 +16,12 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
  */
 export class KeyEncryption {
   private readonly key: Buffer;
+  /**
+   * Names the master key without revealing it (an HMAC of a fixed label under the key, 96 bits):
+   * stored beside the database's key verifier and shown in messages, so an operator can tell
+   * which key a database was set up with.
+   */
+  readonly keyId: string;
 
   /** @param masterKey exactly 32 bytes; copied, so later changes to the caller's buffer do not leak in. */
   constructor(masterKey: Buffer) {
@@ -23,6 +29,7 @@ export class KeyEncryption {
       throw new Error(`The master key must be exactly ${KEY_BYTES} bytes.`);
     }
     this.key = Buffer.from(masterKey);
+    this.keyId = createHmac("sha256", this.key).update("admit master key id").digest("base64url").slice(0, 16);
   }
 
   /**

@@ -17,6 +17,7 @@ import { AuthFailureEntity } from "../modules/federation/auth-failure.entity";
 import { SeatStripeEntity } from "../modules/user/seat-stripe.entity";
 import { EventOccupancyEntity } from "../modules/session/event-occupancy.entity";
 import { UserPasswordEntity } from "../modules/federation/user-password.entity";
+import { MasterKeyVerifierEntity } from "../modules/master-key/master-key-verifier.entity";
 import { AnalyticsPendingInstantEntity, SessionMinuteRollupEntity, SessionSecondRollupEntity } from "../modules/analytics/activity-rollup.entity";
 
 /** Every entity, in one list shared by the app, the CLI scripts and the tests. */
@@ -43,4 +44,5 @@ export const ENTITIES = [
   UserPasswordEntity,
   SeatStripeEntity,
   EventOccupancyEntity,
+  MasterKeyVerifierEntity,
 ];

@@ -1,19 +1,25 @@
 import type { FastifyInstance } from "fastify";
-import type { DataSource } from "typeorm";
+import type { MasterKeyService } from "../modules/master-key/master-key.service";
 
-/** /healthz: the process is up. /readyz: the database answers (a load balancer's signal). */
-export function registerHealthRoutes(fastify: FastifyInstance, dataSource: DataSource): void {
+/**
+ * /healthz: the process is up. /readyz (a load balancer's signal): the database answers and this
+ * node's master key still opens its encrypted keys; 503 with the reason otherwise.
+ */
+export function registerHealthRoutes(fastify: FastifyInstance, masterKeys: MasterKeyService): void {
   fastify.get("/healthz", async () => ({ status: "ok" }));
 
   fastify.get("/readyz", async (_request, reply) => {
+    let reason: string | null;
     try {
-      await Promise.race([
-        dataSource.query("SELECT 1"),
-        new Promise((_, reject) => setTimeout(() => reject(new Error("database check timed out")), 2000).unref()),
+      // One indexed read of one row: the database check and the key check at once.
+      reason = await Promise.race([
+        masterKeys.readiness(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error("database check timed out")), 2000).unref()),
       ]);
-      return { status: "ready" };
     } catch {
       return reply.status(503).send({ status: "unavailable", reason: "The database does not answer." });
     }
+    if (reason) return reply.status(503).send({ status: "unavailable", reason });
+    return { status: "ready" };
   });
 }

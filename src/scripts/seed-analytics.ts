@@ -8,7 +8,7 @@ import { createContainer } from "../container";
 import { migrate, openDatabase } from "../db/database";
 import { systemClock } from "../clock";
 import { createLogger } from "../logger";
-import { resolveMasterKey } from "../master-key";
+import { MasterKeyRefusedError, resolveMasterKey, verifyMasterKey } from "../master-key";
 import type { RequestContext } from "../graphql/context";
 
 /**
@@ -200,10 +200,13 @@ async function main(): Promise<void> {
   const changes = openChangeFeed(db.dataSource, log);
   try {
     await migrate(db.dataSource);
+    // The company it makes gets a signing key: under the database's master key, not another.
+    const masterKey = resolveMasterKey(config);
+    await verifyMasterKey(masterKey, db.dataSource, systemClock);
     const services = createContainer({
       changes,
       config,
-      masterKey: resolveMasterKey(config).key,
+      masterKey: masterKey.key,
       dataSource: db.dataSource,
       clock: systemClock,
       log,
@@ -230,7 +233,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error) => {
-    process.stderr.write(`seed:analytics failed: ${error instanceof ConfigError || error instanceof UsageError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
+    process.stderr.write(`seed:analytics failed: ${error instanceof ConfigError || error instanceof UsageError || error instanceof MasterKeyRefusedError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   });
 }

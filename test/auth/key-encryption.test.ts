@@ -74,4 +74,11 @@ describe("KeyEncryption", () => {
     mine.fill(0);
     expect(e.decrypt(blob, "kid-1")).toBe(secret);
   });
+
+  it("names its key by an id that is the same for the same key, differs between keys, and is no part of the key", () => {
+    expect(enc.keyId).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(new KeyEncryption(Buffer.from(master)).keyId).toBe(enc.keyId);
+    expect(new KeyEncryption(randomBytes(32)).keyId).not.toBe(enc.keyId);
+    for (const encoding of ["base64", "base64url", "hex"] as const) expect(master.toString(encoding)).not.toContain(enc.keyId.slice(0, 8));
+  });
 });

@@ -309,6 +309,42 @@ describe("refusals change nothing", () => {
   });
 });
 
+describe("aud of an HS256 partner JWT", () => {
+  const user = () => ({ user: { id: `aud-${uid()}` } });
+
+  it("absent, the company's issuer, or an array holding only it: accepted", async () => {
+    ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, user()))));
+    ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { ...user(), aud: companyIssuer(company) }))));
+    ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { ...user(), aud: [companyIssuer(company)] }))));
+    // Other audiences beside ours only with azp naming us (as for the partner's own keys).
+    const shared = [companyIssuer(company), "https://some-other-service.example"];
+    ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { ...user(), aud: shared, azp: companyIssuer(company) }))));
+  });
+
+  it("another service, another company's issuer, or anything but ours: TOKEN_INVALID, and nothing is created", async () => {
+    const other = await makeCompany(t);
+    for (const aud of [
+      "https://some-other-service.example",
+      companyIssuer(other),
+      `${companyIssuer(company)}/`,
+      ["https://some-other-service.example"],
+      [companyIssuer(company), "https://some-other-service.example"],
+      [],
+      "",
+      null,
+      42,
+    ]) {
+      const users = await userCount(t, company.id);
+      const response = await expectRefused(t, () => partnerJoin(t, event.id, signPartnerWithAud(aud)), "TOKEN_INVALID");
+      expect(response.errors?.[0]?.message).toBe("The token is meant for another audience.");
+      expect(await userCount(t, company.id)).toBe(users);
+    }
+  });
+
+  // jose will not sign an aud of the wrong type: these are signed by hand.
+  const signPartnerWithAud = (aud: unknown) => signRawHs256(secret, { alg: "HS256", typ: "JWT", kid: secret.id }, fresh(t, { ...user(), aud }));
+});
+
 /**
  * A voice-SDK ticket (Vivox access-token claims), signed with a partner secret:
  * `f` names the user, `t` the channel, which must be the event's slug.

@@ -1,7 +1,7 @@
 import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, makeUser, TestCompany, TestEvent } from "../support/factories";
 import { TestJwksServer } from "../support/jwks-server";
-import { decodePart, join, joinRaw, mint, VALIDATE } from "../join/join-helpers";
+import { decodePart, join, joinRaw, mint, tableCounts, VALIDATE } from "../join/join-helpers";
 import {
   addProvider,
   companyIssuer,
@@ -216,6 +216,22 @@ describe("POST /oauth/token", () => {
     } finally {
       await idp.stop();
     }
+  });
+
+  it("an HS256 subject token's aud, when present, must be the company's issuer; another service's is invalid_grant and creates nothing", async () => {
+    const users = await userCount(t, company.id);
+    const ours = await exchange(await partnerGrant({ user: { id: `aud-${uid()}` }, aud: companyIssuer(company) }, { audience: event.slug }));
+    expect(ours.status).toBe(200);
+    expect((await exchange(await partnerGrant({ user: { id: `aud-${uid()}` }, aud: [companyIssuer(company)] }))).status).toBe(200);
+    const otherIssuer = companyIssuer(await makeCompany(t));
+    const before = await tableCounts(t);
+    for (const aud of ["https://some-other-service.example", otherIssuer, [companyIssuer(company), "https://some-other-service.example"]]) {
+      const answer = await exchange(await partnerGrant({ user: { id: `aud-${uid()}` }, aud, jti: `aud-${uid()}` }));
+      expectError(answer, 400, "invalid_grant");
+      expect(answer.body.error_description).toBe("The token is meant for another audience.");
+    }
+    expect(await tableCounts(t)).toEqual(before);
+    expect(await userCount(t, company.id)).toBe(users);
   });
 
   it("a bad client is 401 invalid_client with WWW-Authenticate; a key without MINT_TOKENS is unauthorized_client", async () => {

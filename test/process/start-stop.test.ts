@@ -2,8 +2,11 @@ import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { randomBytes } from "node:crypto";
 import Fastify from "fastify";
 import { loadConfig } from "../../src/config";
+import { openFreshTestDatabase, usingPglite } from "../support/harness";
+import { fresh, signPartner } from "../federation/partner-helpers";
 
 /**
  * The real entry point, as `npm start` runs it: compiled by tsc, started on an embedded
@@ -18,9 +21,9 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-function startAdmit(env: Record<string, string>): Running {
+function startAdmit(env: Record<string, string>, script = main): Running {
   let output = "";
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [script], {
     env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -38,11 +41,11 @@ async function waitFor(predicate: () => boolean, ms: number): Promise<void> {
   }
 }
 
-async function gql(port: number, query: string, key: string): Promise<any> {
+async function gql(port: number, query: string, key?: string, variables: Record<string, unknown> = {}): Promise<any> {
   const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query }),
+    headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: JSON.stringify({ query, variables }),
   });
   return res.json();
 }
@@ -105,3 +108,92 @@ it("reads TRUST_PROXY as the proxies' addresses, and refuses true, hop counts an
     expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(/^Invalid configuration: TRUST_PROXY /);
   }
 });
+
+/**
+ * The database a process test runs on, as the suite was asked: embedded under DATA_DIR, or a
+ * database of its own on the PostgreSQL server (DATABASE_URL).
+ */
+async function processDatabase(): Promise<{ env: Record<string, string> & { DATA_DIR: string }; close(): Promise<void> }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "admit-keys-"));
+  if (usingPglite()) return { env: { DATA_DIR: dataDir }, close: async () => undefined };
+  const db = await openFreshTestDatabase();
+  return { env: { DATA_DIR: dataDir, DATABASE_URL: db.url! }, close: () => db.close() };
+}
+
+const ONE_LINE_WITHOUT_STACK = /^[^\n]+\n?$/;
+
+it("another MASTER_KEY, or none on a second node, stops the start in one line; a rotation moves the database to a new key", async () => {
+  const database = await processDatabase();
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const [k1, k2, k3] = [randomBytes(32), randomBytes(32), randomBytes(32)].map((key) => key.toString("base64"));
+  const adminKey = `admin-${randomBytes(24).toString("base64url")}`;
+  const env = { ...database.env, PORT: String(port), HOST: "127.0.0.1", ADMIN_API_KEY: adminKey };
+  const runs: Running[] = [];
+  const launch = (extra: Record<string, string>, script?: string) => {
+    const run = startAdmit({ ...env, ...extra }, script);
+    runs.push(run);
+    return run;
+  };
+  const refused = async (run: Running): Promise<string> => {
+    await waitFor(() => run.child.exitCode !== null || run.output().includes("Admit is listening"), 60_000);
+    expect(run.output()).not.toContain("Admit is listening");
+    expect(await run.exited).toBe(1);
+    const output = run.output();
+    expect(output).toMatch(ONE_LINE_WITHOUT_STACK);
+    for (const key of [k1, k2, k3]) expect(output).not.toContain(key);
+    return output.trim();
+  };
+  try {
+    // The first start records its key, and makes a company whose signing key is under it.
+    const first = launch({ MASTER_KEY: k1 });
+    await waitFor(() => first.output().includes("Admit is listening"), 60_000);
+    const created = await gql(port, `mutation { createCompany(input: { name: "Keyed" }) { secret } }`, adminKey);
+    const companyKey: string = created.data.createCompany.secret;
+    const event = (await gql(port, `mutation { createEvent(input: { name: "Launch" }) { id } }`, companyKey)).data.createEvent;
+    const mintToken = async (user: string) =>
+      (await gql(port, `mutation($input: MintJoinTokenInput!) { mintJoinToken(input: $input) { token } }`, companyKey, { input: { eventId: event.id, user: { id: user } } }))
+        .data.mintJoinToken.token as string;
+    const minted = await mintToken("before");
+    const partner = (await gql(port, `mutation { createPartnerSecret(input: { name: "crm" }) { secret partnerSecret { id } } }`, companyKey)).data.createPartnerSecret;
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+
+    // The README's old command run again: a new key each run.
+    const second = await refused(launch({ MASTER_KEY: k2 }));
+    expect(second).toMatch(
+      /^MASTER_KEY does not open this database's encrypted keys \(they are under master key id [A-Za-z0-9_-]{16}; this key's id is [A-Za-z0-9_-]{16}\)\. Start with the MASTER_KEY this database was set up with; [^\n]+$/,
+    );
+    // A node without MASTER_KEY makes a key of its own: refused, and the stray key file is gone.
+    const third = await refused(launch({}));
+    expect(third).toMatch(/^MASTER_KEY is not set, and the new key this start made in \S+master\.key \(removed again\) does not open [^\n]+\. Set MASTER_KEY to the key this database was set up with\.$/);
+    expect(fs.existsSync(path.join(env.DATA_DIR, "master.key"))).toBe(false);
+
+    // Rotation: a wrong old key changes nothing; the right one re-encrypts everything.
+    const rotate = (keys: Record<string, string>) => launch(keys, path.join(root, "dist/src/scripts/rotate-master-key.js"));
+    const wrongOld = await refused(rotate({ MASTER_KEY_OLD: k3, MASTER_KEY: k2 }));
+    expect(wrongOld).toMatch(/^master-key:rotate failed: MASTER_KEY_OLD does not open this database's encrypted keys \(they are under master key id /);
+    const rotation = rotate({ MASTER_KEY_OLD: k1, MASTER_KEY: k2 });
+    expect(await rotation.exited).toBe(0);
+    expect(rotation.output()).toMatch(/^Re-encrypted 1 signing key\(s\) and 1 partner secret\(s\) under MASTER_KEY: master key id \S+ → \S+\. /);
+
+    expect(await refused(launch({ MASTER_KEY: k1 }))).toMatch(/^MASTER_KEY does not open this database's encrypted keys/);
+    const rotated = launch({ MASTER_KEY: k2 });
+    await waitFor(() => rotated.output().includes("Admit is listening"), 60_000);
+    expect(await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()).toEqual({ status: "ready" });
+    const join = (credential: string, credentialType?: string) =>
+      gql(port, `mutation($input: JoinEventInput!) { joinEvent(input: $input) { role sessionToken } }`, undefined, { input: { event: event.id, credential, credentialType } });
+    // Signed before the rotation: joins, and gets a session token signed by the same (re-encrypted) key.
+    expect((await join(minted)).data.joinEvent.sessionToken).toMatch(/^ey/);
+    expect((await join(await mintToken("after"))).data.joinEvent.role).toBe("ATTENDEE");
+    const clock = { now: () => new Date() };
+    const partnerToken = await signPartner({ id: partner.partnerSecret.id, secret: partner.secret }, fresh({ clock } as never, { user: { id: "from-crm" } }));
+    expect((await join(partnerToken, "PARTNER_JWT")).data.joinEvent.role).toBe("ATTENDEE");
+    rotated.child.kill("SIGTERM");
+    expect(await rotated.exited).toBe(0);
+  } finally {
+    // A start that was not refused (before the fix) must not outlive the test.
+    for (const run of runs) if (run.child.exitCode === null) run.child.kill("SIGKILL");
+    await Promise.all(runs.map((run) => run.exited));
+    await database.close();
+  }
+}, 240_000);

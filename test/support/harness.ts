@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import type { AddressInfo } from "node:net";
 import type { Logger as TypeOrmLogger } from "typeorm";
+import { Client } from "pg";
 import { createApp, App } from "../../src/app";
 import { ManualClock } from "../../src/clock";
 import { Database, migrate, openDatabase } from "../../src/db/database";
@@ -66,6 +67,10 @@ export interface StartOptions {
   publicUrl?: string;
   nodeEnv?: string;
   poolSize?: number;
+  /** The app's master key; a random one by default. */
+  masterKey?: Buffer;
+  /** Runs on this database (the caller closes it) instead of the test database. */
+  database?: Database;
 }
 
 /** Opens the test database: the fresh PostgreSQL database of global-setup, or a new in-memory PGlite. */
@@ -78,6 +83,43 @@ export async function openTestDatabase(logger?: TypeOrmLogger, poolSize?: number
   return db;
 }
 
+/**
+ * A database of its own, migrated, for tests that must see every row of it (master-key checks
+ * and rotation read all encrypted rows): a new database on the PostgreSQL server (dropped on
+ * close), or a new in-memory PGlite. `url` is the server database's, for child processes.
+ */
+export async function openFreshTestDatabase(): Promise<Database & { url: string | null }> {
+  if (process.env.ADMIT_TEST_DB !== "postgres") {
+    const db = await openTestDatabase();
+    return Object.assign(db, { url: null });
+  }
+  const name = `${process.env.ADMIT_TEST_DATABASE_NAME}_${randomBytes(4).toString("hex")}`;
+  const serverUrl = process.env.ADMIT_TEST_SERVER_URL!;
+  const admin = async (sql: string) => {
+    const client = new Client({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const db = await openDatabase({ kind: "postgres", url: url.toString() });
+  await migrate(db.dataSource);
+  return {
+    dataSource: db.dataSource,
+    kind: db.kind,
+    url: url.toString(),
+    close: async () => {
+      await db.close();
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
 export function usingPglite(): boolean {
   return process.env.ADMIT_TEST_DB !== "postgres";
 }
@@ -85,7 +127,7 @@ export function usingPglite(): boolean {
 /** Starts the real app on a loopback port, on the test database, with a clock the test moves. */
 export async function startTestApp(options: StartOptions = {}): Promise<TestApp> {
   const statements = new StatementCounter();
-  const db = await openTestDatabase(statements, options.poolSize);
+  const db = options.database ?? (await openTestDatabase(statements, options.poolSize));
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -97,7 +139,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
   const clock = new ManualClock();
   const adminKey = `test-admin-${randomBytes(24).toString("base64url")}`;
   let url = "";
-  const masterKey = randomBytes(32);
+  const masterKey = options.masterKey ?? randomBytes(32);
   const app = await createApp({
     config: { publicUrl: options.publicUrl ?? "http://admit.test", adminApiKey: adminKey, nodeEnv: options.nodeEnv ?? "test" },
     masterKey,
@@ -138,7 +180,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     gql,
     close: async () => {
       await app.close();
-      await db.close();
+      if (!options.database) await db.close();
     },
   };
 }

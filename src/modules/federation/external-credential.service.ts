@@ -120,7 +120,10 @@ function idClaim(payload: Record<string, unknown>, name: string, label = name): 
  * Header: `alg` must be HS256 (HS384, HS512, none and the rest are TOKEN_INVALID); `kid` is
  * required and is the partner secret's id, looked up only in the company of the event joined;
  * `jku`, `x5u`, `jwk`, `x5c` and `crit` are refused. The HMAC key is the UTF-8 bytes of the
- * secret as createPartnerSecret showed it. `typ` is not read.
+ * secret as createPartnerSecret showed it. `typ` is not read. `aud` is optional; when present it
+ * must be the company's Admit issuer `<PUBLIC_URL>/c/<companySlug>` (a string, or an array holding
+ * only it, or holding others too with `azp` naming it, as for the partner's own keys), else
+ * TOKEN_INVALID: a token the partner minted for another service is not a credential here.
  *
  * ## PARTNER_JWT, signed with the partner's own keys (ES256, EdDSA, RS256, …)
  *
@@ -311,6 +314,9 @@ export class ExternalCredentialService {
       verified = await verifyExternalToken(token, {
         key: secret.key,
         algorithms: ["HS256"],
+        // The kid binds the token to this company already; an aud, when given, must be ours too,
+        // so a token the partner minted for another service does not open our events.
+        audienceWhenPresent: this.deps.tokens.issuerOf(company.slug),
         now,
         maxLifetimeSeconds: PARTNER_JWT_MAX_LIFETIME_SECONDS,
       });
