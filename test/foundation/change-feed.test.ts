@@ -3,66 +3,11 @@
  * keys) and the change feed that keeps them honest across nodes: a change committed on one node
  * is refused or seen on another at once, not after a cache time.
  */
-import type { AddressInfo } from "node:net";
 import { decodeProtectedHeader } from "jose";
-import { createApp } from "../../src/app";
-import { ManualClock } from "../../src/clock";
 import { ChangeFeed, ChangeTopic, FeedCache } from "../../src/db/change-feed";
-import { Database, openDatabase } from "../../src/db/database";
-import { createLogger } from "../../src/logger";
 import { codeOf, GqlResponse, ok, startTestApp, TestApp, usingPglite } from "../support/harness";
+import { eventually, Node, startSecondNode } from "../support/nodes";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
-
-interface Node {
-  gql<T = any>(query: string, variables?: Record<string, unknown>, key?: string): Promise<GqlResponse<T>>;
-  changes: ChangeFeed;
-  close(): Promise<void>;
-}
-
-/**
- * Another node on the first one's database, with the same master key (so it can sign for the
- * same companies): its own pool and listening connection on PostgreSQL, the same data source on
- * PGlite (one in-memory database per app).
- */
-async function startSecondNode(first: TestApp): Promise<Node> {
-  let own: Database | null = null;
-  if (!usingPglite()) own = await openDatabase({ kind: "postgres", url: process.env.ADMIT_TEST_DATABASE_URL! });
-  const app = await createApp({
-    config: { publicUrl: "http://admit.test", adminApiKey: first.adminKey, nodeEnv: "test" },
-    masterKey: first.masterKey,
-    dataSource: own?.dataSource ?? first.db.dataSource,
-    clock: new ManualClock(first.clock.now()),
-    log: createLogger("silent"),
-  });
-  await app.fastify.listen({ port: 0, host: "127.0.0.1" });
-  const url = `http://127.0.0.1:${(app.fastify.server.address() as AddressInfo).port}/graphql`;
-  return {
-    changes: app.changes,
-    async gql(query, variables = {}, key) {
-      const response = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await response.json()) as { data?: any; errors?: any[] };
-      return { status: response.status, data: body.data, errors: body.errors, headers: response.headers };
-    },
-    async close() {
-      await app.close();
-      await own?.close();
-    },
-  };
-}
-
-/** Asks until `done` holds, for at most `ms` (well under every cache's backstop time). */
-async function eventually<T>(ask: () => Promise<T>, done: (value: T) => boolean, ms = 2_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await ask();
-    if (done(value) || Date.now() > until) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const COMPANY_ID = `{ company { id } }`;
 const MINT = `mutation($input: MintJoinTokenInput!) { mintJoinToken(input: $input) { token joinUrl expiresAt } }`;
@@ -91,7 +36,7 @@ async function makeKey(): Promise<{ id: string; secret: string }> {
 describe("change feed", () => {
   it("is live on both nodes once they have started", () => {
     expect(t.app.changes.live).toBe(true);
-    expect(b.changes.live).toBe(true);
+    expect(b.app.changes.live).toBe(true);
   });
 
   it("a key revoked on one node is refused by the node that revoked it on the very next request", async () => {
@@ -170,22 +115,22 @@ describe("change feed", () => {
     ok(await b.gql(COMPANY_ID, {}, key.secret));
     // Every node's listening connection goes (t's too; both reconnect).
     await t.db.dataSource.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN admit_changes' AND pid <> pg_backend_pid()`);
-    await eventually(async () => b.changes.live, (live) => !live);
+    await eventually(async () => b.app.changes.live, (live) => !live);
     // Revoked behind every node's back (no announcement): a node that kept trusting its cache would let it in.
     await t.db.dataSource.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [key.id]);
     // (Asked only while b is still reconnecting, which takes a quarter of a second at least.)
-    if (!b.changes.live) expect(codeOf(await b.gql(COMPANY_ID, {}, key.secret))).toBe("UNAUTHENTICATED");
-    expect(await eventually(async () => b.changes.live, (live) => live, 5_000)).toBe(true);
+    if (!b.app.changes.live) expect(codeOf(await b.gql(COMPANY_ID, {}, key.secret))).toBe("UNAUTHENTICATED");
+    expect(await eventually(async () => b.app.changes.live, (live) => live, 5_000)).toBe(true);
     expect(codeOf(await b.gql(COMPANY_ID, {}, key.secret))).toBe("UNAUTHENTICATED");
   });
 
   (usingPglite() ? it.skip : it)("on PostgreSQL: stays live through its self-checks (it notifies itself every 5 s to catch a silently dead connection)", async () => {
-    expect(await eventually(async () => b.changes.live, (live) => live, 5_000)).toBe(true);
+    expect(await eventually(async () => b.app.changes.live, (live) => live, 5_000)).toBe(true);
     let dropped = false;
     // Past the first self-check of the connection the previous test made, and its deadline.
     const until = Date.now() + 11_000;
     while (Date.now() < until) {
-      if (!b.changes.live) dropped = true;
+      if (!b.app.changes.live) dropped = true;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(dropped).toBe(false);
