@@ -55,7 +55,10 @@ const CLIENT_ERROR_CODES = new Set([
   "PERSISTED_QUERY_NOT_SUPPORTED",
 ]);
 
-const DATABASE_DOWN = /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i;
+const DATABASE_DOWN =
+  /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|timeout exceeded when trying to connect|Query read timeout|the database system is (starting up|shutting down)/i;
+/** PostgreSQL cancelled a statement that ran past DATABASE_STATEMENT_TIMEOUT_MS. */
+const DATABASE_SLOW = /canceling statement due to statement timeout/i;
 
 
 const factsOf = new WeakMap<FastifyRequest, RequestFacts>();
@@ -94,9 +97,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
 
 function internalMessage(error: unknown): string {
   const text = error instanceof Error ? `${error.message} ${(error as { code?: string }).code ?? ""}` : "";
-  return DATABASE_DOWN.test(text)
-    ? "The database is unavailable right now; try again in a moment."
-    : "Something went wrong on our side; quote the request id when reporting it.";
+  if (DATABASE_DOWN.test(text)) return "The database is unavailable right now; try again in a moment.";
+  if (DATABASE_SLOW.test(text)) return "The database took too long to answer; try again in a moment, or ask for less.";
+  return "Something went wrong on our side; quote the request id when reporting it.";
 }
 
 /**
