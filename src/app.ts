@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyRequest, LogController } from "fastify";
 import { ApolloServer, ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { unwrapResolverError } from "@apollo/server/errors";
 import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
@@ -15,6 +16,9 @@ import { getSchema } from "./graphql/schema";
 import { createLoaders } from "./graphql/loaders";
 import type { Principal, RequestContext, RequestFacts } from "./graphql/context";
 import { AppError, isAppError } from "./graphql/errors";
+import { requestBudgetPlugin } from "./graphql/budget";
+import { Pacer } from "./graphql/pacer";
+import { ANALYTICS_BUDGET_RULES } from "./modules/analytics/analytics.budget";
 import { registerHealthRoutes } from "./http/health.routes";
 import { registerJwksRoutes } from "./http/jwks.routes";
 import { redactPath, registerLoginRoutes } from "./http/login.routes";
@@ -195,6 +199,10 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
     validationRules: protection.validationRules,
     plugins: [
       ...(protection.plugins as ApolloServerPlugin<RequestContext>[]),
+      // List items per request (buckets, breakdown rows, page items), counted before execution.
+      requestBudgetPlugin(ANALYTICS_BUDGET_RULES),
+      // No cache hints are used; left on, it wraps every field's resolver, leaves included.
+      ApolloServerPluginCacheControlDisabled(),
       fastifyApolloDrainPlugin(fastify),
       loggingPlugin(log),
       {
@@ -278,6 +286,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
         clock,
         services,
         loaders: createLoaders(dataSource),
+        pacer: new Pacer(),
         log: request.log as Logger,
         facts,
       };

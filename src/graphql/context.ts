@@ -3,6 +3,8 @@ import type { Clock } from "../clock";
 import type { ApiScope } from "../modules/company/api-key.entity";
 import type { Loaders } from "./loaders";
 import type { Services } from "../container";
+import type { RequestBudget } from "./budget";
+import type { Pacer } from "./pacer";
 import { AppError } from "./errors";
 
 /** Who is calling, decided once per request from the Authorization header. */
@@ -30,9 +32,13 @@ export interface RequestContext {
   clock: Clock;
   services: Services;
   loaders: Loaders;
+  /** Hands long lists to graphql-js a chunk per event-loop turn (src/graphql/pacer.ts). */
+  pacer: Pacer;
   log: Logger;
   /** Absent outside HTTP requests. */
   facts?: RequestFacts;
+  /** The list items this request asked for (src/graphql/budget.ts); set once its operation is known. */
+  budget?: RequestBudget;
 }
 
 /** The company of an API-key caller. Tenant-owned queries take the company from here, never from input. */
