@@ -186,9 +186,10 @@ export function analyticsLoaders(dataSource: DataSource) {
   const timeline = scopedLoader<AnalyticsKey & { bucketSeconds: number; maxBuckets: number }, Timeline>(
     (k) => [k.bucketSeconds, k.maxBuckets],
     async (scope, first) => {
-      const rows = await query<{ event_id: string; start: Date | null; active: number | null; joins: number | null; buckets: string | null }>(
+      const rows = await query<{ event_id: string; k: string | null; active: number | null; joins: number | null; buckets: string | null }>(
         sql.timelineSql(scope, first.bucketSeconds, first.maxBuckets),
       );
+      const width = first.bucketSeconds * 1000;
       const result = new Map<string, Timeline>();
       for (const [eventId, eventRows] of groupRows(rows, (r) => r)) {
         const tooMany = eventRows.find((r) => r.buckets !== null);
@@ -196,7 +197,7 @@ export function analyticsLoaders(dataSource: DataSource) {
           eventId,
           tooMany
             ? { tooManyBuckets: Number(tooMany.buckets) }
-            : { buckets: eventRows.map((r) => ({ start: r.start!, activeSessions: Number(r.active), joins: Number(r.joins) })) },
+            : { buckets: eventRows.map((r) => ({ start: new Date(Number(r.k) * width), activeSessions: Number(r.active), joins: Number(r.joins) })) },
         );
       }
       return result;
