@@ -18,6 +18,7 @@ import type { Principal, RequestContext, RequestFacts } from "./graphql/context"
 import { AppError, isAppError } from "./graphql/errors";
 import { requestBudgetPlugin } from "./graphql/budget";
 import { Pacer } from "./graphql/pacer";
+import { stringifyInTurns } from "./graphql/stringify";
 import { ANALYTICS_BUDGET_RULES } from "./modules/analytics/analytics.budget";
 import { registerHealthRoutes } from "./http/health.routes";
 import { registerJwksRoutes } from "./http/jwks.routes";
@@ -220,6 +221,8 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
       },
     ],
     formatError,
+    // Long lists (a 10,000-bucket timeline) are written a slice per event-loop turn.
+    stringifyResult: stringifyInTurns,
   });
   await apollo.start();
 

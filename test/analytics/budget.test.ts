@@ -8,6 +8,7 @@ import { performance } from "node:perf_hooks";
 import { GqlResponse, ok, startTestApp, TestApp } from "../support/harness";
 import { REQUEST_ITEM_BUDGET } from "../../src/graphql/budget";
 import { ITEMS_PER_TURN, Pacer } from "../../src/graphql/pacer";
+import { ITEMS_PER_SLICE, stringifyInTurns } from "../../src/graphql/stringify";
 import { makeCompany, makeEvent, TestCompany, TestEvent } from "../support/factories";
 import { insertSessions, makeUsers, minuteAfter } from "./analytics-helpers";
 
@@ -188,6 +189,31 @@ describe("pacing", () => {
     expect(turnOf["a'"]).toBe(turnOf.a);
     expect(turnOf.b).toBeGreaterThan(turnOf.a);
     expect(turnOf.c).toBeGreaterThan(turnOf.b);
+  });
+
+  it("writes a response's long lists a slice per turn, exactly as JSON.stringify would", async () => {
+    const bucket = (i: number) => {
+      const row = Object.create(null) as Record<string, unknown>; // as graphql-js builds them
+      row.start = new Date(i * 1000);
+      row.activeSessions = i;
+      row.joins = i % 2 ? null : 1;
+      return row;
+    };
+    const long = Array.from({ length: ITEMS_PER_SLICE * 2 + 7 }, (_, i) => bucket(i));
+    const responses = [
+      { data: { a: { timeline: long, from: null }, b: { timeline: long.slice(0, 3) }, c: [] } },
+      { data: { a: { timeline: long.slice(0, ITEMS_PER_SLICE) } } },
+      { errors: [{ message: "x", extensions: { code: "BAD_USER_INPUT" } }], data: null },
+      { data: { nested: [{ timeline: long }], empty: {}, gone: undefined, list: long.map((b) => [b.activeSessions]) } },
+    ];
+    for (const response of responses) expect(await stringifyInTurns(response as never)).toBe(`${JSON.stringify(response)}\n`);
+
+    const counter = turnCounter();
+    const before = counter.turns;
+    await stringifyInTurns({ data: { a: { timeline: long } } });
+    counter.stop();
+    // Three slices, a turn apart.
+    expect(counter.turns - before).toBeGreaterThanOrEqual(2);
   });
 
   it("keeps /healthz answering while 3 requests at the budget run (figures printed, not asserted: a shared machine is noisy)", async () => {
