@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyRequest, LogController } from "fastify";
 import { ApolloServer, ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { unwrapResolverError } from "@apollo/server/errors";
 import fastifyApollo, { fastifyApolloDrainPlugin } from "@as-integrations/fastify";
 import { ApolloArmor } from "@escape.tech/graphql-armor";
@@ -16,6 +17,10 @@ import { createLoaders } from "./graphql/loaders";
 import { newAccessState } from "./graphql/access";
 import type { Principal, RequestContext, RequestFacts } from "./graphql/context";
 import { AppError, isAppError } from "./graphql/errors";
+import { requestBudgetPlugin } from "./graphql/budget";
+import { Pacer } from "./graphql/pacer";
+import { stringifyInTurns } from "./graphql/stringify";
+import { ANALYTICS_BUDGET_RULES } from "./modules/analytics/analytics.budget";
 import { registerHealthRoutes } from "./http/health.routes";
 import { registerJwksRoutes } from "./http/jwks.routes";
 import { redactPath, registerLoginRoutes } from "./http/login.routes";
@@ -56,7 +61,10 @@ const CLIENT_ERROR_CODES = new Set([
   "PERSISTED_QUERY_NOT_SUPPORTED",
 ]);
 
-const DATABASE_DOWN = /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i;
+const DATABASE_DOWN =
+  /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|timeout exceeded when trying to connect|Query read timeout|the database system is (starting up|shutting down)/i;
+/** PostgreSQL cancelled a statement that ran past DATABASE_STATEMENT_TIMEOUT_MS. */
+const DATABASE_SLOW = /canceling statement due to statement timeout/i;
 
 
 const factsOf = new WeakMap<FastifyRequest, RequestFacts>();
@@ -95,9 +103,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
 
 function internalMessage(error: unknown): string {
   const text = error instanceof Error ? `${error.message} ${(error as { code?: string }).code ?? ""}` : "";
-  return DATABASE_DOWN.test(text)
-    ? "The database is unavailable right now; try again in a moment."
-    : "Something went wrong on our side; quote the request id when reporting it.";
+  if (DATABASE_DOWN.test(text)) return "The database is unavailable right now; try again in a moment.";
+  if (DATABASE_SLOW.test(text)) return "The database took too long to answer; try again in a moment, or ask for less.";
+  return "Something went wrong on our side; quote the request id when reporting it.";
 }
 
 /**
@@ -193,6 +201,10 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
     validationRules: protection.validationRules,
     plugins: [
       ...(protection.plugins as ApolloServerPlugin<RequestContext>[]),
+      // List items per request (buckets, breakdown rows, page items), counted before execution.
+      requestBudgetPlugin(ANALYTICS_BUDGET_RULES),
+      // No cache hints are used; left on, it wraps every field's resolver, leaves included.
+      ApolloServerPluginCacheControlDisabled(),
       fastifyApolloDrainPlugin(fastify),
       loggingPlugin(log),
       {
@@ -210,6 +222,8 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
       },
     ],
     formatError,
+    // Long lists (a 10,000-bucket timeline) are written a slice per event-loop turn.
+    stringifyResult: stringifyInTurns,
   });
   await apollo.start();
 
@@ -277,6 +291,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
         services,
         loaders: createLoaders(dataSource),
         access: newAccessState(),
+        pacer: new Pacer(),
         log: request.log as Logger,
         facts,
       };

@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import path from "node:path";
+import { DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS } from "./db/pool";
 
 /**
  * The only reader of the environment. Parsed once at start, validated, frozen. A bad value
@@ -12,6 +13,8 @@ export interface Config {
   readonly publicUrl: string;
   /** null: embedded PGlite under dataDir. */
   readonly databaseUrl: string | null;
+  /** Statement, read and connect limits of the pool on a PostgreSQL server. */
+  readonly databaseTimeouts: DatabaseTimeouts;
   readonly dataDir: string;
   /** The platform admin key when given; otherwise one is made on first start. */
   readonly adminApiKey: string | null;
@@ -89,6 +92,37 @@ function parseAdminKey(env: Env): string | null {
   return raw;
 }
 
+/** The longest a database limit may be set to: an hour. */
+const MAX_TIMEOUT_MS = 3_600_000;
+
+function parseMs(env: Env, name: string, fallback: number, min: number): number {
+  const raw = nonEmpty(env, name);
+  if (raw === null) return fallback;
+  const ms = Number(raw);
+  if (!/^\d+$/.test(raw) || ms < min || ms > MAX_TIMEOUT_MS) {
+    throw new ConfigError(name, `must be a whole number of milliseconds from ${min} to ${MAX_TIMEOUT_MS}${min === 0 ? " (0: no limit)" : ""}.`);
+  }
+  return ms;
+}
+
+/**
+ * The pool's limits. The read timeout (client side) defaults to 5 s more than the statement
+ * timeout (server side) and must stay longer: a slow statement is then cancelled by the server
+ * and its connection kept, and only a connection that stopped answering is dropped.
+ */
+function parseDatabaseTimeouts(env: Env): DatabaseTimeouts {
+  const statementMs = parseMs(env, "DATABASE_STATEMENT_TIMEOUT_MS", DEFAULT_DATABASE_TIMEOUTS.statementMs, 0);
+  const queryMs = parseMs(env, "DATABASE_QUERY_TIMEOUT_MS", statementMs > 0 ? statementMs + 5_000 : 0, 0);
+  if (statementMs > 0 && queryMs > 0 && queryMs <= statementMs) {
+    throw new ConfigError(
+      "DATABASE_QUERY_TIMEOUT_MS",
+      "must be longer than DATABASE_STATEMENT_TIMEOUT_MS: the server cancels a slow statement first; this limit is for a connection that stopped answering.",
+    );
+  }
+  const connectMs = parseMs(env, "DATABASE_CONNECT_TIMEOUT_MS", DEFAULT_DATABASE_TIMEOUTS.connectMs, 1);
+  return Object.freeze({ statementMs, queryMs, connectMs });
+}
+
 /** proxy-addr's names for the private ranges a proxy usually sits in. */
 const PROXY_RANGE_NAMES = ["loopback", "linklocal", "uniquelocal"];
 
@@ -146,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: nonEmpty(env, "HOST") ?? "0.0.0.0",
     publicUrl,
     databaseUrl,
+    databaseTimeouts: parseDatabaseTimeouts(env),
     dataDir: path.resolve(nonEmpty(env, "DATA_DIR") ?? "./data"),
     adminApiKey: parseAdminKey(env),
     masterKey,

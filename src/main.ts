@@ -29,7 +29,10 @@ async function main(): Promise<void> {
 
   const db = await openDatabase(
     config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: path.join(config.dataDir, "pgdata") },
-    { onPoolError: (error) => log.warn({ err: error }, "database connection lost; the pool will reconnect") },
+    {
+      onPoolError: (error) => log.warn({ err: error }, "database connection lost; the pool will reconnect"),
+      timeouts: config.databaseTimeouts,
+    },
   );
   const ran = await migrate(db.dataSource);
   if (ran.length > 0) log.info({ migrations: ran }, "migrations applied");

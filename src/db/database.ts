@@ -6,6 +6,7 @@ import { ENTITIES } from "./entities";
 import { MIGRATIONS } from "../../migrations";
 import { SnakeNamingStrategy } from "./naming";
 import { createPGliteDriver } from "./pglite-driver";
+import { DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS, poolOptions, withoutTimeouts } from "./pool";
 
 /** Where the data lives: a PostgreSQL server, or embedded PGlite (a directory, or memory). */
 export type DatabaseTarget = { kind: "postgres"; url: string } | { kind: "pglite"; dataDir: string | null };
@@ -21,6 +22,8 @@ export interface OpenDatabaseOptions {
   /** Called with every error the pg pool raises on an idle client (server restart, killed backend). */
   onPoolError?: (error: Error) => void;
   poolSize?: number;
+  /** On a PostgreSQL server: statement, read and connect limits of the pool (default DEFAULT_DATABASE_TIMEOUTS). */
+  timeouts?: DatabaseTimeouts;
 }
 
 function baseOptions(options: OpenDatabaseOptions) {
@@ -55,7 +58,9 @@ export async function openDatabase(target: DatabaseTarget, options: OpenDatabase
       // pg emits "error" on idle clients when the server goes away; without a handler the
       // process would crash. The pool drops the broken client and makes a new one on demand.
       poolErrorHandler: (error: Error) => options.onPoolError?.(error),
-      extra: { idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 },
+      // A connection that stops answering (a network that drops packets without a reset) fails
+      // its query after the read timeout and is dropped, instead of hanging the pool for good.
+      extra: poolOptions(options.timeouts ?? DEFAULT_DATABASE_TIMEOUTS),
     } as DataSourceOptions);
     await dataSource.initialize();
     return { dataSource, kind: "postgres", close: () => dataSource.destroy() };
@@ -85,21 +90,25 @@ const MIGRATION_LOCK_KEY = 726_473_911;
 
 /**
  * Runs pending migrations under a session-level advisory lock on the same connection, so two
- * nodes starting together do not both migrate. Returns the names of the migrations it ran.
+ * nodes starting together do not both migrate. The connection runs them without the pool's
+ * statement and read limits: a migration over a big table (or waiting for another node's) may
+ * take minutes. Returns the names of the migrations it ran.
  */
 export async function migrate(dataSource: DataSource): Promise<string[]> {
   const runner = dataSource.createQueryRunner("master");
   try {
     await runner.connect();
-    await runner.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
-    try {
-      const executor = new MigrationExecutor(dataSource, runner);
-      executor.transaction = "each";
-      const ran = await executor.executePendingMigrations();
-      return ran.map((migration) => migration.name);
-    } finally {
-      await runner.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
-    }
+    return await withoutTimeouts(runner, async () => {
+      await runner.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+      try {
+        const executor = new MigrationExecutor(dataSource, runner);
+        executor.transaction = "each";
+        const ran = await executor.executePendingMigrations();
+        return ran.map((migration) => migration.name);
+      } finally {
+        await runner.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]);
+      }
+    });
   } finally {
     await runner.release();
   }

@@ -4,6 +4,8 @@ import type { ApiScope } from "../modules/company/api-key.entity";
 import type { AccessState } from "./access";
 import type { Loaders } from "./loaders";
 import type { Services } from "../container";
+import type { RequestBudget } from "./budget";
+import type { Pacer } from "./pacer";
 import { AppError } from "./errors";
 
 /** Who is calling, decided once per request from the Authorization header. */
@@ -33,9 +35,13 @@ export interface RequestContext {
   loaders: Loaders;
   /** What the keyless operations of this request resolved their credentials to, for field rules. */
   access: AccessState;
+  /** Hands long lists to graphql-js a chunk per event-loop turn (src/graphql/pacer.ts). */
+  pacer: Pacer;
   log: Logger;
   /** Absent outside HTTP requests. */
   facts?: RequestFacts;
+  /** The list items this request asked for (src/graphql/budget.ts); set once its operation is known. */
+  budget?: RequestBudget;
 }
 
 /** The company of an API-key caller. Tenant-owned queries take the company from here, never from input. */

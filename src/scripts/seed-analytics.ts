@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from "../config";
 import { openChangeFeed } from "../db/change-feed";
 import { createContainer } from "../container";
 import { migrate, openDatabase } from "../db/database";
+import { BULK_DATABASE_TIMEOUTS } from "../db/pool";
 import { systemClock } from "../clock";
 import { createLogger } from "../logger";
 import { MasterKeyRefusedError, resolveMasterKey, verifyMasterKey } from "../master-key";
@@ -195,6 +196,8 @@ async function main(): Promise<void> {
   const log = createLogger("warn");
   const db = await openDatabase(
     config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: path.join(config.dataDir, "pgdata") },
+    // Inserting a million sessions takes single statements of minutes.
+    { timeouts: BULK_DATABASE_TIMEOUTS },
   );
   // Only announces here (it creates the company and its key); nothing it caches matters.
   const changes = openChangeFeed(db.dataSource, log);

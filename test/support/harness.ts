@@ -7,6 +7,7 @@ import { Client } from "pg";
 import { createApp, App } from "../../src/app";
 import { ManualClock } from "../../src/clock";
 import { Database, migrate, openDatabase } from "../../src/db/database";
+import type { DatabaseTimeouts } from "../../src/db/pool";
 import { createLogger } from "../../src/logger";
 
 export interface GqlError {
@@ -71,12 +72,15 @@ export interface StartOptions {
   masterKey?: Buffer;
   /** Runs on this database (the caller closes it) instead of the test database. */
   database?: Database;
+  /** PostgreSQL only: reach the test database through this URL (a proxy in front of it), with these pool limits. */
+  through?: { url: string; timeouts?: DatabaseTimeouts };
 }
 
 /** Opens the test database: the fresh PostgreSQL database of global-setup, or a new in-memory PGlite. */
-export async function openTestDatabase(logger?: TypeOrmLogger, poolSize?: number): Promise<Database> {
+export async function openTestDatabase(logger?: TypeOrmLogger, poolSize?: number, database?: StartOptions["through"]): Promise<Database> {
   if (process.env.ADMIT_TEST_DB === "postgres") {
-    return openDatabase({ kind: "postgres", url: process.env.ADMIT_TEST_DATABASE_URL! }, { logger, poolSize });
+    const url = database?.url ?? process.env.ADMIT_TEST_DATABASE_URL!;
+    return openDatabase({ kind: "postgres", url }, { logger, poolSize, timeouts: database?.timeouts });
   }
   const db = await openDatabase({ kind: "pglite", dataDir: null }, { logger });
   await migrate(db.dataSource);
@@ -127,7 +131,7 @@ export function usingPglite(): boolean {
 /** Starts the real app on a loopback port, on the test database, with a clock the test moves. */
 export async function startTestApp(options: StartOptions = {}): Promise<TestApp> {
   const statements = new StatementCounter();
-  const db = options.database ?? (await openTestDatabase(statements, options.poolSize));
+  const db = options.database ?? (await openTestDatabase(statements, options.poolSize, options.through));
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {

@@ -54,7 +54,9 @@ function groupBy<K>(keys: readonly K[], groupOf: (key: K) => string): K[][] {
   const groups = new Map<string, K[]>();
   for (const key of keys) {
     const group = groupOf(key);
-    groups.set(group, [...(groups.get(group) ?? []), key]);
+    const members = groups.get(group);
+    if (members) members.push(key);
+    else groups.set(group, [key]);
   }
   return [...groups.values()];
 }
@@ -93,8 +95,13 @@ const byEvent = <R extends { event_id: string }, V>(rows: R[], value: (row: R) =
   new Map(rows.map((row) => [row.event_id, value(row)]));
 
 const groupRows = <R extends { event_id: string }, V>(rows: R[], value: (row: R) => V) => {
+  // Pushed, not copied: a timeline of 10,000 buckets would otherwise copy its rows 10,000 times.
   const map = new Map<string, V[]>();
-  for (const row of rows) map.set(row.event_id, [...(map.get(row.event_id) ?? []), value(row)]);
+  for (const row of rows) {
+    const values = map.get(row.event_id);
+    if (values) values.push(value(row));
+    else map.set(row.event_id, [value(row)]);
+  }
   return map;
 };
 
@@ -179,9 +186,10 @@ export function analyticsLoaders(dataSource: DataSource) {
   const timeline = scopedLoader<AnalyticsKey & { bucketSeconds: number; maxBuckets: number }, Timeline>(
     (k) => [k.bucketSeconds, k.maxBuckets],
     async (scope, first) => {
-      const rows = await query<{ event_id: string; start: Date | null; active: number | null; joins: number | null; buckets: string | null }>(
+      const rows = await query<{ event_id: string; k: string | null; active: number | null; joins: number | null; buckets: string | null }>(
         sql.timelineSql(scope, first.bucketSeconds, first.maxBuckets),
       );
+      const width = first.bucketSeconds * 1000;
       const result = new Map<string, Timeline>();
       for (const [eventId, eventRows] of groupRows(rows, (r) => r)) {
         const tooMany = eventRows.find((r) => r.buckets !== null);
@@ -189,7 +197,7 @@ export function analyticsLoaders(dataSource: DataSource) {
           eventId,
           tooMany
             ? { tooManyBuckets: Number(tooMany.buckets) }
-            : { buckets: eventRows.map((r) => ({ start: r.start!, activeSessions: Number(r.active), joins: Number(r.joins) })) },
+            : { buckets: eventRows.map((r) => ({ start: new Date(Number(r.k) * width), activeSessions: Number(r.active), joins: Number(r.joins) })) },
         );
       }
       return result;

@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Int, Query, Resolver, Root } from "type-graphql";
+import type { GraphQLResolveInfo } from "graphql";
+import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Info, Int, Query, Resolver, Root } from "type-graphql";
 import { Access } from "../../graphql/access";
 import type { RequestContext } from "../../graphql/context";
 import { EventType } from "../event/event.types";
@@ -79,26 +80,26 @@ export class EventAnalyticsResolver {
   @FieldResolver(() => [TimelineBucketType], {
     description: "Running sessions and joins per bucket, from the window's start (or the first join) to its end (or the last activity).",
   })
-  timeline(
+  async timeline(
     @Root() a: EventAnalyticsType,
     @Ctx() ctx: RequestContext,
     @Arg("bucketSeconds", () => Int, { description: "Bucket width in seconds (at least 1; at most 10,000 buckets)." }) bucketSeconds: number,
   ): Promise<TimelineBucketType[]> {
-    return ctx.services.analytics.timeline(ctx, a, bucketSeconds);
+    return ctx.pacer.pace(await ctx.services.analytics.timeline(ctx, a, bucketSeconds));
   }
 
   @FieldResolver(() => [BreakdownRowType], {
     description:
       "Attendees and their time by the value of a metadata key: the registrant's, else the user's, else the session's (token) metadata. Most attendees first.",
   })
-  breakdown(
+  async breakdown(
     @Root() a: EventAnalyticsType,
     @Ctx() ctx: RequestContext,
     @Arg("metadataKey", { description: "The key, e.g. company or jobTitle." }) metadataKey: string,
     @Arg("first", () => Int, { nullable: true, description: "At most this many values (default 100, at most 1000), most attendees first." })
     first?: number,
   ): Promise<BreakdownRowType[]> {
-    return ctx.services.analytics.breakdown(ctx, a, metadataKey, first);
+    return ctx.pacer.pace(await ctx.services.analytics.breakdown(ctx, a, metadataKey, first));
   }
 
   @FieldResolver(() => AttendeeConnection, { description: "Attendees, by first join (then user id)." })
@@ -166,8 +167,11 @@ export class CompanyAnalyticsResolver {
   }
 
   @FieldResolver(() => [EventAnalyticsType], { description: "Each event with at least one session in the window, oldest event first." })
-  events(@Root() c: CompanyAnalyticsType, @Ctx() ctx: RequestContext): Promise<EventAnalyticsType[]> {
-    return ctx.services.analytics.companyEvents(ctx, c);
+  async events(@Root() c: CompanyAnalyticsType, @Ctx() ctx: RequestContext, @Info() info: GraphQLResolveInfo): Promise<EventAnalyticsType[]> {
+    const events = await ctx.services.analytics.companyEvents(ctx, c);
+    // Their timelines, breakdowns and pages count in the request's budget before any of them runs.
+    ctx.budget?.chargeResolvedList(info, events.length);
+    return events;
   }
 
   @FieldResolver(() => CompanyAnalyticsTotalsType, { description: "Totals over those events." })

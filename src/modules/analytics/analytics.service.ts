@@ -116,9 +116,7 @@ export class AnalyticsService {
   async timeline(ctx: RequestContext, a: EventAnalyticsType, bucketSeconds: number): Promise<TimelineBucketType[]> {
     if (!Number.isInteger(bucketSeconds) || bucketSeconds < 1) throw badInput("bucketSeconds", "bucketSeconds must be a whole number of at least 1.");
     if (a.from && a.to) {
-      // The same count the timeline query makes: buckets from the one holding `from` to the one holding the last instant before `to`.
-      const width = bucketSeconds * 1000;
-      const buckets = Math.floor((a.to.getTime() - 1) / width) - Math.floor(a.from.getTime() / width) + 1;
+      const buckets = timelineBucketCount(a.from, a.to, bucketSeconds);
       if (buckets > MAX_TIMELINE_BUCKETS) throw tooManyBuckets(bucketSeconds, buckets);
     }
     const result = await ctx.loaders.analytics.timeline.load({ ...this.key(a), bucketSeconds, maxBuckets: MAX_TIMELINE_BUCKETS });
@@ -206,6 +204,15 @@ export class AnalyticsService {
   private query<R>(statement: sql.Statement): Promise<R[]> {
     return this.deps.dataSource.query(statement.sql, statement.params);
   }
+}
+
+/**
+ * The buckets of a timeline over [from, to), as its query counts them: from the one holding `from`
+ * to the one holding the last instant before `to`.
+ */
+export function timelineBucketCount(from: Date, to: Date, bucketSeconds: number): number {
+  const width = bucketSeconds * 1000;
+  return Math.floor((to.getTime() - 1) / width) - Math.floor(from.getTime() / width) + 1;
 }
 
 function tooManyBuckets(bucketSeconds: number, buckets: number) {

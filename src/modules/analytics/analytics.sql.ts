@@ -217,8 +217,10 @@ export function activitySql(scope: AnalyticsScope): Statement {
  * Buckets of bucketSeconds aligned on the Unix epoch, from the window's start (or the first join)
  * to its end (or the last end). Per bucket: sessions running at some time in it (within the
  * window), and joins in it. A bucket holds whole minutes when bucketSeconds is a multiple of 60,
- * so minutes are read whole then; otherwise seconds are. When an event would have more than
- * maxBuckets, its only row has bucket NULL and the count.
+ * so minutes are read whole then; otherwise seconds are. Each row names its bucket by k, its start
+ * being k × bucketSeconds since the epoch (a number is cheaper to read than a timestamp, 10,000
+ * times over). When an event would have more than maxBuckets, its only row has k NULL and the
+ * count.
  */
 export function timelineSql(scope: AnalyticsScope, bucketSeconds: number, maxBuckets: number): Statement {
   const s = scopeParams(scope);
@@ -255,7 +257,7 @@ export function timelineSql(scope: AnalyticsScope, bucketSeconds: number, maxBuc
          CROSS JOIN LATERAL generate_series(sp.kmin, CASE WHEN sp.kmax - sp.kmin < ${max} THEN sp.kmax ELSE sp.kmin - 1 END) AS k
          WHERE sp.kmin IS NOT NULL AND sp.kmax IS NOT NULL
       )
-      SELECT se.event_id, se.k::text AS k, to_timestamp((se.k * ${w})::double precision) AS start,
+      SELECT se.event_id, se.k,
              (coalesce(b.base, 0)
                + coalesce(sum(bk.net) OVER (PARTITION BY se.event_id ORDER BY se.k ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
                + coalesce(bk.joins, 0) - coalesce(bk.ends_at_start, 0))::int AS active,
@@ -264,7 +266,7 @@ export function timelineSql(scope: AnalyticsScope, bucketSeconds: number, maxBuc
         LEFT JOIN bk ON bk.event_id = se.event_id AND bk.k = se.k
         LEFT JOIN base b ON b.event_id = se.event_id
       UNION ALL
-      SELECT event_id, NULL, NULL, NULL, NULL, kmax - kmin + 1 FROM span WHERE kmax - kmin + 1 > ${max}
+      SELECT event_id, NULL, NULL, NULL, kmax - kmin + 1 FROM span WHERE kmax - kmin + 1 > ${max}
       ORDER BY 1, 2`,
     params: s.p.values,
   };
