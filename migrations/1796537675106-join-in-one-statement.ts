@@ -159,6 +159,11 @@ RETURNS TABLE (
   credential_jti text, credential_issued_at timestamptz, credential_expires_at timestamptz, role_grant text,
   role text, joined_at timestamptz, last_seen_at timestamptz, ended_at timestamptz, end_reason text,
   eject_at timestamptz, eject_reason text, metadata jsonb, user_created boolean)
+-- Every statement here reads a few rows through an index. A plan made while a table was nearly
+-- empty (a new database: its statistics say one page) is a sequential scan, and PL/pgSQL keeps
+-- it for the connection's life: at the busiest minute of a new event each join then read every
+-- user and session. Scans are for tables without a usable index only.
+SET enable_seqscan = off
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -171,6 +176,7 @@ DECLARE
   v_first interval := make_interval(secs => LEAST(p_first_heartbeat_seconds, p_idle_seconds));
   v_count integer;
   v_allowed integer;
+  v_mine uuid[];
   v_listed text[];
   v_role text;
   v_s sessions%ROWTYPE;
@@ -270,28 +276,31 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('join:' || p_event || ':u:' || v_user.id, 0));
   END IF;
 
-  -- The duplicate-session policy. This person's sessions that a time limit has already ended
-  -- (idle, ejected: the event's end was checked above) are written down as that first.
-  UPDATE sessions s
-     SET ended_at = CASE WHEN s.eject_at <= admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first) THEN s.eject_at ELSE s.last_seen_at END,
-         end_reason = CASE WHEN s.eject_at <= admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first) THEN COALESCE(s.eject_reason, 'ELAPSED')
-                           WHEN s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at THEN 'NO_HEARTBEAT' ELSE 'INACTIVE' END
-   WHERE s.event_id = p_event AND s.ended_at IS NULL
-     AND (s.user_id = v_user.id OR s.registrant_id = p_registrant)
-     AND LEAST(admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first), s.eject_at) <= p_now;
-  v_allowed := CASE WHEN p_entrant = 'registrant' THEN 1 ELSE v_event.max_sessions_per_user END;
-  SELECT count(*) INTO v_count FROM sessions s
-   WHERE s.event_id = p_event AND s.ended_at IS NULL AND (s.user_id = v_user.id OR s.registrant_id = p_registrant);
-  IF v_count >= v_allowed THEN
-    IF v_event.session_policy = 'REJECT_NEW' THEN
-      RAISE EXCEPTION 'ALREADY_IN_SESSION' USING ERRCODE = 'AD001';
+  -- The duplicate-session policy, over this person's not-ended sessions of the event (each arm on
+  -- its partial index: an OR of the two would read every live session of the event). Those a time
+  -- limit has already ended (idle, ejected: the event's end was checked above) are written down as
+  -- that first; a new user has none, and skips all of it.
+  v_mine := ARRAY(SELECT o.id FROM sessions o WHERE o.event_id = p_event AND o.user_id = v_user.id AND o.ended_at IS NULL
+                  UNION
+                  SELECT o.id FROM sessions o WHERE o.event_id = p_event AND o.registrant_id = p_registrant AND o.ended_at IS NULL);
+  IF cardinality(v_mine) > 0 THEN
+    UPDATE sessions s
+       SET ended_at = CASE WHEN s.eject_at <= admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first) THEN s.eject_at ELSE s.last_seen_at END,
+           end_reason = CASE WHEN s.eject_at <= admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first) THEN COALESCE(s.eject_reason, 'ELAPSED')
+                             WHEN s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at THEN 'NO_HEARTBEAT' ELSE 'INACTIVE' END
+     WHERE s.id = ANY (v_mine) AND s.ended_at IS NULL
+       AND LEAST(admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first), s.eject_at) <= p_now;
+    v_allowed := CASE WHEN p_entrant = 'registrant' THEN 1 ELSE v_event.max_sessions_per_user END;
+    SELECT count(*) INTO v_count FROM sessions s WHERE s.id = ANY (v_mine) AND s.ended_at IS NULL;
+    IF v_count >= v_allowed THEN
+      IF v_event.session_policy = 'REJECT_NEW' THEN
+        RAISE EXCEPTION 'ALREADY_IN_SESSION' USING ERRCODE = 'AD001';
+      END IF;
+      UPDATE sessions s SET ended_at = p_now, end_reason = 'SUPERSEDED'
+       WHERE s.id IN (SELECT o.id FROM sessions o WHERE o.id = ANY (v_mine) AND o.ended_at IS NULL
+                       ORDER BY o.joined_at, o.id LIMIT v_count - v_allowed + 1)
+         AND s.ended_at IS NULL;
     END IF;
-    UPDATE sessions s SET ended_at = p_now, end_reason = 'SUPERSEDED'
-     WHERE s.id IN (SELECT o.id FROM sessions o
-                     WHERE o.event_id = p_event AND o.ended_at IS NULL
-                       AND (o.user_id = v_user.id OR o.registrant_id = p_registrant)
-                     ORDER BY o.joined_at, o.id LIMIT v_count - v_allowed + 1)
-       AND s.ended_at IS NULL;
   END IF;
 
   IF v_event.capacity IS NOT NULL THEN
