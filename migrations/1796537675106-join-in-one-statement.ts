@@ -153,7 +153,7 @@ CREATE FUNCTION admit_join(
   p_company uuid, p_event uuid, p_now timestamptz, p_idle_seconds integer, p_first_heartbeat_seconds integer,
   p_entrant text, p_user uuid, p_external_id text, p_profile jsonb, p_registrant uuid,
   p_credential_type text, p_jti text, p_issued_at timestamptz, p_expires_at timestamptz,
-  p_role_grant text, p_eject_at timestamptz, p_eject_reason text, p_metadata jsonb)
+  p_role_grant text, p_eject_at timestamptz, p_eject_reason text, p_metadata jsonb, p_sweep_when_full boolean)
 RETURNS TABLE (
   id uuid, company_id uuid, event_id uuid, user_id uuid, registrant_id uuid, credential_type text,
   credential_jti text, credential_issued_at timestamptz, credential_expires_at timestamptz, role_grant text,
@@ -305,6 +305,12 @@ BEGIN
 
   IF v_event.capacity IS NOT NULL THEN
     SELECT o.live INTO v_count FROM event_occupancy o WHERE o.event_id = p_event;
+    -- Full: write down the sessions a time limit has ended and look again. Each sweep reads every
+    -- live session of the event, so the caller asks for it only now and then (p_sweep_when_full)
+    -- while the event keeps refusing; the node's periodic sweep writes them down meanwhile.
+    IF v_count >= v_event.capacity AND NOT p_sweep_when_full THEN
+      RAISE EXCEPTION 'EVENT_FULL' USING ERRCODE = 'AD001';
+    END IF;
     IF v_count >= v_event.capacity THEN
       UPDATE sessions s
          SET ended_at = CASE WHEN s.eject_at <= admit_idle_at(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at, s.last_seen_at, v_idle, v_first) THEN s.eject_at ELSE s.last_seen_at END,
@@ -347,7 +353,7 @@ END $$;
 `;
 
 const DOWN = String.raw`
-DROP FUNCTION admit_join(uuid, uuid, timestamptz, integer, integer, text, uuid, text, jsonb, uuid, text, text, timestamptz, timestamptz, text, timestamptz, text, jsonb);
+DROP FUNCTION admit_join(uuid, uuid, timestamptz, integer, integer, text, uuid, text, jsonb, uuid, text, text, timestamptz, timestamptz, text, timestamptz, text, jsonb, boolean);
 DROP FUNCTION admit_idle_at(boolean, timestamptz, interval, interval);
 DROP TRIGGER admit_occupancy_deleted ON sessions;
 DROP TRIGGER admit_occupancy_updated ON sessions;

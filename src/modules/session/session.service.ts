@@ -41,6 +41,8 @@ export const GUEST_ADDRESS_LIMIT = { max: 60, windowSeconds: 600 } as const;
 
 /** Session tokens are short-lived: a client refreshes it with every heartbeat. */
 export const SESSION_TOKEN_TTL_SECONDS = 600;
+/** How often a node looks for room in an event it found full (see SessionService.lookedForRoom). */
+const LOOK_FOR_ROOM_EVERY_MS = 1_000;
 /** How often clients should heartbeat; also how long a revocation takes to reach a live session. */
 export const HEARTBEAT_INTERVAL_SECONDS = 30;
 const MAX_DISPLAY_NAME = 100;
@@ -144,7 +146,40 @@ export class SessionService {
     // Fetched before any transaction: inside one, only its own connection may be used (PGlite has one).
     const key = await this.deps.signingKeys.currentKey(admission.company.id);
     if (eventStatus(admission.event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
-    const params = joinParams(admission, now);
+    const params = joinParams(admission, now, this.mayLookForRoom(admission.event.id, now));
+    let row: JoinRow;
+    try {
+      row = await this.runJoinStatement(admission, params);
+    } catch (error) {
+      if (isAppError(error) && error.code === "EVENT_FULL") this.foundFull(admission.event.id, now);
+      throw error;
+    }
+    const session = sessionOfRow(row);
+    // Signed after COMMIT: the rows this join locked (a seat stripe, the event's for a capacity)
+    // are not held while the signature is made.
+    const { token, expiresAt } = await this.signSessionToken(key, admission.company, session, now);
+    return { session, sessionToken: token, sessionTokenExpiresAt: expiresAt, role: session.role as Role };
+  }
+
+  /**
+   * Events this node found full, and when it last looked for room in each by writing down their
+   * stale sessions (admit_join's sweep when full): once a second per event at most, since a full
+   * event refuses joins by the thousand and each look reads all of its live sessions. Meanwhile a
+   * full event refuses at once; the periodic sweep ends stale sessions every 30 s regardless.
+   */
+  private readonly lookedForRoom = new Map<string, number>();
+
+  private mayLookForRoom(eventId: string, now: Date): boolean {
+    const at = this.lookedForRoom.get(eventId);
+    return at === undefined || now.getTime() - at >= LOOK_FOR_ROOM_EVERY_MS || now.getTime() < at;
+  }
+
+  private foundFull(eventId: string, now: Date): void {
+    if (!this.lookedForRoom.has(eventId) && this.lookedForRoom.size >= 10_000) this.lookedForRoom.clear();
+    if (this.mayLookForRoom(eventId, now)) this.lookedForRoom.set(eventId, now.getTime());
+  }
+
+  private async runJoinStatement(admission: Admission, params: unknown[]): Promise<JoinRow> {
     let row: JoinRow;
     if (admission.consume || admission.onSession) {
       // A single-use credential is consumed in the same transaction as the join, so a refusal by
@@ -159,11 +194,7 @@ export class SessionService {
       // One statement, its own transaction: the whole join is one round trip (see admit_join).
       row = await runJoin(admission, () => this.sql<JoinRow>(JOIN_SQL, params));
     }
-    const session = sessionOfRow(row);
-    // Signed after COMMIT: the rows this join locked (a seat stripe, the event's for a capacity)
-    // are not held while the signature is made.
-    const { token, expiresAt } = await this.signSessionToken(key, admission.company, session, now);
-    return { session, sessionToken: token, sessionTokenExpiresAt: expiresAt, role: session.role as Role };
+    return row;
   }
 
   /** Verifies the credential and names the event and entrant. Writes nothing. */
@@ -741,7 +772,7 @@ RETURNING ${SESSION_COLUMNS.replace(/(\w+)/g, "s.$1")}`;
 
 /** The join's writes in one statement: admit_join (migration JoinInOneStatement) says what it does. */
 const JOIN_SQL = `SELECT ${SESSION_COLUMNS}, user_created
-  FROM admit_join($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`;
+  FROM admit_join($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`;
 
 /** The refusals admit_join raises (SQLSTATE AD001, the code as message), as a person reads them. */
 const JOIN_REFUSALS: Readonly<Record<string, string>> = {
@@ -774,7 +805,7 @@ async function runJoin(admission: Admission, run: () => Promise<JoinRow[]>): Pro
 }
 
 /** admit_join's parameters for an admission; refuses a session that would already be over. */
-function joinParams(admission: Admission, now: Date): unknown[] {
+function joinParams(admission: Admission, now: Date, sweepWhenFull: boolean): unknown[] {
   const ejectCandidates: { at: Date; reason: SessionEndReasonValue }[] = [];
   if (admission.ejectAfterElapsedSeconds) {
     ejectCandidates.push({ at: new Date(now.getTime() + admission.ejectAfterElapsedSeconds * 1000), reason: "ELAPSED" });
@@ -818,6 +849,7 @@ function joinParams(admission: Admission, now: Date): unknown[] {
     eject?.at ?? null,
     eject?.reason ?? null,
     JSON.stringify(metadata),
+    sweepWhenFull,
   ];
 }
 
