@@ -12,6 +12,8 @@ const SWEEP_INTERVAL_MS = 30_000;
 const FOLD_INTERVAL_MS = 1_000;
 /** Every this many folds, the pending table's dead rows are reclaimed. */
 const FOLDS_PER_VACUUM = 60;
+/** Embedded PGlite has no autovacuum: its planner statistics are refreshed every 5 folds (seconds). */
+const FOLDS_PER_ANALYZE = 5;
 
 async function main(): Promise<void> {
   let config;
@@ -80,9 +82,11 @@ async function main(): Promise<void> {
     if (folding) return;
     folding = true;
     const vacuum = ++folds % FOLDS_PER_VACUUM === 0;
+    const analyze = db.kind === "pglite" && folds % FOLDS_PER_ANALYZE === 0;
     app.services.analytics
       .foldPending()
       .then(() => (vacuum ? app.services.analytics.vacuumPending() : undefined))
+      .then(() => (analyze ? app.services.analytics.analyzeGrownTables() : undefined))
       .catch((error) => log.warn({ err: error }, "analytics fold failed"))
       .finally(() => (folding = false));
   }, FOLD_INTERVAL_MS);

@@ -54,6 +54,25 @@ export class AnalyticsService {
     await this.deps.dataSource.query("VACUUM (SKIP_LOCKED) analytics_pending_instants");
   }
 
+  /**
+   * Embedded PGlite has no autovacuum, so nothing refreshes the planner's statistics: tables
+   * analysed when nearly empty keep plans that read every row of them. This analyses every table
+   * that has more than doubled (by pages) since its statistics were taken, as autovacuum's
+   * analyse would; nodes on PGlite call it every few seconds. Returns the tables it analysed.
+   */
+  async analyzeGrownTables(): Promise<string[]> {
+    const grown: { relname: string }[] = await this.deps.dataSource.query(
+      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind = 'r'
+          AND pg_relation_size(c.oid) / current_setting('block_size')::int > 2 * GREATEST(c.relpages, 0) + 8`,
+    );
+    for (const { relname } of grown) {
+      const [{ statement }] = await this.deps.dataSource.query("SELECT format('ANALYZE %I', $1::text) AS statement", [relname]);
+      await this.deps.dataSource.query(statement);
+    }
+    return grown.map((t) => t.relname);
+  }
+
   private nowOf(ctx: RequestContext): Date {
     let now = this.nowByRequest.get(ctx);
     if (!now) {
