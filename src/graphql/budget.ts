@@ -1,4 +1,5 @@
 import {
+  DocumentNode,
   FieldNode,
   FragmentDefinitionNode,
   getArgumentValues,
@@ -213,6 +214,53 @@ export function estimateRequest(
 }
 
 /**
+ * Whether any field the document selects could count against the budget: one with a rule, a
+ * connection, or a list of objects. Most requests (a mint, a join, a heartbeat) select none, and
+ * skip the walk with variables; the answer is kept per parsed document, which Apollo reuses for
+ * the same query text.
+ */
+const documentMayCost = new WeakMap<DocumentNode, boolean>();
+
+function mayCost(schema: GraphQLSchema, document: DocumentNode, rules: BudgetRules): boolean {
+  const known = documentMayCost.get(document);
+  if (known !== undefined) return known;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const seen = new Set<string>();
+  const costs = (type: GraphQLCompositeType, selections: SelectionSetNode): boolean =>
+    selections.selections.some((selection) => {
+      if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const on = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
+        return !!on && isCompositeType(on) && costs(on, selection.selectionSet);
+      }
+      if (selection.kind === Kind.FRAGMENT_SPREAD) {
+        const fragment = fragments.get(selection.name.value);
+        if (!fragment || seen.has(fragment.name.value)) return false;
+        seen.add(fragment.name.value);
+        const on = schema.getType(fragment.typeCondition.name.value);
+        return !!on && isCompositeType(on) && costs(on, fragment.selectionSet);
+      }
+      if (!selection.selectionSet) return false;
+      // A field of an abstract type, or one the schema does not have: let the full walk decide.
+      if (!isObjectType(type) && !isInterfaceType(type)) return true;
+      const field = type.getFields()[selection.name.value];
+      if (!field) return false;
+      const named = getNamedType(field.type);
+      if (!isCompositeType(named)) return false;
+      if (rules[`${type.name}.${field.name}`] || named.name.endsWith("Connection") || isListType(getNullableType(field.type))) return true;
+      return costs(named, selection.selectionSet);
+    });
+  let result = false;
+  for (const d of document.definitions) {
+    if (d.kind !== Kind.OPERATION_DEFINITION) continue;
+    const root = d.operation === "mutation" ? schema.getMutationType() : d.operation === "subscription" ? schema.getSubscriptionType() : schema.getQueryType();
+    if (!root || costs(root, d.selectionSet)) result = true;
+  }
+  documentMayCost.set(document, result);
+  return result;
+}
+
+/**
  * Refuses, before execution and so before any SQL of its own, a request that asks for more than
  * `limit` items, with BAD_USER_INPUT naming the argument that asked for the most; leaves the
  * request's RequestBudget in its context for the lists that are charged as they resolve.
@@ -222,7 +270,7 @@ export function requestBudgetPlugin(rules: BudgetRules, limit = REQUEST_ITEM_BUD
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, operation, document, request, contextValue }) {
-          if (!operation) return;
+          if (!operation || !mayCost(schema, document, rules)) return;
           const fragments: Record<string, FragmentDefinitionNode> = {};
           for (const definition of document.definitions) {
             if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
