@@ -42,11 +42,8 @@ export interface BrowserResponse {
   setCookies: string[];
 }
 
-/** A browser-like GET that does not follow redirects, with an optional admit_session cookie. */
-export async function browserGet(t: TestApp, path: string, cookie?: string | null, extraHeaders: Record<string, string> = {}): Promise<BrowserResponse> {
-  const headers: Record<string, string> = { accept: "text/html", ...extraHeaders };
-  if (cookie) headers.cookie = `admit_session=${cookie}`;
-  const response = await fetch(`${t.url}${path}`, { redirect: "manual", headers });
+/** What a test reads of an answer to a browser-like request. */
+async function browserResponseOf(response: Response): Promise<BrowserResponse> {
   return {
     status: response.status,
     headers: response.headers,
@@ -54,6 +51,14 @@ export async function browserGet(t: TestApp, path: string, cookie?: string | nul
     location: response.headers.get("location"),
     setCookies: response.headers.getSetCookie(),
   };
+}
+
+/** A browser-like GET that does not follow redirects, with an optional admit_session cookie. */
+export async function browserGet(t: TestApp, path: string, cookie?: string | null, extraHeaders: Record<string, string> = {}): Promise<BrowserResponse> {
+  const headers: Record<string, string> = { accept: "text/html", ...extraHeaders };
+  if (cookie) headers.cookie = `admit_session=${cookie}`;
+  const response = await fetch(`${t.url}${path}`, { redirect: "manual", headers });
+  return browserResponseOf(response);
 }
 
 /**
@@ -77,13 +82,7 @@ export async function postLogout(
   const headers = Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== null));
   if (cookie) headers.cookie = `admit_session=${cookie}`;
   const response = await fetch(`${t.url}${path}`, { method: "POST", redirect: "manual", headers, body });
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: await response.text(),
-    location: response.headers.get("location"),
-    setCookies: response.headers.getSetCookie(),
-  };
+  return browserResponseOf(response);
 }
 
 /** GET /login/<code> as the browser does when the user opens the link. */
