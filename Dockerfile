@@ -1,5 +1,6 @@
-# Admit: build with tsc, run the compiled CommonJS on Node 20.
-FROM node:20-bookworm-slim AS build
+# Admit: build with tsc, run the compiled CommonJS on Node 24 (Active LTS; every dependency accepts it).
+# This repository's CI runs on its machines' Node 20.20; engines allows >= 20.19 for that reason.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -8,7 +9,7 @@ COPY src ./src
 COPY migrations ./migrations
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production PORT=4000 DATA_DIR=/data
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
