@@ -161,8 +161,12 @@ function parseTrustProxy(env: Env): false | readonly string[] {
   return Object.freeze(entries);
 }
 
+const NODE_ENVS = ["development", "production", "test"];
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = nonEmpty(env, "NODE_ENV") ?? "development";
+  // Anything else (NODE_ENV=prod, say) would quietly run with the development defaults.
+  if (!NODE_ENVS.includes(nodeEnv)) throw new ConfigError("NODE_ENV", `must be one of ${NODE_ENVS.join(", ")}.`);
   const port = parsePort(env);
   const publicUrl = (parseUrl(env, "PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${port}`).replace(/\/+$/, "");
   const databaseUrl = parseUrl(env, "DATABASE_URL", ["postgres:", "postgresql:"]);

@@ -96,6 +96,14 @@ it("refuses a bad configuration with one line naming the variable", async () => 
   expect(proxy.output().trim()).toMatch(/^Invalid configuration: TRUST_PROXY cannot be true: [^\n]+$/);
 }, 60_000);
 
+it("refuses a NODE_ENV it does not know instead of running with the development defaults", () => {
+  for (const known of ["development", "production", "test"]) expect(loadConfig({ NODE_ENV: known }).nodeEnv).toBe(known);
+  expect(loadConfig({}).nodeEnv).toBe("development");
+  for (const bad of ["prod", "Production", "staging"]) {
+    expect(() => loadConfig({ NODE_ENV: bad })).toThrow(/^Invalid configuration: NODE_ENV must be one of development, production, test\./);
+  }
+});
+
 it("reads TRUST_PROXY as the proxies' addresses, and refuses true, hop counts and anything but IPs or CIDR ranges", () => {
   expect(loadConfig({}).trustProxy).toBe(false);
   expect(loadConfig({ TRUST_PROXY: "  " }).trustProxy).toBe(false);
