@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { DataSource, EntityManager, In, IsNull } from "typeorm";
+import { DataSource, EntityManager, IsNull } from "typeorm";
 import { decodeJwt, type JWTPayload } from "jose";
 import type { Clock } from "../../clock";
 import { peekToken, signToken, TokenSigningKey } from "../../auth/tokens";
@@ -15,8 +15,8 @@ import { RegistrantEntity } from "../registrant/registrant.entity";
 import type { SigningKeyService } from "../token/signing-key.service";
 import { isStorable, joinTokenOf, requireStorable, TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
-import { UserService, userOfRow, validateProfile } from "../user/user.service";
-import { normalizeGrant, resolveRole, roleFromLists, RoleResolution, RoleSubject } from "./role";
+import { UserService, validateProfile } from "../user/user.service";
+import { normalizeGrant, resolveRole, RoleResolution, RoleSubject } from "./role";
 import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
 import { CredentialTypeValue, SessionEndReasonValue, SessionEntity } from "./session.entity";
 import type { JoinEventInput } from "./session.inputs";
@@ -683,7 +683,8 @@ function decideEnding(session: SessionEntity, facts: EndingFacts): Pick<SessionE
   return null;
 }
 
-interface HeartbeatRow {
+/** The columns of a sessions row, as plain SQL returns them (SESSION_COLUMNS). */
+interface SessionRow {
   id: string;
   company_id: string;
   event_id: string;
@@ -702,22 +703,7 @@ interface HeartbeatRow {
   eject_at: Date | null;
   eject_reason: SessionEndReasonValue | null;
   metadata: Record<string, unknown> | null;
-  event_ended_at: Date | null;
-  event_ends_at: Date | null;
-  tokens_revoked_before: Date | null;
-  idle_seconds: number;
-  credential_revoked: boolean;
-  registrant_gone: boolean;
-  listed_roles: string[] | null;
 }
-
-/** The columns of a sessions row, as plain SQL returns them. */
-type SessionRow = Pick<
-  HeartbeatRow,
-  | "id" | "company_id" | "event_id" | "user_id" | "registrant_id" | "credential_type" | "credential_jti" | "credential_issued_at"
-  | "credential_expires_at" | "role_grant" | "role" | "joined_at" | "last_seen_at" | "ended_at" | "end_reason" | "eject_at"
-  | "eject_reason" | "metadata"
->;
 
 interface JoinRow extends SessionRow {
   user_created: boolean;
