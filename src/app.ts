@@ -26,8 +26,9 @@ import { registerJwksRoutes } from "./http/jwks.routes";
 import { redactPath, registerLoginRoutes } from "./http/login.routes";
 import { registerOAuthRoutes } from "./http/oauth.routes";
 import { registerJoinPageRoutes } from "./http/join-page.routes";
-import { bearerOf } from "./http/bearer";
+import { bearerOf, isReportToken } from "./http/bearer";
 import { registerAttendeesCsvRoutes } from "./http/attendees-csv.routes";
+import { registerReportPageRoutes } from "./http/report-page.routes";
 
 export interface AppDeps {
   config: Pick<Config, "publicUrl" | "adminApiKey" | "nodeEnv"> & Partial<Pick<Config, "trustProxy">>;
@@ -275,14 +276,16 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
         // A JWT as bearer is a session token (an organizer acting from the embed page).
         principal =
           bearer && bearer.split(".").length === 3
-            ? await services.sessions.principalOf(bearer)
+            ? isReportToken(bearer)
+              ? await services.reportLinks.principalOf(bearer)
+              : await services.sessions.principalOf(bearer)
             : await services.companies.authenticate(bearer);
       } catch (error) {
         // Before the request pipeline exists, so it is logged here, with the request id.
         request.log.error({ err: error }, "could not authenticate the request");
         throw new AppError("INTERNAL", internalMessage(error), { requestId: request.id });
       }
-      if (principal.kind === "apiKey" || principal.kind === "session") facts.companyId = principal.companyId;
+      if (principal.kind === "apiKey" || principal.kind === "session" || principal.kind === "report") facts.companyId = principal.companyId;
       return {
         requestId: request.id,
         principal,
@@ -317,6 +320,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   registerOAuthRoutes(fastify, services);
   registerJoinPageRoutes(fastify, services);
   registerAttendeesCsvRoutes(fastify, { services, dataSource, clock });
+  registerReportPageRoutes(fastify);
 
   // apollo.stop() drains: the drain plugin closes Fastify, which waits for in-flight requests.
   return {

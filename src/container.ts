@@ -12,6 +12,7 @@ import { TokenService } from "./modules/token/token.service";
 import { SessionService } from "./modules/session/session.service";
 import { RegistrantService } from "./modules/registrant/registrant.service";
 import { AnalyticsService } from "./modules/analytics/analytics.service";
+import { ReportLinkService } from "./modules/analytics/report-link.service";
 import { AuthRateLimiter } from "./modules/federation/rate-limit";
 import { PasswordService } from "./modules/federation/password.service";
 import { JoinRequestService } from "./modules/federation/join-request.service";
@@ -52,6 +53,7 @@ export function createContainer(deps: ContainerDeps) {
   const registrants = new RegistrantService({ dataSource, clock, publicUrl: config.publicUrl, tokens, signingKeys, events });
   events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));
   const analytics = new AnalyticsService({ dataSource, clock });
+  const reportLinks = new ReportLinkService({ clock, companies, events, sessions, signingKeys, tokens });
   // F7 managed passwords and F8 knocking: credentials of joinEvent that the federation module owns.
   const passwords = new PasswordService({ dataSource, clock, sessions, tokens, limiter: authLimiter });
   sessions.registerCredential("PASSWORD", (input, _credential, facts) => passwords.admit(input, facts));
@@ -65,7 +67,7 @@ export function createContainer(deps: ContainerDeps) {
   // F4 one-time login links: a credential of joinEvent, and the browser's GET /login/<code>.
   const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, signingKeys, log });
   sessions.registerCredential("LOGIN_LINK", (input, credential) => loginLinks.admitForJoin(input, credential));
-  return { masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
+  return { masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
 }
 
 export type Services = ReturnType<typeof createContainer>;

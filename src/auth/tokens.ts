@@ -6,13 +6,14 @@ import { AppError } from "../graphql/errors";
 import { isSigningAlg, SigningAlg } from "./signing-keys";
 
 /** The kinds of token Admit mints itself (PRODUCT.md "Tokens"). */
-export type TokenKind = "join" | "registration" | "session";
+export type TokenKind = "join" | "registration" | "session" | "report";
 
 /** Each kind has its own `typ` header, so one kind is never accepted where another is expected. */
 export const TOKEN_TYP: Readonly<Record<TokenKind, string>> = Object.freeze({
   join: "join+jwt",
   registration: "registration+jwt",
   session: "session+jwt",
+  report: "report+jwt",
 });
 
 /** Each kind also has its own audience; verification requires typ and aud to name the same kind. */
@@ -20,6 +21,7 @@ export const TOKEN_AUDIENCE: Readonly<Record<TokenKind, string>> = Object.freeze
   join: "admit:join",
   registration: "admit:registration",
   session: "admit:session",
+  report: "admit:report",
 });
 
 /** Clock skew allowed on exp and nbf, in seconds. */

@@ -3,8 +3,9 @@ import { Access, AccessOwner } from "../../graphql/access";
 import { JSONObjectScalar } from "../../graphql/scalars";
 import { Connection } from "../../graphql/connection";
 
-// What the person sees about themselves; nobody else without the company's key.
-@AccessOwner((u: UserType) => ({ companyId: u.companyId, eventId: null, userId: u.id }))
+// What the person sees about themselves; nobody else without the company's key, except the
+// readers of an event's report for the users met there as its attendees.
+@AccessOwner((u: UserType) => ({ companyId: u.companyId, eventId: u.viaEventId ?? null, userId: u.id }))
 @ObjectType("User", { description: "An identity of the company: created by API, just in time from a credential, or as a guest." })
 export class UserType {
   @Access("self")
@@ -45,6 +46,8 @@ export class UserType {
 
   /** Not in the schema: the tenant, for access rules. */
   companyId: string;
+  /** Not in the schema: the event this user was reached through as an attendee (Attendee.user), for access rules. */
+  viaEventId?: string;
 }
 
 export const UserConnection = Connection(UserType, "User");
