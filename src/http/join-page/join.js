@@ -440,11 +440,11 @@
 
   // The report opens in a new tab with this session token in its fragment (never sent to a
   // server), which it trades for a report link; the address is made at the click, as the token
-  // changes with every heartbeat. The company is named by the token's issuer (<origin>/c/<slug>).
+  // changes with every heartbeat. The company is named by the token's issuer (<PUBLIC_URL>/c/<slug>).
   $("report-link").addEventListener("click", (e) => {
     try {
       const iss = JSON.parse(atob(st.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).iss;
-      e.currentTarget.href = `${iss}/events/${st.event.id}/report#session=${st.token}`;
+      e.currentTarget.href = `${new URL(iss).pathname}/events/${st.event.id}/report#session=${st.token}`;
     } catch {
       e.preventDefault();
     }

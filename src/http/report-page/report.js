@@ -113,6 +113,8 @@
     if (text !== undefined) el.textContent = text;
     return el;
   }
+  // Drawn at the width it is shown at, so its text stays at the page's size on a phone.
+  const chartWidth = (el) => Math.max(300, Math.min(960, el.clientWidth || 720));
   function svgRoot(width, height, titleId, title) {
     const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": titleId, focusable: "false" });
     svg.append(svgEl("title", { id: titleId }, title));
@@ -167,7 +169,7 @@
       $("timeline-caption").textContent = "Nobody has joined yet.";
       return;
     }
-    const W = 720, H = 260, left = 40, right = 12, top = 12, bottom = 34;
+    const W = chartWidth(chart), H = Math.round(W * 0.36) + 40, left = 40, right = 12, top = 12, bottom = 34;
     const max = Math.max(1, ...buckets.map((b) => Math.max(b.activeSessions, b.joins)));
     const step = (W - left - right) / buckets.length;
     const y = (v) => top + (H - top - bottom) * (1 - v / max);
@@ -214,7 +216,7 @@
       $("breakdown-caption").textContent = "No attendees yet.";
       return;
     }
-    const W = 720, labelW = 200, barH = 22, gap = 10, top = 6;
+    const W = chartWidth(chart), labelW = Math.min(200, Math.round(W * 0.35)), barH = 22, gap = 10, top = 6;
     const H = top + rows.length * (barH + gap);
     const max = Math.max(1, ...rows.map((r) => r.attendees));
     const top3 = rows.slice(0, 3).map((r) => `${name(r.value)} ${r.attendees}`).join(", ");
@@ -224,7 +226,7 @@
       const w = Math.max(2, ((W - labelW - 60) * r.attendees) / max);
       const text = name(r.value);
       svg.append(
-        svgEl("text", { class: "label", x: labelW - 8, y: yy + barH * 0.7, "text-anchor": "end" }, text.length > 28 ? `${text.slice(0, 27)}…` : text),
+        svgEl("text", { class: "label", x: labelW - 8, y: yy + barH * 0.7, "text-anchor": "end" }, text.length > labelW / 7 ? `${text.slice(0, Math.floor(labelW / 7) - 1)}…` : text),
         svgEl("rect", { class: "bar", x: labelW, y: yy, width: w, height: barH, rx: 3 }),
         svgEl("text", { x: labelW + w + 6, y: yy + barH * 0.7 }, int.format(r.attendees)),
       );
@@ -313,6 +315,9 @@
     const headline = (await gql(Q.headline, { id: eventId })).eventAnalytics;
     renderHeadline(headline);
     const people = await loadAttendees(0);
+    // Shown before the charts are drawn: they take the width they get.
+    $("view-loading").hidden = true;
+    $("view-report").hidden = false;
     await loadTimeline();
     const keys = [...new Set(people.flatMap((p) => Object.keys(p.metadata || {})))].sort();
     $("breakdown-keys").replaceChildren(...keys.map((k) => Object.assign(document.createElement("option"), { value: k })));
