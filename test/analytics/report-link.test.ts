@@ -14,13 +14,13 @@ let company: TestCompany;
 let event: TestEvent;
 let other: TestEvent;
 
-const LINK = `mutation($id: ID!) { createReportLink(eventId: $id) { url expiresAt } }`;
+const LINK = `mutation($id: ID!) { createReportLink(eventId: $id) { url expiresAt jti } }`;
 const ATTENDEES = `query($id: ID!) { eventAnalytics(eventId: $id) {
   attendeeList(first: 10) { totalCount edges { node { user { name email } registrant { id } } } } } }`;
 const reportToken = (url: string) => new URLSearchParams(new URL(url).hash.slice(1)).get("token")!;
 
 async function makeLink(eventId: string, key: string = company.key) {
-  return ok(await t.gql(LINK, { id: eventId }, { key })).createReportLink as { url: string; expiresAt: string };
+  return ok(await t.gql(LINK, { id: eventId }, { key })).createReportLink as { url: string; expiresAt: string; jti: string };
 }
 
 beforeAll(async () => {
@@ -101,6 +101,14 @@ describe("the report token as bearer", () => {
   it("stops working when the link expires", async () => {
     const bearer = reportToken((await makeLink(event.id)).url);
     t.clock.set(new Date(t.clock.now().getTime() + (REPORT_LINK_TTL_SECONDS + 60) * 1000));
+    expect(codeOf(await t.gql(HEADLINE, { id: event.id }, { key: bearer }))).toBe("UNAUTHENTICATED");
+  });
+
+  it("stops working once revoked by its jti", async () => {
+    const link = await makeLink(event.id);
+    const bearer = reportToken(link.url);
+    ok(await t.gql(HEADLINE, { id: event.id }, { key: bearer }));
+    ok(await t.gql(`mutation($jti: ID!) { revokeToken(jti: $jti) }`, { jti: link.jti }, { key: company.key }));
     expect(codeOf(await t.gql(HEADLINE, { id: event.id }, { key: bearer }))).toBe("UNAUTHENTICATED");
   });
 

@@ -88,6 +88,12 @@ describeInBrowser("the event report page in a real browser", () => {
     expect(download.suggestedFilename()).toBe(`${event.slug}-attendees.csv`);
 
     await screenshot(page, "report-1280-light");
+    // Light and dark follow the system's preference.
+    const background = () => page.evaluate<string>(`getComputedStyle(document.body).backgroundColor`);
+    expect(await background()).toBe("rgb(255, 255, 255)");
+    await page.emulateMedia({ colorScheme: "dark" });
+    expect(await background()).toBe("rgb(23, 24, 27)");
+    await screenshot(page, "report-1280-dark");
     expect(requests.filter((r) => !r.startsWith(appOrigin(t)) && !r.startsWith("blob:") && !r.startsWith("data:"))).toEqual([]);
     expect(errors).toEqual([]);
     await context.close();
@@ -105,6 +111,8 @@ describeInBrowser("the event report page in a real browser", () => {
     expect(await page.locator("#attendee-table tbody tr").count()).toBe(20);
     expect(await textOf(page, "#page-label")).toBe("1–20 of 22");
     await screenshot(page, "report-390-dark");
+    await page.emulateMedia({ colorScheme: "light" });
+    await screenshot(page, "report-390-light");
     await page.click("#next-page");
     await page.waitForSelector(`#page-label:text-is("21–22 of 22")`);
     expect(await page.locator("#attendee-table tbody tr").count()).toBe(2);

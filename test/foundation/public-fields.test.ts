@@ -61,7 +61,7 @@ const ALLOW_LIST: Record<string, string> = {
   ...rules("LiveParticipant", ORGANIZER, ["sessionId", "name", "role", "isGuest", "joinedAt"]),
 
   // An event's report, for its report link (and the company's key): an organizer's reading.
-  ...rules("ReportLink", PUBLIC, ["url", "expiresAt"]),
+  ...rules("ReportLink", PUBLIC, ["url", "expiresAt", "jti"]),
   ...rules("EventAnalytics", ORGANIZER, [
     "from", "to", "event", "registrants", "attendees", "attendanceRate", "sessions", "totalAttendanceSeconds", "averageAttendanceSeconds",
     "peakConcurrentSessions", "timeline", "breakdown", "attendeeList",

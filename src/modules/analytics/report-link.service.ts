@@ -49,16 +49,17 @@ export class ReportLinkService {
     const now = this.deps.clock.now();
     const expiresAt = new Date((Math.floor(now.getTime() / 1000) + REPORT_LINK_TTL_SECONDS) * 1000);
     const issuer = this.deps.tokens.issuerOf(company.slug);
+    const jti = randomUUID();
     const token = await signToken({
       kind: "report",
       key: await this.deps.signingKeys.currentKey(companyId),
       issuer,
       subject: event.id,
-      jti: randomUUID(),
+      jti,
       issuedAt: now,
       expiresAt,
     });
-    return { url: `${issuer}/events/${event.id}/report#token=${token}`, expiresAt };
+    return { url: `${issuer}/events/${event.id}/report#token=${token}`, expiresAt, jti };
   }
 
   private async creatorCompany(ctx: RequestContext, eventId: string): Promise<string> {
@@ -73,11 +74,13 @@ export class ReportLinkService {
     return analyticsReaderCompany(ctx, eventId);
   }
 
-  /** The principal of a report token used as a bearer; "invalid" when it does not verify (expired included). */
+  /** The principal of a report token used as a bearer; "invalid" when it does not verify (expired or revoked included). */
   async principalOf(token: string): Promise<Principal> {
     try {
       const { company, payload } = await this.deps.tokens.verify(token, ["report"]);
       if (!v.isUuid(payload.sub!)) return { kind: "invalid" };
+      // A leaked link is stopped with revokeToken(jti); the revocation view usually answers without SQL.
+      if (await this.deps.tokens.isRevoked(company.id, payload.jti!)) return { kind: "invalid" };
       return { kind: "report", companyId: company.id, eventId: payload.sub! };
     } catch (error) {
       if (isAppError(error)) return { kind: "invalid" };

@@ -1,4 +1,4 @@
-import { Field, ObjectType } from "type-graphql";
+import { Field, ID, ObjectType } from "type-graphql";
 import { Access } from "../../graphql/access";
 
 @ObjectType("ReportLink", { description: "A short-lived link to an event's report page, for a person without an API key." })
@@ -13,4 +13,8 @@ export class ReportLinkType {
   @Access("public")
   @Field({ description: "When the link stops working (the page then asks for a new one)." })
   expiresAt: Date;
+
+  @Access("public")
+  @Field(() => ID, { description: "The token's jti: revokeToken(jti) stops the link at once, on every node." })
+  jti: string;
 }
