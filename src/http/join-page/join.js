@@ -225,6 +225,7 @@
   // sign-in of a login link, a guest's name), as opposed to a knock's one-time approval. It is
   // kept in this page's memory only: never in the address, never in storage.
   async function join(input, formView, rejoinable) {
+    clearTimeout(timers.rejoin);
     show("loading");
     try {
       const joined = (await gql(Q.join, { input })).joinEvent;
