@@ -159,9 +159,9 @@ describeInBrowser("the embed helper on a company's page on another origin, under
     await page.frameLocator("#event iframe").getByRole("button", { name: "Leave" }).click();
     await until(page, `window.received.some((m) => m.data.state === "ended")`);
     expect((await received(page)).at(-1)!.data).toMatchObject({ state: "ended", endReason: "LEFT", canRejoin: true });
+    await screenshot(page, "embed-host-page");
     await page.evaluate("window.mounted.unmount()");
     expect(await page.locator("#event iframe").count()).toBe(0);
-    await screenshot(page, "embed-host-page");
     await context.close();
   });
 
