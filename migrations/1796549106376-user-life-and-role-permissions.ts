@@ -458,7 +458,7 @@ export class UserLifeAndRolePermissions1796549106376 implements MigrationInterfa
   name = "UserLifeAndRolePermissions1796549106376";
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query("CREATE TABLE \"erased_subjects\" (\"company_id\" uuid NOT NULL, \"digest\" character(64) NOT NULL, \"erased_at\" TIMESTAMP(3) WITH TIME ZONE NOT NULL, CONSTRAINT \"PK_a7f52de7125cb8a2b75628fda9a\" PRIMARY KEY (\"company_id\", \"digest\"))");
+    await queryRunner.query("CREATE TABLE \"erased_subjects\" (\"company_id\" uuid NOT NULL, \"digest\" character(64) NOT NULL, \"print\" integer NOT NULL, \"erased_at\" TIMESTAMP(3) WITH TIME ZONE NOT NULL, CONSTRAINT \"PK_a7f52de7125cb8a2b75628fda9a\" PRIMARY KEY (\"company_id\", \"digest\"))");
     await queryRunner.query("ALTER TABLE \"companies\" ADD \"role_permissions\" jsonb");
     await queryRunner.query("ALTER TABLE \"companies\" ADD \"session_token_audience\" character varying(2048)");
     await queryRunner.query("ALTER TABLE \"users\" ADD \"created_via\" character varying(16) NOT NULL DEFAULT 'API'");

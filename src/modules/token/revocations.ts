@@ -214,6 +214,11 @@ export class RevocationView {
           WHERE tokens_revoked_before > $1 AND external_id IS NOT NULL GROUP BY 1`,
         [new Date(horizonMs)],
       );
+      // Deleted users' external ids (deleteUser): their cut-off outlives the id on the user's row.
+      const erased = await this.deps.dataSource.query<{ print: number; cutoff: Date }[]>(
+        "SELECT print, erased_at AS cutoff FROM erased_subjects WHERE erased_at > $1",
+        [new Date(horizonMs)],
+      );
       const suspended = await this.deps.dataSource.query<{ print: number }[]>(
         `SELECT ${FINGERPRINT_OF("external_id")} AS print FROM users WHERE suspended_at IS NOT NULL AND external_id IS NOT NULL
          UNION ALL SELECT ${FINGERPRINT_OF("'user:' || id::text")} FROM users WHERE suspended_at IS NOT NULL`,
@@ -221,7 +226,7 @@ export class RevocationView {
       if (generation !== this.generation) return;
       for (const row of suspended) this.suspended.add(row.print);
       this.loadedJtis = Int32Array.from(jtis, (row) => row.print).sort();
-      for (const row of cutoffs) this.addCutoff(row.print, new Date(row.cutoff).getTime());
+      for (const row of [...cutoffs, ...erased]) this.addCutoff(row.print, new Date(row.cutoff).getTime());
       this.horizonMs = horizonMs;
       this.ready = true;
     } catch (error) {

@@ -19,6 +19,13 @@ export class ErasedSubjectEntity {
   @PrimaryColumn({ type: "char", length: 64 })
   digest: string;
 
+  /**
+   * The revocation view's 32-bit fingerprint of (company, external id) (revocations.ts), so a
+   * node loading the view still refuses, in validateToken, join tokens issued before the erasure.
+   */
+  @Column({ type: "integer" })
+  print: number;
+
   /** Credentials issued before this are refused. */
   @Column({ type: "timestamptz", precision: 3 })
   erasedAt: Date;

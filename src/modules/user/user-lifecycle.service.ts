@@ -8,6 +8,7 @@ import { queryRows } from "../../db/raw";
 import { usernameSubject } from "../federation/rate-limit";
 import type { TokenService } from "../token/token.service";
 import type { SessionService } from "../session/session.service";
+import { fingerprint } from "../token/revocations";
 import { UserEntity } from "./user.entity";
 import { userOfRow } from "./user.service";
 
@@ -85,9 +86,9 @@ export class UserLifecycleService {
       if (user.externalId) {
         // A credential issued before now that names the external id must not create the person again.
         await manager.query(
-          `INSERT INTO erased_subjects (company_id, digest, erased_at) VALUES ($1, $2, $3)
+          `INSERT INTO erased_subjects (company_id, digest, print, erased_at) VALUES ($1, $2, $3, $4)
            ON CONFLICT (company_id, digest) DO UPDATE SET erased_at = EXCLUDED.erased_at`,
-          [companyId, erasedSubjectDigest(companyId, user.externalId), now],
+          [companyId, erasedSubjectDigest(companyId, user.externalId), fingerprint(companyId, user.externalId), now],
         );
       }
       const registrants = await queryRows<{ id: string }>(
