@@ -18,7 +18,8 @@ beforeAll(async () => {
   event = await makeEvent(t, company);
   expect(await viewLive(t)).toBe(true);
   expect(await viewLive(b)).toBe(true);
-});
+  // Two apps and their migrations: slow on PGlite when the machine is busy.
+}, 120_000);
 
 afterAll(async () => {
   await b?.close();
