@@ -1,3 +1,4 @@
+import { UserLifecycleService } from "./modules/user/user-lifecycle.service";
 import type { DataSource } from "typeorm";
 import type { Logger } from "pino";
 import type { Clock } from "./clock";
@@ -45,6 +46,7 @@ export function createContainer(deps: ContainerDeps) {
     log,
     adminApiKey: config.adminApiKey,
     changes,
+    publicUrl: config.publicUrl,
     onCompanyCreated: [(manager, company) => signingKeys.createCurrentKey(manager, company.id).then(() => undefined)],
   });
   const tokens = new TokenService({ dataSource, clock, publicUrl: config.publicUrl, signingKeys, companies, events, changes, log });
@@ -67,7 +69,8 @@ export function createContainer(deps: ContainerDeps) {
   // F4 one-time login links: a credential of joinEvent, and the browser's GET /login/<code>.
   const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, signingKeys, log });
   sessions.registerCredential("LOGIN_LINK", (input, credential) => loginLinks.admitForJoin(input, credential));
-  return { masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
+  const userLifecycle = new UserLifecycleService({ dataSource, clock, tokens, sessions });
+  return { userLifecycle, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
 }
 
 export type Services = ReturnType<typeof createContainer>;

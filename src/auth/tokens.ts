@@ -79,6 +79,11 @@ export interface SignTokenInput {
   issuedAt: Date;
   expiresAt?: Date | null;
   notBefore?: Date | null;
+  /**
+   * The `aud`, for kinds whose audience a company sets (session tokens: a media server pins it);
+   * default the kind's own.
+   */
+  audience?: string;
   /** Extra claims. iss, aud, sub, jti, iat, exp and nbf in here are ignored. */
   claims?: Record<string, unknown>;
 }
@@ -96,7 +101,7 @@ export async function signToken(input: SignTokenInput): Promise<string> {
     }
   }
   payload.iss = input.issuer;
-  payload.aud = TOKEN_AUDIENCE[kind];
+  payload.aud = input.audience ?? TOKEN_AUDIENCE[kind];
   payload.sub = input.subject;
   payload.jti = input.jti;
   payload.iat = toSeconds(input.issuedAt);
@@ -171,6 +176,11 @@ export interface VerifyTokenOptions {
    * Only for callers whose own state decides what an old token may still do.
    */
   acceptExpired?: boolean;
+  /**
+   * The audiences accepted for a kind, when not only the kind's own (session tokens, whose
+   * audience the company sets). Never another kind's: typ and aud still name one kind.
+   */
+  audiences?: (kind: TokenKind) => readonly string[] | null;
 }
 
 export interface VerifiedToken {
@@ -211,16 +221,17 @@ export async function verifyToken(token: string, opts: VerifyTokenOptions): Prom
 
   // Signature, pinned alg, crit, typ, the presence of every claim we need, iss and aud: none of
   // them depends on the time.
+  const audiences = acceptedAudiences(kind, opts.audiences?.(kind) ?? null);
   let verified: { header: JWTHeaderParameters; payload: JWTPayload };
   try {
-    verified = verifierFor(key, kind, opts.issuer, requireExp)(token);
+    verified = verifierFor(key, kind, opts.issuer, requireExp, audiences)(token);
   } catch (error) {
     throw fromFastJwtError(error);
   }
   const payload = verified.payload;
 
   // fast-jwt accepts an aud array that merely contains ours; ours are always a single string.
-  if (payload.aud !== TOKEN_AUDIENCE[kind]) throw invalid("This token cannot be used here.");
+  if (typeof payload.aud !== "string" || !audiences.includes(payload.aud)) throw invalid("This token cannot be used here.");
   if (payload.iss !== opts.issuer) throw invalid();
   if (!isBoundedString(payload.sub, MAX_SUB_LENGTH)) throw invalid();
   if (!isBoundedString(payload.jti, MAX_JTI_LENGTH)) throw invalid();
@@ -244,6 +255,13 @@ export async function verifyToken(token: string, opts: VerifyTokenOptions): Prom
   return { kind, header: verified.header, payload, expired };
 }
 
+/** The kind's own audience and those given, less any other kind's (so kinds never cross). */
+function acceptedAudiences(kind: TokenKind, given: readonly string[] | null): readonly string[] {
+  if (!given) return [TOKEN_AUDIENCE[kind]];
+  const others = (Object.keys(TOKEN_AUDIENCE) as TokenKind[]).filter((k) => k !== kind).map((k) => TOKEN_AUDIENCE[k]);
+  return [...new Set([TOKEN_AUDIENCE[kind], ...given.filter((a) => !others.includes(a))])];
+}
+
 type Verifier = (token: string) => { header: JWTHeaderParameters; payload: JWTPayload };
 
 /** A key's verifiers are few (kinds × issuer); past this they start over rather than grow. */
@@ -254,16 +272,16 @@ const MAX_VERIFIERS_PER_KEY = 16;
  * costs about as much as a verification. fast-jwt fixes its clock when a verifier is made, so the
  * times are compared in {@link verifyToken} against the caller's clock instead.
  */
-function verifierFor(key: TokenVerificationKey, kind: TokenKind, issuer: string, requireExp: boolean): Verifier {
+function verifierFor(key: TokenVerificationKey, kind: TokenKind, issuer: string, requireExp: boolean, audiences: readonly string[]): Verifier {
   const kept = keptFor(key.publicKey);
-  const id = `${key.alg} ${kind} ${requireExp} ${issuer}`;
+  const id = `${key.alg} ${kind} ${requireExp} ${issuer} ${audiences.join(" ")}`;
   const found = kept.verifiers.get(id);
   if (found) return found;
   const verify: Verifier = createVerifier({
     key: pem(key.publicKey, "public"),
     algorithms: [key.alg],
     allowedIss: issuer,
-    allowedAud: TOKEN_AUDIENCE[kind],
+    allowedAud: [...audiences],
     checkTyp: TOKEN_TYP[kind],
     requiredClaims: requireExp ? [...REQUIRED_CLAIMS, "exp"] : REQUIRED_CLAIMS,
     allowedCritHeaders: [],

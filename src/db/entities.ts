@@ -15,6 +15,7 @@ import { IdentityProviderEntity } from "../modules/federation/identity-provider.
 import { JoinRequestEntity } from "../modules/federation/join-request.entity";
 import { AuthFailureEntity } from "../modules/federation/auth-failure.entity";
 import { SeatStripeEntity } from "../modules/user/seat-stripe.entity";
+import { ErasedSubjectEntity } from "../modules/user/erased-subject.entity";
 import { EventOccupancyEntity } from "../modules/session/event-occupancy.entity";
 import { UserPasswordEntity } from "../modules/federation/user-password.entity";
 import { MasterKeyVerifierEntity } from "../modules/master-key/master-key-verifier.entity";
@@ -43,6 +44,7 @@ export const ENTITIES = [
   AuthFailureEntity,
   UserPasswordEntity,
   SeatStripeEntity,
+  ErasedSubjectEntity,
   EventOccupancyEntity,
   MasterKeyVerifierEntity,
 ];

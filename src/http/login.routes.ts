@@ -280,6 +280,7 @@ const JOIN_REFUSALS: Partial<Record<string, { status: number; sentence: string }
     sentence: "You are already in this event in another window or on another device. Leave it there, then open the link again.",
   },
   SEAT_LIMIT_REACHED: { status: 403, sentence: "This organization has no seats left." },
+  USER_SUSPENDED: { status: 403, sentence: "Your account is suspended. Ask the organization that invited you." },
 };
 
 function joinRefused(reply: FastifyReply, error: AppError) {

@@ -38,6 +38,8 @@ const ALLOW_LIST: Record<string, string> = {
   "Session.registrant": KEY,
   ...rules("User", SELF, ["id", "externalId", "email", "name", "avatarUrl", "metadata", "isGuest", "createdAt", "updatedAt"]),
   "User.sessions": KEY,
+  "User.createdVia": KEY,
+  "User.suspendedAt": KEY,
 
   // The event's public face for the people in it…
   ...rules("Event", PARTICIPANT, ["id", "name", "slug", "privacy", "knockingEnabled", "startsAt", "endsAt", "endedAt", "status", "joinUrl"]),

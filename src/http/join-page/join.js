@@ -35,6 +35,7 @@
     TOKEN_EXPIRED: "Your access expired with your link.",
     EVENT_ENDED: "The event has ended.",
     REVOKED: "Your access to this event was revoked.",
+    SUSPENDED: "Your account was suspended. Contact the organization that invited you.",
   };
   // Every code a join, a knock or a heartbeat can answer, as a sentence a person can act on.
   const ERRORS = {
@@ -59,6 +60,7 @@
     JOIN_REQUEST_EXPIRED: "Nobody let you in in time. You can ask again.",
     APPROVAL_USED: "You were let in, but in another window. Ask again to join here.",
     SESSION_ENDED: "Your session has ended.",
+    USER_SUSPENDED: "Your account is suspended. Contact the organization that invited you.",
     RATE_LIMITED: "Too many attempts. Wait a minute, then try again.",
     UNAUTHENTICATED: "Your session has expired. Open your link again.",
     FORBIDDEN: "You are not allowed to do this.",
