@@ -19,6 +19,8 @@ import { PartnerService } from "./modules/federation/partner.service";
 import { ExternalCredentialService } from "./modules/federation/external-credential.service";
 import { LoginLinkService } from "./modules/federation/login-link.service";
 import { MasterKeyService } from "./modules/master-key/master-key.service";
+import { WebhookService } from "./modules/webhook/webhook.service";
+import { WebhookDeliveryWorker, WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
 
 export interface ContainerDeps {
   config: Pick<Config, "publicUrl" | "adminApiKey"> & Partial<Pick<Config, "nodeEnv">>;
@@ -27,6 +29,8 @@ export interface ContainerDeps {
   clock: Clock;
   log: Logger;
   changes: ChangeFeed;
+  /** Delivery worker settings (tests shorten the POST timeout). */
+  webhookWorker?: Partial<WebhookWorkerOptions>;
 }
 
 /** Builds every service once, with plain factories: no DI framework. */
@@ -65,7 +69,12 @@ export function createContainer(deps: ContainerDeps) {
   // F4 one-time login links: a credential of joinEvent, and the browser's GET /login/<code>.
   const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, signingKeys, log });
   sessions.registerCredential("LOGIN_LINK", (input, credential) => loginLinks.admitForJoin(input, credential));
-  return { masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
+  // Outgoing webhooks: endpoints, and the worker that sends what the outbox triggers wrote. Loopback
+  // receivers only outside production, as for JWKS fetches.
+  const webhookAddresses = { allowLoopback: config.nodeEnv !== "production" };
+  const webhookWorker = new WebhookDeliveryWorker({ dataSource, clock, log, encryption, changes, addresses: webhookAddresses, options: deps.webhookWorker });
+  const webhooks = new WebhookService({ dataSource, clock, encryption, addresses: webhookAddresses, wake: () => webhookWorker.wake() });
+  return { webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
 }
 
 export type Services = ReturnType<typeof createContainer>;

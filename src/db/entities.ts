@@ -18,6 +18,7 @@ import { SeatStripeEntity } from "../modules/user/seat-stripe.entity";
 import { EventOccupancyEntity } from "../modules/session/event-occupancy.entity";
 import { UserPasswordEntity } from "../modules/federation/user-password.entity";
 import { MasterKeyVerifierEntity } from "../modules/master-key/master-key-verifier.entity";
+import { WebhookDeliveryEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookSubscriptionEntity } from "../modules/webhook/webhook.entity";
 import { AnalyticsPendingInstantEntity, SessionMinuteRollupEntity, SessionSecondRollupEntity } from "../modules/analytics/activity-rollup.entity";
 
 /** Every entity, in one list shared by the app, the CLI scripts and the tests. */
@@ -45,4 +46,8 @@ export const ENTITIES = [
   SeatStripeEntity,
   EventOccupancyEntity,
   MasterKeyVerifierEntity,
+  WebhookEndpointEntity,
+  WebhookSubscriptionEntity,
+  WebhookMessageEntity,
+  WebhookDeliveryEntity,
 ];
