@@ -28,17 +28,21 @@ export const RETRY_SCHEDULE_SECONDS = [5, 300, 1_800, 7_200, 18_000, 36_000, 50_
 const SCHEDULE_TOTAL_SECONDS = RETRY_SCHEDULE_SECONDS.reduce((sum, s) => sum + s, 0);
 /** Each wait is spread by ±20% so that retries of an endpoint that came back do not arrive in a wave. */
 const JITTER = 0.2;
+/** A claimed delivery is leased for its POST's timeout and this much more (recording the outcome). */
+const LEASE_MARGIN_MS = 30_000;
 
 export interface WebhookWorkerOptions {
   /** A POST is given up after this long (connect, send, answer). */
   timeoutMs: number;
   /** Even without a wake-up, look for due work this often (retries come due without one). */
   pollMs: number;
-  /** Deliveries claimed per round, sent concurrently. */
+  /** Deliveries claimed per round. */
   batch: number;
+  /** At most this many POSTs in flight per node. */
+  concurrency: number;
 }
 
-export const DEFAULT_WORKER_OPTIONS: WebhookWorkerOptions = { timeoutMs: 10_000, pollMs: 1_000, batch: 16 };
+export const DEFAULT_WORKER_OPTIONS: WebhookWorkerOptions = { timeoutMs: 10_000, pollMs: 1_000, batch: 16, concurrency: 64 };
 
 export interface WebhookWorkerDeps {
   dataSource: DataSource;
@@ -70,13 +74,15 @@ interface ClaimedRow {
  * (FOR UPDATE SKIP LOCKED and a lease, so two nodes never send the same delivery at once), POSTs
  * them signed per Standard Webhooks, and records the outcome. It runs when the change feed says a
  * message was committed (on any node), when this node makes one, and every pollMs; a round never
- * overlaps another on the same node. No transaction is held during a POST.
+ * overlaps another on the same node, and POSTs go on beside later rounds (at most `concurrency` at
+ * once). No transaction is held during a POST.
  */
 export class WebhookDeliveryWorker {
   private readonly sql: RawQuery;
   private readonly options: WebhookWorkerOptions;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
   private again = false;
   private started = false;
 
@@ -94,12 +100,13 @@ export class WebhookDeliveryWorker {
     this.wake();
   }
 
-  /** Stops polling and waits for the round in flight (its POSTs finish or time out). */
+  /** Stops polling and waits for the round and the POSTs in flight (they finish or time out). */
   async stop(): Promise<void> {
     this.started = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.running;
+    await Promise.all([...this.inFlight]);
   }
 
   /** Runs a round soon (or another one after the round in flight). Only while started. */
@@ -116,25 +123,44 @@ export class WebhookDeliveryWorker {
     do {
       this.again = false;
       try {
-        // A full batch means more may be due: go on at once.
-        if ((await this.runOnce()) >= this.options.batch) this.again = true;
+        const room = Math.min(this.options.batch, this.options.concurrency - this.inFlight.size);
+        if (room <= 0) return; // a POST finishing wakes the worker again
+        const rows = await this.claimRound(room);
+        // Sent without waiting: one slow endpoint must not hold up the others' deliveries.
+        for (const row of rows) {
+          const sending = this.deliver(row)
+            .catch((error) => this.deps.log.warn({ err: error }, "webhook delivery could not be recorded"))
+            .finally(() => {
+              this.inFlight.delete(sending);
+              this.wake();
+            });
+          this.inFlight.add(sending);
+        }
+        // A full round means more may be due: go on at once.
+        if (rows.length === room) this.again = true;
       } catch (error) {
         this.deps.log.warn({ err: error }, "webhook delivery round failed");
       }
     } while (this.again && this.started);
   }
 
-  /**
-   * One round: fan out, claim, send, record. Returns how many deliveries were attempted. Tests
-   * call it (or drain) directly, with the worker not started, to step through retries.
-   */
-  async runOnce(): Promise<number> {
+  /** Fans out new messages, then claims (leases) up to `limit` due deliveries and loads them. */
+  private async claimRound(limit: number): Promise<ClaimedRow[]> {
     const now = this.deps.clock.now();
     await this.sql(FAN_OUT, [now, 500]);
-    const leaseEnd = new Date(now.getTime() + this.options.timeoutMs + 30_000);
-    const claimed = await this.sql<{ id: string }>(CLAIM, [now, leaseEnd, this.options.batch]);
-    if (claimed.length === 0) return 0;
-    const rows = await this.sql<ClaimedRow>(LOAD_CLAIMED, [claimed.map((c) => c.id)]);
+    const leaseEnd = new Date(now.getTime() + this.options.timeoutMs + LEASE_MARGIN_MS);
+    const claimed = await this.sql<{ id: string }>(CLAIM, [now, leaseEnd, limit]);
+    if (claimed.length === 0) return [];
+    return this.sql<ClaimedRow>(LOAD_CLAIMED, [claimed.map((c) => c.id)]);
+  }
+
+  /**
+   * One round, waiting for its POSTs: fan out, claim, send, record. Returns how many deliveries
+   * were attempted. Tests call it (or drain) directly, with the worker not started, to step
+   * through retries.
+   */
+  async runOnce(): Promise<number> {
+    const rows = await this.claimRound(this.options.batch);
     await Promise.all(rows.map((row) => this.deliver(row)));
     return rows.length;
   }
