@@ -12,7 +12,7 @@ export const ENCRYPTED_COLUMNS = [
   { table: "signing_keys", column: "private_jwk_encrypted", aad: "id", what: "signing key" },
   { table: "partner_secrets", column: "secret_encrypted", aad: "id", what: "partner secret" },
   { table: "webhook_endpoints", column: "secret_encrypted", aad: "id", what: "webhook secret" },
-  { table: "webhook_endpoints", column: "previous_secret_encrypted", aad: "id", what: "previous webhook secret" },
+  { table: "webhook_endpoints", column: "previous_secret_encrypted", aad: "id", what: "webhook secret" },
 ] as const;
 
 const VERIFIER_PLAINTEXT = "admit master key verifier";
