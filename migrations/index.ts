@@ -1,4 +1,5 @@
 import { UserLifeAndRolePermissions1796549106376 } from "./1796549106376-user-life-and-role-permissions";
+import { Webhooks1796549111891 } from "./1796549111891-webhooks";
 import { JoinInOneStatement1796537675106 } from "./1796537675106-join-in-one-statement";
 import { MasterKeyVerifier1796537805157 } from "./1796537805157-master-key-verifier";
 import { AnalyticsPendingInstants1796319516960 } from "./1796319516960-analytics-pending-instants";
@@ -16,4 +17,5 @@ export const MIGRATIONS: Function[] = [
   JoinInOneStatement1796537675106,
   MasterKeyVerifier1796537805157,
   UserLifeAndRolePermissions1796549106376,
+  Webhooks1796549111891,
 ];

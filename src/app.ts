@@ -29,6 +29,7 @@ import { registerJoinPageRoutes } from "./http/join-page.routes";
 import { bearerOf, isReportToken } from "./http/bearer";
 import { registerAttendeesCsvRoutes } from "./http/attendees-csv.routes";
 import { registerReportPageRoutes } from "./http/report-page.routes";
+import type { WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
 
 export interface AppDeps {
   config: Pick<Config, "publicUrl" | "adminApiKey" | "nodeEnv"> & Partial<Pick<Config, "trustProxy">>;
@@ -37,6 +38,8 @@ export interface AppDeps {
   dataSource: DataSource;
   clock: Clock;
   log: Logger;
+  /** Webhook delivery worker settings; main.ts starts the worker, tests may drive it by hand. */
+  webhookWorker?: Partial<WebhookWorkerOptions>;
 }
 
 export interface App {
@@ -164,7 +167,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
 async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   const { dataSource, clock, log, config } = deps;
-  const services = createContainer({ dataSource, clock, log, config, masterKey: deps.masterKey, changes });
+  const services = createContainer({ dataSource, clock, log, config, masterKey: deps.masterKey, changes, webhookWorker: deps.webhookWorker });
   const production = config.nodeEnv === "production";
 
   const fastify = Fastify({
@@ -329,6 +332,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
     changes,
     close: async () => {
       await apollo.stop();
+      await services.webhookWorker.stop();
       await changes.close();
     },
   };

@@ -21,6 +21,8 @@ import { PartnerService } from "./modules/federation/partner.service";
 import { ExternalCredentialService } from "./modules/federation/external-credential.service";
 import { LoginLinkService } from "./modules/federation/login-link.service";
 import { MasterKeyService } from "./modules/master-key/master-key.service";
+import { WebhookService } from "./modules/webhook/webhook.service";
+import { WebhookDeliveryWorker, WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
 
 export interface ContainerDeps {
   config: Pick<Config, "publicUrl" | "adminApiKey"> & Partial<Pick<Config, "nodeEnv">>;
@@ -29,6 +31,8 @@ export interface ContainerDeps {
   clock: Clock;
   log: Logger;
   changes: ChangeFeed;
+  /** Delivery worker settings (tests shorten the POST timeout). */
+  webhookWorker?: Partial<WebhookWorkerOptions>;
 }
 
 /** Builds every service once, with plain factories: no DI framework. */
@@ -70,7 +74,12 @@ export function createContainer(deps: ContainerDeps) {
   const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, signingKeys, log });
   sessions.registerCredential("LOGIN_LINK", (input, credential) => loginLinks.admitForJoin(input, credential));
   const userLifecycle = new UserLifecycleService({ dataSource, clock, tokens, sessions });
-  return { userLifecycle, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
+  // Outgoing webhooks: endpoints, and the worker that sends what the outbox triggers wrote. Loopback
+  // receivers only outside production, as for JWKS fetches.
+  const webhookAddresses = { allowLoopback: config.nodeEnv !== "production" };
+  const webhookWorker = new WebhookDeliveryWorker({ dataSource, clock, log, encryption, changes, addresses: webhookAddresses, options: deps.webhookWorker });
+  const webhooks = new WebhookService({ dataSource, clock, encryption, addresses: webhookAddresses, wake: () => webhookWorker.wake() });
+  return { userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
 }
 
 export type Services = ReturnType<typeof createContainer>;

@@ -19,6 +19,7 @@ import { ErasedSubjectEntity } from "../modules/user/erased-subject.entity";
 import { EventOccupancyEntity } from "../modules/session/event-occupancy.entity";
 import { UserPasswordEntity } from "../modules/federation/user-password.entity";
 import { MasterKeyVerifierEntity } from "../modules/master-key/master-key-verifier.entity";
+import { WebhookDeliveryEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookSubscriptionEntity } from "../modules/webhook/webhook.entity";
 import { AnalyticsPendingInstantEntity, SessionMinuteRollupEntity, SessionSecondRollupEntity } from "../modules/analytics/activity-rollup.entity";
 
 /** Every entity, in one list shared by the app, the CLI scripts and the tests. */
@@ -47,4 +48,8 @@ export const ENTITIES = [
   ErasedSubjectEntity,
   EventOccupancyEntity,
   MasterKeyVerifierEntity,
+  WebhookEndpointEntity,
+  WebhookSubscriptionEntity,
+  WebhookMessageEntity,
+  WebhookDeliveryEntity,
 ];

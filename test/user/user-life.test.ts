@@ -4,6 +4,7 @@ import { makeCompany, makeEvent, makeUser, TestCompany } from "../support/factor
 import { addPrincipals, beat, BEAT, join, joinRaw, mint, SESSION, VALIDATE } from "../join/join-helpers";
 import { createLink } from "../federation/login-link-helpers";
 import { CREATE_SECRET, fresh, partnerJoin, signPartner } from "../federation/partner-helpers";
+import { createEndpoint } from "../webhook/helpers";
 
 /** suspendUser, unsuspendUser, deleteUser and User.createdVia, through HTTP. */
 const t = useTestApp();
@@ -129,6 +130,8 @@ describe("deleteUser", () => {
 
   it("erases the person everywhere, frees the seat, revokes every credential, and keeps the numbers analytics show", async () => {
     const company = await makeCompany(t);
+    // Every webhook type subscribed: the outbox's messages name her too, and must not afterwards.
+    await createEndpoint(t, company, "http://127.0.0.1:9/hooks");
     const event = await makeEvent(t, company, { privacy: "PRIVATE", knockingEnabled: true });
     const user = await makeUser(t, company, PERSON);
     await makeUser(t, company, { externalId: "someone-else" });
@@ -153,6 +156,8 @@ describe("deleteUser", () => {
     const seatsBefore = await seats(company);
     const dumpBefore = await dumpAsText();
     for (const trace of TRACES) expect(dumpBefore.toLowerCase()).toContain(trace.toLowerCase());
+    const [outbox] = await t.db.dataSource.query("SELECT string_agg(data::text, ' ') AS text FROM webhook_messages WHERE company_id = $1", [company.id]);
+    expect(outbox.text.toLowerCase()).toContain(PERSON.email.toLowerCase());
 
     expect(ok(await t.gql(DELETE, { id: PERSON.externalId }, { key: company.key })).deleteUser).toBe(true);
     t.clock.advance(30);

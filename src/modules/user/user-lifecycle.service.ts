@@ -9,6 +9,7 @@ import { usernameSubject } from "../federation/rate-limit";
 import type { TokenService } from "../token/token.service";
 import type { SessionService } from "../session/session.service";
 import { fingerprint } from "../token/revocations";
+import { eraseUserFromWebhookMessages } from "../webhook/webhook.service";
 import { UserEntity } from "./user.entity";
 import { userOfRow } from "./user.service";
 
@@ -136,8 +137,9 @@ export class UserLifecycleService {
           WHERE id = $1 AND company_id = $2`,
         [...params, now],
       );
-      // WEBHOOKS-ERASURE: the lead wires the webhooks module's scrub of stored webhook messages
-      // naming this user here, inside this transaction (e.g. await scrubUserFromWebhooks(manager, companyId, user.id)).
+      // Last: the steps above wrote webhook messages of their own (sessions ended, registrations
+      // cancelled) that still name the person.
+      await eraseUserFromWebhookMessages(manager, { companyId, userId: user.id, registrantIds: registrants.map((r) => r.id), emails: names });
     });
     return true;
   }
