@@ -15,7 +15,7 @@ import { RegistrantEntity } from "../registrant/registrant.entity";
 import type { SigningKeyService } from "../token/signing-key.service";
 import { isStorable, joinTokenOf, requireStorable, TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
-import { UserService, validateProfile } from "../user/user.service";
+import { type UserRef, userIdOfRef, UserService, validateProfile } from "../user/user.service";
 import { normalizeGrant, resolveRole, RoleResolution, RoleSubject } from "./role";
 import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
 import { CredentialTypeValue, SessionEndReasonValue, SessionEntity } from "./session.entity";
@@ -569,10 +569,10 @@ export class SessionService {
   }
 
   /** revokeUserTokens: every credential of the user issued before now is refused; live sessions end as REVOKED. */
-  async revokeUserTokens(ctx: RequestContext, userId: string): Promise<number> {
+  async revokeUserTokens(ctx: RequestContext, ref: UserRef): Promise<number> {
     const companyId = companyIdOf(ctx);
     const now = this.deps.clock.now();
-    if (!v.isUuid(userId)) throw notFound("The user");
+    const userId = await userIdOfRef(this.deps.dataSource, companyId, ref);
     return this.deps.dataSource.transaction(async (manager) => {
       const result = await manager.update(UserEntity, { id: userId, companyId }, { tokensRevokedBefore: now });
       if (!result.affected) throw notFound("The user");
