@@ -68,7 +68,7 @@ const HTTP_HINTS: readonly (readonly [RegExp, string])[] = [
   [/non-empty `query`/, `Put the operation in "query" (a GET: ?query=…). ${HOW_TO_POST}`],
   [/POST body missing|JSON object has no keys/, HOW_TO_POST],
   [/batching disabled/, "Send one operation per request: a JSON object, not an array."],
-  [/from a POST request/, "Mutations are POSTed: " + HOW_TO_POST],
+  [/GET requests only support query/, "Mutations are POSTed: " + HOW_TO_POST],
 ];
 
 /**
@@ -215,7 +215,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   });
 
   const armor = new ApolloArmor({
-    // A connection inside a connection inside `company` is depth 8 (PRODUCT.md): leave room.
+    // A connection inside a connection inside `company` is depth 8: leave room.
     maxDepth: { n: 12 },
     maxAliases: { n: 20 },
     maxTokens: { n: 2000 },

@@ -1,6 +1,6 @@
 import { GraphQLError } from "graphql";
 
-/** The closed set of error codes of PRODUCT.md "Errors". Integrations switch on these. */
+/** The closed set of error codes (docs/errors.md). Integrations switch on these. */
 export const ERROR_CODES = [
   "UNAUTHENTICATED",
   "FORBIDDEN",

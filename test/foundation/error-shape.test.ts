@@ -83,7 +83,15 @@ describe("a request /graphql cannot read", () => {
     const response = await fetch(`${t.url}/graphql`, { method: "PUT", headers: { "content-type": "application/json" }, body: "{}" });
     expect(response.status).toBe(405);
     expect(response.headers.get("allow")).toBe("GET, POST, OPTIONS");
-    expect((await response.json()).errors[0].extensions.code).toBe("BAD_USER_INPUT");
+    expect(((await response.json()) as Answer["body"]).errors![0].extensions.code).toBe("BAD_USER_INPUT");
+  });
+
+  it("a mutation sent as GET: 405, with a hint to POST it", async () => {
+    const error = expectGraphqlRefusal(
+      await send({ query: "?query=" + encodeURIComponent("mutation { revokeToken(jti: \"x\") }"), headers: { "apollo-require-preflight": "1" } }),
+      405,
+    );
+    expect(error.extensions.hint).toMatch(/POST/);
   });
 
   it("a well-formed GET still runs", async () => {

@@ -1,6 +1,6 @@
 import { Field, ID, InputType, Int } from "type-graphql";
 
-@InputType({ description: "A one-time login link for a user of the caller's company (F4)." })
+@InputType({ description: "A one-time login link for a user of the caller's company." })
 export class CreateLoginLinkInput {
   @Field(() => ID, {
     nullable: true,

@@ -32,7 +32,7 @@ export interface LoginLinkServiceDeps {
   log: Logger;
 }
 
-/** PRODUCT.md F4: a link waits at most this long to be opened. */
+/** A login link waits at most this long to be opened. */
 export const MAX_LOGIN_LINK_TTL_SECONDS = 300;
 
 /**

@@ -1,6 +1,6 @@
 import { Field, ID, InputType } from "type-graphql";
 
-@InputType({ description: "Gives a user a managed password (F7), replacing any it had." })
+@InputType({ description: "Gives a user a managed password, replacing any it had." })
 export class SetUserPasswordInput {
   @Field(() => ID, { nullable: true, description: "Admit's id (User.id) of a (non-guest) user of the caller's company. Give this or externalId." })
   userId?: string | null;
