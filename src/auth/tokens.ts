@@ -5,7 +5,7 @@ import type { CryptoKey, JWTHeaderParameters, JWTPayload, ProtectedHeaderParamet
 import { AppError } from "../graphql/errors";
 import { isSigningAlg, SigningAlg } from "./signing-keys";
 
-/** The kinds of token Admit mints itself (PRODUCT.md "Tokens"). */
+/** The kinds of token Admit mints itself (docs/tokens.md). */
 export type TokenKind = "join" | "registration" | "session" | "report";
 
 /** Each kind has its own `typ` header, so one kind is never accepted where another is expected. */
@@ -192,7 +192,7 @@ export interface VerifiedToken {
 }
 
 /**
- * Verifies one of Admit's own tokens under the rules of PRODUCT.md "Tokens": kind by typ and
+ * Verifies one of Admit's own tokens under the rules of docs/tokens.md: kind by typ and
  * audience, exact issuer, key by kid, algorithm pinned to the key's, 30 s clock skew, no
  * jku/x5u/jwk/x5c/crit headers, exp required unless `requireExp` is false.
  * @throws AppError TOKEN_EXPIRED, TOKEN_NOT_YET_VALID or TOKEN_INVALID; never a fast-jwt error.

@@ -16,7 +16,7 @@ import type { SigningKeyService } from "../token/signing-key.service";
 import { isStorable, joinTokenOf, requireStorable, TokenService } from "../token/token.service";
 import { UserEntity, type UserOriginValue } from "../user/user.entity";
 import { permissionsOf } from "./role-permissions";
-import { UserService, validateProfile } from "../user/user.service";
+import { type UserRef, userIdOfRef, UserService, validateProfile } from "../user/user.service";
 import { normalizeGrant, resolveRole, RoleResolution, RoleSubject } from "./role";
 import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
 import { CredentialTypeValue, SessionEndReasonValue, SessionEntity } from "./session.entity";
@@ -597,10 +597,10 @@ export class SessionService {
   }
 
   /** revokeUserTokens: every credential of the user issued before now is refused; live sessions end as REVOKED. */
-  async revokeUserTokens(ctx: RequestContext, userId: string): Promise<number> {
+  async revokeUserTokens(ctx: RequestContext, ref: UserRef): Promise<number> {
     const companyId = companyIdOf(ctx);
     const now = this.deps.clock.now();
-    if (!v.isUuid(userId)) throw notFound("The user");
+    const userId = await userIdOfRef(this.deps.dataSource, companyId, ref);
     return this.deps.dataSource.transaction(async (manager) => {
       const result = await manager.update(UserEntity, { id: userId, companyId }, { tokensRevokedBefore: now });
       if (!result.affected) throw notFound("The user");

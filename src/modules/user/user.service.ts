@@ -85,6 +85,48 @@ export function userOfRow(row: Record<string, any>): UserEntity {
   });
 }
 
+/** A user named by an operation: by Admit's id or by the company's own id, exactly one. */
+export interface UserRef {
+  userId?: string | null;
+  externalId?: string | null;
+}
+
+const NAME_THE_USER = "Name the user by userId (Admit's User.id) or by externalId (your own id for it, as in upsertUser and mintJoinToken).";
+
+/**
+ * The Admit id of the caller's company's user `ref` names. An operation that takes a user accepts
+ * either id, since integrators hold their own; a miss says which id was looked up and where the
+ * other one goes, because "not found" alone does not tell a UUID from an external id.
+ */
+export async function userIdOfRef(
+  manager: DataSource | EntityManager,
+  companyId: string,
+  ref: UserRef,
+): Promise<string> {
+  const given = (["userId", "externalId"] as const).filter((k) => ref[k] !== undefined && ref[k] !== null);
+  if (given.length !== 1) {
+    throw new AppError("BAD_USER_INPUT", given.length ? "Give userId or externalId, not both." : "Give userId or externalId.", {
+      field: given[1] ?? "userId",
+      hint: NAME_THE_USER,
+    });
+  }
+  const repo = manager.getRepository(UserEntity);
+  if (given[0] === "userId") {
+    const user = v.isUuid(ref.userId!) ? await repo.findOne({ where: { id: ref.userId!, companyId }, select: { id: true } }) : null;
+    if (user) return user.id;
+    throw new AppError("NOT_FOUND", `No user of your company has the Admit id "${ref.userId}".`, {
+      hint: v.isUuid(ref.userId!)
+        ? NAME_THE_USER
+        : "userId is Admit's id (a UUID, User.id); to name the user by your own id, pass it as externalId.",
+    });
+  }
+  const user = await repo.findOne({ where: { externalId: ref.externalId!, companyId }, select: { id: true } });
+  if (user) return user.id;
+  throw new AppError("NOT_FOUND", `No user of your company has the external id "${ref.externalId}".`, {
+    hint: "Create it with upsertUser (or a join) first, or name it by Admit's id as userId.",
+  });
+}
+
 export class UserService {
   constructor(private readonly deps: UserServiceDeps) {}
 
