@@ -421,8 +421,8 @@ const fastRows = (a: AttendeeParams) => `attendance_rollups a WHERE a.event_id =
 /**
  * The per-event sums of the fast events' rollup rows (attendance_event_rollups plus what is
  * pending for it), as rows t (event_id, attendees, attended_ms, registered): one row per event
- * and per pending change, however many attendees. `key` also lets the pending rows of that
- * metadata key through the same read (fastValues reads them from the function's result too).
+ * and per pending change, however many attendees. `key` is passed on to the pending function,
+ * which also returns that key's pending values (the caller keeps only the totals, key NULL).
  */
 const fastTotals = (a: AttendeeParams, key: string | null) => `(
           SELECT r.event_id, r.attendees, r.attended_ms, r.registered FROM attendance_event_rollups r
@@ -446,9 +446,8 @@ const unionOf = (parts: [boolean, () => string][], empty: string) => {
 };
 
 /**
- * Attendees, their time and how many registered, per event. For fast events: every rollup row
- * (read from the index idx_attendance_rollups_totals only), minus the rollup rows of live
- * users, plus their live rows.
+ * Attendees, their time and how many registered, per event. For fast events: the sums of their
+ * rollup rows (fastTotals), minus the rollup rows of live users, plus their live rows.
  */
 export function attendeeTotalsSql(scope: AnalyticsScope, sources: AttendeeSources): Statement {
   const a = attendeeParams(scope, sources);
@@ -474,7 +473,11 @@ export function attendeeTotalsSql(scope: AnalyticsScope, sources: AttendeeSource
   };
 }
 
-/** Attendees and their time by the value of one metadata key (null when absent), most attendees first. */
+/**
+ * Attendees and their time by the value of one metadata key (null when absent), most attendees
+ * first. For fast events, from the sums per value (fastValues); the null group is the event's
+ * totals minus those. Live users are taken out and added back as in attendeeTotalsSql.
+ */
 export function breakdownSql(scope: AnalyticsScope, sources: AttendeeSources, key: string, limit: number): Statement {
   const a = attendeeParams(scope, sources);
   const k = a.p.add(key, "text");
