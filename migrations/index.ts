@@ -1,5 +1,6 @@
 import { UserLifeAndRolePermissions1796549106376 } from "./1796549106376-user-life-and-role-permissions";
 import { Webhooks1796549111891 } from "./1796549111891-webhooks";
+import { AttendanceSums1796549292447 } from "./1796549292447-attendance-sums";
 import { JoinInOneStatement1796537675106 } from "./1796537675106-join-in-one-statement";
 import { MasterKeyVerifier1796537805157 } from "./1796537805157-master-key-verifier";
 import { AnalyticsPendingInstants1796319516960 } from "./1796319516960-analytics-pending-instants";
@@ -18,4 +19,5 @@ export const MIGRATIONS: Function[] = [
   MasterKeyVerifier1796537805157,
   UserLifeAndRolePermissions1796549106376,
   Webhooks1796549111891,
+  AttendanceSums1796549292447,
 ];

@@ -8,7 +8,7 @@ import { SigningKeyEntity } from "../modules/token/signing-key.entity";
 import { RevokedTokenEntity } from "../modules/token/revoked-token.entity";
 import { SessionEntity } from "../modules/session/session.entity";
 import { RegistrantEntity } from "../modules/registrant/registrant.entity";
-import { AttendanceRollupEntity } from "../modules/analytics/attendance-rollup.entity";
+import { AnalyticsPendingAttendanceEntity, AttendanceEventRollupEntity, AttendanceRollupEntity, AttendanceValueRollupEntity } from "../modules/analytics/attendance-rollup.entity";
 import { LoginLinkEntity } from "../modules/federation/login-link.entity";
 import { PartnerSecretEntity } from "../modules/federation/partner-secret.entity";
 import { IdentityProviderEntity } from "../modules/federation/identity-provider.entity";
@@ -38,6 +38,9 @@ export const ENTITIES = [
   SessionSecondRollupEntity,
   SessionMinuteRollupEntity,
   AnalyticsPendingInstantEntity,
+  AttendanceEventRollupEntity,
+  AttendanceValueRollupEntity,
+  AnalyticsPendingAttendanceEntity,
   LoginLinkEntity,
   PartnerSecretEntity,
   IdentityProviderEntity,

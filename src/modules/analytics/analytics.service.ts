@@ -47,12 +47,12 @@ export class AnalyticsService {
   }
 
   /**
-   * Reclaims the pending table's dead rows (it is emptied every second). PostgreSQL's autovacuum
+   * Reclaims the pending tables' dead rows (they are emptied every second). PostgreSQL's autovacuum
    * does this too, at most once a minute; embedded PGlite has no autovacuum, so nodes call this
    * every minute. A node finding another one's VACUUM running skips its turn.
    */
   async vacuumPending(): Promise<void> {
-    await this.deps.dataSource.query("VACUUM (SKIP_LOCKED) analytics_pending_instants");
+    await this.deps.dataSource.query("VACUUM (SKIP_LOCKED) analytics_pending_instants, analytics_pending_attendance");
   }
 
   /**
