@@ -1,3 +1,4 @@
+import { WindowSegments1796553047572 } from "./1796553047572-window-segments";
 import { UserLifeAndRolePermissions1796549106376 } from "./1796549106376-user-life-and-role-permissions";
 import { Webhooks1796549111891 } from "./1796549111891-webhooks";
 import { AttendanceSums1796549292447 } from "./1796549292447-attendance-sums";
@@ -20,4 +21,5 @@ export const MIGRATIONS: Function[] = [
   UserLifeAndRolePermissions1796549106376,
   Webhooks1796549111891,
   AttendanceSums1796549292447,
+  WindowSegments1796553047572,
 ];

@@ -9,6 +9,7 @@ import { RevokedTokenEntity } from "../modules/token/revoked-token.entity";
 import { SessionEntity } from "../modules/session/session.entity";
 import { RegistrantEntity } from "../modules/registrant/registrant.entity";
 import { AnalyticsPendingAttendanceEntity, AttendanceEventRollupEntity, AttendanceRollupEntity, AttendanceValueRollupEntity } from "../modules/analytics/attendance-rollup.entity";
+import { AnalyticsPendingWindowEntity, AttendanceGapCellEntity, AttendanceSegmentEntity, AttendanceWindowMinuteEntity } from "../modules/analytics/attendance-window.entity";
 import { LoginLinkEntity } from "../modules/federation/login-link.entity";
 import { PartnerSecretEntity } from "../modules/federation/partner-secret.entity";
 import { IdentityProviderEntity } from "../modules/federation/identity-provider.entity";
@@ -41,6 +42,10 @@ export const ENTITIES = [
   AttendanceEventRollupEntity,
   AttendanceValueRollupEntity,
   AnalyticsPendingAttendanceEntity,
+  AttendanceSegmentEntity,
+  AttendanceWindowMinuteEntity,
+  AttendanceGapCellEntity,
+  AnalyticsPendingWindowEntity,
   LoginLinkEntity,
   PartnerSecretEntity,
   IdentityProviderEntity,

@@ -168,6 +168,10 @@ export async function seedAnalytics(
     "attendance_event_rollups",
     "attendance_value_rollups",
     "analytics_pending_attendance",
+    "attendance_segments",
+    "attendance_window_minutes",
+    "attendance_gap_cells",
+    "analytics_pending_windows",
   ]) {
     await dataSource.query(`VACUUM ANALYZE ${table}`);
   }

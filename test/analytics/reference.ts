@@ -336,3 +336,41 @@ export function expectedValueSums(raw: RawData, eventId: string) {
 export function sortByKeyAndValue<R extends { key: string; value: string }>(rows: R[]): R[] {
   return [...rows].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
 }
+
+/**
+ * attendance_segments of one event: per user, its ended sessions merged where they overlap or
+ * touch (a zero-length one within or at an edge of another is merged into it), family 0 of all
+ * of them, family 1 of those that make the user registered (all when a live registration is
+ * linked to the user, else those that came with a live registration of the event).
+ */
+export function expectedSegments(raw: RawData, eventId: string) {
+  const live = raw.registrants.filter((r) => r.event_id === eventId && r.cancelled_at === null);
+  const byUser = new Map<string, RawSession[]>();
+  for (const s of raw.sessions) if (s.event_id === eventId && s.ended_at) byUser.set(s.user_id, [...(byUser.get(s.user_id) ?? []), s]);
+  const rows: { user_id: string; family: number; start_at: string; end_at: string; prev_end: string | null }[] = [];
+  for (const [userId, list] of byUser) {
+    const userRegistered = live.some((r) => r.user_id === userId);
+    for (const family of [0, 1]) {
+      const members = list
+        .filter((s) => family === 0 || userRegistered || live.some((r) => r.id === s.registrant_id))
+        .map((s) => [s.joined_at.getTime(), Math.max(s.joined_at.getTime(), s.ended_at!.getTime())])
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      const segments: number[][] = [];
+      for (const [a, b] of members) {
+        const last = segments[segments.length - 1];
+        if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+        else segments.push([a, b]);
+      }
+      segments.forEach(([a, b], i) =>
+        rows.push({
+          user_id: userId,
+          family,
+          start_at: new Date(a).toISOString(),
+          end_at: new Date(b).toISOString(),
+          prev_end: i === 0 ? null : new Date(segments[i - 1][1]).toISOString(),
+        }),
+      );
+    }
+  }
+  return rows.sort((x, y) => (x.user_id < y.user_id ? -1 : x.user_id > y.user_id ? 1 : x.family - y.family || x.start_at.localeCompare(y.start_at)));
+}

@@ -148,10 +148,13 @@ describe("rollups", () => {
     expect(pending).toBeGreaterThan(10);
     const [{ n: pendingSums }] = await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_attendance");
     expect(pendingSums).toBeGreaterThan(3);
+    const [{ n: pendingWindows }] = await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_windows");
+    expect(pendingWindows).toBeGreaterThan(3);
     const moved = await Promise.all([1, 2, 3].map(() => t.app.services.analytics.foldPending()));
     expect(moved.reduce((a, b) => a + b, 0)).toBe(pending);
     expect((await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_instants"))[0].n).toBe(0);
     expect((await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_attendance"))[0].n).toBe(0);
+    expect((await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_windows"))[0].n).toBe(0);
     // What each node does every minute (PGlite has no autovacuum): it runs on both databases.
     await t.app.services.analytics.vacuumPending();
     const raw = await ref.loadRaw(t, events.map((e) => e.id));
@@ -218,6 +221,44 @@ describe("rollups", () => {
         )
       ).map((r: any) => ({ ...r, minute: asIso(r.minute) }));
       expect(minutes).toEqual(ref.expectedMinuteRollups(raw, event.id));
+
+      // The segments, for windows that cut sessions, are what the ended sessions say.
+      const iso = (d: Date | null) => (d ? asIso(d) : null);
+      const segments = (
+        await t.db.dataSource.query(
+          "SELECT user_id, family, start_at, end_at, prev_end FROM attendance_segments WHERE event_id = $1 ORDER BY user_id, family, start_at",
+          [event.id],
+        )
+      ).map((r: any) => ({ ...r, start_at: iso(r.start_at), end_at: iso(r.end_at), prev_end: iso(r.prev_end) }));
+      expect(segments).toEqual(ref.expectedSegments(raw, event.id));
+      expect(segments.filter((s: any) => s.family === 1).length).toBeGreaterThan(3);
+
+      // The per-minute counts of segments and gaps are what the segments say.
+      const rows = (sql: string) => t.db.dataSource.query(`SELECT * FROM (${sql}) x ORDER BY 1, 2`, [event.id]);
+      expect(
+        await rows(`SELECT family, minute, starts, starts_offset_ms::bigint::text AS s_ms, ends, ends_offset_ms::bigint::text AS e_ms
+                      FROM attendance_window_minutes WHERE event_id = $1`),
+      ).toEqual(
+        await rows(`SELECT family, minute, sum(st)::int AS starts, sum(st_ms)::bigint::text AS s_ms, sum(en)::int AS ends, sum(en_ms)::bigint::text AS e_ms FROM (
+            SELECT family, date_trunc('minute', start_at, 'UTC') AS minute, 1 AS st,
+                   round(extract(epoch FROM start_at - date_trunc('minute', start_at, 'UTC')) * 1000) AS st_ms, 0 AS en, 0 AS en_ms
+              FROM attendance_segments WHERE event_id = $1
+            UNION ALL
+            SELECT family, date_trunc('minute', end_at, 'UTC'), 0, 0, 1, round(extract(epoch FROM end_at - date_trunc('minute', end_at, 'UTC')) * 1000)
+              FROM attendance_segments WHERE event_id = $1) y GROUP BY 1, 2`),
+      );
+      const cells = await t.db.dataSource.query(
+        "SELECT family, end_minute, start_minute, gaps FROM attendance_gap_cells WHERE event_id = $1 ORDER BY 1, 2, 3",
+        [event.id],
+      );
+      expect(cells).toEqual(
+        await t.db.dataSource.query(
+          `SELECT family, date_trunc('minute', prev_end, 'UTC') AS end_minute, date_trunc('minute', start_at, 'UTC') AS start_minute, count(*)::int AS gaps
+             FROM attendance_segments WHERE event_id = $1 AND prev_end IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+          [event.id],
+        ),
+      );
+      expect(cells.length).toBeGreaterThan(5);
     }
   });
 });
@@ -254,6 +295,41 @@ function agreesWithTheReference(state: string) {
         }
       }
     });
+
+    it("agrees on the headline numbers over windows that cut sessions: at and inside minutes, on session instants", async () => {
+      const raw = await ref.loadRaw(t, events.map((e) => e.id));
+      const now = at(NOW).getTime();
+      // Instants (relative to T0) where sessions join or end, live ones as of now: windows starting
+      // or ending exactly on one test the edges (a session ending at `from` is out, one joining at `to` too).
+      const instants = raw.sessions.flatMap((s) => [s.joined_at.getTime(), ref.endOf(s, raw, now)]).map((ms) => ms - T0.getTime());
+      const r = random(4242);
+      const edge = (): number => {
+        const kind = r();
+        if (kind < 0.3) return instants[Math.floor(r() * instants.length)];
+        if (kind < 0.5) return Math.floor(r() * 70) * 60_000; // a minute edge
+        if (kind < 0.6) return Math.floor(r() * 4_200) * 1000; // a second edge
+        return Math.floor(r() * 4_200_000); // inside a minute
+      };
+      const windows: ref.Window[] = [];
+      while (windows.length < 40) {
+        const [a, b] = [edge(), edge()].sort((x, y) => x - y);
+        if (a === b) continue;
+        const open = r();
+        windows.push({ from: open < 0.1 ? null : a, to: open > 0.9 ? null : b });
+      }
+      windows.push({ from: 59_999, to: 60_001 }, { from: 60_000, to: 120_000 }, { from: 60_000, to: 60_001 }, { from: 3_599_999, to: 3_600_000 });
+      for (const event of events) {
+        for (const w of windows) {
+          const got = ok(await t.gql(HEADLINE, { id: event.id, ...vars(w) }, { key: company.key })).eventAnalytics;
+          const want = ref.headline(raw, event.id, abs(w), now);
+          expect({ window: w, ...got, averageAttendanceSeconds: got.averageAttendanceSeconds?.toFixed(6) ?? null }).toEqual({
+            window: w,
+            ...want,
+            averageAttendanceSeconds: want.averageAttendanceSeconds?.toFixed(6) ?? null,
+          });
+        }
+      }
+    }, 120_000);
 
     it("agrees on timelines, breakdowns and attendee lists", async () => {
       const raw = await ref.loadRaw(t, events.map((e) => e.id));

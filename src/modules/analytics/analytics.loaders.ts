@@ -165,10 +165,14 @@ export function analyticsLoaders(dataSource: DataSource) {
   const totals = scopedLoader<AnalyticsKey, AttendeeTotals>(
     () => [],
     async (scope, first) => {
-      const rows = await query<{ event_id: string; attendees: number; attended_ms: string; registered: number }>(
-        sql.attendeeTotalsSql(scope, await sourcesOf(scope, first)),
-      );
-      return byEvent(rows, (r) => ({ attendees: Number(r.attendees), attendedMs: Number(r.attended_ms), registered: Number(r.registered) }));
+      // Events whose window cuts sessions read the segments (windowTotalsSql), the others their sums.
+      const { fast, raw } = await sourcesOf(scope, first);
+      type Row = { event_id: string; attendees: number; attended_ms: string; registered: number };
+      const [fastRows, cutRows] = await Promise.all([
+        fast.length > 0 ? query<Row>(sql.attendeeTotalsSql({ ...scope, eventIds: fast }, { fast, raw: [] })) : [],
+        raw.length > 0 ? query<Row>(sql.windowTotalsSql({ ...scope, eventIds: raw })) : [],
+      ]);
+      return byEvent([...fastRows, ...cutRows], (r) => ({ attendees: Number(r.attendees), attendedMs: Number(r.attended_ms), registered: Number(r.registered) }));
     },
     () => ({ attendees: 0, attendedMs: 0, registered: 0 }),
   );
