@@ -666,14 +666,19 @@ export function windowTotalsSql(scope: AnalyticsScope): Statement {
          GROUP BY 1, 2
         UNION ALL
         -- Gaps wholly inside: whole cells, then those ending (e) in from's minute, then those starting (s) in to's.
-        SELECT g.event_id, g.family, 0, 0, 0, sum(g.gaps) FROM (
-          SELECT x.event_id, x.family, x.end_minute, x.start_minute, x.gaps FROM attendance_gap_cells x
-           WHERE x.event_id IN (SELECT event_id FROM c)
-          UNION ALL
-          SELECT p.event_id, p.family, p.minute, p.start_minute, p.gaps
-            FROM analytics_pending_windows_of(ARRAY(SELECT event_id FROM c)) p WHERE p.start_minute IS NOT NULL
-        ) g JOIN c ON c.event_id = g.event_id
-         WHERE g.end_minute > c.fm AND g.end_minute < c.tm AND g.start_minute < c.tm
+        -- (Cells: one index range per minute of the window, bounded by the event's minutes, so
+        -- only the window's triangle is read, not every cell after it.)
+        SELECT f.event_id, f.family, 0, 0, 0, sum(x.gaps)
+          FROM fam f
+          CROSS JOIN LATERAL (SELECT min(m.minute) AS lo, max(m.minute) AS hi FROM attendance_window_minutes m
+                               WHERE m.event_id = f.event_id AND m.family = f.family) b
+          CROSS JOIN LATERAL generate_series(GREATEST(f.fm + ${minute}, b.lo), LEAST(f.tm - ${minute}, b.hi), ${minute}) AS em(minute)
+          JOIN attendance_gap_cells x ON x.event_id = f.event_id AND x.family = f.family AND x.end_minute = em.minute AND x.start_minute < f.tm
+         GROUP BY 1, 2
+        UNION ALL
+        SELECT p.event_id, p.family, 0, 0, 0, sum(p.gaps)
+          FROM analytics_pending_windows_of(ARRAY(SELECT event_id FROM c)) p JOIN c ON c.event_id = p.event_id
+         WHERE p.start_minute IS NOT NULL AND p.minute > c.fm AND p.minute < c.tm AND p.start_minute < c.tm
          GROUP BY 1, 2
         UNION ALL
         SELECT f.event_id, f.family, 0, 0, 0, count(*)
@@ -699,27 +704,29 @@ export function windowTotalsSql(scope: AnalyticsScope): Statement {
       ), live_seg AS (
         -- What the per-minute counts say of users with a live session, to take it out.
         SELECT u.event_id, u.user_id,
-               bool_or(x.family = 0 AND x.start_at < u.t AND x.end_at > u.f) AS present,
-               bool_or(x.family = 1 AND x.start_at < u.t AND x.end_at > u.f) AS registered,
-               coalesce(range_agg(tstzrange(GREATEST(x.start_at, u.f), LEAST(x.end_at, u.t)))
-                          FILTER (WHERE x.family = 0 AND x.start_at < u.t AND x.end_at > u.f), '{}') AS islands
-          FROM live_u u JOIN attendance_segments x ON x.event_id = u.event_id AND x.user_id = u.user_id
+               bool_or(x.family = 0) AS present, bool_or(x.family = 1) AS registered,
+               coalesce(range_agg(tstzrange(GREATEST(x.start_at, u.f), LEAST(x.end_at, u.t))) FILTER (WHERE x.family = 0), '{}') AS islands
+          FROM live_u u JOIN attendance_segments x ON x.event_id = u.event_id AND x.user_id = u.user_id AND x.start_at < u.t AND x.end_at > u.f
+         GROUP BY 1, 2
+      ), live_a AS (
+        SELECT l.event_id, l.user_id, range_agg(tstzrange(GREATEST(l.joined_at, l.f), GREATEST(l.joined_at, l.f, LEAST(l.end_at, l.t)))) AS islands,
+               bool_or(r.id IS NOT NULL) AS with_registration
+          FROM live_c l LEFT JOIN registrants r ON r.id = l.registrant_id AND r.event_id = l.event_id AND r.cancelled_at IS NULL
          GROUP BY 1, 2
       ), live_rows AS (
         -- And what they are with their live sessions.
         SELECT u.event_id, u.user_id,
-               coalesce(seg.present, false) OR EXISTS (SELECT 1 FROM live_c l WHERE l.event_id = u.event_id AND l.user_id = u.user_id) AS present,
+               coalesce(seg.present, false) OR la.user_id IS NOT NULL AS present,
                coalesce(seg.registered, false)
-                 OR (EXISTS (SELECT 1 FROM live_c l WHERE l.event_id = u.event_id AND l.user_id = u.user_id)
-                     AND (EXISTS (SELECT 1 FROM registrants r WHERE r.event_id = u.event_id AND r.user_id = u.user_id AND r.cancelled_at IS NULL)
-                          OR EXISTS (SELECT 1 FROM live_c l JOIN registrants r ON r.id = l.registrant_id
-                                      WHERE l.event_id = u.event_id AND l.user_id = u.user_id AND r.event_id = u.event_id AND r.cancelled_at IS NULL))) AS registered,
+                 OR (la.user_id IS NOT NULL
+                     AND (la.with_registration
+                          OR EXISTS (SELECT 1 FROM registrants r WHERE r.event_id = u.event_id AND r.user_id = u.user_id AND r.cancelled_at IS NULL))) AS registered,
                coalesce(seg.present, false) AS seg_present, coalesce(seg.registered, false) AS seg_registered,
                analytics_ms(coalesce(seg.islands, '{}')) AS seg_ms,
-               analytics_ms(coalesce(seg.islands, '{}')
-                 + coalesce((SELECT range_agg(tstzrange(GREATEST(l.joined_at, u.f), GREATEST(l.joined_at, u.f, LEAST(l.end_at, u.t))))
-                               FROM live_c l WHERE l.event_id = u.event_id AND l.user_id = u.user_id), '{}')) AS ms
-          FROM live_u u LEFT JOIN live_seg seg ON seg.event_id = u.event_id AND seg.user_id = u.user_id
+               analytics_ms(coalesce(seg.islands, '{}') + coalesce(la.islands, '{}')) AS ms
+          FROM live_u u
+          LEFT JOIN live_seg seg ON seg.event_id = u.event_id AND seg.user_id = u.user_id
+          LEFT JOIN live_a la ON la.event_id = u.event_id AND la.user_id = u.user_id
       ), totals AS (
         SELECT event_id, sum(n) FILTER (WHERE family = 0) AS attendees, sum(ms) FILTER (WHERE family = 0) AS ms,
                sum(n) FILTER (WHERE family = 1) AS registered
