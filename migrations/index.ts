@@ -1,3 +1,4 @@
+import { PartnerTokenMaxTtl1796549109685 } from "./1796549109685-partner-token-max-ttl";
 import { JoinInOneStatement1796537675106 } from "./1796537675106-join-in-one-statement";
 import { MasterKeyVerifier1796537805157 } from "./1796537805157-master-key-verifier";
 import { AnalyticsPendingInstants1796319516960 } from "./1796319516960-analytics-pending-instants";
@@ -14,4 +15,5 @@ export const MIGRATIONS: Function[] = [
   AnalyticsPendingInstants1796319516960,
   JoinInOneStatement1796537675106,
   MasterKeyVerifier1796537805157,
+  PartnerTokenMaxTtl1796549109685,
 ];

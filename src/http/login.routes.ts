@@ -108,13 +108,17 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
     }
   });
 
-  /** Ends the cookie's session and sends the browser to `wanted` when the company allows it. */
+  /**
+   * Ends the cookie's session and sends the browser to `wanted` when the company allows it; else
+   * where the login link it came from sends it on expiry (as one-time login URIs promise); else
+   * to Admit's own "signed out" page.
+   */
   async function logOutAndRedirect(request: FastifyRequest, reply: FastifyReply, wanted: unknown) {
-    const companyId = await logOut(services, request);
-    const target = companyId && typeof wanted === "string" ? await loginLinks.allowedRedirect(companyId, wanted) : null;
+    const ended = await logOut(services, request);
+    const target = ended && typeof wanted === "string" ? await loginLinks.allowedRedirect(ended.companyId, wanted) : null;
     return reply
       .header("set-cookie", clearedSessionCookie(services))
-      .redirect(target ?? `${publicUrl}/logged-out`, 303);
+      .redirect(target ?? ended?.redirectOnExpiry ?? `${publicUrl}/logged-out`, 303);
   }
 
   // A link or an image elsewhere must not sign anyone out: a GET ends the session only when it
@@ -184,9 +188,10 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
 /**
  * Ends what the request's cookie holds: a session as LOGGED_OUT (one conditional UPDATE; a
  * session a time limit already ended is left to be recorded as that), or the company-wide
- * sign-in of a link without event (its jti revoked). Returns the cookie's company, or null.
+ * sign-in of a link without event (its jti revoked). Returns the cookie's company and the login
+ * link's redirectOnExpiryUrl (still allowed), or null when the cookie holds nothing of ours.
  */
-async function logOut(services: Services, request: FastifyRequest): Promise<string | null> {
+async function logOut(services: Services, request: FastifyRequest): Promise<{ companyId: string; redirectOnExpiry: string | null } | null> {
   const value = sessionCookieValue(request);
   if (!value) return null;
   try {
@@ -194,13 +199,13 @@ async function logOut(services: Services, request: FastifyRequest): Promise<stri
     if (kind === "session") {
       const { company, sessionId } = await services.sessions.sessionOfToken(value);
       await services.loginLinks.endSession(sessionId, company.id, "LOGGED_OUT");
-      return company.id;
+      return { companyId: company.id, redirectOnExpiry: await services.loginLinks.redirectOnExpiryOfSession(company.id, sessionId) };
     }
     if (kind === "join") {
       const state = await services.loginLinks.readCompanyCookie(value);
       if (!state) return null;
       if (state.kind === "live") await services.loginLinks.revokeCompanyCookie(state.company.id, state.linkId);
-      return state.company.id;
+      return { companyId: state.company.id, redirectOnExpiry: state.kind === "live" ? state.redirectOnExpiryUrl : state.redirectTo };
     }
     return null;
   } catch (error) {

@@ -12,13 +12,16 @@
   const fragment = new URLSearchParams(url.hash.slice(1));
   let credential = url.searchParams.get("token") || fragment.get("token");
   let credentialType = null;
-  if (!credential && url.searchParams.get("code")) [credential, credentialType] = [url.searchParams.get("code"), "PARTNER_JWT"];
+  // ?externalAuthCode= is what "external auth code" integrations already put on their links.
+  const code = url.searchParams.get("code") || url.searchParams.get("externalAuthCode");
+  if (!credential && code) [credential, credentialType] = [code, "PARTNER_JWT"];
   // ?heartbeat=<seconds> shortens the interval (tests use 1); bounded so it cannot hammer the server.
   const seconds = Number(url.searchParams.get("heartbeat")) || cfg.heartbeatSeconds || 30;
   const beatMs = Math.min(Math.max(seconds, 1), 300) * 1000;
-  if (url.searchParams.has("token") || url.searchParams.has("code") || url.hash) {
+  if (url.searchParams.has("token") || url.searchParams.has("code") || url.searchParams.has("externalAuthCode") || url.hash) {
     url.searchParams.delete("token");
     url.searchParams.delete("code");
+    url.searchParams.delete("externalAuthCode");
     history.replaceState(null, "", url.pathname + url.search);
   }
 

@@ -502,6 +502,20 @@ export class LoginLinkService {
     return this.allowedRedirect(companyId, row?.redirect_on_expiry_url ?? null);
   }
 
+  /**
+   * The redirectOnExpiryUrl of the login link a session came in with, or null (another
+   * credential, no redirect, or one the allow-list no longer admits). Logout goes there when it
+   * names no allowed redirect of its own.
+   */
+  async redirectOnExpiryOfSession(companyId: string, sessionId: string): Promise<string | null> {
+    const [row] = await this.sql<{ redirect_on_expiry_url: string | null }>(
+      `SELECT l.redirect_on_expiry_url FROM sessions s JOIN login_links l ON l.id::text = s.credential_jti AND l.company_id = s.company_id
+        WHERE s.id = $1 AND s.company_id = $2 AND s.credential_type = 'LOGIN_LINK'`,
+      [sessionId, companyId],
+    );
+    return this.allowedRedirect(companyId, row?.redirect_on_expiry_url ?? null);
+  }
+
   /** `url` when the company's allow-list, read now (not from a cache), still admits it. */
   async allowedRedirect(companyId: string, url: string | null | undefined): Promise<string | null> {
     if (!url) return null;
