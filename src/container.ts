@@ -8,6 +8,7 @@ import { CompanyService } from "./modules/company/company.service";
 import { EventService } from "./modules/event/event.service";
 import { UserService } from "./modules/user/user.service";
 import { SigningKeyService } from "./modules/token/signing-key.service";
+import { TokenValidationService } from "./modules/token/token-validation.service";
 import { TokenService } from "./modules/token/token.service";
 import { SessionService } from "./modules/session/session.service";
 import { RegistrantService } from "./modules/registrant/registrant.service";
@@ -65,7 +66,9 @@ export function createContainer(deps: ContainerDeps) {
   // F4 one-time login links: a credential of joinEvent, and the browser's GET /login/<code>.
   const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, signingKeys, log });
   sessions.registerCredential("LOGIN_LINK", (input, credential) => loginLinks.admitForJoin(input, credential));
-  return { masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
+  // validateToken for every credential kind, through the verifiers above.
+  const tokenValidation = new TokenValidationService({ dataSource, companies, tokens, sessions, partners, externalCredentials, loginLinks });
+  return { tokenValidation, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
 }
 
 export type Services = ReturnType<typeof createContainer>;

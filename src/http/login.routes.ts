@@ -13,7 +13,7 @@ import { clearedSessionCookie, readCookieSession, sessionCookie, sessionCookieVa
  * - POST /logout       ends the cookie's session, clears it, redirects only to an allowed origin
  * - GET /logout        the same from Admit's own pages; from anywhere else a page that asks
  * - GET /logged-out    the local page logout falls back to
- * - GET /c/:slug/      the company landing page a link without event opens
+ * (GET /c/:slug/, the company page a link without event opens, is in company-page.routes.ts.)
  *
  * No GET started by another site changes or extends the cookie's session (readCookieSession
  * reads it without a heartbeat then); a login link is the one exception, by design: it is one
@@ -151,38 +151,6 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
   fastify.get("/logged-out", async (_request, reply) => {
     return htmlPage(reply, 200, "Signed out", "<h1>You are signed out</h1><p>You can close this window.</p>");
   });
-
-  fastify.get<{ Params: { slug: string } }>("/c/:slug/", async (request, reply) => {
-    noStore(reply);
-    const company = /^[a-z0-9-]{1,64}$/.test(request.params.slug) ? await services.companies.cachedCompany("slug", request.params.slug) : null;
-    if (!company) return htmlPage(reply, 404, "Not found", "<h1>Not found</h1><p>There is nothing at this address.</p>");
-    const state = await readCookieSession(services, request);
-    const ours = state.kind !== "none" && state.companyId === company.id;
-    if (ours && state.kind === "ended" && state.redirectTo) return reply.redirect(state.redirectTo, 303);
-    if (ours && (state.kind === "signedIn" || state.kind === "live")) {
-      if (state.setCookie) reply.header("set-cookie", state.setCookie);
-      const who = await services.loginLinks.describeUser(state.userId);
-      return htmlPage(
-        reply,
-        200,
-        company.name,
-        `<h1>${escapeHtml(company.name)}</h1><p>You are signed in as <strong>${escapeHtml(who)}</strong>.</p>${SIGN_OUT_FORM}`,
-        { formAction: [] },
-      );
-    }
-    if (ours && state.kind === "unconfirmed") {
-      // Another site sent the browser here: the session is neither read through a heartbeat
-      // nor extended until the person opens the page from here.
-      return htmlPage(
-        reply,
-        200,
-        company.name,
-        `<h1>${escapeHtml(company.name)}</h1><p>You may be signed in here.</p><p><a href="/c/${escapeHtml(company.slug)}/">Show my account</a></p>`,
-      );
-    }
-    if (state.kind === "none" && state.clearCookie) reply.header("set-cookie", state.clearCookie);
-    return htmlPage(reply, 200, company.name, `<h1>${escapeHtml(company.name)}</h1><p>You are not signed in.</p>`);
-  });
 }
 
 /**
@@ -224,7 +192,7 @@ function formFields(body: string): Record<string, string | string[]> {
   return fields;
 }
 
-const SIGN_OUT_FORM = `<form method="post" action="/logout"><button type="submit">Sign out</button></form>`;
+export const SIGN_OUT_FORM = `<form method="post" action="/logout"><button type="submit">Sign out</button></form>`;
 
 /**
  * The page that asks before signing out: a GET from elsewhere, or a POST that did not come from

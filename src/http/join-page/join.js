@@ -13,7 +13,7 @@
   let credential = url.searchParams.get("token") || fragment.get("token");
   let credentialType = null;
   // ?externalAuthCode= is what "external auth code" integrations already put on their links.
-  const code = url.searchParams.get("code") || url.searchParams.get("externalAuthCode");
+  const code = url.searchParams.get("code") || url.searchParams.get("externalAuthCode") || fragment.get("externalAuthCode");
   if (!credential && code) [credential, credentialType] = [code, "PARTNER_JWT"];
   // ?heartbeat=<seconds> shortens the interval (tests use 1); bounded so it cannot hammer the server.
   const seconds = Number(url.searchParams.get("heartbeat")) || cfg.heartbeatSeconds || 30;

@@ -78,6 +78,8 @@ export interface ExternalCredential {
   channel: string | null;
   /** The partner secret that verified it (its lastUsedAt is recorded on success). */
   secret: PartnerSecretKey | null;
+  /** The verified payload, as validateToken shows it to the token's holder. */
+  claims: Record<string, unknown>;
 }
 
 /**
@@ -288,7 +290,8 @@ export class ExternalCredentialService {
     return { kind: "user", userId: user.id };
   }
 
-  private async existingUser(companyId: string, subject: ExternalSubject) {
+  /** The existing non-guest user a subject names (a profile: by its external id), or null. */
+  async existingUser(companyId: string, subject: ExternalSubject) {
     type Row = { id: string; external_id: string | null; email: string | null; name: string | null; avatar_url: string | null; tokens_revoked_before: Date | null };
     const columns = "id, external_id, email, name, avatar_url, tokens_revoked_before";
     if (subject.kind === "email") {
@@ -364,6 +367,7 @@ export class ExternalCredentialService {
       roleGrant: roleClaim(payload),
       metadata: metadataClaim(payload),
       secret,
+      claims: payload,
     };
     if (payload.vxa !== undefined) {
       const ticket = ticketClaims(payload);
@@ -413,6 +417,7 @@ export class ExternalCredentialService {
       metadata: {},
       channel: null,
       secret: null,
+      claims: payload,
     };
   }
 

@@ -217,6 +217,13 @@ export class PartnerService {
     return keys.filter((k): k is PartnerSecretKey => k !== null);
   }
 
+  /** The company a partner secret id (a JWT kid) belongs to, revoked or not; null when unknown. */
+  async companyOfSecret(kid: string): Promise<string | null> {
+    if (!v.isUuid(kid)) return null;
+    const [row] = await this.sql<{ company_id: string }>("SELECT company_id FROM partner_secrets WHERE id = $1", [kid]);
+    return row?.company_id ?? null;
+  }
+
   private async loadSecretKey(kid: string): Promise<PartnerSecretKey | null> {
     const [row] = await this.sql<PartnerSecretRow>("SELECT * FROM partner_secrets WHERE id = $1", [kid]);
     if (!row) return null;

@@ -7,6 +7,9 @@ import { JoinTokenType, SigningKeyType, TokenValidationType } from "./token.type
 import type { SigningKeyEntity } from "./signing-key.entity";
 import { literalEnum } from "../../graphql/enums";
 import { SIGNING_ALGS, SigningAlg } from "../../auth/signing-keys";
+import { CredentialType } from "../session/session.types";
+import type { CredentialTypeValue } from "../session/session.entity";
+import { toUserType } from "../user/user.service";
 
 const SigningAlgorithm = literalEnum(SIGNING_ALGS);
 registerEnumType(SigningAlgorithm, { name: "SigningAlgorithm", description: "Algorithms a company key may use." });
@@ -34,9 +37,28 @@ export class TokenResolver {
   }
 
   @Access("public")
-  @Query(() => TokenValidationType, { description: "Verifies any token Admit issues, without joining." })
-  validateToken(@Arg("token") token: string, @Ctx() ctx: RequestContext): Promise<TokenValidationType> {
-    return ctx.services.tokens.validate(token);
+  @Query(() => TokenValidationType, {
+    description:
+      "Verifies a credential without joining (a login link is only peeked at): Admit's tokens, partner JWTs, OIDC ID tokens and login-link codes.",
+  })
+  async validateToken(
+    @Arg("token") token: string,
+    @Ctx() ctx: RequestContext,
+    @Arg("credentialType", () => CredentialType, { nullable: true, description: "Omitted: one of Admit's own tokens (told by its typ)." })
+    credentialType?: CredentialTypeValue | null,
+    @Arg("event", () => String, {
+      nullable: true,
+      description: "The event (id, slug or companySlug/eventSlug) to resolve the role in; also names the company of a foreign token.",
+    })
+    event?: string | null,
+  ): Promise<TokenValidationType> {
+    const result = await ctx.services.tokenValidation.validate(ctx, token, credentialType ?? null, event ?? null);
+    const admits = result.admits && {
+      user: result.admits.user && toUserType(result.admits.user),
+      event: result.admits.event && ctx.services.events.toType(result.admits.event),
+      role: result.admits.role,
+    };
+    return { ...result, admits };
   }
 
   @Authorized("MANAGE_COMPANY")
