@@ -10,7 +10,7 @@ export class JoinTokenType {
   @Field({ description: "The token. Stateless: minting stores nothing." })
   token: string;
 
-  @Field({ description: "<PUBLIC_URL>/j/<event slug>?token=…" })
+  @Field({ description: "<PUBLIC_URL>/j/<event slug>?token=…; for a token that opens any event, the company page <PUBLIC_URL>/c/<companySlug>/?token=…" })
   joinUrl: string;
 
   @Field(() => ID, { description: "The token id, for revokeToken." })
