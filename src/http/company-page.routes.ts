@@ -40,7 +40,7 @@ export function registerCompanyPageRoutes(fastify: FastifyInstance, services: Se
     }
     if (holder.kind === "refused") {
       const sentence = REFUSALS[holder.code] ?? REFUSALS.TOKEN_INVALID;
-      return page(reply, 400, company, `<h1>${escapeHtml(company.name)}</h1><p>${escapeHtml(sentence)}</p>`);
+      return page(reply, 400, company, `<h1>${escapeHtml(company.name)}</h1><p>${escapeHtml(sentence)}</p>`, { stripAddress: true });
     }
     return cookiePage(services, request, reply, company);
   });
@@ -125,16 +125,21 @@ function listPage(reply: FastifyReply, company: CompanyEntity, events: EventEnti
   });
   const list = items.length ? `<ul id="events">${items.join("")}</ul>` : `<p id="no-events">There are no live or upcoming events right now.</p>`;
   const body = `<h1>${escapeHtml(company.name)}</h1>${intro}<h2>Choose an event to join</h2>${list}`;
-  return page(reply, 200, company, body, intro.includes("<form"));
+  // A credential in the address (not the cookie's sign-in) is taken out of it at once.
+  return page(reply, 200, company, body, { hasForm: intro.includes("<form"), stripAddress: fragment !== null });
 }
 
-/** The company page: no resources from elsewhere, one hashed inline script, framed only by the company's embed origins. */
-function page(reply: FastifyReply, status: number, company: CompanyEntity, body: string, hasForm = false) {
+/**
+ * The company page: no resources from elsewhere, framed only by the company's embed origins; the
+ * one inline script (allowed by its hash) only when the address carries a credential.
+ */
+function page(reply: FastifyReply, status: number, company: CompanyEntity, body: string, options: { hasForm?: boolean; stripAddress?: boolean }) {
+  const { hasForm = false, stripAddress = false } = options;
   const ancestors = company.allowedEmbedOrigins.length ? company.allowedEmbedOrigins.join(" ") : "'none'";
   const csp = [
     "default-src 'none'",
     "style-src 'unsafe-inline'",
-    `script-src ${STRIP_SCRIPT_HASH}`,
+    `script-src ${stripAddress ? STRIP_SCRIPT_HASH : "'none'"}`,
     "base-uri 'none'",
     `form-action ${hasForm ? "'self'" : "'none'"}`,
     `frame-ancestors ${ancestors}`,
@@ -147,7 +152,7 @@ function page(reply: FastifyReply, status: number, company: CompanyEntity, body:
   if (company.allowedEmbedOrigins.length === 0) reply.header("x-frame-options", "DENY");
   return reply.send(
     `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
-      `<title>${escapeHtml(company.name)}</title><script>${STRIP_SCRIPT}</script>` +
+      `<title>${escapeHtml(company.name)}</title>${stripAddress ? `<script>${STRIP_SCRIPT}</script>` : ""}` +
       `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}` +
       `ul{list-style:none;padding:0}li.event{padding:.75rem 0;border-bottom:1px solid #ddd}li.event a{font-weight:600}` +
       `.status{font-size:.85em;color:#555;margin-left:.5rem}time{display:block;font-size:.85em;color:#555}</style>` +
