@@ -39,11 +39,15 @@
  *   node only (no load-balanced heartbeat) and no floors, PGlite being inside Admit's process.
  * - BENCH_SECONDS (default 10) and BENCH_CONNECTIONS (default 16) shape every run.
  * - BENCH_ONLY=mint,validate,join,heartbeat runs a subset (the bare constant always runs).
+ * - BENCH_WEBHOOK=1 gives the bench company one webhook endpoint for session.started, pointing at
+ *   a tiny receiver in this process (answers 204): every join then writes one outbox row, and
+ *   Admit's delivery workers POST it while the load runs. Compare the join lines with and without.
  * - BENCH_CPU_PROF=<dir> writes a V8 CPU profile of Admit (node A) there, to open in Chrome's
  *   DevTools and see where a request's time goes.
  */
 import { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import http from "node:http";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
@@ -243,6 +247,7 @@ async function main(): Promise<void> {
           (await gql(admit, MINT, { input: { eventSpecific: false, user: { id: `${prefix}-${i}`, name: "Joiner" } } }, key)).mintJoinToken.token as string,
         ),
     };
+    const webhook = process.env.BENCH_WEBHOOK === "1" ? await webhookReceiver(admit, key) : null;
     const eventId = await bench.createEvent("bench");
     const jwks = (await (await fetch(`http://127.0.0.1:${portA}/c/${bench.company.slug}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
     const signingKey = jwks.keys[0];
@@ -305,11 +310,54 @@ async function main(): Promise<void> {
       verdicts.push(...measured.verdicts);
     }
 
+    if (webhook) {
+      const backlog = await webhook.backlog();
+      notes.push(`webhook endpoint for session.started: the receiver got ${webhook.received()} messages; ${backlog} deliveries still pending at the end.`);
+      await webhook.close();
+    }
     print(figures, verdicts, notes, database.label);
   } finally {
     await Promise.all(children.map(stopProcess));
     await database.drop();
   }
+}
+
+/**
+ * BENCH_WEBHOOK=1: a receiver on loopback that answers 204 to every POST, and an endpoint of the
+ * bench company for session.started pointing at it.
+ */
+async function webhookReceiver(admit: string, key: string) {
+  let received = 0;
+  const server = http.createServer((request, response) => {
+    request.resume();
+    request.on("end", () => {
+      received++;
+      response.statusCode = 204;
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks`;
+  const created = await gql(
+    admit,
+    `mutation($u: String!) { createWebhookEndpoint(input: { url: $u, eventTypes: [SESSION_STARTED] }) { webhookEndpoint { id } } }`,
+    { u: url },
+    key,
+  );
+  const endpointId: string = created.createWebhookEndpoint.webhookEndpoint.id;
+  return {
+    received: () => received,
+    backlog: async () => {
+      const page = await gql(
+        admit,
+        `query($id: ID!) { webhookDeliveries(endpointId: $id, filter: { status: PENDING }, first: 100) { edges { node { id } } } }`,
+        { id: endpointId },
+        key,
+      );
+      return page.webhookDeliveries.edges.length >= 100 ? "100 or more" : String(page.webhookDeliveries.edges.length);
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** Heartbeats of HEARTBEAT_SESSIONS live sessions: on the node that signed their tokens, and on another. */

@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from "typeorm";
 
 /**
- * Engagement analytics (PRODUCT.md F12): indexes, and three rollups that triggers keep exactly in
+ * Engagement analytics: indexes, and three rollups that triggers keep exactly in
  * step with the raw sessions, in the same transaction as each change.
  *
  * - attendance_rollups: per (event, user) with an ended session: sessions, first join, time in

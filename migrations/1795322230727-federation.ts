@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from "typeorm";
 
 /**
- * Federation (PRODUCT.md F4-F8): one-time login links (code stored as lookup + SHA-256),
+ * Federation (login links, partner secrets, identity providers, passwords, knocks): one-time login links (code stored as lookup + SHA-256),
  * partner secrets (encrypted under the master key), identity providers and partner public keys
  * (JWKS URIs), knocks on private events (poll secret hashed), managed passwords in their own
  * table, and failed password attempts per company and subject for rate limits.

@@ -1,3 +1,6 @@
+import { UserLifeAndRolePermissions1796549106376 } from "./1796549106376-user-life-and-role-permissions";
+import { Webhooks1796549111891 } from "./1796549111891-webhooks";
+import { AttendanceSums1796549292447 } from "./1796549292447-attendance-sums";
 import { PartnerTokenMaxTtl1796549109685 } from "./1796549109685-partner-token-max-ttl";
 import { JoinInOneStatement1796537675106 } from "./1796537675106-join-in-one-statement";
 import { MasterKeyVerifier1796537805157 } from "./1796537805157-master-key-verifier";
@@ -15,5 +18,8 @@ export const MIGRATIONS: Function[] = [
   AnalyticsPendingInstants1796319516960,
   JoinInOneStatement1796537675106,
   MasterKeyVerifier1796537805157,
+  UserLifeAndRolePermissions1796549106376,
   PartnerTokenMaxTtl1796549109685,
+  Webhooks1796549111891,
+  AttendanceSums1796549292447,
 ];

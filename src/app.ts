@@ -27,8 +27,10 @@ import { redactPath, registerLoginRoutes } from "./http/login.routes";
 import { registerOAuthRoutes } from "./http/oauth.routes";
 import { registerCompanyPageRoutes } from "./http/company-page.routes";
 import { registerJoinPageRoutes } from "./http/join-page.routes";
-import { bearerOf } from "./http/bearer";
+import { bearerOf, isReportToken } from "./http/bearer";
 import { registerAttendeesCsvRoutes } from "./http/attendees-csv.routes";
+import { registerReportPageRoutes } from "./http/report-page.routes";
+import type { WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
 
 export interface AppDeps {
   config: Pick<Config, "publicUrl" | "adminApiKey" | "nodeEnv"> & Partial<Pick<Config, "trustProxy">>;
@@ -37,6 +39,8 @@ export interface AppDeps {
   dataSource: DataSource;
   clock: Clock;
   log: Logger;
+  /** Webhook delivery worker settings; main.ts starts the worker, tests may drive it by hand. */
+  webhookWorker?: Partial<WebhookWorkerOptions>;
 }
 
 export interface App {
@@ -62,6 +66,40 @@ const CLIENT_ERROR_CODES = new Set([
   "PERSISTED_QUERY_NOT_SUPPORTED",
 ]);
 
+/** How to send a GraphQL request over HTTP, in the words each kind of malformed request needs. */
+const HOW_TO_POST = 'POST a JSON object {"query": "…", "variables": {…}} with the header content-type: application/json.';
+const HTTP_HINTS: readonly (readonly [RegExp, string])[] = [
+  [/Cross-Site Request Forgery/, `${HOW_TO_POST} A GET (queries only) needs ?query=… and the header apollo-require-preflight: 1.`],
+  [/non-empty `query`/, `Put the operation in "query" (a GET: ?query=…). ${HOW_TO_POST}`],
+  [/POST body missing|JSON object has no keys/, HOW_TO_POST],
+  [/batching disabled/, "Send one operation per request: a JSON object, not an array."],
+  [/GET requests only support query/, "Mutations are POSTed: " + HOW_TO_POST],
+];
+
+/**
+ * A request to /graphql that never reached GraphQL (no JSON content type, a body that is not
+ * JSON, too large a body, another method) answers in the same shape as every other refusal, so
+ * a client has one error path: `{"errors":[{"message","extensions":{"code","hint"}}]}`.
+ */
+function graphqlHttpError(status: number, message: string, hint: string) {
+  return { status, body: { errors: [{ message, extensions: { code: "BAD_USER_INPUT", hint } }] } };
+}
+
+function graphqlHttpErrorOf(error: { code?: string; message?: string; statusCode?: number }) {
+  switch (error.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return graphqlHttpError(413, `Request body is larger than ${BODY_LIMIT_BYTES} bytes.`, "Send a smaller operation: large inputs belong in several requests.");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return graphqlHttpError(415, "This content type is not accepted here.", HOW_TO_POST);
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return graphqlHttpError(400, "The request body is empty.", HOW_TO_POST);
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return graphqlHttpError(400, "The request body is not valid JSON.", HOW_TO_POST);
+    default:
+      return graphqlHttpError(error.statusCode ?? 400, error.message ?? "Bad request.", HOW_TO_POST);
+  }
+}
+
 const DATABASE_DOWN =
   /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|timeout exceeded when trying to connect|Query read timeout|the database system is (starting up|shutting down)/i;
 /** PostgreSQL cancelled a statement that ran past DATABASE_STATEMENT_TIMEOUT_MS. */
@@ -85,6 +123,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
         code: original.code,
         ...(original.field ? { field: original.field } : {}),
         ...(original.requestId ? { requestId: original.requestId } : {}),
+        ...(original.hint ? { hint: original.hint } : {}),
         // RATE_LIMITED says when to retry.
         ...(typeof original.extensions.retryAfterSeconds === "number" ? { retryAfterSeconds: original.extensions.retryAfterSeconds } : {}),
       },
@@ -93,10 +132,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   const code = formatted.extensions?.code;
   if (typeof code === "string" && CLIENT_ERROR_CODES.has(code)) {
     const field = fieldOfCoercionError(formatted.message);
+    const hint = HTTP_HINTS.find(([pattern]) => pattern.test(formatted.message))?.[1];
     return {
       message: formatted.message,
       locations: formatted.locations,
-      extensions: field ? { code: "BAD_USER_INPUT", field } : { code: "BAD_USER_INPUT" },
+      extensions: { code: "BAD_USER_INPUT", ...(field ? { field } : {}), ...(hint ? { hint } : {}) },
     };
   }
   return { message: internalMessage(original), path: formatted.path, extensions: { code: "INTERNAL" } };
@@ -164,7 +204,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
 async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   const { dataSource, clock, log, config } = deps;
-  const services = createContainer({ dataSource, clock, log, config, masterKey: deps.masterKey, changes });
+  const services = createContainer({ dataSource, clock, log, config, masterKey: deps.masterKey, changes, webhookWorker: deps.webhookWorker });
   const production = config.nodeEnv === "production";
 
   const fastify = Fastify({
@@ -180,7 +220,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   });
 
   const armor = new ApolloArmor({
-    // A connection inside a connection inside `company` is depth 8 (PRODUCT.md): leave room.
+    // A connection inside a connection inside `company` is depth 8: leave room.
     maxDepth: { n: 12 },
     maxAliases: { n: 20 },
     maxTokens: { n: 2000 },
@@ -254,9 +294,17 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   fastify.setErrorHandler((error, request, reply) => {
     const err = error as { statusCode?: number; message?: string; code?: string };
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    const graphql = request.url.split("?")[0] === "/graphql";
     if (status >= 500) {
       request.log.error({ err: error }, "unhandled error");
-      return reply.status(500).send({ error: "Something went wrong on our side.", requestId: request.id });
+      const message = "Something went wrong on our side.";
+      return reply
+        .status(500)
+        .send(graphql ? { errors: [{ message, extensions: { code: "INTERNAL", requestId: request.id } }] } : { error: message, requestId: request.id });
+    }
+    if (graphql) {
+      const { status: graphqlStatus, body } = graphqlHttpErrorOf(err);
+      return reply.status(graphqlStatus).send(body);
     }
     if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
       return reply.status(413).send({ error: `Request body is larger than ${BODY_LIMIT_BYTES} bytes.` });
@@ -276,14 +324,16 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
         // A JWT as bearer is a session token (an organizer acting from the embed page).
         principal =
           bearer && bearer.split(".").length === 3
-            ? await services.sessions.principalOf(bearer)
+            ? isReportToken(bearer)
+              ? await services.reportLinks.principalOf(bearer)
+              : await services.sessions.principalOf(bearer)
             : await services.companies.authenticate(bearer);
       } catch (error) {
         // Before the request pipeline exists, so it is logged here, with the request id.
         request.log.error({ err: error }, "could not authenticate the request");
         throw new AppError("INTERNAL", internalMessage(error), { requestId: request.id });
       }
-      if (principal.kind === "apiKey" || principal.kind === "session") facts.companyId = principal.companyId;
+      if (principal.kind === "apiKey" || principal.kind === "session" || principal.kind === "report") facts.companyId = principal.companyId;
       return {
         requestId: request.id,
         principal,
@@ -296,6 +346,16 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
         log: request.log as Logger,
         facts,
       };
+    },
+  });
+
+  // Any other method on /graphql: 405 in the GraphQL error shape, with the methods it takes.
+  fastify.route({
+    method: ["PUT", "PATCH", "DELETE"],
+    url: "/graphql",
+    handler: async (_request, reply) => {
+      const { status, body } = graphqlHttpError(405, "/graphql takes POST (and GET for queries).", HOW_TO_POST);
+      return reply.status(status).header("allow", "GET, POST, OPTIONS").send(body);
     },
   });
 
@@ -319,6 +379,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   registerOAuthRoutes(fastify, services);
   registerJoinPageRoutes(fastify, services);
   registerAttendeesCsvRoutes(fastify, { services, dataSource, clock });
+  registerReportPageRoutes(fastify);
 
   // apollo.stop() drains: the drain plugin closes Fastify, which waits for in-flight requests.
   return {
@@ -327,6 +388,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
     changes,
     close: async () => {
       await apollo.stop();
+      await services.webhookWorker.stop();
       await changes.close();
     },
   };

@@ -1,3 +1,4 @@
+import { UserLifecycleService } from "./modules/user/user-lifecycle.service";
 import type { DataSource } from "typeorm";
 import type { Logger } from "pino";
 import type { Clock } from "./clock";
@@ -13,6 +14,7 @@ import { TokenService } from "./modules/token/token.service";
 import { SessionService } from "./modules/session/session.service";
 import { RegistrantService } from "./modules/registrant/registrant.service";
 import { AnalyticsService } from "./modules/analytics/analytics.service";
+import { ReportLinkService } from "./modules/analytics/report-link.service";
 import { AuthRateLimiter } from "./modules/federation/rate-limit";
 import { PasswordService } from "./modules/federation/password.service";
 import { JoinRequestService } from "./modules/federation/join-request.service";
@@ -20,6 +22,8 @@ import { PartnerService } from "./modules/federation/partner.service";
 import { ExternalCredentialService } from "./modules/federation/external-credential.service";
 import { LoginLinkService } from "./modules/federation/login-link.service";
 import { MasterKeyService } from "./modules/master-key/master-key.service";
+import { WebhookService } from "./modules/webhook/webhook.service";
+import { WebhookDeliveryWorker, WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
 
 export interface ContainerDeps {
   config: Pick<Config, "publicUrl" | "adminApiKey"> & Partial<Pick<Config, "nodeEnv">>;
@@ -28,6 +32,8 @@ export interface ContainerDeps {
   clock: Clock;
   log: Logger;
   changes: ChangeFeed;
+  /** Delivery worker settings (tests shorten the POST timeout). */
+  webhookWorker?: Partial<WebhookWorkerOptions>;
 }
 
 /** Builds every service once, with plain factories: no DI framework. */
@@ -45,6 +51,7 @@ export function createContainer(deps: ContainerDeps) {
     log,
     adminApiKey: config.adminApiKey,
     changes,
+    publicUrl: config.publicUrl,
     onCompanyCreated: [(manager, company) => signingKeys.createCurrentKey(manager, company.id).then(() => undefined)],
   });
   const tokens = new TokenService({ dataSource, clock, publicUrl: config.publicUrl, signingKeys, companies, events, changes, log });
@@ -53,6 +60,7 @@ export function createContainer(deps: ContainerDeps) {
   const registrants = new RegistrantService({ dataSource, clock, publicUrl: config.publicUrl, tokens, signingKeys, events });
   events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));
   const analytics = new AnalyticsService({ dataSource, clock });
+  const reportLinks = new ReportLinkService({ clock, companies, events, sessions, signingKeys, tokens });
   // F7 managed passwords and F8 knocking: credentials of joinEvent that the federation module owns.
   const passwords = new PasswordService({ dataSource, clock, sessions, tokens, limiter: authLimiter });
   sessions.registerCredential("PASSWORD", (input, _credential, facts) => passwords.admit(input, facts));
@@ -66,9 +74,15 @@ export function createContainer(deps: ContainerDeps) {
   // F4 one-time login links: a credential of joinEvent, and the browser's GET /login/<code>.
   const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, signingKeys, log });
   sessions.registerCredential("LOGIN_LINK", (input, credential) => loginLinks.admitForJoin(input, credential));
+  const userLifecycle = new UserLifecycleService({ dataSource, clock, tokens, sessions });
+  // Outgoing webhooks: endpoints, and the worker that sends what the outbox triggers wrote. Loopback
+  // receivers only outside production, as for JWKS fetches.
+  const webhookAddresses = { allowLoopback: config.nodeEnv !== "production" };
+  const webhookWorker = new WebhookDeliveryWorker({ dataSource, clock, log, encryption, changes, addresses: webhookAddresses, options: deps.webhookWorker });
+  const webhooks = new WebhookService({ dataSource, clock, encryption, addresses: webhookAddresses, wake: () => webhookWorker.wake() });
   // validateToken for every credential kind, through the verifiers above.
   const tokenValidation = new TokenValidationService({ dataSource, companies, tokens, sessions, partners, externalCredentials, loginLinks });
-  return { tokenValidation, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
+  return { tokenValidation, userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
 }
 
 export type Services = ReturnType<typeof createContainer>;

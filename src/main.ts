@@ -92,6 +92,9 @@ async function main(): Promise<void> {
   }, FOLD_INTERVAL_MS);
   folder.unref();
 
+  // Webhook deliveries: woken by the change feed when any node commits a message, and a poll for retries.
+  app.services.webhookWorker.start();
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -10,7 +10,7 @@ import { MAX_TOKEN_LENGTH } from "./tokens";
 
 /**
  * Verification of tokens Admit did not sign: partner JWTs (HS256 with a partner secret, or a
- * partner's own asymmetric keys) and OIDC ID tokens. The rules of PRODUCT.md "Tokens" apply:
+ * partner's own asymmetric keys) and OIDC ID tokens. The rules of docs/tokens.md apply:
  * algorithms pinned, `exp` required, 30 s clock skew, no `jku`/`x5u`/`jwk`/`x5c`/`crit` headers.
  * Every failure is an AppError (TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID), never a jose
  * error or a TypeError.

@@ -1,7 +1,7 @@
 import { exportJWK, generateKeyPair, importJWK } from "jose";
 import type { CryptoKey, JWK } from "jose";
 
-/** Algorithms Admit signs its own tokens with (PRODUCT.md "Tokens"): Ed25519 by default, ES256 allowed. */
+/** Algorithms Admit signs its own tokens with (docs/tokens.md): Ed25519 by default, ES256 allowed. */
 export type SigningAlg = "EdDSA" | "ES256";
 
 export const SIGNING_ALGS: readonly SigningAlg[] = Object.freeze(["EdDSA", "ES256"] as const);

@@ -5,14 +5,15 @@ import type { CryptoKey, JWTHeaderParameters, JWTPayload, ProtectedHeaderParamet
 import { AppError } from "../graphql/errors";
 import { isSigningAlg, SigningAlg } from "./signing-keys";
 
-/** The kinds of token Admit mints itself (PRODUCT.md "Tokens"). */
-export type TokenKind = "join" | "registration" | "session";
+/** The kinds of token Admit mints itself (docs/tokens.md). */
+export type TokenKind = "join" | "registration" | "session" | "report";
 
 /** Each kind has its own `typ` header, so one kind is never accepted where another is expected. */
 export const TOKEN_TYP: Readonly<Record<TokenKind, string>> = Object.freeze({
   join: "join+jwt",
   registration: "registration+jwt",
   session: "session+jwt",
+  report: "report+jwt",
 });
 
 /** Each kind also has its own audience; verification requires typ and aud to name the same kind. */
@@ -20,6 +21,7 @@ export const TOKEN_AUDIENCE: Readonly<Record<TokenKind, string>> = Object.freeze
   join: "admit:join",
   registration: "admit:registration",
   session: "admit:session",
+  report: "admit:report",
 });
 
 /** Clock skew allowed on exp and nbf, in seconds. */
@@ -77,6 +79,11 @@ export interface SignTokenInput {
   issuedAt: Date;
   expiresAt?: Date | null;
   notBefore?: Date | null;
+  /**
+   * The `aud`, for kinds whose audience a company sets (session tokens: a media server pins it);
+   * default the kind's own.
+   */
+  audience?: string;
   /** Extra claims. iss, aud, sub, jti, iat, exp and nbf in here are ignored. */
   claims?: Record<string, unknown>;
 }
@@ -94,7 +101,7 @@ export async function signToken(input: SignTokenInput): Promise<string> {
     }
   }
   payload.iss = input.issuer;
-  payload.aud = TOKEN_AUDIENCE[kind];
+  payload.aud = input.audience ?? TOKEN_AUDIENCE[kind];
   payload.sub = input.subject;
   payload.jti = input.jti;
   payload.iat = toSeconds(input.issuedAt);
@@ -169,6 +176,11 @@ export interface VerifyTokenOptions {
    * Only for callers whose own state decides what an old token may still do.
    */
   acceptExpired?: boolean;
+  /**
+   * The audiences accepted for a kind, when not only the kind's own (session tokens, whose
+   * audience the company sets). Never another kind's: typ and aud still name one kind.
+   */
+  audiences?: (kind: TokenKind) => readonly string[] | null;
 }
 
 export interface VerifiedToken {
@@ -180,7 +192,7 @@ export interface VerifiedToken {
 }
 
 /**
- * Verifies one of Admit's own tokens under the rules of PRODUCT.md "Tokens": kind by typ and
+ * Verifies one of Admit's own tokens under the rules of docs/tokens.md: kind by typ and
  * audience, exact issuer, key by kid, algorithm pinned to the key's, 30 s clock skew, no
  * jku/x5u/jwk/x5c/crit headers, exp required unless `requireExp` is false.
  * @throws AppError TOKEN_EXPIRED, TOKEN_NOT_YET_VALID or TOKEN_INVALID; never a fast-jwt error.
@@ -209,16 +221,17 @@ export async function verifyToken(token: string, opts: VerifyTokenOptions): Prom
 
   // Signature, pinned alg, crit, typ, the presence of every claim we need, iss and aud: none of
   // them depends on the time.
+  const audiences = acceptedAudiences(kind, opts.audiences?.(kind) ?? null);
   let verified: { header: JWTHeaderParameters; payload: JWTPayload };
   try {
-    verified = verifierFor(key, kind, opts.issuer, requireExp)(token);
+    verified = verifierFor(key, kind, opts.issuer, requireExp, audiences)(token);
   } catch (error) {
     throw fromFastJwtError(error);
   }
   const payload = verified.payload;
 
   // fast-jwt accepts an aud array that merely contains ours; ours are always a single string.
-  if (payload.aud !== TOKEN_AUDIENCE[kind]) throw invalid("This token cannot be used here.");
+  if (typeof payload.aud !== "string" || !audiences.includes(payload.aud)) throw invalid("This token cannot be used here.");
   if (payload.iss !== opts.issuer) throw invalid();
   if (!isBoundedString(payload.sub, MAX_SUB_LENGTH)) throw invalid();
   if (!isBoundedString(payload.jti, MAX_JTI_LENGTH)) throw invalid();
@@ -242,6 +255,13 @@ export async function verifyToken(token: string, opts: VerifyTokenOptions): Prom
   return { kind, header: verified.header, payload, expired };
 }
 
+/** The kind's own audience and those given, less any other kind's (so kinds never cross). */
+function acceptedAudiences(kind: TokenKind, given: readonly string[] | null): readonly string[] {
+  if (!given) return [TOKEN_AUDIENCE[kind]];
+  const others = (Object.keys(TOKEN_AUDIENCE) as TokenKind[]).filter((k) => k !== kind).map((k) => TOKEN_AUDIENCE[k]);
+  return [...new Set([TOKEN_AUDIENCE[kind], ...given.filter((a) => !others.includes(a))])];
+}
+
 type Verifier = (token: string) => { header: JWTHeaderParameters; payload: JWTPayload };
 
 /** A key's verifiers are few (kinds × issuer); past this they start over rather than grow. */
@@ -252,16 +272,16 @@ const MAX_VERIFIERS_PER_KEY = 16;
  * costs about as much as a verification. fast-jwt fixes its clock when a verifier is made, so the
  * times are compared in {@link verifyToken} against the caller's clock instead.
  */
-function verifierFor(key: TokenVerificationKey, kind: TokenKind, issuer: string, requireExp: boolean): Verifier {
+function verifierFor(key: TokenVerificationKey, kind: TokenKind, issuer: string, requireExp: boolean, audiences: readonly string[]): Verifier {
   const kept = keptFor(key.publicKey);
-  const id = `${key.alg} ${kind} ${requireExp} ${issuer}`;
+  const id = `${key.alg} ${kind} ${requireExp} ${issuer} ${audiences.join(" ")}`;
   const found = kept.verifiers.get(id);
   if (found) return found;
   const verify: Verifier = createVerifier({
     key: pem(key.publicKey, "public"),
     algorithms: [key.alg],
     allowedIss: issuer,
-    allowedAud: TOKEN_AUDIENCE[kind],
+    allowedAud: [...audiences],
     checkTyp: TOKEN_TYP[kind],
     requiredClaims: requireExp ? [...REQUIRED_CLAIMS, "exp"] : REQUIRED_CLAIMS,
     allowedCritHeaders: [],

@@ -19,12 +19,14 @@ export type ChangeTopic =
   /** A company's signing keys were rotated; the payload is its id. */
   | "signing_key"
   /** A jti was revoked or a user's tokens were cut off; the payload is RevocationView's. */
-  | "revocation";
+  | "revocation"
+  /** Webhook messages were committed (written by row triggers): delivery workers look for work. */
+  | "webhook";
 
 const CHANNEL = "admit_changes";
 /** The application_name of every node's listening connection (pg_stat_activity shows it). */
 export const FEED_APPLICATION_NAME = "admit-change-feed";
-const TOPICS: ReadonlySet<string> = new Set<ChangeTopic>(["api_key", "event", "company", "signing_key", "revocation"]);
+const TOPICS: ReadonlySet<string> = new Set<ChangeTopic>(["api_key", "event", "company", "signing_key", "revocation", "webhook"]);
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 10_000;
 /**

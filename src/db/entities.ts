@@ -8,16 +8,18 @@ import { SigningKeyEntity } from "../modules/token/signing-key.entity";
 import { RevokedTokenEntity } from "../modules/token/revoked-token.entity";
 import { SessionEntity } from "../modules/session/session.entity";
 import { RegistrantEntity } from "../modules/registrant/registrant.entity";
-import { AttendanceRollupEntity } from "../modules/analytics/attendance-rollup.entity";
+import { AnalyticsPendingAttendanceEntity, AttendanceEventRollupEntity, AttendanceRollupEntity, AttendanceValueRollupEntity } from "../modules/analytics/attendance-rollup.entity";
 import { LoginLinkEntity } from "../modules/federation/login-link.entity";
 import { PartnerSecretEntity } from "../modules/federation/partner-secret.entity";
 import { IdentityProviderEntity } from "../modules/federation/identity-provider.entity";
 import { JoinRequestEntity } from "../modules/federation/join-request.entity";
 import { AuthFailureEntity } from "../modules/federation/auth-failure.entity";
 import { SeatStripeEntity } from "../modules/user/seat-stripe.entity";
+import { ErasedSubjectEntity } from "../modules/user/erased-subject.entity";
 import { EventOccupancyEntity } from "../modules/session/event-occupancy.entity";
 import { UserPasswordEntity } from "../modules/federation/user-password.entity";
 import { MasterKeyVerifierEntity } from "../modules/master-key/master-key-verifier.entity";
+import { WebhookDeliveryEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookSubscriptionEntity } from "../modules/webhook/webhook.entity";
 import { AnalyticsPendingInstantEntity, SessionMinuteRollupEntity, SessionSecondRollupEntity } from "../modules/analytics/activity-rollup.entity";
 
 /** Every entity, in one list shared by the app, the CLI scripts and the tests. */
@@ -36,6 +38,9 @@ export const ENTITIES = [
   SessionSecondRollupEntity,
   SessionMinuteRollupEntity,
   AnalyticsPendingInstantEntity,
+  AttendanceEventRollupEntity,
+  AttendanceValueRollupEntity,
+  AnalyticsPendingAttendanceEntity,
   LoginLinkEntity,
   PartnerSecretEntity,
   IdentityProviderEntity,
@@ -43,6 +48,11 @@ export const ENTITIES = [
   AuthFailureEntity,
   UserPasswordEntity,
   SeatStripeEntity,
+  ErasedSubjectEntity,
   EventOccupancyEntity,
   MasterKeyVerifierEntity,
+  WebhookEndpointEntity,
+  WebhookSubscriptionEntity,
+  WebhookMessageEntity,
+  WebhookDeliveryEntity,
 ];

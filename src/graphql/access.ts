@@ -1,6 +1,6 @@
 import { defaultFieldResolver, GraphQLFieldResolver, GraphQLResolveInfo, GraphQLSchema, isObjectType } from "graphql";
 import { Extensions } from "type-graphql";
-import type { RequestContext } from "./context";
+import { companyIdOf, type RequestContext } from "./context";
 import { AppError, isAppError } from "./errors";
 
 /**
@@ -22,6 +22,9 @@ import { AppError, isAppError } from "./errors";
  *   heartbeat resolved it just now), or a session token as bearer whose user is an organizer of
  *   that event now (checked once per request).
  * - `key`: an API key of the object's company.
+ *
+ * - A report link's token as bearer passes every rule but `key` for the objects of its one event
+ *   (an organizer's reading), and none for anything else.
  *
  * An API key passes every rule for its own company's objects and none for another company's.
  * A refused field is a FORBIDDEN error (UNAUTHENTICATED when it needs a key and none was sent):
@@ -59,6 +62,24 @@ export interface AccessState {
 }
 
 export const newAccessState = (): AccessState => ({ grants: [], bearerIsOrganizer: null });
+
+/**
+ * Who may open an event's analytics (eventAnalytics): an API key with READ_ANALYTICS, or the token
+ * of a report link made for that event. Returns the company to read it in; past this, the field
+ * rules of EventAnalytics and what it leads to decide as for any object.
+ * @throws AppError UNAUTHENTICATED or FORBIDDEN.
+ */
+export function analyticsReaderCompany(ctx: RequestContext, eventId: string): string {
+  const principal = ctx.principal;
+  if (principal.kind === "report") {
+    if (principal.eventId !== eventId) throw new AppError("FORBIDDEN", "This report link is for another event.");
+    return principal.companyId;
+  }
+  if (principal.kind === "apiKey" && !principal.scopes.includes("READ_ANALYTICS")) {
+    throw new AppError("FORBIDDEN", "This API key lacks the scope READ_ANALYTICS.");
+  }
+  return companyIdOf(ctx);
+}
 
 /** Declares who may read this field (see {@link AccessRule}). */
 export function Access(rule: AccessRule): MethodDecorator & PropertyDecorator {
@@ -142,6 +163,8 @@ function decide(ctx: RequestContext, rule: Exclude<AccessRule, "public">, owner:
   const principal = ctx.principal;
   if (principal.kind === "apiKey") return principal.companyId === owner.companyId;
   if (rule === "key") return false;
+  // A report link reads what an organizer of its event reads, and nothing of any other event.
+  if (principal.kind === "report") return principal.companyId === owner.companyId && owner.eventId !== null && owner.eventId === principal.eventId;
   const grants = ctx.access.grants.filter((g) => g.companyId === owner.companyId);
   const bearer = principal.kind === "session" && principal.companyId === owner.companyId ? principal : null;
   if (rule === "self") {

@@ -1,5 +1,5 @@
 import type { AuthChecker } from "type-graphql";
-import type { RequestContext } from "./context";
+import { reportTokenRefusal, type RequestContext } from "./context";
 import { AppError } from "./errors";
 import type { ApiScope } from "../modules/company/api-key.entity";
 
@@ -17,6 +17,7 @@ export const authChecker: AuthChecker<RequestContext, AuthRole> = ({ context }, 
   if (principal.kind === "session") {
     throw new AppError("FORBIDDEN", "A session token cannot do this; use a company API key.");
   }
+  if (principal.kind === "report") throw reportTokenRefusal();
   const wantsAdmin = roles.includes("PLATFORM_ADMIN");
   if (principal.kind === "platformAdmin") {
     if (wantsAdmin) return true;

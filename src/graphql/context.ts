@@ -16,7 +16,9 @@ export type Principal =
   | { kind: "platformAdmin" }
   | { kind: "apiKey"; companyId: string; apiKeyId: string; scopes: ApiScope[] }
   /** A session token as bearer: an organizer acting from the embed page. */
-  | { kind: "session"; companyId: string; sessionId: string; eventId: string };
+  | { kind: "session"; companyId: string; sessionId: string; eventId: string }
+  /** A report link's token as bearer: reads one event's report (its analytics and attendees), nothing else. */
+  | { kind: "report"; companyId: string; eventId: string };
 
 /** Per-request facts the access log reads after the response. */
 export interface RequestFacts {
@@ -53,5 +55,10 @@ export function companyIdOf(ctx: RequestContext): string {
   if (ctx.principal.kind === "session") {
     throw new AppError("FORBIDDEN", "A session token cannot do this; use a company API key.");
   }
+  if (ctx.principal.kind === "report") throw reportTokenRefusal();
   throw new AppError("UNAUTHENTICATED", "A company API key is required (Authorization: Bearer adm_…).");
 }
+
+/** What a report link's token is told wherever it is not enough. */
+export const reportTokenRefusal = (): AppError =>
+  new AppError("FORBIDDEN", "A report link's token only reads its event's report; use a company API key.");

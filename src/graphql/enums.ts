@@ -1,6 +1,6 @@
 import { registerEnumType } from "type-graphql";
 
-/** Enums shared by several domains, named as PRODUCT.md's contract names them. */
+/** Enums shared by several domains, named as the API contract (schema.graphql) names them. */
 
 /** A GraphQL enum object from a list of string literals (the entities own the lists). */
 export function literalEnum<const T extends readonly string[]>(values: T): { [K in T[number]]: K } {

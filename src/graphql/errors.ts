@@ -1,6 +1,6 @@
 import { GraphQLError } from "graphql";
 
-/** The closed set of error codes of PRODUCT.md "Errors". Integrations switch on these. */
+/** The closed set of error codes (docs/errors.md). Integrations switch on these. */
 export const ERROR_CODES = [
   "UNAUTHENTICATED",
   "FORBIDDEN",
@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   "JOIN_REQUEST_DENIED",
   "REDIRECT_NOT_ALLOWED",
   "SESSION_ENDED",
+  "USER_SUSPENDED",
   "RATE_LIMITED",
   "INTERNAL",
 ] as const;
@@ -41,19 +42,23 @@ export class AppError extends GraphQLError {
   readonly field?: string;
 
   readonly requestId?: string;
+  /** What the caller should do instead, when the message alone does not say (`extensions.hint`). */
+  readonly hint?: string;
 
-  constructor(code: ErrorCode, message: string, options: { field?: string; requestId?: string } = {}) {
+  constructor(code: ErrorCode, message: string, options: { field?: string; requestId?: string; hint?: string } = {}) {
     super(message, {
       extensions: {
         code,
         ...(options.field ? { field: options.field } : {}),
         ...(options.requestId ? { requestId: options.requestId } : {}),
+        ...(options.hint ? { hint: options.hint } : {}),
       },
     });
     this.name = "AppError";
     this.code = code;
     this.field = options.field;
     this.requestId = options.requestId;
+    this.hint = options.hint;
   }
 }
 

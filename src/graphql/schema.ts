@@ -16,8 +16,9 @@ import { JOIN_REQUEST_RESOLVERS } from "../modules/federation/join-request.resol
 import { OrganizerResolver } from "../modules/session/organizer.resolver";
 import { PARTNER_RESOLVERS } from "../modules/federation/partner.resolver";
 import { LOGIN_LINK_RESOLVERS } from "../modules/federation/login-link.resolver";
+import { WEBHOOK_RESOLVERS } from "../modules/webhook/webhook.resolver";
 
-export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, SessionResolver, ...REGISTRANT_RESOLVERS, ...ANALYTICS_RESOLVERS, PasswordResolver, ...JOIN_REQUEST_RESOLVERS, OrganizerResolver, ...PARTNER_RESOLVERS, ...LOGIN_LINK_RESOLVERS] as const;
+export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, SessionResolver, ...REGISTRANT_RESOLVERS, ...ANALYTICS_RESOLVERS, PasswordResolver, ...JOIN_REQUEST_RESOLVERS, OrganizerResolver, ...PARTNER_RESOLVERS, ...LOGIN_LINK_RESOLVERS, ...WEBHOOK_RESOLVERS] as const;
 
 let built: Promise<GraphQLSchema> | null = null;
 

@@ -3,9 +3,8 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { DataSource } from "typeorm";
 import type { Clock } from "../clock";
 import type { Services } from "../container";
-import { isUuid } from "../graphql/validate";
 import { attendeeCsv } from "../modules/analytics/attendee-export";
-import { bearerOf } from "./bearer";
+import { bearerOf, isReportToken } from "./bearer";
 
 interface CsvRoute {
   Params: { slug: string; id: string };
@@ -19,23 +18,30 @@ const refuse = (reply: FastifyReply, status: number, code: string, message: stri
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
- * GET /c/<companySlug>/events/<event id or slug>/attendees.csv[?from=&to=] (F12): the attendee list as a
- * spreadsheet, for an API key of that company with READ_ANALYTICS. Streamed a page at a time.
+ * GET /c/<companySlug>/events/<event id or slug>/attendees.csv[?from=&to=]: the attendee list as a
+ * spreadsheet, for an API key of that company with READ_ANALYTICS or the token of that event's
+ * report link (the report page's download). Streamed a page at a time.
  */
 export function registerAttendeesCsvRoutes(fastify: FastifyInstance, deps: { services: Services; dataSource: DataSource; clock: Clock }): void {
   const { services, dataSource, clock } = deps;
   fastify.get<CsvRoute>("/c/:slug/events/:id/attendees.csv", async (request, reply) => {
-    const principal = await services.companies.authenticate(bearerOf(request));
-    if (principal.kind !== "apiKey") {
+    const bearer = bearerOf(request);
+    // The report page downloads with its report link's token; never a credential in the URL.
+    const principal = bearer && isReportToken(bearer) ? await services.reportLinks.principalOf(bearer) : await services.companies.authenticate(bearer);
+    if (principal.kind !== "apiKey" && principal.kind !== "report") {
       reply.header("www-authenticate", 'Bearer realm="admit"');
-      return refuse(reply, 401, "UNAUTHENTICATED", "A company API key is required (Authorization: Bearer adm_…).");
+      return refuse(reply, 401, "UNAUTHENTICATED", "A company API key or a report link's token is required (Authorization: Bearer …).");
     }
-    if (!principal.scopes.includes("READ_ANALYTICS")) return refuse(reply, 403, "FORBIDDEN", "This API key lacks the scope READ_ANALYTICS.");
+    if (principal.kind === "apiKey" && !principal.scopes.includes("READ_ANALYTICS")) {
+      return refuse(reply, 403, "FORBIDDEN", "This API key lacks the scope READ_ANALYTICS.");
+    }
     const { slug, id } = request.params;
     const company = /^[a-z0-9-]{1,64}$/.test(slug) ? await services.companies.cachedCompany("slug", slug) : null;
     // Another company's event, or a slug that is not the key's company: not found, like a missing one.
-    // The event by id, slug or companySlug/eventSlug, as everywhere an event is named.
-    const event = company && company.id === principal.companyId ? await services.sessions.eventOf(company.id, id).catch(() => null) : null;
+    // The event by id, slug or companySlug/eventSlug, as everywhere an event is named; a report
+    // link's token reads its own event only.
+    const found = company && company.id === principal.companyId ? await services.sessions.eventOf(company.id, id).catch(() => null) : null;
+    const event = found && (principal.kind === "apiKey" || principal.eventId === found.id) ? found : null;
     if (!event) return refuse(reply, 404, "NOT_FOUND", "The event was not found.");
 
     const window: { from: Date | null; to: Date | null } = { from: null, to: null };

@@ -5,7 +5,7 @@ import { isAppError } from "../graphql/errors";
 import type { Role } from "../graphql/enums";
 import type { SessionEndReasonValue } from "../modules/session/session.entity";
 
-/** PRODUCT.md: the browser session cookie set by a login link. */
+/** The browser session cookie set by a login link. */
 export const SESSION_COOKIE = "admit_session";
 
 /** A cookie longer than this is not one of ours (our tokens are well under 2 KB). */

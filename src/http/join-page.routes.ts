@@ -1,7 +1,3 @@
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { gzipSync } from "node:zlib";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Services } from "../container";
 import { peekToken } from "../auth/tokens";
@@ -10,60 +6,16 @@ import type { CompanyEntity } from "../modules/company/company.entity";
 import type { EventEntity } from "../modules/event/event.entity";
 import { HEARTBEAT_INTERVAL_SECONDS } from "../modules/session/session.service";
 import { clearedSessionCookie, CookieSession, fromAnotherSite, readCookieSession } from "./cookie-session";
+import { ASSET_PREFIX, escapeHtml, pageFiles, sendAsset } from "./page";
 
 /*
  * GET /j/<event slug or id> (also /j/<companySlug>/<eventSlug>): the join page. The HTML is a
  * small template with the event's public facts in a JSON config; the one script and one style
  * sheet are served under /j/_/ with their content hash in the name, so they are cached for good.
  * Everything the page does after loading is a GraphQL call to this origin.
+ *
+ * GET /embed.js: the helper a company's page loads to frame the join page (see docs/embed.md).
  */
-
-interface Asset {
-  name: string;
-  type: string;
-  body: Buffer;
-  gzip: Buffer;
-  etag: string;
-}
-
-interface PageFiles {
-  template: string;
-  script: Asset;
-  style: Asset;
-  byName: Map<string, Asset>;
-}
-
-let files: PageFiles | null = null;
-
-/**
- * The page's files, read once per process. They sit beside this module in the sources; a build
- * that compiles to dist/ finds them in src/ (tsc copies no .html/.js/.css).
- */
-function pageFiles(): PageFiles {
-  if (files) return files;
-  const candidates = [join(__dirname, "join-page"), resolve(__dirname, "../../../src/http/join-page")];
-  const dir = candidates.find((d) => existsSync(join(d, "join.html")));
-  if (!dir) throw new Error(`The join page's files are missing: copy src/http/join-page/ beside the compiled join-page.routes.js (looked in ${candidates.join(", ")}).`);
-  const asset = (file: string, type: string): Asset => {
-    const body = readFileSync(join(dir, file));
-    const hash = createHash("sha256").update(body).digest("hex").slice(0, 16);
-    const [base, ext] = file.split(".");
-    return { name: `${base}.${hash}.${ext}`, type, body, gzip: gzipSync(body, { level: 9 }), etag: `"${hash}"` };
-  };
-  const script = asset("join.js", "text/javascript; charset=utf-8");
-  const style = asset("join.css", "text/css; charset=utf-8");
-  files = {
-    template: readFileSync(join(dir, "join.html"), "utf8"),
-    script,
-    style,
-    byName: new Map([script, style].map((a) => [a.name, a])),
-  };
-  return files;
-}
-
-const ASSET_PREFIX = "/j/_/";
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
 
 /** JSON that is inert inside <script type="application/json">: no "</script>", no "<!--". */
 export const scriptJson = (value: unknown): string =>
@@ -129,16 +81,16 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
   fastify.get<{ Params: { file: string } }>(`${ASSET_PREFIX}:file`, async (request, reply) => {
     const asset = page.byName.get(request.params.file);
     if (!asset) return reply.status(404).header("cache-control", "no-store").send({ error: "No such file." });
-    reply
-      .header("content-type", asset.type)
-      .header("cache-control", "public, max-age=31536000, immutable")
-      .header("etag", asset.etag)
-      .header("vary", "accept-encoding")
-      .header("x-content-type-options", "nosniff")
-      .header("referrer-policy", "no-referrer");
-    if (request.headers["if-none-match"] === asset.etag) return reply.status(304).send();
-    if (/\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""))) return reply.header("content-encoding", "gzip").send(asset.gzip);
-    return reply.send(asset.body);
+    return sendAsset(request, reply, asset, "public, max-age=31536000, immutable");
+  });
+
+  // Its address is stable (companies paste it into their pages), so it is cached for five
+  // minutes and revalidated by its ETag after that: a new version reaches every page within
+  // minutes. Other origins load it (CORP cross-origin), and a host page may ask for it with
+  // crossorigin/SRI (CORS *): it holds no secret.
+  fastify.get("/embed.js", async (request, reply) => {
+    reply.header("cross-origin-resource-policy", "cross-origin").header("access-control-allow-origin", "*");
+    return sendAsset(request, reply, page.embed, "public, max-age=300, must-revalidate");
   });
 
   /** Names the event by id, companySlug/eventSlug, or a slug; hints settle a slug several companies use. */

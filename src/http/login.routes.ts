@@ -4,6 +4,10 @@ import { peekToken } from "../auth/tokens";
 import { AppError, isAppError } from "../graphql/errors";
 import type { VerifiedLoginLink } from "../modules/federation/login-link.service";
 import { clearedSessionCookie, readCookieSession, sessionCookie, sessionCookieValue } from "./cookie-session";
+import { escapeHtml, htmlPage } from "./page";
+
+// The page markup (and its style) lives in ./page, shared by every HTML page Admit serves.
+export { escapeHtml, htmlPage };
 
 /**
  * Browser routes of one-time login links (F4) and logout (F10):
@@ -249,6 +253,7 @@ const JOIN_REFUSALS: Partial<Record<string, { status: number; sentence: string }
     sentence: "You are already in this event in another window or on another device. Leave it there, then open the link again.",
   },
   SEAT_LIMIT_REACHED: { status: 403, sentence: "This organization has no seats left." },
+  USER_SUSPENDED: { status: 403, sentence: "Your account is suspended. Ask the organization that invited you." },
 };
 
 function joinRefused(reply: FastifyReply, error: AppError) {
@@ -263,34 +268,6 @@ function joinRefused(reply: FastifyReply, error: AppError) {
 
 function noStore(reply: FastifyReply): void {
   reply.header("cache-control", "no-store").header("referrer-policy", "no-referrer");
-}
-
-/**
- * An HTML page: no external resources (a CSP that allows none), no referrer, no sniffing, not
- * stored. Everything dynamic in `body` must already be escaped with escapeHtml. `formAction`:
- * the page has a form, which may post to this origin and be redirected to these origins.
- */
-export function htmlPage(reply: FastifyReply, status: number, title: string, body: string, options: { formAction?: string[] } = {}) {
-  const formAction = options.formAction ? ["'self'", ...options.formAction].join(" ") : "'none'";
-  return reply
-    .status(status)
-    .header("content-type", "text/html; charset=utf-8")
-    .header("cache-control", "no-store")
-    .header("referrer-policy", "no-referrer")
-    .header("x-content-type-options", "nosniff")
-    .header("content-security-policy", `default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action ${formAction}; frame-ancestors 'none'`)
-    .send(
-      `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
-        `<title>${escapeHtml(title)}</title>` +
-        `<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;line-height:1.5;color:#222}</style>` +
-        `</head><body>${body}</body></html>\n`,
-    );
-}
-
-const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 }
 
 /**

@@ -41,7 +41,9 @@ async function main(): Promise<void> {
   if (result.alreadyRotated) {
     process.stdout.write(`The database is already under MASTER_KEY (master key id ${next.keyId}): nothing changed.\n`);
   } else {
-    const counts = ENCRYPTED_COLUMNS.map(({ table, what }) => `${result.reencrypted[table]} ${what}(s)`).join(" and ");
+    // Per table (a webhook endpoint has a current and, after a rotation, a previous secret).
+    const tables = new Map(ENCRYPTED_COLUMNS.map(({ table, what }) => [table, what] as const).reverse());
+    const counts = [...tables].reverse().map(([table, what]) => `${result.reencrypted[table]} ${what}(s)`).join(" and ");
     process.stdout.write(`Re-encrypted ${counts} under MASTER_KEY: master key id ${old.keyId} → ${next.keyId}. Start every node with the new MASTER_KEY.\n`);
   }
   replaceKeyFile(config.dataDir, config.masterKeyOld, config.masterKey);

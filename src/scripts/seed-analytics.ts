@@ -165,6 +165,9 @@ export async function seedAnalytics(
     "session_second_rollups",
     "session_minute_rollups",
     "analytics_pending_instants",
+    "attendance_event_rollups",
+    "attendance_value_rollups",
+    "analytics_pending_attendance",
   ]) {
     await dataSource.query(`VACUUM ANALYZE ${table}`);
   }

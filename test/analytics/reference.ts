@@ -306,3 +306,33 @@ export function expectedMinuteRollups(raw: RawData, eventId: string) {
     };
   });
 }
+
+/** What attendance_event_rollups must hold: the rows of attendance_rollups, summed. */
+export function expectedEventSums(raw: RawData, eventId: string) {
+  const rows = expectedAttendanceRollups(raw, eventId);
+  return {
+    attendees: rows.length,
+    attended_ms: rows.reduce((n, r) => n + r.attended_ms, 0),
+    registered: rows.filter((r) => r.registered).length,
+  };
+}
+
+/** What attendance_value_rollups must hold: those rows summed per metadata key and value (as ->> shows it). */
+export function expectedValueSums(raw: RawData, eventId: string) {
+  const sums = new Map<string, { key: string; value: string; attendees: number; attended_ms: number }>();
+  for (const row of expectedAttendanceRollups(raw, eventId)) {
+    for (const [key, v] of Object.entries(row.metadata)) {
+      const value = asText(v);
+      if (value === null) continue;
+      const id = JSON.stringify([key, value]);
+      const sum = sums.get(id) ?? { key, value, attendees: 0, attended_ms: 0 };
+      sums.set(id, { ...sum, attendees: sum.attendees + 1, attended_ms: sum.attended_ms + row.attended_ms });
+    }
+  }
+  return sortByKeyAndValue([...sums.values()]);
+}
+
+/** Rows ordered by key, then value, in code-point order whatever the database's collation. */
+export function sortByKeyAndValue<R extends { key: string; value: string }>(rows: R[]): R[] {
+  return [...rows].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+}

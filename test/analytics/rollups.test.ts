@@ -146,9 +146,12 @@ describe("rollups", () => {
   it("hold exactly what the raw sessions say, once what is pending is folded (by callers taking turns)", async () => {
     const [{ n: pending }] = await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_instants");
     expect(pending).toBeGreaterThan(10);
+    const [{ n: pendingSums }] = await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_attendance");
+    expect(pendingSums).toBeGreaterThan(3);
     const moved = await Promise.all([1, 2, 3].map(() => t.app.services.analytics.foldPending()));
     expect(moved.reduce((a, b) => a + b, 0)).toBe(pending);
     expect((await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_instants"))[0].n).toBe(0);
+    expect((await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_attendance"))[0].n).toBe(0);
     // What each node does every minute (PGlite has no autovacuum): it runs on both databases.
     await t.app.services.analytics.vacuumPending();
     const raw = await ref.loadRaw(t, events.map((e) => e.id));
@@ -178,6 +181,20 @@ describe("rollups", () => {
       }));
       expect(attendance).toEqual(ref.expectedAttendanceRollups(raw, event.id));
       expect(attendance.length).toBeGreaterThan(5);
+
+      // Their sums, per event and per metadata key and value.
+      const totals = await t.db.dataSource.query(
+        "SELECT attendees, attended_ms::int AS attended_ms, registered FROM attendance_event_rollups WHERE event_id = $1",
+        [event.id],
+      );
+      expect(totals).toEqual([ref.expectedEventSums(raw, event.id)]);
+      const values = ref.sortByKeyAndValue(
+        await t.db.dataSource.query("SELECT key, value, attendees, attended_ms::int AS attended_ms FROM attendance_value_rollups WHERE event_id = $1", [
+          event.id,
+        ]),
+      );
+      expect(values).toEqual(ref.expectedValueSums(raw, event.id));
+      expect(values.length).toBeGreaterThan(5);
 
       const seconds = (
         await t.db.dataSource.query(
@@ -283,6 +300,6 @@ function agreesWithTheReference(state: string) {
           ).toEqual(want);
         }
       }
-    });
+    }, 180_000); // a few hundred requests: slow on a busy machine, on PGlite above all
   });
 }

@@ -23,7 +23,7 @@ import {
 } from "../../src/auth/tokens";
 
 const ISSUER = "https://admit.example/c/acme";
-const KINDS: TokenKind[] = ["join", "registration", "session"];
+const KINDS: TokenKind[] = ["join", "registration", "session", "report"];
 const T0 = new Date("2030-01-01T00:00:00Z");
 const at = (seconds: number): Date => new Date(T0.getTime() + seconds * 1000);
 

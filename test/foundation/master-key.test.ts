@@ -13,6 +13,8 @@ import { ok, openFreshTestDatabase, startTestApp, TestApp } from "../support/har
 import { makeCompany, makeEvent } from "../support/factories";
 import { beat, decodePart, join, mint, VALIDATE } from "../join/join-helpers";
 import { createSecret, fresh, partnerJoin, signPartner } from "../federation/partner-helpers";
+import { startReceiver } from "../webhook/receiver";
+import { createEndpoint } from "../webhook/helpers";
 
 type FreshDatabase = Awaited<ReturnType<typeof openFreshTestDatabase>>;
 
@@ -113,10 +115,15 @@ it("a rotation: the app with the new key signs with keys made under the old one 
   const secret = await createSecret(before, company);
   const partnerToken = await signPartner(secret, fresh(before, { user: { id: "partner-before" } }));
   const sessionBefore = await join(before, event.id, (await mint(before, company, { eventId: event.id, user: { id: "in-session" } })).token);
+  // A webhook endpoint whose secret was rotated: a current and a previous secret, both encrypted.
+  const receiver = await startReceiver();
+  const endpoint = await createEndpoint(before, company, receiver.url, ["SESSION_STARTED"]);
+  const webhookSecret = ok(await before.gql(`mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, { id: endpoint.id }, { key: company.key })).rotateWebhookSecret.secret;
+  receiver.secrets.push(endpoint.secret);
   const stored = await encryptedState();
 
   const result = await new MasterKeyService({ dataSource: db.dataSource, clock, encryption: new KeyEncryption(oldKey) }).rotateTo(new KeyEncryption(newKey));
-  expect(result).toEqual({ alreadyRotated: false, reencrypted: { signing_keys: 1, partner_secrets: 1 } });
+  expect(result).toEqual({ alreadyRotated: false, reencrypted: { signing_keys: 1, partner_secrets: 1, webhook_endpoints: 2 } });
   const rotated = await encryptedState();
   expect(rotated).toHaveLength(stored.length);
   for (let i = 0; i < rotated.length; i++) expect(rotated[i]).not.toEqual(stored[i]);
@@ -140,6 +147,14 @@ it("a rotation: the app with the new key signs with keys made under the old one 
   expect((await beat(after, sessionBefore.sessionToken)).active).toBe(true);
   // A partner JWT signed with a secret made before the rotation still verifies.
   expect(ok(await partnerJoin(after, event.id, partnerToken)).joinEvent.role).toBe("ATTENDEE");
+  // Webhooks are signed with both secrets of the endpoint, opened with the new master key.
+  await after.app.services.webhookWorker.drain();
+  expect(receiver.messages.length).toBeGreaterThan(0);
+  receiver.secrets = [webhookSecret];
+  await join(after, event.id, (await mint(after, company, { eventId: event.id, user: { id: "hooked" } })).token);
+  await after.app.services.webhookWorker.drain();
+  expect(receiver.messages.some((m) => m.data.user?.externalId === "hooked")).toBe(true);
+  await receiver.close();
   // A company made after the rotation gets a key under the new master key.
   await mint(after, await makeCompany(after), { eventSpecific: false, user: { id: "newcomer" } });
 });
@@ -171,6 +186,6 @@ it("a rotation refuses a wrong old key, or a row the old key does not open, and 
 
   expect((await rotation(oldKey)).alreadyRotated).toBe(false);
   const rotated = await encryptedState();
-  expect(await rotation(oldKey)).toEqual({ alreadyRotated: true, reencrypted: { signing_keys: 0, partner_secrets: 0 } });
+  expect(await rotation(oldKey)).toEqual({ alreadyRotated: true, reencrypted: { signing_keys: 0, partner_secrets: 0, webhook_endpoints: 0 } });
   expect(await encryptedState()).toEqual(rotated);
 });

@@ -24,8 +24,10 @@ const rules = (type: string, rule: string, fields: string[]) => Object.fromEntri
 
 const ALLOW_LIST: Record<string, string> = {
   // Operations without an API key: each checks the credential it is given.
-  ...rules("Mutation", PUBLIC, ["joinEvent", "heartbeat", "leaveEvent", "endSession", "requestToJoin", "approveJoinRequest", "denyJoinRequest"]),
-  ...rules("Query", PUBLIC, ["joinRequest", "validateToken", "liveEvent"]),
+  ...rules("Mutation", PUBLIC, [
+    "joinEvent", "heartbeat", "leaveEvent", "endSession", "requestToJoin", "approveJoinRequest", "denyJoinRequest", "createReportLink",
+  ]),
+  ...rules("Query", PUBLIC, ["joinRequest", "validateToken", "liveEvent", "eventAnalytics"]),
 
   ...rules("JoinResult", SELF, ["session", "sessionToken", "sessionTokenExpiresAt", "role"]),
   ...rules("SessionState", SELF, ["session", "role", "active", "endReason", "sessionToken", "sessionTokenExpiresAt", "ejectAt"]),
@@ -36,6 +38,8 @@ const ALLOW_LIST: Record<string, string> = {
   "Session.registrant": KEY,
   ...rules("User", SELF, ["id", "externalId", "email", "name", "avatarUrl", "metadata", "isGuest", "createdAt", "updatedAt"]),
   "User.sessions": KEY,
+  "User.createdVia": KEY,
+  "User.suspendedAt": KEY,
 
   // The event's public face for the people in it…
   ...rules("Event", PARTICIPANT, ["id", "name", "slug", "privacy", "knockingEnabled", "startsAt", "endsAt", "endedAt", "status", "joinUrl"]),
@@ -59,6 +63,19 @@ const ALLOW_LIST: Record<string, string> = {
 
   ...rules("LiveEvent", ORGANIZER, ["event", "participantCount", "participants"]),
   ...rules("LiveParticipant", ORGANIZER, ["sessionId", "name", "role", "isGuest", "joinedAt"]),
+
+  // An event's report, for its report link (and the company's key): an organizer's reading.
+  ...rules("ReportLink", PUBLIC, ["url", "expiresAt", "jti"]),
+  ...rules("EventAnalytics", ORGANIZER, [
+    "from", "to", "event", "registrants", "attendees", "attendanceRate", "sessions", "totalAttendanceSeconds", "averageAttendanceSeconds",
+    "peakConcurrentSessions", "timeline", "breakdown", "attendeeList",
+  ]),
+  ...rules("TimelineBucket", PUBLIC, ["start", "activeSessions", "joins"]),
+  ...rules("BreakdownRow", PUBLIC, ["value", "attendees", "totalAttendanceSeconds"]),
+  ...rules("AttendeeConnection", PUBLIC, ["edges", "pageInfo", "totalCount"]),
+  ...rules("AttendeeEdge", PUBLIC, ["cursor", "node"]),
+  ...rules("Attendee", PUBLIC, ["metadata", "firstJoinedAt", "totalAttendanceSeconds", "sessions", "role", "user"]),
+  "Attendee.registrant": KEY,
 };
 
 /** Root fields with @Authorized: their operation refuses a caller without a key before any field. */

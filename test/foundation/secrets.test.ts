@@ -11,7 +11,7 @@ const SHOWS_A_SECRET_ONCE = /(Payload|Ticket)$/;
 
 /**
  * The fields of output object types in an SDL that look like they expose a secret: "Type.field".
- * A Boolean cannot carry one, so flags such as `passwordAuthEnabled` (a setting PRODUCT.md names)
+ * A Boolean cannot carry one, so flags such as `passwordAuthEnabled` (a documented setting)
  * are not counted.
  */
 function secretLookingFields(sdl: string): string[] {

@@ -53,7 +53,7 @@ it("a valid session token", async () => {
   const joined = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "val-2" } })).token);
   const v = await validate(joined.sessionToken);
   expect(v).toMatchObject({ valid: true, errorCode: null, tokenType: "session", expiresAt: joined.sessionTokenExpiresAt });
-  expect(v.claims).toMatchObject({ sub: joined.session.id, aud: "admit:session", evt: event.id });
+  expect(v.claims).toMatchObject({ sub: joined.session.id, aud: `http://admit.test/c/${company.slug}`, evt: event.id, role: "ATTENDEE", permissions: ["view"] });
 });
 
 it("a valid registration token, from registerForEvent and signed directly", async () => {

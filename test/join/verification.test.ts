@@ -286,7 +286,7 @@ describe("the JWKS", () => {
     const jwk = jwks.keys.find((k) => k.kid === decodePart(joined.sessionToken, 0).kid)!;
     expect(cryptoVerify(null, Buffer.from(`${header}.${payload}`), createPublicKey({ key: jwk, format: "jwk" }), Buffer.from(signature, "base64url"))).toBe(true);
     expect(decodePart(joined.sessionToken, 0).typ).toBe("session+jwt");
-    expect(decodePart(joined.sessionToken, 1)).toMatchObject({ aud: "admit:session", iss: issuerOf(company), sub: joined.session.id });
+    expect(decodePart(joined.sessionToken, 1)).toMatchObject({ aud: issuerOf(company), iss: issuerOf(company), sub: joined.session.id });
   });
 
   it("is 404 for an unknown company and never leaks another company's keys", async () => {

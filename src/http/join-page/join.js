@@ -12,16 +12,15 @@
   const fragment = new URLSearchParams(url.hash.slice(1));
   let credential = url.searchParams.get("token") || fragment.get("token");
   let credentialType = null;
-  // ?externalAuthCode= is what "external auth code" integrations already put on their links.
-  const code = url.searchParams.get("code") || url.searchParams.get("externalAuthCode") || fragment.get("externalAuthCode");
-  if (!credential && code) [credential, credentialType] = [code, "PARTNER_JWT"];
+  // A partner-signed JWT: ?code= or ?externalAuthCode= (as other platforms name it), or the same
+  // in the fragment, where the embed helper puts it (a fragment never reaches a server's logs).
+  const partnerCode = ["code", "externalAuthCode"].map((k) => url.searchParams.get(k) || fragment.get(k)).find(Boolean);
+  if (!credential && partnerCode) [credential, credentialType] = [partnerCode, "PARTNER_JWT"];
   // ?heartbeat=<seconds> shortens the interval (tests use 1); bounded so it cannot hammer the server.
   const seconds = Number(url.searchParams.get("heartbeat")) || cfg.heartbeatSeconds || 30;
   const beatMs = Math.min(Math.max(seconds, 1), 300) * 1000;
   if (url.searchParams.has("token") || url.searchParams.has("code") || url.searchParams.has("externalAuthCode") || url.hash) {
-    url.searchParams.delete("token");
-    url.searchParams.delete("code");
-    url.searchParams.delete("externalAuthCode");
+    for (const k of ["token", "code", "externalAuthCode"]) url.searchParams.delete(k);
     history.replaceState(null, "", url.pathname + url.search);
   }
 
@@ -36,6 +35,7 @@
     TOKEN_EXPIRED: "Your access expired with your link.",
     EVENT_ENDED: "The event has ended.",
     REVOKED: "Your access to this event was revoked.",
+    SUSPENDED: "Your account was suspended. Contact the organization that invited you.",
   };
   // Every code a join, a knock or a heartbeat can answer, as a sentence a person can act on.
   const ERRORS = {
@@ -60,6 +60,7 @@
     JOIN_REQUEST_EXPIRED: "Nobody let you in in time. You can ask again.",
     APPROVAL_USED: "You were let in, but in another window. Ask again to join here.",
     SESSION_ENDED: "Your session has ended.",
+    USER_SUSPENDED: "Your account is suspended. Contact the organization that invited you.",
     RATE_LIMITED: "Too many attempts. Wait a minute, then try again.",
     UNAUTHENTICATED: "Your session has expired. Open your link again.",
     FORBIDDEN: "You are not allowed to do this.",
@@ -87,7 +88,7 @@
     deny: "mutation($id: ID!) { denyJoinRequest(id: $id) { id status } }",
   };
 
-  const st = { state: "loading", token: null, sessionId: null, role: null, user: null, event: ev, endReason: null, error: null, offset: 0, ejectAt: null, request: null };
+  const st = { state: "loading", token: null, sessionId: null, role: null, user: null, event: ev, endReason: null, error: null, offset: 0, ejectAt: null, request: null, rejoin: null };
   const timers = {};
   const later = (name, fn, ms) => { clearTimeout(timers[name]); timers[name] = setTimeout(fn, ms); };
   const stop = () => Object.values(timers).forEach(clearTimeout);
@@ -124,10 +125,20 @@
   function renderEvent(e) {
     if (!e || !e.name) return;
     $("event-name").textContent = document.title = e.name;
-    const at = (d) => new Date(d).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
-    const times = e.startsAt ? at(e.startsAt) + (e.endsAt ? ` – ${at(e.endsAt)}` : "") : e.endsAt ? `Until ${at(e.endsAt)}` : "";
+    const times = e.startsAt ? when(e.startsAt, e.endsAt) : e.endsAt ? `Until ${when(e.endsAt)}` : "";
     $("event-times").textContent = times;
     $("event-times").hidden = !times;
+  }
+
+  // In the reader's time zone, which is named ("10:00 – 11:00 AM CET"); the year only when it
+  // is not this one; one day's range says the day once, so that it fits a phone's width.
+  function when(start, end) {
+    const [a, b] = [new Date(start), end && new Date(end)];
+    const thisYear = new Date().getFullYear();
+    const opts = { month: "short", day: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" };
+    if (a.getFullYear() !== thisYear || (b && b.getFullYear() !== thisYear)) opts.year = "numeric";
+    const format = new Intl.DateTimeFormat([], opts);
+    return b && format.formatRange ? format.formatRange(a, b) : format.format(a);
   }
 
   // Avatars are often Gravatar URLs: the page loads none from another origin (no third-party
@@ -155,6 +166,10 @@
     return h ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
   };
   function tick() {
+    if (st.state === "lobby" && st.request) {
+      const waited = Math.max(0, Math.round((Date.now() - (st.request.at || Date.now())) / 1000));
+      $("lobby-elapsed").textContent = clock(waited);
+    }
     const el = $("time-left");
     el.hidden = !st.ejectAt || st.state !== "joined";
     if (el.hidden) return;
@@ -182,6 +197,7 @@
       role: st.role,
       sessionId: st.sessionId,
       endReason: st.endReason,
+      canRejoin: st.state === "ended" && !!st.rejoin,
       error: st.error,
       user: st.user && { id: st.user.id, name: st.user.name },
       event: st.event.id ? { id: st.event.id, name: st.event.name || null } : null,
@@ -207,14 +223,29 @@
     }
   };
 
-  async function join(input, formView) {
+  // rejoinable: the credential may be presented again (a join token, a partner's JWT, the
+  // sign-in of a login link, a guest's name), as opposed to a knock's one-time approval. It is
+  // kept in this page's memory only: never in the address, never in storage.
+  async function join(input, formView, rejoinable) {
+    clearTimeout(timers.rejoin);
     show("loading");
     try {
       const joined = (await gql(Q.join, { input })).joinEvent;
+      st.rejoin = rejoinable ? { input, until: expiry(input.credential) } : null;
       enter(joined.sessionToken, joined.role, joined.session, joined.session.ejectAt);
     } catch (e) {
       if (formView && (e.code === "BAD_USER_INPUT" || TRANSIENT.includes(e.code))) return formError(formView, e);
       fail(e);
+    }
+  }
+
+  // When a JWT credential stops working (its exp, in ms); null when it does not say.
+  function expiry(jwt) {
+    try {
+      const exp = JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).exp;
+      return typeof exp === "number" ? exp * 1000 : null;
+    } catch {
+      return null;
     }
   }
 
@@ -238,6 +269,10 @@
     st.sessionId = session.id;
     st.user = session.user;
     st.event = { ...st.event, ...session.event };
+    st.endReason = null;
+    st.error = null;
+    $("leave").disabled = false;
+    $("notice").hidden = true;
     store("session", token);
     renderEvent(st.event);
     renderUser(st.user);
@@ -295,9 +330,17 @@
     st.endReason = reason;
     st.role = null;
     st.token = null;
+    // Rejoin: after leaving, or a disconnection, while the credential is still usable (by the
+    // server's clock); not after a removal, a revocation or the end of the event or of the time.
+    const r = st.rejoin;
+    if (r && (!REJOINABLE.includes(reason) || (r.until && r.until <= Date.now() + st.offset))) st.rejoin = null;
+    $("rejoin").hidden = !st.rejoin;
+    // The button goes when the credential expires, while the page stays open.
+    if (st.rejoin && st.rejoin.until) later("rejoin", () => end(reason), Math.min(st.rejoin.until - Date.now() - st.offset, 2 ** 31 - 1));
     $("ended-reason").textContent = ENDED[reason] || ERRORS.SESSION_ENDED;
     show("ended", ENDED[reason], "ended-title");
   }
+  const REJOINABLE = ["LEFT", "SUPERSEDED", "INACTIVE"];
 
   function fail(e) {
     stop();
@@ -315,6 +358,10 @@
     (form.querySelector(`[name="${e.field}"]`) || form.querySelector("input")).focus();
   }
 
+  $("rejoin").addEventListener("click", () => {
+    if (st.rejoin) join(st.rejoin.input, null, true);
+  });
+
   $("leave").addEventListener("click", async () => {
     $("leave").disabled = true;
     try {
@@ -329,11 +376,11 @@
   // The cookie reached this page from another site: join with the sign-in, or resume the
   // session, only when the person asks to.
   const resumable = cfg.sessionToken || stored("session");
-  $("confirm-join").addEventListener("click", () => (resumable ? resume(resumable) : join({ event: st.event.id, credential: cfg.joinToken })));
+  $("confirm-join").addEventListener("click", () => (resumable ? resume(resumable) : join({ event: st.event.id, credential: cfg.joinToken }, null, true)));
 
   $("guest-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    join({ event: st.event.id, displayName: $("guest-name").value.trim() }, "guest");
+    join({ event: st.event.id, displayName: $("guest-name").value.trim() }, "guest", true);
   });
 
   // ---- Knocking ---------------------------------------------------------------------------------
@@ -344,7 +391,7 @@
     show("loading");
     try {
       const ticket = (await gql(Q.knock, { input: { event: st.event.id, name: $("knock-name").value.trim(), email: email || null } })).requestToJoin;
-      st.request = { id: ticket.request.id, secret: ticket.secret };
+      st.request = { id: ticket.request.id, secret: ticket.secret, at: Date.now() };
       store("knock", st.request);
       lobby();
     } catch (err) {
@@ -354,22 +401,37 @@
   });
 
   function lobby() {
+    $("knock-note").hidden = true;
     show("lobby", "Your request was sent. Waiting for an organizer to let you in.", "lobby-title");
+    tick();
     later("poll", poll, Math.min(beatMs, 5000));
   }
+
+  // No API withdraws a request: Cancel stops waiting here and says that the organizers may
+  // still see it until it expires.
+  $("cancel-knock").addEventListener("click", () => {
+    clearTimeout(timers.poll);
+    store("knock", null);
+    st.request = null;
+    $("knock-error").hidden = true;
+    $("knock-note").hidden = false;
+    show("knock", "You stopped waiting.", "knock-title");
+  });
 
   async function poll() {
     try {
       const request = (await gql(Q.poll, { id: st.request.id, s: st.request.secret })).joinRequest;
+      if (st.state !== "lobby") return; // cancelled meanwhile
       if (!request || request.status !== "PENDING") store("knock", null);
       if (!request) return fail({ code: "NOT_FOUND" });
       if (request.status === "APPROVED") return request.credential ? join({ event: st.event.id, credential: request.credential }) : fail({ code: "APPROVAL_USED" });
       if (request.status === "DENIED") return fail({ code: "JOIN_REQUEST_DENIED" });
       if (request.status === "EXPIRED") return formError("knock", { code: "JOIN_REQUEST_EXPIRED" });
     } catch (e) {
+      if (st.state !== "lobby") return;
       if (!TRANSIENT.includes(e.code)) return fail(e);
     }
-    later("poll", poll, Math.min(beatMs, 5000));
+    if (st.state === "lobby") later("poll", poll, Math.min(beatMs, 5000));
   }
 
   // ---- The organizer's panel --------------------------------------------------------------------
@@ -441,6 +503,18 @@
     $("organizer-title").focus({ preventScroll: true });
   }
 
+  // The report opens in a new tab with this session token in its fragment (never sent to a
+  // server), which it trades for a report link; the address is made at the click, as the token
+  // changes with every heartbeat. The company is named by the token's issuer (<PUBLIC_URL>/c/<slug>).
+  $("report-link").addEventListener("click", (e) => {
+    try {
+      const iss = JSON.parse(atob(st.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).iss;
+      e.currentTarget.href = `${new URL(iss).pathname}/events/${st.event.id}/report#session=${st.token}`;
+    } catch {
+      e.preventDefault();
+    }
+  });
+
   // ---- Start ------------------------------------------------------------------------------------
 
   function begin() {
@@ -452,10 +526,10 @@
 
   renderEvent(ev);
   if (cfg.error) fail({ code: cfg.error });
-  else if (credential) join({ event: ev.id || ev.ref, credential, ...(credentialType ? { credentialType } : {}) });
+  else if (credential) join({ event: ev.id || ev.ref, credential, ...(credentialType ? { credentialType } : {}) }, null, true);
   else if (cfg.confirmJoin && (resumable || cfg.joinToken)) show("confirm", null, "confirm-join");
   else if (resumable) resume(resumable);
-  else if (cfg.joinToken) join({ event: ev.id, credential: cfg.joinToken });
+  else if (cfg.joinToken) join({ event: ev.id, credential: cfg.joinToken }, null, true);
   else if (cfg.ended) end(cfg.ended);
   else if ((st.request = stored("knock"))) lobby();
   else begin();

@@ -3,6 +3,7 @@ import { Arg, Authorized, Ctx, FieldResolver, Float, ID, Info, Int, Query, Resol
 import { Access } from "../../graphql/access";
 import type { RequestContext } from "../../graphql/context";
 import { EventType } from "../event/event.types";
+import { ReportLinkResolver } from "./report-link.resolver";
 import { toRegistrantType } from "../registrant/registrant.service";
 import { RegistrantType } from "../registrant/registrant.types";
 import { toUserType } from "../user/user.service";
@@ -22,8 +23,11 @@ const TO = { nullable: true, description: "End of the window (exclusive), after 
 
 @Resolver(() => EventAnalyticsType)
 export class EventAnalyticsResolver {
-  @Authorized("READ_ANALYTICS")
-  @Query(() => EventAnalyticsType, { description: "Engagement of one of the company's events (API key with READ_ANALYTICS)." })
+  // No @Authorized: a report link's token opens its own event's analytics too (analyticsReaderCompany).
+  @Access("public")
+  @Query(() => EventAnalyticsType, {
+    description: "Engagement of one of the company's events (API key with READ_ANALYTICS, or the token of that event's report link).",
+  })
   eventAnalytics(
     @Ctx() ctx: RequestContext,
     @Arg("eventId", () => ID, { description: "The event." }) eventId: string,
@@ -33,21 +37,25 @@ export class EventAnalyticsResolver {
     return ctx.services.analytics.forEvent(ctx, eventId, from, to);
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => EventType, { description: "The event." })
   async event(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<EventType> {
     return ctx.services.events.toType(await ctx.loaders.eventById.load(a.eventId));
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => Int, { description: "Live registrations of the event (not cancelled), whatever the window." })
   registrants(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number> {
     return ctx.services.analytics.registrants(ctx, a);
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => Int, { description: "Distinct users with at least one session in the window." })
   attendees(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number> {
     return ctx.services.analytics.attendees(ctx, a);
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => Float, {
     nullable: true,
     description:
@@ -57,26 +65,31 @@ export class EventAnalyticsResolver {
     return ctx.services.analytics.attendanceRate(ctx, a);
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => Int, { description: "Sessions running at some time in the window." })
   sessions(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number> {
     return ctx.services.analytics.sessions(ctx, a);
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => Int, { description: "Attendance in seconds within the window; overlapping sessions of one user count once." })
   totalAttendanceSeconds(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number> {
     return ctx.services.analytics.totalAttendanceSeconds(ctx, a);
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => Float, { nullable: true, description: "Attendance seconds per attendee; null without attendees." })
   averageAttendanceSeconds(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number | null> {
     return ctx.services.analytics.averageAttendanceSeconds(ctx, a);
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => Int, { description: "The most sessions running at one instant in the window." })
   peakConcurrentSessions(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number> {
     return ctx.services.analytics.peakConcurrentSessions(ctx, a);
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => [TimelineBucketType], {
     description: "Running sessions and joins per bucket, from the window's start (or the first join) to its end (or the last activity).",
   })
@@ -88,6 +101,7 @@ export class EventAnalyticsResolver {
     return ctx.pacer.pace(await ctx.services.analytics.timeline(ctx, a, bucketSeconds));
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => [BreakdownRowType], {
     description:
       "Attendees and their time by the value of a metadata key: the registrant's, else the user's, else the session's (token) metadata. Most attendees first.",
@@ -102,6 +116,7 @@ export class EventAnalyticsResolver {
     return ctx.pacer.pace(await ctx.services.analytics.breakdown(ctx, a, metadataKey, first));
   }
 
+  @Access("organizer-or-key")
   @FieldResolver(() => AttendeeConnection, { description: "Attendees, by first join (then user id)." })
   async attendeeList(
     @Root() a: EventAnalyticsType,
@@ -130,11 +145,14 @@ export class EventAnalyticsFieldResolver {
 
 @Resolver(() => AttendeeType)
 export class AttendeeResolver {
+  @Access("public")
   @FieldResolver(() => UserType, { description: "The user." })
   async user(@Root() attendee: AttendeeType, @Ctx() ctx: RequestContext): Promise<UserType> {
-    return toUserType(await ctx.loaders.userById.load(attendee.userId));
+    // Met as an attendee of this event: readable by whoever may read the event's report.
+    return { ...toUserType(await ctx.loaders.userById.load(attendee.userId)), viaEventId: attendee.eventId };
   }
 
+  @Access("key")
   @FieldResolver(() => RegistrantType, {
     nullable: true,
     description: "The registration: that of the latest session that came with one, else a live one linked to the user; null if none.",
@@ -148,6 +166,7 @@ export class AttendeeResolver {
 
 @Resolver(() => AttendeeConnection)
 export class AttendeeConnectionResolver {
+  @Access("public")
   @FieldResolver(() => Int, { nullable: true, description: "Attendees in the window, across all pages (counted only when asked)." })
   totalCount(@Root() page: { totalCount?: number; countTotal?: () => Promise<number> }): Promise<number> | number | null {
     return page.totalCount ?? page.countTotal?.() ?? null;
@@ -182,6 +201,7 @@ export class CompanyAnalyticsResolver {
 
 /** Every resolver of this module, for RESOLVERS in src/graphql/schema.ts. */
 export const ANALYTICS_RESOLVERS = [
+  ReportLinkResolver,
   EventAnalyticsResolver,
   EventAnalyticsFieldResolver,
   AttendeeResolver,

@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { Clock } from "../../clock";
+import { analyticsReaderCompany } from "../../graphql/access";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { decodeCursor, pageSize, toConnection, ConnectionShape } from "../../graphql/connection";
 import { badInput, notFound } from "../../graphql/errors";
@@ -46,12 +47,12 @@ export class AnalyticsService {
   }
 
   /**
-   * Reclaims the pending table's dead rows (it is emptied every second). PostgreSQL's autovacuum
+   * Reclaims the pending tables' dead rows (they are emptied every second). PostgreSQL's autovacuum
    * does this too, at most once a minute; embedded PGlite has no autovacuum, so nodes call this
    * every minute. A node finding another one's VACUUM running skips its turn.
    */
   async vacuumPending(): Promise<void> {
-    await this.deps.dataSource.query("VACUUM (SKIP_LOCKED) analytics_pending_instants");
+    await this.deps.dataSource.query("VACUUM (SKIP_LOCKED) analytics_pending_instants, analytics_pending_attendance");
   }
 
   /**
@@ -90,7 +91,7 @@ export class AnalyticsService {
 
   /** eventAnalytics and Event.analytics: another company's event is NOT_FOUND, like a missing one. */
   async forEvent(ctx: RequestContext, eventId: string, from?: Date | null, to?: Date | null): Promise<EventAnalyticsType> {
-    const companyId = companyIdOf(ctx);
+    const companyId = analyticsReaderCompany(ctx, eventId);
     const window = this.window(from, to);
     if (!v.isUuid(eventId) || !(await ctx.loaders.analytics.owned.load({ companyId, eventId }))) throw notFound("The event");
     return { companyId, eventId, ...window, now: this.nowOf(ctx) };
@@ -161,7 +162,7 @@ export class AnalyticsService {
     const cursor = decodeAttendeeCursor(after);
     const rows = await ctx.loaders.analytics.attendeePage.load({ ...this.key(a), take: limit + 1, after: cursor });
     return {
-      ...toConnection(rows, limit, attendeeCursorOf, (row) => toAttendee(a.companyId, row)),
+      ...toConnection(rows, limit, attendeeCursorOf, (row) => toAttendee(a, row)),
       countTotal: () => this.attendees(ctx, a),
     };
   }
@@ -241,9 +242,10 @@ function tooManyBuckets(bucketSeconds: number, buckets: number) {
   );
 }
 
-function toAttendee(companyId: string, row: AttendeeRow): AttendeeType {
+function toAttendee(a: EventAnalyticsType, row: AttendeeRow): AttendeeType {
   return {
-    companyId,
+    companyId: a.companyId,
+    eventId: a.eventId,
     userId: row.userId,
     registrantId: row.registrantId,
     metadata: row.metadata,

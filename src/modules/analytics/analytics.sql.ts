@@ -418,6 +418,27 @@ function attendeeParams(scope: AnalyticsScope, sources: AttendeeSources): Attend
  */
 const fastRows = (a: AttendeeParams) => `attendance_rollups a WHERE a.event_id = ANY (${a.fast}) AND a.company_id = ${a.company}`;
 
+/**
+ * The per-event sums of the fast events' rollup rows (attendance_event_rollups plus what is
+ * pending for it), as rows t (event_id, attendees, attended_ms, registered): one row per event
+ * and per pending change, however many attendees. `key` is passed on to the pending function,
+ * which also returns that key's pending values (the caller keeps only the totals, key NULL).
+ */
+const fastTotals = (a: AttendeeParams, key: string | null) => `(
+          SELECT r.event_id, r.attendees, r.attended_ms, r.registered FROM attendance_event_rollups r
+           WHERE r.event_id = ANY (${a.fast}) AND r.event_id IN (SELECT id FROM ev)
+          UNION ALL
+          SELECT p.event_id, p.attendees, p.attended_ms, p.registered
+            FROM analytics_pending_attendance_of(ARRAY(SELECT id FROM ev WHERE id = ANY (${a.fast})), ${key ?? "NULL::text"}) p WHERE p.key IS NULL) t`;
+
+/** The per-value sums of one metadata key over the fast events' rollup rows, pending changes included. */
+const fastValues = (a: AttendeeParams, key: string) => `(
+          SELECT r.event_id, r.value, r.attendees, r.attended_ms FROM attendance_value_rollups r
+           WHERE r.event_id = ANY (${a.fast}) AND r.event_id IN (SELECT id FROM ev) AND r.key = ${key}
+          UNION ALL
+          SELECT p.event_id, p.value, p.attendees, p.attended_ms
+            FROM analytics_pending_attendance_of(ARRAY(SELECT id FROM ev WHERE id = ANY (${a.fast})), ${key}) p WHERE p.key = ${key})`;
+
 /** UNION ALL of the parts that have events (built only when kept: building numbers their parameters). */
 const unionOf = (parts: [boolean, () => string][], empty: string) => {
   const kept = parts.filter(([keep]) => keep).map(([, sql]) => sql());
@@ -425,9 +446,8 @@ const unionOf = (parts: [boolean, () => string][], empty: string) => {
 };
 
 /**
- * Attendees, their time and how many registered, per event. For fast events: every rollup row
- * (read from the index idx_attendance_rollups_totals only), minus the rollup rows of live
- * users, plus their live rows.
+ * Attendees, their time and how many registered, per event. For fast events: the sums of their
+ * rollup rows (fastTotals), minus the rollup rows of live users, plus their live rows.
  */
 export function attendeeTotalsSql(scope: AnalyticsScope, sources: AttendeeSources): Statement {
   const a = attendeeParams(scope, sources);
@@ -438,8 +458,7 @@ export function attendeeTotalsSql(scope: AnalyticsScope, sources: AttendeeSource
       parts AS (
         ${unionOf(
           [
-            [hasFast, () => `SELECT a.event_id, count(*) AS n, sum(a.attended_ms) AS ms, count(*) FILTER (WHERE a.registered) AS reg
-                         FROM ${fastRows(a)} GROUP BY a.event_id`],
+            [hasFast, () => `SELECT t.event_id, t.attendees::bigint AS n, t.attended_ms::numeric AS ms, t.registered::bigint AS reg FROM ${fastTotals(a, null)}`],
             [hasFast, () => `SELECT event_id, -count(*), -sum(rollup_ms), -count(*) FILTER (WHERE rollup_registered)
                          FROM live_rows WHERE in_rollup GROUP BY event_id`],
             [hasFast, () => `SELECT event_id, count(*), sum(attended_ms), count(*) FILTER (WHERE registered) FROM live_rows GROUP BY event_id`],
@@ -454,7 +473,11 @@ export function attendeeTotalsSql(scope: AnalyticsScope, sources: AttendeeSource
   };
 }
 
-/** Attendees and their time by the value of one metadata key (null when absent), most attendees first. */
+/**
+ * Attendees and their time by the value of one metadata key (null when absent), most attendees
+ * first. For fast events, from the sums per value (fastValues); the null group is the event's
+ * totals minus those. Live users are taken out and added back as in attendeeTotalsSql.
+ */
 export function breakdownSql(scope: AnalyticsScope, sources: AttendeeSources, key: string, limit: number): Statement {
   const a = attendeeParams(scope, sources);
   const k = a.p.add(key, "text");
@@ -466,8 +489,10 @@ export function breakdownSql(scope: AnalyticsScope, sources: AttendeeSources, ke
       parts AS (
         ${unionOf(
           [
-            [hasFast, () => `SELECT a.event_id, a.metadata ->> ${k} AS value, count(*) AS n, sum(a.attended_ms) AS ms
-                         FROM ${fastRows(a)} GROUP BY 1, 2`],
+            // Attendees with a value, and (the NULL group) every attendee minus those.
+            [hasFast, () => `SELECT v.event_id, v.value, v.attendees::bigint AS n, v.attended_ms::numeric AS ms FROM ${fastValues(a, k)} v`],
+            [hasFast, () => `SELECT v.event_id, NULL, -v.attendees, -v.attended_ms FROM ${fastValues(a, k)} v`],
+            [hasFast, () => `SELECT t.event_id, NULL, t.attendees, t.attended_ms FROM ${fastTotals(a, k)}`],
             [hasFast, () => `SELECT event_id, rollup_metadata ->> ${k}, -count(*), -sum(rollup_ms)
                          FROM live_rows WHERE in_rollup GROUP BY 1, 2`],
             [hasFast, () => `SELECT event_id, metadata ->> ${k}, count(*), sum(attended_ms) FROM live_rows GROUP BY 1, 2`],

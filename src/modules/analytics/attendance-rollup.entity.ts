@@ -1,4 +1,4 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, Relation } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, Relation } from "typeorm";
 import { EventEntity } from "../event/event.entity";
 import { UserEntity } from "../user/user.entity";
 
@@ -90,4 +90,92 @@ export class AttendanceRollupEntity {
   /** Registrations its sessions came in with. */
   @Column({ type: "uuid", array: true, default: () => "'{}'" })
   sessionRegistrantIds: string[];
+}
+
+/**
+ * What attendance_rollups sums to per event: attendees (rows), their time and how many are
+ * registered. Kept by a trigger on attendance_rollups through analytics_pending_attendance (see
+ * there), so the headline numbers read one row instead of every attendee.
+ */
+@Entity({ name: "attendance_event_rollups" })
+export class AttendanceEventRollupEntity {
+  @PrimaryColumn({ type: "uuid" })
+  eventId: string;
+
+  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "event_id" })
+  event?: Relation<EventEntity>;
+
+  @Column({ type: "integer", default: 0 })
+  attendees: number;
+
+  @Column({ type: "bigint", default: 0 })
+  attendedMs: string;
+
+  @Column({ type: "integer", default: 0 })
+  registered: number;
+}
+
+/**
+ * attendance_rollups summed per event, metadata key and value (the value as `->>` shows it):
+ * what a breakdown reads. Attendees without the key are the event's total minus the key's
+ * values, so a breakdown by any key costs the number of its values, not of attendees.
+ */
+@Entity({ name: "attendance_value_rollups" })
+export class AttendanceValueRollupEntity {
+  @PrimaryColumn({ type: "uuid" })
+  eventId: string;
+
+  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "event_id" })
+  event?: Relation<EventEntity>;
+
+  @PrimaryColumn({ type: "text" })
+  key: string;
+
+  @PrimaryColumn({ type: "text" })
+  value: string;
+
+  @Column({ type: "integer", default: 0 })
+  attendees: number;
+
+  @Column({ type: "bigint", default: 0 })
+  attendedMs: string;
+}
+
+/**
+ * Changes to the per-event and per-value sums, waiting to be folded into them. A session's end
+ * refreshes its attendee's row; summing it straight into the event's row would make every
+ * session end of the event wait for the same row until its COMMIT. Instead the trigger appends
+ * one row per change here (shared with nobody); analytics_fold_pending moves them every second,
+ * and readers add what is still pending, so answers are exact as of their snapshot.
+ * key NULL: the per-event totals.
+ */
+@Entity({ name: "analytics_pending_attendance" })
+@Index("idx_analytics_pending_attendance_event_key", ["eventId", "key"])
+export class AnalyticsPendingAttendanceEntity {
+  @PrimaryGeneratedColumn({ type: "bigint" })
+  id: string;
+
+  @Column({ type: "uuid" })
+  eventId: string;
+
+  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "event_id" })
+  event?: Relation<EventEntity>;
+
+  @Column({ type: "text", nullable: true })
+  key: string | null;
+
+  @Column({ type: "text", nullable: true })
+  value: string | null;
+
+  @Column({ type: "integer" })
+  attendees: number;
+
+  @Column({ type: "bigint" })
+  attendedMs: string;
+
+  @Column({ type: "integer" })
+  registered: number;
 }

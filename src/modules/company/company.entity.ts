@@ -59,6 +59,14 @@ export class CompanyEntity {
   @Column({ type: "text", array: true, default: () => "'{}'" })
   allowedEmbedOrigins: string[];
 
+  /** What each role may do, as session tokens carry it: null keeps the defaults (see role-permissions.ts). */
+  @Column({ type: "jsonb", nullable: true })
+  rolePermissions: Partial<Record<"ATTENDEE" | "PRESENTER" | "ORGANIZER", string[]>> | null;
+
+  /** The session token's audience, for media servers to pin; null is the company's issuer. */
+  @Column({ type: "varchar", length: 2048, nullable: true })
+  sessionTokenAudience: string | null;
+
   @CreateDateColumn({ type: "timestamptz", precision: 3 })
   createdAt: Date;
 

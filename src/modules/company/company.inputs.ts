@@ -1,4 +1,5 @@
 import { Field, InputType, Int } from "type-graphql";
+import { Role } from "../../graphql/enums";
 import { ApiScopeEnum } from "./company.types";
 import type { ApiScope } from "./api-key.entity";
 
@@ -21,6 +22,17 @@ export class CreateApiKeyInput {
 
   @Field(() => [ApiScopeEnum], { nullable: true, description: "What it may do; every scope when absent." })
   scopes?: ApiScope[];
+}
+
+@InputType({ description: "The permissions one role carries in session tokens." })
+export class RolePermissionsInput {
+  @Field(() => Role, { description: "The role." })
+  role: Role;
+
+  @Field(() => [String], {
+    description: "What it may do: 1 to 40 characters each (lower-case letters, digits, '_', '.', ':' or '-'), at most 20.",
+  })
+  permissions: string[];
 }
 
 @InputType({ description: "Settings to change; absent fields stay as they are." })
@@ -63,4 +75,16 @@ export class UpdateCompanySettingsInput {
 
   @Field(() => Int, { nullable: true, description: "Most non-guest users; null removes the limit." })
   seatLimit?: number | null;
+
+  @Field(() => [RolePermissionsInput], {
+    nullable: true,
+    description: "What each role named may do, as session tokens carry it (`permissions`); roles not named keep theirs.",
+  })
+  rolePermissions?: RolePermissionsInput[];
+
+  @Field(() => String, {
+    nullable: true,
+    description: "The `aud` of session tokens, for a media server to pin (at most 2048 characters); null restores the default, the company's issuer.",
+  })
+  sessionTokenAudience?: string | null;
 }

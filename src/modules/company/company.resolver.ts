@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { RequestContext } from "../../graphql/context";
 import { CreateApiKeyInput, CreateCompanyInput, UpdateCompanySettingsInput } from "./company.inputs";
-import { toApiKeyType, toCompanyType } from "./company.service";
+import { toApiKeyType } from "./company.service";
 import { ApiKeyType, CompanyType, CreateApiKeyPayload, CreateCompanyPayload } from "./company.types";
 
 @Resolver(() => CompanyType)
@@ -9,7 +9,7 @@ export class CompanyResolver {
   @Authorized()
   @Query(() => CompanyType, { description: "The caller's company (API key)." })
   async company(@Ctx() ctx: RequestContext): Promise<CompanyType> {
-    return toCompanyType(await ctx.services.companies.getCompany(ctx));
+    return ctx.services.companies.toType(await ctx.services.companies.getCompany(ctx));
   }
 
   @FieldResolver(() => Int, { description: "Non-guest users the company has (each takes a seat)." })
@@ -35,7 +35,7 @@ export class CompanyResolver {
     @Arg("input") input: UpdateCompanySettingsInput,
     @Ctx() ctx: RequestContext,
   ): Promise<CompanyType> {
-    return toCompanyType(await ctx.services.companies.updateSettings(ctx, input));
+    return ctx.services.companies.toType(await ctx.services.companies.updateSettings(ctx, input));
   }
 
   @Authorized("MANAGE_COMPANY")

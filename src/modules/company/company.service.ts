@@ -15,6 +15,7 @@ import { CompanyEntity } from "./company.entity";
 import { PlatformAdminKeyEntity } from "./platform-admin-key.entity";
 import type { ApiKeyType, CompanyType } from "./company.types";
 import type { CreateApiKeyInput, CreateCompanyInput, UpdateCompanySettingsInput } from "./company.inputs";
+import { mergeRolePermissions, rolePermissionsTable } from "../session/role-permissions";
 
 export const API_KEY_PREFIX = "adm_";
 export const PLATFORM_KEY_PREFIX = "admp_";
@@ -48,11 +49,21 @@ export interface CompanyServiceDeps {
   log: Logger;
   adminApiKey: string | null;
   changes: ChangeFeed;
+  /** PUBLIC_URL: issuers (and so the default session token audience) are made from it. */
+  publicUrl: string;
   /** Work to do inside the transaction that creates a company (its first signing key, …). */
   onCompanyCreated?: Array<(manager: EntityManager, company: CompanyEntity) => Promise<void>>;
 }
 
-export function toCompanyType(company: CompanyEntity): CompanyType {
+/** A company's issuer: `<PUBLIC_URL>/c/<slug>` (TokenService.issuerOf). */
+export const issuerOf = (publicUrl: string, slug: string): string => `${publicUrl}/c/${slug}`;
+
+/** The `aud` of the company's session tokens: its setting, else its issuer. */
+export function sessionTokenAudienceOf(company: Pick<CompanyEntity, "slug" | "sessionTokenAudience">, publicUrl: string): string {
+  return company.sessionTokenAudience ?? issuerOf(publicUrl, company.slug);
+}
+
+export function toCompanyType(company: CompanyEntity, publicUrl: string): CompanyType {
   return {
     id: company.id,
     name: company.name,
@@ -71,8 +82,19 @@ export function toCompanyType(company: CompanyEntity): CompanyType {
       allowNonExpiringTokens: company.allowNonExpiringTokens,
       allowedRedirectOrigins: company.allowedRedirectOrigins,
       allowedEmbedOrigins: company.allowedEmbedOrigins,
+      rolePermissions: rolePermissionsTable(company.rolePermissions),
+      sessionTokenAudience: sessionTokenAudienceOf(company, publicUrl),
     },
   };
+}
+
+/** An audience a media server compares exactly: printable, no spaces, at most 2048 characters. */
+function sessionTokenAudience(value: string): string {
+  const audience = value.trim();
+  if (!/^[\x21-\x7e]{1,2048}$/.test(audience)) {
+    throw badInput("sessionTokenAudience", "sessionTokenAudience is 1 to 2048 printable ASCII characters without spaces (a URL or URN).");
+  }
+  return audience;
 }
 
 export function toApiKeyType(key: ApiKeyEntity): ApiKeyType {
@@ -174,7 +196,7 @@ export class CompanyService {
           for (const hook of this.deps.onCompanyCreated ?? []) await hook(manager, company);
           const { key, secret } = await this.insertApiKey(manager, company.id, "default", [...API_SCOPES]);
           ctx.log.info({ companyId: company.id }, "company created");
-          return { company: toCompanyType(company), apiKey: toApiKeyType(key), secret };
+          return { company: toCompanyType(company, this.deps.publicUrl), apiKey: toApiKeyType(key), secret };
         });
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
@@ -217,6 +239,11 @@ export class CompanyService {
     this.recent.delete(`slug:${company.slug}`);
   }
 
+  /** The company as the API shows it (its issuer is made from PUBLIC_URL). */
+  toType(company: CompanyEntity): CompanyType {
+    return toCompanyType(company, this.deps.publicUrl);
+  }
+
   async updateSettings(ctx: RequestContext, input: UpdateCompanySettingsInput): Promise<CompanyEntity> {
     const companyId = companyIdOf(ctx);
     const patch: Partial<CompanyEntity> = {};
@@ -242,6 +269,9 @@ export class CompanyService {
     if (input.seatLimit !== undefined) {
       patch.seatLimit = input.seatLimit === null ? null : v.intInRange("seatLimit", input.seatLimit, 0, MAX_SEAT_LIMIT);
     }
+    if (input.sessionTokenAudience !== undefined) {
+      patch.sessionTokenAudience = input.sessionTokenAudience === null ? null : sessionTokenAudience(input.sessionTokenAudience);
+    }
 
     return this.deps.dataSource.transaction(async (manager) => {
       const company = await manager.findOne(CompanyEntity, {
@@ -249,6 +279,9 @@ export class CompanyService {
         lock: { mode: "pessimistic_write" },
       });
       if (!company) throw notFound("The company");
+      if (input.rolePermissions !== undefined && input.rolePermissions !== null) {
+        patch.rolePermissions = mergeRolePermissions(company.rolePermissions, input.rolePermissions);
+      }
       const next = { ...company, ...patch };
       if (next.defaultTokenTtlSeconds > next.maxTokenTtlSeconds) {
         throw badInput("defaultTokenTtlSeconds", "defaultTokenTtlSeconds must not exceed maxTokenTtlSeconds.");

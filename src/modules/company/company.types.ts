@@ -1,6 +1,6 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { API_SCOPES } from "./api-key.entity";
-import { literalEnum } from "../../graphql/enums";
+import { literalEnum, Role } from "../../graphql/enums";
 
 export const ApiScopeEnum = literalEnum(API_SCOPES);
 registerEnumType(ApiScopeEnum, {
@@ -14,6 +14,15 @@ registerEnumType(ApiScopeEnum, {
     READ_ANALYTICS: { description: "Engagement analytics." },
   },
 });
+
+@ObjectType("RolePermissions", { description: "The permissions one role carries in session tokens." })
+export class RolePermissionsType {
+  @Field(() => Role, { description: "The role." })
+  role: Role;
+
+  @Field(() => [String], { description: "What it may do (the session token's `permissions`)." })
+  permissions: string[];
+}
 
 @ObjectType({ description: "A company's settings." })
 export class CompanySettings {
@@ -49,6 +58,12 @@ export class CompanySettings {
 
   @Field(() => [String], { description: "Origins that may frame the join page and receive its messages." })
   allowedEmbedOrigins: string[];
+
+  @Field(() => [RolePermissionsType], { description: "What each role may do: session tokens carry it as `permissions`, for media servers to enforce." })
+  rolePermissions: RolePermissionsType[];
+
+  @Field({ description: "The `aud` of the company's session tokens (default: its issuer)." })
+  sessionTokenAudience: string;
 }
 
 @ObjectType("Company", { description: "A tenant: its users, events, keys and settings belong to it alone." })

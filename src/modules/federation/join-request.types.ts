@@ -18,7 +18,7 @@ registerEnumType(JoinRequestStatus, {
 
 // The requester's own knock (their secret), and their event's organizers' to decide.
 @AccessOwner((r: JoinRequestType) => ({ companyId: r.companyId, eventId: r.eventId, joinRequestId: r.id }))
-@ObjectType("JoinRequest", { description: "A knock on a PRIVATE event with knocking on (F8)." })
+@ObjectType("JoinRequest", { description: "A knock on a PRIVATE event with knocking on." })
 export class JoinRequestType {
   @Access("self")
   @Field(() => ID, { description: "Join request id." })

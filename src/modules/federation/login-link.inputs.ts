@@ -1,9 +1,15 @@
 import { Field, ID, InputType, Int } from "type-graphql";
 
-@InputType({ description: "A one-time login link for a user of the caller's company (F4)." })
+@InputType({ description: "A one-time login link for a user of the caller's company." })
 export class CreateLoginLinkInput {
-  @Field(() => ID, { description: "The user the link signs in: a non-guest user of the caller's company." })
-  userId: string;
+  @Field(() => ID, {
+    nullable: true,
+    description: "The user the link signs in, by Admit's id (User.id): a non-guest user of the caller's company. Give this or externalId.",
+  })
+  userId?: string | null;
+
+  @Field(() => String, { nullable: true, description: "The user the link signs in, by the company's own id for it. Give this or userId." })
+  externalId?: string | null;
 
   @Field(() => ID, {
     nullable: true,

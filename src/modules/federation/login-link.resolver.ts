@@ -11,7 +11,7 @@ import { LoginLinkType } from "./login-link.types";
 export class LoginLinkResolver {
   @Authorized("MINT_TOKENS")
   @Mutation(() => LoginLinkType, {
-    description: "Creates a one-time login link for a user (F4). Its url carries the secret code and is shown here only.",
+    description: "Creates a one-time login link for a user. Its url carries the secret code and is shown here only.",
   })
   async createLoginLink(@Arg("input") input: CreateLoginLinkInput, @Ctx() ctx: RequestContext): Promise<LoginLinkType> {
     const { link, url } = await ctx.services.loginLinks.create(ctx, input);

@@ -16,7 +16,7 @@ import type { JoinEventInput } from "../session/session.inputs";
 import type { SigningKeyService } from "../token/signing-key.service";
 import type { TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
-import { userOfRow } from "../user/user.service";
+import { userIdOfRef, userOfRow } from "../user/user.service";
 import { LoginLinkEntity } from "./login-link.entity";
 import type { CreateLoginLinkInput } from "./login-link.inputs";
 import { LoginLinkStatus, LoginLinkType } from "./login-link.types";
@@ -32,7 +32,7 @@ export interface LoginLinkServiceDeps {
   log: Logger;
 }
 
-/** PRODUCT.md F4: a link waits at most this long to be opened. */
+/** A login link waits at most this long to be opened. */
 export const MAX_LOGIN_LINK_TTL_SECONDS = 300;
 
 /**
@@ -170,10 +170,13 @@ export class LoginLinkService {
     const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ id: companyId });
     if (!company) throw notFound("The company");
 
-    const [userRow] = v.isUuid(input.userId)
-      ? await this.sql("SELECT * FROM users WHERE id = $1 AND company_id = $2 AND NOT is_guest", [input.userId, companyId])
-      : [];
-    if (!userRow) throw notFound("The user");
+    const userId = await userIdOfRef(this.deps.dataSource, companyId, input);
+    const [userRow] = await this.sql("SELECT * FROM users WHERE id = $1 AND company_id = $2 AND NOT is_guest", [userId, companyId]);
+    if (!userRow) {
+      throw new AppError("NOT_FOUND", "No non-guest user of your company has this id.", {
+        hint: "Login links are for users made with upsertUser or a credential; a guest cannot have one.",
+      });
+    }
     const user = userOfRow(userRow);
 
     let eventId: string | null = null;

@@ -12,6 +12,7 @@ import type { Admission, JoinRequestFacts, SessionService } from "../session/ses
 import type { JoinEventInput } from "../session/session.inputs";
 import { isStorable, TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
+import { userIdOfRef } from "../user/user.service";
 import type { SetUserPasswordInput } from "./password.inputs";
 import { addressSubject, AuthRateLimiter, Count, PASSWORD_ADDRESS_LIMIT, PASSWORD_USERNAME_LIMIT, usernameSubject } from "./rate-limit";
 
@@ -54,11 +55,10 @@ export class PasswordService {
   async setPassword(ctx: RequestContext, input: SetUserPasswordInput): Promise<UserEntity> {
     const companyId = companyIdOf(ctx);
     const password = validateNewPassword("password", input.password);
-    const user = v.isUuid(input.userId)
-      ? await this.deps.dataSource.getRepository(UserEntity).findOneBy({ id: input.userId, companyId })
-      : null;
+    const userId = await userIdOfRef(this.deps.dataSource, companyId, input);
+    const user = await this.deps.dataSource.getRepository(UserEntity).findOneBy({ id: userId, companyId });
     if (!user) throw notFound("The user");
-    if (user.isGuest) throw badInput("userId", "Guest users cannot have a password; give one to a user made with upsertUser.");
+    if (user.isGuest) throw badInput(input.userId ? "userId" : "externalId", "Guest users cannot have a password; give one to a user made with upsertUser.");
     const hash = await hashPassword(password);
     // One statement; the user's company and kind are checked again in it.
     const stored = await this.sql(

@@ -11,6 +11,8 @@ import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 export const ENCRYPTED_COLUMNS = [
   { table: "signing_keys", column: "private_jwk_encrypted", aad: "id", what: "signing key" },
   { table: "partner_secrets", column: "secret_encrypted", aad: "id", what: "partner secret" },
+  { table: "webhook_endpoints", column: "secret_encrypted", aad: "id", what: "webhook secret" },
+  { table: "webhook_endpoints", column: "previous_secret_encrypted", aad: "id", what: "webhook secret" },
 ] as const;
 
 const VERIFIER_PLAINTEXT = "admit master key verifier";
@@ -83,7 +85,7 @@ export class MasterKeyService {
       return "matched";
     }
     for (const { table, column, aad } of ENCRYPTED_COLUMNS) {
-      const [row] = await this.sql<{ aad: string; blob: string }>(`SELECT ${aad} AS aad, ${column} AS blob FROM ${table} ORDER BY ${aad} LIMIT 1`);
+      const [row] = await this.sql<{ aad: string; blob: string }>(`SELECT ${aad} AS aad, ${column} AS blob FROM ${table} WHERE ${column} IS NOT NULL ORDER BY ${aad} LIMIT 1`);
       if (row && !opens(encryption, row.blob, row.aad)) throw mismatch(keyName, encryption.keyId, null);
     }
     const inserted = await this.sql(
@@ -118,7 +120,7 @@ export class MasterKeyService {
   async rotateTo(next: KeyEncryption): Promise<RotationResult> {
     const old = this.deps.encryption;
     return this.deps.dataSource.transaction(async (manager) => {
-      const tables = ["master_key_verifiers", ...ENCRYPTED_COLUMNS.map((c) => c.table)];
+      const tables = ["master_key_verifiers", ...new Set(ENCRYPTED_COLUMNS.map((c) => c.table))];
       await manager.query(`LOCK TABLE ${tables.join(", ")} IN EXCLUSIVE MODE`);
       const sql: RawQuery = (text, params) => queryRows(manager, text, params);
       const stored = await this.storedVerifier(sql);
@@ -126,7 +128,7 @@ export class MasterKeyService {
       if (stored && opensVerifier(next, stored)) return { reencrypted, alreadyRotated: true };
       if (stored && !opensVerifier(old, stored)) throw mismatch("MASTER_KEY_OLD", old.keyId, stored.key_id);
       for (const { table, column, aad, what } of ENCRYPTED_COLUMNS) {
-        reencrypted[table] = await reencryptColumn(sql, { table, column, aad, what }, old, next);
+        reencrypted[table] += await reencryptColumn(sql, { table, column, aad, what }, old, next);
       }
       await sql(
         `INSERT INTO master_key_verifiers (id, key_id, verifier, recorded_at) VALUES (1, $1, $2, $3)
@@ -150,7 +152,7 @@ async function reencryptColumn(
   next: KeyEncryption,
 ): Promise<number> {
   const { table, column, aad, what } = target;
-  const rows = await sql<{ aad: string; blob: string }>(`SELECT ${aad} AS aad, ${column} AS blob FROM ${table}`);
+  const rows = await sql<{ aad: string; blob: string }>(`SELECT ${aad} AS aad, ${column} AS blob FROM ${table} WHERE ${column} IS NOT NULL`);
   if (rows.length === 0) return 0;
   const blobs = rows.map((row) => {
     let plaintext: string;

@@ -19,7 +19,7 @@ export interface RoleSubject {
   emailNormalized: string | null;
 }
 
-/** A credential's admin/owner grant becomes ORGANIZER (PRODUCT.md F2). */
+/** A credential's admin/owner grant becomes ORGANIZER. */
 export function normalizeGrant(grant: string | null | undefined): Role | null {
   if (!grant) return null;
   const upper = grant.toUpperCase();

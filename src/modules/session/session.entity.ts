@@ -23,6 +23,7 @@ export const SESSION_END_REASONS = [
   "TOKEN_EXPIRED",
   "EVENT_ENDED",
   "REVOKED",
+  "SUSPENDED",
   "NO_HEARTBEAT",
 ] as const;
 export type SessionEndReasonValue = (typeof SESSION_END_REASONS)[number];

@@ -95,8 +95,12 @@ export class SessionResolver {
 
   @Authorized("MINT_TOKENS")
   @Mutation(() => Int, { description: "Revokes every credential of the user issued before now; returns how many live sessions it ended." })
-  revokeUserTokens(@Arg("userId", () => ID) userId: string, @Ctx() ctx: RequestContext): Promise<number> {
-    return ctx.services.sessions.revokeUserTokens(ctx, userId);
+  revokeUserTokens(
+    @Ctx() ctx: RequestContext,
+    @Arg("userId", () => ID, { nullable: true, description: "The user by Admit's id (User.id). Give this or externalId." }) userId?: string,
+    @Arg("externalId", () => String, { nullable: true, description: "The user by the company's own id for it. Give this or userId." }) externalId?: string,
+  ): Promise<number> {
+    return ctx.services.sessions.revokeUserTokens(ctx, { userId, externalId });
   }
 
   @Access("self")

@@ -14,8 +14,9 @@ import { eventStatus, EventService } from "../event/event.service";
 import { RegistrantEntity } from "../registrant/registrant.entity";
 import type { SigningKeyService } from "../token/signing-key.service";
 import { isStorable, joinTokenOf, requireStorable, TokenService } from "../token/token.service";
-import { UserEntity } from "../user/user.entity";
-import { UserService, validateProfile } from "../user/user.service";
+import { UserEntity, type UserOriginValue } from "../user/user.entity";
+import { permissionsOf } from "./role-permissions";
+import { type UserRef, userIdOfRef, UserService, validateProfile } from "../user/user.service";
 import { normalizeGrant, resolveRole, RoleResolution, RoleSubject } from "./role";
 import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
 import { CredentialTypeValue, SessionEndReasonValue, SessionEntity } from "./session.entity";
@@ -78,7 +79,23 @@ export interface Admission {
   consume?: (manager: EntityManager) => Promise<void>;
   /** Runs after the session row is written, in the same transaction (e.g. to remember it). */
   onSession?: (manager: EntityManager, session: SessionEntity) => Promise<void>;
+  /**
+   * The origin recorded on a user this join creates just in time (users.created_via); default
+   * the credential's (see ORIGIN_OF_CREDENTIAL). A token exchange names the credential it took.
+   */
+  createdVia?: UserOriginValue;
 }
+
+/** The origin of a user created just in time by a credential of this type. */
+const ORIGIN_OF_CREDENTIAL: Readonly<Record<CredentialTypeValue, UserOriginValue>> = {
+  JOIN_TOKEN: "JOIN_TOKEN",
+  REGISTRATION_TOKEN: "REGISTRATION",
+  LOGIN_LINK: "LOGIN_LINK",
+  PARTNER_JWT: "PARTNER_JWT",
+  OIDC_ID_TOKEN: "OIDC",
+  PASSWORD: "PASSWORD",
+  GUEST: "GUEST",
+};
 
 /** Admits a verified join token (signature, kind, issuer, times checked) that names a join request. */
 export type JoinRequestAdmitter = (company: CompanyEntity, payload: JWTPayload, input: JoinEventInput) => Promise<Admission>;
@@ -374,15 +391,19 @@ export class SessionService {
   private async signSessionToken(key: TokenSigningKey, company: CompanyEntity, session: SessionEntity, now: Date, replaces?: string) {
     // Never past the session's first hard limit: a refresh cannot extend it.
     const expiresAt = earliest(new Date(now.getTime() + SESSION_TOKEN_TTL_SECONDS * 1000), session.ejectAt)!;
+    const role = session.role as Role;
     const token = await signToken({
       kind: "session",
       key,
       issuer: this.deps.tokens.issuerOf(company.slug),
+      audience: this.deps.tokens.sessionTokenAudience(company),
       subject: session.id,
       jti: randomUUID(),
       issuedAt: now,
       expiresAt,
-      claims: { evt: session.eventId },
+      // What a media server enforces without calling Admit: the role as of this token (a
+      // heartbeat re-signs it, so a role change reaches the next token) and what it may do.
+      claims: { evt: session.eventId, uid: session.userId, role, permissions: permissionsOf(company.rolePermissions, role) },
     });
     this.deps.tokens.rememberSessionToken(token, company.id, decodeJwt(token), replaces);
     return { token, expiresAt: new Date(Math.floor(expiresAt.getTime() / 1000) * 1000) };
@@ -431,6 +452,7 @@ export class SessionService {
     const [row] = await this.sql<SessionRow>(HEARTBEAT_SQL, [sessionId, company.id, now]);
     if (!row) return this.endedMeanwhile(sessionId, company.id);
     const session = sessionOfRow(row);
+    if (session.endReason === "SUSPENDED") throw userSuspended();
     if (session.endedAt) return this.stateOf(session, false);
     const { token, expiresAt } = await this.signSessionToken(key, company, session, now, sessionToken);
     return { ...this.stateOf(session, true), sessionToken: token, sessionTokenExpiresAt: expiresAt };
@@ -440,6 +462,12 @@ export class SessionService {
   private async endedMeanwhile(sessionId: string, companyId: string): Promise<SessionStateOutcome> {
     const session = await this.deps.dataSource.getRepository(SessionEntity).findOneBy({ id: sessionId, companyId });
     if (!session) throw new AppError("TOKEN_INVALID", "This session does not exist.");
+    // Ended by suspendUser: refused while the user stays suspended; once unsuspended, the client
+    // learns the session ended (and may join again).
+    if (session.endReason === "SUSPENDED") {
+      const user = await this.deps.dataSource.getRepository(UserEntity).findOneBy({ id: session.userId });
+      if (user?.suspendedAt) throw userSuspended();
+    }
     return this.stateOf(session, session.endedAt === null);
   }
 
@@ -579,10 +607,10 @@ export class SessionService {
   }
 
   /** revokeUserTokens: every credential of the user issued before now is refused; live sessions end as REVOKED. */
-  async revokeUserTokens(ctx: RequestContext, userId: string): Promise<number> {
+  async revokeUserTokens(ctx: RequestContext, ref: UserRef): Promise<number> {
     const companyId = companyIdOf(ctx);
     const now = this.deps.clock.now();
-    if (!v.isUuid(userId)) throw notFound("The user");
+    const userId = await userIdOfRef(this.deps.dataSource, companyId, ref);
     return this.deps.dataSource.transaction(async (manager) => {
       const result = await manager.update(UserEntity, { id: userId, companyId }, { tokensRevokedBefore: now });
       if (!result.affected) throw notFound("The user");
@@ -738,6 +766,7 @@ WITH facts AS (
            OR COALESCE(s.credential_issued_at < u.tokens_revoked_before, false)
            OR (s.registrant_id IS NOT NULL AND NOT EXISTS (
                     SELECT 1 FROM registrants g WHERE g.id = s.registrant_id AND g.cancelled_at IS NULL)) AS revoked,
+         u.suspended_at IS NOT NULL AS suspended,
          ARRAY(SELECT p.role::text FROM event_principals p
                 WHERE p.event_id = s.event_id
                   AND (p.user_external_id = u.external_id OR p.email = u.email_normalized)) AS listed,
@@ -752,13 +781,14 @@ UPDATE sessions s
    SET ended_at = CASE WHEN f.timed_out THEN CASE WHEN f.event_end = f.first_limit THEN GREATEST(s.joined_at, f.event_end)
                                                   WHEN s.eject_at = f.first_limit THEN s.eject_at
                                                   ELSE s.last_seen_at END
-                       WHEN f.revoked THEN $3::timestamptz END,
+                       WHEN f.suspended OR f.revoked THEN $3::timestamptz END,
        end_reason = CASE WHEN f.timed_out THEN CASE WHEN f.event_end = f.first_limit THEN 'EVENT_ENDED'
                                                     WHEN s.eject_at = f.first_limit THEN COALESCE(s.eject_reason, 'ELAPSED')
                                                     ELSE ${IDLE_REASON} END
+                         WHEN f.suspended THEN 'SUSPENDED'
                          WHEN f.revoked THEN 'REVOKED' END,
-       last_seen_at = CASE WHEN f.timed_out OR f.revoked THEN s.last_seen_at ELSE $3::timestamptz END,
-       role = CASE WHEN f.timed_out OR f.revoked THEN s.role
+       last_seen_at = CASE WHEN f.timed_out OR f.suspended OR f.revoked THEN s.last_seen_at ELSE $3::timestamptz END,
+       role = CASE WHEN f.timed_out OR f.suspended OR f.revoked THEN s.role
                    WHEN 'ORGANIZER' = ANY(f.listed) OR f.granted = 'ORGANIZER' THEN 'ORGANIZER'
                    WHEN 'PRESENTER' = ANY(f.listed) OR f.granted = 'PRESENTER' THEN 'PRESENTER'
                    ELSE 'ATTENDEE' END
@@ -768,7 +798,7 @@ RETURNING ${SESSION_COLUMNS.replace(/(\w+)/g, "s.$1")}`;
 
 /** The join's writes in one statement: admit_join (migration JoinInOneStatement) says what it does. */
 const JOIN_SQL = `SELECT ${SESSION_COLUMNS}, user_created
-  FROM admit_join($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`;
+  FROM admit_join($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`;
 
 /** The refusals admit_join raises (SQLSTATE AD001, the code as message), as a person reads them. */
 const JOIN_REFUSALS: Readonly<Record<string, string>> = {
@@ -778,6 +808,7 @@ const JOIN_REFUSALS: Readonly<Record<string, string>> = {
   SEAT_LIMIT_REACHED: "The company has used every seat of its seat limit; raise seatLimit to add users.",
   INVALID_CREDENTIALS: "The user this credential names no longer exists.",
   TOKEN_REVOKED: "This credential was revoked.",
+  USER_SUSPENDED: "This user is suspended: the company must unsuspend them before they can join.",
 };
 
 /** Runs admit_join, turning its refusals into the API's errors. */
@@ -846,6 +877,7 @@ function joinParams(admission: Admission, now: Date, sweepWhenFull: boolean): un
     eject?.reason ?? null,
     JSON.stringify(metadata),
     sweepWhenFull,
+    admission.createdVia ?? ORIGIN_OF_CREDENTIAL[admission.credentialType],
   ];
 }
 
@@ -882,6 +914,9 @@ const SWEEP_SQL = `UPDATE sessions s
    FROM events e, companies c
   WHERE e.id = s.event_id AND c.id = s.company_id
     AND s.ended_at IS NULL AND ${FIRST_LIMIT} <= $1::timestamptz`;
+
+const userSuspended = (): AppError =>
+  new AppError("USER_SUSPENDED", "This user is suspended: the company must unsuspend them before they can join.");
 
 function requireCredential(credential: string | null): string {
   if (!credential) throw badInput("credential", "credential is required for this credentialType.");

@@ -22,6 +22,7 @@ registerEnumType(SessionEndReason, {
     TOKEN_EXPIRED: { description: "The token expired and ejectAtTokenExpiry was set." },
     EVENT_ENDED: { description: "The event ended." },
     REVOKED: { description: "Its credential or registration was revoked." },
+    SUSPENDED: { description: "Its user was suspended (suspendUser)." },
   },
 });
 

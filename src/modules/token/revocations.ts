@@ -74,6 +74,12 @@ export class RevocationView {
   private cutoffs = new Map<number, number>();
   /** Every cut-off later than this (epoch ms) is in `cutoffs`. */
   private horizonMs = Number.POSITIVE_INFINITY;
+  /**
+   * Fingerprints of suspended users, by (company, external id) for join tokens and by (company,
+   * "user:" + Admit's id) for session tokens. Never shrinks until the next load: an unsuspended
+   * user's fingerprint only sends its checks to the database meanwhile.
+   */
+  private suspended = new Set<number>();
   private retryMs = RETRY_MIN_MS;
 
   constructor(private readonly deps: { dataSource: DataSource; clock: Clock; changes: ChangeFeed; log: Logger }) {
@@ -105,6 +111,27 @@ export class RevocationView {
     if (issuedAt.getTime() < this.horizonMs) return true;
     const cutoff = this.cutoffs.get(fingerprint(companyId, externalId));
     return cutoff !== undefined && cutoff > issuedAt.getTime();
+  }
+
+  /**
+   * Whether the user with this external id, or with this Admit id (a session token's `uid`), may
+   * be suspended; false only when it is not. Needs `live`.
+   */
+  mayBeSuspended(companyId: string, who: { externalId?: string | null; userId?: string | null }): boolean {
+    return (
+      (who.externalId != null && this.suspended.has(fingerprint(companyId, who.externalId))) ||
+      (who.userId != null && this.suspended.has(fingerprint(companyId, `user:${who.userId}`)))
+    );
+  }
+
+  /** Inside the transaction that suspends the user: applies it here now, and to every node at COMMIT. */
+  async announceSuspension(manager: EntityManager, companyId: string, user: { id: string; externalId: string | null }): Promise<void> {
+    const prints = [fingerprint(companyId, `user:${user.id}`)];
+    if (user.externalId) prints.push(fingerprint(companyId, user.externalId));
+    for (const print of prints) {
+      this.suspended.add(print);
+      await announce(manager, "revocation", `s${print}`);
+    }
   }
 
   /** Inside the transaction that revokes the jti: applies it here now, and to every node at COMMIT. */
@@ -143,6 +170,11 @@ export class RevocationView {
       this.newJtis.add(Number(jti[1]));
       return;
     }
+    const suspended = /^s(-?\d+)$/.exec(payload);
+    if (suspended) {
+      this.suspended.add(Number(suspended[1]));
+      return;
+    }
     const cutoff = /^u(-?\d+):(\d+)$/.exec(payload);
     if (cutoff) {
       this.addCutoff(Number(cutoff[1]), Number(cutoff[2]));
@@ -161,6 +193,7 @@ export class RevocationView {
     this.loadedJtis = new Int32Array(0);
     this.newJtis = new Set();
     this.cutoffs = new Map();
+    this.suspended = new Set();
     this.horizonMs = Number.POSITIVE_INFINITY;
     this.retryMs = RETRY_MIN_MS;
     queueMicrotask(() => void this.load(generation));
@@ -181,9 +214,19 @@ export class RevocationView {
           WHERE tokens_revoked_before > $1 AND external_id IS NOT NULL GROUP BY 1`,
         [new Date(horizonMs)],
       );
+      // Deleted users' external ids (deleteUser): their cut-off outlives the id on the user's row.
+      const erased = await this.deps.dataSource.query<{ print: number; cutoff: Date }[]>(
+        "SELECT print, erased_at AS cutoff FROM erased_subjects WHERE erased_at > $1",
+        [new Date(horizonMs)],
+      );
+      const suspended = await this.deps.dataSource.query<{ print: number }[]>(
+        `SELECT ${FINGERPRINT_OF("external_id")} AS print FROM users WHERE suspended_at IS NOT NULL AND external_id IS NOT NULL
+         UNION ALL SELECT ${FINGERPRINT_OF("'user:' || id::text")} FROM users WHERE suspended_at IS NOT NULL`,
+      );
       if (generation !== this.generation) return;
+      for (const row of suspended) this.suspended.add(row.print);
       this.loadedJtis = Int32Array.from(jtis, (row) => row.print).sort();
-      for (const row of cutoffs) this.addCutoff(row.print, new Date(row.cutoff).getTime());
+      for (const row of [...cutoffs, ...erased]) this.addCutoff(row.print, new Date(row.cutoff).getTime());
       this.horizonMs = horizonMs;
       this.ready = true;
     } catch (error) {

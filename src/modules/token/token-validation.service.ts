@@ -139,13 +139,15 @@ export class TokenValidationService {
     if (revoked) return { valid: false, errorCode: "TOKEN_REVOKED", ...base, admits: null };
     // Nobody to admit: joinEvent would refuse it the same way.
     if (!existing && verified.subject.kind !== "profile") return { valid: false, errorCode: "INVALID_CREDENTIALS", ...base, admits: null };
+    const user = existing ? await this.deps.dataSource.getRepository(UserEntity).findOneBy({ id: existing.id }) : null;
+    const refusal = standingOf(user);
+    if (refusal) return { valid: false, errorCode: refusal, ...base, admits: null };
     let event = named;
     if (verified.channel !== null) {
       event ??= await this.deps.sessions.eventOf(company.id, verified.channel).catch(() => null);
       if (event?.slug !== verified.channel) return { valid: false, errorCode: "TOKEN_WRONG_EVENT", ...base, admits: null };
     }
     if (event && event.companyId !== company.id) throw tokenInvalid("The event named is another company's.");
-    const user = existing ? await this.deps.dataSource.getRepository(UserEntity).findOneBy({ id: existing.id }) : null;
     const profile = verified.subject.kind === "profile" ? verified.subject.profile : null;
     const subject: RoleSubject = {
       externalId: user?.externalId ?? profile?.externalId ?? null,
@@ -157,6 +159,8 @@ export class TokenValidationService {
   /** A login link's code: peeked at, never redeemed. */
   private async loginLink(code: string, eventRef: string | null): Promise<ValidationOutcome> {
     const { link, company, user } = await this.deps.loginLinks.verifyCode(code, { peek: true });
+    const refusal = standingOf(user);
+    if (refusal) throw new AppError(refusal, refusal === "USER_SUSPENDED" ? "This user is suspended." : "This link was revoked.");
     const event = link.eventId
       ? await this.deps.dataSource.getRepository(EventEntity).findOneBy({ id: link.eventId })
       : await this.namedEvent(company, eventRef);
@@ -194,3 +198,7 @@ export class TokenValidationService {
 const FOREIGN_TYPES = { PARTNER_JWT: "partner_jwt", OIDC_ID_TOKEN: "oidc_id_token", LOGIN_LINK: "login_link" } as const;
 
 const subjectOf = (user: UserEntity): RoleSubject => ({ externalId: user.externalId, emailNormalized: user.emailNormalized });
+
+/** What joinEvent would answer for a user who is there but may not come in: suspended, or erased. */
+const standingOf = (user: UserEntity | null): "USER_SUSPENDED" | "TOKEN_REVOKED" | null =>
+  user?.deletedAt ? "TOKEN_REVOKED" : user?.suspendedAt ? "USER_SUSPENDED" : null;

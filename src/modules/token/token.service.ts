@@ -9,7 +9,7 @@ import { AppError, badInput, isAppError, notFound } from "../../graphql/errors";
 import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
-import type { CompanyService } from "../company/company.service";
+import { sessionTokenAudienceOf, type CompanyService } from "../company/company.service";
 import type { ChangeFeed } from "../../db/change-feed";
 import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
 import { RegistrantEntity } from "../registrant/registrant.entity";
@@ -187,6 +187,11 @@ export class TokenService {
     return { company, kind: "session", payload: known.payload, expired: false };
   }
 
+  /** The `aud` of the company's session tokens (sessionTokenAudience, default its issuer). */
+  sessionTokenAudience(company: CompanyEntity): string {
+    return sessionTokenAudienceOf(company, this.deps.publicUrl);
+  }
+
   issuerOf(companySlug: string): string {
     return `${this.deps.publicUrl}/c/${companySlug}`;
   }
@@ -219,6 +224,9 @@ export class TokenService {
       // session tokens always expire.
       requireExp: (kind) => kind === "session",
       acceptExpired: options.acceptExpired,
+      // A session token's audience is the company's to set (media servers pin it); its issuer,
+      // the default, is accepted too, so a change of the setting does not strand live sessions.
+      audiences: (kind) => (kind === "session" ? [this.sessionTokenAudience(company), this.issuerOf(company.slug)] : null),
     });
     return { company, kind: verified.kind, payload: verified.payload, expired: verified.expired };
   }
@@ -405,6 +413,8 @@ export class TokenService {
       const [row] = await this.sql<{ revoked: boolean }>(
         `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND (jti = $2 OR jti = $6))
              OR EXISTS (SELECT 1 FROM users WHERE company_id = $1 AND external_id = $3 AND tokens_revoked_before > $4)
+             OR EXISTS (SELECT 1 FROM erased_subjects WHERE company_id = $1 AND erased_at > $4
+                           AND digest = encode(sha256(convert_to($1::text || ' ' || $3, 'UTF8')), 'hex'))
              OR ($5::uuid IS NOT NULL AND NOT EXISTS (
                   SELECT 1 FROM join_requests WHERE id = $5 AND company_id = $1 AND status = 'APPROVED' AND consumed_at IS NULL)) AS revoked`,
         [company.id, jti, sub, issuedAt, joinRequest, subjectJti],
@@ -429,6 +439,33 @@ export class TokenService {
     return jti !== null && this.isRevoked(company.id, jti);
   }
 
+  /**
+   * Whether the user a verified token names is suspended (suspendUser): a join token by its
+   * `sub` (the external id), a registration by its registrant's user, a session token by its
+   * `uid`. The revocation view answers "no" for nearly every token without a statement.
+   */
+  async isSubjectSuspended(company: CompanyEntity, kind: TokenKind, payload: JWTPayload): Promise<boolean> {
+    const sub = typeof payload.sub === "string" ? payload.sub : null;
+    const view = this.revocations;
+    if (kind === "join") {
+      if (sub === null || (view.live && !view.mayBeSuspended(company.id, { externalId: sub }))) return false;
+      const rows = await this.sql("SELECT 1 FROM users WHERE company_id = $1 AND external_id = $2 AND suspended_at IS NOT NULL", [company.id, sub]);
+      return rows.length > 0;
+    }
+    if (kind === "session") {
+      const uid = typeof payload.uid === "string" && v.isUuid(payload.uid) ? payload.uid : null;
+      if (uid === null || (view.live && !view.mayBeSuspended(company.id, { userId: uid }))) return false;
+      const rows = await this.sql("SELECT 1 FROM users WHERE company_id = $1 AND id = $2 AND suspended_at IS NOT NULL", [company.id, uid]);
+      return rows.length > 0;
+    }
+    if (sub === null || !v.isUuid(sub)) return false;
+    const rows = await this.sql(
+      "SELECT 1 FROM registrants g JOIN users u ON u.id = g.user_id WHERE g.id = $1 AND g.company_id = $2 AND u.suspended_at IS NOT NULL",
+      [sub, company.id],
+    );
+    return rows.length > 0;
+  }
+
   /** Verifies without joining, for any kind Admit issues. Never throws for a bad token. */
   async validate(token: string): Promise<Omit<TokenValidationType, "admits">> {
     let tokenType: string | null = null;
@@ -440,9 +477,10 @@ export class TokenService {
       else if (!v.isUuid(payload.sub!)) throw new AppError("TOKEN_INVALID", "The token names nothing Admit knows.");
       const expiresAt = typeof payload.exp === "number" ? new Date(payload.exp * 1000) : null;
       const revoked = await this.isTokenRevoked(verified.company, verified.kind, payload);
+      const suspended = !revoked && (await this.isSubjectSuspended(verified.company, verified.kind, payload));
       return {
-        valid: !revoked,
-        errorCode: revoked ? "TOKEN_REVOKED" : null,
+        valid: !revoked && !suspended,
+        errorCode: revoked ? "TOKEN_REVOKED" : suspended ? "USER_SUSPENDED" : null,
         tokenType: verified.kind,
         claims: { ...payload },
         expiresAt,

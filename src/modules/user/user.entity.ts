@@ -11,10 +11,17 @@ import {
 } from "typeorm";
 import { CompanyEntity } from "../company/company.entity";
 
+/** How a user came to exist: the API, or the credential that created it just in time. */
+export const USER_ORIGINS = ["API", "PARTNER_JWT", "OIDC", "LOGIN_LINK", "PASSWORD", "GUEST", "JOIN_TOKEN", "REGISTRATION"] as const;
+export type UserOriginValue = (typeof USER_ORIGINS)[number];
+
 @Entity({ name: "users" })
 @Index(["companyId", "externalId"], { unique: true, where: "external_id IS NOT NULL" })
 @Index(["companyId", "emailNormalized"])
 @Index(["companyId", "createdAt", "id"])
+// Each node's revocation view loads the suspended users: few, among many.
+@Index("idx_users_suspended", ["suspendedAt"], { where: "suspended_at IS NOT NULL" })
+@Index("idx_users_created_via", ["companyId", "createdVia", "createdAt", "id"])
 // Each node's revocation view loads the users whose tokens were revoked: few, among many.
 @Index("idx_users_tokens_revoked", ["tokensRevokedBefore"], { where: "tokens_revoked_before IS NOT NULL AND external_id IS NOT NULL" })
 export class UserEntity {
@@ -60,6 +67,18 @@ export class UserEntity {
   /** revokeUserTokens: credentials issued before this are refused. */
   @Column({ type: "timestamptz", precision: 3, nullable: true })
   tokensRevokedBefore: Date | null;
+
+  /** How the user was created; a row written without saying is the API's (upsertUser). */
+  @Column({ type: "varchar", length: 16, default: "API" })
+  createdVia: UserOriginValue;
+
+  /** suspendUser: every credential is refused (USER_SUSPENDED) until unsuspendUser; the seat is kept. */
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  suspendedAt: Date | null;
+
+  /** deleteUser: the row stays, anonymous, so analytics keep their counts; nothing names the person. */
+  @Column({ type: "timestamptz", precision: 3, nullable: true })
+  deletedAt: Date | null;
 
   @CreateDateColumn({ type: "timestamptz", precision: 3 })
   createdAt: Date;

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import { DataSource, EntityManager } from "typeorm";
+import { DataSource, EntityManager, IsNull } from "typeorm";
 import type { Clock } from "../../clock";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { AppError, badInput } from "../../graphql/errors";
@@ -9,7 +9,7 @@ import * as v from "../../graphql/validate";
 import { UserEntity } from "./user.entity";
 import { queryRows } from "../../db/raw";
 import type { UpsertUserInput } from "./user.inputs";
-import type { UserConnection, UserType } from "./user.types";
+import type { UserConnection, UserFilter, UserType } from "./user.types";
 
 export interface UserServiceDeps {
   dataSource: DataSource;
@@ -40,6 +40,8 @@ export function toUserType(user: UserEntity): UserType {
     avatarUrl: user.avatarUrl ?? (user.emailNormalized ? gravatarUrl(user.emailNormalized) : null),
     metadata: user.metadata ?? {},
     isGuest: user.isGuest,
+    createdVia: user.createdVia,
+    suspendedAt: user.suspendedAt,
     createdAt: user.createdAt,
     updatedAt: user.updatedAt,
   };
@@ -75,8 +77,53 @@ export function userOfRow(row: Record<string, any>): UserEntity {
     metadata: row.metadata ?? {},
     isGuest: row.is_guest,
     tokensRevokedBefore: row.tokens_revoked_before,
+    createdVia: row.created_via,
+    suspendedAt: row.suspended_at,
+    deletedAt: row.deleted_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  });
+}
+
+/** A user named by an operation: by Admit's id or by the company's own id, exactly one. */
+export interface UserRef {
+  userId?: string | null;
+  externalId?: string | null;
+}
+
+const NAME_THE_USER = "Name the user by userId (Admit's User.id) or by externalId (your own id for it, as in upsertUser and mintJoinToken).";
+
+/**
+ * The Admit id of the caller's company's user `ref` names. An operation that takes a user accepts
+ * either id, since integrators hold their own; a miss says which id was looked up and where the
+ * other one goes, because "not found" alone does not tell a UUID from an external id.
+ */
+export async function userIdOfRef(
+  manager: DataSource | EntityManager,
+  companyId: string,
+  ref: UserRef,
+): Promise<string> {
+  const given = (["userId", "externalId"] as const).filter((k) => ref[k] !== undefined && ref[k] !== null);
+  if (given.length !== 1) {
+    throw new AppError("BAD_USER_INPUT", given.length ? "Give userId or externalId, not both." : "Give userId or externalId.", {
+      field: given[1] ?? "userId",
+      hint: NAME_THE_USER,
+    });
+  }
+  const repo = manager.getRepository(UserEntity);
+  if (given[0] === "userId") {
+    const user = v.isUuid(ref.userId!) ? await repo.findOne({ where: { id: ref.userId!, companyId }, select: { id: true } }) : null;
+    if (user) return user.id;
+    throw new AppError("NOT_FOUND", `No user of your company has the Admit id "${ref.userId}".`, {
+      hint: v.isUuid(ref.userId!)
+        ? NAME_THE_USER
+        : "userId is Admit's id (a UUID, User.id); to name the user by your own id, pass it as externalId.",
+    });
+  }
+  const user = await repo.findOne({ where: { externalId: ref.externalId!, companyId }, select: { id: true } });
+  if (user) return user.id;
+  throw new AppError("NOT_FOUND", `No user of your company has the external id "${ref.externalId}".`, {
+    hint: "Create it with upsertUser (or a join) first, or name it by Admit's id as userId.",
   });
 }
 
@@ -176,13 +223,20 @@ export class UserService {
     if (given.length !== 1) throw badInput(given[1] ?? "id", "Give exactly one of id, externalId and email.");
     const repo = this.deps.dataSource.getRepository(UserEntity);
     // Branch on which one was given, not on truthiness: an empty id must not fall through to email.
-    if (given[0] === "id") return v.isUuid(by.id!) ? repo.findOneBy({ id: by.id!, companyId }) : null;
+    // A deleted user's anonymous row is for analytics only: no lookup finds it.
+    if (given[0] === "id") return v.isUuid(by.id!) ? repo.findOneBy({ id: by.id!, companyId, deletedAt: IsNull() }) : null;
     if (given[0] === "externalId") return repo.findOneBy({ externalId: by.externalId!, companyId });
     const { normalized } = v.normalizeEmail("email", by.email!);
     return repo.findOne({ where: { emailNormalized: normalized, companyId }, order: { createdAt: "ASC", id: "ASC" } });
   }
 
-  async list(ctx: RequestContext, first: number | null | undefined, after: string | null | undefined, search?: string | null) {
+  async list(
+    ctx: RequestContext,
+    first: number | null | undefined,
+    after: string | null | undefined,
+    search?: string | null,
+    filter?: UserFilter | null,
+  ) {
     const companyId = companyIdOf(ctx);
     const limit = pageSize(first);
     const cursor = decodeCreatedAtCursor(after);
@@ -190,10 +244,12 @@ export class UserService {
       .getRepository(UserEntity)
       .createQueryBuilder("u")
       .where("u.company_id = :companyId", { companyId })
+      .andWhere("u.deleted_at IS NULL")
       .orderBy("u.created_at", "ASC")
       .addOrderBy("u.id", "ASC")
       .take(limit + 1);
     if (cursor) qb.andWhere("(u.created_at, u.id) > (:cAt, :cId)", { cAt: cursor.createdAt, cId: cursor.id });
+    if (filter?.createdVia) qb.andWhere("u.created_via = :createdVia", { createdVia: filter.createdVia });
     const term = search?.trim();
     if (term) {
       if (term.length > 200) throw badInput("search", "search must be at most 200 characters.");
