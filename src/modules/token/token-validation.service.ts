@@ -37,7 +37,15 @@ export interface AdmissionFacts {
   role: Role | null;
 }
 
-export type ValidationOutcome = Omit<TokenValidationType, "admits"> & { admits: AdmissionFacts | null };
+/**
+ * The verdict, and whom the credential would admit as a thunk: finding the user, the event and
+ * the role takes statements that a caller asking only "is it valid?" (the hot path: the revocation
+ * view answers that without any) should not pay for. The resolver runs it when `admits` is asked.
+ */
+export type ValidationOutcome = Omit<TokenValidationType, "admits" | "admitsOf"> & { admits: () => Promise<AdmissionFacts | null> };
+
+const none = async (): Promise<null> => null;
+const known = (facts: AdmissionFacts) => async (): Promise<AdmissionFacts> => facts;
 
 /**
  * validateToken for every credential kind: Admit's own tokens, partner JWTs, OIDC ID tokens and
@@ -60,7 +68,7 @@ export class TokenValidationService {
       tokenType,
       claims: null,
       expiresAt: null,
-      admits: null,
+      admits: none,
     });
     const kind = credentialType ?? "ADMIT";
     const tokenType = FOREIGN_TYPES[kind as keyof typeof FOREIGN_TYPES] ?? null;
@@ -84,34 +92,39 @@ export class TokenValidationService {
     }
   }
 
-  /** Admit's own tokens: TokenService.validate, and whom they admit. */
+  /** Admit's own tokens: TokenService.validate, and (when asked) whom they admit. */
   private async admitToken(token: string, eventRef: string | null): Promise<ValidationOutcome> {
     const result = await this.deps.tokens.validate(token);
-    if (!result.valid || !result.claims) return { ...result, admits: null };
-    const payload = result.claims;
+    if (!result.valid || !result.claims) return { ...result, admits: none };
+    const claims = result.claims;
+    let facts: Promise<AdmissionFacts | null> | null = null;
+    return { ...result, admits: () => (facts ??= this.admissionOf(token, result.tokenType, claims, eventRef)) };
+  }
+
+  private async admissionOf(token: string, tokenType: string | null, payload: Record<string, unknown>, eventRef: string | null): Promise<AdmissionFacts | null> {
     const company = await this.deps.tokens.companyForIssuer(peekToken(token).issuer);
-    if (!company) return { ...result, admits: null };
+    if (!company) return null;
     const repo = <T extends object>(entity: new () => T) => this.deps.dataSource.getRepository(entity);
-    if (result.tokenType === "session") {
+    if (tokenType === "session") {
       const session = await repo(SessionEntity).findOneBy({ id: String(payload.sub), companyId: company.id });
-      if (!session) return { ...result, admits: null };
+      if (!session) return null;
       const [user, event] = await Promise.all([repo(UserEntity).findOneBy({ id: session.userId }), repo(EventEntity).findOneBy({ id: session.eventId })]);
-      return { ...result, admits: { user, event, role: session.role as Role } };
+      return { user, event, role: session.role as Role };
     }
-    if (result.tokenType === "registration") {
+    if (tokenType === "registration") {
       const registrant = await repo(RegistrantEntity).findOneBy({ id: String(payload.sub), companyId: company.id });
-      if (!registrant) return { ...result, admits: null };
+      if (!registrant) return null;
       const user = registrant.userId ? await repo(UserEntity).findOneBy({ id: registrant.userId }) : null;
       const event = await repo(EventEntity).findOneBy({ id: registrant.eventId });
       // An unverified registration's email is a label: it matches no list (see registerForEvent).
       const subject = user ? subjectOf(user) : { externalId: null, emailNormalized: registrant.emailVerified ? registrant.emailNormalized : null };
-      return { ...result, admits: { user, event, role: await this.roleIn(event, subject, null) } };
+      return { user, event, role: await this.roleIn(event, subject, null) };
     }
     const { claims, profile } = joinTokenOf(payload);
     const event = claims.eventId ? await repo(EventEntity).findOneBy({ id: claims.eventId }) : await this.namedEvent(company, eventRef);
     const user = await repo(UserEntity).findOneBy({ companyId: company.id, externalId: claims.externalId, isGuest: false });
     const subject = { externalId: claims.externalId, emailNormalized: profile.email ? profile.email.normalized : (user?.emailNormalized ?? null) };
-    return { ...result, admits: { user, event, role: await this.roleIn(event, subject, claims.roleGrant) } };
+    return { user, event, role: await this.roleIn(event, subject, claims.roleGrant) };
   }
 
   /** A partner JWT or an OIDC ID token, verified as joinEvent verifies it. */
@@ -136,16 +149,16 @@ export class TokenValidationService {
     const revoked =
       (await this.deps.tokens.isRevoked(company.id, verified.jti)) ||
       (existing?.tokens_revoked_before != null && verified.issuedAt !== null && verified.issuedAt < existing.tokens_revoked_before);
-    if (revoked) return { valid: false, errorCode: "TOKEN_REVOKED", ...base, admits: null };
+    if (revoked) return { valid: false, errorCode: "TOKEN_REVOKED", ...base, admits: none };
     // Nobody to admit: joinEvent would refuse it the same way.
-    if (!existing && verified.subject.kind !== "profile") return { valid: false, errorCode: "INVALID_CREDENTIALS", ...base, admits: null };
+    if (!existing && verified.subject.kind !== "profile") return { valid: false, errorCode: "INVALID_CREDENTIALS", ...base, admits: none };
     const user = existing ? await this.deps.dataSource.getRepository(UserEntity).findOneBy({ id: existing.id }) : null;
     const refusal = standingOf(user);
-    if (refusal) return { valid: false, errorCode: refusal, ...base, admits: null };
+    if (refusal) return { valid: false, errorCode: refusal, ...base, admits: none };
     let event = named;
     if (verified.channel !== null) {
       event ??= await this.deps.sessions.eventOf(company.id, verified.channel).catch(() => null);
-      if (event?.slug !== verified.channel) return { valid: false, errorCode: "TOKEN_WRONG_EVENT", ...base, admits: null };
+      if (event?.slug !== verified.channel) return { valid: false, errorCode: "TOKEN_WRONG_EVENT", ...base, admits: none };
     }
     if (event && event.companyId !== company.id) throw tokenInvalid("The event named is another company's.");
     const profile = verified.subject.kind === "profile" ? verified.subject.profile : null;
@@ -153,7 +166,7 @@ export class TokenValidationService {
       externalId: user?.externalId ?? profile?.externalId ?? null,
       emailNormalized: profile?.email ? profile.email.normalized : (user?.emailNormalized ?? null),
     };
-    return { valid: true, errorCode: null, ...base, admits: { user, event, role: await this.roleIn(event, subject, verified.roleGrant) } };
+    return { valid: true, errorCode: null, ...base, admits: known({ user, event, role: await this.roleIn(event, subject, verified.roleGrant) }) };
   }
 
   /** A login link's code: peeked at, never redeemed. */
@@ -178,7 +191,7 @@ export class TokenValidationService {
       tokenType: FOREIGN_TYPES.LOGIN_LINK,
       claims,
       expiresAt: link.expiresAt,
-      admits: { user, event, role: await this.roleIn(event, subjectOf(user), null) },
+      admits: known({ user, event, role: await this.roleIn(event, subjectOf(user), null) }),
     };
   }
 

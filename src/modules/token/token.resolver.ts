@@ -3,7 +3,7 @@ import { Access } from "../../graphql/access";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { CompanyType } from "../company/company.types";
 import { MintJoinTokenInput } from "./token.inputs";
-import { JoinTokenType, SigningKeyType, TokenValidationType } from "./token.types";
+import { AdmissionType, JoinTokenType, SigningKeyType, TokenValidationType } from "./token.types";
 import type { SigningKeyEntity } from "./signing-key.entity";
 import { literalEnum } from "../../graphql/enums";
 import { SIGNING_ALGS, SigningAlg } from "../../auth/signing-keys";
@@ -52,13 +52,18 @@ export class TokenResolver {
     })
     event?: string | null,
   ): Promise<TokenValidationType> {
-    const result = await ctx.services.tokenValidation.validate(ctx, token, credentialType ?? null, event ?? null);
-    const admits = result.admits && {
-      user: result.admits.user && toUserType(result.admits.user),
-      event: result.admits.event && ctx.services.events.toType(result.admits.event),
-      role: result.admits.role,
+    const { admits, ...result } = await ctx.services.tokenValidation.validate(ctx, token, credentialType ?? null, event ?? null);
+    const admitsOf = async (): Promise<AdmissionType | null> => {
+      const facts = await admits();
+      return (
+        facts && {
+          user: facts.user && toUserType(facts.user),
+          event: facts.event && ctx.services.events.toType(facts.event),
+          role: facts.role,
+        }
+      );
     };
-    return { ...result, admits };
+    return { ...result, admits: null, admitsOf };
   }
 
   @Authorized("MANAGE_COMPANY")
@@ -83,5 +88,15 @@ export class TokenResolver {
   @FieldResolver(() => String, { description: "Where the company's public keys are served." })
   jwksUri(@Root() company: CompanyType, @Ctx() ctx: RequestContext): string {
     return `${ctx.services.tokens.issuerOf(company.slug)}/.well-known/jwks.json`;
+  }
+}
+
+/** `TokenValidation.admits`, found only when a query selects it. */
+@Resolver(() => TokenValidationType)
+export class TokenValidationResolver {
+  @Access("public")
+  @FieldResolver(() => AdmissionType, { nullable: true, description: "Whom it would admit (user, event, role), without joining; null unless valid." })
+  admits(@Root() validation: TokenValidationType): Promise<AdmissionType | null> | AdmissionType | null {
+    return validation.admitsOf ? validation.admitsOf() : validation.admits;
   }
 }

@@ -73,6 +73,9 @@ export class TokenValidationType {
   @Access("public")
   @Field(() => AdmissionType, { nullable: true, description: "Whom it would admit (user, event, role), without joining; null unless valid." })
   admits: AdmissionType | null;
+
+  /** Finds `admits` when it is asked for (its statements are not run for a bare validity check). */
+  admitsOf?: () => Promise<AdmissionType | null>;
 }
 
 @ObjectType("SigningKey", { description: "A company key that signs Admit's tokens. Only public facts are shown." })
