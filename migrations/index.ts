@@ -2,6 +2,7 @@ import { WindowSegments1796553047572 } from "./1796553047572-window-segments";
 import { UserLifeAndRolePermissions1796549106376 } from "./1796549106376-user-life-and-role-permissions";
 import { Webhooks1796549111891 } from "./1796549111891-webhooks";
 import { AttendanceSums1796549292447 } from "./1796549292447-attendance-sums";
+import { PartnerTokenMaxTtl1796549109685 } from "./1796549109685-partner-token-max-ttl";
 import { JoinInOneStatement1796537675106 } from "./1796537675106-join-in-one-statement";
 import { MasterKeyVerifier1796537805157 } from "./1796537805157-master-key-verifier";
 import { AnalyticsPendingInstants1796319516960 } from "./1796319516960-analytics-pending-instants";
@@ -19,6 +20,7 @@ export const MIGRATIONS: Function[] = [
   JoinInOneStatement1796537675106,
   MasterKeyVerifier1796537805157,
   UserLifeAndRolePermissions1796549106376,
+  PartnerTokenMaxTtl1796549109685,
   Webhooks1796549111891,
   AttendanceSums1796549292447,
   WindowSegments1796553047572,

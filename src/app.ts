@@ -25,6 +25,7 @@ import { registerHealthRoutes } from "./http/health.routes";
 import { registerJwksRoutes } from "./http/jwks.routes";
 import { redactPath, registerLoginRoutes } from "./http/login.routes";
 import { registerOAuthRoutes } from "./http/oauth.routes";
+import { registerCompanyPageRoutes } from "./http/company-page.routes";
 import { registerJoinPageRoutes } from "./http/join-page.routes";
 import { bearerOf, isReportToken } from "./http/bearer";
 import { registerAttendeesCsvRoutes } from "./http/attendees-csv.routes";
@@ -374,6 +375,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   registerHealthRoutes(fastify, services.masterKeys);
   registerJwksRoutes(fastify, services);
   registerLoginRoutes(fastify, services);
+  registerCompanyPageRoutes(fastify, services);
   registerOAuthRoutes(fastify, services);
   registerJoinPageRoutes(fastify, services);
   registerAttendeesCsvRoutes(fastify, { services, dataSource, clock });

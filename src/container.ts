@@ -9,6 +9,7 @@ import { CompanyService } from "./modules/company/company.service";
 import { EventService } from "./modules/event/event.service";
 import { UserService } from "./modules/user/user.service";
 import { SigningKeyService } from "./modules/token/signing-key.service";
+import { TokenValidationService } from "./modules/token/token-validation.service";
 import { TokenService } from "./modules/token/token.service";
 import { SessionService } from "./modules/session/session.service";
 import { RegistrantService } from "./modules/registrant/registrant.service";
@@ -79,7 +80,9 @@ export function createContainer(deps: ContainerDeps) {
   const webhookAddresses = { allowLoopback: config.nodeEnv !== "production" };
   const webhookWorker = new WebhookDeliveryWorker({ dataSource, clock, log, encryption, changes, addresses: webhookAddresses, options: deps.webhookWorker });
   const webhooks = new WebhookService({ dataSource, clock, encryption, addresses: webhookAddresses, wake: () => webhookWorker.wake() });
-  return { userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
+  // validateToken for every credential kind, through the verifiers above.
+  const tokenValidation = new TokenValidationService({ dataSource, companies, tokens, sessions, partners, externalCredentials, loginLinks });
+  return { tokenValidation, userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
 }
 
 export type Services = ReturnType<typeof createContainer>;

@@ -18,8 +18,6 @@ import { MAX_TOKEN_LENGTH } from "./tokens";
 
 /** Clock skew allowed on exp, nbf and iat, in seconds. */
 export const EXTERNAL_CLOCK_SKEW_SECONDS = 30;
-/** A partner JWT may be valid for at most this long from now (its exp), plus the skew. */
-export const PARTNER_JWT_MAX_LIFETIME_SECONDS = 24 * 3600;
 /** ID tokens are not bounded by the partner rule; this only keeps dates storable. */
 export const ID_TOKEN_MAX_LIFETIME_SECONDS = 366 * 24 * 3600;
 
@@ -136,8 +134,7 @@ export async function verifyExternalToken(token: string, opts: VerifyExternalOpt
   const exp = payload.exp;
   if (!isFiniteNumber(exp)) throw tokenInvalid("The token must carry exp.");
   if (exp > nowSeconds + opts.maxLifetimeSeconds + EXTERNAL_CLOCK_SKEW_SECONDS) {
-    const hours = Math.round(opts.maxLifetimeSeconds / 3600);
-    throw tokenInvalid(`The token's exp may be at most ${hours} hours ahead.`);
+    throw tokenInvalid(`The token's exp may be at most ${opts.maxLifetimeSeconds} seconds ahead.`);
   }
   let issuedAt: Date | null = null;
   if (payload.iat !== undefined) {

@@ -7,7 +7,7 @@ import { DateTimeScalar } from "./scalars";
 import { CompanyResolver } from "../modules/company/company.resolver";
 import { EventResolver } from "../modules/event/event.resolver";
 import { UserResolver } from "../modules/user/user.resolver";
-import { TokenResolver } from "../modules/token/token.resolver";
+import { TokenResolver, TokenValidationResolver } from "../modules/token/token.resolver";
 import { SessionResolver } from "../modules/session/session.resolver";
 import { REGISTRANT_RESOLVERS } from "../modules/registrant/registrant.resolver";
 import { ANALYTICS_RESOLVERS } from "../modules/analytics/analytics.resolver";
@@ -18,7 +18,7 @@ import { PARTNER_RESOLVERS } from "../modules/federation/partner.resolver";
 import { LOGIN_LINK_RESOLVERS } from "../modules/federation/login-link.resolver";
 import { WEBHOOK_RESOLVERS } from "../modules/webhook/webhook.resolver";
 
-export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, SessionResolver, ...REGISTRANT_RESOLVERS, ...ANALYTICS_RESOLVERS, PasswordResolver, ...JOIN_REQUEST_RESOLVERS, OrganizerResolver, ...PARTNER_RESOLVERS, ...LOGIN_LINK_RESOLVERS, ...WEBHOOK_RESOLVERS] as const;
+export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, TokenValidationResolver, SessionResolver, ...REGISTRANT_RESOLVERS, ...ANALYTICS_RESOLVERS, PasswordResolver, ...JOIN_REQUEST_RESOLVERS, OrganizerResolver, ...PARTNER_RESOLVERS, ...LOGIN_LINK_RESOLVERS, ...WEBHOOK_RESOLVERS] as const;
 
 let built: Promise<GraphQLSchema> | null = null;
 

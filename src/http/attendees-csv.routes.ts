@@ -3,7 +3,6 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { DataSource } from "typeorm";
 import type { Clock } from "../clock";
 import type { Services } from "../container";
-import { isUuid } from "../graphql/validate";
 import { attendeeCsv } from "../modules/analytics/attendee-export";
 import { bearerOf, isReportToken } from "./bearer";
 
@@ -19,7 +18,7 @@ const refuse = (reply: FastifyReply, status: number, code: string, message: stri
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
- * GET /c/<companySlug>/events/<eventId>/attendees.csv[?from=&to=] (F12): the attendee list as a
+ * GET /c/<companySlug>/events/<event id or slug>/attendees.csv[?from=&to=]: the attendee list as a
  * spreadsheet, for an API key of that company with READ_ANALYTICS or the token of that event's
  * report link (the report page's download). Streamed a page at a time.
  */
@@ -39,10 +38,10 @@ export function registerAttendeesCsvRoutes(fastify: FastifyInstance, deps: { ser
     const { slug, id } = request.params;
     const company = /^[a-z0-9-]{1,64}$/.test(slug) ? await services.companies.cachedCompany("slug", slug) : null;
     // Another company's event, or a slug that is not the key's company: not found, like a missing one.
-    const [event] =
-      company && company.id === principal.companyId && isUuid(id) && (principal.kind === "apiKey" || principal.eventId === id)
-        ? await dataSource.query("SELECT id, slug FROM events WHERE id = $1 AND company_id = $2", [id, company.id])
-        : [];
+    // The event by id, slug or companySlug/eventSlug, as everywhere an event is named; a report
+    // link's token reads its own event only.
+    const found = company && company.id === principal.companyId ? await services.sessions.eventOf(company.id, id).catch(() => null) : null;
+    const event = found && (principal.kind === "apiKey" || principal.eventId === found.id) ? found : null;
     if (!event) return refuse(reply, 404, "NOT_FOUND", "The event was not found.");
 
     const window: { from: Date | null; to: Date | null } = { from: null, to: null };

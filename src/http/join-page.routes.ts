@@ -124,7 +124,7 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
     const cookie = await readCookieSession(services, request);
     if ((cookie.kind === "live" || cookie.kind === "signedIn") && cookie.setCookie) reply.header("set-cookie", cookie.setCookie);
     if (cookie.kind === "none" && cookie.clearCookie) reply.header("set-cookie", cookie.clearCookie);
-    const credentialInQuery = queryParam(request, "token") !== null || queryParam(request, "code") !== null;
+    const credentialInQuery = ["token", "code", "externalAuthCode"].some((name) => queryParam(request, name) !== null);
     const found = ref ? await findEvent(ref, request, cookie) : null;
     const event = found === "ambiguous" ? null : found;
 

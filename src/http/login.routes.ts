@@ -17,7 +17,7 @@ export { escapeHtml, htmlPage };
  * - POST /logout       ends the cookie's session, clears it, redirects only to an allowed origin
  * - GET /logout        the same from Admit's own pages; from anywhere else a page that asks
  * - GET /logged-out    the local page logout falls back to
- * - GET /c/:slug/      the company landing page a link without event opens
+ * (GET /c/:slug/, the company page a link without event opens, is in company-page.routes.ts.)
  *
  * No GET started by another site changes or extends the cookie's session (readCookieSession
  * reads it without a heartbeat then); a login link is the one exception, by design: it is one
@@ -112,13 +112,17 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
     }
   });
 
-  /** Ends the cookie's session and sends the browser to `wanted` when the company allows it. */
+  /**
+   * Ends the cookie's session and sends the browser to `wanted` when the company allows it; else
+   * where the login link it came from sends it on expiry (as one-time login URIs promise); else
+   * to Admit's own "signed out" page.
+   */
   async function logOutAndRedirect(request: FastifyRequest, reply: FastifyReply, wanted: unknown) {
-    const companyId = await logOut(services, request);
-    const target = companyId && typeof wanted === "string" ? await loginLinks.allowedRedirect(companyId, wanted) : null;
+    const ended = await logOut(services, request);
+    const target = ended && typeof wanted === "string" ? await loginLinks.allowedRedirect(ended.companyId, wanted) : null;
     return reply
       .header("set-cookie", clearedSessionCookie(services))
-      .redirect(target ?? `${publicUrl}/logged-out`, 303);
+      .redirect(target ?? ended?.redirectOnExpiry ?? `${publicUrl}/logged-out`, 303);
   }
 
   // A link or an image elsewhere must not sign anyone out: a GET ends the session only when it
@@ -151,46 +155,15 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
   fastify.get("/logged-out", async (_request, reply) => {
     return htmlPage(reply, 200, "Signed out", "<h1>You are signed out</h1><p>You can close this window.</p>");
   });
-
-  fastify.get<{ Params: { slug: string } }>("/c/:slug/", async (request, reply) => {
-    noStore(reply);
-    const company = /^[a-z0-9-]{1,64}$/.test(request.params.slug) ? await services.companies.cachedCompany("slug", request.params.slug) : null;
-    if (!company) return htmlPage(reply, 404, "Not found", "<h1>Not found</h1><p>There is nothing at this address.</p>");
-    const state = await readCookieSession(services, request);
-    const ours = state.kind !== "none" && state.companyId === company.id;
-    if (ours && state.kind === "ended" && state.redirectTo) return reply.redirect(state.redirectTo, 303);
-    if (ours && (state.kind === "signedIn" || state.kind === "live")) {
-      if (state.setCookie) reply.header("set-cookie", state.setCookie);
-      const who = await services.loginLinks.describeUser(state.userId);
-      return htmlPage(
-        reply,
-        200,
-        company.name,
-        `<h1>${escapeHtml(company.name)}</h1><p>You are signed in as <strong>${escapeHtml(who)}</strong>.</p>${SIGN_OUT_FORM}`,
-        { formAction: [] },
-      );
-    }
-    if (ours && state.kind === "unconfirmed") {
-      // Another site sent the browser here: the session is neither read through a heartbeat
-      // nor extended until the person opens the page from here.
-      return htmlPage(
-        reply,
-        200,
-        company.name,
-        `<h1>${escapeHtml(company.name)}</h1><p>You may be signed in here.</p><p><a href="/c/${escapeHtml(company.slug)}/">Show my account</a></p>`,
-      );
-    }
-    if (state.kind === "none" && state.clearCookie) reply.header("set-cookie", state.clearCookie);
-    return htmlPage(reply, 200, company.name, `<h1>${escapeHtml(company.name)}</h1><p>You are not signed in.</p>`);
-  });
 }
 
 /**
  * Ends what the request's cookie holds: a session as LOGGED_OUT (one conditional UPDATE; a
  * session a time limit already ended is left to be recorded as that), or the company-wide
- * sign-in of a link without event (its jti revoked). Returns the cookie's company, or null.
+ * sign-in of a link without event (its jti revoked). Returns the cookie's company and the login
+ * link's redirectOnExpiryUrl (still allowed), or null when the cookie holds nothing of ours.
  */
-async function logOut(services: Services, request: FastifyRequest): Promise<string | null> {
+async function logOut(services: Services, request: FastifyRequest): Promise<{ companyId: string; redirectOnExpiry: string | null } | null> {
   const value = sessionCookieValue(request);
   if (!value) return null;
   try {
@@ -198,13 +171,13 @@ async function logOut(services: Services, request: FastifyRequest): Promise<stri
     if (kind === "session") {
       const { company, sessionId } = await services.sessions.sessionOfToken(value);
       await services.loginLinks.endSession(sessionId, company.id, "LOGGED_OUT");
-      return company.id;
+      return { companyId: company.id, redirectOnExpiry: await services.loginLinks.redirectOnExpiryOfSession(company.id, sessionId) };
     }
     if (kind === "join") {
       const state = await services.loginLinks.readCompanyCookie(value);
       if (!state) return null;
       if (state.kind === "live") await services.loginLinks.revokeCompanyCookie(state.company.id, state.linkId);
-      return state.company.id;
+      return { companyId: state.company.id, redirectOnExpiry: state.kind === "live" ? state.redirectOnExpiryUrl : state.redirectTo };
     }
     return null;
   } catch (error) {
@@ -223,7 +196,7 @@ function formFields(body: string): Record<string, string | string[]> {
   return fields;
 }
 
-const SIGN_OUT_FORM = `<form method="post" action="/logout"><button type="submit">Sign out</button></form>`;
+export const SIGN_OUT_FORM = `<form method="post" action="/logout"><button type="submit">Sign out</button></form>`;
 
 /**
  * The page that asks before signing out: a GET from elsewhere, or a POST that did not come from

@@ -56,15 +56,34 @@ function formOf(request: FastifyRequest): Map<string, string[]> {
   return params;
 }
 
-/** The API key the client authenticates with: HTTP Basic (client_secret = the key) or Bearer. */
-function clientSecretOf(request: FastifyRequest): { secret: string; scheme: "Basic" | "Bearer" } {
+/** How the client authenticated (RFC 6749 §2.3.1, and a Bearer API key). */
+type ClientAuth = { secret: string; clientId: string | null; scheme: "Basic" | "Bearer" | "Post" };
+
+const CHALLENGE = { "www-authenticate": 'Basic realm="admit"' };
+
+/**
+ * The API key the client authenticates with, by exactly one method: HTTP Basic (client_secret =
+ * the key), `client_secret_post` (client_id and client_secret in the form: what standard OAuth
+ * libraries send by default) or Bearer. The client_id, when given, is the company's slug (or id).
+ */
+function clientAuthOf(request: FastifyRequest, form: Map<string, string[]>): ClientAuth {
   const header = request.headers.authorization;
-  const challenge = { "www-authenticate": 'Basic realm="admit"' };
+  const posted = form.get("client_secret")?.[0];
+  const postedId = form.get("client_id")?.[0] ?? null;
+  if (header && posted !== undefined) {
+    throw invalidRequest("Authenticate the client one way only: the Authorization header or client_secret in the form (RFC 6749 §2.3).");
+  }
   if (!header) {
-    throw new OAuthError(401, "invalid_client", "Authenticate with a company API key: HTTP Basic (client_secret = the key) or Bearer.", challenge);
+    if (posted) return { secret: posted, clientId: postedId, scheme: "Post" };
+    throw new OAuthError(
+      401,
+      "invalid_client",
+      "Authenticate with a company API key: HTTP Basic or client_secret_post (client_secret = the key), or Bearer.",
+      CHALLENGE,
+    );
   }
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (bearer) return { secret: bearer[1], scheme: "Bearer" };
+  if (bearer) return { secret: bearer[1], clientId: postedId, scheme: "Bearer" };
   const basic = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
   if (basic) {
     const decoded = Buffer.from(basic[1], "base64").toString("utf8");
@@ -72,19 +91,20 @@ function clientSecretOf(request: FastifyRequest): { secret: string; scheme: "Bas
     if (colon >= 0) {
       try {
         // RFC 6749 §2.3.1: client_id and client_secret are form-encoded before base64.
-        const secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " "));
-        return { secret, scheme: "Basic" };
+        const formDecode = (text: string) => decodeURIComponent(text.replace(/\+/g, " "));
+        return { secret: formDecode(decoded.slice(colon + 1)), clientId: formDecode(decoded.slice(0, colon)) || postedId, scheme: "Basic" };
       } catch {
         // falls through to invalid_client
       }
     }
   }
-  throw new OAuthError(401, "invalid_client", "The Authorization header is not HTTP Basic or Bearer.", challenge);
+  throw new OAuthError(401, "invalid_client", "The Authorization header is not HTTP Basic or Bearer.", CHALLENGE);
 }
 
 /**
- * POST /oauth/token: RFC 8693 token exchange (F6b). A company backend, authenticated by an API
- * key with MINT_TOKENS, exchanges a partner JWT (subject_token_type
+ * POST /oauth/token: RFC 8693 token exchange. A company backend, authenticated by an API key
+ * with MINT_TOKENS (HTTP Basic or client_secret_post with the key as client_secret and the
+ * company's slug as client_id, or Bearer), exchanges a partner JWT (subject_token_type
  * urn:ietf:params:oauth:token-type:jwt) or an ID token of one of its OIDC providers
  * (urn:ietf:params:oauth:token-type:id_token) for an Admit join token. `audience` (an event id or
  * slug of the company) makes the token open that event only. The join token has its own jti and
@@ -118,6 +138,28 @@ export function registerOAuthRoutes(fastify: FastifyInstance, services: Services
       return send(reply, status, { error: "invalid_request", error_description: description });
     });
 
+    // RFC 8414 metadata of each company's issuer, at the address the issue names
+    // (<issuer>/.well-known/…) and where RFC 8414 §3.1 puts it for an issuer with a path
+    // (/.well-known/oauth-authorization-server/c/<slug>), which is what clients ask for.
+    const metadata = async (request: FastifyRequest<{ Params: { slug: string } }>, reply: FastifyReply) => {
+      const company = /^[a-z0-9-]{1,64}$/.test(request.params.slug) ? await services.companies.cachedCompany("slug", request.params.slug) : null;
+      if (!company) return reply.status(404).header("cache-control", "no-store").send({ error: "No company has this slug." });
+      const issuer = services.tokens.issuerOf(company.slug);
+      return reply.header("cache-control", "public, max-age=300").send({
+        issuer,
+        token_endpoint: `${services.loginLinks.publicUrl}/oauth/token`,
+        jwks_uri: `${issuer}/.well-known/jwks.json`,
+        grant_types_supported: [TOKEN_EXCHANGE],
+        token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+        // No authorization endpoint: no response type is supported.
+        response_types_supported: [],
+        subject_token_types_supported: [SUBJECT_TOKEN_TYPES.jwt, SUBJECT_TOKEN_TYPES.idToken],
+        issued_token_types_supported: [JWT_TOKEN_TYPE],
+      });
+    };
+    scope.get("/c/:slug/.well-known/oauth-authorization-server", metadata);
+    scope.get("/.well-known/oauth-authorization-server/c/:slug", metadata);
+
     scope.route({
       method: ["GET", "PUT", "PATCH", "DELETE"],
       url: "/oauth/token",
@@ -138,13 +180,10 @@ export function registerOAuthRoutes(fastify: FastifyInstance, services: Services
 
 async function exchange(request: FastifyRequest, reply: FastifyReply, services: Services) {
   const form = formOf(request);
-  const client = clientSecretOf(request);
+  const client = clientAuthOf(request, form);
+  const challenge = { "www-authenticate": `${client.scheme === "Bearer" ? "Bearer" : "Basic"} realm="admit"` };
   const principal = await services.companies.authenticate(client.secret);
-  if (principal.kind !== "apiKey") {
-    throw new OAuthError(401, "invalid_client", "The API key is unknown or has been revoked.", {
-      "www-authenticate": `${client.scheme} realm="admit"`,
-    });
-  }
+  if (principal.kind !== "apiKey") throw new OAuthError(401, "invalid_client", "The API key is unknown or has been revoked.", challenge);
   if (!principal.scopes.includes("MINT_TOKENS")) {
     throw new OAuthError(400, "unauthorized_client", "This API key lacks the scope MINT_TOKENS.");
   }
@@ -168,7 +207,11 @@ async function exchange(request: FastifyRequest, reply: FastifyReply, services: 
   if (audiences.length > 1) throw new OAuthError(400, "invalid_target", "Give at most one audience (an event id or slug).");
 
   const company = await services.companies.cachedCompany("id", principal.companyId);
-  if (!company) throw new OAuthError(401, "invalid_client", "The API key's company no longer exists.", { "www-authenticate": `${client.scheme} realm="admit"` });
+  if (!company) throw new OAuthError(401, "invalid_client", "The API key's company no longer exists.", challenge);
+  // A client_id names the company the key must belong to: a key of another company is refused.
+  if (client.clientId !== null && client.clientId !== company.slug && client.clientId !== company.id) {
+    throw new OAuthError(401, "invalid_client", "client_id is not the slug of the API key's company.", challenge);
+  }
   let event = null;
   if (audiences.length === 1) {
     const audience = audiences[0].trim();

@@ -43,7 +43,8 @@ async function main(): Promise<void> {
   } else {
     // Per table (a webhook endpoint has a current and, after a rotation, a previous secret).
     const tables = new Map(ENCRYPTED_COLUMNS.map(({ table, what }) => [table, what] as const).reverse());
-    const counts = [...tables].reverse().map(([table, what]) => `${result.reencrypted[table]} ${what}(s)`).join(" and ");
+    const parts = [...tables].reverse().map(([table, what]) => `${result.reencrypted[table]} ${what}(s)`);
+    const counts = parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts[parts.length - 1]}` : parts.join("");
     process.stdout.write(`Re-encrypted ${counts} under MASTER_KEY: master key id ${old.keyId} → ${next.keyId}. Start every node with the new MASTER_KEY.\n`);
   }
   replaceKeyFile(config.dataDir, config.masterKeyOld, config.masterKey);

@@ -56,7 +56,8 @@ describe.each(ALGS)("%s tokens", (alg) => {
       const { payload, protectedHeader } = await jwtVerify(token, c.jwks, {
         algorithms: [alg],
         issuer: c.issuer,
-        audience: `admit:${kind}`,
+        // A session token's audience is the company's issuer (or its sessionTokenAudience), for media servers.
+        audience: kind === "session" ? c.issuer : `admit:${kind}`,
         typ: `${kind}+jwt`,
         currentDate: t.clock.now(),
         requiredClaims: ["exp", "iat", "jti"],

@@ -50,10 +50,18 @@ async function expectOneLine(page: Page, selector: string): Promise<void> {
 
 const hour = 3600_000;
 /** Today at 10:00 and 11:30 in Paris (UTC+1 in winter, +2 in summer: either way the same day). */
+/** Times of an event live now that starts and ends on the same day in the reader's zone (Paris). */
 function todayTimes() {
-  const day = new Date(t.clock.now());
-  day.setUTCHours(9, 0, 0, 0);
-  return { startsAt: day.toISOString(), endsAt: new Date(day.getTime() + 1.5 * hour).toISOString() };
+  const now = new Date(t.clock.now());
+  const [h, m] = new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Paris", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+    .format(now)
+    .split(":")
+    .map(Number);
+  const sinceMidnight = h * 60 + m; // minutes, in Paris
+  const before = Math.max(0, Math.min(30, sinceMidnight - 1));
+  const after = Math.max(1, Math.min(60, 24 * 60 - sinceMidnight - 1));
+  const minute = hour / 60;
+  return { startsAt: new Date(now.getTime() - before * minute).toISOString(), endsAt: new Date(now.getTime() + after * minute).toISOString() };
 }
 
 describeInBrowser("the join page's states at 390 and 1280 px", () => {

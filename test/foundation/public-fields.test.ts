@@ -57,7 +57,9 @@ const ALLOW_LIST: Record<string, string> = {
   ...rules("JoinRequestEdge", PUBLIC, ["cursor", "node"]),
   ...rules("PageInfo", PUBLIC, ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor"]),
 
-  ...rules("TokenValidation", PUBLIC, ["valid", "errorCode", "tokenType", "claims", "expiresAt"]),
+  ...rules("TokenValidation", PUBLIC, ["valid", "errorCode", "tokenType", "claims", "expiresAt", "admits"]),
+  // The holder learns whom the credential admits; the user and the event keep their own rules.
+  ...rules("Admission", PUBLIC, ["user", "event", "role"]),
 
   ...rules("LiveEvent", ORGANIZER, ["event", "participantCount", "participants"]),
   ...rules("LiveParticipant", ORGANIZER, ["sessionId", "name", "role", "isGuest", "joinedAt"]),

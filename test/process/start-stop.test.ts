@@ -182,7 +182,7 @@ it("another MASTER_KEY, or none on a second node, stops the start in one line; a
     expect(wrongOld).toMatch(/^master-key:rotate failed: MASTER_KEY_OLD does not open this database's encrypted keys \(they are under master key id /);
     const rotation = rotate({ MASTER_KEY_OLD: k1, MASTER_KEY: k2 });
     expect(await rotation.exited).toBe(0);
-    expect(rotation.output()).toMatch(/^Re-encrypted 1 signing key\(s\) and 1 partner secret\(s\) under MASTER_KEY: master key id \S+ → \S+\. /);
+    expect(rotation.output()).toMatch(/^Re-encrypted 1 signing key\(s\), 1 partner secret\(s\) and 0 webhook secret\(s\) under MASTER_KEY: master key id \S+ → \S+\. /);
 
     expect(await refused(launch({ MASTER_KEY: k1 }))).toMatch(/^MASTER_KEY does not open this database's encrypted keys/);
     const rotated = launch({ MASTER_KEY: k2 });

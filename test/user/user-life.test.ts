@@ -55,6 +55,10 @@ describe("suspendUser / unsuspendUser", () => {
     expect(codeOf(await partnerJoin(t, event.id, partnerJwt))).toBe("USER_SUSPENDED");
     expect(ok(await t.gql(VALIDATE, { token })).validateToken).toMatchObject({ valid: false, errorCode: "USER_SUSPENDED" });
     expect(ok(await t.gql(VALIDATE, { token: live.sessionToken })).validateToken).toMatchObject({ valid: false, errorCode: "USER_SUSPENDED" });
+    // validateToken of the foreign kinds answers as joinEvent would, and the peek uses no link.
+    const VALIDATE_AS = `query($token: String!, $type: CredentialType, $event: String) { validateToken(token: $token, credentialType: $type, event: $event) { valid errorCode } }`;
+    expect(ok(await t.gql(VALIDATE_AS, { token: partnerJwt, type: "PARTNER_JWT", event: event.id })).validateToken).toMatchObject({ valid: false, errorCode: "USER_SUSPENDED" });
+    expect(ok(await t.gql(VALIDATE_AS, { token: link.code, type: "LOGIN_LINK" })).validateToken).toMatchObject({ valid: false, errorCode: "USER_SUSPENDED" });
 
     // By Admit's id. The refused login link was not used up.
     expect(ok(await t.gql(UNSUSPEND, { id: user.id }, { key: company.key })).unsuspendUser.suspendedAt).toBeNull();

@@ -43,3 +43,16 @@ export async function deliveries(t: TestApp, company: TestCompany, endpointId: s
 export function drain(t: TestApp): Promise<number> {
   return t.app.services.webhookWorker.drain();
 }
+
+/**
+ * Runs the worker's rounds like drain, and answers the attempts made for this company's
+ * deliveries only: on a PostgreSQL server the suite's files share one database, and other
+ * files' endpoints may have retries due when a test moves the clock.
+ */
+export async function drainFor(t: TestApp, company: TestCompany): Promise<number> {
+  const attempts = async (): Promise<number> =>
+    Number((await t.db.dataSource.query("SELECT coalesce(sum(attempts), 0) AS n FROM webhook_deliveries WHERE company_id = $1", [company.id]))[0].n);
+  const before = await attempts();
+  await drain(t);
+  return (await attempts()) - before;
+}

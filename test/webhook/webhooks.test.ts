@@ -4,7 +4,7 @@ import { makeCompany, makeEvent, TestCompany } from "../support/factories";
 import { beat, join, mint, mintAndJoin } from "../join/join-helpers";
 import { eraseUserFromWebhookMessages } from "../../src/modules/webhook/webhook.service";
 import { Receiver, startReceiver, verifies } from "./receiver";
-import { ALL_TYPES, createEndpoint, DELIVERIES, deliveries, drain, ENDPOINT_FIELDS } from "./helpers";
+import { ALL_TYPES, createEndpoint, DELIVERIES, deliveries, drain, drainFor, ENDPOINT_FIELDS } from "./helpers";
 
 const t = useTestApp();
 let receiver: Receiver;
@@ -179,14 +179,14 @@ describe("delivery", () => {
       }
     }
     // Down: only the first message of each event is tried; the rest wait behind it.
-    expect(await drain(t)).toBe(2);
+    expect(await drainFor(t, company)).toBe(2);
     const failed = await deliveries(t, company, endpoint.id, { status: "PENDING" });
     expect(failed).toHaveLength(12);
     expect(failed.filter((d) => d.attempts === 1).map((d) => d.lastResponseCode)).toEqual([503, 503]);
     // A few retries later (the clock moves instead of waiting)…
     for (const seconds of [6, 360, 2_200]) {
       t.clock.advance(seconds);
-      expect(await drain(t)).toBe(2);
+      expect(await drainFor(t, company)).toBe(2);
     }
     expect(receiver.messages).toHaveLength(0);
     receiver.status = 200;
@@ -218,7 +218,7 @@ describe("delivery", () => {
     const start = t.clock.now().getTime();
     let attempts = 0;
     for (let i = 0; i < 15; i++) {
-      attempts += await drain(t);
+      attempts += await drainFor(t, company);
       t.clock.advance(30 * 3600);
     }
     expect(attempts).toBe(10);

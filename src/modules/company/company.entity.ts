@@ -40,6 +40,10 @@ export class CompanyEntity {
   @Column({ type: "integer", default: 15 })
   loginLinkTtlSeconds: number;
 
+  /** How far ahead a partner-signed JWT's exp may lie (integrators commonly sign for 7 days). */
+  @Column({ type: "integer", default: 604_800 })
+  partnerTokenMaxTtlSeconds: number;
+
   @Column({ type: "integer", default: 3_600 })
   joinRequestTtlSeconds: number;
 

@@ -55,6 +55,9 @@ export class UpdateCompanySettingsInput {
   @Field(() => Int, { nullable: true, description: "1 to 300 seconds." })
   loginLinkTtlSeconds?: number;
 
+  @Field(() => Int, { nullable: true, description: "60 seconds to 30 days (default 7 days): how far ahead a partner JWT's exp may lie." })
+  partnerTokenMaxTtlSeconds?: number;
+
   @Field(() => Int, { nullable: true, description: "60 seconds to 7 days." })
   joinRequestTtlSeconds?: number;
 

@@ -22,6 +22,8 @@ export const PLATFORM_KEY_PREFIX = "admp_";
 /** lastUsedAt is written at most this often per key, so reads stay reads. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 const MAX_SEAT_LIMIT = 10_000_000;
+/** A partner JWT may be signed for at most 30 days (partnerTokenMaxTtlSeconds). */
+export const MAX_PARTNER_TOKEN_TTL_SECONDS = 30 * 86_400;
 /** How long a node trusts its copy of a company's row on hot paths. */
 export const COMPANY_CACHE_MS = 5_000;
 const COMPANY_CACHE_MAX = 10_000;
@@ -74,6 +76,7 @@ export function toCompanyType(company: CompanyEntity, publicUrl: string): Compan
       defaultTokenTtlSeconds: company.defaultTokenTtlSeconds,
       maxTokenTtlSeconds: company.maxTokenTtlSeconds,
       loginLinkTtlSeconds: company.loginLinkTtlSeconds,
+      partnerTokenMaxTtlSeconds: company.partnerTokenMaxTtlSeconds,
       joinRequestTtlSeconds: company.joinRequestTtlSeconds,
       passwordAuthEnabled: company.passwordAuthEnabled,
       allowNonExpiringTokens: company.allowNonExpiringTokens,
@@ -253,6 +256,7 @@ export class CompanyService {
     int("maxTokenTtlSeconds", 60, 31_536_000);
     int("defaultTokenTtlSeconds", 60, 31_536_000);
     int("loginLinkTtlSeconds", 1, 300);
+    int("partnerTokenMaxTtlSeconds", 60, MAX_PARTNER_TOKEN_TTL_SECONDS);
     int("joinRequestTtlSeconds", 60, 604_800);
     if (input.passwordAuthEnabled !== undefined && input.passwordAuthEnabled !== null) patch.passwordAuthEnabled = input.passwordAuthEnabled;
     if (input.allowNonExpiringTokens !== undefined && input.allowNonExpiringTokens !== null) patch.allowNonExpiringTokens = input.allowNonExpiringTokens;

@@ -41,6 +41,9 @@ export class CompanySettings {
   @Field(() => Int, { description: "How long a one-time login link may wait to be opened (at most 300)." })
   loginLinkTtlSeconds: number;
 
+  @Field(() => Int, { description: "How far ahead a partner-signed JWT's exp may lie (default 7 days, at most 30 days)." })
+  partnerTokenMaxTtlSeconds: number;
+
   @Field(() => Int, { description: "How long a knock waits for an organizer before it expires." })
   joinRequestTtlSeconds: number;
 

@@ -263,6 +263,24 @@ export class EventService {
     return toConnection(rows, limit, createdAtCursorOf, (e) => this.toType(e)) as EventConnection;
   }
 
+  /**
+   * The company's events that can still be joined (live, then upcoming by start), for the page a
+   * company-wide link opens. At most `limit`.
+   */
+  async openEvents(companyId: string, limit = 100): Promise<EventEntity[]> {
+    const now = this.deps.clock.now();
+    return this.deps.dataSource
+      .getRepository(EventEntity)
+      .createQueryBuilder("e")
+      .where("e.company_id = :companyId", { companyId })
+      .andWhere("e.ended_at IS NULL AND (e.ends_at IS NULL OR e.ends_at > :now)", { now })
+      .orderBy("CASE WHEN e.starts_at IS NULL OR e.starts_at <= :now THEN 0 ELSE 1 END", "ASC")
+      .addOrderBy("e.starts_at", "ASC", "NULLS FIRST")
+      .addOrderBy("e.created_at", "ASC")
+      .take(limit)
+      .getMany();
+  }
+
   async addPrincipals(ctx: RequestContext, input: EventPrincipalsInput): Promise<EventEntity> {
     const role = principalRole(input.role);
     const principals = normalizePrincipals("principals", input.principals);

@@ -6,7 +6,6 @@ import type { Clock } from "../../clock";
 import {
   ID_TOKEN_MAX_LIFETIME_SECONDS,
   isAsymmetricAlg,
-  PARTNER_JWT_MAX_LIFETIME_SECONDS,
   peekExternalToken,
   remoteKeySet,
   tokenInvalid,
@@ -58,6 +57,8 @@ type ValidatedProfile = ReturnType<typeof validateProfile>;
 export type ExternalSubject =
   /** An existing non-guest user with this external id (`{ sub }`; OIDC with jitEnabled false). */
   | { kind: "externalId"; externalId: string }
+  /** An existing non-guest user with this Admit id, else this external id (`{ id }`). */
+  | { kind: "id"; id: string }
   /** The oldest existing non-guest user with this email (`{ email }`). */
   | { kind: "email"; normalized: string }
   /** Created or refreshed just in time (`{ user }`, a voice-SDK ticket, OIDC with jitEnabled). */
@@ -77,6 +78,8 @@ export interface ExternalCredential {
   channel: string | null;
   /** The partner secret that verified it (its lastUsedAt is recorded on success). */
   secret: PartnerSecretKey | null;
+  /** The verified payload, as validateToken shows it to the token's holder. */
+  claims: Record<string, unknown>;
 }
 
 /**
@@ -117,8 +120,10 @@ function idClaim(payload: Record<string, unknown>, name: string, label = name): 
  *
  * ## PARTNER_JWT, signed with a partner secret (HS256)
  *
- * Header: `alg` must be HS256 (HS384, HS512, none and the rest are TOKEN_INVALID); `kid` is
- * required and is the partner secret's id, looked up only in the company of the event joined;
+ * Header: `alg` must be HS256 (HS384, HS512, none and the rest are TOKEN_INVALID); `kid`, when
+ * given, is the partner secret's id, looked up only in the company of the event joined; without
+ * it (as `jwt.sign(payload, secret, { expiresIn: '7 days' })` signs) every active secret of that
+ * company is checked (at most five, all of them every time) and the one that matches verifies;
  * `jku`, `x5u`, `jwk`, `x5c` and `crit` are refused. The HMAC key is the UTF-8 bytes of the
  * secret as createPartnerSecret showed it. `typ` is not read. `aud` is optional; when present it
  * must be the company's Admit issuer `<PUBLIC_URL>/c/<companySlug>` (a string, or an array holding
@@ -137,7 +142,8 @@ function idClaim(payload: Record<string, unknown>, name: string, label = name): 
  *
  * ## Claims read from a partner JWT (either signature)
  *
- * - `exp` (required): at most 24 hours ahead (plus 30 s of skew). `nbf` honoured (30 s skew).
+ * - `exp` (required): at most the company's partnerTokenMaxTtlSeconds ahead (default 7 days, at
+ *   most 30 days; plus 30 s of skew). `nbf` honoured (30 s skew).
  * - `iat` (optional): the issue time; not in the future. revokeUserTokens refuses tokens issued
  *   before its cut-off; without `iat` that cut-off cannot apply.
  * - `jti` (optional, a string of at most 128 characters): kept on the session, so revokeToken and
@@ -155,9 +161,10 @@ function idClaim(payload: Record<string, unknown>, name: string, label = name): 
  *      they are; null: cleared), `user.metadata` (an object) and every other key of `user` become
  *      the user's metadata (only when there is at least one). A new user takes a seat
  *      (SEAT_LIMIT_REACHED at the limit). Bad values are TOKEN_INVALID.
- *   3. `sub` and/or `email`: an existing non-guest user of the company: `sub` is the external id
- *      (exact) and wins when both are given; `email` matches case-insensitively, the oldest user
- *      first. Nobody matches: INVALID_CREDENTIALS. Nothing about the user is changed.
+ *   3. `sub`, `id` and/or `email`: an existing non-guest user of the company, by the first given:
+ *      `sub` is the external id (exact); `id` (a string or a whole number) is Admit's user id or,
+ *      failing that, the external id; `email` matches case-insensitively, the oldest user first.
+ *      Nobody matches: INVALID_CREDENTIALS. Nothing about the user is changed.
  * - Nothing else is read (`iss` and `aud` only as above).
  *
  * Token exchange (POST /oauth/token) mints a join token with its own jti and the subject token's
@@ -283,13 +290,24 @@ export class ExternalCredentialService {
     return { kind: "user", userId: user.id };
   }
 
-  private async existingUser(companyId: string, subject: ExternalSubject) {
+  /** The existing non-guest user a subject names (a profile: by its external id), or null. */
+  async existingUser(companyId: string, subject: ExternalSubject) {
     type Row = { id: string; external_id: string | null; email: string | null; name: string | null; avatar_url: string | null; tokens_revoked_before: Date | null };
     const columns = "id, external_id, email, name, avatar_url, tokens_revoked_before";
     if (subject.kind === "email") {
       const [row] = await this.sql<Row>(
         `SELECT ${columns} FROM users WHERE company_id = $1 AND email_normalized = $2 AND NOT is_guest ORDER BY created_at, id LIMIT 1`,
         [companyId, subject.normalized],
+      );
+      return row ?? null;
+    }
+    if (subject.kind === "id") {
+      // Admit's own id first (a UUID), then the company's external id.
+      const [row] = await this.sql<Row>(
+        `SELECT ${columns} FROM users
+          WHERE company_id = $1 AND NOT is_guest AND (external_id = $2 OR ($3::uuid IS NOT NULL AND id = $3::uuid))
+          ORDER BY (id::text = $2) DESC LIMIT 1`,
+        [companyId, subject.id, v.isUuid(subject.id) ? subject.id : null],
       );
       return row ?? null;
     }
@@ -308,9 +326,15 @@ export class ExternalCredentialService {
     let verified: VerifiedExternalToken;
     let secret: PartnerSecretKey | null = null;
     if (peek.alg === "HS256") {
-      if (!peek.kid) throw tokenInvalid("A partner JWT must name its partner secret in the kid header.");
-      secret = await this.deps.partners.secretKey(company.id, peek.kid);
-      if (!secret?.key) throw tokenInvalid("The token names a partner secret this company does not have (or has revoked).");
+      if (peek.kid) {
+        secret = await this.deps.partners.secretKey(company.id, peek.kid);
+        if (!secret?.key) throw tokenInvalid("The token names a partner secret this company does not have (or has revoked).");
+      } else {
+        // No kid, as integrators of "external auth code" schemes sign: the secret whose HMAC
+        // matches, found by checking every active one (at most five, all of them every time).
+        secret = await signedByOneOf(token, await this.deps.partners.activeSecretKeys(company.id));
+        if (!secret?.key) throw tokenInvalid("The token's signature does not verify with any active partner secret of this company.");
+      }
       verified = await verifyExternalToken(token, {
         key: secret.key,
         algorithms: ["HS256"],
@@ -318,7 +342,7 @@ export class ExternalCredentialService {
         // so a token the partner minted for another service does not open our events.
         audienceWhenPresent: this.deps.tokens.issuerOf(company.slug),
         now,
-        maxLifetimeSeconds: PARTNER_JWT_MAX_LIFETIME_SECONDS,
+        maxLifetimeSeconds: company.partnerTokenMaxTtlSeconds,
       });
     } else if (isAsymmetricAlg(peek.alg)) {
       const provider = peek.issuer ? await this.deps.partners.providerByIssuer(company.id, "PARTNER_KEYS", peek.issuer) : null;
@@ -330,7 +354,7 @@ export class ExternalCredentialService {
         // Issuers are unique per company only: the audience binds the token to this company.
         audience: provider.audience ?? this.deps.tokens.issuerOf(company.slug),
         now,
-        maxLifetimeSeconds: PARTNER_JWT_MAX_LIFETIME_SECONDS,
+        maxLifetimeSeconds: company.partnerTokenMaxTtlSeconds,
       });
     } else {
       throw tokenInvalid("A partner JWT must be signed with HS256 (a partner secret) or with the partner's registered keys.");
@@ -343,6 +367,7 @@ export class ExternalCredentialService {
       roleGrant: roleClaim(payload),
       metadata: metadataClaim(payload),
       secret,
+      claims: payload,
     };
     if (payload.vxa !== undefined) {
       const ticket = ticketClaims(payload);
@@ -392,6 +417,7 @@ export class ExternalCredentialService {
       metadata: {},
       channel: null,
       secret: null,
+      claims: payload,
     };
   }
 
@@ -497,6 +523,21 @@ export class ExternalCredentialService {
 // -------------------------------------------------------------------------------------------------
 // Claims
 
+/**
+ * The secret whose HS256 signature the token carries, or null. Every secret is checked, whatever
+ * the result, so the time taken says nothing about which one matched.
+ */
+async function signedByOneOf(token: string, secrets: PartnerSecretKey[]): Promise<PartnerSecretKey | null> {
+  const dot = token.lastIndexOf(".");
+  const data = Buffer.from(token.slice(0, dot), "ascii");
+  const signature = Buffer.from(token.slice(dot + 1), "base64url");
+  const results = await Promise.all(
+    secrets.map((secret) => (secret.key ? crypto.subtle.verify("HMAC", secret.key, signature, data) : Promise.resolve(false))),
+  );
+  const index = results.indexOf(true);
+  return index < 0 ? null : secrets[index];
+}
+
 function jtiClaim(payload: Record<string, unknown>): string | null {
   return stringClaim(payload, "jti", MAX_JTI) ?? null;
 }
@@ -561,6 +602,12 @@ function partnerSubject(payload: Record<string, unknown>): ExternalSubject {
     if (sub.trim() !== sub) throw malformed("sub");
     return { kind: "externalId", externalId: sub };
   }
+  // `{ id }` (a string or a whole number): an existing user; it wins over `email`.
+  const id = idClaim(payload, "id");
+  if (id !== undefined) {
+    if (id.trim() !== id) throw malformed("id");
+    return { kind: "id", id };
+  }
   const email = payload.email;
   if (email !== undefined) {
     if (typeof email !== "string" || !isStorable(email)) throw malformed("email");
@@ -570,7 +617,7 @@ function partnerSubject(payload: Record<string, unknown>): ExternalSubject {
       throw malformed("email");
     }
   }
-  throw tokenInvalid("The token names no user: give sub, email or user.");
+  throw tokenInvalid("The token names no user: give user, sub, id or email.");
 }
 
 const TICKET_FROM = /^sip:\.([^.@\s]+)\.([^.@\s]+)\.@([^@\s]+)$/;

@@ -249,11 +249,11 @@ export class LoginLinkService {
   /**
    * The link a presented code names, checked by lookup and a constant-time hash compare; writes
    * nothing, except when the code was already used: that is treated as a stolen link and the
-   * session it made is ended (see handleReuse) before LOGIN_LINK_USED is thrown.
+   * session it made is ended (see handleReuse) before LOGIN_LINK_USED is thrown (not with `peek`).
    * @throws AppError LOGIN_LINK_EXPIRED for unknown, malformed, expired or revoked codes (one
    *   message for all), LOGIN_LINK_USED for a used one.
    */
-  async verifyCode(code: string): Promise<VerifiedLoginLink> {
+  async verifyCode(code: string, options: { peek?: boolean } = {}): Promise<VerifiedLoginLink> {
     const presented = code.trim();
     const lookup = lookupOf(presented);
     const [row] = lookup ? await this.sql<LoginLinkRow>("SELECT * FROM login_links WHERE code_lookup = $1", [lookup]) : [];
@@ -261,7 +261,8 @@ export class LoginLinkService {
     if (!matches) throw linkExpired();
     const link = linkOfRow(row);
     if (link.usedAt) {
-      await this.handleReuse(link.id);
+      // validateToken only peeks: it neither redeems a link nor treats a look at a used one as theft.
+      if (!options.peek) await this.handleReuse(link.id);
       throw linkUsed();
     }
     const now = this.deps.clock.now();
@@ -279,7 +280,7 @@ export class LoginLinkService {
   async admitForJoin(input: JoinEventInput, credential: string | null): Promise<Admission> {
     if (!credential) throw badInput("credential", "credential is required for this credentialType.");
     const verified = await this.verifyCode(credential);
-    const event = await this.eventInCompany(verified.company.id, input.event);
+    const event = await this.deps.sessions.eventOf(verified.company.id, input.event);
     if (verified.link.eventId !== null && verified.link.eventId !== event.id) {
       throw new AppError("TOKEN_WRONG_EVENT", "This login link opens another event.");
     }
@@ -375,19 +376,6 @@ export class LoginLinkService {
     const sql = "SELECT used_at FROM login_links WHERE id = $1";
     const [row] = manager ? await queryRows<{ used_at: Date | null }>(manager, sql, [linkId]) : await this.sql<{ used_at: Date | null }>(sql, [linkId]);
     return row?.used_at ? linkUsed() : linkExpired();
-  }
-
-  /**
-   * An event of the company named by id, slug or "companySlug/eventSlug"; NOT_FOUND for
-   * another company's.
-   */
-  private async eventInCompany(companyId: string, ref: string): Promise<EventEntity> {
-    if (ref.includes("/")) {
-      const event = await this.deps.sessions.publicEventOf(ref);
-      if (event.companyId !== companyId) throw notFound("The event");
-      return event;
-    }
-    return this.deps.sessions.eventOf(companyId, ref);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -501,6 +489,20 @@ export class LoginLinkService {
     const [row] = await this.sql<{ redirect_on_expiry_url: string | null }>(
       "SELECT redirect_on_expiry_url FROM login_links WHERE id = $1 AND company_id = $2",
       [credentialJti, companyId],
+    );
+    return this.allowedRedirect(companyId, row?.redirect_on_expiry_url ?? null);
+  }
+
+  /**
+   * The redirectOnExpiryUrl of the login link a session came in with, or null (another
+   * credential, no redirect, or one the allow-list no longer admits). Logout goes there when it
+   * names no allowed redirect of its own.
+   */
+  async redirectOnExpiryOfSession(companyId: string, sessionId: string): Promise<string | null> {
+    const [row] = await this.sql<{ redirect_on_expiry_url: string | null }>(
+      `SELECT l.redirect_on_expiry_url FROM sessions s JOIN login_links l ON l.id::text = s.credential_jti AND l.company_id = s.company_id
+        WHERE s.id = $1 AND s.company_id = $2 AND s.credential_type = 'LOGIN_LINK'`,
+      [sessionId, companyId],
     );
     return this.allowedRedirect(companyId, row?.redirect_on_expiry_url ?? null);
   }

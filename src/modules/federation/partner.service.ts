@@ -31,6 +31,8 @@ export const PARTNER_SECRET_CACHE_MS = 5_000;
 /** lastUsedAt is written at most this often per secret. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 const SECRET_CACHE_MAX_ENTRIES = 10_000;
+/** Partner secrets a company may hold active at once (rotation needs two; five leaves room). */
+export const MAX_ACTIVE_PARTNER_SECRETS = 5;
 const DEFAULT_ALGORITHMS = ["RS256", "ES256", "EdDSA"];
 const MAX_CLAIM_NAME = 100;
 const MAX_URI = 2048;
@@ -106,6 +108,8 @@ export function identityProviderOfRow(row: Record<string, any>): IdentityProvide
 export class PartnerService {
   private readonly sql: RawQuery;
   private readonly secretCache = new Map<string, { value: Promise<PartnerSecretKey | null>; fetchedAt: number }>();
+  /** Company id → the ids of its active secrets, for tokens without kid (same lifetime as secretCache). */
+  private readonly activeCache = new Map<string, { value: Promise<string[]>; fetchedAt: number }>();
 
   constructor(private readonly deps: PartnerServiceDeps) {
     this.sql = rawQuery(deps.dataSource);
@@ -124,10 +128,26 @@ export class PartnerService {
     const name = v.requiredText("name", requireStorable("name", input.name));
     const id = randomUUID();
     const secret = randomBytes(32).toString("base64url");
-    const [row] = await this.sql<PartnerSecretRow>(
-      `INSERT INTO partner_secrets (id, company_id, name, secret_encrypted, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-      [id, companyId, name, this.deps.encryption.encrypt(secret, id), this.deps.clock.now()],
-    );
+    const row = await this.deps.dataSource.transaction(async (manager) => {
+      // The company's row lock makes the count exact under concurrent creations: a token without
+      // kid is tried against every active secret, so their number must stay bounded.
+      await queryRows(manager, "SELECT 1 FROM companies WHERE id = $1 FOR UPDATE", [companyId]);
+      const [{ active }] = await queryRows<{ active: number }>(
+        manager,
+        "SELECT count(*)::int AS active FROM partner_secrets WHERE company_id = $1 AND revoked_at IS NULL",
+        [companyId],
+      );
+      if (active >= MAX_ACTIVE_PARTNER_SECRETS) {
+        throw badInput("name", `A company may hold at most ${MAX_ACTIVE_PARTNER_SECRETS} active partner secrets: revoke one first.`);
+      }
+      const [inserted] = await queryRows<PartnerSecretRow>(
+        manager,
+        `INSERT INTO partner_secrets (id, company_id, name, secret_encrypted, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+        [id, companyId, name, this.deps.encryption.encrypt(secret, id), this.deps.clock.now()],
+      );
+      return inserted;
+    });
+    this.activeCache.delete(companyId);
     return { partnerSecret: toPartnerSecretType(row), secret };
   }
 
@@ -141,6 +161,7 @@ export class PartnerService {
     );
     if (!row) throw notFound("The partner secret");
     this.secretCache.delete(id);
+    this.activeCache.delete(companyId);
     return toPartnerSecretType(row);
   }
 
@@ -174,6 +195,33 @@ export class PartnerService {
     const found = await cached.value;
     if (!found || found.companyId !== companyId || !found.key) return null;
     return found;
+  }
+
+  /**
+   * Every active partner secret of the company (at most MAX_ACTIVE_PARTNER_SECRETS), for a token
+   * that names none in its kid. The list is cached per node like the keys themselves.
+   */
+  async activeSecretKeys(companyId: string): Promise<PartnerSecretKey[]> {
+    let cached = this.activeCache.get(companyId);
+    if (!cached || Date.now() - cached.fetchedAt >= PARTNER_SECRET_CACHE_MS) {
+      if (this.activeCache.size >= SECRET_CACHE_MAX_ENTRIES) this.activeCache.clear();
+      const value = this.sql<{ id: string }>(
+        "SELECT id FROM partner_secrets WHERE company_id = $1 AND revoked_at IS NULL ORDER BY created_at, id LIMIT $2",
+        [companyId, MAX_ACTIVE_PARTNER_SECRETS],
+      ).then((rows) => rows.map((r) => r.id));
+      cached = { value, fetchedAt: Date.now() };
+      this.activeCache.set(companyId, cached);
+      value.catch(() => this.activeCache.delete(companyId));
+    }
+    const keys = await Promise.all((await cached.value).map((id) => this.secretKey(companyId, id)));
+    return keys.filter((k): k is PartnerSecretKey => k !== null);
+  }
+
+  /** The company a partner secret id (a JWT kid) belongs to, revoked or not; null when unknown. */
+  async companyOfSecret(kid: string): Promise<string | null> {
+    if (!v.isUuid(kid)) return null;
+    const [row] = await this.sql<{ company_id: string }>("SELECT company_id FROM partner_secrets WHERE id = $1", [kid]);
+    return row?.company_id ?? null;
   }
 
   private async loadSecretKey(kid: string): Promise<PartnerSecretKey | null> {

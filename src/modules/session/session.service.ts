@@ -344,9 +344,19 @@ export class SessionService {
     };
   }
 
-  /** The event named by a join of a credential of this company. */
-  async eventOf(companyId: string, idOrSlug: string): Promise<EventEntity> {
-    const event = isStorable(idOrSlug) ? await this.deps.events.findByIdOrSlug(companyId, idOrSlug.trim()) : null;
+  /**
+   * The event of this company that a reference names: its id, its slug, or
+   * "companySlug/eventSlug" (the form of the join page's address), as everywhere an event is named.
+   * Another company's event is NOT_FOUND, like a missing one.
+   */
+  async eventOf(companyId: string, ref: string): Promise<EventEntity> {
+    const trimmed = isStorable(ref) ? ref.trim() : "";
+    if (trimmed.includes("/")) {
+      const event = await this.publicEventOf(trimmed);
+      if (event.companyId !== companyId) throw notFound("The event");
+      return event;
+    }
+    const event = trimmed ? await this.deps.events.findByIdOrSlug(companyId, trimmed) : null;
     if (!event) throw notFound("The event");
     return event;
   }

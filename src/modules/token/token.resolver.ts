@@ -3,10 +3,13 @@ import { Access } from "../../graphql/access";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { CompanyType } from "../company/company.types";
 import { MintJoinTokenInput } from "./token.inputs";
-import { JoinTokenType, SigningKeyType, TokenValidationType } from "./token.types";
+import { AdmissionType, JoinTokenType, SigningKeyType, TokenValidationType } from "./token.types";
 import type { SigningKeyEntity } from "./signing-key.entity";
 import { literalEnum } from "../../graphql/enums";
 import { SIGNING_ALGS, SigningAlg } from "../../auth/signing-keys";
+import { CredentialType } from "../session/session.types";
+import type { CredentialTypeValue } from "../session/session.entity";
+import { toUserType } from "../user/user.service";
 
 const SigningAlgorithm = literalEnum(SIGNING_ALGS);
 registerEnumType(SigningAlgorithm, { name: "SigningAlgorithm", description: "Algorithms a company key may use." });
@@ -34,9 +37,33 @@ export class TokenResolver {
   }
 
   @Access("public")
-  @Query(() => TokenValidationType, { description: "Verifies any token Admit issues, without joining." })
-  validateToken(@Arg("token") token: string, @Ctx() ctx: RequestContext): Promise<TokenValidationType> {
-    return ctx.services.tokens.validate(token);
+  @Query(() => TokenValidationType, {
+    description:
+      "Verifies a credential without joining (a login link is only peeked at): Admit's tokens, partner JWTs, OIDC ID tokens and login-link codes.",
+  })
+  async validateToken(
+    @Arg("token") token: string,
+    @Ctx() ctx: RequestContext,
+    @Arg("credentialType", () => CredentialType, { nullable: true, description: "Omitted: one of Admit's own tokens (told by its typ)." })
+    credentialType?: CredentialTypeValue | null,
+    @Arg("event", () => String, {
+      nullable: true,
+      description: "The event (id, slug or companySlug/eventSlug) to resolve the role in; also names the company of a foreign token.",
+    })
+    event?: string | null,
+  ): Promise<TokenValidationType> {
+    const { admits, ...result } = await ctx.services.tokenValidation.validate(ctx, token, credentialType ?? null, event ?? null);
+    const admitsOf = async (): Promise<AdmissionType | null> => {
+      const facts = await admits();
+      return (
+        facts && {
+          user: facts.user && toUserType(facts.user),
+          event: facts.event && ctx.services.events.toType(facts.event),
+          role: facts.role,
+        }
+      );
+    };
+    return { ...result, admits: null, admitsOf };
   }
 
   @Authorized("MANAGE_COMPANY")
@@ -61,5 +88,15 @@ export class TokenResolver {
   @FieldResolver(() => String, { description: "Where the company's public keys are served." })
   jwksUri(@Root() company: CompanyType, @Ctx() ctx: RequestContext): string {
     return `${ctx.services.tokens.issuerOf(company.slug)}/.well-known/jwks.json`;
+  }
+}
+
+/** `TokenValidation.admits`, found only when a query selects it. */
+@Resolver(() => TokenValidationType)
+export class TokenValidationResolver {
+  @Access("public")
+  @FieldResolver(() => AdmissionType, { nullable: true, description: "Whom it would admit (user, event, role), without joining; null unless valid." })
+  admits(@Root() validation: TokenValidationType): Promise<AdmissionType | null> | AdmissionType | null {
+    return validation.admitsOf ? validation.admitsOf() : validation.admits;
   }
 }

@@ -371,7 +371,8 @@ export class TokenService {
     if (token.length > MAX_TOKEN_LENGTH) {
       throw badInput("user.metadata", `The token would be longer than ${MAX_TOKEN_LENGTH} characters: put less in user.metadata.`);
     }
-    const path = event ? `/j/${encodeURIComponent(event.slug)}` : "/j/";
+    // A token that opens any event leads to the company's page, which lists the events to choose from.
+    const path = event ? `/j/${encodeURIComponent(event.slug)}` : `/c/${encodeURIComponent(company.slug)}/`;
     return {
       token,
       joinUrl: `${this.deps.publicUrl}${path}?token=${token}`,
@@ -466,7 +467,7 @@ export class TokenService {
   }
 
   /** Verifies without joining, for any kind Admit issues. Never throws for a bad token. */
-  async validate(token: string): Promise<TokenValidationType> {
+  async validate(token: string): Promise<Omit<TokenValidationType, "admits">> {
     let tokenType: string | null = null;
     try {
       tokenType = peekToken(token).kind;
