@@ -36,7 +36,7 @@ const token = jwt.sign(
   {
     algorithm: "HS256",
     expiresIn: "10m", // exp is required, at most 24 h ahead
-    keyid: SECRET_ID, // LEAD: switch to no-kid signing after merging the partner work (drop this line).
+    keyid: SECRET_ID, // optional: without a kid, Admit tries each active partner secret of the company
   },
 );
 
