@@ -35,7 +35,7 @@ const token = jwt.sign(
   SECRET,
   {
     algorithm: "HS256",
-    expiresIn: "10m", // exp is required, at most 24 h ahead
+    expiresIn: "10m", // exp is required, at most partnerTokenMaxTtlSeconds ahead (default 7 days)
     keyid: SECRET_ID, // optional: without a kid, Admit tries each active partner secret of the company
   },
 );
