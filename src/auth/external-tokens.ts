@@ -297,6 +297,18 @@ function ipv6Bytes(literal: string): number[] {
 }
 
 /**
+ * The host of a URL Admit will fetch or POST to, as the address rules see it: its class (an IP
+ * literal's range, else "invalid" for a name) and whether it is loopback (an IP literal, or
+ * localhost / *.localhost, with or without the final dot). The early check of a JWKS URI and of a
+ * webhook URL; every connection still checks the addresses it reaches.
+ */
+export function outboundHost(url: URL): { kind: AddressClass; loopback: boolean } {
+  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase().replace(/\.$/, "");
+  const kind = classifyAddress(host);
+  return { kind, loopback: host === "localhost" || host.endsWith(".localhost") || kind === "loopback" };
+}
+
+/**
  * Classifies an IP literal (IPv4 or IPv6, IPv4-mapped and other IPv4-embedding forms by the IPv4
  * address they carry). Anything that is not an IP literal is "invalid".
  */

@@ -3,7 +3,7 @@ import type { DataSource, EntityManager } from "typeorm";
 import type { CryptoKey } from "jose";
 import type { Clock } from "../../clock";
 import type { KeyEncryption } from "../../auth/key-encryption";
-import { ASYMMETRIC_ALGS, classifyAddress, isAsymmetricAlg } from "../../auth/external-tokens";
+import { ASYMMETRIC_ALGS, isAsymmetricAlg, outboundHost } from "../../auth/external-tokens";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { badInput, notFound } from "../../graphql/errors";
 import * as v from "../../graphql/validate";
@@ -351,9 +351,7 @@ export class PartnerService {
       throw badInput("jwksUri", "jwksUri must be an absolute https URL.");
     }
     if (url.username || url.password) throw badInput("jwksUri", "jwksUri must not carry credentials.");
-    const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase().replace(/\.$/, "");
-    const kind = classifyAddress(host);
-    const loopback = host === "localhost" || host.endsWith(".localhost") || kind === "loopback";
+    const { kind, loopback } = outboundHost(url);
     if (url.protocol === "https:") {
       if ((this.deps.production && loopback) || (kind !== "invalid" && kind !== "public" && kind !== "loopback")) {
         throw badInput("jwksUri", "jwksUri must be on a public host.");

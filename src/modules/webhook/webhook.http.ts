@@ -1,7 +1,7 @@
 import http, { ClientRequest } from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
-import { classifyAddress, guardedLookup, HostResolver, JwksAddressPolicy, refusedAddress } from "../../auth/external-tokens";
+import { guardedLookup, outboundHost, HostResolver, JwksAddressPolicy, refusedAddress } from "../../auth/external-tokens";
 import { badInput } from "../../graphql/errors";
 
 /** What came back from one POST: a status, or why there was none. */
@@ -28,9 +28,7 @@ export function checkWebhookUrl(value: string, policy: JwksAddressPolicy): strin
   }
   if (url.username || url.password) throw badInput("url", "url must not carry credentials.");
   if (url.hash) throw badInput("url", "url must not have a fragment.");
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase().replace(/\.$/, "");
-  const kind = classifyAddress(host);
-  const loopback = host === "localhost" || host.endsWith(".localhost") || kind === "loopback";
+  const { kind, loopback } = outboundHost(url);
   if (loopback && !policy.allowLoopback) throw badInput("url", "url must be on a public host.");
   if (kind !== "invalid" && kind !== "public" && kind !== "loopback") throw badInput("url", "url must be on a public host.");
   if (url.protocol === "https:") return url.toString();
