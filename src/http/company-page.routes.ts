@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Services } from "../container";
 import { isAppError } from "../graphql/errors";
@@ -21,7 +20,6 @@ import { escapeHtml, htmlPage, SIGN_OUT_FORM } from "./login.routes";
 
 /** Removes the credential from the address bar and the history entry. */
 const STRIP_SCRIPT = `history.replaceState(null,"",location.pathname)`;
-const STRIP_SCRIPT_HASH = `'sha256-${createHash("sha256").update(STRIP_SCRIPT).digest("base64")}'`;
 const MAX_EVENTS = 100;
 
 /** What the page found in the address: a credential that opens the company's events, or why not. */
@@ -134,28 +132,9 @@ function listPage(reply: FastifyReply, company: CompanyEntity, events: EventEnti
  * one inline script (allowed by its hash) only when the address carries a credential.
  */
 function page(reply: FastifyReply, status: number, company: CompanyEntity, body: string, options: { hasForm?: boolean; stripAddress?: boolean }) {
-  const { hasForm = false, stripAddress = false } = options;
-  const ancestors = company.allowedEmbedOrigins.length ? company.allowedEmbedOrigins.join(" ") : "'none'";
-  const csp = [
-    "default-src 'none'",
-    "style-src 'unsafe-inline'",
-    `script-src ${stripAddress ? STRIP_SCRIPT_HASH : "'none'"}`,
-    "base-uri 'none'",
-    `form-action ${hasForm ? "'self'" : "'none'"}`,
-    `frame-ancestors ${ancestors}`,
-  ].join("; ");
-  reply
-    .status(status)
-    .header("content-type", "text/html; charset=utf-8")
-    .header("x-content-type-options", "nosniff")
-    .header("content-security-policy", csp);
-  if (company.allowedEmbedOrigins.length === 0) reply.header("x-frame-options", "DENY");
-  return reply.send(
-    `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
-      `<title>${escapeHtml(company.name)}</title>${stripAddress ? `<script>${STRIP_SCRIPT}</script>` : ""}` +
-      `<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}` +
-      `ul{list-style:none;padding:0}li.event{padding:.75rem 0;border-bottom:1px solid #ddd}li.event a{font-weight:600}` +
-      `.status{font-size:.85em;color:#555;margin-left:.5rem}time{display:block;font-size:.85em;color:#555}</style>` +
-      `</head><body>${body}</body></html>\n`,
-  );
+  return htmlPage(reply, status, company.name, body, {
+    formAction: options.hasForm ? [] : undefined,
+    frameAncestors: company.allowedEmbedOrigins,
+    inlineScript: options.stripAddress ? STRIP_SCRIPT : undefined,
+  });
 }

@@ -80,22 +80,36 @@ export function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: A
 
 /**
  * An HTML page in Admit's style: no external resources (a CSP that allows this origin's style
- * sheet and nothing else), no referrer, no sniffing, not stored, framed by nobody. Everything
- * dynamic in `body` must already be escaped with escapeHtml. `formAction`: the page has a form,
- * which may post to this origin and be redirected to these origins.
+ * sheet and nothing else), no referrer, no sniffing, not stored, framed by nobody unless
+ * `frameAncestors` names who may. Everything dynamic in `body` must already be escaped with
+ * escapeHtml. `formAction`: the page has a form, which may post to this origin and be redirected
+ * to these origins. `inlineScript`: one constant script, allowed by its hash and nothing else.
  */
-export function htmlPage(reply: FastifyReply, status: number, title: string, body: string, options: { formAction?: string[] } = {}) {
+export function htmlPage(
+  reply: FastifyReply,
+  status: number,
+  title: string,
+  body: string,
+  options: { formAction?: string[]; frameAncestors?: readonly string[]; inlineScript?: string } = {},
+) {
   const formAction = options.formAction ? ["'self'", ...options.formAction].join(" ") : "'none'";
+  const ancestors = options.frameAncestors?.length ? options.frameAncestors.join(" ") : "'none'";
+  const script = options.inlineScript;
+  const scriptSrc = script ? `; script-src 'sha256-${createHash("sha256").update(script).digest("base64")}'` : "";
+  if (options.frameAncestors && options.frameAncestors.length === 0) reply.header("x-frame-options", "DENY");
   return reply
     .status(status)
     .header("content-type", "text/html; charset=utf-8")
     .header("cache-control", "no-store")
     .header("referrer-policy", "no-referrer")
     .header("x-content-type-options", "nosniff")
-    .header("content-security-policy", `default-src 'none'; style-src 'self'; img-src data:; base-uri 'none'; form-action ${formAction}; frame-ancestors 'none'`)
+    .header(
+      "content-security-policy",
+      `default-src 'none'; style-src 'self'; img-src data:${scriptSrc}; base-uri 'none'; form-action ${formAction}; frame-ancestors ${ancestors}`,
+    )
     .send(
       `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
-        `<title>${escapeHtml(title)}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="${styleHref()}">` +
+        `<title>${escapeHtml(title)}</title>${script ? `<script>${script}</script>` : ""}<link rel="icon" href="data:,"><link rel="stylesheet" href="${styleHref()}">` +
         `</head><body><main class="page">${body}</main></body></html>\n`,
     );
 }
