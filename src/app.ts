@@ -16,7 +16,7 @@ import { getSchema } from "./graphql/schema";
 import { createLoaders } from "./graphql/loaders";
 import { newAccessState } from "./graphql/access";
 import type { Principal, RequestContext, RequestFacts } from "./graphql/context";
-import { AppError, isAppError } from "./graphql/errors";
+import { AppError, isAppError } from "./errors";
 import { requestBudgetPlugin } from "./graphql/budget";
 import { Pacer } from "./graphql/pacer";
 import { stringifyInTurns } from "./graphql/stringify";

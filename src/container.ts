@@ -15,12 +15,12 @@ import { SessionService } from "./modules/session/session.service";
 import { RegistrantService } from "./modules/registrant/registrant.service";
 import { AnalyticsService } from "./modules/analytics/analytics.service";
 import { ReportLinkService } from "./modules/analytics/report-link.service";
-import { AuthRateLimiter } from "./modules/federation/rate-limit";
-import { PasswordService } from "./modules/federation/password.service";
-import { JoinRequestService } from "./modules/federation/join-request.service";
-import { PartnerService } from "./modules/federation/partner.service";
-import { ExternalCredentialService } from "./modules/federation/external-credential.service";
-import { LoginLinkService } from "./modules/federation/login-link.service";
+import { AuthRateLimiter } from "./auth/rate-limit";
+import { PasswordService } from "./modules/password/password.service";
+import { JoinRequestService } from "./modules/knock/join-request.service";
+import { PartnerService } from "./modules/partner/partner.service";
+import { ExternalCredentialService } from "./modules/identity-provider/external-credential.service";
+import { LoginLinkService } from "./modules/login-link/login-link.service";
 import { MasterKeyService } from "./modules/master-key/master-key.service";
 import { WebhookService } from "./modules/webhook/webhook.service";
 import { WebhookDeliveryWorker, WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
@@ -61,7 +61,7 @@ export function createContainer(deps: ContainerDeps) {
   events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));
   const analytics = new AnalyticsService({ dataSource, clock });
   const reportLinks = new ReportLinkService({ clock, companies, events, sessions, signingKeys, tokens });
-  // F7 managed passwords and F8 knocking: credentials of joinEvent that the federation module owns.
+  // F7 managed passwords and F8 knocking: credentials of joinEvent owned by their own modules.
   const passwords = new PasswordService({ dataSource, clock, sessions, tokens, limiter: authLimiter });
   sessions.registerCredential("PASSWORD", (input, _credential, facts) => passwords.admit(input, facts));
   const joinRequests = new JoinRequestService({ dataSource, clock, sessions, tokens, signingKeys, limiter: authLimiter });

@@ -5,7 +5,7 @@ import https from "node:https";
 import { isIP, LookupFunction } from "node:net";
 import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from "jose";
 import type { CryptoKey, FetchImplementation, JWTHeaderParameters, JWTPayload, JWTVerifyGetKey, ProtectedHeaderParameters } from "jose";
-import { AppError } from "../graphql/errors";
+import { AppError } from "../errors";
 import { MAX_TOKEN_LENGTH } from "./tokens";
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as argon2 from "argon2";
-import { badInput } from "../graphql/errors";
+import { badInput } from "../errors";
 
 /**
  * Managed passwords (F7): argon2id, stored as a PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$hash)

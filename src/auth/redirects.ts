@@ -1,4 +1,4 @@
-import { AppError } from "../graphql/errors";
+import { AppError } from "../errors";
 
 /** Longest redirect URL accepted (the login_links column holds 2048). */
 export const MAX_REDIRECT_URL_LENGTH = 2048;

@@ -2,7 +2,7 @@ import { KeyObject, webcrypto } from "node:crypto";
 import { createDecoder, createSigner, createVerifier, TokenError } from "fast-jwt";
 import type { TokenValidationErrorCode } from "fast-jwt";
 import type { CryptoKey, JWTHeaderParameters, JWTPayload, ProtectedHeaderParameters } from "jose";
-import { AppError } from "../graphql/errors";
+import { AppError } from "../errors";
 import { isSigningAlg, SigningAlg } from "./signing-keys";
 
 /** The kinds of token Admit mints itself (docs/tokens.md). */

@@ -1,7 +1,7 @@
 import { defaultFieldResolver, GraphQLFieldResolver, GraphQLResolveInfo, GraphQLSchema, isObjectType } from "graphql";
 import { Extensions } from "type-graphql";
 import { companyIdOf, type RequestContext } from "./context";
-import { AppError, isAppError } from "./errors";
+import { AppError, isAppError } from "../errors";
 
 /**
  * Who may read a field: one rule per field, declared on the field with `@Access(rule)` and

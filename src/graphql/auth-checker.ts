@@ -1,6 +1,6 @@
 import type { AuthChecker } from "type-graphql";
 import { reportTokenRefusal, type RequestContext } from "./context";
-import { AppError } from "./errors";
+import { AppError } from "../errors";
 import type { ApiScope } from "../modules/company/api-key.entity";
 
 /** `@Authorized("PLATFORM_ADMIN")` or `@Authorized(scope)`: an API key with that scope. */

@@ -21,7 +21,7 @@ import {
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { RequestContext } from "./context";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./connection";
-import { AppError } from "./errors";
+import { AppError } from "../errors";
 
 /**
  * The items one request may ask for, whatever its shape: timeline buckets, breakdown rows and

@@ -1,6 +1,6 @@
 import { ClassType, Field, Int, ObjectType } from "type-graphql";
 import { Access } from "./access";
-import { badInput } from "./errors";
+import { badInput } from "../errors";
 import { isUuid } from "./validate";
 
 @ObjectType({ description: "Relay page information." })

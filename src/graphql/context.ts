@@ -6,7 +6,7 @@ import type { Loaders } from "./loaders";
 import type { Services } from "../container";
 import type { RequestBudget } from "./budget";
 import type { Pacer } from "./pacer";
-import { AppError } from "./errors";
+import { AppError } from "../errors";
 
 /** Who is calling, decided once per request from the Authorization header. */
 export type Principal =

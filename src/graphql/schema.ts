@@ -11,11 +11,11 @@ import { TokenResolver, TokenValidationResolver } from "../modules/token/token.r
 import { SessionResolver } from "../modules/session/session.resolver";
 import { REGISTRANT_RESOLVERS } from "../modules/registrant/registrant.resolver";
 import { ANALYTICS_RESOLVERS } from "../modules/analytics/analytics.resolver";
-import { PasswordResolver } from "../modules/federation/password.resolver";
-import { JOIN_REQUEST_RESOLVERS } from "../modules/federation/join-request.resolver";
+import { PasswordResolver } from "../modules/password/password.resolver";
+import { JOIN_REQUEST_RESOLVERS } from "../modules/knock/join-request.resolver";
 import { OrganizerResolver } from "../modules/session/organizer.resolver";
-import { PARTNER_RESOLVERS } from "../modules/federation/partner.resolver";
-import { LOGIN_LINK_RESOLVERS } from "../modules/federation/login-link.resolver";
+import { PARTNER_RESOLVERS } from "../modules/partner/partner.resolver";
+import { LOGIN_LINK_RESOLVERS } from "../modules/login-link/login-link.resolver";
 import { WEBHOOK_RESOLVERS } from "../modules/webhook/webhook.resolver";
 
 export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, TokenValidationResolver, SessionResolver, ...REGISTRANT_RESOLVERS, ...ANALYTICS_RESOLVERS, PasswordResolver, ...JOIN_REQUEST_RESOLVERS, OrganizerResolver, ...PARTNER_RESOLVERS, ...LOGIN_LINK_RESOLVERS, ...WEBHOOK_RESOLVERS] as const;

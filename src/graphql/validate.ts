@@ -1,4 +1,4 @@
-import { badInput } from "./errors";
+import { badInput } from "../errors";
 
 /** Input rules shared by the services. Each failure is BAD_USER_INPUT naming the field. */
 

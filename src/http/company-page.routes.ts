@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Services } from "../container";
-import { isAppError } from "../graphql/errors";
+import { isAppError } from "../errors";
 import type { CompanyEntity } from "../modules/company/company.entity";
 import type { EventEntity } from "../modules/event/event.entity";
 import { eventStatus } from "../modules/event/event.service";

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import type { Services } from "../container";
 import { peekToken } from "../auth/tokens";
-import { isAppError } from "../graphql/errors";
+import { isAppError } from "../errors";
 import type { Role } from "../graphql/enums";
 import type { SessionEndReasonValue } from "../modules/session/session.entity";
 

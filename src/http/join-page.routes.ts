@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Services } from "../container";
 import { peekToken } from "../auth/tokens";
-import { isAppError } from "../graphql/errors";
+import { isAppError } from "../errors";
 import type { CompanyEntity } from "../modules/company/company.entity";
 import type { EventEntity } from "../modules/event/event.entity";
 import { HEARTBEAT_INTERVAL_SECONDS } from "../modules/session/session.service";

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Services } from "../container";
 import { peekToken } from "../auth/tokens";
-import { AppError, isAppError } from "../graphql/errors";
-import type { VerifiedLoginLink } from "../modules/federation/login-link.service";
+import { AppError, isAppError } from "../errors";
+import type { VerifiedLoginLink } from "../modules/login-link/login-link.service";
 import { clearedSessionCookie, readCookieSession, sessionCookie, sessionCookieValue } from "./cookie-session";
 import { escapeHtml, htmlPage } from "./page";
 

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Services } from "../container";
-import { isAppError } from "../graphql/errors";
+import { isAppError } from "../errors";
 import { isStorable } from "../modules/token/token.service";
-import { SUBJECT_TOKEN_TYPES } from "../modules/federation/external-credential.service";
+import { SUBJECT_TOKEN_TYPES } from "../modules/identity-provider/external-credential.service";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";

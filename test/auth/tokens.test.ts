@@ -3,7 +3,7 @@ import type { JsonWebKey } from "node:crypto";
 import { SignJWT } from "jose";
 import type { CryptoKey, JWK, JWTHeaderParameters } from "jose";
 import jsonwebtoken from "jsonwebtoken";
-import { AppError } from "../../src/graphql/errors";
+import { AppError } from "../../src/errors";
 import {
   SIGNING_ALGS,
   SigningAlg,

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createApp } from "../../src/app";
 import { ManualClock } from "../../src/clock";
 import { createLogger } from "../../src/logger";
-import { addressSubject, usernameSubject } from "../../src/modules/federation/rate-limit";
+import { addressSubject, usernameSubject } from "../../src/auth/rate-limit";
 import { codeOf, GqlResponse, ok, startTestApp, TestApp, useTestApp, usingPglite } from "../support/harness";
 import { makeCompany, makeEvent, makeUser, TestCompany, TestUser } from "../support/factories";
 import { BEAT, dbState, expectRefused, JOIN, joinRaw, updateSettings } from "../join/join-helpers";

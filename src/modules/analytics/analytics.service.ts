@@ -3,7 +3,7 @@ import type { Clock } from "../../clock";
 import { analyticsReaderCompany } from "../../graphql/access";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { decodeCursor, pageSize, toConnection, ConnectionShape } from "../../graphql/connection";
-import { badInput, notFound } from "../../graphql/errors";
+import { badInput, notFound } from "../../errors";
 import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import * as sql from "./analytics.sql";

@@ -3,7 +3,7 @@ import type { Clock } from "../../clock";
 import { signToken } from "../../auth/tokens";
 import { analyticsReaderCompany } from "../../graphql/access";
 import { reportTokenRefusal, type Principal, type RequestContext } from "../../graphql/context";
-import { AppError, isAppError, notFound } from "../../graphql/errors";
+import { AppError, isAppError, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import type { CompanyService } from "../company/company.service";
 import type { EventService } from "../event/event.service";

@@ -2,7 +2,7 @@ import { DataSource, EntityManager, IsNull } from "typeorm";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import { companyIdOf, Principal, RequestContext } from "../../graphql/context";
-import { AppError, badInput, notFound } from "../../graphql/errors";
+import { AppError, badInput, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import { isUuid } from "../../graphql/validate";
 import { generateOpaqueSecret, hashSecret, lookupOf, secretMatches } from "../../auth/opaque-secret";

@@ -1,7 +1,7 @@
 import { Brackets, DataSource, EntityManager } from "typeorm";
 import type { Clock } from "../../clock";
 import { companyIdOf, RequestContext } from "../../graphql/context";
-import { AppError, badInput, notFound } from "../../graphql/errors";
+import { AppError, badInput, notFound } from "../../errors";
 import { createdAtCursorOf, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
 import { EventPrivacy, EventStatus, Role, SessionPolicy } from "../../graphql/enums";
 import * as v from "../../graphql/validate";

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
 import { Access } from "../../graphql/access";
 import { companyIdOf, RequestContext } from "../../graphql/context";
-import { notFound } from "../../graphql/errors";
+import { notFound } from "../../errors";
 import { EventType } from "../event/event.types";
 import { toSessionType } from "../session/session.resolver";
 import type { SessionEntity } from "../session/session.entity";

@@ -5,7 +5,7 @@ import { signToken } from "../../auth/tokens";
 import { isUniqueViolation } from "../../db/errors";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { createdAtCursorOf, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
-import { AppError, badInput, notFound } from "../../graphql/errors";
+import { AppError, badInput, notFound } from "../../errors";
 import { EventStatus } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { EventEntity } from "../event/event.entity";

@@ -2,7 +2,7 @@ import { Ctx, Field, ID, Int, ObjectType, Query, Resolver } from "type-graphql";
 import { Access, AccessOwner, noteBearerIsOrganizer } from "../../graphql/access";
 import type { RequestContext } from "../../graphql/context";
 import { Role } from "../../graphql/enums";
-import { AppError } from "../../graphql/errors";
+import { AppError } from "../../errors";
 import { EventType } from "../event/event.types";
 
 /** The most participants liveEvent lists; participantCount counts them all. */

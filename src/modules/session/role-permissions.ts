@@ -1,5 +1,5 @@
 import { Role } from "../../graphql/enums";
-import { badInput } from "../../graphql/errors";
+import { badInput } from "../../errors";
 
 /** What each role may do in a media server, unless the company says otherwise (rolePermissions). */
 export const DEFAULT_ROLE_PERMISSIONS: Readonly<Record<Role, readonly string[]>> = Object.freeze({

@@ -4,7 +4,7 @@ import { decodeJwt, type JWTPayload } from "jose";
 import type { Clock } from "../../clock";
 import { peekToken, signToken, TokenSigningKey } from "../../auth/tokens";
 import { companyIdOf, Principal, RequestContext } from "../../graphql/context";
-import { AppError, badInput, isAppError, notFound } from "../../graphql/errors";
+import { AppError, badInput, isAppError, notFound } from "../../errors";
 import { EventStatus, Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
@@ -21,7 +21,7 @@ import { normalizeGrant, resolveRole, RoleResolution, RoleSubject } from "./role
 import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
 import { CredentialTypeValue, SessionEndReasonValue, SessionEntity } from "./session.entity";
 import type { JoinEventInput } from "./session.inputs";
-import { addressSubject, type AuthRateLimiter } from "../federation/rate-limit";
+import { addressSubject, type AuthRateLimiter } from "../../auth/rate-limit";
 
 export interface SessionServiceDeps {
   dataSource: DataSource;
@@ -143,7 +143,7 @@ export class SessionService {
   // ---------------------------------------------------------------------------------------------
   // Join
 
-  /** Plugs in the verifier of a credential type that another module owns (federation). */
+  /** Plugs in the verifier of a credential type that another module owns (partner, login-link, password, knock, identity-provider). */
   registerCredential(type: CredentialTypeValue, admitter: CredentialAdmitter): void {
     this.admitters.set(type, admitter);
   }

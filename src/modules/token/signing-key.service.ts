@@ -6,7 +6,7 @@ import type { KeyEncryption } from "../../auth/key-encryption";
 import { generateSigningKeyPair, importPrivateKey, importPublicKey, SigningAlg, toPublicJwks } from "../../auth/signing-keys";
 import type { TokenSigningKey, TokenVerificationKey } from "../../auth/tokens";
 import { companyIdOf, RequestContext } from "../../graphql/context";
-import { notFound } from "../../graphql/errors";
+import { notFound } from "../../errors";
 import { CompanyEntity } from "../company/company.entity";
 import { SigningKeyEntity } from "./signing-key.entity";
 import { announce, ChangeFeed } from "../../db/change-feed";

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import { MAX_TOKEN_LENGTH, peekToken, signToken, TokenKind, verifyToken } from "../../auth/tokens";
 import { companyIdOf, RequestContext } from "../../graphql/context";
-import { AppError, badInput, isAppError, notFound } from "../../graphql/errors";
+import { AppError, badInput, isAppError, notFound } from "../../errors";
 import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";

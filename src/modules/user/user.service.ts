@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from "node:util";
 import { DataSource, EntityManager, IsNull } from "typeorm";
 import type { Clock } from "../../clock";
 import { companyIdOf, RequestContext } from "../../graphql/context";
-import { AppError, badInput } from "../../graphql/errors";
+import { AppError, badInput } from "../../errors";
 import { createdAtCursorOf, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
 import * as v from "../../graphql/validate";
 import { UserEntity } from "./user.entity";

@@ -2,7 +2,7 @@ import http, { ClientRequest } from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
 import { guardedLookup, outboundHost, HostResolver, JwksAddressPolicy, refusedAddress } from "../../auth/external-tokens";
-import { badInput } from "../../graphql/errors";
+import { badInput } from "../../errors";
 
 /** What came back from one POST: a status, or why there was none. */
 export type PostOutcome = { status: number } | { error: string };

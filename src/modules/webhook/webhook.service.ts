@@ -4,7 +4,7 @@ import type { Clock } from "../../clock";
 import type { KeyEncryption } from "../../auth/key-encryption";
 import type { JwksAddressPolicy } from "../../auth/external-tokens";
 import { companyIdOf, RequestContext } from "../../graphql/context";
-import { badInput, notFound } from "../../graphql/errors";
+import { badInput, notFound } from "../../errors";
 import { decodeCursor, encodeCursor, pageSize, toConnection, ConnectionShape } from "../../graphql/connection";
 import * as v from "../../graphql/validate";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";

@@ -12,7 +12,7 @@ import {
   verifyExternalToken,
   VerifiedExternalToken,
 } from "../../auth/external-tokens";
-import { AppError, badInput, isAppError, notFound } from "../../graphql/errors";
+import { AppError, badInput, isAppError, notFound } from "../../errors";
 import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { rawQuery, RawQuery } from "../../db/raw";
@@ -27,7 +27,7 @@ import { isStorable, MAX_TOKEN_METADATA_CHARS, TokenService } from "../token/tok
 import type { JoinTokenType } from "../token/token.types";
 import { validateProfile } from "../user/user.service";
 import type { IdentityProviderEntity } from "./identity-provider.entity";
-import type { PartnerSecretKey, PartnerService } from "./partner.service";
+import type { PartnerSecretKey, PartnerService } from "../partner/partner.service";
 
 export interface ExternalCredentialServiceDeps {
   dataSource: DataSource;

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import type { DataSource } from "typeorm";
-import type { Clock } from "../../clock";
+import type { Clock } from "../clock";
 import type { EntityManager } from "typeorm";
-import { queryRows, rawQuery, RawQuery } from "../../db/raw";
-import { AppError } from "../../graphql/errors";
+import { queryRows, rawQuery, RawQuery } from "../db/raw";
+import { AppError } from "../errors";
 
 /**
  * Password attempts (F7), limited per company in fixed windows kept in auth_failures, so every

@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import { companyIdOf, RequestContext } from "../../graphql/context";
-import { notFound } from "../../graphql/errors";
+import { notFound } from "../../errors";
 import { EventType } from "../event/event.types";
 import { toUserType } from "../user/user.service";
 import { UserType } from "../user/user.types";

@@ -6,7 +6,7 @@ import { MAX_REDIRECT_URL_LENGTH, checkRedirect, requireRedirect } from "../../a
 import { signToken } from "../../auth/tokens";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { companyIdOf, RequestContext } from "../../graphql/context";
-import { AppError, badInput, isAppError, notFound } from "../../graphql/errors";
+import { AppError, badInput, isAppError, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
 import type { CompanyService } from "../company/company.service";

@@ -5,11 +5,11 @@ import type { Clock } from "../../clock";
 import type { KeyEncryption } from "../../auth/key-encryption";
 import { ASYMMETRIC_ALGS, isAsymmetricAlg, outboundHost } from "../../auth/external-tokens";
 import { companyIdOf, RequestContext } from "../../graphql/context";
-import { badInput, notFound } from "../../graphql/errors";
+import { badInput, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { isStorable, requireStorable } from "../token/token.service";
-import { IdentityProviderEntity, IdentityProviderKindValue } from "./identity-provider.entity";
+import { IdentityProviderEntity, IdentityProviderKindValue } from "../identity-provider/identity-provider.entity";
 import type { AddIdentityProviderInput, CreatePartnerSecretInput } from "./partner.inputs";
 import type { CreatePartnerSecretPayload, IdentityProviderType, PartnerSecretType } from "./partner.types";
 

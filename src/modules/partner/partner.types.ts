@@ -1,6 +1,6 @@
 import { Field, ID, ObjectType, registerEnumType } from "type-graphql";
 import { literalEnum } from "../../graphql/enums";
-import { IDENTITY_PROVIDER_KINDS } from "./identity-provider.entity";
+import { IDENTITY_PROVIDER_KINDS } from "../identity-provider/identity-provider.entity";
 
 export const IdentityProviderKind = literalEnum(IDENTITY_PROVIDER_KINDS);
 registerEnumType(IdentityProviderKind, {

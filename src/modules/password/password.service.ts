@@ -3,7 +3,7 @@ import type { Clock } from "../../clock";
 import { dummyPasswordHash, hashPassword, needsRehash, validateNewPassword, verifyPassword } from "../../auth/password-hash";
 import { rawQuery, RawQuery } from "../../db/raw";
 import { companyIdOf, RequestContext } from "../../graphql/context";
-import { AppError, badInput, notFound } from "../../graphql/errors";
+import { AppError, badInput, notFound } from "../../errors";
 import { EventStatus } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
@@ -14,7 +14,7 @@ import { isStorable, TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
 import { userIdOfRef } from "../user/user.service";
 import type { SetUserPasswordInput } from "./password.inputs";
-import { addressSubject, AuthRateLimiter, Count, PASSWORD_ADDRESS_LIMIT, PASSWORD_USERNAME_LIMIT, usernameSubject } from "./rate-limit";
+import { addressSubject, AuthRateLimiter, Count, PASSWORD_ADDRESS_LIMIT, PASSWORD_USERNAME_LIMIT, usernameSubject } from "../../auth/rate-limit";
 
 export interface PasswordServiceDeps {
   dataSource: DataSource;

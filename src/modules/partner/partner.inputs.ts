@@ -1,5 +1,5 @@
 import { Field, InputType } from "type-graphql";
-import type { IdentityProviderKindValue } from "./identity-provider.entity";
+import type { IdentityProviderKindValue } from "../identity-provider/identity-provider.entity";
 import { IdentityProviderKind } from "./partner.types";
 
 @InputType({ description: "A new partner secret." })

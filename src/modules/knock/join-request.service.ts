@@ -7,7 +7,7 @@ import { signToken } from "../../auth/tokens";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { createdAtCursorOf, CreatedAtCursor, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
 import type { RequestContext } from "../../graphql/context";
-import { AppError, badInput, notFound } from "../../graphql/errors";
+import { AppError, badInput, notFound } from "../../errors";
 import { EventStatus, Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
@@ -19,7 +19,7 @@ import { requireStorable, TokenService } from "../token/token.service";
 import { JoinRequestEntity, JoinRequestStatusValue } from "./join-request.entity";
 import type { RequestToJoinInput } from "./join-request.inputs";
 import type { JoinRequestType } from "./join-request.types";
-import { addressSubject, AuthRateLimiter } from "./rate-limit";
+import { addressSubject, AuthRateLimiter } from "../../auth/rate-limit";
 
 export interface JoinRequestServiceDeps {
   dataSource: DataSource;
