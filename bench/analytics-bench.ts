@@ -38,7 +38,7 @@ function run(script: string, args: string[], env: Record<string, string>, until?
       stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
+    child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString();
       if (until && until.test(out)) resolve({ child, out });
     });

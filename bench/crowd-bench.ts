@@ -273,7 +273,7 @@ async function checkThroughApi(company: Company, eventId: string, expected: numb
   check("live sessions (event.sessions(active: true).totalCount)", live.event.sessions.totalCount, expected);
 
   const started = performance.now();
-  let seen = { attendees: -1, peakConcurrentSessions: -1 };
+  let seen: { attendees: number; peakConcurrentSessions: number };
   let highest = 0;
   for (;;) {
     seen = (await company.query(`query($id: ID!) { eventAnalytics(eventId: $id) { attendees peakConcurrentSessions } }`, { id: eventId })).eventAnalytics;

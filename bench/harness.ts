@@ -89,7 +89,7 @@ export function startProcess(script: string, env: Record<string, string>, nodeAr
     let ready = false;
     // BENCH_ADMIT_LOG=<file>: keep what the server logs (its errors, with their request ids).
     const log = process.env.BENCH_ADMIT_LOG ? fs.createWriteStream(process.env.BENCH_ADMIT_LOG, { flags: "a" }) : null;
-    child.stdout!.on("data", (chunk: Buffer) => {
+    child.stdout.on("data", (chunk: Buffer) => {
       log?.write(chunk);
       if (ready) return;
       out += chunk.toString();

@@ -94,7 +94,7 @@ function run(script: string, env: Record<string, string>, until: RegExp): Promis
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(root, "dist", script)], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
+    child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString();
       if (until.test(out)) resolve(child);
     });

@@ -167,7 +167,7 @@ async function measure(name: string, url: string, load: Load, options: RunOption
           },
         ],
       },
-      (error, done) => (error ? reject(error) : resolve(done)),
+      (error: Error | null, done) => (error ? reject(error) : resolve(done)),
     );
   });
   const after = cpuSnapshot(options.pid);
@@ -201,7 +201,8 @@ interface Bench {
   nodeA: ChildProcess;
   key: string;
   company: { id: string; slug: string; issuer: string };
-  createEvent(slug: string): Promise<string>;
+  /** A property, not a method: it is passed around unbound (to parallel()). */
+  createEvent: (slug: string) => Promise<string>;
   /** Not event-specific: a user who joined one event comes back to others with the same token. */
   mintTokens(prefix: string, count: number): Promise<string[]>;
 }

@@ -39,8 +39,8 @@ export async function cpuMsPerOp(n: number, op: (i: number) => unknown): Promise
 export async function benchKeys() {
   const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
   const token = await new SignJWT({ sub: "u" }).setProtectedHeader({ alg: "EdDSA" }).setIssuedAt().sign(privateKey);
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", privateKey as webcrypto.CryptoKey));
-  const spki = Buffer.from(await webcrypto.subtle.exportKey("spki", publicKey as webcrypto.CryptoKey));
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", privateKey));
+  const spki = Buffer.from(await webcrypto.subtle.exportKey("spki", publicKey));
   const nodePrivate = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
   const nodePublic = createPublicKey({ key: spki, format: "der", type: "spki" });
   const privatePem = nodePrivate.export({ format: "pem", type: "pkcs8" }).toString();

@@ -208,6 +208,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   const production = config.nodeEnv === "production";
 
   const fastify = Fastify({
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- Fastify infers its logger type from here; routes take a FastifyBaseLogger instance.
     loggerInstance: log as FastifyBaseLogger,
     // One access-log line per request comes from the onResponse hook below, with the request id.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),

@@ -124,8 +124,8 @@ export async function verifyExternalToken(token: string, opts: VerifyExternalOpt
     // Two overloads of jwtVerify (a key, or a function that finds one).
     result =
       typeof opts.key === "function"
-        ? await jwtVerify(token, opts.key as JWTVerifyGetKey, options)
-        : await jwtVerify(token, opts.key as CryptoKey, options);
+        ? await jwtVerify(token, opts.key, options)
+        : await jwtVerify(token, opts.key, options);
   } catch (error) {
     throw fromJoseError(error);
   }
@@ -290,7 +290,7 @@ function ipv6Bytes(literal: string): number[] {
   const groups = (part: string) => (part ? part.split(":").map((g) => parseInt(g, 16)) : []);
   const left = groups(head);
   const right = tail === null ? [] : groups(tail);
-  const all = [...left, ...new Array(8 - left.length - right.length).fill(0), ...right];
+  const all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
   const bytes = all.flatMap((g) => [g >> 8, g & 0xff]);
   if (v4) bytes.splice(12, 4, ...v4);
   return bytes;
@@ -392,7 +392,7 @@ export function jwksFetch(policy: JwksAddressPolicy, resolver: HostResolver = de
         request?.destroy();
         reject(error);
       };
-      const onAbort = () => fail(new JwksFetchError(`the fetch was abandoned (${init.signal.reason?.name ?? "aborted"})`));
+      const onAbort = () => fail(new JwksFetchError(`the fetch was abandoned (${(init.signal.reason as { name?: string } | undefined)?.name ?? "aborted"})`));
       if (init.signal.aborted) return onAbort();
       init.signal.addEventListener("abort", onAbort, { once: true });
 

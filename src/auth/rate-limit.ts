@@ -151,7 +151,7 @@ function ipv6Prefix64(address: string): string {
     const right = tail ? tail.split(":") : [];
     // A trailing dotted IPv4 part stands for two groups.
     const rightGroups = right.length && right[right.length - 1].includes(".") ? right.length + 1 : right.length;
-    groups = [...left, ...Array(Math.max(0, 8 - left.length - rightGroups)).fill("0"), ...right];
+    groups = [...left, ...Array<string>(Math.max(0, 8 - left.length - rightGroups)).fill("0"), ...right];
   } else {
     groups = address.split(":");
   }

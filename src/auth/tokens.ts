@@ -1,4 +1,4 @@
-import { KeyObject, webcrypto } from "node:crypto";
+import { KeyObject } from "node:crypto";
 import { createDecoder, createSigner, createVerifier, TokenError } from "fast-jwt";
 import type { TokenValidationErrorCode } from "fast-jwt";
 import type { CryptoKey, JWTHeaderParameters, JWTPayload, ProtectedHeaderParameters } from "jose";
@@ -313,7 +313,7 @@ function keptFor(key: TokenKey): Kept {
 
 /** fast-jwt takes keys as PEM only. */
 function pem(key: TokenKey, type: "private" | "public"): string {
-  const object = key instanceof KeyObject ? key : KeyObject.from(key as webcrypto.CryptoKey);
+  const object = key instanceof KeyObject ? key : KeyObject.from(key);
   if (object.type !== type) throw new Error(`A ${type} key is needed here.`);
   return object.export(type === "private" ? { format: "pem", type: "pkcs8" } : { format: "pem", type: "spki" }).toString();
 }

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { DataSource, DataSourceOptions, Logger, MigrationExecutor } from "typeorm";
+import { DataSource, Logger, MigrationExecutor } from "typeorm";
 import { PGlite } from "@electric-sql/pglite";
 import { ENTITIES } from "./entities";
 import { MIGRATIONS } from "../../migrations";
@@ -61,7 +61,7 @@ export async function openDatabase(target: DatabaseTarget, options: OpenDatabase
       // A connection that stops answering (a network that drops packets without a reset) fails
       // its query after the read timeout and is dropped, instead of hanging the pool for good.
       extra: poolOptions(options.timeouts ?? DEFAULT_DATABASE_TIMEOUTS),
-    } as DataSourceOptions);
+    });
     await dataSource.initialize();
     return { dataSource, kind: "postgres", close: () => dataSource.destroy() };
   }
@@ -72,7 +72,7 @@ export async function openDatabase(target: DatabaseTarget, options: OpenDatabase
     ...baseOptions(options),
     driver: createPGliteDriver(pglite),
     poolSize: 1,
-  } as DataSourceOptions);
+  });
   await dataSource.initialize();
   embedded.set(dataSource, pglite);
   return {

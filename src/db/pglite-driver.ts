@@ -63,7 +63,7 @@ class PGliteClient extends EventEmitter {
     // exec runs several statements (migrations); TypeORM wants the last result.
     const results = await this.db.exec(sql);
     const last = results[results.length - 1] ?? { rows: [], fields: [] };
-    return toPgResult(sql, last as Results);
+    return toPgResult(sql, last);
   }
 }
 

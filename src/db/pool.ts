@@ -41,13 +41,14 @@ type QueryTimeoutSetting = { query_timeout?: number | false };
 export class SelfDroppingClient extends Client {
   // pg's query() has many overloads (text or config, callback or promise): one wrapper serves all,
   // leaving the arguments and the result as they are.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as untyped as the overloads it stands for
   override query(...args: any[]): any {
     const last = args.length - 1;
     const callback: unknown = args[last];
     if (typeof callback === "function") {
       args[last] = (error: unknown, result: unknown) => {
         this.dropAfter(error);
-        callback(error, result);
+        (callback as (error: unknown, result: unknown) => void)(error, result);
       };
       return super.query(...(args as Parameters<Client["query"]>));
     }

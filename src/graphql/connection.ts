@@ -92,7 +92,7 @@ export function decodeCursor(cursor: string | null | undefined, arity: number): 
       parts.length === arity &&
       parts.every((p) => typeof p === "string" || typeof p === "number")
     ) {
-      return parts as (string | number)[];
+      return parts;
     }
   } catch {
     // fall through to the error below

@@ -25,7 +25,7 @@ let built: Promise<GraphQLSchema> | null = null;
 /** The schema is the same for every app in a process: built once. */
 export function getSchema(): Promise<GraphQLSchema> {
   built ??= buildSchema({
-    resolvers: [...RESOLVERS] as [Function, ...Function[]],
+    resolvers: [...RESOLVERS],
     authChecker,
     authMode: "error",
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],

@@ -7,7 +7,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const prototype = Object.getPrototypeOf(value);
+  const prototype: unknown = Object.getPrototypeOf(value);
   return (prototype === null || prototype === Object.prototype) && typeof (value as { toJSON?: unknown }).toJSON !== "function";
 };
 

@@ -58,7 +58,7 @@ const REFUSALS: Record<string, string> = {
  */
 async function credentialOf(services: Services, company: CompanyEntity, request: FastifyRequest): Promise<Holder> {
   const query = (request.query ?? {}) as Record<string, unknown>;
-  const param = (name: string) => (typeof query[name] === "string" && query[name] !== "" ? (query[name] as string) : null);
+  const param = (name: string) => (typeof query[name] === "string" && query[name] !== "" ? query[name] : null);
   const token = param("token");
   const code = param("externalAuthCode") ?? param("code");
   try {

@@ -2,6 +2,7 @@
 // page joined and its postMessage reached the host page's listener (which checks the origin).
 //   node test/examples/open-in-browser.js <page url> <expected #status text>
 "use strict";
+/* global document -- waitForFunction's callback runs in the page */
 const { chromium } = require("playwright-core");
 const { findChromium } = require("./chromium");
 

@@ -52,7 +52,7 @@ export async function signPartner(
   options: { alg?: string; header?: Record<string, unknown>; omitKid?: boolean } = {},
 ): Promise<string> {
   const header = { alg: options.alg ?? "HS256", typ: "JWT", ...(options.omitKid ? {} : { kid: secret.id }), ...(options.header ?? {}) };
-  return new SignJWT(claims).setProtectedHeader(header as { alg: string }).sign(new TextEncoder().encode(secret.secret));
+  return new SignJWT(claims).setProtectedHeader(header).sign(new TextEncoder().encode(secret.secret));
 }
 
 /** HS256 by hand, for headers jose will not sign (crit naming unknown parameters). */

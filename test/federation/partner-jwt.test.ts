@@ -370,7 +370,7 @@ describe("voice-SDK tickets", () => {
     expect(joined.session.user).toMatchObject({ externalId: userId, isGuest: false });
     expect(joined.session.credentialType).toBe("PARTNER_JWT");
     const [row] = await t.db.dataSource.query(`SELECT credential_jti FROM sessions WHERE id = $1`, [joined.session.id]);
-    expect(row.credential_jti).toBe(`vxi:${issuer}:${claims.vxi}`);
+    expect(row.credential_jti).toBe(`vxi:${issuer}:${claims.vxi as number}`);
     // The same user again: found, not created twice.
     const again = ok(await partnerJoin(t, event.slug, await signPartner(secret, ticket(userId, event.slug)))).joinEvent;
     expect(again.session.userId).toBe(joined.session.userId);

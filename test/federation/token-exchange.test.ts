@@ -56,7 +56,7 @@ async function exchange(
   const method = options.method ?? "POST";
   const response = await fetch(`${t.url}/oauth/token`, { method, headers, body: method === "GET" ? undefined : (options.body ?? form.toString()) });
   const text = await response.text();
-  let body: Record<string, any> = {};
+  let body: Record<string, any>;
   try {
     body = JSON.parse(text);
   } catch {

@@ -20,7 +20,6 @@ const ANALYTICS = `query($id: ID!) { eventAnalytics(eventId: $id) {
 
 const seats = async (company: TestCompany): Promise<number> => ok(await t.gql(SEATS, {}, { key: company.key })).company.seatsUsed;
 const tokenOf = (url: string): string => new URL(url).searchParams.get("token")!;
-const codeOfLink = (url: string): string => new URL(url).pathname.split("/").pop()!;
 
 async function partnerSecret(company: TestCompany) {
   return ok(await t.gql(CREATE_SECRET, { input: { name: "p" } }, { key: company.key })).createPartnerSecret;

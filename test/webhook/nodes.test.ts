@@ -63,8 +63,8 @@ maybe("a node killed mid-delivery (PostgreSQL)", () => {
       env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), LOG_LEVEL: "warn", NODE_ENV: "test", HOST: "127.0.0.1", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
-    child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
+    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
     return { child, output: () => output, exited: new Promise((resolve) => child.on("exit", resolve)) };
   }
 

@@ -1,7 +1,7 @@
 import { Webhook } from "standardwebhooks";
-import { codeOf, ok, startTestApp, TestApp, useTestApp } from "../support/harness";
-import { makeCompany, makeEvent, TestCompany } from "../support/factories";
-import { beat, join, mint, mintAndJoin } from "../join/join-helpers";
+import { codeOf, ok, startTestApp, useTestApp } from "../support/harness";
+import { makeCompany, makeEvent } from "../support/factories";
+import { beat, mint, mintAndJoin } from "../join/join-helpers";
 import { eraseUserFromWebhookMessages } from "../../src/modules/webhook/webhook.service";
 import { Receiver, startReceiver, verifies } from "./receiver";
 import { ALL_TYPES, createEndpoint, DELIVERIES, deliveries, drain, drainFor, ENDPOINT_FIELDS } from "./helpers";

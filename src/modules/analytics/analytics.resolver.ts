@@ -124,7 +124,7 @@ export class EventAnalyticsResolver {
     @Arg("first", () => Int, { nullable: true, description: "Page size (default 20, at most 100)." }) first?: number,
     @Arg("after", () => String, { nullable: true, description: "endCursor of the previous page." }) after?: string,
   ): Promise<AttendeeConnection> {
-    return (await ctx.services.analytics.attendeeList(ctx, a, first, after)) as unknown as AttendeeConnection;
+    return await ctx.services.analytics.attendeeList(ctx, a, first, after);
   }
 }
 

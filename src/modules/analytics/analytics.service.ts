@@ -42,7 +42,7 @@ export class AnalyticsService {
    * so this only keeps the pending table short. Returns how many instants it moved.
    */
   async foldPending(): Promise<number> {
-    const [row] = await this.deps.dataSource.query("SELECT analytics_fold_pending() AS n");
+    const [row] = await this.deps.dataSource.query<{ n: number | string }[]>("SELECT analytics_fold_pending() AS n");
     return Number(row.n);
   }
 
@@ -68,7 +68,7 @@ export class AnalyticsService {
           AND pg_relation_size(c.oid) / current_setting('block_size')::int > 2 * GREATEST(c.relpages, 0) + 8`,
     );
     for (const { relname } of grown) {
-      const [{ statement }] = await this.deps.dataSource.query("SELECT format('ANALYZE %I', $1::text) AS statement", [relname]);
+      const [{ statement }] = await this.deps.dataSource.query<{ statement: string }[]>("SELECT format('ANALYZE %I', $1::text) AS statement", [relname]);
       await this.deps.dataSource.query(statement);
     }
     return grown.map((t) => t.relname);

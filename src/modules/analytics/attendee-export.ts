@@ -38,6 +38,7 @@ export interface AttendeeExportScope {
  */
 export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return "";
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a cell is a scalar or a JSON object; objects take the JSON branch
   let text = typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
   if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
@@ -113,9 +114,12 @@ async function metadataKeys(dataSource: DataSource, eventId: string): Promise<st
   return rows.map((r) => r.k);
 }
 
+type UserCells = { external_id: string | null; name: string | null; email: string | null };
+type RegistrantCells = { name: string; email: string };
+
 interface PersonRows {
-  users: Map<string, { external_id: string | null; name: string | null; email: string | null }>;
-  registrants: Map<string, { name: string; email: string }>;
+  users: Map<string, UserCells>;
+  registrants: Map<string, RegistrantCells>;
 }
 
 /** Names and emails of one page's attendees: two statements per page, never one per row. */
@@ -123,13 +127,13 @@ async function peopleOf(dataSource: DataSource, companyId: string, rows: Attende
   const userIds = rows.map((r) => r.userId);
   const registrantIds = rows.flatMap((r) => (r.registrantId ? [r.registrantId] : []));
   const [users, registrants] = await Promise.all([
-    dataSource.query("SELECT id, external_id, name, email FROM users WHERE company_id = $1 AND id = ANY ($2::uuid[])", [companyId, userIds]),
+    dataSource.query<({ id: string } & UserCells)[]>("SELECT id, external_id, name, email FROM users WHERE company_id = $1 AND id = ANY ($2::uuid[])", [companyId, userIds]),
     registrantIds.length
-      ? dataSource.query("SELECT id, name, email FROM registrants WHERE company_id = $1 AND id = ANY ($2::uuid[])", [companyId, registrantIds])
+      ? dataSource.query<({ id: string } & RegistrantCells)[]>("SELECT id, name, email FROM registrants WHERE company_id = $1 AND id = ANY ($2::uuid[])", [companyId, registrantIds])
       : Promise.resolve([]),
   ]);
   return {
-    users: new Map(users.map((u: { id: string }) => [u.id, u])),
-    registrants: new Map(registrants.map((r: { id: string }) => [r.id, r])),
+    users: new Map(users.map((u) => [u.id, u])),
+    registrants: new Map(registrants.map((r) => [r.id, r])),
   };
 }

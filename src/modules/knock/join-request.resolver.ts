@@ -86,7 +86,7 @@ export class EventJoinRequestsResolver {
     @Arg("status", () => JoinRequestStatus, { nullable: true, description: "Only requests with this status (as read now)." })
     status?: JoinRequestStatusValue,
   ): Promise<JoinRequestConnection> {
-    return (await ctx.services.joinRequests.listForEvent(ctx, event.id, { first, after, status })) as unknown as JoinRequestConnection;
+    return await ctx.services.joinRequests.listForEvent(ctx, event.id, { first, after, status });
   }
 }
 

@@ -37,6 +37,7 @@ export const KNOCK_ADDRESS_LIMIT = { max: 30, windowSeconds: 900 } as const;
 const MAX_DENY_REASON = 500;
 const MAX_SECRET_LENGTH = 200;
 
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment -- a plain-SQL row is untyped until this names its columns */
 /** A join_requests row as plain SQL returns it, as the entity. */
 function requestOfRow(row: Record<string, any>): JoinRequestEntity {
   return Object.assign(new JoinRequestEntity(), {
@@ -57,6 +58,7 @@ function requestOfRow(row: Record<string, any>): JoinRequestEntity {
     createdAt: row.created_at,
   });
 }
+/* eslint-enable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment */
 
 /** The status as callers see it: a PENDING request past its expiry is EXPIRED, written or not. */
 export function statusAt(row: JoinRequestEntity, now: Date): JoinRequestStatusValue {

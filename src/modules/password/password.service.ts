@@ -5,7 +5,6 @@ import { rawQuery, RawQuery } from "../../db/raw";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { AppError, badInput, notFound } from "../../errors";
 import { EventStatus } from "../../graphql/enums";
-import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
 import { eventStatus } from "../event/event.service";
 import type { Admission, JoinRequestFacts, SessionService } from "../session/session.service";

@@ -20,7 +20,7 @@ function sessionPage(page: CountedConnection<SessionEntity>): SessionConnection 
   return {
     ...page,
     edges: page.edges.map((edge) => ({ cursor: edge.cursor, node: toSessionType(edge.node) })),
-  } as unknown as SessionConnection;
+  };
 }
 
 @Resolver(() => RegistrantType)
@@ -96,7 +96,7 @@ export class EventRelationsResolver {
     @Arg("includeCancelled", () => Boolean, { nullable: true, description: "Also list cancelled registrations (default false)." })
     includeCancelled?: boolean,
   ): Promise<RegistrantConnection> {
-    return (await ctx.services.registrants.registrantsOfEvent(ctx, event.id, { first, after, includeCancelled })) as unknown as RegistrantConnection;
+    return await ctx.services.registrants.registrantsOfEvent(ctx, event.id, { first, after, includeCancelled });
   }
 
   @Access("key")

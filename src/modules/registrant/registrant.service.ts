@@ -119,13 +119,13 @@ export class RegistrantService {
     const repo = this.deps.dataSource.getRepository(RegistrantEntity);
     if (has(by.id)) {
       if (has(by.eventId) || has(by.email)) throw badInput("id", "Give either id, or eventId and email, not both.");
-      return v.isUuid(by.id!) ? repo.findOneBy({ id: by.id!, companyId }) : null;
+      return v.isUuid(by.id) ? repo.findOneBy({ id: by.id, companyId }) : null;
     }
     if (!has(by.eventId)) throw badInput("eventId", "Give id, or eventId and email.");
     if (!has(by.email)) throw badInput("email", "Give email with eventId.");
-    const { normalized } = v.normalizeEmail("email", by.email!);
-    if (!v.isUuid(by.eventId!)) return null;
-    return repo.findOneBy({ companyId, eventId: by.eventId!, emailNormalized: normalized, cancelledAt: IsNull() });
+    const { normalized } = v.normalizeEmail("email", by.email);
+    if (!v.isUuid(by.eventId)) return null;
+    return repo.findOneBy({ companyId, eventId: by.eventId, emailNormalized: normalized, cancelledAt: IsNull() });
   }
 
   /**

@@ -12,8 +12,6 @@ import { CompanyEntity } from "../company/company.entity";
 import { sessionTokenAudienceOf, type CompanyService } from "../company/company.service";
 import type { ChangeFeed } from "../../db/change-feed";
 import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
-import { RegistrantEntity } from "../registrant/registrant.entity";
-import { UserEntity } from "../user/user.entity";
 import { validateProfile } from "../user/user.service";
 import { RevokedTokenEntity } from "./revoked-token.entity";
 import { RevocationView } from "./revocations";
@@ -121,7 +119,7 @@ export function parseJoinClaims(payload: JWTPayload): JoinClaims {
       name: optionalString(usr.name, 200),
       email: optionalString(usr.email, 320),
       avatarUrl: optionalString(usr.avatarUrl, 2048),
-      metadata: usr.metadata as Record<string, unknown> | null | undefined,
+      metadata: usr.metadata,
     },
     roleGrant: (role as Role | undefined) ?? null,
     ejectAfterElapsedSeconds: (ejs as number | undefined) ?? null,

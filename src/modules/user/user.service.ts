@@ -9,7 +9,7 @@ import * as v from "../../graphql/validate";
 import { UserEntity } from "./user.entity";
 import { queryRows } from "../../db/raw";
 import type { UpsertUserInput } from "./user.inputs";
-import type { UserConnection, UserFilter, UserType } from "./user.types";
+import type { UserFilter, UserType } from "./user.types";
 
 export interface UserServiceDeps {
   dataSource: DataSource;
@@ -64,6 +64,7 @@ const USER_FIELDS = ["email", "emailNormalized", "name", "avatarUrl", "metadata"
 /** jsonb parameters go as JSON text, which pg and PGlite both accept. */
 const jsonbParam = (value: unknown): unknown => (value !== null && typeof value === "object" ? JSON.stringify(value) : value);
 
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment -- a plain-SQL row is untyped until this names its columns */
 /** A users row as plain SQL returns it (snake_case), as the entity. */
 export function userOfRow(row: Record<string, any>): UserEntity {
   return Object.assign(new UserEntity(), {
@@ -84,6 +85,7 @@ export function userOfRow(row: Record<string, any>): UserEntity {
     updatedAt: row.updated_at,
   });
 }
+/* eslint-enable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment */
 
 /** A user named by an operation: by Admit's id or by the company's own id, exactly one. */
 export interface UserRef {
@@ -258,6 +260,6 @@ export class UserService {
       qb.andWhere("(u.name ILIKE :pattern OR u.email_normalized ILIKE :pattern OR u.external_id ILIKE :pattern)", { pattern });
     }
     const rows = await qb.getMany();
-    return toConnection(rows, limit, createdAtCursorOf, toUserType) as unknown as UserConnection;
+    return toConnection(rows, limit, createdAtCursorOf, toUserType);
   }
 }

@@ -73,7 +73,7 @@ export class WebhookResolver {
   @Authorized("MANAGE_COMPANY")
   @Query(() => WebhookDeliveryConnection, { description: "An endpoint's deliveries, newest first: status, attempts, last response code and time." })
   webhookDeliveries(@Args() args: WebhookDeliveriesArgs, @Ctx() ctx: RequestContext): Promise<WebhookDeliveryConnection> {
-    return ctx.services.webhooks.listDeliveries(ctx, args.endpointId, args.filter, args.first, args.after) as Promise<WebhookDeliveryConnection>;
+    return ctx.services.webhooks.listDeliveries(ctx, args.endpointId, args.filter, args.first, args.after);
   }
 
   @Authorized("MANAGE_COMPANY")

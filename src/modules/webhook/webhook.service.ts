@@ -5,7 +5,7 @@ import type { KeyEncryption } from "../../auth/key-encryption";
 import type { JwksAddressPolicy } from "../../auth/external-tokens";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { badInput, notFound } from "../../errors";
-import { decodeCursor, encodeCursor, pageSize, toConnection, ConnectionShape } from "../../graphql/connection";
+import { decodeCursor, pageSize, toConnection, ConnectionShape } from "../../graphql/connection";
 import * as v from "../../graphql/validate";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { requireStorable } from "../token/token.service";
@@ -235,7 +235,7 @@ export class WebhookService {
     const params: unknown[] = [endpointId, companyId, filter?.status ?? null, filter?.type ?? null, limit + 1];
     let keyset = "";
     if (cursor) {
-      params.push(new Date(cursor[0] as string), cursor[1]);
+      params.push(new Date(cursor[0]), cursor[1]);
       keyset = "AND (d.created_at, d.id) < ($6, $7)";
     }
     const rows = await this.sql<DeliveryRow>(
