@@ -704,7 +704,7 @@ interface EndingFacts {
  * before the event ended is INACTIVE and its time stops at its last heartbeat. Then revocation.
  * The same rule, in SQL, is SWEEP_SQL.
  */
-function decideEnding(session: SessionEntity, facts: EndingFacts): Pick<SessionEntity, "endedAt" | "endReason"> | null {
+export function decideEnding(session: SessionEntity, facts: EndingFacts): Pick<SessionEntity, "endedAt" | "endReason"> | null {
   const limits: { at: Date; endedAt: Date; endReason: SessionEndReasonValue }[] = [];
   if (facts.eventEnd) limits.push({ at: facts.eventEnd, endedAt: maxDate(facts.eventEnd, session.joinedAt), endReason: "EVENT_ENDED" });
   if (session.ejectAt) limits.push({ at: session.ejectAt, endedAt: session.ejectAt, endReason: session.ejectReason ?? "ELAPSED" });

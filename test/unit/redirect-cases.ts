@@ -1,0 +1,50 @@
+// Redirect URLs and the trick each one tries: the rule's unit test (test/unit/redirects.test.ts)
+// checks each against checkRedirect, and test/federation/redirects.test.ts sends each to the API.
+
+/** The allow-list every case is checked against (as updateCompanySettings stores it). */
+export const ALLOWED = ["https://app.acme.test", "http://localhost:3000"];
+
+/** Each is refused; the second string says which trick it is. */
+export const VECTORS: [string, string][] = [
+  ["//evil.test", "protocol-relative"],
+  ["//app.acme.test", "protocol-relative, even to the allowed host"],
+  ["/\\evil.test", "slash-backslash, read as //evil by browsers"],
+  ["\\\\evil.test", "double backslash"],
+  ["/relative/path", "relative"],
+  ["https://app.acme.test@evil.test", "allowed host as userinfo"],
+  ["https://evil.test%2F@app.acme.test", "encoded slash in userinfo"],
+  ["https://evil.test\\@app.acme.test", "backslash before @"],
+  ["https://user:pass@app.acme.test/", "userinfo on the allowed origin"],
+  ["https://@app.acme.test/", "empty userinfo"],
+  ["https://app.acme.test%2eevil.test/", "percent-encoded host"],
+  ["https:\\\\app.acme.test", "backslashes for slashes"],
+  ["https:/app.acme.test", "one slash (WHATWG would still parse it)"],
+  ["https:app.acme.test", "no slash"],
+  ["\thttps://app.acme.test/", "leading tab"],
+  ["https://app.acme.test\t.evil.test/", "tab inside the host"],
+  ["https://app.acme\n.test/", "newline inside the host (stripped by parsers)"],
+  ["https://app.acme.test/\r\nSet-Cookie: x=1", "header injection"],
+  [" https://app.acme.test/", "leading space"],
+  ["https://app.acme.test/ ", "trailing space"],
+  ["https://app.acme.test/\u0000", "NUL"],
+  ["https://app.acme.test/\u00a0", "no-break space"],
+  ["https://app.acme.test/\u2028", "line separator"],
+  ["javascript:alert(1)//https://app.acme.test", "javascript:"],
+  ["JavaScript://app.acme.test/%0aalert(1)", "javascript: with slashes"],
+  ["data:text/html,<script>alert(1)</script>", "data:"],
+  ["ftp://app.acme.test/", "other scheme"],
+  ["http://app.acme.test/", "http where https is allowed"],
+  ["https://localhost:3000/", "https where http is allowed"],
+  ["https://app.acme.test:8443/", "other port"],
+  ["http://localhost:3001/", "other port"],
+  ["http://localhost/", "default port where 3000 is allowed"],
+  ["https://evil.test/https://app.acme.test", "allowed origin in the path"],
+  ["https://app.acme.test.evil.test/", "allowed host as a prefix"],
+  ["https://evilapp.acme.test/", "suffix match"],
+  ["https://acme.test/", "parent domain"],
+  ["https://app.acme.test./", "trailing dot"],
+  ["https://аpp.acme.test/", "Cyrillic homograph"],
+  ["https://[::1]/", "IP literal not allowed"],
+  ["", "empty"],
+  [`https://app.acme.test/${"a".repeat(2100)}`, "too long"],
+];
