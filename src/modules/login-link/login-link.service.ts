@@ -160,7 +160,7 @@ export class LoginLinkService {
   // API
 
   /**
-   * createLoginLink (F4). The code (256 random bits) is stored only as its lookup prefix and
+   * createLoginLink. The code (256 random bits) is stored only as its lookup prefix and
    * SHA-256; the URL that carries it is returned here and never again.
    */
   async create(ctx: RequestContext, input: CreateLoginLinkInput): Promise<{ link: LoginLinkEntity; url: string }> {
