@@ -25,6 +25,7 @@ import { IdTokenService } from "./modules/identity-provider/id-token.service";
 import { ProviderKeySets } from "./modules/identity-provider/provider-key-sets";
 import { TokenExchangeService } from "./modules/token/token-exchange.service";
 import { LoginLinkService } from "./modules/login-link/login-link.service";
+import { CompanySignInService } from "./modules/login-link/company-sign-in.service";
 import { MasterKeyService } from "./modules/master-key/master-key.service";
 import { WebhookService } from "./modules/webhook/webhook.service";
 import { WebhookDeliveryWorker, WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
@@ -80,7 +81,8 @@ export function createContainer(deps: ContainerDeps) {
   sessions.registerCredential("OIDC_ID_TOKEN", (input, credential) => idTokens.admit(input, credential));
   const tokenExchange = new TokenExchangeService({ clock, events, tokens, externalCredentials, partnerJwts, idTokens });
   // One-time login links: a credential of joinEvent, and the browser's GET /login/<code>.
-  const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, signingKeys, log });
+  const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, log });
+  const companySignIns = new CompanySignInService({ dataSource, clock, tokens, signingKeys, loginLinks });
   sessions.registerCredential("LOGIN_LINK", (input, credential) => loginLinks.admitForJoin(input, credential));
   const userLifecycle = new UserLifecycleService({ dataSource, clock, tokens, sessions });
   // Outgoing webhooks: endpoints, and the worker that sends what the outbox triggers wrote. Loopback
@@ -90,7 +92,7 @@ export function createContainer(deps: ContainerDeps) {
   const webhooks = new WebhookService({ dataSource, clock, encryption, addresses: webhookAddresses, wake: () => webhookWorker.wake() });
   // validateToken for every credential kind, through the verifiers above.
   const tokenValidation = new TokenValidationService({ dataSource, companies, tokens, sessions, partners, partnerJwts, idTokens, externalCredentials, loginLinks });
-  return { tokenValidation, userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, partnerJwts, idTokens, tokenExchange, loginLinks };
+  return { tokenValidation, userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, partnerJwts, idTokens, tokenExchange, loginLinks, companySignIns };
 }
 
 export type Services = ReturnType<typeof createContainer>;
