@@ -19,8 +19,13 @@ import { AuthRateLimiter } from "./auth/rate-limit";
 import { PasswordService } from "./modules/password/password.service";
 import { JoinRequestService } from "./modules/knock/join-request.service";
 import { PartnerService } from "./modules/partner/partner.service";
+import { PartnerJwtService } from "./modules/partner/partner-jwt.service";
 import { ExternalCredentialService } from "./modules/identity-provider/external-credential.service";
+import { IdTokenService } from "./modules/identity-provider/id-token.service";
+import { ProviderKeySets } from "./modules/identity-provider/provider-key-sets";
+import { TokenExchangeService } from "./modules/token/token-exchange.service";
 import { LoginLinkService } from "./modules/login-link/login-link.service";
+import { CompanySignInService } from "./modules/login-link/company-sign-in.service";
 import { MasterKeyService } from "./modules/master-key/master-key.service";
 import { WebhookService } from "./modules/webhook/webhook.service";
 import { WebhookDeliveryWorker, WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
@@ -66,13 +71,18 @@ export function createContainer(deps: ContainerDeps) {
   sessions.registerCredential("PASSWORD", (input, _credential, facts) => passwords.admit(input, facts));
   const joinRequests = new JoinRequestService({ dataSource, clock, sessions, tokens, signingKeys, limiter: authLimiter });
   sessions.registerJoinRequestCredential((company, payload, input) => joinRequests.admit(company, payload, input));
-  // F5, F6, F6b: partner-signed JWTs and OIDC ID tokens as credentials (and for POST /oauth/token).
+  // Partner-signed JWTs and OIDC ID tokens: credentials of joinEvent, and subject tokens of POST /oauth/token.
   const partners = new PartnerService({ dataSource, clock, encryption, production: config.nodeEnv === "production" });
-  const externalCredentials = new ExternalCredentialService({ dataSource, clock, companies, events, sessions, tokens, partners, log, production: config.nodeEnv === "production" });
-  sessions.registerCredential("PARTNER_JWT", (input, credential) => externalCredentials.admitPartnerJwt(input, credential));
-  sessions.registerCredential("OIDC_ID_TOKEN", (input, credential) => externalCredentials.admitIdToken(input, credential));
-  // F4 one-time login links: a credential of joinEvent, and the browser's GET /login/<code>.
-  const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, signingKeys, log });
+  const providerKeySets = new ProviderKeySets({ log, production: config.nodeEnv === "production" });
+  const externalCredentials = new ExternalCredentialService({ dataSource, companies, sessions, tokens });
+  const partnerJwts = new PartnerJwtService({ clock, partners, tokens, keySets: providerKeySets, externalCredentials });
+  const idTokens = new IdTokenService({ clock, partners, keySets: providerKeySets, externalCredentials });
+  sessions.registerCredential("PARTNER_JWT", (input, credential) => partnerJwts.admit(input, credential));
+  sessions.registerCredential("OIDC_ID_TOKEN", (input, credential) => idTokens.admit(input, credential));
+  const tokenExchange = new TokenExchangeService({ clock, events, tokens, externalCredentials, partnerJwts, idTokens });
+  // One-time login links: a credential of joinEvent, and the browser's GET /login/<code>.
+  const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, log });
+  const companySignIns = new CompanySignInService({ dataSource, clock, tokens, signingKeys, loginLinks });
   sessions.registerCredential("LOGIN_LINK", (input, credential) => loginLinks.admitForJoin(input, credential));
   const userLifecycle = new UserLifecycleService({ dataSource, clock, tokens, sessions });
   // Outgoing webhooks: endpoints, and the worker that sends what the outbox triggers wrote. Loopback
@@ -81,8 +91,8 @@ export function createContainer(deps: ContainerDeps) {
   const webhookWorker = new WebhookDeliveryWorker({ dataSource, clock, log, encryption, changes, addresses: webhookAddresses, options: deps.webhookWorker });
   const webhooks = new WebhookService({ dataSource, clock, encryption, addresses: webhookAddresses, wake: () => webhookWorker.wake() });
   // validateToken for every credential kind, through the verifiers above.
-  const tokenValidation = new TokenValidationService({ dataSource, companies, tokens, sessions, partners, externalCredentials, loginLinks });
-  return { tokenValidation, userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
+  const tokenValidation = new TokenValidationService({ dataSource, companies, tokens, sessions, partners, partnerJwts, idTokens, externalCredentials, loginLinks });
+  return { tokenValidation, userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, partnerJwts, idTokens, tokenExchange, loginLinks, companySignIns };
 }
 
 export type Services = ReturnType<typeof createContainer>;

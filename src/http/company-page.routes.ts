@@ -70,7 +70,7 @@ async function credentialOf(services: Services, company: CompanyEntity, request:
       return { kind: "token", token };
     }
     if (code) {
-      const verified = await services.externalCredentials.verifyPartnerJwt(company, code);
+      const verified = await services.partnerJwts.verify(company, code);
       if (await services.tokens.isRevoked(company.id, verified.jti)) return { kind: "refused", code: "TOKEN_REVOKED" };
       return { kind: "code", code };
     }

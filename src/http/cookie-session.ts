@@ -175,7 +175,7 @@ export async function readCookieSession(services: Services, request: FastifyRequ
   }
 
   if (kind === "join") {
-    const state = await services.loginLinks.readCompanyCookie(value);
+    const state = await services.companySignIns.readCookie(value);
     if (!state) return none();
     if (state.kind === "ended") {
       return { kind: "ended", endReason: state.endReason, redirectTo: state.redirectTo, companyId: state.company.id, sessionId: null, eventId: null };

@@ -10,7 +10,7 @@ import { escapeHtml, htmlPage } from "./page";
 export { escapeHtml, htmlPage };
 
 /**
- * Browser routes of one-time login links (F4) and logout (F10):
+ * Browser routes of one-time login links and logout:
  *
  * - GET /login/<code>  redeems a link: 303 with the `admit_session` cookie, or one 410 page
  * - GET /session       what the cookie says, as JSON (the embed page polls it)
@@ -24,7 +24,7 @@ export { escapeHtml, htmlPage };
  * click from an email.
  */
 export function registerLoginRoutes(fastify: FastifyInstance, services: Services): void {
-  const { loginLinks, sessions } = services;
+  const { loginLinks, companySignIns, sessions } = services;
   const publicUrl = loginLinks.publicUrl;
   const publicOrigin = new URL(publicUrl).origin;
 
@@ -44,7 +44,7 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
     if (verified.link.eventId === null) {
       let signedIn: { token: string };
       try {
-        signedIn = await loginLinks.redeemWithoutEvent(verified);
+        signedIn = await companySignIns.redeem(verified);
       } catch (error) {
         if (isLinkFailure(error)) return linkGone(reply);
         throw error;
@@ -174,9 +174,9 @@ async function logOut(services: Services, request: FastifyRequest): Promise<{ co
       return { companyId: company.id, redirectOnExpiry: await services.loginLinks.redirectOnExpiryOfSession(company.id, sessionId) };
     }
     if (kind === "join") {
-      const state = await services.loginLinks.readCompanyCookie(value);
+      const state = await services.companySignIns.readCookie(value);
       if (!state) return null;
-      if (state.kind === "live") await services.loginLinks.revokeCompanyCookie(state.company.id, state.linkId);
+      if (state.kind === "live") await services.companySignIns.revokeCookie(state.company.id, state.linkId);
       return { companyId: state.company.id, redirectOnExpiry: state.kind === "live" ? state.redirectOnExpiryUrl : state.redirectTo };
     }
     return null;

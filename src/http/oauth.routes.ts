@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Services } from "../container";
 import { isAppError } from "../errors";
 import { isStorable } from "../modules/token/token.service";
-import { SUBJECT_TOKEN_TYPES } from "../modules/identity-provider/external-credential.service";
+import { SUBJECT_TOKEN_TYPES } from "../modules/token/token-exchange.service";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
@@ -220,8 +220,7 @@ async function exchange(request: FastifyRequest, reply: FastifyReply, services: 
   }
 
   try {
-    const verified = await services.externalCredentials.verifySubjectToken(company, subjectTokenType, subjectToken);
-    const { token, expiresIn } = await services.externalCredentials.exchange(company, verified, event);
+    const { token, expiresIn } = await services.tokenExchange.exchange(company, subjectTokenType, subjectToken, event);
     return send(reply, 200, {
       access_token: token.token,
       issued_token_type: JWT_TOKEN_TYPE,

@@ -4,7 +4,7 @@ export const IDENTITY_PROVIDER_KINDS = ["OIDC", "PARTNER_KEYS"] as const;
 export type IdentityProviderKindValue = (typeof IDENTITY_PROVIDER_KINDS)[number];
 
 /**
- * Keys Admit fetches from a JWKS URI (F6, F6b): an OIDC identity provider whose ID tokens are
+ * Keys Admit fetches from a JWKS URI: an OIDC identity provider whose ID tokens are
  * credentials (OIDC), or a partner's own public keys for asymmetric PARTNER_JWTs (PARTNER_KEYS).
  * The issuer is unique per company: a token's `iss` names its provider.
  */

@@ -2,7 +2,7 @@ import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, Primary
 import { UserEntity } from "../user/user.entity";
 
 /**
- * A one-time login link (F4). The code is an opaque secret: only its lookup prefix and SHA-256
+ * A one-time login link. The code is an opaque secret: only its lookup prefix and SHA-256
  * are stored. Redeemed by one conditional UPDATE (used_at IS NULL AND revoked_at IS NULL AND
  * expires_at > now), so two racing requests cannot both pass.
  */

@@ -3,17 +3,15 @@ import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import { generateOpaqueSecret, hashSecret, lookupOf, secretMatches } from "../../auth/opaque-secret";
 import { MAX_REDIRECT_URL_LENGTH, checkRedirect, requireRedirect } from "../../auth/redirects";
-import { signToken } from "../../auth/tokens";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { companyIdOf, RequestContext } from "../../graphql/context";
-import { AppError, badInput, isAppError, notFound } from "../../errors";
+import { AppError, badInput, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
 import type { CompanyService } from "../company/company.service";
 import { EventEntity } from "../event/event.entity";
 import type { Admission, SessionService } from "../session/session.service";
 import type { JoinEventInput } from "../session/session.inputs";
-import type { SigningKeyService } from "../token/signing-key.service";
 import type { TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
 import { userIdOfRef, userOfRow } from "../user/user.service";
@@ -28,7 +26,6 @@ export interface LoginLinkServiceDeps {
   companies: CompanyService;
   sessions: SessionService;
   tokens: TokenService;
-  signingKeys: SigningKeyService;
   log: Logger;
 }
 
@@ -58,19 +55,6 @@ export interface VerifiedLoginLink {
   user: UserEntity;
 }
 
-/** What the company-wide cookie of a link without event says, once verified. */
-export type CompanyCookieState =
-  | {
-      kind: "live";
-      token: string;
-      expiresAt: Date;
-      company: CompanyEntity;
-      userId: string;
-      linkId: string;
-      redirectOnExpiryUrl: string | null;
-    }
-  | { kind: "ended"; endReason: "INACTIVE" | "REVOKED"; company: CompanyEntity; linkId: string; redirectTo: string | null };
-
 /**
  * Who handles the reuse of a code whose consumption failed inside a join transaction: the
  * caller, once the transaction has rolled back (GET /login), or a statement queued right away
@@ -78,7 +62,8 @@ export type CompanyCookieState =
  */
 type ReuseHandling = "caller" | "background";
 
-interface LoginLinkRow {
+/** A login_links row as plain SQL returns it. */
+export interface LoginLinkRow {
   id: string;
   company_id: string;
   user_id: string;
@@ -94,7 +79,7 @@ interface LoginLinkRow {
   created_at: Date;
 }
 
-function linkOfRow(row: LoginLinkRow): LoginLinkEntity {
+export function linkOfRow(row: LoginLinkRow): LoginLinkEntity {
   return Object.assign(new LoginLinkEntity(), {
     id: row.id,
     companyId: row.company_id,
@@ -119,6 +104,12 @@ export function loginLinkStatus(link: LoginLinkEntity, now: Date): LoginLinkStat
   return LoginLinkStatus.ACTIVE;
 }
 
+/**
+ * One-time login links: createLoginLink, revokeLoginLink and loginLink; the LOGIN_LINK credential
+ * of joinEvent; and the verification and consumption of a code for GET /login (a link without
+ * event then signs in with CompanySignInService). A used code presented again is taken for a
+ * stolen link.
+ */
 export class LoginLinkService {
   private readonly sql: RawQuery;
 
@@ -160,7 +151,7 @@ export class LoginLinkService {
   // API
 
   /**
-   * createLoginLink (F4). The code (256 random bits) is stored only as its lookup prefix and
+   * createLoginLink. The code (256 random bits) is stored only as its lookup prefix and
    * SHA-256; the URL that carries it is returned here and never again.
    */
   async create(ctx: RequestContext, input: CreateLoginLinkInput): Promise<{ link: LoginLinkEntity; url: string }> {
@@ -333,21 +324,16 @@ export class LoginLinkService {
   }
 
   /**
-   * GET /login for a link without event: consumes it (the same single UPDATE) and signs the
-   * company-wide sign-in that the cookie carries: a join token that is not event-specific, for
-   * the inactivity window (see companyCookieToken).
+   * Consumes a verified link outside a join (GET /login for a link without event): the same
+   * single UPDATE. A link used meanwhile is a reuse, handled before LOGIN_LINK_USED is thrown.
+   * @throws AppError LOGIN_LINK_USED, or LOGIN_LINK_EXPIRED when it is no longer valid.
    */
-  async redeemWithoutEvent(verified: VerifiedLoginLink): Promise<{ token: string; expiresAt: Date }> {
-    const { link, company, user } = verified;
-    const key = await this.deps.signingKeys.currentKey(company.id);
-    const now = this.deps.clock.now();
-    const consumed = await this.sql(CONSUME_SQL, [link.id, now]);
-    if (consumed.length === 0) {
-      const error = await this.whyNotConsumed(link.id);
-      if (error.code === "LOGIN_LINK_USED") await this.handleReuse(link.id);
-      throw error;
-    }
-    return this.companyCookieToken(company, user.externalId!, link, now, key);
+  async consume(linkId: string, now: Date): Promise<void> {
+    const consumed = await this.sql(CONSUME_SQL, [linkId, now]);
+    if (consumed.length > 0) return;
+    const error = await this.whyNotConsumed(linkId);
+    if (error.code === "LOGIN_LINK_USED") await this.handleReuse(linkId);
+    throw error;
   }
 
   /**
@@ -379,78 +365,7 @@ export class LoginLinkService {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // The company-wide cookie of a link without event
-
-  /**
-   * A join token that is not event-specific, signed with the company's current key: sub the
-   * user's external id, jti the link id (revokeToken(link id) and a reuse of the code revoke
-   * it), iat the link's creation (revokeUserTokens revokes it), exp the inactivity window from
-   * now. No profile claims: joining with it changes nothing about the user.
-   */
-  private async companyCookieToken(
-    company: CompanyEntity,
-    externalId: string,
-    link: Pick<LoginLinkEntity, "id" | "createdAt">,
-    now: Date,
-    key?: Awaited<ReturnType<SigningKeyService["currentKey"]>>,
-  ): Promise<{ token: string; expiresAt: Date }> {
-    const expiresAt = new Date(now.getTime() + company.sessionInactivityTimeoutSeconds * 1000);
-    const token = await signToken({
-      kind: "join",
-      key: key ?? (await this.deps.signingKeys.currentKey(company.id)),
-      issuer: this.deps.tokens.issuerOf(company.slug),
-      subject: externalId,
-      jti: link.id,
-      issuedAt: link.createdAt,
-      expiresAt,
-      claims: { usr: {} },
-    });
-    return { token, expiresAt: new Date(Math.floor(expiresAt.getTime() / 1000) * 1000) };
-  }
-
-  /**
-   * Reads the company-wide cookie: null when it is not one (a join token that does not name a
-   * used login link of its company and user, or does not verify). Live: a fresh token for
-   * another inactivity window (sliding, like a heartbeat). Ended: its window passed (INACTIVE)
-   * or it was revoked (REVOKED), with the link's redirect when still allowed.
-   */
-  async readCompanyCookie(token: string): Promise<CompanyCookieState | null> {
-    let verified: Awaited<ReturnType<TokenService["verify"]>>;
-    try {
-      verified = await this.deps.tokens.verify(token, ["join"], { acceptExpired: true });
-    } catch (error) {
-      if (isAppError(error)) return null;
-      throw error;
-    }
-    const { company, payload } = verified;
-    if (payload.evt !== undefined || !v.isUuid(payload.jti!)) return null;
-    const [row] = await this.sql<LoginLinkRow & { external_id: string | null }>(
-      `SELECT l.*, u.external_id FROM login_links l JOIN users u ON u.id = l.user_id
-        WHERE l.id = $1 AND l.company_id = $2 AND l.event_id IS NULL AND l.used_at IS NOT NULL`,
-      [payload.jti, company.id],
-    );
-    if (!row || row.external_id !== payload.sub) return null;
-    const link = linkOfRow(row);
-    if (verified.expired || (await this.deps.tokens.isTokenRevoked(company, "join", payload))) {
-      return {
-        kind: "ended",
-        endReason: verified.expired ? "INACTIVE" : "REVOKED",
-        company,
-        linkId: link.id,
-        redirectTo: await this.allowedRedirect(company.id, link.redirectOnExpiryUrl),
-      };
-    }
-    const fresh = await this.companyCookieToken(company, row.external_id, link, this.deps.clock.now());
-    return {
-      kind: "live",
-      token: fresh.token,
-      expiresAt: fresh.expiresAt,
-      company,
-      userId: link.userId,
-      linkId: link.id,
-      redirectOnExpiryUrl: await this.allowedRedirect(company.id, link.redirectOnExpiryUrl),
-    };
-  }
+  // The browser pages
 
   /**
    * Ends a live session as `reason` (logout: LOGGED_OUT); a session that a time limit had already
@@ -470,11 +385,6 @@ export class LoginLinkService {
     if (!user) return "a user";
     const described = [user.name, user.email ? `(${user.email})` : null].filter(Boolean).join(" ");
     return described || user.external_id || "a user";
-  }
-
-  /** Logout of the company-wide cookie: its jti is revoked, so a copy of the cookie is dead too. */
-  async revokeCompanyCookie(companyId: string, linkId: string): Promise<void> {
-    await this.deps.tokens.revokeJti(this.deps.dataSource.manager, companyId, linkId, null);
   }
 
   // ---------------------------------------------------------------------------------------------

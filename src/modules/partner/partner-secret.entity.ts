@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
 
 /**
- * A shared HS256 secret a partner signs its JWTs with (F5). The id is the JWT `kid`. The secret
+ * A shared HS256 secret a partner signs its JWTs with. The id is the JWT `kid`. The secret
  * is encrypted under the master key (AES-256-GCM, the id as associated data): HMAC needs the
  * secret itself to verify, so a hash would not do.
  */

@@ -101,9 +101,9 @@ export function identityProviderOfRow(row: Record<string, any>): IdentityProvide
 }
 
 /**
- * Partner secrets (F5) and identity providers (F6, F6b): what a company registers so that
- * partners' and providers' tokens are credentials. Verification lives in
- * ExternalCredentialService; this service owns the rows and the per-node key cache.
+ * Partner secrets and identity providers: what a company registers so that partners' and
+ * providers' tokens are credentials. Verification lives in PartnerJwtService and IdTokenService;
+ * this service owns the rows and the per-node key cache.
  */
 export class PartnerService {
   private readonly sql: RawQuery;

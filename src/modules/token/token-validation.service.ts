@@ -9,7 +9,9 @@ import type { CompanyService } from "../company/company.service";
 import { EventEntity } from "../event/event.entity";
 import { EventPrincipalEntity } from "../event/event-principal.entity";
 import type { ExternalCredential, ExternalCredentialService } from "../identity-provider/external-credential.service";
+import type { IdTokenService } from "../identity-provider/id-token.service";
 import type { LoginLinkService } from "../login-link/login-link.service";
+import type { PartnerJwtService } from "../partner/partner-jwt.service";
 import type { PartnerService } from "../partner/partner.service";
 import { RegistrantEntity } from "../registrant/registrant.entity";
 import { resolveRole, RoleSubject } from "../session/role";
@@ -26,6 +28,8 @@ export interface TokenValidationServiceDeps {
   tokens: TokenService;
   sessions: SessionService;
   partners: PartnerService;
+  partnerJwts: PartnerJwtService;
+  idTokens: IdTokenService;
   externalCredentials: ExternalCredentialService;
   loginLinks: LoginLinkService;
 }
@@ -142,10 +146,10 @@ export class TokenValidationService {
     }
     const company = companyId ? await this.deps.companies.cachedCompany("id", companyId) : null;
     if (!company) throw tokenInvalid("Name the event this token is for (event), or call with the company's API key: the token does not say whose it is.");
-    const x = this.deps.externalCredentials;
-    const verified: ExternalCredential = kind === "PARTNER_JWT" ? await x.verifyPartnerJwt(company, token) : await x.verifyIdToken(company, token);
+    const verified: ExternalCredential =
+      kind === "PARTNER_JWT" ? await this.deps.partnerJwts.verify(company, token) : await this.deps.idTokens.verify(company, token);
     const base = { tokenType: FOREIGN_TYPES[kind], claims: { ...verified.claims }, expiresAt: verified.expiresAt };
-    const existing = await x.existingUser(company.id, verified.subject);
+    const existing = await this.deps.externalCredentials.existingUser(company.id, verified.subject);
     const revoked =
       (await this.deps.tokens.isRevoked(company.id, verified.jti)) ||
       (existing?.tokens_revoked_before != null && verified.issuedAt !== null && verified.issuedAt < existing.tokens_revoked_before);

@@ -12,6 +12,7 @@ import { CompanyEntity } from "../company/company.entity";
 import { sessionTokenAudienceOf, type CompanyService } from "../company/company.service";
 import type { ChangeFeed } from "../../db/change-feed";
 import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
+import { isStorable } from "../../db/storable";
 import { validateProfile } from "../user/user.service";
 import { RevokedTokenEntity } from "./revoked-token.entity";
 import { RevocationView } from "./revocations";
@@ -62,21 +63,8 @@ export const MAX_TOKEN_METADATA_CHARS = 1000;
 const SIGNED_SESSION_TOKENS_MAX = 50_000;
 const MAX_EJECT_AFTER_SECONDS = 7 * 24 * 3600;
 
-/** A NUL, or half of a surrogate pair: PostgreSQL refuses both in text and jsonb. */
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/**
- * Whether PostgreSQL can store this text or JSON value (every string and key in it). Input that
- * fails this must be refused as the caller's mistake, never reach SQL as an INTERNAL error.
- */
-export function isStorable(value: unknown): boolean {
-  if (typeof value === "string") return !UNSTORABLE.test(value);
-  if (Array.isArray(value)) return value.every(isStorable);
-  if (typeof value === "object" && value !== null) {
-    return Object.entries(value).every(([key, inner]) => !UNSTORABLE.test(key) && isStorable(inner));
-  }
-  return true;
-}
+// isStorable lives in db/ so that src/auth can use it too; the modules import it from here as before.
+export { isStorable };
 
 /** BAD_USER_INPUT on `field` unless the value can be stored. */
 export function requireStorable<T>(field: string, value: T): T {
@@ -280,7 +268,7 @@ export class TokenService {
   }
 
   /**
-   * mintJoinToken for a company known without a request context (token exchange, F6b).
+   * mintJoinToken for a company known without a request context (token exchange).
    * `subjectJti`: the jti of the token exchanged for this one, carried as the `sjt` claim; revoking
    * it refuses this token too (at join and in validateToken).
    */
