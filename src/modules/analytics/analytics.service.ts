@@ -1,7 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { Clock } from "../../clock";
-import { analyticsReaderCompany } from "../../graphql/access";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { analyticsReaderCompany, companyIdOf, RequestContext } from "../../request-context";
 import { decodeCursor, pageSize, toConnection, ConnectionShape } from "../../graphql/connection";
 import { badInput, notFound } from "../../errors";
 import { Role } from "../../graphql/enums";

@@ -6,7 +6,7 @@ import { generateOpaqueSecret, secretMatches } from "../../auth/opaque-secret";
 import { signToken } from "../../auth/tokens";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { createdAtCursorOf, CreatedAtCursor, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
-import type { RequestContext } from "../../graphql/context";
+import type { RequestContext } from "../../request-context";
 import { AppError, badInput, notFound } from "../../errors";
 import { EventStatus, Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";

@@ -5,7 +5,7 @@ import { generateOpaqueSecret, hashSecret, lookupOf, secretMatches } from "../..
 import { MAX_REDIRECT_URL_LENGTH, checkRedirect, requireRedirect } from "../../auth/redirects";
 import { signToken } from "../../auth/tokens";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { AppError, badInput, isAppError, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";

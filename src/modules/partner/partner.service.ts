@@ -4,7 +4,7 @@ import type { CryptoKey } from "jose";
 import type { Clock } from "../../clock";
 import type { KeyEncryption } from "../../auth/key-encryption";
 import { ASYMMETRIC_ALGS, isAsymmetricAlg, outboundHost } from "../../auth/external-tokens";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { badInput, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { DataSource, EntityManager } from "typeorm";
 import type { Clock } from "../../clock";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import { queryRows } from "../../db/raw";

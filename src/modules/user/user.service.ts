@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { DataSource, EntityManager, IsNull } from "typeorm";
 import type { Clock } from "../../clock";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { AppError, badInput } from "../../errors";
 import { createdAtCursorOf, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
 import * as v from "../../graphql/validate";
