@@ -16,7 +16,8 @@ import type { JoinEventInput } from "../session/session.inputs";
 import type { SigningKeyService } from "../token/signing-key.service";
 import type { TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
-import { userIdOfRef, userOfRow } from "../user/user.service";
+import { userIdOfRef } from "../user/user.service";
+import { userOfRow, type UserRow } from "../user/user.sql";
 import { LoginLinkEntity } from "./login-link.entity";
 import type { CreateLoginLinkInput } from "./login-link.inputs";
 import { LoginLinkStatus, LoginLinkType } from "./login-link.types";
@@ -171,7 +172,7 @@ export class LoginLinkService {
     if (!company) throw notFound("The company");
 
     const userId = await userIdOfRef(this.deps.dataSource, companyId, input);
-    const [userRow] = await this.sql("SELECT * FROM users WHERE id = $1 AND company_id = $2 AND NOT is_guest", [userId, companyId]);
+    const [userRow] = await this.sql<UserRow>("SELECT * FROM users WHERE id = $1 AND company_id = $2 AND NOT is_guest", [userId, companyId]);
     if (!userRow) {
       throw new AppError("NOT_FOUND", "No non-guest user of your company has this id.", {
         hint: "Login links are for users made with upsertUser or a credential; a guest cannot have one.",
@@ -268,7 +269,7 @@ export class LoginLinkService {
     const now = this.deps.clock.now();
     if (link.revokedAt || link.expiresAt.getTime() <= now.getTime()) throw linkExpired();
     const company = await this.deps.companies.cachedCompany("id", link.companyId);
-    const [userRow] = await this.sql("SELECT * FROM users WHERE id = $1 AND company_id = $2", [link.userId, link.companyId]);
+    const [userRow] = await this.sql<UserRow>("SELECT * FROM users WHERE id = $1 AND company_id = $2", [link.userId, link.companyId]);
     if (!company || !userRow) throw linkExpired();
     const user = userOfRow(userRow);
     // revokeUserTokens revokes the links created before it like any other credential.
