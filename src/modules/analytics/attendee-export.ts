@@ -1,7 +1,8 @@
 import type { DataSource } from "typeorm";
 import { Role } from "../../graphql/enums";
 import { analyticsLoaders, AttendeeRow } from "./analytics.loaders";
-import type { AnalyticsWindow, AttendeeCursor } from "./analytics.sql";
+import type { AnalyticsWindow } from "./analytics.sql";
+import type { AttendeeCursor } from "./attendance.sql";
 
 /** Attendees read per statement while streaming: memory stays flat whatever the event's size. */
 export const EXPORT_PAGE_SIZE = 500;
