@@ -8,6 +8,7 @@ import * as v from "../../graphql/validate";
 import { companyEventCandidatesSql, type AnalyticsWindow, type Statement } from "./analytics.sql";
 import { uniqueAttendeesSql, type AttendeeCursor, type AttendeeSources } from "./attendance.sql";
 import type { AnalyticsKey, AttendeeRow } from "./analytics.loaders";
+import { attendeeCsv } from "./attendee-export";
 import type { AttendeeType, BreakdownRowType, CompanyAnalyticsTotalsType, CompanyAnalyticsType, EventAnalyticsType, TimelineBucketType } from "./analytics.types";
 
 export interface AnalyticsServiceDeps {
@@ -165,6 +166,15 @@ export class AnalyticsService {
       ...toConnection(rows, limit, attendeeCursorOf, (row) => toAttendee(a, row)),
       countTotal: () => this.attendees(ctx, a),
     };
+  }
+
+  /**
+   * The attendee list of one event as CSV lines (GET …/attendees.csv), as of now, with the same
+   * numbers as attendeeList; the route has decided who may read it. Read a page at a time, so the
+   * caller can stream it.
+   */
+  exportAttendees(companyId: string, eventId: string, window: AnalyticsWindow): AsyncGenerator<string> {
+    return attendeeCsv(this.deps.dataSource, { companyId, eventId, window, now: this.deps.clock.now() });
   }
 
   // ----------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 /**
  * The SQL of attendees: totals, breakdowns by metadata, the attendee list and distinct users, from
- * attendance_rollups (attendance-rollup.entity.ts) or from the raw sessions. The vocabulary is in
- * analytics.sql.ts.
+ * attendance_rollups (attendance-rollup.entity.ts) or from the raw sessions; and what the
+ * attendee export reads beside the list. The vocabulary is in analytics.sql.ts.
  */
 import {
   evCte,
@@ -309,3 +309,42 @@ export function uniqueAttendeesSql(scope: AnalyticsScope, sources: AttendeeSourc
     params: a.p.values,
   };
 }
+
+// ------------------------------------------------------------------------------------------------
+// The attendee export: what it reads beside the attendee list
+
+/**
+ * The metadata keys an attendee of the event can have: an attendee's metadata merges its
+ * sessions', its user's and its registration's (analytics_attendee_profile), so the keys of the
+ * rollup rows (ended sessions, merged), of live sessions and their users, and of the event's
+ * registrations cover them. Sorted, so columns are stable between exports. $1 event id, $2 how
+ * many keys at most.
+ */
+export const ATTENDEE_METADATA_KEYS = `SELECT k FROM (
+        SELECT jsonb_object_keys(a.metadata) AS k FROM attendance_rollups a WHERE a.event_id = $1
+        UNION SELECT jsonb_object_keys(s.metadata) FROM sessions s WHERE s.event_id = $1 AND s.ended_at IS NULL
+        UNION SELECT jsonb_object_keys(u.metadata) FROM sessions s JOIN users u ON u.id = s.user_id
+               WHERE s.event_id = $1 AND s.ended_at IS NULL
+        UNION SELECT jsonb_object_keys(r.metadata) FROM registrants r WHERE r.event_id = $1
+      ) keys ORDER BY k LIMIT $2`;
+
+/** What the export shows of an attendee's user. */
+export interface ExportUserRow {
+  id: string;
+  external_id: string | null;
+  name: string | null;
+  email: string | null;
+}
+
+/** What the export shows of an attendee's registration. */
+export interface ExportRegistrantRow {
+  id: string;
+  name: string;
+  email: string;
+}
+
+/** $1 company id, $2 user ids. */
+export const EXPORT_USERS = "SELECT id, external_id, name, email FROM users WHERE company_id = $1 AND id = ANY ($2::uuid[])";
+
+/** $1 company id, $2 registrant ids. */
+export const EXPORT_REGISTRANTS = "SELECT id, name, email FROM registrants WHERE company_id = $1 AND id = ANY ($2::uuid[])";
