@@ -379,7 +379,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   registerCompanyPageRoutes(fastify, services);
   registerOAuthRoutes(fastify, services);
   registerJoinPageRoutes(fastify, services);
-  registerAttendeesCsvRoutes(fastify, { services, dataSource, clock });
+  registerAttendeesCsvRoutes(fastify, { services });
   registerReportPageRoutes(fastify);
 
   // apollo.stop() drains: the drain plugin closes Fastify, which waits for in-flight requests.

@@ -56,8 +56,7 @@ export function rawQuery(dataSource: DataSource): RawQuery {
  * Rows of a plain statement run through a transaction's manager. TypeORM answers an UPDATE or
  * DELETE as `[rows, rowCount]` and anything else as `rows`; this always gives the rows.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- an untyped row reads as any, as TypeORM's own query<T = any>
-export async function queryRows<T = Record<string, any>>(manager: EntityManager, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function queryRows<T = Record<string, unknown>>(manager: EntityManager, sql: string, params: unknown[] = []): Promise<T[]> {
   const result: unknown = await manager.query(sql, params);
   if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === "number") {
     return result[0] as T[];

@@ -1,13 +1,11 @@
-import { defaultFieldResolver, GraphQLFieldResolver, GraphQLResolveInfo, GraphQLSchema, isObjectType } from "graphql";
 import { Extensions } from "type-graphql";
-import { companyIdOf, type RequestContext } from "./context";
-import { AppError, isAppError } from "../errors";
 
 /**
  * Who may read a field: one rule per field, declared on the field with `@Access(rule)` and
- * enforced for every field of the schema by {@link applyAccessRules}. Every field of every type
- * that a caller without an API key can reach carries one (test/foundation/public-fields.test.ts
- * holds the written list); a field without one answers API keys and the platform admin key only.
+ * enforced for every field of the schema by `applyAccessRules` (src/graphql/access-guard.ts).
+ * Every field of every type that a caller without an API key can reach carries one
+ * (test/foundation/public-fields.test.ts holds the written list); a field without one answers API
+ * keys and the platform admin key only.
  *
  * - `public`: whoever received the object: the field that returned it already decided (a page of
  *   a list, the answer to a token the caller presented). On Query and Mutation: an operation
@@ -63,22 +61,9 @@ export interface AccessState {
 
 export const newAccessState = (): AccessState => ({ grants: [], bearerIsOrganizer: null });
 
-/**
- * Who may open an event's analytics (eventAnalytics): an API key with READ_ANALYTICS, or the token
- * of a report link made for that event. Returns the company to read it in; past this, the field
- * rules of EventAnalytics and what it leads to decide as for any object.
- * @throws AppError UNAUTHENTICATED or FORBIDDEN.
- */
-export function analyticsReaderCompany(ctx: RequestContext, eventId: string): string {
-  const principal = ctx.principal;
-  if (principal.kind === "report") {
-    if (principal.eventId !== eventId) throw new AppError("FORBIDDEN", "This report link is for another event.");
-    return principal.companyId;
-  }
-  if (principal.kind === "apiKey" && !principal.scopes.includes("READ_ANALYTICS")) {
-    throw new AppError("FORBIDDEN", "This API key lacks the scope READ_ANALYTICS.");
-  }
-  return companyIdOf(ctx);
+/** The part of a request's context the grants below write to. */
+interface Granting {
+  access: AccessState;
 }
 
 /** Declares who may read this field (see {@link AccessRule}). */
@@ -93,7 +78,7 @@ export function AccessOwner<T>(ownerOf: (root: T) => Owner): ClassDecorator {
 
 /** The session a credential of this request resolved to: its own fields and its event become readable. */
 export function grantSession(
-  ctx: RequestContext,
+  ctx: Granting,
   session: { id: string; companyId: string; eventId: string; userId: string },
   liveOrganizer: boolean,
 ): void {
@@ -101,109 +86,11 @@ export function grantSession(
 }
 
 /** The knock a requester's secret (or a new knock) resolved to. */
-export function grantJoinRequest(ctx: RequestContext, request: { id: string; companyId: string; eventId: string }): void {
+export function grantJoinRequest(ctx: Granting, request: { id: string; companyId: string; eventId: string }): void {
   ctx.access.grants.push({ companyId: request.companyId, eventId: request.eventId, joinRequestId: request.id, organizer: false });
 }
 
 /** An operation has just verified that the bearer is a live organizer of its event: no second check. */
-export function noteBearerIsOrganizer(ctx: RequestContext): void {
+export function noteBearerIsOrganizer(ctx: Granting): void {
   ctx.access.bearerIsOrganizer = Promise.resolve(true);
-}
-
-type OwnerOf = (root: unknown) => Owner;
-type Resolver = GraphQLFieldResolver<unknown, RequestContext>;
-
-/**
- * Wraps every field's resolver with its rule, once, after the schema is built. Root fields are
- * left to their operations (`@Authorized`, or the credential check of a keyless operation).
- * Decisions that need no database stay synchronous: no promise per field of a long list.
- */
-export function applyAccessRules(schema: GraphQLSchema): void {
-  const roots = new Set([schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].filter(Boolean));
-  for (const type of Object.values(schema.getTypeMap())) {
-    if (!isObjectType(type) || type.name.startsWith("__") || roots.has(type)) continue;
-    const ownerOf = type.extensions.accessOwner as OwnerOf | undefined;
-    for (const field of Object.values(type.getFields())) {
-      const rule = field.extensions.access as AccessRule | undefined;
-      if (rule === "public") continue;
-      const resolve: Resolver = field.resolve ?? defaultFieldResolver;
-      if (rule === undefined) {
-        field.resolve = keysOnly(resolve);
-        continue;
-      }
-      if (!ACCESS_RULES.includes(rule)) throw new Error(`${type.name}.${field.name}: unknown access rule "${String(rule)}".`);
-      if (!ownerOf) throw new Error(`${type.name}.${field.name} has the access rule "${rule}", but ${type.name} declares no @AccessOwner.`);
-      field.resolve = guarded(rule, ownerOf, resolve);
-    }
-  }
-}
-
-/** A field without a rule: never reached by a caller without a key (the allow-list test sees to it); refused if it is. */
-function keysOnly(resolve: Resolver): Resolver {
-  return (root, args, ctx, info) => {
-    const kind = ctx.principal.kind;
-    if (kind === "apiKey" || kind === "platformAdmin") return resolve(root, args, ctx, info);
-    throw new AppError("FORBIDDEN", `${where(info)} is readable with an API key only.`);
-  };
-}
-
-function guarded(rule: Exclude<AccessRule, "public">, ownerOf: OwnerOf, resolve: Resolver): Resolver {
-  return (root, args, ctx, info) => {
-    const verdict = decide(ctx, rule, ownerOf(root));
-    if (verdict === true) return resolve(root, args, ctx, info);
-    if (verdict === false) throw refusal(ctx, rule, info);
-    return verdict.then((allowed) => {
-      if (!allowed) throw refusal(ctx, rule, info);
-      return resolve(root, args, ctx, info);
-    });
-  };
-}
-
-function decide(ctx: RequestContext, rule: Exclude<AccessRule, "public">, owner: Owner): boolean | Promise<boolean> {
-  const principal = ctx.principal;
-  if (principal.kind === "apiKey") return principal.companyId === owner.companyId;
-  if (rule === "key") return false;
-  // A report link reads what an organizer of its event reads, and nothing of any other event.
-  if (principal.kind === "report") return principal.companyId === owner.companyId && owner.eventId !== null && owner.eventId === principal.eventId;
-  const grants = ctx.access.grants.filter((g) => g.companyId === owner.companyId);
-  const bearer = principal.kind === "session" && principal.companyId === owner.companyId ? principal : null;
-  if (rule === "self") {
-    const own = (g: { sessionId?: string; userId?: string; joinRequestId?: string }) =>
-      (owner.sessionId !== undefined && g.sessionId === owner.sessionId) ||
-      (owner.userId !== undefined && g.userId === owner.userId) ||
-      (owner.joinRequestId !== undefined && g.joinRequestId === owner.joinRequestId);
-    if (grants.some(own) || (bearer && own(bearer))) return true;
-  }
-  if (owner.eventId === null) return false;
-  if (rule === "participant" && (grants.some((g) => g.eventId === owner.eventId) || bearer?.eventId === owner.eventId)) return true;
-  if (grants.some((g) => g.organizer && g.eventId === owner.eventId)) return true;
-  if (bearer?.eventId === owner.eventId) return bearerIsOrganizer(ctx);
-  return false;
-}
-
-/** Whether the session token as bearer is a live ORGANIZER of its event now: asked once per request. */
-function bearerIsOrganizer(ctx: RequestContext): Promise<boolean> {
-  ctx.access.bearerIsOrganizer ??= ctx.services.sessions.organizerCompany(ctx).then(
-    () => true,
-    (error: unknown) => {
-      if (isAppError(error) && error.code === "FORBIDDEN") return false;
-      throw error;
-    },
-  );
-  return ctx.access.bearerIsOrganizer;
-}
-
-const where = (info: GraphQLResolveInfo): string => `${info.parentType.name}.${info.fieldName}`;
-
-const REFUSALS: Record<Exclude<AccessRule, "public">, string> = {
-  self: "is shown only to the person it is about, the event's organizers and the company's API key",
-  participant: "is shown only to people in the event, its organizers and the company's API key",
-  "organizer-or-key": "is shown only to the event's organizers (an ORGANIZER session of the event) and the company's API key",
-  key: "needs an API key of the company it belongs to",
-};
-
-function refusal(ctx: RequestContext, rule: Exclude<AccessRule, "public">, info: GraphQLResolveInfo): AppError {
-  const keyless = ctx.principal.kind === "anonymous" || ctx.principal.kind === "invalid";
-  if (rule === "key" && keyless) return new AppError("UNAUTHENTICATED", `${where(info)} ${REFUSALS.key} (Authorization: Bearer adm_…).`);
-  return new AppError("FORBIDDEN", `${where(info)} ${REFUSALS[rule]}.`);
 }

@@ -19,7 +19,7 @@ import {
   SelectionSetNode,
 } from "graphql";
 import type { ApolloServerPlugin } from "@apollo/server";
-import type { RequestContext } from "./context";
+import type { Clock } from "../clock";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./connection";
 import { AppError } from "../errors";
 
@@ -260,12 +260,18 @@ function mayCost(schema: GraphQLSchema, document: DocumentNode, rules: BudgetRul
   return result;
 }
 
+/** What the plugin reads and writes of a request's context. */
+export interface BudgetedContext {
+  clock: Clock;
+  budget?: RequestBudget;
+}
+
 /**
  * Refuses, before execution and so before any SQL of its own, a request that asks for more than
  * `limit` items, with BAD_USER_INPUT naming the argument that asked for the most; leaves the
  * request's RequestBudget in its context for the lists that are charged as they resolve.
  */
-export function requestBudgetPlugin(rules: BudgetRules, limit = REQUEST_ITEM_BUDGET): ApolloServerPlugin<RequestContext> {
+export function requestBudgetPlugin<C extends BudgetedContext>(rules: BudgetRules, limit = REQUEST_ITEM_BUDGET): ApolloServerPlugin<C> {
   return {
     async requestDidStart() {
       return {

@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import { buildSchema } from "type-graphql";
 import type { GraphQLSchema } from "graphql";
-import { applyAccessRules } from "./access";
+import { applyAccessRules } from "./access-guard";
 import { authChecker } from "./auth-checker";
 import { DateTimeScalar } from "./scalars";
 import { CompanyResolver } from "../modules/company/company.resolver";

@@ -1,9 +1,6 @@
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply } from "fastify";
-import type { DataSource } from "typeorm";
-import type { Clock } from "../clock";
 import type { Services } from "../container";
-import { attendeeCsv } from "../modules/analytics/attendee-export";
 import { bearerOf, isReportToken } from "./bearer";
 
 interface CsvRoute {
@@ -22,8 +19,8 @@ const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-
  * spreadsheet, for an API key of that company with READ_ANALYTICS or the token of that event's
  * report link (the report page's download). Streamed a page at a time.
  */
-export function registerAttendeesCsvRoutes(fastify: FastifyInstance, deps: { services: Services; dataSource: DataSource; clock: Clock }): void {
-  const { services, dataSource, clock } = deps;
+export function registerAttendeesCsvRoutes(fastify: FastifyInstance, deps: { services: Services }): void {
+  const { services } = deps;
   fastify.get<CsvRoute>("/c/:slug/events/:id/attendees.csv", async (request, reply) => {
     const bearer = bearerOf(request);
     // The report page downloads with its report link's token; never a credential in the URL.
@@ -56,7 +53,7 @@ export function registerAttendeesCsvRoutes(fastify: FastifyInstance, deps: { ser
       return refuse(reply, 400, "BAD_USER_INPUT", "to must be after from.");
     }
 
-    const lines = attendeeCsv(dataSource, { companyId: company!.id, eventId: event.id, window, now: clock.now() });
+    const lines = services.analytics.exportAttendees(company!.id, event.id, window);
     // The header row is read before answering, so a failure there is still a proper error status.
     const first = await lines.next();
     async function* body() {

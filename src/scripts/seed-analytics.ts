@@ -10,7 +10,7 @@ import { BULK_DATABASE_TIMEOUTS } from "../db/pool";
 import { systemClock } from "../clock";
 import { createLogger } from "../logger";
 import { MasterKeyRefusedError, resolveMasterKey, verifyMasterKey } from "../master-key";
-import type { RequestContext } from "../graphql/context";
+import type { RequestContext } from "../request-context";
 
 /**
  * `npm run seed:analytics -- --events N --registrants N --sessions N`: a company full of engagement

@@ -1,7 +1,9 @@
 import DataLoader from "dataloader";
 import type { DataSource } from "typeorm";
-import * as sql from "./analytics.sql";
-import type { AnalyticsScope, AttendeeCursor, AttendeeSources, Statement } from "./analytics.sql";
+import { registrantCountsSql, type AnalyticsScope, type Statement } from "./analytics.sql";
+import { activitySql, timelineSql } from "./activity.sql";
+import { activityBoundsSql, attendeePageSql, attendeeTotalsSql, breakdownSql, type AttendeeCursor, type AttendeeSources } from "./attendance.sql";
+import { windowTotalsSql } from "./attendance-window.sql";
 
 /**
  * Per-request loaders of analytics. A key names one event of one company over one window at one
@@ -135,7 +137,7 @@ export function analyticsLoaders(dataSource: DataSource) {
     async (scope) => {
       const { from, to } = scope.window;
       if (!from && !to) return new Map(scope.eventIds.map((id) => [id, "fast" as const]));
-      const rows = await query<{ event_id: string; first_second: Date | null; last_second: Date | null }>(sql.activityBoundsSql(scope));
+      const rows = await query<{ event_id: string; first_second: Date | null; last_second: Date | null }>(activityBoundsSql(scope));
       return byEvent(rows, (row) => {
         if (!row.first_second || !row.last_second) return "fast" as const;
         const inside =
@@ -158,7 +160,7 @@ export function analyticsLoaders(dataSource: DataSource) {
 
   const registrants = scopedLoader<AnalyticsKey, number>(
     () => [],
-    async (scope) => byEvent(await query<{ event_id: string; n: number }>(sql.registrantCountsSql(scope)), (r) => Number(r.n)),
+    async (scope) => byEvent(await query<{ event_id: string; n: number }>(registrantCountsSql(scope)), (r) => Number(r.n)),
     () => 0,
   );
 
@@ -169,8 +171,8 @@ export function analyticsLoaders(dataSource: DataSource) {
       const { fast, raw } = await sourcesOf(scope, first);
       type Row = { event_id: string; attendees: number; attended_ms: string; registered: number };
       const [fastRows, cutRows] = await Promise.all([
-        fast.length > 0 ? query<Row>(sql.attendeeTotalsSql({ ...scope, eventIds: fast }, { fast, raw: [] })) : [],
-        raw.length > 0 ? query<Row>(sql.windowTotalsSql({ ...scope, eventIds: raw })) : [],
+        fast.length > 0 ? query<Row>(attendeeTotalsSql({ ...scope, eventIds: fast }, { fast, raw: [] })) : [],
+        raw.length > 0 ? query<Row>(windowTotalsSql({ ...scope, eventIds: raw })) : [],
       ]);
       return byEvent([...fastRows, ...cutRows], (r) => ({ attendees: Number(r.attendees), attendedMs: Number(r.attended_ms), registered: Number(r.registered) }));
     },
@@ -180,7 +182,7 @@ export function analyticsLoaders(dataSource: DataSource) {
   const activity = scopedLoader<AnalyticsKey, Activity>(
     () => [],
     async (scope) =>
-      byEvent(await query<{ event_id: string; sessions: number; peak: number }>(sql.activitySql(scope)), (r) => ({
+      byEvent(await query<{ event_id: string; sessions: number; peak: number }>(activitySql(scope)), (r) => ({
         sessions: Number(r.sessions),
         peak: Number(r.peak),
       })),
@@ -191,7 +193,7 @@ export function analyticsLoaders(dataSource: DataSource) {
     (k) => [k.bucketSeconds, k.maxBuckets],
     async (scope, first) => {
       const rows = await query<{ event_id: string; k: string | null; active: number | null; joins: number | null; buckets: string | null }>(
-        sql.timelineSql(scope, first.bucketSeconds, first.maxBuckets),
+        timelineSql(scope, first.bucketSeconds, first.maxBuckets),
       );
       const width = first.bucketSeconds * 1000;
       const result = new Map<string, Timeline>();
@@ -213,7 +215,7 @@ export function analyticsLoaders(dataSource: DataSource) {
     (k) => [k.metadataKey, k.limit],
     async (scope, first) => {
       const rows = await query<{ event_id: string; value: string | null; attendees: number; attended_ms: string }>(
-        sql.breakdownSql(scope, await sourcesOf(scope, first), first.metadataKey, first.limit),
+        breakdownSql(scope, await sourcesOf(scope, first), first.metadataKey, first.limit),
       );
       return groupRows(rows, (r) => ({ value: r.value, attendees: Number(r.attendees), attendedMs: Number(r.attended_ms) }));
     },
@@ -232,7 +234,7 @@ export function analyticsLoaders(dataSource: DataSource) {
         role_rank: number;
         registrant_id: string | null;
         metadata: Record<string, unknown>;
-      }>(sql.attendeePageSql(scope, await sourcesOf(scope, first), first.take, first.after));
+      }>(attendeePageSql(scope, await sourcesOf(scope, first), first.take, first.after));
       return groupRows(rows, (r) => ({
         userId: r.user_id,
         sessions: Number(r.sessions),

@@ -1,13 +1,14 @@
 import type { DataSource } from "typeorm";
 import type { Clock } from "../../clock";
-import { analyticsReaderCompany } from "../../graphql/access";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { analyticsReaderCompany, companyIdOf, RequestContext } from "../../request-context";
 import { decodeCursor, pageSize, toConnection, ConnectionShape } from "../../graphql/connection";
 import { badInput, notFound } from "../../errors";
 import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
-import * as sql from "./analytics.sql";
+import { companyEventCandidatesSql, type AnalyticsWindow, type Statement } from "./analytics.sql";
+import { uniqueAttendeesSql, type AttendeeCursor, type AttendeeSources } from "./attendance.sql";
 import type { AnalyticsKey, AttendeeRow } from "./analytics.loaders";
+import { attendeeCsv } from "./attendee-export";
 import type { AttendeeType, BreakdownRowType, CompanyAnalyticsTotalsType, CompanyAnalyticsType, EventAnalyticsType, TimelineBucketType } from "./analytics.types";
 
 export interface AnalyticsServiceDeps {
@@ -83,7 +84,7 @@ export class AnalyticsService {
     return now;
   }
 
-  private window(from: Date | null | undefined, to: Date | null | undefined): sql.AnalyticsWindow {
+  private window(from: Date | null | undefined, to: Date | null | undefined): AnalyticsWindow {
     const window = { from: from ?? null, to: to ?? null };
     v.dateOrder("to", window.from, window.to);
     return window;
@@ -167,6 +168,15 @@ export class AnalyticsService {
     };
   }
 
+  /**
+   * The attendee list of one event as CSV lines (GET …/attendees.csv), as of now, with the same
+   * numbers as attendeeList; the route has decided who may read it. Read a page at a time, so the
+   * caller can stream it.
+   */
+  exportAttendees(companyId: string, eventId: string, window: AnalyticsWindow): AsyncGenerator<string> {
+    return attendeeCsv(this.deps.dataSource, { companyId, eventId, window, now: this.deps.clock.now() });
+  }
+
   // ----------------------------------------------------------------------------------------------
   // Company
 
@@ -182,7 +192,7 @@ export class AnalyticsService {
   }
 
   private async findActiveEvents(ctx: RequestContext, c: CompanyAnalyticsType): Promise<string[]> {
-    const candidates: { id: string }[] = await this.query(sql.companyEventCandidatesSql(c.companyId, c));
+    const candidates: { id: string }[] = await this.query(companyEventCandidatesSql(c.companyId, c));
     const keys = candidates.map((row) => ({ companyId: c.companyId, eventId: row.id, from: c.from, to: c.to, now: c.now }));
     const activity = await Promise.all(keys.map((key) => ctx.loaders.analytics.activity.load(key)));
     return keys.filter((_, i) => activity[i].sessions > 0).map((key) => key.eventId);
@@ -211,17 +221,17 @@ export class AnalyticsService {
     if (events.length === 0) return 0;
     const keys = events.map((e) => this.key(e));
     const kinds = await ctx.loaders.analytics.sources.loadMany(keys);
-    const sources: sql.AttendeeSources = { fast: [], raw: [] };
+    const sources: AttendeeSources = { fast: [], raw: [] };
     kinds.forEach((kind, i) => {
       if (kind instanceof Error) throw kind;
       sources[kind].push(keys[i].eventId);
     });
     const scope = { companyId: c.companyId, eventIds: keys.map((k) => k.eventId), window: c, now: c.now };
-    const [row] = await this.query<{ n: number }>(sql.uniqueAttendeesSql(scope, sources));
+    const [row] = await this.query<{ n: number }>(uniqueAttendeesSql(scope, sources));
     return Number(row?.n ?? 0);
   }
 
-  private query<R>(statement: sql.Statement): Promise<R[]> {
+  private query<R>(statement: Statement): Promise<R[]> {
     return this.deps.dataSource.query(statement.sql, statement.params);
   }
 }
@@ -260,7 +270,7 @@ const attendeeCursorOf = (row: AttendeeRow): [string, string] => [row.firstJoine
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-function decodeAttendeeCursor(after: string | null | undefined): sql.AttendeeCursor | null {
+function decodeAttendeeCursor(after: string | null | undefined): AttendeeCursor | null {
   const parts = decodeCursor(after, 2);
   if (!parts) return null;
   const [at, userId] = parts;

@@ -11,6 +11,11 @@
  *   second (session_second_rollups) and summarise them per second and per minute. Instants that
  *   sessions added since the last fold wait in analytics_pending_instants: every statement that
  *   reads the activity rollups adds them, so its answer is exact as of its snapshot.
+ *
+ * This file holds what the statements share, and those of registrations and of the company's
+ * events; the others live by subject: activity.sql.ts (sessions, peak, timeline),
+ * attendance.sql.ts (attendees, breakdowns, the attendee list) and attendance-window.sql.ts
+ * (attendees over a window that cuts sessions).
  */
 
 export interface AnalyticsWindow {
@@ -32,7 +37,7 @@ export interface Statement {
 }
 
 /** Positional parameters with their types, so that NULLs and arrays reach PostgreSQL typed. */
-class Params {
+export class Params {
   readonly values: unknown[] = [];
 
   add(value: unknown, type: string): string {
@@ -45,7 +50,7 @@ class Params {
  * Named placeholders, each numbered when the SQL first mentions it: PostgreSQL refuses a
  * parameter that the statement does not use, and which ones a statement uses depends on its arms.
  */
-function placeholders<K extends string>(p: Params, values: Record<K, [unknown, string]>): Record<K, string> {
+export function placeholders<K extends string>(p: Params, values: Record<K, [unknown, string]>): Record<K, string> {
   const named = {} as Record<K, string>;
   for (const [name, [value, type]] of Object.entries(values) as [K, [unknown, string]][]) {
     let placeholder: string | null = null;
@@ -54,7 +59,7 @@ function placeholders<K extends string>(p: Params, values: Record<K, [unknown, s
   return named;
 }
 
-const scopeValues = (scope: AnalyticsScope) => ({
+export const scopeValues = (scope: AnalyticsScope) => ({
   company: [scope.companyId, "uuid"] as [unknown, string],
   ids: [scope.eventIds, "uuid[]"] as [unknown, string],
   from: [scope.window.from, "timestamptz"] as [unknown, string],
@@ -62,15 +67,15 @@ const scopeValues = (scope: AnalyticsScope) => ({
   now: [scope.now, "timestamptz"] as [unknown, string],
 });
 
-type ScopeParams = Record<"company" | "ids" | "from" | "to" | "now", string> & { p: Params };
+export type ScopeParams = Record<"company" | "ids" | "from" | "to" | "now", string> & { p: Params };
 
-function scopeParams(scope: AnalyticsScope): ScopeParams {
+export function scopeParams(scope: AnalyticsScope): ScopeParams {
   const p = new Params();
   return Object.assign(placeholders(p, scopeValues(scope)), { p });
 }
 
 /** The caller's events among those asked for: every statement starts here, so no other tenant's rows are read. */
-const evCte = (s: ScopeParams) => `ev AS (
+export const evCte = (s: ScopeParams) => `ev AS (
   SELECT e.id, LEAST(e.ended_at, e.ends_at) AS event_end, c.session_inactivity_timeout_seconds AS idle,
          LEAST(c.first_heartbeat_window_seconds, c.session_inactivity_timeout_seconds) AS first_window
     FROM events e JOIN companies c ON c.id = e.company_id
@@ -82,7 +87,7 @@ const evCte = (s: ScopeParams) => `ev AS (
  * sweep (SWEEP_SQL in the session service) will write once it passes by (the first limit reached
  * of the inactivity window, ejectAt and the event's end), or now while none is reached.
  */
-function liveEnd(now: string): string {
+export function liveEnd(now: string): string {
   // A guest's session that never heartbeated idles out after the first-heartbeat window (NO_HEARTBEAT).
   const idleAt = `s.last_seen_at + make_interval(secs => CASE WHEN s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at
       THEN ev.first_window ELSE ev.idle END)`;
@@ -91,6 +96,14 @@ function liveEnd(now: string): string {
       CASE WHEN ev.event_end = ${first} THEN ev.event_end WHEN s.eject_at = ${first} THEN s.eject_at ELSE s.last_seen_at END
     ELSE ${now} END)`;
 }
+
+/**
+ * The instants of the events in ev that sessions added since the last fold (only additions wait),
+ * through analytics_pending_of so that the plan does not follow the churning table's statistics.
+ */
+export const pendingCte = `pend AS (
+    SELECT p.event_id, p.at, p.is_join FROM analytics_pending_of(ARRAY(SELECT id FROM ev)) p
+  )`;
 
 // ------------------------------------------------------------------------------------------------
 // Registrants
@@ -104,455 +117,6 @@ export function registrantCountsSql(scope: AnalyticsScope): Statement {
        WHERE r.event_id IN (SELECT id FROM ev) AND r.cancelled_at IS NULL
        GROUP BY r.event_id`,
     params: s.p.values,
-  };
-}
-
-// ------------------------------------------------------------------------------------------------
-// Activity: sessions, peak concurrency, timeline (from the second and minute rollups)
-
-/**
- * The instants of the events in ev that sessions added since the last fold (only additions wait),
- * through analytics_pending_of so that the plan does not follow the churning table's statistics.
- */
-const pendingCte = `pend AS (
-    SELECT p.event_id, p.at, p.is_join FROM analytics_pending_of(ARRAY(SELECT id FROM ev)) p
-  )`;
-
-/**
- * The rollups of an event's activity as one ordered stream of rows (event_id, at, joins, ends,
- * joins_at_start, ends_at_start, max_after): every row holds the instants of one span that lies
- * wholly before the window, inside it, or after it.
- * - Seconds holding an instant the rollups cannot know (a live session's end as of now, an
- *   instant still pending) or an edge of the window are read instant by instant (from their
- *   offsets, plus the live ends and the pending instants).
- * - With minutes, the other minutes are read whole, and the rest of a minute holding such a second
- *   second by second; without, every other second is read whole.
- */
-function streamCtes(s: ScopeParams, tier: "minute" | "second"): string {
-  const minuteTier =
-    tier === "minute"
-      ? `SELECT m.event_id, m.minute AS at, m.joins, m.ends, m.joins_at_start, m.ends_at_start, m.max_after
-           FROM ev JOIN session_minute_rollups m ON m.event_id = ev.id
-          WHERE NOT EXISTS (SELECT 1 FROM dirty_m d WHERE d.event_id = m.event_id AND d.minute = m.minute)
-         UNION ALL
-         SELECT r.event_id, r.second, r.joins, r.ends, r.joins_at_start, r.ends_at_start, r.max_after
-           FROM dirty_m d
-           -- One index range per dirty minute. OFFSET 0 keeps it a nested loop: flattened into a
-           -- join, PostgreSQL hashed the whole second rollups of the company's events (100 events
-           -- with a live session each: 1.4 million rows, half a second).
-           CROSS JOIN LATERAL (SELECT r.* FROM session_second_rollups r
-                                WHERE r.event_id = d.event_id AND r.second >= d.minute AND r.second < d.minute + interval '1 minute'
-                               OFFSET 0) r
-          WHERE NOT EXISTS (SELECT 1 FROM dirty_s x WHERE x.event_id = r.event_id AND x.second = r.second)`
-      : `SELECT r.event_id, r.second AS at, r.joins, r.ends, r.joins_at_start, r.ends_at_start, r.max_after
-           FROM ev JOIN session_second_rollups r ON r.event_id = ev.id
-          WHERE NOT EXISTS (SELECT 1 FROM dirty_s x WHERE x.event_id = r.event_id AND x.second = r.second)`;
-  return `live_end AS (
-    SELECT s.event_id, ${liveEnd(s.now)} AS at
-      FROM ev JOIN sessions s ON s.event_id = ev.id AND s.ended_at IS NULL
-  ), ${pendingCte}, dirty_s AS (
-    SELECT DISTINCT event_id, date_trunc('second', at, 'UTC') AS second FROM (
-      SELECT event_id, at FROM live_end
-      UNION ALL SELECT event_id, at FROM pend
-      UNION ALL SELECT id, ${s.from} FROM ev WHERE ${s.from} IS NOT NULL
-      UNION ALL SELECT id, ${s.to} FROM ev WHERE ${s.to} IS NOT NULL) x
-  ), dirty_m AS (
-    SELECT DISTINCT event_id, date_trunc('minute', second, 'UTC') AS minute FROM dirty_s
-  ), instants AS (
-    SELECT event_id, at, sum(j)::int AS joins, sum(e)::int AS ends FROM (
-      SELECT r.event_id, r.second + o * interval '1 millisecond' AS at, 1 AS j, 0 AS e
-        FROM dirty_s d
-        JOIN LATERAL (SELECT * FROM session_second_rollups r WHERE r.event_id = d.event_id AND r.second = d.second) r ON true
-        CROSS JOIN LATERAL unnest(r.join_offsets) AS o
-      UNION ALL
-      SELECT r.event_id, r.second + o * interval '1 millisecond', 0, 1
-        FROM dirty_s d
-        JOIN LATERAL (SELECT * FROM session_second_rollups r WHERE r.event_id = d.event_id AND r.second = d.second) r ON true
-        CROSS JOIN LATERAL unnest(r.end_offsets) AS o
-      UNION ALL
-      SELECT event_id, at, 0, 1 FROM live_end
-      UNION ALL
-      SELECT event_id, at, is_join::int, (NOT is_join)::int FROM pend) x
-    GROUP BY event_id, at
-  ), stream AS (
-    ${minuteTier}
-    UNION ALL
-    SELECT event_id, at, joins, ends, joins, ends, joins - ends FROM instants
-  ), cls AS (
-    -- Rows at or after the window's end are dropped; rows before its start only set where it starts.
-    SELECT st.*, (${s.from} IS NOT NULL AND st.at < ${s.from}) AS before
-      FROM stream st WHERE ${s.to} IS NULL OR st.at < ${s.to}
-  ), base AS (
-    -- Sessions running at the window's start: joined before it and not ended before it.
-    SELECT event_id, sum(joins - ends) AS base FROM cls WHERE before GROUP BY event_id
-  )`;
-}
-
-/**
- * Sessions overlapping the window and the highest number running at once in it, per event.
- * Sessions = those running at its start + those joining after its first instant. The peak is
- * the highest running total after any row inside the window, or the total at its start when
- * no instant falls exactly on it.
- */
-export function activitySql(scope: AnalyticsScope): Statement {
-  const s = scopeParams(scope);
-  return {
-    sql: `WITH ${evCte(s)}, ${streamCtes(s, "minute")},
-      inside AS (
-        SELECT event_id, at, joins, ends, max_after,
-               coalesce(sum(joins - ends) OVER (PARTITION BY event_id ORDER BY at
-                                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS prior
-          FROM cls WHERE NOT before
-      ), agg AS (
-        SELECT event_id, sum(joins) AS joins,
-               coalesce(sum(ends) FILTER (WHERE at = ${s.from}), 0) AS ends_at_from,
-               coalesce(bool_or(at = ${s.from}), false) AS delta_at_from,
-               max(prior + max_after) AS top
-          FROM inside GROUP BY event_id
-      )
-      SELECT ev.id AS event_id,
-             (coalesce(b.base, 0) + coalesce(a.joins, 0) - coalesce(a.ends_at_from, 0))::int AS sessions,
-             GREATEST(coalesce(b.base, 0) + a.top, CASE WHEN coalesce(a.delta_at_from, false) THEN NULL ELSE coalesce(b.base, 0) END, 0)::int AS peak
-        FROM ev LEFT JOIN base b ON b.event_id = ev.id LEFT JOIN agg a ON a.event_id = ev.id`,
-    params: s.p.values,
-  };
-}
-
-/**
- * Buckets of bucketSeconds aligned on the Unix epoch, from the window's start (or the first join)
- * to its end (or the last end). Per bucket: sessions running at some time in it (within the
- * window), and joins in it. A bucket holds whole minutes when bucketSeconds is a multiple of 60,
- * so minutes are read whole then; otherwise seconds are. Each row names its bucket by k, its start
- * being k × bucketSeconds since the epoch (a number is cheaper to read than a timestamp, 10,000
- * times over). When an event would have more than maxBuckets, its only row has k NULL and the
- * count.
- */
-export function timelineSql(scope: AnalyticsScope, bucketSeconds: number, maxBuckets: number): Statement {
-  const s = scopeParams(scope);
-  const w = s.p.add(bucketSeconds, "bigint");
-  const max = s.p.add(maxBuckets, "bigint");
-  const bucketOf = (at: string) => `floor(extract(epoch FROM ${at}) / ${w})::bigint`;
-  return {
-    sql: `WITH ${evCte(s)}, ${streamCtes(s, bucketSeconds % 60 === 0 ? "minute" : "second")},
-      inside AS (SELECT event_id, at, joins, ends, ends_at_start FROM cls WHERE NOT before),
-      span AS (
-        -- From the window's start or the first join; to the window's end, or the bucket before
-        -- the last end (a session ending at a bucket's start is not in it), or of the last join.
-        -- A rollup row's "at" is where its span starts: the last instants come from the offsets.
-        SELECT ev.id AS event_id,
-               ${bucketOf(`coalesce(${s.from}, (SELECT min(i.at) FROM inside i WHERE i.event_id = ev.id))`)} AS kmin,
-               CASE WHEN ${s.to} IS NOT NULL THEN floor((extract(epoch FROM ${s.to}) - 0.001) / ${w})::bigint
-                    ELSE GREATEST(floor((extract(epoch FROM GREATEST(last_any.at, (SELECT max(l.at) FROM live_end l WHERE l.event_id = ev.id),
-                                                                     (SELECT max(p.at) FROM pend p WHERE p.event_id = ev.id))) - 0.001) / ${w})::bigint,
-                                  ${bucketOf("GREATEST(last_join.at, (SELECT max(p.at) FROM pend p WHERE p.event_id = ev.id AND p.is_join))")}) END AS kmax
-          FROM ev
-          LEFT JOIN LATERAL (
-            SELECT r.second + (SELECT max(o) FROM unnest(r.join_offsets || r.end_offsets) AS o) * interval '1 millisecond' AS at
-              FROM session_second_rollups r WHERE r.event_id = ev.id ORDER BY r.second DESC LIMIT 1) last_any ON true
-          LEFT JOIN LATERAL (
-            SELECT r.second + (SELECT max(o) FROM unnest(r.join_offsets) AS o) * interval '1 millisecond' AS at
-              FROM session_second_rollups r WHERE r.event_id = ev.id AND r.joins > 0 ORDER BY r.second DESC LIMIT 1) last_join ON true
-      ), bk AS (
-        SELECT i.event_id, ${bucketOf("i.at")} AS k, sum(i.joins) AS joins, sum(i.joins - i.ends) AS net,
-               -- sessions ending exactly where the bucket starts were not running in it
-               sum(i.ends_at_start) FILTER (WHERE i.at = GREATEST(to_timestamp((${bucketOf("i.at")} * ${w})::double precision), ${s.from})) AS ends_at_start
-          FROM inside i GROUP BY 1, 2
-      ), series AS (
-        SELECT sp.event_id, k FROM span sp
-         CROSS JOIN LATERAL generate_series(sp.kmin, CASE WHEN sp.kmax - sp.kmin < ${max} THEN sp.kmax ELSE sp.kmin - 1 END) AS k
-         WHERE sp.kmin IS NOT NULL AND sp.kmax IS NOT NULL
-      )
-      SELECT se.event_id, se.k,
-             (coalesce(b.base, 0)
-               + coalesce(sum(bk.net) OVER (PARTITION BY se.event_id ORDER BY se.k ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-               + coalesce(bk.joins, 0) - coalesce(bk.ends_at_start, 0))::int AS active,
-             coalesce(bk.joins, 0)::int AS joins, NULL::bigint AS buckets
-        FROM series se
-        LEFT JOIN bk ON bk.event_id = se.event_id AND bk.k = se.k
-        LEFT JOIN base b ON b.event_id = se.event_id
-      UNION ALL
-      SELECT event_id, NULL, NULL, NULL, kmax - kmin + 1 FROM span WHERE kmax - kmin + 1 > ${max}
-      ORDER BY 1, 2`,
-    params: s.p.values,
-  };
-}
-
-// ------------------------------------------------------------------------------------------------
-// Attendees: from attendance_rollups, or from the raw sessions
-
-/** Which events read attendance_rollups ("fast") and which the raw sessions (a window that clips them). */
-export interface AttendeeSources {
-  fast: string[];
-  raw: string[];
-}
-
-/**
- * For a window: the first and last second with activity per event. An event whose activity lies
- * wholly inside the window is not clipped by it, and reads its rollup rows.
- */
-export function activityBoundsSql(scope: AnalyticsScope): Statement {
-  const s = scopeParams(scope);
-  return {
-    sql: `WITH ${evCte(s)}, ${pendingCte}
-      SELECT ev.id AS event_id,
-             LEAST((SELECT r.second FROM session_second_rollups r WHERE r.event_id = ev.id ORDER BY r.second LIMIT 1),
-                   (SELECT date_trunc('second', min(p.at), 'UTC') FROM pend p WHERE p.event_id = ev.id)) AS first_second,
-             GREATEST((SELECT r.second FROM session_second_rollups r WHERE r.event_id = ev.id ORDER BY r.second DESC LIMIT 1),
-                      (SELECT date_trunc('second', max(p.at), 'UTC') FROM pend p WHERE p.event_id = ev.id)) AS last_second
-        FROM ev`,
-    params: s.p.values,
-  };
-}
-
-type AttendeeParams = ScopeParams & Record<"fast" | "raw", string> & { sources: AttendeeSources };
-
-/** Whether raw rows need the metadata and registration of each attendee, or only its time and whether it registered. */
-type Detail = "totals" | "full";
-
-/**
- * The CTEs every attendee statement builds on, each yielding attendee rows (event_id, user_id,
- * sessions, first_joined_at, attended_ms, role_rank, registrant_id, registered, metadata):
- *
- * - live_rows, for fast events: users with a live session in the window. Their rollup row (their
- *   ended sessions) and their live sessions, counted up to now, are combined: islands united,
- *   counts added, the latest session (ended or live) deciding the session metadata and
- *   registration. live_users names them, so that their rollup rows are taken out.
- * - raw_rows, for raw events: every user, from the raw sessions, clipped to the window, a user's
- *   overlapping sessions merged with a gaps-and-islands window function.
- *
- * Both end in analytics_attendee_profile, as the rollup trigger does, so the three agree. Arms with
- * no event are left out of the text: PostgreSQL would still plan them, and estimates of a whole
- * sessions table would make it compile the statement to machine code (JIT), costing more than
- * the statement itself.
- */
-function attendeeCtes(a: AttendeeParams, detail: Detail): string {
-  const full = detail === "full";
-  const metadata = full ? "s.metadata" : "NULL::jsonb AS metadata";
-  const clipped = (from: string) => `SELECT x.*, GREATEST(x.joined_at, ${a.from}) AS cs, GREATEST(x.joined_at, ${a.from}, LEAST(x.end_at, ${a.to})) AS ce
-      FROM ${from} x
-     WHERE (${a.from} IS NULL OR x.end_at > ${a.from}) AND (${a.to} IS NULL OR x.joined_at < ${a.to})`;
-  const latest = (column: string, filter = "") => `(array_agg(${column} ORDER BY joined_at DESC, id DESC)${filter})[1]`;
-  const withRegistration = " FILTER (WHERE registrant_id IS NOT NULL)";
-  const profile = (rows: string, extra = "") => `SELECT x.event_id, x.user_id, x.sessions, x.first_joined_at, x.attended_ms, x.role_rank,
-           pr.registrant_id, pr.registered, pr.metadata${extra}
-      FROM ${rows} x CROSS JOIN LATERAL analytics_attendee_profile(x.event_id, x.user_id, x.latest_registration_id,
-                                                                   x.session_registrant_ids, x.latest_metadata) pr`;
-  const hasFast = a.sources.fast.length > 0;
-  const hasRaw = a.sources.raw.length > 0;
-  const none = (columns: string) => `SELECT ${columns} WHERE false`;
-  const rowColumns =
-    "NULL::uuid AS event_id, NULL::uuid AS user_id, 0 AS sessions, NULL::timestamptz AS first_joined_at, 0::bigint AS attended_ms, " +
-    "0::smallint AS role_rank, NULL::uuid AS registrant_id, false AS registered, NULL::jsonb AS metadata";
-
-  const live = hasFast
-    ? `live_s AS (
-    SELECT s.id, s.event_id, s.user_id, s.joined_at, s.role, s.registrant_id, ${metadata}, ${liveEnd(a.now)} AS end_at
-      FROM ev JOIN sessions s ON s.event_id = ev.id AND s.ended_at IS NULL
-     WHERE ev.id = ANY (${a.fast})
-  ), live_c AS (
-    ${clipped("live_s")}
-  ), live_a AS (
-    SELECT event_id, user_id, count(*)::int AS sessions, min(joined_at) AS first_joined_at, range_agg(tstzrange(cs, ce)) AS islands,
-           max(analytics_role_rank(role)) AS role_rank,
-           coalesce(array_agg(DISTINCT registrant_id) FILTER (WHERE registrant_id IS NOT NULL), '{}') AS session_registrant_ids,
-           ${latest("joined_at")} AS latest_joined_at, ${latest("id")} AS latest_session_id, ${latest("metadata")} AS latest_metadata,
-           ${latest("joined_at", withRegistration)} AS latest_registration_joined_at,
-           ${latest("id", withRegistration)} AS latest_registration_session_id,
-           ${latest("registrant_id", withRegistration)} AS latest_registration_id
-      FROM live_c GROUP BY event_id, user_id
-  ), live_users AS (
-    SELECT event_id, user_id FROM live_a
-  ), live_m AS (
-    SELECT l.event_id, l.user_id, l.sessions + coalesce(r.sessions, 0) AS sessions,
-           LEAST(l.first_joined_at, r.first_joined_at) AS first_joined_at,
-           analytics_ms(l.islands + coalesce(r.islands, '{}')) AS attended_ms,
-           GREATEST(l.role_rank, r.role_rank) AS role_rank,
-           ARRAY(SELECT DISTINCT unnest(l.session_registrant_ids || coalesce(r.session_registrant_ids, '{}'))) AS session_registrant_ids,
-           CASE WHEN r.latest_joined_at IS NULL OR (l.latest_joined_at, l.latest_session_id) > (r.latest_joined_at, r.latest_session_id)
-                THEN l.latest_metadata ELSE r.latest_metadata END AS latest_metadata,
-           CASE WHEN l.latest_registration_joined_at IS NULL THEN r.latest_registration_id
-                WHEN r.latest_registration_joined_at IS NULL THEN l.latest_registration_id
-                WHEN (l.latest_registration_joined_at, l.latest_registration_session_id)
-                     > (r.latest_registration_joined_at, r.latest_registration_session_id) THEN l.latest_registration_id
-                ELSE r.latest_registration_id END AS latest_registration_id,
-           -- what the rollup row says, to take it out of the totals
-           r.user_id IS NOT NULL AS in_rollup, r.attended_ms AS rollup_ms, r.registered AS rollup_registered,
-           ${full ? "r.metadata" : "NULL::jsonb"} AS rollup_metadata
-      FROM live_a l LEFT JOIN attendance_rollups r ON r.event_id = l.event_id AND r.user_id = l.user_id
-  ), live_rows AS (
-    ${profile("live_m", ", x.in_rollup, x.rollup_ms, x.rollup_registered, x.rollup_metadata")}
-  )`
-    : `live_users AS (${none("NULL::uuid AS event_id, NULL::uuid AS user_id")}), live_rows AS (${none(rowColumns)})`;
-
-  const raw = hasRaw
-    ? `raw_s AS (
-    SELECT s.id, s.event_id, s.user_id, s.joined_at, s.role, s.registrant_id, ${metadata},
-           CASE WHEN s.ended_at IS NOT NULL THEN GREATEST(s.joined_at, s.ended_at) ELSE ${liveEnd(a.now)} END AS end_at
-      FROM ev JOIN sessions s ON s.event_id = ev.id
-     WHERE ev.id = ANY (${a.raw}) AND (${a.to} IS NULL OR s.joined_at < ${a.to})
-  ), raw_c AS (
-    ${clipped("raw_s")}
-  ), raw_w AS (
-    SELECT raw_c.*, max(ce) OVER (PARTITION BY event_id, user_id ORDER BY cs, ce, id
-                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered_to
-      FROM raw_c
-  ), raw_a AS (
-    SELECT event_id, user_id, count(*)::int AS sessions, min(joined_at) AS first_joined_at,
-           sum(GREATEST(0, extract(epoch FROM ce - GREATEST(cs, coalesce(covered_to, cs))) * 1000))::bigint AS attended_ms,
-           max(analytics_role_rank(role)) AS role_rank,
-           coalesce(array_agg(DISTINCT registrant_id) FILTER (WHERE registrant_id IS NOT NULL), '{}') AS session_registrant_ids,
-           ${latest("metadata")} AS latest_metadata, ${latest("registrant_id", withRegistration)} AS latest_registration_id
-      FROM raw_w GROUP BY event_id, user_id
-  ), raw_rows AS (
-    ${profile("raw_a")}
-  )`
-    : `raw_rows AS (${none(rowColumns)})`;
-  return `${live}, ${raw}`;
-}
-
-function attendeeParams(scope: AnalyticsScope, sources: AttendeeSources): AttendeeParams {
-  const p = new Params();
-  const named = placeholders(p, { ...scopeValues(scope), fast: [sources.fast, "uuid[]"], raw: [sources.raw, "uuid[]"] });
-  return Object.assign(named, { p, sources });
-}
-
-/**
- * Rollup rows of the fast events, before the live users are taken out. Filtered by the company
- * (a column of the row, and of idx_attendance_rollups_totals) rather than joined to ev: the scan
- * stays index-only for totals and needs no join per row for breakdowns.
- */
-const fastRows = (a: AttendeeParams) => `attendance_rollups a WHERE a.event_id = ANY (${a.fast}) AND a.company_id = ${a.company}`;
-
-/**
- * The per-event sums of the fast events' rollup rows (attendance_event_rollups plus what is
- * pending for it), as rows t (event_id, attendees, attended_ms, registered): one row per event
- * and per pending change, however many attendees. `key` is passed on to the pending function,
- * which also returns that key's pending values (the caller keeps only the totals, key NULL).
- */
-const fastTotals = (a: AttendeeParams, key: string | null) => `(
-          SELECT r.event_id, r.attendees, r.attended_ms, r.registered FROM attendance_event_rollups r
-           WHERE r.event_id = ANY (${a.fast}) AND r.event_id IN (SELECT id FROM ev)
-          UNION ALL
-          SELECT p.event_id, p.attendees, p.attended_ms, p.registered
-            FROM analytics_pending_attendance_of(ARRAY(SELECT id FROM ev WHERE id = ANY (${a.fast})), ${key ?? "NULL::text"}) p WHERE p.key IS NULL) t`;
-
-/** The per-value sums of one metadata key over the fast events' rollup rows, pending changes included. */
-const fastValues = (a: AttendeeParams, key: string) => `(
-          SELECT r.event_id, r.value, r.attendees, r.attended_ms FROM attendance_value_rollups r
-           WHERE r.event_id = ANY (${a.fast}) AND r.event_id IN (SELECT id FROM ev) AND r.key = ${key}
-          UNION ALL
-          SELECT p.event_id, p.value, p.attendees, p.attended_ms
-            FROM analytics_pending_attendance_of(ARRAY(SELECT id FROM ev WHERE id = ANY (${a.fast})), ${key}) p WHERE p.key = ${key})`;
-
-/** UNION ALL of the parts that have events (built only when kept: building numbers their parameters). */
-const unionOf = (parts: [boolean, () => string][], empty: string) => {
-  const kept = parts.filter(([keep]) => keep).map(([, sql]) => sql());
-  return kept.length > 0 ? kept.join("\n        UNION ALL\n        ") : empty;
-};
-
-/**
- * Attendees, their time and how many registered, per event. For fast events: the sums of their
- * rollup rows (fastTotals), minus the rollup rows of live users, plus their live rows.
- */
-export function attendeeTotalsSql(scope: AnalyticsScope, sources: AttendeeSources): Statement {
-  const a = attendeeParams(scope, sources);
-  const hasFast = sources.fast.length > 0;
-  const hasRaw = sources.raw.length > 0;
-  return {
-    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "totals")},
-      parts AS (
-        ${unionOf(
-          [
-            [hasFast, () => `SELECT t.event_id, t.attendees::bigint AS n, t.attended_ms::numeric AS ms, t.registered::bigint AS reg FROM ${fastTotals(a, null)}`],
-            [hasFast, () => `SELECT event_id, -count(*), -sum(rollup_ms), -count(*) FILTER (WHERE rollup_registered)
-                         FROM live_rows WHERE in_rollup GROUP BY event_id`],
-            [hasFast, () => `SELECT event_id, count(*), sum(attended_ms), count(*) FILTER (WHERE registered) FROM live_rows GROUP BY event_id`],
-            [hasRaw, () => `SELECT event_id, count(*) AS n, sum(attended_ms) AS ms, count(*) FILTER (WHERE registered) AS reg FROM raw_rows GROUP BY event_id`],
-          ],
-          "",
-        )}
-      )
-      SELECT event_id, sum(n)::int AS attendees, sum(ms)::bigint::text AS attended_ms, sum(reg)::int AS registered
-        FROM parts GROUP BY event_id`,
-    params: a.p.values,
-  };
-}
-
-/**
- * Attendees and their time by the value of one metadata key (null when absent), most attendees
- * first. For fast events, from the sums per value (fastValues); the null group is the event's
- * totals minus those. Live users are taken out and added back as in attendeeTotalsSql.
- */
-export function breakdownSql(scope: AnalyticsScope, sources: AttendeeSources, key: string, limit: number): Statement {
-  const a = attendeeParams(scope, sources);
-  const k = a.p.add(key, "text");
-  const lim = a.p.add(limit, "int");
-  const hasFast = sources.fast.length > 0;
-  const hasRaw = sources.raw.length > 0;
-  return {
-    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "full")},
-      parts AS (
-        ${unionOf(
-          [
-            // Attendees with a value, and (the NULL group) every attendee minus those.
-            [hasFast, () => `SELECT v.event_id, v.value, v.attendees::bigint AS n, v.attended_ms::numeric AS ms FROM ${fastValues(a, k)} v`],
-            [hasFast, () => `SELECT v.event_id, NULL, -v.attendees, -v.attended_ms FROM ${fastValues(a, k)} v`],
-            [hasFast, () => `SELECT t.event_id, NULL, t.attendees, t.attended_ms FROM ${fastTotals(a, k)}`],
-            [hasFast, () => `SELECT event_id, rollup_metadata ->> ${k}, -count(*), -sum(rollup_ms)
-                         FROM live_rows WHERE in_rollup GROUP BY 1, 2`],
-            [hasFast, () => `SELECT event_id, metadata ->> ${k}, count(*), sum(attended_ms) FROM live_rows GROUP BY 1, 2`],
-            [hasRaw, () => `SELECT event_id, metadata ->> ${k} AS value, count(*) AS n, sum(attended_ms) AS ms FROM raw_rows GROUP BY 1, 2`],
-          ],
-          "",
-        )}
-      ), grouped AS (
-        SELECT event_id, value, sum(n)::int AS attendees, sum(ms)::bigint AS ms FROM parts
-         GROUP BY event_id, value HAVING sum(n) > 0
-      )
-      SELECT event_id, value, attendees, ms::text AS attended_ms FROM (
-        SELECT g.*, row_number() OVER (PARTITION BY event_id ORDER BY attendees DESC, value NULLS LAST) AS rn FROM grouped g
-      ) x WHERE rn <= ${lim}
-      ORDER BY event_id, attendees DESC, value NULLS LAST`,
-    params: a.p.values,
-  };
-}
-
-export interface AttendeeCursor {
-  firstJoinedAt: Date;
-  userId: string;
-}
-
-/** One page of attendees per event, ordered by (first join, user id): keyset on idx_attendance_rollups_list. */
-export function attendeePageSql(scope: AnalyticsScope, sources: AttendeeSources, take: number, after: AttendeeCursor | null): Statement {
-  const a = attendeeParams(scope, sources);
-  const n = a.p.add(take, "int");
-  const at = a.p.add(after?.firstJoinedAt ?? null, "timestamptz");
-  const id = a.p.add(after?.userId ?? null, "uuid");
-  return {
-    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "full")},
-      page AS (
-        ${unionOf(
-          [
-            [sources.fast.length > 0, () => `SELECT x.* FROM ev CROSS JOIN LATERAL (
-               SELECT a.event_id, a.user_id, a.sessions, a.first_joined_at, a.attended_ms, a.role_rank, a.registrant_id, a.metadata
-                 FROM attendance_rollups a
-                WHERE a.event_id = ev.id AND ev.id = ANY (${a.fast})
-                  AND (${at} IS NULL OR (a.first_joined_at, a.user_id) > (${at}, ${id}))
-                  AND NOT EXISTS (SELECT 1 FROM live_users lu WHERE lu.event_id = a.event_id AND lu.user_id = a.user_id)
-                ORDER BY a.first_joined_at, a.user_id LIMIT ${n}) x`],
-            [sources.fast.length > 0, () => `SELECT r.event_id, r.user_id, r.sessions, r.first_joined_at, r.attended_ms, r.role_rank, r.registrant_id, r.metadata
-                      FROM live_rows r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`],
-            [sources.raw.length > 0, () => `SELECT r.event_id, r.user_id, r.sessions, r.first_joined_at, r.attended_ms, r.role_rank, r.registrant_id, r.metadata
-                      FROM raw_rows r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`],
-          ],
-          "",
-        )}
-      )
-      SELECT event_id, user_id, sessions, first_joined_at, attended_ms::text AS attended_ms, role_rank, registrant_id, metadata
-        FROM (SELECT page.*, row_number() OVER (PARTITION BY event_id ORDER BY first_joined_at, user_id) AS rn FROM page) p
-       WHERE rn <= ${n}
-       ORDER BY event_id, first_joined_at, user_id`,
-    params: a.p.values,
   };
 }
 
@@ -583,161 +147,3 @@ export function companyEventCandidatesSql(companyId: string, window: AnalyticsWi
   };
 }
 
-/** Distinct users with a session in the window in any of the events. */
-export function uniqueAttendeesSql(scope: AnalyticsScope, sources: AttendeeSources): Statement {
-  const a = attendeeParams(scope, sources);
-  return {
-    sql: `WITH ${evCte(a)}
-      SELECT count(DISTINCT user_id)::int AS n FROM (
-        SELECT a.user_id FROM ${fastRows(a)}
-        UNION ALL
-        SELECT s.user_id FROM ev JOIN sessions s ON s.event_id = ev.id AND s.ended_at IS NULL WHERE ev.id = ANY (${a.fast})
-        UNION ALL
-        SELECT s.user_id FROM ev JOIN sessions s ON s.event_id = ev.id
-         WHERE ev.id = ANY (${a.raw}) AND (${a.to} IS NULL OR s.joined_at < ${a.to})
-           AND (${a.from} IS NULL OR CASE WHEN s.ended_at IS NOT NULL THEN GREATEST(s.joined_at, s.ended_at) ELSE ${liveEnd(a.now)} END > ${a.from})
-      ) u`,
-    params: a.p.values,
-  };
-}
-
-// ------------------------------------------------------------------------------------------------
-// Attendees over a window that cuts sessions: from the segments (attendance-window.entity.ts)
-
-/** Where an open side of a window lies: before and after any session. */
-const WINDOW_START = new Date(0);
-const WINDOW_END = new Date(Date.UTC(9999, 0, 1));
-
-/**
- * Attendees, their time and how many registered, per event, over a window [from, to) that cuts
- * sessions, without reading the sessions of users who have no live one. Per family (0: present,
- * 1: present and registered), the users with a segment meeting the window number
- *   #(start < to) − #(end ≤ from) − #(gaps (e, s) with e > from and s < to)
- * and their time is Σ clamp(end) − Σ clamp(start), clamp(x) = min(max(x, from), to). Each sum reads
- * the per-minute rows (plus what is pending for them), except the minutes holding `from` and
- * `to`, whose segments are read one by one (an index range each). Users with a live session are
- * taken out (their segments) and added back from their segments and live sessions together, the
- * live ones counted up to now as everywhere else.
- */
-export function windowTotalsSql(scope: AnalyticsScope): Statement {
-  const s = scopeParams({ ...scope, window: { from: scope.window.from ?? WINDOW_START, to: scope.window.to ?? WINDOW_END } });
-  const ms = (at: string) => `(extract(epoch FROM ${at}) * 1000)`;
-  const clamp = (at: string) => `${ms(`LEAST(GREATEST(${at}, c.f), c.t)`)}`;
-  const minute = "interval '1 minute'";
-  return {
-    sql: `WITH ${evCte(s)},
-      c AS (
-        SELECT ev.id AS event_id, ${s.from} AS f, ${s.to} AS t, ${ms(s.from)} AS f_ms, ${ms(s.to)} AS t_ms,
-               date_trunc('minute', ${s.from}, 'UTC') AS fm, date_trunc('minute', ${s.to}, 'UTC') AS tm
-          FROM ev
-      ), fam AS (
-        SELECT c.*, x.family FROM c CROSS JOIN (VALUES (0::smallint), (1::smallint)) AS x(family)
-      ), mins AS (
-        SELECT m.event_id, m.family, m.minute, m.starts, m.starts_offset_ms, m.ends, m.ends_offset_ms
-          FROM attendance_window_minutes m WHERE m.event_id IN (SELECT event_id FROM c)
-        UNION ALL
-        SELECT p.event_id, p.family, p.minute, p.starts, p.starts_offset_ms, p.ends, p.ends_offset_ms
-          FROM analytics_pending_windows_of(ARRAY(SELECT event_id FROM c)) p WHERE p.start_minute IS NULL
-      ), parts AS (
-        -- Whole minutes.
-        SELECT m.event_id, m.family,
-               sum(m.starts) FILTER (WHERE m.minute < c.tm) AS starts_before_to,
-               sum(m.ends) FILTER (WHERE m.minute < c.fm) AS ends_by_from,
-               sum(CASE WHEN m.minute < c.fm THEN (c.f_ms * (m.ends - m.starts))
-                        WHEN m.minute > c.tm THEN (c.t_ms * (m.ends - m.starts))
-                        ELSE ${ms("m.minute")} * (m.ends - m.starts) + m.ends_offset_ms - m.starts_offset_ms END)
-                 FILTER (WHERE m.minute <> c.fm AND m.minute <> c.tm) AS ms,
-               0 AS gaps
-          FROM mins m JOIN c ON c.event_id = m.event_id GROUP BY 1, 2
-        UNION ALL
-        -- The segments starting or ending in the two edge minutes, one by one.
-        SELECT f.event_id, f.family,
-               count(*) FILTER (WHERE em.minute = f.tm AND x.start_at < f.t),
-               0, sum(${clamp("x.start_at").replace(/c\./g, "f.")}) * -1, 0
-          FROM fam f CROSS JOIN LATERAL (SELECT DISTINCT unnest(ARRAY[f.fm, f.tm]) AS minute) em
-          JOIN attendance_segments x ON x.event_id = f.event_id AND x.family = f.family AND x.start_at >= em.minute AND x.start_at < em.minute + ${minute}
-         GROUP BY 1, 2
-        UNION ALL
-        SELECT f.event_id, f.family, 0,
-               count(*) FILTER (WHERE em.minute = f.fm AND x.end_at <= f.f),
-               sum(${clamp("x.end_at").replace(/c\./g, "f.")}), 0
-          FROM fam f CROSS JOIN LATERAL (SELECT DISTINCT unnest(ARRAY[f.fm, f.tm]) AS minute) em
-          JOIN attendance_segments x ON x.event_id = f.event_id AND x.family = f.family AND x.end_at >= em.minute AND x.end_at < em.minute + ${minute}
-         GROUP BY 1, 2
-        UNION ALL
-        -- Gaps wholly inside: whole cells, then those ending (e) in from's minute, then those starting (s) in to's.
-        -- (Cells: one index range per minute of the window, bounded by the event's minutes, so
-        -- only the window's triangle is read, not every cell after it.)
-        SELECT f.event_id, f.family, 0, 0, 0, sum(x.gaps)
-          FROM fam f
-          CROSS JOIN LATERAL (SELECT min(m.minute) AS lo, max(m.minute) AS hi FROM attendance_window_minutes m
-                               WHERE m.event_id = f.event_id AND m.family = f.family) b
-          CROSS JOIN LATERAL generate_series(GREATEST(f.fm + ${minute}, b.lo), LEAST(f.tm - ${minute}, b.hi), ${minute}) AS em(minute)
-          JOIN attendance_gap_cells x ON x.event_id = f.event_id AND x.family = f.family AND x.end_minute = em.minute AND x.start_minute < f.tm
-         GROUP BY 1, 2
-        UNION ALL
-        SELECT p.event_id, p.family, 0, 0, 0, sum(p.gaps)
-          FROM analytics_pending_windows_of(ARRAY(SELECT event_id FROM c)) p JOIN c ON c.event_id = p.event_id
-         WHERE p.start_minute IS NOT NULL AND p.minute > c.fm AND p.minute < c.tm AND p.start_minute < c.tm
-         GROUP BY 1, 2
-        UNION ALL
-        SELECT f.event_id, f.family, 0, 0, 0, count(*)
-          FROM fam f JOIN attendance_segments x ON x.event_id = f.event_id AND x.family = f.family
-           AND x.prev_end > f.f AND x.prev_end < f.fm + ${minute} AND x.start_at < f.t
-         GROUP BY 1, 2
-        UNION ALL
-        SELECT f.event_id, f.family, 0, 0, 0, count(*)
-          FROM fam f JOIN attendance_segments x ON x.event_id = f.event_id AND x.family = f.family
-           AND x.start_at >= f.tm AND x.start_at < f.t AND x.prev_end >= f.fm + ${minute}
-         GROUP BY 1, 2
-      ), summed AS (
-        SELECT event_id, family, coalesce(sum(starts_before_to), 0) - coalesce(sum(ends_by_from), 0) - coalesce(sum(gaps), 0) AS n,
-               coalesce(sum(ms), 0) AS ms
-          FROM parts GROUP BY 1, 2
-      ), live_s AS (
-        SELECT s.event_id, s.user_id, s.joined_at, s.registrant_id, ${liveEnd(s.now)} AS end_at
-          FROM ev JOIN sessions s ON s.event_id = ev.id AND s.ended_at IS NULL
-      ), live_c AS (
-        SELECT l.*, c.f, c.t FROM live_s l JOIN c ON c.event_id = l.event_id WHERE l.end_at > c.f AND l.joined_at < c.t
-      ), live_u AS (
-        SELECT DISTINCT l.event_id, l.user_id, c.f, c.t FROM live_s l JOIN c ON c.event_id = l.event_id
-      ), live_seg AS (
-        -- What the per-minute counts say of users with a live session, to take it out.
-        SELECT u.event_id, u.user_id,
-               bool_or(x.family = 0) AS present, bool_or(x.family = 1) AS registered,
-               coalesce(range_agg(tstzrange(GREATEST(x.start_at, u.f), LEAST(x.end_at, u.t))) FILTER (WHERE x.family = 0), '{}') AS islands
-          FROM live_u u JOIN attendance_segments x ON x.event_id = u.event_id AND x.user_id = u.user_id AND x.start_at < u.t AND x.end_at > u.f
-         GROUP BY 1, 2
-      ), live_a AS (
-        SELECT l.event_id, l.user_id, range_agg(tstzrange(GREATEST(l.joined_at, l.f), GREATEST(l.joined_at, l.f, LEAST(l.end_at, l.t)))) AS islands,
-               bool_or(r.id IS NOT NULL) AS with_registration
-          FROM live_c l LEFT JOIN registrants r ON r.id = l.registrant_id AND r.event_id = l.event_id AND r.cancelled_at IS NULL
-         GROUP BY 1, 2
-      ), live_rows AS (
-        -- And what they are with their live sessions.
-        SELECT u.event_id, u.user_id,
-               coalesce(seg.present, false) OR la.user_id IS NOT NULL AS present,
-               coalesce(seg.registered, false)
-                 OR (la.user_id IS NOT NULL
-                     AND (la.with_registration
-                          OR EXISTS (SELECT 1 FROM registrants r WHERE r.event_id = u.event_id AND r.user_id = u.user_id AND r.cancelled_at IS NULL))) AS registered,
-               coalesce(seg.present, false) AS seg_present, coalesce(seg.registered, false) AS seg_registered,
-               analytics_ms(coalesce(seg.islands, '{}')) AS seg_ms,
-               analytics_ms(coalesce(seg.islands, '{}') + coalesce(la.islands, '{}')) AS ms
-          FROM live_u u
-          LEFT JOIN live_seg seg ON seg.event_id = u.event_id AND seg.user_id = u.user_id
-          LEFT JOIN live_a la ON la.event_id = u.event_id AND la.user_id = u.user_id
-      ), totals AS (
-        SELECT event_id, sum(n) FILTER (WHERE family = 0) AS attendees, sum(ms) FILTER (WHERE family = 0) AS ms,
-               sum(n) FILTER (WHERE family = 1) AS registered
-          FROM summed GROUP BY 1
-        UNION ALL
-        SELECT event_id, sum(present::int - seg_present::int), sum(ms - seg_ms), sum(registered::int - seg_registered::int)
-          FROM live_rows GROUP BY 1
-      )
-      SELECT event_id, coalesce(sum(attendees), 0)::int AS attendees, coalesce(sum(ms), 0)::bigint::text AS attended_ms,
-             coalesce(sum(registered), 0)::int AS registered
-        FROM totals GROUP BY event_id`,
-    params: s.p.values,
-  };
-}

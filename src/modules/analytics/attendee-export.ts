@@ -1,7 +1,15 @@
 import type { DataSource } from "typeorm";
 import { Role } from "../../graphql/enums";
 import { analyticsLoaders, AttendeeRow } from "./analytics.loaders";
-import type { AnalyticsWindow, AttendeeCursor } from "./analytics.sql";
+import type { AnalyticsWindow } from "./analytics.sql";
+import {
+  ATTENDEE_METADATA_KEYS,
+  EXPORT_REGISTRANTS,
+  EXPORT_USERS,
+  type AttendeeCursor,
+  type ExportRegistrantRow,
+  type ExportUserRow,
+} from "./attendance.sql";
 
 /** Attendees read per statement while streaming: memory stays flat whatever the event's size. */
 export const EXPORT_PAGE_SIZE = 500;
@@ -94,32 +102,16 @@ export async function* attendeeCsv(dataSource: DataSource, scope: AttendeeExport
   }
 }
 
-/**
- * The metadata keys an attendee of the event can have: an attendee's metadata merges its
- * sessions', its user's and its registration's (analytics_attendee_profile), so the keys of the
- * rollup rows (ended sessions, merged), of live sessions and their users, and of the event's
- * registrations cover them. Sorted, so columns are stable between exports.
- */
+/** The columns of the metadata, one per key (see ATTENDEE_METADATA_KEYS), sorted. */
 async function metadataKeys(dataSource: DataSource, eventId: string): Promise<string[]> {
-  const rows: { k: string }[] = await dataSource.query(
-    `SELECT k FROM (
-        SELECT jsonb_object_keys(a.metadata) AS k FROM attendance_rollups a WHERE a.event_id = $1
-        UNION SELECT jsonb_object_keys(s.metadata) FROM sessions s WHERE s.event_id = $1 AND s.ended_at IS NULL
-        UNION SELECT jsonb_object_keys(u.metadata) FROM sessions s JOIN users u ON u.id = s.user_id
-               WHERE s.event_id = $1 AND s.ended_at IS NULL
-        UNION SELECT jsonb_object_keys(r.metadata) FROM registrants r WHERE r.event_id = $1
-      ) keys ORDER BY k LIMIT $2`,
-    [eventId, MAX_METADATA_COLUMNS],
-  );
+  const rows: { k: string }[] = await dataSource.query(ATTENDEE_METADATA_KEYS, [eventId, MAX_METADATA_COLUMNS]);
   return rows.map((r) => r.k);
 }
 
-type UserCells = { external_id: string | null; name: string | null; email: string | null };
-type RegistrantCells = { name: string; email: string };
 
 interface PersonRows {
-  users: Map<string, UserCells>;
-  registrants: Map<string, RegistrantCells>;
+  users: Map<string, ExportUserRow>;
+  registrants: Map<string, ExportRegistrantRow>;
 }
 
 /** Names and emails of one page's attendees: two statements per page, never one per row. */
@@ -127,10 +119,8 @@ async function peopleOf(dataSource: DataSource, companyId: string, rows: Attende
   const userIds = rows.map((r) => r.userId);
   const registrantIds = rows.flatMap((r) => (r.registrantId ? [r.registrantId] : []));
   const [users, registrants] = await Promise.all([
-    dataSource.query<({ id: string } & UserCells)[]>("SELECT id, external_id, name, email FROM users WHERE company_id = $1 AND id = ANY ($2::uuid[])", [companyId, userIds]),
-    registrantIds.length
-      ? dataSource.query<({ id: string } & RegistrantCells)[]>("SELECT id, name, email FROM registrants WHERE company_id = $1 AND id = ANY ($2::uuid[])", [companyId, registrantIds])
-      : Promise.resolve([]),
+    dataSource.query(EXPORT_USERS, [companyId, userIds]) as Promise<ExportUserRow[]>,
+    registrantIds.length ? (dataSource.query(EXPORT_REGISTRANTS, [companyId, registrantIds]) as Promise<ExportRegistrantRow[]>) : Promise.resolve([]),
   ]);
   return {
     users: new Map(users.map((u) => [u.id, u])),

@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../../clock";
 import { signToken } from "../../auth/tokens";
-import { analyticsReaderCompany } from "../../graphql/access";
-import { reportTokenRefusal, type Principal, type RequestContext } from "../../graphql/context";
+import { analyticsReaderCompany, reportTokenRefusal, type Principal, type RequestContext } from "../../request-context";
 import { AppError, isAppError, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import type { CompanyService } from "../company/company.service";

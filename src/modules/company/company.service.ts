@@ -1,7 +1,7 @@
 import { DataSource, EntityManager, IsNull } from "typeorm";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock";
-import { companyIdOf, Principal, RequestContext } from "../../graphql/context";
+import { companyIdOf, Principal, RequestContext } from "../../request-context";
 import { AppError, badInput, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import { isUuid } from "../../graphql/validate";

@@ -1,6 +1,6 @@
 import { Brackets, DataSource, EntityManager } from "typeorm";
 import type { Clock } from "../../clock";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { AppError, badInput, notFound } from "../../errors";
 import { createdAtCursorOf, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
 import { EventPrivacy, EventStatus, Role, SessionPolicy } from "../../graphql/enums";

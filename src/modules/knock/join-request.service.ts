@@ -6,7 +6,7 @@ import { generateOpaqueSecret, secretMatches } from "../../auth/opaque-secret";
 import { signToken } from "../../auth/tokens";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { createdAtCursorOf, CreatedAtCursor, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
-import type { RequestContext } from "../../graphql/context";
+import type { RequestContext } from "../../request-context";
 import { AppError, badInput, notFound } from "../../errors";
 import { EventStatus, Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
@@ -17,6 +17,16 @@ import type { JoinEventInput } from "../session/session.inputs";
 import type { SigningKeyService } from "../token/signing-key.service";
 import { requireStorable, TokenService } from "../token/token.service";
 import { JoinRequestEntity, JoinRequestStatusValue } from "./join-request.entity";
+import {
+  CONSUME_APPROVAL,
+  DECIDE_JOIN_REQUEST,
+  INSERT_JOIN_REQUEST,
+  joinRequestOfRow,
+  joinRequestPagesSql,
+  RECORD_EXPIRY,
+  type JoinRequestFilter,
+  type JoinRequestRow,
+} from "./join-request.sql";
 import type { RequestToJoinInput } from "./join-request.inputs";
 import type { JoinRequestType } from "./join-request.types";
 import { addressSubject, AuthRateLimiter } from "../../auth/rate-limit";
@@ -36,29 +46,6 @@ export const JOIN_REQUEST_CREDENTIAL_TTL_SECONDS = 600;
 export const KNOCK_ADDRESS_LIMIT = { max: 30, windowSeconds: 900 } as const;
 const MAX_DENY_REASON = 500;
 const MAX_SECRET_LENGTH = 200;
-
-/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment -- a plain-SQL row is untyped until this names its columns */
-/** A join_requests row as plain SQL returns it, as the entity. */
-function requestOfRow(row: Record<string, any>): JoinRequestEntity {
-  return Object.assign(new JoinRequestEntity(), {
-    id: row.id,
-    companyId: row.company_id,
-    eventId: row.event_id,
-    name: row.name,
-    email: row.email,
-    emailNormalized: row.email_normalized,
-    status: row.status,
-    secretHash: row.secret_hash,
-    role: row.role,
-    denyReason: row.deny_reason,
-    decidedBy: row.decided_by,
-    decidedAt: row.decided_at,
-    expiresAt: row.expires_at,
-    consumedAt: row.consumed_at,
-    createdAt: row.created_at,
-  });
-}
-/* eslint-enable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment */
 
 /** The status as callers see it: a PENDING request past its expiry is EXPIRED, written or not. */
 export function statusAt(row: JoinRequestEntity, now: Date): JoinRequestStatusValue {
@@ -83,8 +70,6 @@ export function toJoinRequestType(row: JoinRequestEntity, now: Date, credential:
   };
 }
 
-export type JoinRequestFilter = "all" | JoinRequestStatusValue;
-
 interface PageKey {
   companyId: string;
   eventId: string;
@@ -92,15 +77,6 @@ interface PageKey {
   after: CreatedAtCursor | null;
   filter: JoinRequestFilter;
 }
-
-/** Fixed SQL per filter, never built from input; $3 is now (bound for every filter, used by some). */
-const FILTERS: Record<JoinRequestFilter, string> = {
-  all: "",
-  PENDING: "AND status = 'PENDING' AND expires_at > $3::timestamptz",
-  EXPIRED: "AND (status = 'EXPIRED' OR (status = 'PENDING' AND expires_at <= $3::timestamptz))",
-  APPROVED: "AND status = 'APPROVED'",
-  DENIED: "AND status = 'DENIED'",
-};
 
 const pageKeyOf = (k: PageKey) => JSON.stringify([k.companyId, k.eventId, k.take, k.after?.createdAt.toISOString() ?? null, k.after?.id ?? null, k.filter]);
 
@@ -122,23 +98,10 @@ function joinRequestPageLoader(dataSource: DataSource, now: Date) {
         [...groups.values()].map(async (group) => {
           const { companyId, take, after, filter } = group[0];
           const params: unknown[] = [companyId, [...new Set(group.map((k) => k.eventId))], now, take];
-          let afterSql = "";
-          if (after) {
-            afterSql = "AND (created_at, id) > ($5::timestamptz, $6::uuid)";
-            params.push(after.createdAt, after.id);
-          }
-          const rows: Record<string, unknown>[] = await dataSource.query(
-            `SELECT * FROM (
-               SELECT j.*, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY created_at, id) AS rn
-                 FROM join_requests j
-                WHERE company_id = $1 AND event_id = ANY($2::uuid[]) AND $3::timestamptz IS NOT NULL ${FILTERS[filter]} ${afterSql}
-             ) w
-             WHERE w.rn <= $4
-             ORDER BY w.created_at, w.id`,
-            params,
-          );
+          if (after) params.push(after.createdAt, after.id);
+          const rows: JoinRequestRow[] = await dataSource.query(joinRequestPagesSql(filter, after !== null), params);
           const byEvent = new Map<string, JoinRequestEntity[]>();
-          for (const row of rows.map(requestOfRow)) byEvent.set(row.eventId, [...(byEvent.get(row.eventId) ?? []), row]);
+          for (const row of rows.map(joinRequestOfRow)) byEvent.set(row.eventId, [...(byEvent.get(row.eventId) ?? []), row]);
           for (const key of group) byKey.set(pageKeyOf(key), byEvent.get(key.eventId) ?? []);
         }),
       );
@@ -185,10 +148,8 @@ export class JoinRequestService {
     if (limited) throw limited;
 
     const secret = generateOpaqueSecret("jrq_");
-    const [row] = await this.sql(
-      `INSERT INTO join_requests (company_id, event_id, name, email, email_normalized, status, secret_hash, expires_at)
-       VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7)
-       RETURNING *`,
+    const [row] = await this.sql<JoinRequestRow>(
+      INSERT_JOIN_REQUEST,
       [
         company.id,
         event.id,
@@ -199,7 +160,7 @@ export class JoinRequestService {
         new Date(now.getTime() + company.joinRequestTtlSeconds * 1000),
       ],
     );
-    return { request: requestOfRow(row), secret: secret.secret };
+    return { request: joinRequestOfRow(row), secret: secret.secret };
   }
 
   /**
@@ -252,11 +213,8 @@ export class JoinRequestService {
   /** Writes down that a PENDING request has expired (one conditional UPDATE); the row as it now reads. */
   private async recordExpiry(row: JoinRequestEntity, now: Date): Promise<JoinRequestEntity> {
     if (statusAt(row, now) !== "EXPIRED" || row.status !== "PENDING") return row;
-    const [updated] = await this.sql(
-      "UPDATE join_requests SET status = 'EXPIRED' WHERE id = $1 AND status = 'PENDING' AND expires_at <= $2 RETURNING *",
-      [row.id, now],
-    );
-    if (updated) return requestOfRow(updated);
+    const [updated] = await this.sql<JoinRequestRow>(RECORD_EXPIRY, [row.id, now]);
+    if (updated) return joinRequestOfRow(updated);
     // Decided meanwhile (just before its expiry): that decision stands.
     return this.deps.dataSource.getRepository(JoinRequestEntity).findOneByOrFail({ id: row.id });
   }
@@ -290,17 +248,9 @@ export class JoinRequestService {
     const onlyEvent = principal.kind === "session" ? principal.eventId : null;
     const decidedBy = principal.kind === "session" ? `session:${principal.sessionId}` : principal.kind === "apiKey" ? `apiKey:${principal.apiKeyId}` : null;
     const now = this.deps.clock.now();
-    const [decided] = await this.sql(
-      `UPDATE join_requests j
-          SET status = $3, role = $4, deny_reason = $5, decided_by = $6, decided_at = $7
-        WHERE j.id = $1 AND j.company_id = $2 AND j.status = 'PENDING' AND j.expires_at > $7
-          AND ($8::uuid IS NULL OR j.event_id = $8::uuid)
-          AND EXISTS (SELECT 1 FROM events e
-                       WHERE e.id = j.event_id AND e.ended_at IS NULL AND (e.ends_at IS NULL OR e.ends_at > $7))
-        RETURNING j.*`,
-      [id, companyId, decision.status, decision.role, decision.reason, decidedBy, now, onlyEvent],
-    );
-    if (decided) return requestOfRow(decided);
+    const params = [id, companyId, decision.status, decision.role, decision.reason, decidedBy, now, onlyEvent];
+    const [decided] = await this.sql<JoinRequestRow>(DECIDE_JOIN_REQUEST, params);
+    if (decided) return joinRequestOfRow(decided);
 
     const row = await this.deps.dataSource.getRepository(JoinRequestEntity).findOneBy({ id, companyId });
     if (!row || (onlyEvent !== null && row.eventId !== onlyEvent)) throw notFound("The join request");
@@ -379,13 +329,7 @@ export class JoinRequestService {
       metadata: { joinRequestId: id, ...(request.email ? { unverifiedEmail: request.email } : {}) },
       entrant: { kind: "guest", name: request.name },
       consume: async (manager) => {
-        const used = await queryRows(
-          manager,
-          `UPDATE join_requests SET consumed_at = $3
-            WHERE id = $1 AND company_id = $2 AND status = 'APPROVED' AND consumed_at IS NULL
-            RETURNING id`,
-          [id, company.id, now],
-        );
+        const used = await queryRows<{ id: string }>(manager, CONSUME_APPROVAL, [id, company.id, now]);
         if (!used.length) throw new AppError("TOKEN_REVOKED", "This approval was already used to join; ask to join again.");
       },
     };

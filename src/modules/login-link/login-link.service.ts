@@ -4,7 +4,7 @@ import type { Clock } from "../../clock";
 import { generateOpaqueSecret, hashSecret, lookupOf, secretMatches } from "../../auth/opaque-secret";
 import { MAX_REDIRECT_URL_LENGTH, checkRedirect, requireRedirect } from "../../auth/redirects";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { AppError, badInput, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
@@ -14,7 +14,8 @@ import type { Admission, SessionService } from "../session/session.service";
 import type { JoinEventInput } from "../session/session.inputs";
 import type { TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
-import { userIdOfRef, userOfRow } from "../user/user.service";
+import { userIdOfRef } from "../user/user.service";
+import { userOfRow, type UserRow } from "../user/user.sql";
 import { LoginLinkEntity } from "./login-link.entity";
 import type { CreateLoginLinkInput } from "./login-link.inputs";
 import { LoginLinkStatus, LoginLinkType } from "./login-link.types";
@@ -162,7 +163,7 @@ export class LoginLinkService {
     if (!company) throw notFound("The company");
 
     const userId = await userIdOfRef(this.deps.dataSource, companyId, input);
-    const [userRow] = await this.sql("SELECT * FROM users WHERE id = $1 AND company_id = $2 AND NOT is_guest", [userId, companyId]);
+    const [userRow] = await this.sql<UserRow>("SELECT * FROM users WHERE id = $1 AND company_id = $2 AND NOT is_guest", [userId, companyId]);
     if (!userRow) {
       throw new AppError("NOT_FOUND", "No non-guest user of your company has this id.", {
         hint: "Login links are for users made with upsertUser or a credential; a guest cannot have one.",
@@ -259,7 +260,7 @@ export class LoginLinkService {
     const now = this.deps.clock.now();
     if (link.revokedAt || link.expiresAt.getTime() <= now.getTime()) throw linkExpired();
     const company = await this.deps.companies.cachedCompany("id", link.companyId);
-    const [userRow] = await this.sql("SELECT * FROM users WHERE id = $1 AND company_id = $2", [link.userId, link.companyId]);
+    const [userRow] = await this.sql<UserRow>("SELECT * FROM users WHERE id = $1 AND company_id = $2", [link.userId, link.companyId]);
     if (!company || !userRow) throw linkExpired();
     const user = userOfRow(userRow);
     // revokeUserTokens revokes the links created before it like any other credential.

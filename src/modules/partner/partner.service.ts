@@ -4,12 +4,32 @@ import type { CryptoKey } from "jose";
 import type { Clock } from "../../clock";
 import type { KeyEncryption } from "../../auth/key-encryption";
 import { ASYMMETRIC_ALGS, isAsymmetricAlg, outboundHost } from "../../auth/external-tokens";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { badInput, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { isStorable, requireStorable } from "../token/token.service";
 import { IdentityProviderEntity, IdentityProviderKindValue } from "../identity-provider/identity-provider.entity";
+import {
+  ADD_IDENTITY_PROVIDER,
+  IDENTITY_PROVIDER_BY_ISSUER,
+  IDENTITY_PROVIDERS_OF_COMPANY,
+  identityProviderOfRow,
+  REMOVE_IDENTITY_PROVIDER,
+  type IdentityProviderRow,
+} from "../identity-provider/identity-provider.sql";
+import {
+  ACTIVE_PARTNER_SECRET_IDS,
+  COMPANY_OF_PARTNER_SECRET,
+  COUNT_ACTIVE_PARTNER_SECRETS,
+  INSERT_PARTNER_SECRET,
+  MARK_PARTNER_SECRET_USED,
+  PARTNER_SECRET_BY_ID,
+  PARTNER_SECRETS_OF_COMPANY,
+  REVOKE_PARTNER_SECRET,
+  type PartnerSecretListRow,
+  type PartnerSecretRow,
+} from "./partner.sql";
 import type { AddIdentityProviderInput, CreatePartnerSecretInput } from "./partner.inputs";
 import type { CreatePartnerSecretPayload, IdentityProviderType, PartnerSecretType } from "./partner.types";
 
@@ -46,17 +66,7 @@ export interface PartnerSecretKey {
   lastUsedAt: number | null;
 }
 
-interface PartnerSecretRow {
-  id: string;
-  company_id: string;
-  name: string;
-  secret_encrypted: string;
-  last_used_at: Date | null;
-  revoked_at: Date | null;
-  created_at: Date;
-}
-
-const toPartnerSecretType = (row: PartnerSecretRow): PartnerSecretType => ({
+const toPartnerSecretType = (row: PartnerSecretListRow): PartnerSecretType => ({
   id: row.id,
   name: row.name,
   createdAt: row.created_at,
@@ -78,26 +88,6 @@ export function toIdentityProviderType(provider: IdentityProviderEntity): Identi
     createdAt: provider.createdAt,
     disabledAt: provider.disabledAt,
   };
-}
-
-/** An identity_providers row as plain SQL returns it, as the entity. */
-export function identityProviderOfRow(row: Record<string, any>): IdentityProviderEntity {
-  return Object.assign(new IdentityProviderEntity(), {
-    id: row.id,
-    companyId: row.company_id,
-    kind: row.kind,
-    name: row.name,
-    issuer: row.issuer,
-    jwksUri: row.jwks_uri,
-    audience: row.audience,
-    algorithms: row.algorithms,
-    externalIdClaim: row.external_id_claim,
-    emailClaim: row.email_claim,
-    nameClaim: row.name_claim,
-    jitEnabled: row.jit_enabled,
-    disabledAt: row.disabled_at,
-    createdAt: row.created_at,
-  });
 }
 
 /**
@@ -132,19 +122,17 @@ export class PartnerService {
       // The company's row lock makes the count exact under concurrent creations: a token without
       // kid is tried against every active secret, so their number must stay bounded.
       await queryRows(manager, "SELECT 1 FROM companies WHERE id = $1 FOR UPDATE", [companyId]);
-      const [{ active }] = await queryRows<{ active: number }>(
-        manager,
-        "SELECT count(*)::int AS active FROM partner_secrets WHERE company_id = $1 AND revoked_at IS NULL",
-        [companyId],
-      );
+      const [{ active }] = await queryRows<{ active: number }>(manager, COUNT_ACTIVE_PARTNER_SECRETS, [companyId]);
       if (active >= MAX_ACTIVE_PARTNER_SECRETS) {
         throw badInput("name", `A company may hold at most ${MAX_ACTIVE_PARTNER_SECRETS} active partner secrets: revoke one first.`);
       }
-      const [inserted] = await queryRows<PartnerSecretRow>(
-        manager,
-        `INSERT INTO partner_secrets (id, company_id, name, secret_encrypted, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-        [id, companyId, name, this.deps.encryption.encrypt(secret, id), this.deps.clock.now()],
-      );
+      const [inserted] = await queryRows<PartnerSecretRow>(manager, INSERT_PARTNER_SECRET, [
+        id,
+        companyId,
+        name,
+        this.deps.encryption.encrypt(secret, id),
+        this.deps.clock.now(),
+      ]);
       return inserted;
     });
     this.activeCache.delete(companyId);
@@ -155,10 +143,7 @@ export class PartnerService {
   async revokeSecret(ctx: RequestContext, id: string): Promise<PartnerSecretType> {
     const companyId = companyIdOf(ctx);
     if (!v.isUuid(id)) throw notFound("The partner secret");
-    const [row] = await this.sql<PartnerSecretRow>(
-      `UPDATE partner_secrets SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND company_id = $2 RETURNING *`,
-      [id, companyId, this.deps.clock.now()],
-    );
+    const [row] = await this.sql<PartnerSecretRow>(REVOKE_PARTNER_SECRET, [id, companyId, this.deps.clock.now()]);
     if (!row) throw notFound("The partner secret");
     this.secretCache.delete(id);
     this.activeCache.delete(companyId);
@@ -167,10 +152,7 @@ export class PartnerService {
 
   /** The company's partner secrets, revoked ones included, oldest first. Never the secret. */
   async listSecrets(companyId: string): Promise<PartnerSecretType[]> {
-    const rows = await this.sql<PartnerSecretRow>(
-      `SELECT id, company_id, name, last_used_at, revoked_at, created_at FROM partner_secrets WHERE company_id = $1 ORDER BY created_at, id`,
-      [companyId],
-    );
+    const rows = await this.sql<PartnerSecretListRow>(PARTNER_SECRETS_OF_COMPANY, [companyId]);
     return rows.map(toPartnerSecretType);
   }
 
@@ -205,10 +187,7 @@ export class PartnerService {
     let cached = this.activeCache.get(companyId);
     if (!cached || Date.now() - cached.fetchedAt >= PARTNER_SECRET_CACHE_MS) {
       if (this.activeCache.size >= SECRET_CACHE_MAX_ENTRIES) this.activeCache.clear();
-      const value = this.sql<{ id: string }>(
-        "SELECT id FROM partner_secrets WHERE company_id = $1 AND revoked_at IS NULL ORDER BY created_at, id LIMIT $2",
-        [companyId, MAX_ACTIVE_PARTNER_SECRETS],
-      ).then((rows) => rows.map((r) => r.id));
+      const value = this.sql<{ id: string }>(ACTIVE_PARTNER_SECRET_IDS, [companyId, MAX_ACTIVE_PARTNER_SECRETS]).then((rows) => rows.map((r) => r.id));
       cached = { value, fetchedAt: Date.now() };
       this.activeCache.set(companyId, cached);
       value.catch(() => this.activeCache.delete(companyId));
@@ -220,12 +199,12 @@ export class PartnerService {
   /** The company a partner secret id (a JWT kid) belongs to, revoked or not; null when unknown. */
   async companyOfSecret(kid: string): Promise<string | null> {
     if (!v.isUuid(kid)) return null;
-    const [row] = await this.sql<{ company_id: string }>("SELECT company_id FROM partner_secrets WHERE id = $1", [kid]);
+    const [row] = await this.sql<{ company_id: string }>(COMPANY_OF_PARTNER_SECRET, [kid]);
     return row?.company_id ?? null;
   }
 
   private async loadSecretKey(kid: string): Promise<PartnerSecretKey | null> {
-    const [row] = await this.sql<PartnerSecretRow>("SELECT * FROM partner_secrets WHERE id = $1", [kid]);
+    const [row] = await this.sql<PartnerSecretRow>(PARTNER_SECRET_BY_ID, [kid]);
     if (!row) return null;
     const base = { id: row.id, companyId: row.company_id, lastUsedAt: row.last_used_at?.getTime() ?? null };
     if (row.revoked_at) return { ...base, key: null };
@@ -244,9 +223,8 @@ export class PartnerService {
     if (secret.lastUsedAt !== null && now - secret.lastUsedAt < LAST_USED_RESOLUTION_MS) return;
     secret.lastUsedAt = now;
     const params = [secret.id, new Date(now), new Date(now - LAST_USED_RESOLUTION_MS)];
-    const update = "UPDATE partner_secrets SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)";
-    if (manager) await queryRows(manager, update, params);
-    else await this.sql(update, params);
+    if (manager) await queryRows(manager, MARK_PARTNER_SECRET_USED, params);
+    else await this.sql(MARK_PARTNER_SECRET_USED, params);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -275,17 +253,8 @@ export class PartnerService {
     const mapping = input.claimMapping ?? {};
     const claim = (field: "externalId" | "email" | "name", fallback: string) =>
       mapping[field] === undefined || mapping[field] === null ? fallback : exactText(`claimMapping.${field}`, mapping[field]!, MAX_CLAIM_NAME);
-    const [row] = await this.sql(
-      `INSERT INTO identity_providers (id, company_id, kind, name, issuer, jwks_uri, audience, algorithms,
-                                       external_id_claim, email_claim, name_claim, jit_enabled, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-       ON CONFLICT (company_id, issuer) DO UPDATE
-          SET id = EXCLUDED.id, kind = EXCLUDED.kind, name = EXCLUDED.name, jwks_uri = EXCLUDED.jwks_uri,
-              audience = EXCLUDED.audience, algorithms = EXCLUDED.algorithms, external_id_claim = EXCLUDED.external_id_claim,
-              email_claim = EXCLUDED.email_claim, name_claim = EXCLUDED.name_claim, jit_enabled = EXCLUDED.jit_enabled,
-              created_at = EXCLUDED.created_at, disabled_at = NULL
-        WHERE identity_providers.disabled_at IS NOT NULL
-       RETURNING *`,
+    const [row] = await this.sql<IdentityProviderRow>(
+      ADD_IDENTITY_PROVIDER,
       [
         randomUUID(),
         companyId,
@@ -310,27 +279,21 @@ export class PartnerService {
   async removeProvider(ctx: RequestContext, id: string): Promise<IdentityProviderEntity> {
     const companyId = companyIdOf(ctx);
     if (!v.isUuid(id)) throw notFound("The identity provider");
-    const [row] = await this.sql(
-      `UPDATE identity_providers SET disabled_at = COALESCE(disabled_at, $3) WHERE id = $1 AND company_id = $2 RETURNING *`,
-      [id, companyId, this.deps.clock.now()],
-    );
+    const [row] = await this.sql<IdentityProviderRow>(REMOVE_IDENTITY_PROVIDER, [id, companyId, this.deps.clock.now()]);
     if (!row) throw notFound("The identity provider");
     return identityProviderOfRow(row);
   }
 
   /** The company's identity providers, removed ones included, oldest first. */
   async listProviders(companyId: string): Promise<IdentityProviderEntity[]> {
-    const rows = await this.sql("SELECT * FROM identity_providers WHERE company_id = $1 ORDER BY created_at, id", [companyId]);
+    const rows = await this.sql<IdentityProviderRow>(IDENTITY_PROVIDERS_OF_COMPANY, [companyId]);
     return rows.map(identityProviderOfRow);
   }
 
   /** The live provider of this kind whose issuer is exactly `issuer`, in this company. Read per join: a removal applies at once. */
   async providerByIssuer(companyId: string, kind: IdentityProviderKindValue, issuer: string): Promise<IdentityProviderEntity | null> {
     if (issuer.length === 0 || issuer.length > MAX_URI || !isStorable(issuer)) return null;
-    const [row] = await this.sql(
-      "SELECT * FROM identity_providers WHERE company_id = $1 AND issuer = $2 AND kind = $3 AND disabled_at IS NULL",
-      [companyId, issuer, kind],
-    );
+    const [row] = await this.sql<IdentityProviderRow>(IDENTITY_PROVIDER_BY_ISSUER, [companyId, issuer, kind]);
     return row ? identityProviderOfRow(row) : null;
   }
 

@@ -2,7 +2,7 @@ import type { DataSource } from "typeorm";
 import type { Clock } from "../../clock";
 import { dummyPasswordHash, hashPassword, needsRehash, validateNewPassword, verifyPassword } from "../../auth/password-hash";
 import { rawQuery, RawQuery } from "../../db/raw";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { AppError, badInput, notFound } from "../../errors";
 import { EventStatus } from "../../graphql/enums";
 import { CompanyEntity } from "../company/company.entity";

@@ -3,7 +3,7 @@ import type { QueryDeepPartialEntity } from "typeorm/query-builder/QueryPartialE
 import type { Clock } from "../../clock";
 import { signToken } from "../../auth/tokens";
 import { isUniqueViolation } from "../../db/errors";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { createdAtCursorOf, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
 import { AppError, badInput, notFound } from "../../errors";
 import { EventStatus } from "../../graphql/enums";

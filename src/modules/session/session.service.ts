@@ -3,7 +3,7 @@ import { DataSource, EntityManager, IsNull } from "typeorm";
 import { decodeJwt, type JWTPayload } from "jose";
 import type { Clock } from "../../clock";
 import { peekToken, signToken, TokenSigningKey } from "../../auth/tokens";
-import { companyIdOf, Principal, RequestContext } from "../../graphql/context";
+import { companyIdOf, Principal, RequestContext } from "../../request-context";
 import { AppError, badInput, isAppError, notFound } from "../../errors";
 import { EventStatus, Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";

@@ -5,7 +5,7 @@ import type { Clock } from "../../clock";
 import type { KeyEncryption } from "../../auth/key-encryption";
 import { generateSigningKeyPair, importPrivateKey, importPublicKey, SigningAlg, toPublicJwks } from "../../auth/signing-keys";
 import type { TokenSigningKey, TokenVerificationKey } from "../../auth/tokens";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { notFound } from "../../errors";
 import { CompanyEntity } from "../company/company.entity";
 import { SigningKeyEntity } from "./signing-key.entity";

@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
 import { peekToken } from "../../auth/tokens";
 import { peekExternalToken, tokenInvalid } from "../../auth/external-tokens";
-import type { RequestContext } from "../../graphql/context";
+import type { RequestContext } from "../../request-context";
 import { AppError, badInput, isAppError } from "../../errors";
 import type { Role } from "../../graphql/enums";
 import type { CompanyEntity } from "../company/company.entity";

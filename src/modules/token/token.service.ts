@@ -4,7 +4,7 @@ import type { JWTPayload } from "jose";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import { MAX_TOKEN_LENGTH, peekToken, signToken, TokenKind, verifyToken } from "../../auth/tokens";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { AppError, badInput, isAppError, notFound } from "../../errors";
 import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { DataSource, EntityManager } from "typeorm";
 import type { Clock } from "../../clock";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import { queryRows } from "../../db/raw";
@@ -11,7 +11,7 @@ import type { SessionService } from "../session/session.service";
 import { fingerprint } from "../token/revocations";
 import { eraseUserFromWebhookMessages } from "../webhook/webhook.service";
 import { UserEntity } from "./user.entity";
-import { userOfRow } from "./user.service";
+import { LOCK_USER, userOfRow, type UserRow } from "./user.sql";
 
 export interface UserLifecycleServiceDeps {
   dataSource: DataSource;
@@ -150,13 +150,7 @@ export class UserLifecycleService {
 
   /** The user named by Admit's id or the company's external id, locked for the change. */
   private async lockUser(manager: EntityManager, companyId: string, id: string): Promise<UserEntity> {
-    const [row] = await queryRows(
-      manager,
-      `SELECT * FROM users WHERE company_id = $1 AND deleted_at IS NULL
-          AND (($2::uuid IS NOT NULL AND id = $2::uuid) OR external_id = $3)
-        ORDER BY (id = $2::uuid) DESC NULLS LAST LIMIT 1 FOR UPDATE`,
-      [companyId, v.isUuid(id) ? id : null, id],
-    );
+    const [row] = await queryRows<UserRow>(manager, LOCK_USER, [companyId, v.isUuid(id) ? id : null, id]);
     if (!row) throw notFound("The user");
     return userOfRow(row);
   }

@@ -2,12 +2,13 @@ import { createHash } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { DataSource, EntityManager, IsNull } from "typeorm";
 import type { Clock } from "../../clock";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { AppError, badInput } from "../../errors";
 import { createdAtCursorOf, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
 import * as v from "../../graphql/validate";
 import { UserEntity } from "./user.entity";
 import { queryRows } from "../../db/raw";
+import { INSERT_USER, UPDATE_USER_PROFILE, USER_BY_EXTERNAL_ID, userOfRow, type UserRow } from "./user.sql";
 import type { UpsertUserInput } from "./user.inputs";
 import type { UserFilter, UserType } from "./user.types";
 
@@ -63,29 +64,6 @@ const USER_FIELDS = ["email", "emailNormalized", "name", "avatarUrl", "metadata"
 
 /** jsonb parameters go as JSON text, which pg and PGlite both accept. */
 const jsonbParam = (value: unknown): unknown => (value !== null && typeof value === "object" ? JSON.stringify(value) : value);
-
-/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment -- a plain-SQL row is untyped until this names its columns */
-/** A users row as plain SQL returns it (snake_case), as the entity. */
-export function userOfRow(row: Record<string, any>): UserEntity {
-  return Object.assign(new UserEntity(), {
-    id: row.id,
-    companyId: row.company_id,
-    externalId: row.external_id,
-    email: row.email,
-    emailNormalized: row.email_normalized,
-    name: row.name,
-    avatarUrl: row.avatar_url,
-    metadata: row.metadata ?? {},
-    isGuest: row.is_guest,
-    tokensRevokedBefore: row.tokens_revoked_before,
-    createdVia: row.created_via,
-    suspendedAt: row.suspended_at,
-    deletedAt: row.deleted_at,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  });
-}
-/* eslint-enable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment */
 
 /** A user named by an operation: by Admit's id or by the company's own id, exactly one. */
 export interface UserRef {
@@ -174,28 +152,24 @@ export class UserService {
       // Most joins present the same profile again: then there is nothing to write.
       const changed = (Object.keys(patch) as (keyof typeof patch)[]).some((k) => !isDeepStrictEqual(user[k], patch[k]));
       if (!changed) return { user, created: false };
-      const [row] = await queryRows(
+      const [row] = await queryRows<UserRow>(
         manager,
-        `UPDATE users SET email = $2, email_normalized = $3, name = $4, avatar_url = $5, metadata = $6, updated_at = now()
-          WHERE id = $1 RETURNING *`,
+        UPDATE_USER_PROFILE,
         [user.id, ...USER_FIELDS.map((k) => (k in patch ? patch[k] : user[k])).map(jsonbParam)],
       );
       return { user: userOfRow(row), created: false };
     };
 
-    const [existing] = await queryRows(manager, "SELECT * FROM users WHERE company_id = $1 AND external_id = $2", [companyId, profile.externalId]);
+    const [existing] = await queryRows<UserRow>(manager, USER_BY_EXTERNAL_ID, [companyId, profile.externalId]);
     if (existing) return refresh(userOfRow(existing));
-    // ON CONFLICT DO NOTHING waits for a concurrent creator of the same user and then yields to it.
-    const [inserted] = await queryRows(
+    // Yields to a concurrent creator of the same user (no row): then that user is the one.
+    const [inserted] = await queryRows<UserRow>(
       manager,
-      `INSERT INTO users (company_id, external_id, email, email_normalized, name, avatar_url, metadata)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (company_id, external_id) WHERE external_id IS NOT NULL DO NOTHING
-       RETURNING *`,
+      INSERT_USER,
       [companyId, profile.externalId, ...USER_FIELDS.map((k) => (k === "metadata" ? (patch.metadata ?? {}) : (patch[k] ?? null))).map(jsonbParam)],
     );
     if (inserted) return { user: userOfRow(inserted), created: true };
-    const [winner] = await queryRows(manager, "SELECT * FROM users WHERE company_id = $1 AND external_id = $2", [companyId, profile.externalId]);
+    const [winner] = await queryRows<UserRow>(manager, USER_BY_EXTERNAL_ID, [companyId, profile.externalId]);
     return refresh(userOfRow(winner));
   }
 

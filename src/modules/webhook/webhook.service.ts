@@ -3,7 +3,7 @@ import type { DataSource, EntityManager } from "typeorm";
 import type { Clock } from "../../clock";
 import type { KeyEncryption } from "../../auth/key-encryption";
 import type { JwksAddressPolicy } from "../../auth/external-tokens";
-import { companyIdOf, RequestContext } from "../../graphql/context";
+import { companyIdOf, RequestContext } from "../../request-context";
 import { badInput, notFound } from "../../errors";
 import { decodeCursor, pageSize, toConnection, ConnectionShape } from "../../graphql/connection";
 import * as v from "../../graphql/validate";

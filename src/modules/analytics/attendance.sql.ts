@@ -1,0 +1,350 @@
+/**
+ * The SQL of attendees: totals, breakdowns by metadata, the attendee list and distinct users, from
+ * attendance_rollups (attendance-rollup.entity.ts) or from the raw sessions; and what the
+ * attendee export reads beside the list. The vocabulary is in analytics.sql.ts.
+ */
+import {
+  evCte,
+  liveEnd,
+  Params,
+  pendingCte,
+  placeholders,
+  scopeParams,
+  scopeValues,
+  type AnalyticsScope,
+  type ScopeParams,
+  type Statement,
+} from "./analytics.sql";
+
+/** Which events read attendance_rollups ("fast") and which the raw sessions (a window that clips them). */
+export interface AttendeeSources {
+  fast: string[];
+  raw: string[];
+}
+
+/**
+ * For a window: the first and last second with activity per event. An event whose activity lies
+ * wholly inside the window is not clipped by it, and reads its rollup rows.
+ */
+export function activityBoundsSql(scope: AnalyticsScope): Statement {
+  const s = scopeParams(scope);
+  return {
+    sql: `WITH ${evCte(s)}, ${pendingCte}
+      SELECT ev.id AS event_id,
+             LEAST((SELECT r.second FROM session_second_rollups r WHERE r.event_id = ev.id ORDER BY r.second LIMIT 1),
+                   (SELECT date_trunc('second', min(p.at), 'UTC') FROM pend p WHERE p.event_id = ev.id)) AS first_second,
+             GREATEST((SELECT r.second FROM session_second_rollups r WHERE r.event_id = ev.id ORDER BY r.second DESC LIMIT 1),
+                      (SELECT date_trunc('second', max(p.at), 'UTC') FROM pend p WHERE p.event_id = ev.id)) AS last_second
+        FROM ev`,
+    params: s.p.values,
+  };
+}
+
+type AttendeeParams = ScopeParams & Record<"fast" | "raw", string> & { sources: AttendeeSources };
+
+/** Whether raw rows need the metadata and registration of each attendee, or only its time and whether it registered. */
+type Detail = "totals" | "full";
+
+/**
+ * The CTEs every attendee statement builds on, each yielding attendee rows (event_id, user_id,
+ * sessions, first_joined_at, attended_ms, role_rank, registrant_id, registered, metadata):
+ *
+ * - live_rows, for fast events: users with a live session in the window. Their rollup row (their
+ *   ended sessions) and their live sessions, counted up to now, are combined: islands united,
+ *   counts added, the latest session (ended or live) deciding the session metadata and
+ *   registration. live_users names them, so that their rollup rows are taken out.
+ * - raw_rows, for raw events: every user, from the raw sessions, clipped to the window, a user's
+ *   overlapping sessions merged with a gaps-and-islands window function.
+ *
+ * Both end in analytics_attendee_profile, as the rollup trigger does, so the three agree. Arms with
+ * no event are left out of the text: PostgreSQL would still plan them, and estimates of a whole
+ * sessions table would make it compile the statement to machine code (JIT), costing more than
+ * the statement itself.
+ */
+function attendeeCtes(a: AttendeeParams, detail: Detail): string {
+  const full = detail === "full";
+  const metadata = full ? "s.metadata" : "NULL::jsonb AS metadata";
+  const clipped = (from: string) => `SELECT x.*, GREATEST(x.joined_at, ${a.from}) AS cs, GREATEST(x.joined_at, ${a.from}, LEAST(x.end_at, ${a.to})) AS ce
+      FROM ${from} x
+     WHERE (${a.from} IS NULL OR x.end_at > ${a.from}) AND (${a.to} IS NULL OR x.joined_at < ${a.to})`;
+  const latest = (column: string, filter = "") => `(array_agg(${column} ORDER BY joined_at DESC, id DESC)${filter})[1]`;
+  const withRegistration = " FILTER (WHERE registrant_id IS NOT NULL)";
+  const profile = (rows: string, extra = "") => `SELECT x.event_id, x.user_id, x.sessions, x.first_joined_at, x.attended_ms, x.role_rank,
+           pr.registrant_id, pr.registered, pr.metadata${extra}
+      FROM ${rows} x CROSS JOIN LATERAL analytics_attendee_profile(x.event_id, x.user_id, x.latest_registration_id,
+                                                                   x.session_registrant_ids, x.latest_metadata) pr`;
+  const hasFast = a.sources.fast.length > 0;
+  const hasRaw = a.sources.raw.length > 0;
+  const none = (columns: string) => `SELECT ${columns} WHERE false`;
+  const rowColumns =
+    "NULL::uuid AS event_id, NULL::uuid AS user_id, 0 AS sessions, NULL::timestamptz AS first_joined_at, 0::bigint AS attended_ms, " +
+    "0::smallint AS role_rank, NULL::uuid AS registrant_id, false AS registered, NULL::jsonb AS metadata";
+
+  const live = hasFast
+    ? `live_s AS (
+    SELECT s.id, s.event_id, s.user_id, s.joined_at, s.role, s.registrant_id, ${metadata}, ${liveEnd(a.now)} AS end_at
+      FROM ev JOIN sessions s ON s.event_id = ev.id AND s.ended_at IS NULL
+     WHERE ev.id = ANY (${a.fast})
+  ), live_c AS (
+    ${clipped("live_s")}
+  ), live_a AS (
+    SELECT event_id, user_id, count(*)::int AS sessions, min(joined_at) AS first_joined_at, range_agg(tstzrange(cs, ce)) AS islands,
+           max(analytics_role_rank(role)) AS role_rank,
+           coalesce(array_agg(DISTINCT registrant_id) FILTER (WHERE registrant_id IS NOT NULL), '{}') AS session_registrant_ids,
+           ${latest("joined_at")} AS latest_joined_at, ${latest("id")} AS latest_session_id, ${latest("metadata")} AS latest_metadata,
+           ${latest("joined_at", withRegistration)} AS latest_registration_joined_at,
+           ${latest("id", withRegistration)} AS latest_registration_session_id,
+           ${latest("registrant_id", withRegistration)} AS latest_registration_id
+      FROM live_c GROUP BY event_id, user_id
+  ), live_users AS (
+    SELECT event_id, user_id FROM live_a
+  ), live_m AS (
+    SELECT l.event_id, l.user_id, l.sessions + coalesce(r.sessions, 0) AS sessions,
+           LEAST(l.first_joined_at, r.first_joined_at) AS first_joined_at,
+           analytics_ms(l.islands + coalesce(r.islands, '{}')) AS attended_ms,
+           GREATEST(l.role_rank, r.role_rank) AS role_rank,
+           ARRAY(SELECT DISTINCT unnest(l.session_registrant_ids || coalesce(r.session_registrant_ids, '{}'))) AS session_registrant_ids,
+           CASE WHEN r.latest_joined_at IS NULL OR (l.latest_joined_at, l.latest_session_id) > (r.latest_joined_at, r.latest_session_id)
+                THEN l.latest_metadata ELSE r.latest_metadata END AS latest_metadata,
+           CASE WHEN l.latest_registration_joined_at IS NULL THEN r.latest_registration_id
+                WHEN r.latest_registration_joined_at IS NULL THEN l.latest_registration_id
+                WHEN (l.latest_registration_joined_at, l.latest_registration_session_id)
+                     > (r.latest_registration_joined_at, r.latest_registration_session_id) THEN l.latest_registration_id
+                ELSE r.latest_registration_id END AS latest_registration_id,
+           -- what the rollup row says, to take it out of the totals
+           r.user_id IS NOT NULL AS in_rollup, r.attended_ms AS rollup_ms, r.registered AS rollup_registered,
+           ${full ? "r.metadata" : "NULL::jsonb"} AS rollup_metadata
+      FROM live_a l LEFT JOIN attendance_rollups r ON r.event_id = l.event_id AND r.user_id = l.user_id
+  ), live_rows AS (
+    ${profile("live_m", ", x.in_rollup, x.rollup_ms, x.rollup_registered, x.rollup_metadata")}
+  )`
+    : `live_users AS (${none("NULL::uuid AS event_id, NULL::uuid AS user_id")}), live_rows AS (${none(rowColumns)})`;
+
+  const raw = hasRaw
+    ? `raw_s AS (
+    SELECT s.id, s.event_id, s.user_id, s.joined_at, s.role, s.registrant_id, ${metadata},
+           CASE WHEN s.ended_at IS NOT NULL THEN GREATEST(s.joined_at, s.ended_at) ELSE ${liveEnd(a.now)} END AS end_at
+      FROM ev JOIN sessions s ON s.event_id = ev.id
+     WHERE ev.id = ANY (${a.raw}) AND (${a.to} IS NULL OR s.joined_at < ${a.to})
+  ), raw_c AS (
+    ${clipped("raw_s")}
+  ), raw_w AS (
+    SELECT raw_c.*, max(ce) OVER (PARTITION BY event_id, user_id ORDER BY cs, ce, id
+                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered_to
+      FROM raw_c
+  ), raw_a AS (
+    SELECT event_id, user_id, count(*)::int AS sessions, min(joined_at) AS first_joined_at,
+           sum(GREATEST(0, extract(epoch FROM ce - GREATEST(cs, coalesce(covered_to, cs))) * 1000))::bigint AS attended_ms,
+           max(analytics_role_rank(role)) AS role_rank,
+           coalesce(array_agg(DISTINCT registrant_id) FILTER (WHERE registrant_id IS NOT NULL), '{}') AS session_registrant_ids,
+           ${latest("metadata")} AS latest_metadata, ${latest("registrant_id", withRegistration)} AS latest_registration_id
+      FROM raw_w GROUP BY event_id, user_id
+  ), raw_rows AS (
+    ${profile("raw_a")}
+  )`
+    : `raw_rows AS (${none(rowColumns)})`;
+  return `${live}, ${raw}`;
+}
+
+function attendeeParams(scope: AnalyticsScope, sources: AttendeeSources): AttendeeParams {
+  const p = new Params();
+  const named = placeholders(p, { ...scopeValues(scope), fast: [sources.fast, "uuid[]"], raw: [sources.raw, "uuid[]"] });
+  return Object.assign(named, { p, sources });
+}
+
+/**
+ * Rollup rows of the fast events, before the live users are taken out. Filtered by the company
+ * (a column of the row, and of idx_attendance_rollups_totals) rather than joined to ev: the scan
+ * stays index-only for totals and needs no join per row for breakdowns.
+ */
+const fastRows = (a: AttendeeParams) => `attendance_rollups a WHERE a.event_id = ANY (${a.fast}) AND a.company_id = ${a.company}`;
+
+/**
+ * The per-event sums of the fast events' rollup rows (attendance_event_rollups plus what is
+ * pending for it), as rows t (event_id, attendees, attended_ms, registered): one row per event
+ * and per pending change, however many attendees. `key` is passed on to the pending function,
+ * which also returns that key's pending values (the caller keeps only the totals, key NULL).
+ */
+const fastTotals = (a: AttendeeParams, key: string | null) => `(
+          SELECT r.event_id, r.attendees, r.attended_ms, r.registered FROM attendance_event_rollups r
+           WHERE r.event_id = ANY (${a.fast}) AND r.event_id IN (SELECT id FROM ev)
+          UNION ALL
+          SELECT p.event_id, p.attendees, p.attended_ms, p.registered
+            FROM analytics_pending_attendance_of(ARRAY(SELECT id FROM ev WHERE id = ANY (${a.fast})), ${key ?? "NULL::text"}) p WHERE p.key IS NULL) t`;
+
+/** The per-value sums of one metadata key over the fast events' rollup rows, pending changes included. */
+const fastValues = (a: AttendeeParams, key: string) => `(
+          SELECT r.event_id, r.value, r.attendees, r.attended_ms FROM attendance_value_rollups r
+           WHERE r.event_id = ANY (${a.fast}) AND r.event_id IN (SELECT id FROM ev) AND r.key = ${key}
+          UNION ALL
+          SELECT p.event_id, p.value, p.attendees, p.attended_ms
+            FROM analytics_pending_attendance_of(ARRAY(SELECT id FROM ev WHERE id = ANY (${a.fast})), ${key}) p WHERE p.key = ${key})`;
+
+/** UNION ALL of the parts that have events (built only when kept: building numbers their parameters). */
+const unionOf = (parts: [boolean, () => string][], empty: string) => {
+  const kept = parts.filter(([keep]) => keep).map(([, sql]) => sql());
+  return kept.length > 0 ? kept.join("\n        UNION ALL\n        ") : empty;
+};
+
+/**
+ * Attendees, their time and how many registered, per event. For fast events: the sums of their
+ * rollup rows (fastTotals), minus the rollup rows of live users, plus their live rows.
+ */
+export function attendeeTotalsSql(scope: AnalyticsScope, sources: AttendeeSources): Statement {
+  const a = attendeeParams(scope, sources);
+  const hasFast = sources.fast.length > 0;
+  const hasRaw = sources.raw.length > 0;
+  return {
+    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "totals")},
+      parts AS (
+        ${unionOf(
+          [
+            [hasFast, () => `SELECT t.event_id, t.attendees::bigint AS n, t.attended_ms::numeric AS ms, t.registered::bigint AS reg FROM ${fastTotals(a, null)}`],
+            [hasFast, () => `SELECT event_id, -count(*), -sum(rollup_ms), -count(*) FILTER (WHERE rollup_registered)
+                         FROM live_rows WHERE in_rollup GROUP BY event_id`],
+            [hasFast, () => `SELECT event_id, count(*), sum(attended_ms), count(*) FILTER (WHERE registered) FROM live_rows GROUP BY event_id`],
+            [hasRaw, () => `SELECT event_id, count(*) AS n, sum(attended_ms) AS ms, count(*) FILTER (WHERE registered) AS reg FROM raw_rows GROUP BY event_id`],
+          ],
+          "",
+        )}
+      )
+      SELECT event_id, sum(n)::int AS attendees, sum(ms)::bigint::text AS attended_ms, sum(reg)::int AS registered
+        FROM parts GROUP BY event_id`,
+    params: a.p.values,
+  };
+}
+
+/**
+ * Attendees and their time by the value of one metadata key (null when absent), most attendees
+ * first. For fast events, from the sums per value (fastValues); the null group is the event's
+ * totals minus those. Live users are taken out and added back as in attendeeTotalsSql.
+ */
+export function breakdownSql(scope: AnalyticsScope, sources: AttendeeSources, key: string, limit: number): Statement {
+  const a = attendeeParams(scope, sources);
+  const k = a.p.add(key, "text");
+  const lim = a.p.add(limit, "int");
+  const hasFast = sources.fast.length > 0;
+  const hasRaw = sources.raw.length > 0;
+  return {
+    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "full")},
+      parts AS (
+        ${unionOf(
+          [
+            // Attendees with a value, and (the NULL group) every attendee minus those.
+            [hasFast, () => `SELECT v.event_id, v.value, v.attendees::bigint AS n, v.attended_ms::numeric AS ms FROM ${fastValues(a, k)} v`],
+            [hasFast, () => `SELECT v.event_id, NULL, -v.attendees, -v.attended_ms FROM ${fastValues(a, k)} v`],
+            [hasFast, () => `SELECT t.event_id, NULL, t.attendees, t.attended_ms FROM ${fastTotals(a, k)}`],
+            [hasFast, () => `SELECT event_id, rollup_metadata ->> ${k}, -count(*), -sum(rollup_ms)
+                         FROM live_rows WHERE in_rollup GROUP BY 1, 2`],
+            [hasFast, () => `SELECT event_id, metadata ->> ${k}, count(*), sum(attended_ms) FROM live_rows GROUP BY 1, 2`],
+            [hasRaw, () => `SELECT event_id, metadata ->> ${k} AS value, count(*) AS n, sum(attended_ms) AS ms FROM raw_rows GROUP BY 1, 2`],
+          ],
+          "",
+        )}
+      ), grouped AS (
+        SELECT event_id, value, sum(n)::int AS attendees, sum(ms)::bigint AS ms FROM parts
+         GROUP BY event_id, value HAVING sum(n) > 0
+      )
+      SELECT event_id, value, attendees, ms::text AS attended_ms FROM (
+        SELECT g.*, row_number() OVER (PARTITION BY event_id ORDER BY attendees DESC, value NULLS LAST) AS rn FROM grouped g
+      ) x WHERE rn <= ${lim}
+      ORDER BY event_id, attendees DESC, value NULLS LAST`,
+    params: a.p.values,
+  };
+}
+
+export interface AttendeeCursor {
+  firstJoinedAt: Date;
+  userId: string;
+}
+
+/** One page of attendees per event, ordered by (first join, user id): keyset on idx_attendance_rollups_list. */
+export function attendeePageSql(scope: AnalyticsScope, sources: AttendeeSources, take: number, after: AttendeeCursor | null): Statement {
+  const a = attendeeParams(scope, sources);
+  const n = a.p.add(take, "int");
+  const at = a.p.add(after?.firstJoinedAt ?? null, "timestamptz");
+  const id = a.p.add(after?.userId ?? null, "uuid");
+  return {
+    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "full")},
+      page AS (
+        ${unionOf(
+          [
+            [sources.fast.length > 0, () => `SELECT x.* FROM ev CROSS JOIN LATERAL (
+               SELECT a.event_id, a.user_id, a.sessions, a.first_joined_at, a.attended_ms, a.role_rank, a.registrant_id, a.metadata
+                 FROM attendance_rollups a
+                WHERE a.event_id = ev.id AND ev.id = ANY (${a.fast})
+                  AND (${at} IS NULL OR (a.first_joined_at, a.user_id) > (${at}, ${id}))
+                  AND NOT EXISTS (SELECT 1 FROM live_users lu WHERE lu.event_id = a.event_id AND lu.user_id = a.user_id)
+                ORDER BY a.first_joined_at, a.user_id LIMIT ${n}) x`],
+            [sources.fast.length > 0, () => `SELECT r.event_id, r.user_id, r.sessions, r.first_joined_at, r.attended_ms, r.role_rank, r.registrant_id, r.metadata
+                      FROM live_rows r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`],
+            [sources.raw.length > 0, () => `SELECT r.event_id, r.user_id, r.sessions, r.first_joined_at, r.attended_ms, r.role_rank, r.registrant_id, r.metadata
+                      FROM raw_rows r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`],
+          ],
+          "",
+        )}
+      )
+      SELECT event_id, user_id, sessions, first_joined_at, attended_ms::text AS attended_ms, role_rank, registrant_id, metadata
+        FROM (SELECT page.*, row_number() OVER (PARTITION BY event_id ORDER BY first_joined_at, user_id) AS rn FROM page) p
+       WHERE rn <= ${n}
+       ORDER BY event_id, first_joined_at, user_id`,
+    params: a.p.values,
+  };
+}
+
+/** Distinct users with a session in the window in any of the events. */
+export function uniqueAttendeesSql(scope: AnalyticsScope, sources: AttendeeSources): Statement {
+  const a = attendeeParams(scope, sources);
+  return {
+    sql: `WITH ${evCte(a)}
+      SELECT count(DISTINCT user_id)::int AS n FROM (
+        SELECT a.user_id FROM ${fastRows(a)}
+        UNION ALL
+        SELECT s.user_id FROM ev JOIN sessions s ON s.event_id = ev.id AND s.ended_at IS NULL WHERE ev.id = ANY (${a.fast})
+        UNION ALL
+        SELECT s.user_id FROM ev JOIN sessions s ON s.event_id = ev.id
+         WHERE ev.id = ANY (${a.raw}) AND (${a.to} IS NULL OR s.joined_at < ${a.to})
+           AND (${a.from} IS NULL OR CASE WHEN s.ended_at IS NOT NULL THEN GREATEST(s.joined_at, s.ended_at) ELSE ${liveEnd(a.now)} END > ${a.from})
+      ) u`,
+    params: a.p.values,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// The attendee export: what it reads beside the attendee list
+
+/**
+ * The metadata keys an attendee of the event can have: an attendee's metadata merges its
+ * sessions', its user's and its registration's (analytics_attendee_profile), so the keys of the
+ * rollup rows (ended sessions, merged), of live sessions and their users, and of the event's
+ * registrations cover them. Sorted, so columns are stable between exports. $1 event id, $2 how
+ * many keys at most.
+ */
+export const ATTENDEE_METADATA_KEYS = `SELECT k FROM (
+        SELECT jsonb_object_keys(a.metadata) AS k FROM attendance_rollups a WHERE a.event_id = $1
+        UNION SELECT jsonb_object_keys(s.metadata) FROM sessions s WHERE s.event_id = $1 AND s.ended_at IS NULL
+        UNION SELECT jsonb_object_keys(u.metadata) FROM sessions s JOIN users u ON u.id = s.user_id
+               WHERE s.event_id = $1 AND s.ended_at IS NULL
+        UNION SELECT jsonb_object_keys(r.metadata) FROM registrants r WHERE r.event_id = $1
+      ) keys ORDER BY k LIMIT $2`;
+
+/** What the export shows of an attendee's user. */
+export interface ExportUserRow {
+  id: string;
+  external_id: string | null;
+  name: string | null;
+  email: string | null;
+}
+
+/** What the export shows of an attendee's registration. */
+export interface ExportRegistrantRow {
+  id: string;
+  name: string;
+  email: string;
+}
+
+/** $1 company id, $2 user ids. */
+export const EXPORT_USERS = "SELECT id, external_id, name, email FROM users WHERE company_id = $1 AND id = ANY ($2::uuid[])";
+
+/** $1 company id, $2 registrant ids. */
+export const EXPORT_REGISTRANTS = "SELECT id, name, email FROM registrants WHERE company_id = $1 AND id = ANY ($2::uuid[])";
