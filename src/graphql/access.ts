@@ -1,5 +1,6 @@
 import { defaultFieldResolver, GraphQLFieldResolver, GraphQLResolveInfo, GraphQLSchema, isObjectType } from "graphql";
 import { Extensions } from "type-graphql";
+import { organizerCompany } from "./auth-checker";
 import { companyIdOf, type RequestContext } from "./context";
 import { AppError, isAppError } from "../errors";
 
@@ -183,7 +184,7 @@ function decide(ctx: RequestContext, rule: Exclude<AccessRule, "public">, owner:
 
 /** Whether the session token as bearer is a live ORGANIZER of its event now: asked once per request. */
 function bearerIsOrganizer(ctx: RequestContext): Promise<boolean> {
-  ctx.access.bearerIsOrganizer ??= ctx.services.sessions.organizerCompany(ctx).then(
+  ctx.access.bearerIsOrganizer ??= organizerCompany(ctx).then(
     () => true,
     (error: unknown) => {
       if (isAppError(error) && error.code === "FORBIDDEN") return false;

@@ -1,5 +1,6 @@
 import type { AuthChecker } from "type-graphql";
-import { reportTokenRefusal, type RequestContext } from "./context";
+import { companyIdOf, reportTokenRefusal, type RequestContext } from "./context";
+import { Role } from "./enums";
 import { AppError } from "../errors";
 import type { ApiScope } from "../modules/company/api-key.entity";
 
@@ -32,3 +33,24 @@ export const authChecker: AuthChecker<RequestContext, AuthRole> = ({ context }, 
   }
   return true;
 };
+
+/**
+ * The rule of the organizer operations (kick, knocks, liveEvent, report links), which carry no
+ * `@Authorized` because an organizer's session token may act as bearer: the company of an API key
+ * with MANAGE_EVENTS, or of a live session whose role is ORGANIZER. That role is resolved now,
+ * from the lists as they are, not read from its last heartbeat: someone removed from the
+ * organizers loses the power at once. Callers still confine a session to its own event.
+ * @throws AppError FORBIDDEN, or UNAUTHENTICATED without a bearer.
+ */
+export async function organizerCompany(ctx: RequestContext): Promise<string> {
+  const principal = ctx.principal;
+  if (principal.kind === "session") {
+    const role = await ctx.services.sessions.liveRoleOf(principal.companyId, principal.sessionId);
+    if (role !== Role.ORGANIZER) throw new AppError("FORBIDDEN", "Only an organizer of this event may do this.");
+    return principal.companyId;
+  }
+  if (principal.kind === "apiKey" && !principal.scopes.includes("MANAGE_EVENTS")) {
+    throw new AppError("FORBIDDEN", "This API key lacks the scope MANAGE_EVENTS.");
+  }
+  return companyIdOf(ctx);
+}

@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import type { Clock } from "../../clock";
 import { signToken } from "../../auth/tokens";
 import { analyticsReaderCompany } from "../../graphql/access";
+import { organizerCompany } from "../../graphql/auth-checker";
 import { reportTokenRefusal, type Principal, type RequestContext } from "../../graphql/context";
 import { AppError, isAppError, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import type { CompanyService } from "../company/company.service";
 import type { EventService } from "../event/event.service";
-import type { SessionService } from "../session/session.service";
 import type { SigningKeyService } from "../token/signing-key.service";
 import type { TokenService } from "../token/token.service";
 import type { ReportLinkType } from "./report-link.types";
@@ -22,7 +22,6 @@ export interface ReportLinkServiceDeps {
   clock: Clock;
   companies: CompanyService;
   events: EventService;
-  sessions: SessionService;
   signingKeys: SigningKeyService;
   tokens: TokenService;
 }
@@ -67,7 +66,7 @@ export class ReportLinkService {
     if (principal.kind === "session") {
       // An organizer opens the report of the event they are in, and no other.
       if (principal.eventId !== eventId) throw new AppError("FORBIDDEN", "Only an organizer of this event may open its report.");
-      return this.deps.sessions.organizerCompany(ctx);
+      return organizerCompany(ctx);
     }
     // A link does not renew itself: its short life would mean nothing.
     if (principal.kind === "report") throw reportTokenRefusal();

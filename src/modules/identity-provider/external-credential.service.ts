@@ -20,7 +20,7 @@ import type { CompanyEntity } from "../company/company.entity";
 import type { CompanyService } from "../company/company.service";
 import type { EventEntity } from "../event/event.entity";
 import type { EventService } from "../event/event.service";
-import type { Admission, Entrant, SessionService } from "../session/session.service";
+import type { Admission, Entrant } from "../session/admission.service";
 import type { JoinEventInput } from "../session/session.inputs";
 import { normalizeGrant } from "../session/role";
 import { isStorable, MAX_TOKEN_METADATA_CHARS, TokenService } from "../token/token.service";
@@ -34,7 +34,6 @@ export interface ExternalCredentialServiceDeps {
   clock: Clock;
   companies: CompanyService;
   events: EventService;
-  sessions: SessionService;
   tokens: TokenService;
   partners: PartnerService;
   /** JWKS fetch failures are logged here at debug level (callers see one generic message). */
@@ -245,7 +244,7 @@ export class ExternalCredentialService {
   ): Promise<Admission> {
     if (!credential) throw badInput("credential", "credential is required for this credentialType.");
     // The event names the company; the token's key is looked up in that company only.
-    const event = await this.deps.sessions.publicEventOf(input.event);
+    const event = await this.deps.events.publicEventOf(input.event);
     const company = await this.companyOf(event.companyId);
     const verified = await verify(company, credential);
     if (verified.channel !== null && verified.channel !== event.slug) {
