@@ -12,6 +12,7 @@ import { SigningKeyService } from "./modules/token/signing-key.service";
 import { TokenValidationService } from "./modules/token/token-validation.service";
 import { TokenService } from "./modules/token/token.service";
 import { SessionService } from "./modules/session/session.service";
+import { AdmissionService, OwnCredentials } from "./modules/session/admission.service";
 import { RegistrantService } from "./modules/registrant/registrant.service";
 import { AnalyticsService } from "./modules/analytics/analytics.service";
 import { ReportLinkService } from "./modules/analytics/report-link.service";
@@ -61,29 +62,45 @@ export function createContainer(deps: ContainerDeps) {
   });
   const tokens = new TokenService({ dataSource, clock, publicUrl: config.publicUrl, signingKeys, companies, events, changes, log });
   const authLimiter = new AuthRateLimiter({ dataSource, clock });
-  const sessions = new SessionService({ dataSource, clock, tokens, signingKeys, events, users, limiter: authLimiter });
+  const sessions = new SessionService({ dataSource, clock, tokens, signingKeys, events });
   const registrants = new RegistrantService({ dataSource, clock, publicUrl: config.publicUrl, tokens, signingKeys, events });
   events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));
   const analytics = new AnalyticsService({ dataSource, clock });
-  const reportLinks = new ReportLinkService({ clock, companies, events, sessions, signingKeys, tokens });
-  // F7 managed passwords and F8 knocking: credentials of joinEvent owned by their own modules.
-  const passwords = new PasswordService({ dataSource, clock, sessions, tokens, limiter: authLimiter });
-  sessions.registerCredential("PASSWORD", (input, _credential, facts) => passwords.admit(input, facts));
-  const joinRequests = new JoinRequestService({ dataSource, clock, sessions, tokens, signingKeys, limiter: authLimiter });
-  sessions.registerJoinRequestCredential((company, payload, input) => joinRequests.admit(company, payload, input));
-  // Partner-signed JWTs and OIDC ID tokens: credentials of joinEvent, and subject tokens of POST /oauth/token.
+  const liveRoleOf = (companyId: string, sessionId: string) => sessions.liveRoleOf(companyId, sessionId);
+  const reportLinks = new ReportLinkService({ clock, companies, events, signingKeys, tokens, liveRoleOf });
+  // The modules that own a credential of joinEvent (passwords, knocking, partner JWTs and OIDC ID
+  // tokens, login links); partner JWTs and ID tokens are also subject tokens of POST /oauth/token.
+  const passwords = new PasswordService({ dataSource, clock, events, tokens, limiter: authLimiter });
+  const joinRequests = new JoinRequestService({ dataSource, clock, events, tokens, signingKeys, limiter: authLimiter, liveRoleOf });
   const partners = new PartnerService({ dataSource, clock, encryption, production: config.nodeEnv === "production" });
   const providerKeySets = new ProviderKeySets({ log, production: config.nodeEnv === "production" });
-  const externalCredentials = new ExternalCredentialService({ dataSource, companies, sessions, tokens });
+  const externalCredentials = new ExternalCredentialService({ dataSource, companies, events, tokens });
   const partnerJwts = new PartnerJwtService({ clock, partners, tokens, keySets: providerKeySets, externalCredentials });
   const idTokens = new IdTokenService({ clock, partners, keySets: providerKeySets, externalCredentials });
-  sessions.registerCredential("PARTNER_JWT", (input, credential) => partnerJwts.admit(input, credential));
-  sessions.registerCredential("OIDC_ID_TOKEN", (input, credential) => idTokens.admit(input, credential));
   const tokenExchange = new TokenExchangeService({ clock, events, tokens, externalCredentials, partnerJwts, idTokens });
   // One-time login links: a credential of joinEvent, and the browser's GET /login/<code>.
-  const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, sessions, tokens, log });
+  const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, events, sessions, tokens, log });
   const companySignIns = new CompanySignInService({ dataSource, clock, tokens, signingKeys, loginLinks });
-  sessions.registerCredential("LOGIN_LINK", (input, credential) => loginLinks.admitForJoin(input, credential));
+  const ownCredentials = new OwnCredentials({
+    dataSource,
+    tokens,
+    events,
+    limiter: authLimiter,
+    joinRequests: (company, payload, input) => joinRequests.admit(company, payload, input),
+  });
+  // joinEvent: the admitter of every credential type, in one place (the type refuses a missing one).
+  const admission = new AdmissionService({
+    sessions,
+    admitters: {
+      JOIN_TOKEN: (input, credential) => ownCredentials.joinToken(input, credential),
+      REGISTRATION_TOKEN: (input, credential) => ownCredentials.registrationToken(input, credential),
+      GUEST: (input, _credential, facts) => ownCredentials.guest(input, facts),
+      LOGIN_LINK: (input, credential) => loginLinks.admitForJoin(input, credential),
+      PARTNER_JWT: (input, credential) => partnerJwts.admit(input, credential),
+      OIDC_ID_TOKEN: (input, credential) => idTokens.admit(input, credential),
+      PASSWORD: (input, _credential, facts) => passwords.admit(input, facts),
+    },
+  });
   const userLifecycle = new UserLifecycleService({ dataSource, clock, tokens, sessions });
   // Outgoing webhooks: endpoints, and the worker that sends what the outbox triggers wrote. Loopback
   // receivers only outside production, as for JWKS fetches.
@@ -91,8 +108,8 @@ export function createContainer(deps: ContainerDeps) {
   const webhookWorker = new WebhookDeliveryWorker({ dataSource, clock, log, encryption, changes, addresses: webhookAddresses, options: deps.webhookWorker });
   const webhooks = new WebhookService({ dataSource, clock, encryption, addresses: webhookAddresses, wake: () => webhookWorker.wake() });
   // validateToken for every credential kind, through the verifiers above.
-  const tokenValidation = new TokenValidationService({ dataSource, companies, tokens, sessions, partners, partnerJwts, idTokens, externalCredentials, loginLinks });
-  return { tokenValidation, userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, partnerJwts, idTokens, tokenExchange, loginLinks, companySignIns };
+  const tokenValidation = new TokenValidationService({ dataSource, companies, tokens, events, partners, partnerJwts, idTokens, externalCredentials, loginLinks });
+  return { tokenValidation, userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, admission, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, partnerJwts, idTokens, tokenExchange, loginLinks, companySignIns };
 }
 
 export type Services = ReturnType<typeof createContainer>;

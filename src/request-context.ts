@@ -3,6 +3,7 @@ import type { Clock } from "./clock";
 import type { ApiScope } from "./modules/company/api-key.entity";
 import type { Loaders } from "./graphql/loaders";
 import { AppError } from "./errors";
+import { Role } from "./graphql/enums";
 
 /**
  * The request as services see it: who is calling and the per-request tools. It knows no service,
@@ -63,6 +64,31 @@ export function analyticsReaderCompany(ctx: RequestContext, eventId: string): st
   }
   if (principal.kind === "apiKey" && !principal.scopes.includes("READ_ANALYTICS")) {
     throw new AppError("FORBIDDEN", "This API key lacks the scope READ_ANALYTICS.");
+  }
+  return companyIdOf(ctx);
+}
+
+/** A session's role now (null once it has ended), as the organizer rule asks it of the session service. */
+export type LiveRoleOf = (companyId: string, sessionId: string) => Promise<Role | null>;
+
+/**
+ * The rule of the organizer operations (kick, knocks, liveEvent, report links), which carry no
+ * `@Authorized` because an organizer's session token may act as bearer: the company of an API key
+ * with MANAGE_EVENTS, or of a live session whose role is ORGANIZER. That role is resolved now,
+ * from the lists as they are, not read from its last heartbeat: someone removed from the
+ * organizers loses the power at once. Callers still confine a session to its own event.
+ * Resolvers reach it through `organizerOf` (src/graphql/auth-checker.ts).
+ * @throws AppError FORBIDDEN, or UNAUTHENTICATED without a bearer.
+ */
+export async function organizerCompany(ctx: RequestContext, liveRoleOf: LiveRoleOf): Promise<string> {
+  const principal = ctx.principal;
+  if (principal.kind === "session") {
+    const role = await liveRoleOf(principal.companyId, principal.sessionId);
+    if (role !== Role.ORGANIZER) throw new AppError("FORBIDDEN", "Only an organizer of this event may do this.");
+    return principal.companyId;
+  }
+  if (principal.kind === "apiKey" && !principal.scopes.includes("MANAGE_EVENTS")) {
+    throw new AppError("FORBIDDEN", "This API key lacks the scope MANAGE_EVENTS.");
   }
   return companyIdOf(ctx);
 }

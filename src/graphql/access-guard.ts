@@ -1,5 +1,6 @@
 import { defaultFieldResolver, GraphQLFieldResolver, GraphQLResolveInfo, GraphQLSchema, isObjectType } from "graphql";
 import { ACCESS_RULES, type AccessRule, type Owner } from "./access";
+import { organizerOf } from "./auth-checker";
 import type { RequestContext } from "./context";
 import { AppError, isAppError } from "../errors";
 
@@ -80,7 +81,7 @@ function decide(ctx: RequestContext, rule: Exclude<AccessRule, "public">, owner:
 
 /** Whether the session token as bearer is a live ORGANIZER of its event now: asked once per request. */
 function bearerIsOrganizer(ctx: RequestContext): Promise<boolean> {
-  ctx.access.bearerIsOrganizer ??= ctx.services.sessions.organizerCompany(ctx).then(
+  ctx.access.bearerIsOrganizer ??= organizerOf(ctx).then(
     () => true,
     (error: unknown) => {
       if (isAppError(error) && error.code === "FORBIDDEN") return false;

@@ -1,4 +1,5 @@
 import type { AuthChecker } from "type-graphql";
+import { organizerCompany } from "../request-context";
 import { reportTokenRefusal, type RequestContext } from "./context";
 import { AppError } from "../errors";
 import type { ApiScope } from "../modules/company/api-key.entity";
@@ -32,3 +33,12 @@ export const authChecker: AuthChecker<RequestContext, AuthRole> = ({ context }, 
   }
   return true;
 };
+
+/**
+ * The organizer rule (organizerCompany in src/request-context.ts) for a resolver: the company of an
+ * API key with MANAGE_EVENTS, or of a live ORGANIZER session as bearer, its role resolved now.
+ * @throws AppError FORBIDDEN, or UNAUTHENTICATED without a bearer.
+ */
+export function organizerOf(ctx: RequestContext): Promise<string> {
+  return organizerCompany(ctx, (companyId, sessionId) => ctx.services.sessions.liveRoleOf(companyId, sessionId));
+}

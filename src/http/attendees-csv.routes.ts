@@ -37,7 +37,7 @@ export function registerAttendeesCsvRoutes(fastify: FastifyInstance, deps: { ser
     // Another company's event, or a slug that is not the key's company: not found, like a missing one.
     // The event by id, slug or companySlug/eventSlug, as everywhere an event is named; a report
     // link's token reads its own event only.
-    const found = company && company.id === principal.companyId ? await services.sessions.eventOf(company.id, id).catch(() => null) : null;
+    const found = company && company.id === principal.companyId ? await services.events.eventOf(company.id, id).catch(() => null) : null;
     const event = found && (principal.kind === "apiKey" || principal.eventId === found.id) ? found : null;
     if (!event) return refuse(reply, 404, "NOT_FOUND", "The event was not found.");
 

@@ -96,7 +96,7 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
   /** Names the event by id, companySlug/eventSlug, or a slug; hints settle a slug several companies use. */
   async function findEvent(ref: string, request: FastifyRequest, cookie: CookieSession): Promise<EventEntity | "ambiguous" | null> {
     try {
-      return await services.sessions.publicEventOf(ref);
+      return await services.events.publicEventOf(ref);
     } catch (error) {
       if (!isAppError(error)) throw error;
       if (error.code !== "BAD_USER_INPUT") return null;
@@ -105,7 +105,7 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
     // issuer (unverified here: it only picks whose event to show, joinEvent verifies it); a
     // login link's sign-in names its company.
     if (cookie.kind === "live" || cookie.kind === "unconfirmed") {
-      const event = await services.sessions.publicEventOf(cookie.eventId).catch(() => null);
+      const event = await services.events.publicEventOf(cookie.eventId).catch(() => null);
       if (event && event.slug === ref) return event;
     }
     const token = queryParam(request, "token");

@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../../clock";
 import { signToken } from "../../auth/tokens";
-import { analyticsReaderCompany, reportTokenRefusal, type Principal, type RequestContext } from "../../request-context";
+import { analyticsReaderCompany, organizerCompany, reportTokenRefusal, type LiveRoleOf, type Principal, type RequestContext } from "../../request-context";
 import { AppError, isAppError, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import type { CompanyService } from "../company/company.service";
 import type { EventService } from "../event/event.service";
-import type { SessionService } from "../session/session.service";
 import type { SigningKeyService } from "../token/signing-key.service";
 import type { TokenService } from "../token/token.service";
 import type { ReportLinkType } from "./report-link.types";
@@ -21,9 +20,10 @@ export interface ReportLinkServiceDeps {
   clock: Clock;
   companies: CompanyService;
   events: EventService;
-  sessions: SessionService;
   signingKeys: SigningKeyService;
   tokens: TokenService;
+  /** The organizer rule asks a bearer session's role now (SessionService.liveRoleOf). */
+  liveRoleOf: LiveRoleOf;
 }
 
 /**
@@ -66,7 +66,7 @@ export class ReportLinkService {
     if (principal.kind === "session") {
       // An organizer opens the report of the event they are in, and no other.
       if (principal.eventId !== eventId) throw new AppError("FORBIDDEN", "Only an organizer of this event may open its report.");
-      return this.deps.sessions.organizerCompany(ctx);
+      return organizerCompany(ctx, this.deps.liveRoleOf);
     }
     // A link does not renew itself: its short life would mean nothing.
     if (principal.kind === "report") throw reportTokenRefusal();

@@ -7,7 +7,7 @@ import * as v from "../../graphql/validate";
 import { isUuid } from "../../graphql/validate";
 import { generateOpaqueSecret, hashSecret, lookupOf, secretMatches } from "../../auth/opaque-secret";
 import { isUniqueViolation } from "../../db/errors";
-import { preparedQuery, rawQuery, RawQuery } from "../../db/raw";
+import { preparedQuery, RawQuery } from "../../db/raw";
 import { announce, ChangeFeed, FeedCache } from "../../db/change-feed";
 import { timingSafeEqual } from "node:crypto";
 import { API_SCOPES, ApiKeyEntity, ApiScope } from "./api-key.entity";
@@ -112,15 +112,12 @@ export function toApiKeyType(key: ApiKeyEntity): ApiKeyType {
 export class CompanyService {
   private readonly adminKeyHash: Buffer | null;
 
-  private readonly sql: RawQuery;
-
   /** For the statements every API-key request runs. */
   private readonly prepared: RawQuery;
 
   private readonly apiKeys: FeedCache<ApiKeyRow>;
 
   constructor(private readonly deps: CompanyServiceDeps) {
-    this.sql = rawQuery(deps.dataSource);
     this.prepared = preparedQuery(deps.dataSource);
     this.adminKeyHash = deps.adminApiKey ? Buffer.from(hashSecret(deps.adminApiKey), "hex") : null;
     this.apiKeys = new FeedCache(deps.changes, "api_key", { ttlMs: API_KEY_CACHE_MS, maxEntries: API_KEY_CACHE_MAX });

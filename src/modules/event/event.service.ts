@@ -7,6 +7,8 @@ import { EventPrivacy, EventStatus, Role, SessionPolicy } from "../../graphql/en
 import * as v from "../../graphql/validate";
 import { isUniqueViolation } from "../../db/errors";
 import { announce, ChangeFeed, FeedCache } from "../../db/change-feed";
+import { CompanyEntity } from "../company/company.entity";
+import { isStorable } from "../../db/storable";
 import { EventEntity } from "./event.entity";
 import { EventPrincipalEntity, PrincipalRole } from "./event-principal.entity";
 import type { CreateEventInput, EventFilter, EventPrincipalsInput, PrincipalInput, UpdateEventInput } from "./event.inputs";
@@ -132,6 +134,49 @@ export class EventService {
       }
       return repo.findOneBy({ slug: idOrSlug, companyId });
     });
+  }
+
+  /**
+   * The event of this company that a reference names: its id, its slug, or
+   * "companySlug/eventSlug" (the form of the join page's address), as everywhere an event is named.
+   * Another company's event is NOT_FOUND, like a missing one.
+   */
+  async eventOf(companyId: string, ref: string): Promise<EventEntity> {
+    const trimmed = isStorable(ref) ? ref.trim() : "";
+    if (trimmed.includes("/")) {
+      const event = await this.publicEventOf(trimmed);
+      if (event.companyId !== companyId) throw notFound("The event");
+      return event;
+    }
+    const event = trimmed ? await this.findByIdOrSlug(companyId, trimmed) : null;
+    if (!event) throw notFound("The event");
+    return event;
+  }
+
+  /**
+   * An event named without a credential: by id, by "companySlug/eventSlug", or by a slug that
+   * only one company uses.
+   */
+  async publicEventOf(ref: string): Promise<EventEntity> {
+    const trimmed = ref.trim();
+    // No event has such a name, and PostgreSQL would refuse the text itself.
+    if (!isStorable(trimmed)) throw notFound("The event");
+    const repo = this.deps.dataSource.getRepository(EventEntity);
+    if (v.isUuid(trimmed)) {
+      const byId = await repo.findOneBy({ id: trimmed });
+      if (byId) return byId;
+    }
+    const slash = trimmed.indexOf("/");
+    if (slash > 0) {
+      const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ slug: trimmed.slice(0, slash) });
+      const event = company ? await repo.findOneBy({ companyId: company.id, slug: trimmed.slice(slash + 1) }) : null;
+      if (event) return event;
+      throw notFound("The event");
+    }
+    const matches = await repo.find({ where: { slug: trimmed }, take: 2 });
+    if (matches.length === 1) return matches[0];
+    if (matches.length > 1) throw badInput("event", "Several companies use this slug: name the event by its id or as companySlug/eventSlug.");
+    throw notFound("The event");
   }
 
   async create(ctx: RequestContext, input: CreateEventInput): Promise<EventEntity> {

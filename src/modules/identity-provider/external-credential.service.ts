@@ -7,7 +7,8 @@ import * as v from "../../graphql/validate";
 import { rawQuery, RawQuery } from "../../db/raw";
 import type { CompanyEntity } from "../company/company.entity";
 import type { CompanyService } from "../company/company.service";
-import type { Admission, Entrant, SessionService } from "../session/session.service";
+import type { EventService } from "../event/event.service";
+import type { Admission, Entrant } from "../session/admission.service";
 import type { JoinEventInput } from "../session/session.inputs";
 import type { TokenService } from "../token/token.service";
 import { validateProfile } from "../user/user.service";
@@ -15,7 +16,7 @@ import { validateProfile } from "../user/user.service";
 export interface ExternalCredentialServiceDeps {
   dataSource: DataSource;
   companies: CompanyService;
-  sessions: SessionService;
+  events: EventService;
   tokens: TokenService;
 }
 
@@ -85,7 +86,7 @@ export class ExternalCredentialService {
   async admit(input: JoinEventInput, credential: string | null, verify: ExternalVerifier): Promise<Admission> {
     if (!credential) throw badInput("credential", "credential is required for this credentialType.");
     // The event names the company; the token's key is looked up in that company only.
-    const event = await this.deps.sessions.publicEventOf(input.event);
+    const event = await this.deps.events.publicEventOf(input.event);
     const company = await this.companyOf(event.companyId);
     const verified = await verify(company, credential);
     if (verified.channel !== null && verified.channel !== event.slug) {

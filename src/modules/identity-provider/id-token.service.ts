@@ -3,7 +3,7 @@ import { idClaim, jtiClaim, malformedClaim, syntheticJti } from "../../auth/exte
 import { ID_TOKEN_MAX_LIFETIME_SECONDS, peekExternalToken, tokenInvalid, verifyExternalToken } from "../../auth/external-tokens";
 import type { CompanyEntity } from "../company/company.entity";
 import type { PartnerService } from "../partner/partner.service";
-import type { Admission } from "../session/session.service";
+import type { Admission } from "../session/admission.service";
 import type { JoinEventInput } from "../session/session.inputs";
 import { profileOf, type ExternalCredential, type ExternalCredentialService, type ExternalSubject } from "./external-credential.service";
 import type { ProviderKeySets } from "./provider-key-sets";

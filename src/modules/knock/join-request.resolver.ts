@@ -9,7 +9,7 @@ import { toJoinRequestType } from "./join-request.service";
 import { JoinRequestConnection, JoinRequestStatus, JoinRequestTicketType, JoinRequestType } from "./join-request.types";
 
 // Organizer operations carry no @Authorized: an ORGANIZER session token of the event may act as
-// bearer too, which the service checks (SessionService.organizerCompany).
+// bearer too, which the service checks (organizerCompany in src/graphql/auth-checker.ts).
 @Resolver(() => JoinRequestType)
 export class JoinRequestResolver {
   @Access("public")

@@ -6,13 +6,13 @@ import { generateOpaqueSecret, secretMatches } from "../../auth/opaque-secret";
 import { signToken } from "../../auth/tokens";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { createdAtCursorOf, CreatedAtCursor, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
-import type { RequestContext } from "../../request-context";
+import { organizerCompany, type LiveRoleOf, type RequestContext } from "../../request-context";
 import { AppError, badInput, notFound } from "../../errors";
 import { EventStatus, Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
-import { eventStatus } from "../event/event.service";
-import type { Admission, SessionService } from "../session/session.service";
+import { eventStatus, type EventService } from "../event/event.service";
+import type { Admission } from "../session/admission.service";
 import type { JoinEventInput } from "../session/session.inputs";
 import type { SigningKeyService } from "../token/signing-key.service";
 import { requireStorable, TokenService } from "../token/token.service";
@@ -34,10 +34,12 @@ import { addressSubject, AuthRateLimiter } from "../../auth/rate-limit";
 export interface JoinRequestServiceDeps {
   dataSource: DataSource;
   clock: Clock;
-  sessions: SessionService;
+  events: EventService;
   tokens: TokenService;
   signingKeys: SigningKeyService;
   limiter: AuthRateLimiter;
+  /** The organizer rule asks a bearer session's role now (SessionService.liveRoleOf). */
+  liveRoleOf: LiveRoleOf;
 }
 
 /** How long the credential handed to an approved requester is valid; each poll signs a new one. */
@@ -115,7 +117,7 @@ function joinRequestPageLoader(dataSource: DataSource, now: Date) {
 const requestLoaders = new WeakMap<object, { now: Date; pages: ReturnType<typeof joinRequestPageLoader> }>();
 
 /**
- * Knocking (F8): requestToJoin, the requester's poll, the organizers' list and decisions, and the
+ * Knocking: requestToJoin, the requester's poll, the organizers' list and decisions, and the
  * single-use credential an approval hands out.
  */
 export class JoinRequestService {
@@ -131,7 +133,7 @@ export class JoinRequestService {
    * guest); a PRIVATE one without knocking is CREDENTIAL_REQUIRED; an ended one EVENT_ENDED.
    */
   async request(ctx: RequestContext, input: RequestToJoinInput): Promise<{ request: JoinRequestEntity; secret: string }> {
-    const event = await this.deps.sessions.publicEventOf(input.event);
+    const event = await this.deps.events.publicEventOf(input.event);
     const now = this.deps.clock.now();
     if (eventStatus(event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
     if (event.privacy === "PUBLIC") {
@@ -171,7 +173,7 @@ export class JoinRequestService {
    */
   async find(ctx: RequestContext, id: string, secret: string | null | undefined): Promise<JoinRequestType | null> {
     if (secret !== null && secret !== undefined) return this.poll(id, secret);
-    const companyId = await this.deps.sessions.organizerCompany(ctx);
+    const companyId = await organizerCompany(ctx, this.deps.liveRoleOf);
     const row = v.isUuid(id) ? await this.deps.dataSource.getRepository(JoinRequestEntity).findOneBy({ id, companyId }) : null;
     if (!row || (ctx.principal.kind === "session" && ctx.principal.eventId !== row.eventId)) return null;
     const now = this.deps.clock.now();
@@ -242,7 +244,7 @@ export class JoinRequestService {
     id: string,
     decision: { status: "APPROVED" | "DENIED"; role: Role | null; reason: string | null },
   ): Promise<JoinRequestEntity> {
-    const companyId = await this.deps.sessions.organizerCompany(ctx);
+    const companyId = await organizerCompany(ctx, this.deps.liveRoleOf);
     if (!v.isUuid(id)) throw notFound("The join request");
     const principal = ctx.principal;
     const onlyEvent = principal.kind === "session" ? principal.eventId : null;
@@ -276,7 +278,7 @@ export class JoinRequestService {
     eventId: string,
     page: { first?: number | null; after?: string | null; status?: JoinRequestStatusValue | null },
   ) {
-    const companyId = await this.deps.sessions.organizerCompany(ctx);
+    const companyId = await organizerCompany(ctx, this.deps.liveRoleOf);
     if (ctx.principal.kind === "session" && ctx.principal.eventId !== eventId) {
       throw new AppError("FORBIDDEN", "Only an organizer of this event may see its join requests.");
     }
@@ -294,7 +296,7 @@ export class JoinRequestService {
   }
 
   /**
-   * The credential of an approved knock at joinEvent (SessionService.registerJoinRequestCredential):
+   * The credential of an approved knock at joinEvent (the JoinRequestAdmitter of OwnCredentials):
    * a verified join token of `company` carrying jrq. The requester joins as a guest (no seat) with
    * the approved role; the email they gave is unverified, so it matches no organizer list and is
    * kept in the session's metadata only. The approval works once: consumed by one conditional
@@ -305,7 +307,7 @@ export class JoinRequestService {
     if (typeof id !== "string" || !v.isUuid(id) || payload.jti !== id || payload.sub !== `join-request:${id}`) {
       throw new AppError("TOKEN_INVALID", "The token's claims are malformed.");
     }
-    const event = await this.deps.sessions.eventOf(company.id, input.event);
+    const event = await this.deps.events.eventOf(company.id, input.event);
     if (payload.evt !== event.id) throw new AppError("TOKEN_WRONG_EVENT", "This approval opens another event.");
     const request = await this.deps.dataSource.getRepository(JoinRequestEntity).findOneBy({ id, companyId: company.id });
     if (!request) throw new AppError("TOKEN_INVALID", "This join request does not exist.");

@@ -10,7 +10,9 @@ import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
 import type { CompanyService } from "../company/company.service";
 import { EventEntity } from "../event/event.entity";
-import type { Admission, SessionService } from "../session/session.service";
+import type { EventService } from "../event/event.service";
+import type { Admission } from "../session/admission.service";
+import type { SessionService } from "../session/session.service";
 import type { JoinEventInput } from "../session/session.inputs";
 import type { TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
@@ -25,6 +27,7 @@ export interface LoginLinkServiceDeps {
   clock: Clock;
   publicUrl: string;
   companies: CompanyService;
+  events: EventService;
   sessions: SessionService;
   tokens: TokenService;
   log: Logger;
@@ -272,7 +275,7 @@ export class LoginLinkService {
   async admitForJoin(input: JoinEventInput, credential: string | null): Promise<Admission> {
     if (!credential) throw badInput("credential", "credential is required for this credentialType.");
     const verified = await this.verifyCode(credential);
-    const event = await this.deps.sessions.eventOf(verified.company.id, input.event);
+    const event = await this.deps.events.eventOf(verified.company.id, input.event);
     if (verified.link.eventId !== null && verified.link.eventId !== event.id) {
       throw new AppError("TOKEN_WRONG_EVENT", "This login link opens another event.");
     }

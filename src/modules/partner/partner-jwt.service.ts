@@ -5,7 +5,7 @@ import { isAsymmetricAlg, peekExternalToken, tokenInvalid, verifyExternalToken, 
 import type { CompanyEntity } from "../company/company.entity";
 import type { ExternalCredential, ExternalCredentialService } from "../identity-provider/external-credential.service";
 import type { ProviderKeySets } from "../identity-provider/provider-key-sets";
-import type { Admission } from "../session/session.service";
+import type { Admission } from "../session/admission.service";
 import type { JoinEventInput } from "../session/session.inputs";
 import type { TokenService } from "../token/token.service";
 import { metadataClaim, partnerSubject, roleClaim, ticketClaims } from "./partner-jwt.claims";

@@ -6,8 +6,8 @@ import { companyIdOf, RequestContext } from "../../request-context";
 import { AppError, badInput, notFound } from "../../errors";
 import { EventStatus } from "../../graphql/enums";
 import { CompanyEntity } from "../company/company.entity";
-import { eventStatus } from "../event/event.service";
-import type { Admission, JoinRequestFacts, SessionService } from "../session/session.service";
+import { eventStatus, type EventService } from "../event/event.service";
+import type { Admission, JoinRequestFacts } from "../session/admission.service";
 import type { JoinEventInput } from "../session/session.inputs";
 import { isStorable, TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
@@ -18,7 +18,7 @@ import { addressSubject, AuthRateLimiter, Count, PASSWORD_ADDRESS_LIMIT, PASSWOR
 export interface PasswordServiceDeps {
   dataSource: DataSource;
   clock: Clock;
-  sessions: SessionService;
+  events: EventService;
   tokens: TokenService;
   limiter: AuthRateLimiter;
 }
@@ -80,7 +80,7 @@ export class PasswordService {
    * guesses cannot slip past the limit.
    */
   async admit(input: JoinEventInput, facts: JoinRequestFacts): Promise<Admission> {
-    const event = await this.deps.sessions.publicEventOf(input.event);
+    const event = await this.deps.events.publicEventOf(input.event);
     const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneByOrFail({ id: event.companyId });
     if (!company.passwordAuthEnabled) {
       throw new AppError("PASSWORD_AUTH_DISABLED", "This company does not accept passwords; use the link or token you were given.");

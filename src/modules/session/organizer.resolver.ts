@@ -1,5 +1,6 @@
 import { Ctx, Field, ID, Int, ObjectType, Query, Resolver } from "type-graphql";
 import { Access, AccessOwner, noteBearerIsOrganizer } from "../../graphql/access";
+import { organizerOf } from "../../graphql/auth-checker";
 import type { RequestContext } from "../../graphql/context";
 import { Role } from "../../graphql/enums";
 import { AppError } from "../../errors";
@@ -76,7 +77,7 @@ export class OrganizerResolver {
       throw new AppError("FORBIDDEN", "liveEvent answers an organizer's session token; with an API key, read event(id) { sessions }.");
     }
     // FORBIDDEN unless this session is live and its user is an ORGANIZER of the event right now.
-    const companyId = await ctx.services.sessions.organizerCompany(ctx);
+    const companyId = await organizerOf(ctx);
     noteBearerIsOrganizer(ctx);
     const key = { companyId, parentId: principal.eventId, filter: "active" as const };
     const [event, sessions, participantCount] = await Promise.all([

@@ -19,6 +19,11 @@ export interface RoleSubject {
   emailNormalized: string | null;
 }
 
+/** A user as the event's lists name people: by external id and normalized email. */
+export function subjectOf(user: RoleSubject): RoleSubject {
+  return { externalId: user.externalId, emailNormalized: user.emailNormalized };
+}
+
 /** A credential's admin/owner grant becomes ORGANIZER. */
 export function normalizeGrant(grant: string | null | undefined): Role | null {
   if (!grant) return null;

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Relation } from "typeorm";
 import { EventEntity } from "../event/event.entity";
-import { UserEntity } from "../user/user.entity";
+import { UserEntity, type UserOriginValue } from "../user/user.entity";
 
 export const CREDENTIAL_TYPES = [
   "JOIN_TOKEN",
@@ -12,6 +12,17 @@ export const CREDENTIAL_TYPES = [
   "GUEST",
 ] as const;
 export type CredentialTypeValue = (typeof CREDENTIAL_TYPES)[number];
+
+/** The origin (users.created_via) of a user that a credential of this type creates just in time. */
+export const ORIGIN_OF_CREDENTIAL: Readonly<Record<CredentialTypeValue, UserOriginValue>> = {
+  JOIN_TOKEN: "JOIN_TOKEN",
+  REGISTRATION_TOKEN: "REGISTRATION",
+  LOGIN_LINK: "LOGIN_LINK",
+  PARTNER_JWT: "PARTNER_JWT",
+  OIDC_ID_TOKEN: "OIDC",
+  PASSWORD: "PASSWORD",
+  GUEST: "GUEST",
+};
 
 export const SESSION_END_REASONS = [
   "LEFT",

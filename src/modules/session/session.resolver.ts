@@ -41,7 +41,7 @@ export class SessionResolver {
   @Access("public")
   @Mutation(() => JoinResultType, { description: "Exchanges a credential for a session. No API key: the credential is the authority." })
   async joinEvent(@Arg("input") input: JoinEventInput, @Ctx() ctx: RequestContext): Promise<JoinResultType> {
-    const joined = await ctx.services.sessions.join(input, { ip: ctx.ip });
+    const joined = await ctx.services.admission.join(input, { ip: ctx.ip });
     grantSession(ctx, joined.session, joined.session.endedAt === null && joined.role === Role.ORGANIZER);
     return { ...joined, session: toSessionType(joined.session) };
   }

@@ -1,27 +1,30 @@
 import { randomUUID } from "node:crypto";
 import { DataSource, EntityManager, IsNull } from "typeorm";
-import { decodeJwt, type JWTPayload } from "jose";
+import { decodeJwt } from "jose";
 import type { Clock } from "../../clock";
-import { peekToken, signToken, TokenSigningKey } from "../../auth/tokens";
-import { companyIdOf, Principal, RequestContext } from "../../request-context";
+import { signToken, TokenSigningKey } from "../../auth/tokens";
+import { companyIdOf, organizerCompany, Principal, RequestContext } from "../../request-context";
 import { AppError, badInput, isAppError, notFound } from "../../errors";
 import { EventStatus, Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
+import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
 import { CompanyEntity } from "../company/company.entity";
 import { EventEntity } from "../event/event.entity";
 import { EventPrincipalEntity } from "../event/event-principal.entity";
 import { eventStatus, EventService } from "../event/event.service";
 import { RegistrantEntity } from "../registrant/registrant.entity";
 import type { SigningKeyService } from "../token/signing-key.service";
-import { isStorable, joinTokenOf, requireStorable, TokenService } from "../token/token.service";
-import { UserEntity, type UserOriginValue } from "../user/user.entity";
+import type { TokenService } from "../token/token.service";
+import { UserEntity } from "../user/user.entity";
+import { type UserRef, userIdOfRef } from "../user/user.service";
+import type { Admission } from "./admission.types";
 import { permissionsOf } from "./role-permissions";
-import { type UserRef, userIdOfRef, UserService, validateProfile } from "../user/user.service";
-import { normalizeGrant, resolveRole, RoleResolution, RoleSubject } from "./role";
-import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
-import { CredentialTypeValue, SessionEndReasonValue, SessionEntity } from "./session.entity";
-import type { JoinEventInput } from "./session.inputs";
-import { addressSubject, type AuthRateLimiter } from "../../auth/rate-limit";
+import { normalizeGrant, resolveRole, RoleResolution, RoleSubject, subjectOf } from "./role";
+import { ORIGIN_OF_CREDENTIAL, SessionEndReasonValue, SessionEntity } from "./session.entity";
+import { HEARTBEAT_SQL, runJoin, SessionRow, sessionOfRow, SWEEP_SQL } from "./session.sql";
+
+// The guest admitter (admission.service.ts) owns this limit; it is still read from here too.
+export { GUEST_ADDRESS_LIMIT } from "./admission.types";
 
 export interface SessionServiceDeps {
   dataSource: DataSource;
@@ -29,16 +32,7 @@ export interface SessionServiceDeps {
   tokens: TokenService;
   signingKeys: SigningKeyService;
   events: EventService;
-  users: UserService;
-  limiter: AuthRateLimiter;
 }
-
-/**
- * Guest joins per client address and company: a bot on one address cannot fill a public event
- * (or its analytics) with made-up names, while an office behind one NAT still gets its people in.
- * Counted in the database like the password limits, so every node shares the count.
- */
-export const GUEST_ADDRESS_LIMIT = { max: 60, windowSeconds: 600 } as const;
 
 /** Session tokens are short-lived: a client refreshes it with every heartbeat. */
 export const SESSION_TOKEN_TTL_SECONDS = 600;
@@ -46,70 +40,6 @@ export const SESSION_TOKEN_TTL_SECONDS = 600;
 const LOOK_FOR_ROOM_EVERY_MS = 1_000;
 /** How often clients should heartbeat; also how long a revocation takes to reach a live session. */
 export const HEARTBEAT_INTERVAL_SECONDS = 30;
-const MAX_DISPLAY_NAME = 100;
-
-/** Who a credential lets in; resolved before any write. */
-export type Entrant =
-  /** Upserted by external id: refreshed, or created just in time (taking a seat). */
-  | { kind: "external"; profile: ReturnType<typeof validateProfile> }
-  /** An existing, non-guest user of the company (login link, password, partner `{ sub }`). */
-  | { kind: "user"; userId: string }
-  /** A display name only: a guest's own word names nobody. */
-  | { kind: "guest"; name: string }
-  | { kind: "registrant"; registrant: RegistrantEntity };
-
-/** Everything a verified credential says about the join. */
-export interface Admission {
-  company: CompanyEntity;
-  event: EventEntity;
-  credentialType: CredentialTypeValue;
-  jti: string | null;
-  issuedAt: Date | null;
-  expiresAt: Date | null;
-  roleGrant: Role | null;
-  ejectAfterElapsedSeconds: number | null;
-  ejectAtTokenExpiry: boolean;
-  metadata: Record<string, unknown>;
-  entrant: Entrant;
-  /**
-   * Runs first inside the join transaction, for single-use credentials (one conditional UPDATE
-   * that consumes the credential, throwing when it is already used) and for limits counted per
-   * join (guests per address). A refusal later in the join rolls it back with everything else.
-   */
-  consume?: (manager: EntityManager) => Promise<void>;
-  /** Runs after the session row is written, in the same transaction (e.g. to remember it). */
-  onSession?: (manager: EntityManager, session: SessionEntity) => Promise<void>;
-  /**
-   * The origin recorded on a user this join creates just in time (users.created_via); default
-   * the credential's (see ORIGIN_OF_CREDENTIAL). A token exchange names the credential it took.
-   */
-  createdVia?: UserOriginValue;
-}
-
-/** The origin of a user created just in time by a credential of this type. */
-const ORIGIN_OF_CREDENTIAL: Readonly<Record<CredentialTypeValue, UserOriginValue>> = {
-  JOIN_TOKEN: "JOIN_TOKEN",
-  REGISTRATION_TOKEN: "REGISTRATION",
-  LOGIN_LINK: "LOGIN_LINK",
-  PARTNER_JWT: "PARTNER_JWT",
-  OIDC_ID_TOKEN: "OIDC",
-  PASSWORD: "PASSWORD",
-  GUEST: "GUEST",
-};
-
-/** Admits a verified join token (signature, kind, issuer, times checked) that names a join request. */
-export type JoinRequestAdmitter = (company: CompanyEntity, payload: JWTPayload, input: JoinEventInput) => Promise<Admission>;
-
-/** Facts about the request a credential came with (rate limits key on the address). */
-export interface JoinRequestFacts {
-  ip: string;
-}
-
-/**
- * Verifies one kind of credential for joinEvent and says who it lets in; writes nothing (a
- * single-use credential is consumed by Admission.consume, inside the join transaction).
- */
-export type CredentialAdmitter = (input: JoinEventInput, credential: string | null, facts: JoinRequestFacts) => Promise<Admission>;
 
 export interface JoinOutcome {
   session: SessionEntity;
@@ -133,8 +63,6 @@ const earliest = (...dates: (Date | null)[]): Date | null =>
 
 export class SessionService {
   private readonly sql: RawQuery;
-  private readonly admitters = new Map<CredentialTypeValue, CredentialAdmitter>();
-  private joinRequestAdmitter: JoinRequestAdmitter | null = null;
 
   constructor(private readonly deps: SessionServiceDeps) {
     this.sql = preparedQuery(deps.dataSource);
@@ -142,16 +70,6 @@ export class SessionService {
 
   // ---------------------------------------------------------------------------------------------
   // Join
-
-  /** Plugs in the verifier of a credential type that another module owns (partner, login-link, password, knock, identity-provider). */
-  registerCredential(type: CredentialTypeValue, admitter: CredentialAdmitter): void {
-    this.admitters.set(type, admitter);
-  }
-
-  /** joinEvent: exchanges a credential for a session (F9). */
-  async join(input: JoinEventInput, facts: JoinRequestFacts = { ip: "unknown" }): Promise<JoinOutcome> {
-    return this.joinAdmitted(await this.admit(input, facts));
-  }
 
   /**
    * Opens a session for a verified admission, under the event's row lock when it has a
@@ -164,14 +82,13 @@ export class SessionService {
     const key = await this.deps.signingKeys.currentKey(admission.company.id);
     if (eventStatus(admission.event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
     const params = joinParams(admission, now, this.mayLookForRoom(admission.event.id, now));
-    let row: JoinRow;
+    let session: SessionEntity;
     try {
-      row = await this.runJoinStatement(admission, params);
+      session = await this.writeJoin(admission, params);
     } catch (error) {
       if (isAppError(error) && error.code === "EVENT_FULL") this.foundFull(admission.event.id, now);
       throw error;
     }
-    const session = sessionOfRow(row);
     // Signed after COMMIT: the rows this join locked (a seat stripe, the event's for a capacity)
     // are not held while the signature is made.
     const { token, expiresAt } = await this.signSessionToken(key, admission.company, session, now);
@@ -196,195 +113,20 @@ export class SessionService {
     if (this.mayLookForRoom(eventId, now)) this.lookedForRoom.set(eventId, now.getTime());
   }
 
-  private async runJoinStatement(admission: Admission, params: unknown[]): Promise<JoinRow> {
-    let row: JoinRow;
-    if (admission.consume || admission.onSession) {
-      // A single-use credential is consumed in the same transaction as the join, so a refusal by
-      // admit_join gives it back.
-      row = await this.deps.dataSource.transaction(async (manager) => {
-        if (admission.consume) await admission.consume(manager);
-        const joined = await runJoin(admission, () => queryRows<JoinRow>(manager, JOIN_SQL, params));
-        if (admission.onSession) await admission.onSession(manager, sessionOfRow(joined));
-        return joined;
-      });
-    } else {
-      // One statement, its own transaction: the whole join is one round trip (see admit_join).
-      row = await runJoin(admission, () => this.sql<JoinRow>(JOIN_SQL, params));
-    }
-    return row;
-  }
-
-  /** Verifies the credential and names the event and entrant. Writes nothing. */
-  private async admit(input: JoinEventInput, facts: JoinRequestFacts): Promise<Admission> {
-    const credential = input.credential?.trim() || null;
-    let type = input.credentialType ?? null;
-    if (!type) {
-      if (!credential) type = "GUEST";
-      else {
-        const kind = peekToken(credential).kind;
-        if (kind === "join") type = "JOIN_TOKEN";
-        else if (kind === "registration") type = "REGISTRATION_TOKEN";
-        else throw new AppError("TOKEN_INVALID", "This credential cannot be used to join; name its credentialType.");
-      }
-    }
-    switch (type) {
-      case "JOIN_TOKEN":
-        return this.admitJoinToken(input, requireCredential(credential));
-      case "REGISTRATION_TOKEN":
-        return this.admitRegistrationToken(input, requireCredential(credential));
-      case "GUEST":
-        return this.admitGuest(input, facts);
-      case "LOGIN_LINK":
-      case "PARTNER_JWT":
-      case "OIDC_ID_TOKEN":
-      case "PASSWORD": {
-        const admitter = this.admitters.get(type);
-        if (!admitter) throw badInput("credentialType", `${type} credentials are not accepted by this server.`);
-        return admitter(input, credential, facts);
-      }
-    }
-  }
-
   /**
-   * Plugs in the admission of join tokens that carry a `jrq` claim: the single-use credential an
-   * approved knock hands out (F8), owned by the join-request module.
+   * admit_join (JOIN_SQL) with its parameters. Alone it is one statement in its own transaction:
+   * the whole join is one round trip. A credential to consume, or a session to remember, joins it
+   * in one transaction, so that a refusal by admit_join gives a single-use credential back.
    */
-  registerJoinRequestCredential(admitter: JoinRequestAdmitter): void {
-    this.joinRequestAdmitter = admitter;
-  }
-
-  private async admitJoinToken(input: JoinEventInput, token: string): Promise<Admission> {
-    const { company, payload } = await this.deps.tokens.verify(token, ["join"]);
-    if (payload.jrq !== undefined) {
-      if (!this.joinRequestAdmitter) throw new AppError("TOKEN_INVALID", "This token cannot be used here.");
-      return this.joinRequestAdmitter(company, payload, input);
-    }
-    const { claims, profile } = joinTokenOf(payload);
-    const event = await this.eventOf(company.id, input.event);
-    if (claims.eventId !== null && claims.eventId !== event.id) {
-      throw new AppError("TOKEN_WRONG_EVENT", "This token opens another event.");
-    }
-    // sjt: the subject token a token exchange minted this one for; revoking it revokes this too.
-    const subjectJti = typeof payload.sjt === "string" ? payload.sjt : null;
-    if ((await this.deps.tokens.isRevoked(company.id, claims.jti)) || (subjectJti !== null && (await this.deps.tokens.isRevoked(company.id, subjectJti)))) {
-      throw new AppError("TOKEN_REVOKED", "This token was revoked.");
-    }
-    return {
-      company,
-      event,
-      credentialType: "JOIN_TOKEN",
-      jti: claims.jti,
-      issuedAt: claims.issuedAt,
-      expiresAt: claims.expiresAt,
-      roleGrant: claims.roleGrant,
-      ejectAfterElapsedSeconds: claims.ejectAfterElapsedSeconds,
-      ejectAtTokenExpiry: claims.ejectAtTokenExpiry,
-      metadata: claims.metadata,
-      entrant: { kind: "external", profile },
-    };
-  }
-
-  private async admitRegistrationToken(input: JoinEventInput, token: string): Promise<Admission> {
-    const { company, payload } = await this.deps.tokens.verify(token, ["registration"]);
-    const event = await this.eventOf(company.id, input.event);
-    const registrant = v.isUuid(payload.sub!)
-      ? await this.deps.dataSource.getRepository(RegistrantEntity).findOneBy({ id: payload.sub!, companyId: company.id })
-      : null;
-    if (!registrant) throw new AppError("TOKEN_INVALID", "This registration does not exist.");
-    if (registrant.eventId !== event.id) throw new AppError("TOKEN_WRONG_EVENT", "This registration is for another event.");
-    if (registrant.cancelledAt || (await this.deps.tokens.isRevoked(company.id, payload.jti!))) {
-      throw new AppError("TOKEN_REVOKED", "This registration was cancelled or revoked.");
-    }
-    return {
-      company,
-      event,
-      credentialType: "REGISTRATION_TOKEN",
-      jti: payload.jti!,
-      issuedAt: new Date(payload.iat! * 1000),
-      expiresAt: typeof payload.exp === "number" ? new Date(payload.exp * 1000) : null,
-      roleGrant: null,
-      ejectAfterElapsedSeconds: null,
-      ejectAtTokenExpiry: false,
-      metadata: {},
-      entrant: { kind: "registrant", registrant },
-    };
-  }
-
-  private async admitGuest(input: JoinEventInput, facts: JoinRequestFacts): Promise<Admission> {
-    const event = await this.publicEventOf(input.event);
-    const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneByOrFail({ id: event.companyId });
-    if (event.privacy !== "PUBLIC") {
-      throw new AppError(
-        "CREDENTIAL_REQUIRED",
-        event.knockingEnabled
-          ? "This event is private: ask to join (requestToJoin) or use your invitation link."
-          : "This event is private: use the link or token you were given.",
-      );
-    }
-    if (!input.displayName?.trim()) throw badInput("displayName", "displayName is required to join as a guest.");
-    const name = v.requiredText("displayName", requireStorable("displayName", input.displayName), MAX_DISPLAY_NAME);
-    return {
-      company,
-      event,
-      credentialType: "GUEST",
-      jti: null,
-      issuedAt: null,
-      expiresAt: null,
-      roleGrant: null,
-      ejectAfterElapsedSeconds: null,
-      ejectAtTokenExpiry: false,
-      metadata: {},
-      entrant: { kind: "guest", name },
-      // Counted in the join's transaction: a guest join refused for any reason counts nothing.
-      consume: async (manager) => {
-        const counted = await this.deps.limiter.hit(company.id, `guest:${addressSubject(facts.ip)}`, GUEST_ADDRESS_LIMIT, manager);
-        const limited = this.deps.limiter.refusal(counted, GUEST_ADDRESS_LIMIT, "Too many guests have joined from your address");
-        if (limited) throw limited;
-      },
-    };
-  }
-
-  /**
-   * The event of this company that a reference names: its id, its slug, or
-   * "companySlug/eventSlug" (the form of the join page's address), as everywhere an event is named.
-   * Another company's event is NOT_FOUND, like a missing one.
-   */
-  async eventOf(companyId: string, ref: string): Promise<EventEntity> {
-    const trimmed = isStorable(ref) ? ref.trim() : "";
-    if (trimmed.includes("/")) {
-      const event = await this.publicEventOf(trimmed);
-      if (event.companyId !== companyId) throw notFound("The event");
-      return event;
-    }
-    const event = trimmed ? await this.deps.events.findByIdOrSlug(companyId, trimmed) : null;
-    if (!event) throw notFound("The event");
-    return event;
-  }
-
-  /**
-   * An event named without a credential: by id, by "companySlug/eventSlug", or by a slug that
-   * only one company uses.
-   */
-  async publicEventOf(ref: string): Promise<EventEntity> {
-    const trimmed = ref.trim();
-    // No event has such a name, and PostgreSQL would refuse the text itself.
-    if (!isStorable(trimmed)) throw notFound("The event");
-    const repo = this.deps.dataSource.getRepository(EventEntity);
-    if (v.isUuid(trimmed)) {
-      const byId = await repo.findOneBy({ id: trimmed });
-      if (byId) return byId;
-    }
-    const slash = trimmed.indexOf("/");
-    if (slash > 0) {
-      const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ slug: trimmed.slice(0, slash) });
-      const event = company ? await repo.findOneBy({ companyId: company.id, slug: trimmed.slice(slash + 1) }) : null;
-      if (event) return event;
-      throw notFound("The event");
-    }
-    const matches = await repo.find({ where: { slug: trimmed }, take: 2 });
-    if (matches.length === 1) return matches[0];
-    if (matches.length > 1) throw badInput("event", "Several companies use this slug: name the event by its id or as companySlug/eventSlug.");
-    throw notFound("The event");
+  private async writeJoin(admission: Admission, params: unknown[]): Promise<SessionEntity> {
+    if (!admission.consume && !admission.onSession) return sessionOfRow(await runJoin(this.sql, params, admission));
+    return this.deps.dataSource.transaction(async (manager) => {
+      await admission.consume?.(manager);
+      const inTransaction: RawQuery = (sql, values) => queryRows(manager, sql, values);
+      const session = sessionOfRow(await runJoin(inTransaction, params, admission));
+      await admission.onSession?.(manager, session);
+      return session;
+    });
   }
 
   /** Signs a session token and remembers it on this node (replacing the one it refreshes), see TokenService.rememberSessionToken. */
@@ -438,7 +180,7 @@ export class SessionService {
   }
 
   /**
-   * heartbeat (F10, F10b): re-checks everything join checked, ends the session when a rule says
+   * heartbeat: re-checks everything join checked, ends the session when a rule says
    * so, re-resolves the role, and hands out a fresh session token that never outlives ejectAt.
    */
   async heartbeat(sessionToken: string): Promise<SessionStateOutcome> {
@@ -533,7 +275,7 @@ export class SessionService {
   }
 
   /**
-   * endSession (F10b): an organizer or the company's API key ends a session as KICKED; with ban,
+   * endSession: an organizer or the company's API key ends a session as KICKED; with ban,
    * the credential it came in with is revoked too, so the same link cannot rejoin.
    */
   async kick(ctx: RequestContext, id: string, ban: boolean): Promise<SessionEntity> {
@@ -565,8 +307,8 @@ export class SessionService {
   }
 
   /** A session the caller may act on as organizer: its company's API key, or an ORGANIZER session of its event. */
-  async sessionForOrganizer(ctx: RequestContext, id: string): Promise<SessionEntity> {
-    const companyId = await this.organizerCompany(ctx);
+  private async sessionForOrganizer(ctx: RequestContext, id: string): Promise<SessionEntity> {
+    const companyId = await organizerCompany(ctx, (companyId, sessionId) => this.liveRoleOf(companyId, sessionId));
     const session = v.isUuid(id) ? await this.deps.dataSource.getRepository(SessionEntity).findOneBy({ id, companyId }) : null;
     if (!session) throw notFound("The session");
     if (ctx.principal.kind === "session" && ctx.principal.eventId !== session.eventId) throw notFound("The session");
@@ -574,31 +316,23 @@ export class SessionService {
   }
 
   /**
-   * The company of an API-key caller (MANAGE_EVENTS) or of a live ORGANIZER session. The
-   * organizer's role is resolved now, from the lists as they are, not read from its last
-   * heartbeat: someone removed from the organizers loses the power at once.
+   * The role a live session of the company holds now, resolved from its event's lists as they are
+   * (not read from its last heartbeat); null when it has ended or a rule of endingOf ends it now.
+   * Reads only: the next heartbeat or sweep writes the ending down. The organizer rule
+   * (organizerCompany in src/graphql/auth-checker.ts) asks this of a session token as bearer.
    */
-  async organizerCompany(ctx: RequestContext): Promise<string> {
-    const principal = ctx.principal;
-    if (principal.kind === "session") {
-      const forbidden = () => new AppError("FORBIDDEN", "Only an organizer of this event may do this.");
-      const manager = this.deps.dataSource.manager;
-      const organizer = await manager.findOneBy(SessionEntity, { id: principal.sessionId, companyId: principal.companyId, endedAt: IsNull() });
-      if (!organizer) throw forbidden();
-      const [company, event, user, principals] = await Promise.all([
-        manager.findOneByOrFail(CompanyEntity, { id: organizer.companyId }),
-        manager.findOneByOrFail(EventEntity, { id: organizer.eventId }),
-        manager.findOneByOrFail(UserEntity, { id: organizer.userId }),
-        manager.findBy(EventPrincipalEntity, { eventId: organizer.eventId }),
-      ]);
-      if (await this.endingOf(manager, company, event, user, organizer, this.deps.clock.now())) throw forbidden();
-      if (resolveRole(principals, subjectOf(user), normalizeGrant(organizer.roleGrant)).role !== Role.ORGANIZER) throw forbidden();
-      return organizer.companyId;
-    }
-    if (principal.kind === "apiKey" && !principal.scopes.includes("MANAGE_EVENTS")) {
-      throw new AppError("FORBIDDEN", "This API key lacks the scope MANAGE_EVENTS.");
-    }
-    return companyIdOf(ctx);
+  async liveRoleOf(companyId: string, sessionId: string): Promise<Role | null> {
+    const manager = this.deps.dataSource.manager;
+    const session = await manager.findOneBy(SessionEntity, { id: sessionId, companyId, endedAt: IsNull() });
+    if (!session) return null;
+    const [company, event, user, principals] = await Promise.all([
+      manager.findOneByOrFail(CompanyEntity, { id: session.companyId }),
+      manager.findOneByOrFail(EventEntity, { id: session.eventId }),
+      manager.findOneByOrFail(UserEntity, { id: session.userId }),
+      manager.findBy(EventPrincipalEntity, { eventId: session.eventId }),
+    ]);
+    if (await this.endingOf(manager, company, event, user, session, this.deps.clock.now())) return null;
+    return resolveRole(principals, subjectOf(user), normalizeGrant(session.roleGrant)).role;
   }
 
   async get(ctx: RequestContext, id: string): Promise<SessionEntity | null> {
@@ -628,7 +362,7 @@ export class SessionService {
     });
   }
 
-  /** effectiveRole (F9): the role a user or email would have in the event now, from its lists. */
+  /** effectiveRole: the role a user or email would have in the event now, from its lists. */
   async effectiveRole(ctx: RequestContext, eventId: string, userId?: string | null, email?: string | null): Promise<RoleResolution> {
     const event = await this.deps.events.get(ctx, eventId);
     if (!userId && !email) throw badInput("userId", "Give userId, email or both.");
@@ -672,23 +406,6 @@ export class SessionService {
   }
 }
 
-/*
- * The end-of-session rule of endingOf, as one UPDATE: of the limits that have passed (event end,
- * ejectAt, last heartbeat + the company's inactivity window), the first reached decides the
- * reason and the end time; ties go to the event end, then ejectAt. One statement, so that under
- * READ COMMITTED a concurrent heartbeat's newer last_seen_at is re-checked before the row is
- * ended. LEAST ignores NULLs. $1 is now.
- */
-/**
- * A guest's session that never heartbeated (last_seen_at is still its join) has the first-heartbeat
- * window instead: anonymous joins that never come alive (bots) give their place back.
- */
-const NEVER_BEATEN = "(s.credential_type = 'GUEST' AND s.last_seen_at = s.joined_at)";
-const IDLE_AT = `(s.last_seen_at + make_interval(secs => CASE WHEN ${NEVER_BEATEN}
-    THEN LEAST(c.first_heartbeat_window_seconds, c.session_inactivity_timeout_seconds) ELSE c.session_inactivity_timeout_seconds END))`;
-const IDLE_REASON = `CASE WHEN ${NEVER_BEATEN} THEN 'NO_HEARTBEAT' ELSE 'INACTIVE' END`;
-const EVENT_END = "LEAST(e.ended_at, e.ends_at)";
-const FIRST_LIMIT = `LEAST(${IDLE_AT}, s.eject_at, ${EVENT_END})`;
 interface EndingFacts {
   eventEnd: Date | null;
   idleSeconds: number;
@@ -702,7 +419,7 @@ interface EndingFacts {
  * Why a live session must end now, or null. Of the limits that time has passed (event end,
  * ejectAt, the inactivity window) the one reached first decides, so a session that idled out
  * before the event ended is INACTIVE and its time stops at its last heartbeat. Then revocation.
- * The same rule, in SQL, is SWEEP_SQL.
+ * The same rule, in SQL, is SWEEP_SQL (session.sql.ts).
  */
 export function decideEnding(session: SessionEntity, facts: EndingFacts): Pick<SessionEntity, "endedAt" | "endReason"> | null {
   const limits: { at: Date; endedAt: Date; endReason: SessionEndReasonValue }[] = [];
@@ -719,116 +436,6 @@ export function decideEnding(session: SessionEntity, facts: EndingFacts): Pick<S
   if (reached) return { endedAt: reached.endedAt, endReason: reached.endReason };
   if (facts.credentialRevoked || facts.registrantGone) return { endedAt: facts.now, endReason: "REVOKED" };
   return null;
-}
-
-/** The columns of a sessions row, as plain SQL returns them (SESSION_COLUMNS). */
-interface SessionRow {
-  id: string;
-  company_id: string;
-  event_id: string;
-  user_id: string;
-  registrant_id: string | null;
-  credential_type: SessionEntity["credentialType"];
-  credential_jti: string | null;
-  credential_issued_at: Date | null;
-  credential_expires_at: Date | null;
-  role_grant: string | null;
-  role: string;
-  joined_at: Date;
-  last_seen_at: Date;
-  ended_at: Date | null;
-  end_reason: SessionEndReasonValue | null;
-  eject_at: Date | null;
-  eject_reason: SessionEndReasonValue | null;
-  metadata: Record<string, unknown> | null;
-}
-
-interface JoinRow extends SessionRow {
-  user_created: boolean;
-}
-
-const SESSION_COLUMNS = `id, company_id, event_id, user_id, registrant_id, credential_type, credential_jti, credential_issued_at,
-       credential_expires_at, role_grant, role, joined_at, last_seen_at, ended_at, end_reason, eject_at, eject_reason, metadata`;
-
-/**
- * A heartbeat in one statement: the facts of decideEnding (time limits first, in SWEEP_SQL's order,
- * then revocation of the credential, the user's cut-off or the registration), and the role of
- * roleFromLists from the list entries naming this user and the credential's grant. An ending
- * session keeps its last_seen_at and role; a live one is touched and takes its live role.
- * $1 session id, $2 company id, $3 now.
- */
-const HEARTBEAT_SQL = `
-WITH facts AS (
-  SELECT s.id, ${EVENT_END} AS event_end, ${FIRST_LIMIT} AS first_limit,
-         ${FIRST_LIMIT} <= $3::timestamptz AS timed_out,
-         COALESCE(s.credential_jti IS NOT NULL AND EXISTS (
-                    SELECT 1 FROM revoked_tokens r WHERE r.company_id = s.company_id AND r.jti = s.credential_jti), false)
-           OR COALESCE(s.credential_issued_at < u.tokens_revoked_before, false)
-           OR (s.registrant_id IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM registrants g WHERE g.id = s.registrant_id AND g.cancelled_at IS NULL)) AS revoked,
-         u.suspended_at IS NOT NULL AS suspended,
-         ARRAY(SELECT p.role::text FROM event_principals p
-                WHERE p.event_id = s.event_id
-                  AND (p.user_external_id = u.external_id OR p.email = u.email_normalized)) AS listed,
-         CASE WHEN upper(s.role_grant) IN ('ADMIN', 'OWNER', 'ORGANIZER') THEN 'ORGANIZER' ELSE upper(s.role_grant) END AS granted
-    FROM sessions s
-    JOIN events e ON e.id = s.event_id
-    JOIN users u ON u.id = s.user_id
-    JOIN companies c ON c.id = s.company_id
-   WHERE s.id = $1 AND s.company_id = $2 AND s.ended_at IS NULL
-)
-UPDATE sessions s
-   SET ended_at = CASE WHEN f.timed_out THEN CASE WHEN f.event_end = f.first_limit THEN GREATEST(s.joined_at, f.event_end)
-                                                  WHEN s.eject_at = f.first_limit THEN s.eject_at
-                                                  ELSE s.last_seen_at END
-                       WHEN f.suspended OR f.revoked THEN $3::timestamptz END,
-       end_reason = CASE WHEN f.timed_out THEN CASE WHEN f.event_end = f.first_limit THEN 'EVENT_ENDED'
-                                                    WHEN s.eject_at = f.first_limit THEN COALESCE(s.eject_reason, 'ELAPSED')
-                                                    ELSE ${IDLE_REASON} END
-                         WHEN f.suspended THEN 'SUSPENDED'
-                         WHEN f.revoked THEN 'REVOKED' END,
-       last_seen_at = CASE WHEN f.timed_out OR f.suspended OR f.revoked THEN s.last_seen_at ELSE $3::timestamptz END,
-       role = CASE WHEN f.timed_out OR f.suspended OR f.revoked THEN s.role
-                   WHEN 'ORGANIZER' = ANY(f.listed) OR f.granted = 'ORGANIZER' THEN 'ORGANIZER'
-                   WHEN 'PRESENTER' = ANY(f.listed) OR f.granted = 'PRESENTER' THEN 'PRESENTER'
-                   ELSE 'ATTENDEE' END
-  FROM facts f
- WHERE s.id = f.id AND s.ended_at IS NULL
-RETURNING ${SESSION_COLUMNS.replace(/(\w+)/g, "s.$1")}`;
-
-/** The join's writes in one statement: admit_join (migration JoinInOneStatement) says what it does. */
-const JOIN_SQL = `SELECT ${SESSION_COLUMNS}, user_created
-  FROM admit_join($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`;
-
-/** The refusals admit_join raises (SQLSTATE AD001, the code as message), as a person reads them. */
-const JOIN_REFUSALS: Readonly<Record<string, string>> = {
-  EVENT_ENDED: "This event has ended.",
-  EVENT_FULL: "This event is full; try again when someone leaves.",
-  ALREADY_IN_SESSION: "You are already in this event elsewhere; leave that session first.",
-  SEAT_LIMIT_REACHED: "The company has used every seat of its seat limit; raise seatLimit to add users.",
-  INVALID_CREDENTIALS: "The user this credential names no longer exists.",
-  TOKEN_REVOKED: "This credential was revoked.",
-  USER_SUSPENDED: "This user is suspended: the company must unsuspend them before they can join.",
-};
-
-/** Runs admit_join, turning its refusals into the API's errors. */
-async function runJoin(admission: Admission, run: () => Promise<JoinRow[]>): Promise<JoinRow> {
-  try {
-    const [row] = await run();
-    return row;
-  } catch (error) {
-    const failure = error as { code?: string; message?: string; driverError?: { code?: string; message?: string } };
-    const code = failure.driverError?.code ?? failure.code;
-    const refusal = failure.driverError?.message ?? failure.message ?? "";
-    if (code !== "AD001") throw error;
-    if (refusal === "NOT_FOUND") throw notFound("The event");
-    if (refusal === "TOKEN_REVOKED" && admission.entrant.kind === "registrant") {
-      throw new AppError("TOKEN_REVOKED", "This registration was cancelled or revoked.");
-    }
-    const message = JOIN_REFUSALS[refusal];
-    if (!message) throw error;
-    throw new AppError(refusal as keyof typeof JOIN_REFUSALS & AppError["code"], message);
-  }
 }
 
 /** admit_join's parameters for an admission; refuses a session that would already be over. */
@@ -881,50 +488,7 @@ function joinParams(admission: Admission, now: Date, sweepWhenFull: boolean): un
   ];
 }
 
-function sessionOfRow(row: SessionRow): SessionEntity {
-  return Object.assign(new SessionEntity(), {
-    id: row.id,
-    companyId: row.company_id,
-    eventId: row.event_id,
-    userId: row.user_id,
-    registrantId: row.registrant_id,
-    credentialType: row.credential_type,
-    credentialJti: row.credential_jti,
-    credentialIssuedAt: row.credential_issued_at,
-    credentialExpiresAt: row.credential_expires_at,
-    roleGrant: row.role_grant,
-    role: row.role,
-    joinedAt: row.joined_at,
-    lastSeenAt: row.last_seen_at,
-    endedAt: row.ended_at,
-    endReason: row.end_reason,
-    ejectAt: row.eject_at,
-    ejectReason: row.eject_reason,
-    metadata: row.metadata ?? {},
-  });
-}
-
-const SWEEP_SQL = `UPDATE sessions s
-    SET ended_at = CASE WHEN ${EVENT_END} = ${FIRST_LIMIT} THEN GREATEST(s.joined_at, ${EVENT_END})
-                        WHEN s.eject_at = ${FIRST_LIMIT} THEN s.eject_at
-                        ELSE s.last_seen_at END,
-        end_reason = CASE WHEN ${EVENT_END} = ${FIRST_LIMIT} THEN 'EVENT_ENDED'
-                          WHEN s.eject_at = ${FIRST_LIMIT} THEN COALESCE(s.eject_reason, 'ELAPSED')
-                          ELSE ${IDLE_REASON} END
-   FROM events e, companies c
-  WHERE e.id = s.event_id AND c.id = s.company_id
-    AND s.ended_at IS NULL AND ${FIRST_LIMIT} <= $1::timestamptz`;
-
 const userSuspended = (): AppError =>
   new AppError("USER_SUSPENDED", "This user is suspended: the company must unsuspend them before they can join.");
-
-function requireCredential(credential: string | null): string {
-  if (!credential) throw badInput("credential", "credential is required for this credentialType.");
-  return credential;
-}
-
-function subjectOf(user: UserEntity): RoleSubject {
-  return { externalId: user.externalId, emailNormalized: user.emailNormalized };
-}
 
 const maxDate = (a: Date, b: Date): Date => (a.getTime() >= b.getTime() ? a : b);

@@ -8,16 +8,16 @@ import type { CompanyEntity } from "../company/company.entity";
 import type { CompanyService } from "../company/company.service";
 import { EventEntity } from "../event/event.entity";
 import { EventPrincipalEntity } from "../event/event-principal.entity";
+import type { EventService } from "../event/event.service";
 import type { ExternalCredential, ExternalCredentialService } from "../identity-provider/external-credential.service";
 import type { IdTokenService } from "../identity-provider/id-token.service";
 import type { LoginLinkService } from "../login-link/login-link.service";
 import type { PartnerJwtService } from "../partner/partner-jwt.service";
 import type { PartnerService } from "../partner/partner.service";
 import { RegistrantEntity } from "../registrant/registrant.entity";
-import { resolveRole, RoleSubject } from "../session/role";
+import { resolveRole, RoleSubject, subjectOf } from "../session/role";
 import type { CredentialTypeValue } from "../session/session.entity";
 import { SessionEntity } from "../session/session.entity";
-import type { SessionService } from "../session/session.service";
 import { UserEntity } from "../user/user.entity";
 import { joinTokenOf, type TokenService } from "./token.service";
 import type { TokenValidationType } from "./token.types";
@@ -26,7 +26,7 @@ export interface TokenValidationServiceDeps {
   dataSource: DataSource;
   companies: CompanyService;
   tokens: TokenService;
-  sessions: SessionService;
+  events: EventService;
   partners: PartnerService;
   partnerJwts: PartnerJwtService;
   idTokens: IdTokenService;
@@ -138,7 +138,7 @@ export class TokenValidationService {
     token: string,
     eventRef: string | null,
   ): Promise<ValidationOutcome> {
-    const named = eventRef ? await this.deps.sessions.publicEventOf(eventRef) : null;
+    const named = eventRef ? await this.deps.events.publicEventOf(eventRef) : null;
     let companyId = named?.companyId ?? (ctx.principal.kind === "apiKey" ? ctx.principal.companyId : null);
     if (!companyId && kind === "PARTNER_JWT") {
       const kid = peekExternalToken(token).kid;
@@ -161,7 +161,7 @@ export class TokenValidationService {
     if (refusal) return { valid: false, errorCode: refusal, ...base, admits: none };
     let event = named;
     if (verified.channel !== null) {
-      event ??= await this.deps.sessions.eventOf(company.id, verified.channel).catch(() => null);
+      event ??= await this.deps.events.eventOf(company.id, verified.channel).catch(() => null);
       if (event?.slug !== verified.channel) return { valid: false, errorCode: "TOKEN_WRONG_EVENT", ...base, admits: none };
     }
     if (event && event.companyId !== company.id) throw tokenInvalid("The event named is another company's.");
@@ -201,7 +201,7 @@ export class TokenValidationService {
 
   /** The company's event a reference names, or null when none was named. */
   private async namedEvent(company: CompanyEntity, eventRef: string | null): Promise<EventEntity | null> {
-    return eventRef ? this.deps.sessions.eventOf(company.id, eventRef) : null;
+    return eventRef ? this.deps.events.eventOf(company.id, eventRef) : null;
   }
 
   private async roleIn(event: EventEntity | null, subject: RoleSubject, grant: Role | null): Promise<Role | null> {
@@ -213,8 +213,6 @@ export class TokenValidationService {
 
 /** tokenType of the credentials that carry no typ of Admit's. */
 const FOREIGN_TYPES = { PARTNER_JWT: "partner_jwt", OIDC_ID_TOKEN: "oidc_id_token", LOGIN_LINK: "login_link" } as const;
-
-const subjectOf = (user: UserEntity): RoleSubject => ({ externalId: user.externalId, emailNormalized: user.emailNormalized });
 
 /** What joinEvent would answer for a user who is there but may not come in: suspended, or erased. */
 const standingOf = (user: UserEntity | null): "USER_SUSPENDED" | "TOKEN_REVOKED" | null =>
