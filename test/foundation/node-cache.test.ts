@@ -41,18 +41,19 @@ class FakeFeed implements ChangeFeed {
 function manualLoad<V>() {
   const pending: { resolve: (value: V) => void; reject: (error: Error) => void }[] = [];
   const load = () => new Promise<V>((resolve, reject) => pending.push({ resolve, reject }));
-  return { load, pending, get calls() {
-    return pending.length;
-  } };
+  return {
+    load,
+    pending,
+    get calls() {
+      return pending.length;
+    },
+  };
 }
 
-/** A load that counts its calls and answers v1, v2, … */
+/** A load that answers v1, v2, … (one more each time it runs). */
 function countingLoad() {
   let calls = 0;
-  const load = async () => `v${++calls}`;
-  return { load, get calls() {
-    return calls;
-  } };
+  return { load: async () => `v${++calls}` };
 }
 
 let clock: ManualClock;
