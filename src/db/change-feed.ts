@@ -43,10 +43,10 @@ const FIRST_CONNECT_WAIT_MS = 3_000;
  * the transaction that makes it (`announce`), so it is delivered to every node, this one included,
  * exactly when it commits, and never when it rolls back.
  *
- * Caches built on the feed serve hits only while it is `live`: from the moment this node LISTENs
- * until its listening connection drops. Whatever was announced while a node was not listening is
- * therefore never missed: its caches were emptied when the connection dropped and are bypassed
- * until it is back.
+ * Caches that take the feed as their rule (NodeCache's `onlyWhileLive`) serve hits only while it
+ * is `live`: from the moment this node LISTENs until its listening connection drops. Whatever was
+ * announced while a node was not listening is therefore never missed: its caches were emptied when
+ * the connection dropped and are bypassed until it is back.
  */
 export interface ChangeFeed {
   readonly live: boolean;
@@ -271,55 +271,4 @@ export function openChangeFeed(dataSource: DataSource, log: Logger): ChangeFeed 
   const url = (dataSource.options as { url?: string }).url;
   if (!url) throw new Error("The change feed needs the data source's connection URL.");
   return new PostgresChangeFeed(url, log);
-}
-
-interface Entry<V> {
-  value: V;
-  expiresAt: number;
-}
-
-/**
- * A per-node cache that is only trusted while its change feed is live. Entries go when a change
- * of their topic names their key (or, with `dropAllOnChange`, on any change of the topic: for a
- * cache keyed by something other than the announced id), when the feed resets, and after
- * `ttlMs` at the latest (a backstop, not the mechanism). A load that was in flight when an invalidation arrived is used
- * for its own request but not stored, so a read from before a change cannot outlive it.
- */
-export class FeedCache<V> {
-  private readonly entries = new Map<string, Entry<V>>();
-  private generation = 0;
-
-  constructor(
-    private readonly feed: ChangeFeed,
-    topic: ChangeTopic,
-    private readonly options: { ttlMs: number; maxEntries: number; dropAllOnChange?: boolean },
-  ) {
-    feed.on(topic, (key) => (options.dropAllOnChange ? this.clear() : this.invalidate(key)));
-    feed.onReset(() => this.clear());
-  }
-
-  /** The cached value, or what `load` gives (stored unless a change came meanwhile; null is not stored). */
-  async get(key: string, load: () => Promise<V | null>): Promise<V | null> {
-    if (this.feed.live) {
-      const hit = this.entries.get(key);
-      if (hit && hit.expiresAt > Date.now()) return hit.value;
-    }
-    const generation = this.generation;
-    const value = await load();
-    if (value !== null && this.feed.live && generation === this.generation) {
-      if (this.entries.size >= this.options.maxEntries) this.entries.clear();
-      this.entries.set(key, { value, expiresAt: Date.now() + this.options.ttlMs });
-    }
-    return value;
-  }
-
-  invalidate(key: string): void {
-    this.generation++;
-    this.entries.delete(key);
-  }
-
-  clear(): void {
-    this.generation++;
-    this.entries.clear();
-  }
 }

@@ -1,13 +1,15 @@
 /**
  * Per-node caches on the hot paths (API keys, events for minting, company settings, signing
  * keys) and the change feed that keeps them honest across nodes: a change committed on one node
- * is refused or seen on another at once, not after a cache time.
+ * is refused or seen on another at once, not after a cache time. Partner secrets, which are not
+ * announced, after their cache time on the other node's clock.
  */
 import { decodeProtectedHeader } from "jose";
-import { ChangeFeed, ChangeTopic, FeedCache } from "../../src/db/change-feed";
 import { codeOf, GqlResponse, ok, startTestApp, TestApp, usingPglite } from "../support/harness";
 import { eventually, Node, startSecondNode } from "../support/nodes";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
+import { createSecret, fresh, PARTNER_JOIN, REVOKE_SECRET, signPartner } from "../federation/partner-helpers";
+import { PARTNER_SECRET_CACHE_MS } from "../../src/modules/partner/partner.service";
 
 const COMPANY_ID = `{ company { id } }`;
 const MINT = `mutation($input: MintJoinTokenInput!) { mintJoinToken(input: $input) { token joinUrl expiresAt } }`;
@@ -84,8 +86,8 @@ describe("change feed", () => {
     expect(codeOf(res)).toBe("NOT_FOUND");
   });
 
-  // A fresh company each: its first mint on b fills b's caches now, so they would not expire
-  // within the 2 s these tests wait (their backstop times are 5 s).
+  // A fresh company each: its first mint on b fills b's caches now, and b's clock does not move,
+  // so they cannot expire: only the feed can make b see the change.
   it("a settings change on one node shapes the next token another node mints (not after the company cache time)", async () => {
     const fresh = await makeCompany(t);
     const event = await makeEvent(t, fresh);
@@ -107,6 +109,22 @@ describe("change feed", () => {
     expect(rotated).not.toBe(before);
     const after = await eventually(mint, (res) => Boolean(res.data) && kidOf(res) === rotated);
     expect(kidOf(after)).toBe(rotated);
+  });
+
+  it("a partner secret revoked on one node stops verifying on another once its cache time has passed on that node's clock", async () => {
+    const event = await makeEvent(t, company);
+    const secret = await createSecret(t, company, "two nodes");
+    let n = 0;
+    const joinOnB = async () => {
+      const credential = await signPartner(secret, fresh(t, { user: { id: `two-nodes-${++n}` } }));
+      return b.gql(PARTNER_JOIN, { input: { event: event.id, credential, credentialType: "PARTNER_JWT" } });
+    };
+    ok(await joinOnB());
+    ok(await t.gql(REVOKE_SECRET, { id: secret.id }, { key: company.key }));
+    // Partner secrets are not announced: b keeps its copy for PARTNER_SECRET_CACHE_MS, on its clock.
+    ok(await joinOnB());
+    b.clock.advance(PARTNER_SECRET_CACHE_MS / 1000);
+    expect(codeOf(await joinOnB())).toBe("TOKEN_INVALID");
   });
 
   // PGlite's feed is in-process and cannot drop; a server connection can.
@@ -135,90 +153,4 @@ describe("change feed", () => {
     }
     expect(dropped).toBe(false);
   }, 20_000);
-});
-
-/** A feed the test drives by hand. */
-class FakeFeed implements ChangeFeed {
-  live = true;
-  private readonly listeners = new Map<string, ((id: string) => void)[]>();
-  private readonly resets: (() => void)[] = [];
-  on(topic: ChangeTopic, listener: (id: string) => void) {
-    this.listeners.set(topic, [...(this.listeners.get(topic) ?? []), listener]);
-  }
-  onReset(listener: () => void) {
-    this.resets.push(listener);
-  }
-  emit(topic: ChangeTopic, id: string) {
-    for (const listener of this.listeners.get(topic) ?? []) listener(id);
-  }
-  drop() {
-    this.live = false;
-    for (const listener of this.resets) listener();
-  }
-  /** As the real feeds do: caches are reset just before the feed is live again. */
-  goLive() {
-    for (const listener of this.resets) listener();
-    this.live = true;
-  }
-  whenLive() {
-    return Promise.resolve(this.live);
-  }
-  close() {
-    return Promise.resolve();
-  }
-}
-
-describe("FeedCache", () => {
-  const options = { ttlMs: 60_000, maxEntries: 100 };
-
-  it("serves a hit without loading, and loads again after a change of its key", async () => {
-    const feed = new FakeFeed();
-    const cache = new FeedCache<string>(feed, "event", options);
-    let loads = 0;
-    const load = async () => `v${++loads}`;
-    expect(await cache.get("a", load)).toBe("v1");
-    expect(await cache.get("a", load)).toBe("v1");
-    feed.emit("event", "a");
-    expect(await cache.get("a", load)).toBe("v2");
-  });
-
-  it("does not store a load that was in flight when a change arrived", async () => {
-    const feed = new FakeFeed();
-    const cache = new FeedCache<string>(feed, "event", options);
-    let release!: () => void;
-    const slow = cache.get("a", () => new Promise<string>((resolve) => (release = () => resolve("before the change"))));
-    feed.emit("event", "a");
-    release();
-    expect(await slow).toBe("before the change");
-    expect(await cache.get("a", async () => "after the change")).toBe("after the change");
-  });
-
-  it("is bypassed while the feed is not live, and forgets everything when it drops", async () => {
-    const feed = new FakeFeed();
-    const cache = new FeedCache<string>(feed, "api_key", options);
-    await cache.get("a", async () => "old");
-    feed.drop();
-    expect(await cache.get("a", async () => "fresh")).toBe("fresh");
-    feed.live = true;
-    expect(await cache.get("a", async () => "newest")).toBe("newest");
-  });
-
-  it("does not store a load begun while the feed was down, once it is back", async () => {
-    const feed = new FakeFeed();
-    const cache = new FeedCache<string>(feed, "api_key", options);
-    feed.drop();
-    let release!: () => void;
-    const slow = cache.get("a", () => new Promise<string>((resolve) => (release = () => resolve("read while deaf"))));
-    feed.goLive();
-    release();
-    expect(await slow).toBe("read while deaf");
-    expect(await cache.get("a", async () => "read while listening")).toBe("read while listening");
-  });
-
-  it("does not remember a missing row, so made-up keys cannot fill it", async () => {
-    const feed = new FakeFeed();
-    const cache = new FeedCache<string>(feed, "api_key", options);
-    expect(await cache.get("nope", async () => null)).toBeNull();
-    expect(await cache.get("nope", async () => "made later")).toBe("made later");
-  });
 });

@@ -8,7 +8,8 @@ import { isUuid } from "../../graphql/validate";
 import { generateOpaqueSecret, hashSecret, lookupOf, secretMatches } from "../../auth/opaque-secret";
 import { isUniqueViolation } from "../../db/errors";
 import { preparedQuery, RawQuery } from "../../db/raw";
-import { announce, ChangeFeed, FeedCache } from "../../db/change-feed";
+import { announce, ChangeFeed } from "../../db/change-feed";
+import { NodeCache } from "../../db/node-cache";
 import { timingSafeEqual } from "node:crypto";
 import { API_SCOPES, ApiKeyEntity, ApiScope } from "./api-key.entity";
 import { CompanyEntity } from "./company.entity";
@@ -115,15 +116,30 @@ export class CompanyService {
   /** For the statements every API-key request runs. */
   private readonly prepared: RawQuery;
 
-  private readonly apiKeys: FeedCache<ApiKeyRow>;
+  /** API keys by lookup; a revocation is announced with the lookup, on every node. */
+  private readonly apiKeys: NodeCache<ApiKeyRow | null>;
+
+  /**
+   * Companies by "id:<id>" and "slug:<slug>". A settings change, on any node, drops them all at
+   * once; while the feed is down, COMPANY_CACHE_MS still bounds how stale a copy can be.
+   */
+  private readonly companies: NodeCache<CompanyEntity | null>;
 
   constructor(private readonly deps: CompanyServiceDeps) {
     this.prepared = preparedQuery(deps.dataSource);
     this.adminKeyHash = deps.adminApiKey ? Buffer.from(hashSecret(deps.adminApiKey), "hex") : null;
-    this.apiKeys = new FeedCache(deps.changes, "api_key", { ttlMs: API_KEY_CACHE_MS, maxEntries: API_KEY_CACHE_MAX });
-    // Settings changed on any node: this node's copies go at once (COMPANY_CACHE_MS is the backstop).
-    deps.changes.on("company", () => this.recent.clear());
-    deps.changes.onReset(() => this.recent.clear());
+    this.apiKeys = new NodeCache({
+      clock: deps.clock,
+      ttlMs: API_KEY_CACHE_MS,
+      maxEntries: API_KEY_CACHE_MAX,
+      changes: { feed: deps.changes, topic: "api_key", drop: "key", onlyWhileLive: true },
+    });
+    this.companies = new NodeCache({
+      clock: deps.clock,
+      ttlMs: COMPANY_CACHE_MS,
+      maxEntries: COMPANY_CACHE_MAX,
+      changes: { feed: deps.changes, topic: "company", drop: "all" },
+    });
   }
 
   /** Decides who the bearer of an Authorization header is. Unknown and revoked keys are "invalid". */
@@ -209,31 +225,21 @@ export class CompanyService {
     return company;
   }
 
-  private readonly recent = new Map<string, { company: Promise<CompanyEntity | null>; at: number }>();
-
   /**
    * A company by id or slug for the hot paths (minting, verifying tokens, heartbeats), kept per
    * node for a few seconds: a settings change reaches every node within COMPANY_CACHE_MS.
    * Not inside a transaction (it may read through the pool).
    */
   cachedCompany(by: "id" | "slug", value: string): Promise<CompanyEntity | null> {
-    const key = `${by}:${value}`;
-    const hit = this.recent.get(key);
-    if (hit && Date.now() - hit.at < COMPANY_CACHE_MS) return hit.company;
-    if (this.recent.size >= COMPANY_CACHE_MAX) this.recent.clear();
-    const company = this.deps.dataSource.getRepository(CompanyEntity).findOneBy(by === "id" ? { id: value } : { slug: value });
-    this.recent.set(key, { company, at: Date.now() });
-    company.then(
-      (found) => (found ? undefined : this.recent.delete(key)),
-      () => this.recent.delete(key),
+    return this.companies.get(`${by}:${value}`, () =>
+      this.deps.dataSource.getRepository(CompanyEntity).findOneBy(by === "id" ? { id: value } : { slug: value }),
     );
-    return company;
   }
 
   /** Drops this node's cached copy after a change made here; other nodes catch up within COMPANY_CACHE_MS. */
   private forget(company: CompanyEntity): void {
-    this.recent.delete(`id:${company.id}`);
-    this.recent.delete(`slug:${company.slug}`);
+    this.companies.delete(`id:${company.id}`);
+    this.companies.delete(`slug:${company.slug}`);
   }
 
   /** The company as the API shows it (its issuer is made from PUBLIC_URL). */
@@ -319,7 +325,7 @@ export class CompanyService {
       return key;
     });
     // This node does not wait for its own notification: the next request here is refused.
-    this.apiKeys.invalidate(key.lookup);
+    this.apiKeys.delete(key.lookup);
     return key;
   }
 

@@ -6,7 +6,8 @@ import { createdAtCursorOf, decodeCreatedAtCursor, pageSize, toConnection } from
 import { EventPrivacy, EventStatus, Role, SessionPolicy } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { isUniqueViolation } from "../../db/errors";
-import { announce, ChangeFeed, FeedCache } from "../../db/change-feed";
+import { announce, ChangeFeed } from "../../db/change-feed";
+import { NodeCache } from "../../db/node-cache";
 import { CompanyEntity } from "../company/company.entity";
 import { isStorable } from "../../db/storable";
 import { EventEntity } from "./event.entity";
@@ -63,10 +64,15 @@ export class EventService {
   readonly onEventEnded: Array<(manager: EntityManager, event: EventEntity, at: Date) => Promise<void>> = [];
 
   /** Events by "companyId/how/what" as callers name them, so any change to an event drops them all. */
-  private readonly cached: FeedCache<EventEntity>;
+  private readonly cached: NodeCache<EventEntity | null>;
 
   constructor(private readonly deps: EventServiceDeps) {
-    this.cached = new FeedCache(deps.changes, "event", { ttlMs: EVENT_CACHE_MS, maxEntries: EVENT_CACHE_MAX, dropAllOnChange: true });
+    this.cached = new NodeCache({
+      clock: deps.clock,
+      ttlMs: EVENT_CACHE_MS,
+      maxEntries: EVENT_CACHE_MAX,
+      changes: { feed: deps.changes, topic: "event", drop: "all", onlyWhileLive: true },
+    });
   }
 
   /** Announces a change to an event inside the transaction that makes it, and forgets events here. */

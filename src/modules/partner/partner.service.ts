@@ -8,6 +8,7 @@ import { companyIdOf, RequestContext } from "../../request-context";
 import { badInput, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
+import { NodeCache } from "../../db/node-cache";
 import { isStorable, requireStorable } from "../token/token.service";
 import { IdentityProviderEntity, IdentityProviderKindValue } from "../identity-provider/identity-provider.entity";
 import {
@@ -97,12 +98,19 @@ export function toIdentityProviderType(provider: IdentityProviderEntity): Identi
  */
 export class PartnerService {
   private readonly sql: RawQuery;
-  private readonly secretCache = new Map<string, { value: Promise<PartnerSecretKey | null>; fetchedAt: number }>();
+  /**
+   * Secret id → the secret, revoked ones included (as `key: null`); unknown ids are not kept.
+   * Nothing is announced: this node drops what it changes, other nodes wait out the TTL.
+   */
+  private readonly secretCache: NodeCache<PartnerSecretKey | null>;
   /** Company id → the ids of its active secrets, for tokens without kid (same lifetime as secretCache). */
-  private readonly activeCache = new Map<string, { value: Promise<string[]>; fetchedAt: number }>();
+  private readonly activeCache: NodeCache<string[]>;
 
   constructor(private readonly deps: PartnerServiceDeps) {
     this.sql = rawQuery(deps.dataSource);
+    const options = { clock: deps.clock, ttlMs: PARTNER_SECRET_CACHE_MS, maxEntries: SECRET_CACHE_MAX_ENTRIES };
+    this.secretCache = new NodeCache(options);
+    this.activeCache = new NodeCache(options);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -162,19 +170,7 @@ export class PartnerService {
    */
   async secretKey(companyId: string, kid: string): Promise<PartnerSecretKey | null> {
     if (!v.isUuid(kid)) return null;
-    let cached = this.secretCache.get(kid);
-    if (!cached || Date.now() - cached.fetchedAt >= PARTNER_SECRET_CACHE_MS) {
-      if (this.secretCache.size >= SECRET_CACHE_MAX_ENTRIES) this.secretCache.clear();
-      const entry = { value: this.loadSecretKey(kid), fetchedAt: Date.now() };
-      cached = entry;
-      this.secretCache.set(kid, entry);
-      // Unknown kids are not remembered: made-up kids must not grow the cache.
-      const forget = () => {
-        if (this.secretCache.get(kid) === entry) this.secretCache.delete(kid);
-      };
-      entry.value.then((found) => found ?? forget(), forget);
-    }
-    const found = await cached.value;
+    const found = await this.secretCache.get(kid, () => this.loadSecretKey(kid));
     if (!found || found.companyId !== companyId || !found.key) return null;
     return found;
   }
@@ -184,15 +180,14 @@ export class PartnerService {
    * that names none in its kid. The list is cached per node like the keys themselves.
    */
   async activeSecretKeys(companyId: string): Promise<PartnerSecretKey[]> {
-    let cached = this.activeCache.get(companyId);
-    if (!cached || Date.now() - cached.fetchedAt >= PARTNER_SECRET_CACHE_MS) {
-      if (this.activeCache.size >= SECRET_CACHE_MAX_ENTRIES) this.activeCache.clear();
-      const value = this.sql<{ id: string }>(ACTIVE_PARTNER_SECRET_IDS, [companyId, MAX_ACTIVE_PARTNER_SECRETS]).then((rows) => rows.map((r) => r.id));
-      cached = { value, fetchedAt: Date.now() };
-      this.activeCache.set(companyId, cached);
-      value.catch(() => this.activeCache.delete(companyId));
-    }
-    const keys = await Promise.all((await cached.value).map((id) => this.secretKey(companyId, id)));
+    const ids = await this.activeCache.get(companyId, async () => {
+      const rows = await this.sql<{ id: string }>(
+        ACTIVE_PARTNER_SECRET_IDS,
+        [companyId, MAX_ACTIVE_PARTNER_SECRETS],
+      );
+      return rows.map((r) => r.id);
+    });
+    const keys = await Promise.all(ids.map((id) => this.secretKey(companyId, id)));
     return keys.filter((k): k is PartnerSecretKey => k !== null);
   }
 

@@ -10,6 +10,7 @@ import { notFound } from "../../errors";
 import { CompanyEntity } from "../company/company.entity";
 import { SigningKeyEntity } from "./signing-key.entity";
 import { announce, ChangeFeed } from "../../db/change-feed";
+import { NodeCache } from "../../db/node-cache";
 
 export interface SigningKeyServiceDeps {
   dataSource: DataSource;
@@ -27,15 +28,10 @@ const CURRENT_KEY_CACHE_MS = 5_000;
 const VERIFY_KEY_CACHE_MS = 60_000;
 /** Kids are ours (22 base64url characters); anything else names no key and never reaches SQL. */
 const KID = /^[A-Za-z0-9_-]{1,64}$/;
-/** Verification keys a node keeps; past this the cache starts over (keys are few, junk kids are not cached). */
-const VERIFY_CACHE_MAX_ENTRIES = 10_000;
+/** Keys a node keeps per cache; past this it starts over (keys are few, junk kids are not cached). */
+const KEY_CACHE_MAX_ENTRIES = 10_000;
 /** Kept after the longest token lifetime, for clock skew. */
 const RETIREMENT_GRACE_SECONDS = 300;
-
-interface Cached<T> {
-  value: T;
-  fetchedAt: number;
-}
 
 /** WebCrypto keys, as signing-keys imports them; tokens.ts makes its node:crypto signers from them once. */
 type SigningKey = TokenSigningKey<CryptoKey>;
@@ -46,11 +42,25 @@ interface VerificationEntry extends TokenVerificationKey {
 }
 
 export class SigningKeyService {
-  private readonly currentCache = new Map<string, Cached<Promise<SigningKey>>>();
-  private readonly verifyCache = new Map<string, Cached<Promise<VerificationEntry | null>>>();
+  /** Company id → its current key. A rotation is announced with the company's id. */
+  private readonly currentCache: NodeCache<SigningKey>;
+  /** Kid → the key that verifies it. Keyed by kid, so any rotation drops them all (retiresAt is read afresh). */
+  private readonly verifyCache: NodeCache<VerificationEntry | null>;
 
   constructor(private readonly deps: SigningKeyServiceDeps) {
-    deps.changes.on("signing_key", (companyId) => this.forgetCompany(companyId));
+    const { clock, changes: feed } = deps;
+    this.currentCache = new NodeCache({
+      clock,
+      ttlMs: CURRENT_KEY_CACHE_MS,
+      maxEntries: KEY_CACHE_MAX_ENTRIES,
+      changes: { feed, topic: "signing_key", drop: "key" },
+    });
+    this.verifyCache = new NodeCache({
+      clock,
+      ttlMs: VERIFY_KEY_CACHE_MS,
+      maxEntries: KEY_CACHE_MAX_ENTRIES,
+      changes: { feed, topic: "signing_key", drop: "all" },
+    });
   }
 
   /** After a rotation: the next token is signed with the new key, and retiresAt is read afresh. */
@@ -95,21 +105,15 @@ export class SigningKeyService {
 
   /** The imported current key of a company, cached per node. */
   currentKey(companyId: string): Promise<SigningKey> {
-    const cached = this.currentCache.get(companyId);
-    if (cached && Date.now() - cached.fetchedAt < CURRENT_KEY_CACHE_MS) return cached.value;
-    const value = this.loadCurrentKey(companyId, cached?.value);
-    this.currentCache.set(companyId, { value, fetchedAt: Date.now() });
-    value.catch(() => this.currentCache.delete(companyId));
-    return value;
+    return this.currentCache.get(companyId, (expired) => this.loadCurrentKey(companyId, expired));
   }
 
-  private async loadCurrentKey(companyId: string, previous?: Promise<SigningKey>): Promise<SigningKey> {
+  private async loadCurrentKey(companyId: string, previous?: SigningKey): Promise<SigningKey> {
     const row = await this.deps.dataSource.getRepository(SigningKeyEntity).findOneBy({ companyId, isCurrent: true });
     if (!row) throw new Error(`company ${companyId} has no current signing key`);
     // Still the same key: keep the imported one, and with it the signers tokens.ts made from it
     // (about 0.5 ms each), instead of making them again every few seconds.
-    const kept = await previous?.catch(() => null);
-    if (kept && kept.kid === row.id && kept.alg === row.alg) return kept;
+    if (previous && previous.kid === row.id && previous.alg === row.alg) return previous;
     const privateJwk = JSON.parse(this.deps.encryption.decrypt(row.privateJwkEncrypted, row.id)) as JWK;
     return { kid: row.id, alg: row.alg, privateKey: await importPrivateKey(privateJwk, row.alg) };
   }
@@ -117,20 +121,8 @@ export class SigningKeyService {
   /** The key that verifies `kid` for this company, or null (unknown, another company's, or retired). */
   async verificationKey(companyId: string, kid: string): Promise<TokenVerificationKey | null> {
     if (!KID.test(kid)) return null;
-    let cached = this.verifyCache.get(kid);
-    if (!cached || Date.now() - cached.fetchedAt >= VERIFY_KEY_CACHE_MS) {
-      if (this.verifyCache.size >= VERIFY_CACHE_MAX_ENTRIES) this.verifyCache.clear();
-      const value = this.loadVerificationKey(kid);
-      const entry = { value, fetchedAt: Date.now() };
-      cached = entry;
-      this.verifyCache.set(kid, entry);
-      // Unknown kids are not remembered: a stream of made-up kids must not grow the cache.
-      const forget = () => {
-        if (this.verifyCache.get(kid) === entry) this.verifyCache.delete(kid);
-      };
-      value.then((found) => found ?? forget(), forget);
-    }
-    const entry = await cached.value;
+    // Unknown kids (null) are not remembered: a stream of made-up kids must not grow the cache.
+    const entry = await this.verifyCache.get(kid, () => this.loadVerificationKey(kid));
     if (!entry || entry.companyId !== companyId) return null;
     if (entry.retiresAt && entry.retiresAt.getTime() <= this.deps.clock.now().getTime()) return null;
     return entry;
