@@ -156,6 +156,7 @@ export async function lostNodeCrowd(options: LostNodeOptions): Promise<LostNodeF
   let servedAtUp = 0;
   let inFlightAtKill = 0;
   const started = performance.now();
+  const startedAtEpoch = Date.now();
   const losing = (async () => {
     await sleep(killAtMs);
     inFlightAtKill = inFlight;
@@ -185,7 +186,7 @@ export async function lostNodeCrowd(options: LostNodeOptions): Promise<LostNodeF
   poster.close();
 
   // HAProxy's own account: what it was serving on the node when the node died, and what ended badly.
-  const logged = cluster.haproxy.requests().filter((request) => request.server !== "<STATS>");
+  const logged = cluster.haproxy.requests().filter((request) => request.server !== "<STATS>" && request.at >= startedAtEpoch);
   const onVictim = logged.filter((request) => request.server === victim.name);
   const failed = (request: LoggedRequest) => request.termination[0] !== "-" || request.status < 0 || request.status >= 500;
   const byKind = Object.fromEntries(
