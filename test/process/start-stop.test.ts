@@ -150,6 +150,30 @@ it("on SIGTERM answers /readyz 503 at once, serves on through the delay, finishe
   }
 }, 180_000);
 
+it("exits with code 1 once DRAIN_TIMEOUT_MS has passed, when a request never finishes", async () => {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "admit-drain-"));
+  const run = startAdmit({ DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", DRAIN_DELAY_MS: "0", DRAIN_TIMEOUT_MS: "2000" });
+  let stuck: net.Socket | null = null;
+  try {
+    await waitFor(() => run.output().includes("Admit is listening"), 120_000);
+    stuck = net.connect(port, "127.0.0.1");
+    stuck.on("error", () => undefined);
+    stuck.write(`POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const signalled = Date.now();
+    run.child.kill("SIGTERM");
+    expect(await run.exited).toBe(1);
+    expect(Date.now() - signalled).toBeGreaterThanOrEqual(2_000);
+    expect(run.output()).toMatch(/stopping took longer than DRAIN_TIMEOUT_MS/);
+  } finally {
+    stuck?.destroy();
+    if (run.child.exitCode === null) run.child.kill("SIGKILL");
+    await run.exited;
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 180_000);
+
 it("refuses a bad configuration with one line naming the variable", async () => {
   const run = startAdmit({ PORT: "eighty", DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "admit-bad-")) });
   expect(await run.exited).toBe(1);
