@@ -29,6 +29,18 @@ export interface Config {
    * them; false: none, the connecting address is the client's.
    */
   readonly trustProxy: false | readonly string[];
+  /** How a SIGTERM stops the node (see parseDrain). */
+  readonly drain: DrainSettings;
+}
+
+/**
+ * A SIGTERM first turns /readyz to 503 and keeps serving for `delayMs`, so the load balancer
+ * takes the node out before it stops accepting; then in-flight requests finish. `timeoutMs`
+ * bounds the whole stop: past it the process exits anyway.
+ */
+export interface DrainSettings {
+  readonly delayMs: number;
+  readonly timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -92,15 +104,16 @@ function parseAdminKey(env: Env): string | null {
   return raw;
 }
 
-/** The longest a database limit may be set to: an hour. */
+/** The longest a database limit (or a drain setting) may be set to: an hour. */
 const MAX_TIMEOUT_MS = 3_600_000;
 
-function parseMs(env: Env, name: string, fallback: number, min: number): number {
+/** `zero`: what 0 means, said in the refusal when 0 is allowed. */
+function parseMs(env: Env, name: string, fallback: number, min: number, zero = "no limit"): number {
   const raw = nonEmpty(env, name);
   if (raw === null) return fallback;
   const ms = Number(raw);
   if (!/^\d+$/.test(raw) || ms < min || ms > MAX_TIMEOUT_MS) {
-    throw new ConfigError(name, `must be a whole number of milliseconds from ${min} to ${MAX_TIMEOUT_MS}${min === 0 ? " (0: no limit)" : ""}.`);
+    throw new ConfigError(name, `must be a whole number of milliseconds from ${min} to ${MAX_TIMEOUT_MS}${min === 0 ? ` (0: ${zero})` : ""}.`);
   }
   return ms;
 }
@@ -121,6 +134,23 @@ function parseDatabaseTimeouts(env: Env): DatabaseTimeouts {
   }
   const connectMs = parseMs(env, "DATABASE_CONNECT_TIMEOUT_MS", DEFAULT_DATABASE_TIMEOUTS.connectMs, 1);
   return Object.freeze({ statementMs, queryMs, connectMs });
+}
+
+/**
+ * The default delay is a bit more than a balancer checking /readyz every 500 ms needs to see two
+ * failures in a row (HAProxy's `inter 500 fall 2`, as deploy/haproxy.cfg); the default bound
+ * stays under the 30 s that Kubernetes and docker compose (stop_grace_period here) wait before
+ * a SIGKILL.
+ */
+const DEFAULT_DRAIN: DrainSettings = { delayMs: 2_000, timeoutMs: 25_000 };
+
+function parseDrain(env: Env): DrainSettings {
+  const delayMs = parseMs(env, "DRAIN_DELAY_MS", DEFAULT_DRAIN.delayMs, 0, "stop accepting at once");
+  const timeoutMs = parseMs(env, "DRAIN_TIMEOUT_MS", Math.max(DEFAULT_DRAIN.timeoutMs, delayMs + 5_000), 1);
+  if (timeoutMs <= delayMs) {
+    throw new ConfigError("DRAIN_TIMEOUT_MS", "must be longer than DRAIN_DELAY_MS: it bounds the whole stop, the wait for the load balancer included.");
+  }
+  return Object.freeze({ delayMs, timeoutMs });
 }
 
 /** proxy-addr's names for the private ranges a proxy usually sits in. */
@@ -191,5 +221,6 @@ export function loadConfig(env: Env = process.env): Config {
     masterKeyOld: parseMasterKey(env, "MASTER_KEY_OLD"),
     logLevel,
     trustProxy: parseTrustProxy(env),
+    drain: parseDrain(env),
   });
 }

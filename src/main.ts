@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from "./config";
 import { createLogger } from "./logger";
 import { migrate, openDatabase } from "./db/database";
 import { createApp } from "./app";
+import { markDraining } from "./http/health.routes";
 import { systemClock } from "./clock";
 import { MasterKeyRefusedError, resolveMasterKey, verifyMasterKey } from "./master-key";
 
@@ -96,13 +97,31 @@ async function main(): Promise<void> {
   app.services.webhookWorker.start();
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  /**
+   * The drain: /readyz answers 503 at once and the node keeps serving while the load balancer
+   * notices (DRAIN_DELAY_MS); then it stops accepting, finishes its in-flight requests, closes
+   * the change feed and the pool, and exits. DRAIN_TIMEOUT_MS bounds it all: a request that
+   * never ends does not keep a stopped node alive. SIGINT (Ctrl-C in a terminal: no balancer to
+   * wait for) skips the wait.
+   */
+  const stop = async (signal: "SIGTERM" | "SIGINT") => {
     if (stopping) return;
     stopping = true;
+    setTimeout(() => {
+      log.error({ timeoutMs: config.drain.timeoutMs }, "stopping took longer than DRAIN_TIMEOUT_MS: exiting with requests unfinished");
+      process.exit(1);
+    }, config.drain.timeoutMs);
     clearInterval(sweeper);
     clearInterval(folder);
-    log.info({ signal }, "stopping: draining in-flight requests");
+    markDraining(app.fastify);
+    const delayMs = signal === "SIGTERM" ? config.drain.delayMs : 0;
+    log.info({ signal, delayMs }, "stopping: /readyz answers 503; serving on while the load balancer takes this node out");
     try {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      // Live subscriptions are closed here once they exist: they never finish on their own, so
+      // the HTTP drain below would otherwise wait for DRAIN_TIMEOUT_MS. Their clients reconnect
+      // through the balancer, which no longer sends them here.
+      log.info("draining in-flight requests");
       await app.close();
       log.info("HTTP drained; closing the database");
       await db.close();

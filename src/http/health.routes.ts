@@ -1,14 +1,29 @@
 import type { FastifyInstance } from "fastify";
 import type { MasterKeyService } from "../modules/master-key/master-key.service";
 
+/** Servers whose node is stopping (see markDraining). */
+const draining = new WeakSet<FastifyInstance>();
+
+/**
+ * From now on this server's /readyz answers 503, while every other route keeps answering: the
+ * first step of a stop, so the load balancer takes the node out before it stops accepting.
+ */
+export function markDraining(fastify: FastifyInstance): void {
+  draining.add(fastify);
+}
+
 /**
  * /healthz: the process is up. /readyz (a load balancer's signal): the database answers and this
- * node's master key still opens its encrypted keys; 503 with the reason otherwise.
+ * node's master key still opens its encrypted keys, and the node is not stopping; 503 with the
+ * reason otherwise.
  */
 export function registerHealthRoutes(fastify: FastifyInstance, masterKeys: MasterKeyService): void {
   fastify.get("/healthz", async () => ({ status: "ok" }));
 
   fastify.get("/readyz", async (_request, reply) => {
+    if (draining.has(fastify)) {
+      return reply.status(503).send({ status: "unavailable", reason: "This node is stopping: it finishes the requests it has and takes no new ones." });
+    }
     let reason: string | null;
     try {
       // One indexed read of one row: the database check and the key check at once.

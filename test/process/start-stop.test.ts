@@ -1,5 +1,6 @@
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -83,6 +84,96 @@ it("starts with no configuration, prints the admin key once, keeps data across a
   expect(await second.exited).toBe(0);
 }, 120_000);
 
+/** Whether something accepts TCP connections on the port now. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+it("on SIGTERM answers /readyz 503 at once, serves on through the delay, finishes an in-flight request, then exits", async () => {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "admit-drain-"));
+  const run = startAdmit({ DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", DRAIN_DELAY_MS: "3000" });
+  try {
+    await waitFor(() => run.output().includes("Admit is listening"), 120_000);
+    const readyz = async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return { status: response.status, body: await response.json() };
+    };
+    expect(await readyz()).toEqual({ status: 200, body: { status: "ready" } });
+
+    // A request in flight: its headers and the start of its body are sent; the rest comes only
+    // once the node has stopped accepting connections.
+    const body = JSON.stringify({ query: "{ __typename }" });
+    const inFlight = net.connect(port, "127.0.0.1");
+    let answer = "";
+    inFlight.on("data", (chunk: Buffer) => (answer += chunk.toString()));
+    const closed = new Promise<void>((resolve) => inFlight.on("close", () => resolve()));
+    await new Promise<void>((resolve) => inFlight.once("connect", () => resolve()));
+    inFlight.write(`POST /graphql HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 4)}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const signalled = Date.now();
+    run.child.kill("SIGTERM");
+    let seen = await readyz();
+    while (seen.status === 200 && Date.now() - signalled < 3_000) seen = await readyz();
+    expect(seen).toEqual({ status: 503, body: { status: "unavailable", reason: expect.stringMatching(/^This node is stopping/) } });
+    // The balancer's delay: everything else still answers.
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`http://127.0.0.1:${port}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body })).json()).toEqual({
+      data: { __typename: "Query" },
+    });
+
+    // After the delay, no new connection; the process waits for the request it has.
+    const until = Date.now() + 10_000;
+    while ((await accepts(port)) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(Date.now() - signalled).toBeGreaterThanOrEqual(3_000);
+    expect(await accepts(port)).toBe(false);
+    expect(run.child.exitCode).toBeNull();
+
+    inFlight.write(body.slice(4));
+    expect(await run.exited).toBe(0);
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4))).toEqual({ data: { __typename: "Query" } });
+    expect(run.output()).not.toMatch(/DRAIN_TIMEOUT_MS/);
+  } finally {
+    if (run.child.exitCode === null) run.child.kill("SIGKILL");
+    await run.exited;
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 180_000);
+
+it("exits with code 1 once DRAIN_TIMEOUT_MS has passed, when a request never finishes", async () => {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "admit-drain-"));
+  const run = startAdmit({ DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", DRAIN_DELAY_MS: "0", DRAIN_TIMEOUT_MS: "2000" });
+  let stuck: net.Socket | null = null;
+  try {
+    await waitFor(() => run.output().includes("Admit is listening"), 120_000);
+    stuck = net.connect(port, "127.0.0.1");
+    stuck.on("error", () => undefined);
+    stuck.write(`POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const signalled = Date.now();
+    run.child.kill("SIGTERM");
+    expect(await run.exited).toBe(1);
+    expect(Date.now() - signalled).toBeGreaterThanOrEqual(2_000);
+    expect(run.output()).toMatch(/stopping took longer than DRAIN_TIMEOUT_MS/);
+  } finally {
+    stuck?.destroy();
+    if (run.child.exitCode === null) run.child.kill("SIGKILL");
+    await run.exited;
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 180_000);
+
 it("refuses a bad configuration with one line naming the variable", async () => {
   const run = startAdmit({ PORT: "eighty", DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "admit-bad-")) });
   expect(await run.exited).toBe(1);
@@ -115,6 +206,16 @@ it("reads TRUST_PROXY as the proxies' addresses, and refuses true, hop counts an
   for (const bad of ["true", "TRUE", "1", "0", "10.0.0.0/33", "10.0.0.0/0", "::/129", "10.0.0.1/8/1", "10.0.0", "proxy.internal", "10.0.0.1,", "fe80::1%eth0", "*"]) {
     expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(/^Invalid configuration: TRUST_PROXY /);
   }
+});
+
+it("reads the drain settings, and refuses a bound no longer than the wait for the balancer", () => {
+  expect(loadConfig({}).drain).toEqual({ delayMs: 2_000, timeoutMs: 25_000 });
+  expect(loadConfig({ DRAIN_DELAY_MS: "0" }).drain).toEqual({ delayMs: 0, timeoutMs: 25_000 });
+  expect(loadConfig({ DRAIN_DELAY_MS: "30000" }).drain).toEqual({ delayMs: 30_000, timeoutMs: 35_000 });
+  expect(loadConfig({ DRAIN_DELAY_MS: "1000", DRAIN_TIMEOUT_MS: "5000" }).drain).toEqual({ delayMs: 1_000, timeoutMs: 5_000 });
+  expect(() => loadConfig({ DRAIN_DELAY_MS: "5000", DRAIN_TIMEOUT_MS: "5000" })).toThrow(/^Invalid configuration: DRAIN_TIMEOUT_MS must be longer than DRAIN_DELAY_MS/);
+  expect(() => loadConfig({ DRAIN_DELAY_MS: "2s" })).toThrow(/^Invalid configuration: DRAIN_DELAY_MS must be a whole number of milliseconds from 0 to 3600000 \(0: stop accepting at once\)\.$/);
+  expect(() => loadConfig({ DRAIN_TIMEOUT_MS: "0" })).toThrow(/^Invalid configuration: DRAIN_TIMEOUT_MS must be a whole number of milliseconds from 1 to 3600000\.$/);
 });
 
 /**
