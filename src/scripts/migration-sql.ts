@@ -126,12 +126,12 @@ export function normaliseSql(sql: string): string {
   return out;
 }
 
-/** Where a single-line statement is cut: before these, at the top level, outside quotes. */
+/** Where a long statement is cut: before these (and ON of an index), at the top level, outside quotes. */
 const BREAK_BEFORE = ["FOREIGN KEY", "WHERE", "USING", "ON DELETE"];
 
 /**
  * Lays out one statement as lines of at most `width` characters where it can: a table's columns
- * and constraints one per line, a long statement cut before FOREIGN KEY or WHERE, then at spaces.
+ * and constraints one per line, a long statement cut before ON, FOREIGN KEY or WHERE, then at spaces.
  * Whitespace inside quotes is untouched and statements with comments or bodies are returned as
  * they are, so normaliseSql of the result always equals normaliseSql of the input.
  */
@@ -166,10 +166,11 @@ export function formatStatement(sql: string, width = 100): string[] {
     }
   }
   // Cut before a keyword only where the line would otherwise be too long.
+  const breaks = /^CREATE (UNIQUE )?INDEX /.test(line) ? ["ON", ...BREAK_BEFORE] : BREAK_BEFORE;
   const cuts: number[] = [];
   for (let k = 1; k < line.length; k++) {
     if (line[k - 1] !== " " || quoted[k] || depthAt[k] !== 0) continue;
-    if (BREAK_BEFORE.some((word) => line.startsWith(word, k) && /^( |$)/.test(line.slice(k + word.length, k + word.length + 1)))) {
+    if (breaks.some((word) => line.startsWith(word, k) && /^( |$)/.test(line.slice(k + word.length, k + word.length + 1)))) {
       cuts.push(k);
     }
   }
@@ -252,11 +253,12 @@ export function templateLiteralBody(text: string): string {
  * `await queryRunner.query(...)` for one statement, indented by `indent` spaces: on one line when
  * it fits in `width`, else the statement's lines inside a template literal of their own.
  */
-export function queryCall(sql: string, indent = 4, width = 120): string {
+export function queryCall(sql: string, parameters: unknown[] = [], indent = 4, width = 120): string {
   const pad = " ".repeat(indent);
-  const lines = formatStatement(sql, width - indent - 2 * 2);
-  const single = `${pad}await queryRunner.query(\`${templateLiteralBody(lines[0])}\`);`;
+  const lines = formatStatement(sql);
+  const rest = parameters.length ? `, ${JSON.stringify(parameters)}` : "";
+  const single = `${pad}await queryRunner.query(\`${templateLiteralBody(lines[0])}\`${rest});`;
   if (lines.length === 1 && single.length <= width) return single;
   const inner = lines.map((l) => `${pad}  ${templateLiteralBody(l)}`).join("\n");
-  return `${pad}await queryRunner.query(\`\n${inner}\n${pad}\`);`;
+  return `${pad}await queryRunner.query(\`\n${inner}\n${pad}\`${rest});`;
 }

@@ -57,6 +57,18 @@ describe("formatStatement", () => {
     expect(normaliseSql(formatStatement(sql).join("\n"))).toBe(normaliseSql(sql));
   });
 
+  it("cuts a long index before ON and a foreign key before FOREIGN KEY", () => {
+    expect(
+      formatStatement(`CREATE UNIQUE INDEX "IDX_a1840a7393f3a32942c99edda7" ON "event_principals"  ("event_id", "role", "email") WHERE email IS NOT NULL`),
+    ).toEqual([`CREATE UNIQUE INDEX "IDX_a1840a7393f3a32942c99edda7"`, `  ON "event_principals" ("event_id", "role", "email") WHERE email IS NOT NULL`]);
+    expect(
+      formatStatement(`ALTER TABLE "api_keys" ADD CONSTRAINT "FK_8396859f08e7ad26726c9b3860e" FOREIGN KEY ("company_id") REFERENCES "companies"("id") ON DELETE CASCADE ON UPDATE NO ACTION`),
+    ).toEqual([
+      `ALTER TABLE "api_keys" ADD CONSTRAINT "FK_8396859f08e7ad26726c9b3860e"`,
+      `  FOREIGN KEY ("company_id") REFERENCES "companies"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
+    ]);
+  });
+
   it("writes a template literal that evaluates to the statement", () => {
     const sql = "ALTER TABLE \"t\" ADD \"c\" text NOT NULL DEFAULT '`${x}\\\\'";
     const call = queryCall(sql);
