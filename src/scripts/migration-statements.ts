@@ -18,7 +18,7 @@ import { lexSql, normaliseSql } from "./migration-sql";
  */
 
 /** The repository's root, from src/scripts or dist/src/scripts alike. */
-function repositoryRoot(): string {
+export function repositoryRoot(): string {
   let dir = __dirname;
   while (!fs.existsSync(path.join(dir, "package.json"))) {
     const parent = path.dirname(dir);
