@@ -131,15 +131,15 @@ const BREAK_BEFORE = ["FOREIGN KEY", "WHERE", "USING", "ON DELETE"];
 
 /**
  * Lays out one statement as lines of at most `width` characters where it can: a table's columns
- * and constraints one per line, a long statement cut before ON, FOREIGN KEY or WHERE, then at spaces.
- * Whitespace inside quotes is untouched and statements with comments or bodies are returned as
- * they are, so normaliseSql of the result always equals normaliseSql of the input.
+ * and constraints one per line, a long statement cut before ON, FOREIGN KEY or WHERE, then at
+ * spaces. Only whitespace outside quotes moves, so normaliseSql of the lines joined equals
+ * normaliseSql of the input. Null for a statement with comments, a dollar-quoted body or a
+ * quoted line break: indenting its lines could change it, so it is left as it is.
  */
-export function formatStatement(sql: string, width = 100): string[] {
+export function formatStatement(sql: string, width = 100): string[] | null {
   const pieces = lexSql(sql.trim());
-  if (pieces.some((p) => p.kind === "comment" || (p.kind === "quoted" && p.text.startsWith("$")))) {
-    return sql.trim().split("\n");
-  }
+  const verbatim = (p: SqlPiece) => p.kind === "comment" || (p.kind === "quoted" && (p.text.startsWith("$") || p.text.includes("\n")));
+  if (pieces.some(verbatim)) return null;
   // One line, runs of whitespace as one space; `quoted` marks characters inside quotes.
   let line = "";
   const quoted: boolean[] = [];
@@ -251,12 +251,14 @@ export function templateLiteralBody(text: string): string {
 
 /**
  * `await queryRunner.query(...)` for one statement, indented by `indent` spaces: on one line when
- * it fits in `width`, else the statement's lines inside a template literal of their own.
+ * it fits in `width`, else the statement's lines inside a template literal of their own; a
+ * statement formatStatement leaves alone goes in as it is.
  */
 export function queryCall(sql: string, parameters: unknown[] = [], indent = 4, width = 120): string {
   const pad = " ".repeat(indent);
-  const lines = formatStatement(sql);
   const rest = parameters.length ? `, ${JSON.stringify(parameters)}` : "";
+  const lines = formatStatement(sql);
+  if (!lines) return `${pad}await queryRunner.query(\`${templateLiteralBody(sql)}\`${rest});`;
   const single = `${pad}await queryRunner.query(\`${templateLiteralBody(lines[0])}\`${rest});`;
   if (lines.length === 1 && single.length <= width) return single;
   const inner = lines.map((l) => `${pad}  ${templateLiteralBody(l)}`).join("\n");

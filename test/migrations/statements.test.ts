@@ -54,7 +54,7 @@ describe("formatStatement", () => {
       `  CONSTRAINT "PK_1" PRIMARY KEY ("id")`,
       `)`,
     ]);
-    expect(normaliseSql(formatStatement(sql).join("\n"))).toBe(normaliseSql(sql));
+    expect(normaliseSql(formatStatement(sql)!.join("\n"))).toBe(normaliseSql(sql));
   });
 
   it("cuts a long index before ON and a foreign key before FOREIGN KEY", () => {
@@ -70,10 +70,17 @@ describe("formatStatement", () => {
   });
 
   it("writes a template literal that evaluates to the statement", () => {
+    const literalOf = (call: string) => vm.runInNewContext(/query\((`[\s\S]*`)\);$/.exec(call)![1]);
     const sql = "ALTER TABLE \"t\" ADD \"c\" text NOT NULL DEFAULT '`${x}\\\\'";
-    const call = queryCall(sql);
-    const literal = /query\((`[\s\S]*`)\);$/.exec(call)![1];
-    expect(vm.runInNewContext(literal)).toBe(sql);
+    expect(literalOf(queryCall(sql))).toBe(sql);
+    // Lines inside a body or a quoted line break keep their indentation: such statements go in as they are.
+    for (const verbatim of [
+      "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$\n  SELECT 1\n$$",
+      `ALTER TABLE "t" ADD "c" text NOT NULL DEFAULT 'two\n  lines' ${"x".repeat(120)}`,
+    ]) {
+      expect(formatStatement(verbatim)).toBeNull();
+      expect(literalOf(queryCall(verbatim))).toBe(verbatim);
+    }
   });
 });
 
@@ -117,7 +124,7 @@ describe("the statements of the migrations", () => {
     });
 
     it("passes when a statement is only laid out differently", async () => {
-      const reformatted = [formatStatement(original[0], 40).join("\n"), `-- the kind\n${original[1]}`];
+      const reformatted = [formatStatement(original[0], 40)!.join("\n"), `-- the kind\n${original[1]}`];
       expect(await checkStatements(file, [migrationOf(reformatted)])).toEqual({ changed: [], unrecorded: [] });
     });
 
