@@ -383,36 +383,106 @@ export class AnalyticsIndexes1795316718244 implements MigrationInterface {
   name = "AnalyticsIndexes1795316718244";
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query("CREATE TABLE \"attendance_rollups\" (\"event_id\" uuid NOT NULL, \"user_id\" uuid NOT NULL, \"company_id\" uuid NOT NULL, \"sessions\" integer NOT NULL DEFAULT '0', \"first_joined_at\" TIMESTAMP(3) WITH TIME ZONE, \"attended_ms\" bigint NOT NULL DEFAULT '0', \"role_rank\" smallint NOT NULL DEFAULT '0', \"registered\" boolean NOT NULL DEFAULT false, \"registrant_id\" uuid, \"metadata\" jsonb NOT NULL DEFAULT '{}', \"islands\" tstzmultirange NOT NULL DEFAULT '{}', \"latest_joined_at\" TIMESTAMP(3) WITH TIME ZONE, \"latest_session_id\" uuid, \"latest_metadata\" jsonb NOT NULL DEFAULT '{}', \"latest_registration_joined_at\" TIMESTAMP(3) WITH TIME ZONE, \"latest_registration_session_id\" uuid, \"latest_registration_id\" uuid, \"session_registrant_ids\" uuid array NOT NULL DEFAULT '{}', CONSTRAINT \"PK_b81d9e658fc343536b80dd723a9\" PRIMARY KEY (\"event_id\", \"user_id\"))");
-    await queryRunner.query("CREATE INDEX \"idx_attendance_rollups_user\" ON \"attendance_rollups\"  (\"user_id\") ");
-    await queryRunner.query("CREATE INDEX \"idx_attendance_rollups_totals\" ON \"attendance_rollups\"  (\"event_id\", \"company_id\", \"registered\", \"attended_ms\") ");
-    await queryRunner.query("CREATE INDEX \"idx_attendance_rollups_list\" ON \"attendance_rollups\"  (\"event_id\", \"first_joined_at\", \"user_id\") ");
-    await queryRunner.query("CREATE TABLE \"session_second_rollups\" (\"event_id\" uuid NOT NULL, \"second\" TIMESTAMP(0) WITH TIME ZONE NOT NULL, \"joins\" integer NOT NULL DEFAULT '0', \"ends\" integer NOT NULL DEFAULT '0', \"joins_at_start\" integer NOT NULL DEFAULT '0', \"ends_at_start\" integer NOT NULL DEFAULT '0', \"max_after\" integer NOT NULL DEFAULT '0', \"join_offsets\" smallint array NOT NULL DEFAULT '{}', \"end_offsets\" smallint array NOT NULL DEFAULT '{}', CONSTRAINT \"PK_ee0971fa900aee334a807f8c93f\" PRIMARY KEY (\"event_id\", \"second\"))");
-    await queryRunner.query("CREATE TABLE \"session_minute_rollups\" (\"event_id\" uuid NOT NULL, \"minute\" TIMESTAMP(0) WITH TIME ZONE NOT NULL, \"joins\" integer NOT NULL DEFAULT '0', \"ends\" integer NOT NULL DEFAULT '0', \"joins_at_start\" integer NOT NULL DEFAULT '0', \"ends_at_start\" integer NOT NULL DEFAULT '0', \"max_after\" integer NOT NULL DEFAULT '0', CONSTRAINT \"PK_c5e213cf41d9c414e1da727cdb2\" PRIMARY KEY (\"event_id\", \"minute\"))");
-    await queryRunner.query("CREATE INDEX \"idx_registrants_live_by_user\" ON \"registrants\"  (\"event_id\", \"user_id\") WHERE cancelled_at IS NULL");
-    await queryRunner.query("ALTER TABLE \"attendance_rollups\" ADD CONSTRAINT \"FK_f92709da37fdc626cff2b926759\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
-    await queryRunner.query("ALTER TABLE \"attendance_rollups\" ADD CONSTRAINT \"FK_39c00119886bc1ab87f11b64b42\" FOREIGN KEY (\"user_id\") REFERENCES \"users\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
-    await queryRunner.query("ALTER TABLE \"session_second_rollups\" ADD CONSTRAINT \"FK_4d89507ecf5541f6a2eaa6515c5\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
-    await queryRunner.query("ALTER TABLE \"session_minute_rollups\" ADD CONSTRAINT \"FK_7b2d4b8cb469ce89403e759fcb4\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
+    await queryRunner.query(`
+      CREATE TABLE "attendance_rollups" (
+        "event_id" uuid NOT NULL,
+        "user_id" uuid NOT NULL,
+        "company_id" uuid NOT NULL,
+        "sessions" integer NOT NULL DEFAULT '0',
+        "first_joined_at" TIMESTAMP(3) WITH TIME ZONE,
+        "attended_ms" bigint NOT NULL DEFAULT '0',
+        "role_rank" smallint NOT NULL DEFAULT '0',
+        "registered" boolean NOT NULL DEFAULT false,
+        "registrant_id" uuid,
+        "metadata" jsonb NOT NULL DEFAULT '{}',
+        "islands" tstzmultirange NOT NULL DEFAULT '{}',
+        "latest_joined_at" TIMESTAMP(3) WITH TIME ZONE,
+        "latest_session_id" uuid,
+        "latest_metadata" jsonb NOT NULL DEFAULT '{}',
+        "latest_registration_joined_at" TIMESTAMP(3) WITH TIME ZONE,
+        "latest_registration_session_id" uuid,
+        "latest_registration_id" uuid,
+        "session_registrant_ids" uuid array NOT NULL DEFAULT '{}',
+        CONSTRAINT "PK_b81d9e658fc343536b80dd723a9" PRIMARY KEY ("event_id", "user_id")
+      )
+    `);
+    await queryRunner.query(`CREATE INDEX "idx_attendance_rollups_user" ON "attendance_rollups" ("user_id")`);
+    await queryRunner.query(`
+      CREATE INDEX "idx_attendance_rollups_totals"
+        ON "attendance_rollups" ("event_id", "company_id", "registered", "attended_ms")
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_attendance_rollups_list"
+        ON "attendance_rollups" ("event_id", "first_joined_at", "user_id")
+    `);
+    await queryRunner.query(`
+      CREATE TABLE "session_second_rollups" (
+        "event_id" uuid NOT NULL,
+        "second" TIMESTAMP(0) WITH TIME ZONE NOT NULL,
+        "joins" integer NOT NULL DEFAULT '0',
+        "ends" integer NOT NULL DEFAULT '0',
+        "joins_at_start" integer NOT NULL DEFAULT '0',
+        "ends_at_start" integer NOT NULL DEFAULT '0',
+        "max_after" integer NOT NULL DEFAULT '0',
+        "join_offsets" smallint array NOT NULL DEFAULT '{}',
+        "end_offsets" smallint array NOT NULL DEFAULT '{}',
+        CONSTRAINT "PK_ee0971fa900aee334a807f8c93f" PRIMARY KEY ("event_id", "second")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE TABLE "session_minute_rollups" (
+        "event_id" uuid NOT NULL,
+        "minute" TIMESTAMP(0) WITH TIME ZONE NOT NULL,
+        "joins" integer NOT NULL DEFAULT '0',
+        "ends" integer NOT NULL DEFAULT '0',
+        "joins_at_start" integer NOT NULL DEFAULT '0',
+        "ends_at_start" integer NOT NULL DEFAULT '0',
+        "max_after" integer NOT NULL DEFAULT '0',
+        CONSTRAINT "PK_c5e213cf41d9c414e1da727cdb2" PRIMARY KEY ("event_id", "minute")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_registrants_live_by_user" ON "registrants" ("event_id", "user_id")
+        WHERE cancelled_at IS NULL
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "attendance_rollups" ADD CONSTRAINT "FK_f92709da37fdc626cff2b926759"
+        FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "attendance_rollups" ADD CONSTRAINT "FK_39c00119886bc1ab87f11b64b42"
+        FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "session_second_rollups" ADD CONSTRAINT "FK_4d89507ecf5541f6a2eaa6515c5"
+        FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "session_minute_rollups" ADD CONSTRAINT "FK_7b2d4b8cb469ce89403e759fcb4"
+        FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
     // GIN: a registration's attendees, when the registration changes.
-    await queryRunner.query("CREATE INDEX \"idx_attendance_rollups_registrants\" ON \"attendance_rollups\" USING gin (\"session_registrant_ids\")");
+    await queryRunner.query(`
+      CREATE INDEX "idx_attendance_rollups_registrants" ON "attendance_rollups"
+        USING gin ("session_registrant_ids")
+    `);
     await queryRunner.query(FUNCTIONS);
     await queryRunner.query(BACKFILL);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(DROP_FUNCTIONS);
-    await queryRunner.query("DROP INDEX \"public\".\"idx_attendance_rollups_registrants\"");
-    await queryRunner.query("ALTER TABLE \"session_minute_rollups\" DROP CONSTRAINT \"FK_7b2d4b8cb469ce89403e759fcb4\"");
-    await queryRunner.query("ALTER TABLE \"session_second_rollups\" DROP CONSTRAINT \"FK_4d89507ecf5541f6a2eaa6515c5\"");
-    await queryRunner.query("ALTER TABLE \"attendance_rollups\" DROP CONSTRAINT \"FK_39c00119886bc1ab87f11b64b42\"");
-    await queryRunner.query("ALTER TABLE \"attendance_rollups\" DROP CONSTRAINT \"FK_f92709da37fdc626cff2b926759\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_registrants_live_by_user\"");
-    await queryRunner.query("DROP TABLE \"session_minute_rollups\"");
-    await queryRunner.query("DROP TABLE \"session_second_rollups\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_attendance_rollups_list\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_attendance_rollups_totals\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_attendance_rollups_user\"");
-    await queryRunner.query("DROP TABLE \"attendance_rollups\"");
+    await queryRunner.query(`DROP INDEX "public"."idx_attendance_rollups_registrants"`);
+    await queryRunner.query(`ALTER TABLE "session_minute_rollups" DROP CONSTRAINT "FK_7b2d4b8cb469ce89403e759fcb4"`);
+    await queryRunner.query(`ALTER TABLE "session_second_rollups" DROP CONSTRAINT "FK_4d89507ecf5541f6a2eaa6515c5"`);
+    await queryRunner.query(`ALTER TABLE "attendance_rollups" DROP CONSTRAINT "FK_39c00119886bc1ab87f11b64b42"`);
+    await queryRunner.query(`ALTER TABLE "attendance_rollups" DROP CONSTRAINT "FK_f92709da37fdc626cff2b926759"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_registrants_live_by_user"`);
+    await queryRunner.query(`DROP TABLE "session_minute_rollups"`);
+    await queryRunner.query(`DROP TABLE "session_second_rollups"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_attendance_rollups_list"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_attendance_rollups_totals"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_attendance_rollups_user"`);
+    await queryRunner.query(`DROP TABLE "attendance_rollups"`);
   }
 }

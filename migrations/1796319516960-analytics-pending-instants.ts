@@ -84,19 +84,31 @@ export class AnalyticsPendingInstants1796319516960 implements MigrationInterface
   name = "AnalyticsPendingInstants1796319516960";
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(
-      `CREATE TABLE "analytics_pending_instants" ("id" BIGSERIAL NOT NULL, "event_id" uuid NOT NULL, "at" TIMESTAMP(3) WITH TIME ZONE NOT NULL, "is_join" boolean NOT NULL, CONSTRAINT "PK_5a5fc3e8902bce6051ec49496c4" PRIMARY KEY ("id"))`,
-    );
-    await queryRunner.query(`CREATE INDEX "idx_analytics_pending_instants_event_at" ON "analytics_pending_instants" ("event_id", "at")`);
-    await queryRunner.query(
-      `ALTER TABLE "analytics_pending_instants" ADD CONSTRAINT "FK_1658f8f4b6c2df9e7bf904dbbea" FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
-    );
+    await queryRunner.query(`
+      CREATE TABLE "analytics_pending_instants" (
+        "id" BIGSERIAL NOT NULL,
+        "event_id" uuid NOT NULL,
+        "at" TIMESTAMP(3) WITH TIME ZONE NOT NULL,
+        "is_join" boolean NOT NULL,
+        CONSTRAINT "PK_5a5fc3e8902bce6051ec49496c4" PRIMARY KEY ("id")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_analytics_pending_instants_event_at"
+        ON "analytics_pending_instants" ("event_id", "at")
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "analytics_pending_instants" ADD CONSTRAINT "FK_1658f8f4b6c2df9e7bf904dbbea"
+        FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
     await queryRunner.query(UP);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(DOWN);
-    await queryRunner.query(`ALTER TABLE "analytics_pending_instants" DROP CONSTRAINT "FK_1658f8f4b6c2df9e7bf904dbbea"`);
+    await queryRunner.query(`
+      ALTER TABLE "analytics_pending_instants" DROP CONSTRAINT "FK_1658f8f4b6c2df9e7bf904dbbea"
+    `);
     await queryRunner.query(`DROP INDEX "public"."idx_analytics_pending_instants_event_at"`);
     await queryRunner.query(`DROP TABLE "analytics_pending_instants"`);
   }

@@ -353,7 +353,8 @@ END $$;
 `;
 
 const DOWN = String.raw`
-DROP FUNCTION admit_join(uuid, uuid, timestamptz, integer, integer, text, uuid, text, jsonb, uuid, text, text, timestamptz, timestamptz, text, timestamptz, text, jsonb, boolean);
+DROP FUNCTION admit_join(uuid, uuid, timestamptz, integer, integer, text, uuid, text, jsonb, uuid, text, text,
+                         timestamptz, timestamptz, text, timestamptz, text, jsonb, boolean);
 DROP FUNCTION admit_idle_at(boolean, timestamptz, interval, interval);
 DROP TRIGGER admit_occupancy_deleted ON sessions;
 DROP TRIGGER admit_occupancy_updated ON sessions;
@@ -372,12 +373,34 @@ export class JoinInOneStatement1796537675106 implements MigrationInterface {
   name = "JoinInOneStatement1796537675106";
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query("CREATE TABLE \"seat_stripes\" (\"company_id\" uuid NOT NULL, \"stripe\" smallint NOT NULL, \"used\" integer NOT NULL DEFAULT '0', \"cap\" integer, CONSTRAINT \"PK_858ed4d6f4c1ab7451b124875c7\" PRIMARY KEY (\"company_id\", \"stripe\"))");
-    await queryRunner.query("CREATE TABLE \"event_occupancy\" (\"event_id\" uuid NOT NULL, \"live\" integer NOT NULL DEFAULT '0', CONSTRAINT \"PK_b9e969d6fec7689e7456b7435fd\" PRIMARY KEY (\"event_id\"))");
-    await queryRunner.query("ALTER TABLE \"registrants\" ADD \"email_verified\" boolean NOT NULL DEFAULT false");
-    await queryRunner.query("ALTER TABLE \"companies\" ADD \"first_heartbeat_window_seconds\" integer NOT NULL DEFAULT '120'");
-    await queryRunner.query("ALTER TABLE \"seat_stripes\" ADD CONSTRAINT \"FK_a28bcb503ced8930d7863035724\" FOREIGN KEY (\"company_id\") REFERENCES \"companies\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
-    await queryRunner.query("ALTER TABLE \"event_occupancy\" ADD CONSTRAINT \"FK_b9e969d6fec7689e7456b7435fd\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
+    await queryRunner.query(`
+      CREATE TABLE "seat_stripes" (
+        "company_id" uuid NOT NULL,
+        "stripe" smallint NOT NULL,
+        "used" integer NOT NULL DEFAULT '0',
+        "cap" integer,
+        CONSTRAINT "PK_858ed4d6f4c1ab7451b124875c7" PRIMARY KEY ("company_id", "stripe")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE TABLE "event_occupancy" (
+        "event_id" uuid NOT NULL,
+        "live" integer NOT NULL DEFAULT '0',
+        CONSTRAINT "PK_b9e969d6fec7689e7456b7435fd" PRIMARY KEY ("event_id")
+      )
+    `);
+    await queryRunner.query(`ALTER TABLE "registrants" ADD "email_verified" boolean NOT NULL DEFAULT false`);
+    await queryRunner.query(`
+      ALTER TABLE "companies" ADD "first_heartbeat_window_seconds" integer NOT NULL DEFAULT '120'
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "seat_stripes" ADD CONSTRAINT "FK_a28bcb503ced8930d7863035724"
+        FOREIGN KEY ("company_id") REFERENCES "companies"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "event_occupancy" ADD CONSTRAINT "FK_b9e969d6fec7689e7456b7435fd"
+        FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
     await queryRunner.query(`CREATE INDEX "idx_users_tokens_revoked" ON "users" ("tokens_revoked_before")
       WHERE tokens_revoked_before IS NOT NULL AND external_id IS NOT NULL`);
     await queryRunner.query(UP);
@@ -386,11 +409,11 @@ export class JoinInOneStatement1796537675106 implements MigrationInterface {
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(DOWN);
     await queryRunner.query(`DROP INDEX "public"."idx_users_tokens_revoked"`);
-    await queryRunner.query("ALTER TABLE \"event_occupancy\" DROP CONSTRAINT \"FK_b9e969d6fec7689e7456b7435fd\"");
-    await queryRunner.query("ALTER TABLE \"seat_stripes\" DROP CONSTRAINT \"FK_a28bcb503ced8930d7863035724\"");
-    await queryRunner.query("ALTER TABLE \"companies\" DROP COLUMN \"first_heartbeat_window_seconds\"");
-    await queryRunner.query("ALTER TABLE \"registrants\" DROP COLUMN \"email_verified\"");
-    await queryRunner.query("DROP TABLE \"event_occupancy\"");
-    await queryRunner.query("DROP TABLE \"seat_stripes\"");
+    await queryRunner.query(`ALTER TABLE "event_occupancy" DROP CONSTRAINT "FK_b9e969d6fec7689e7456b7435fd"`);
+    await queryRunner.query(`ALTER TABLE "seat_stripes" DROP CONSTRAINT "FK_a28bcb503ced8930d7863035724"`);
+    await queryRunner.query(`ALTER TABLE "companies" DROP COLUMN "first_heartbeat_window_seconds"`);
+    await queryRunner.query(`ALTER TABLE "registrants" DROP COLUMN "email_verified"`);
+    await queryRunner.query(`DROP TABLE "event_occupancy"`);
+    await queryRunner.query(`DROP TABLE "seat_stripes"`);
   }
 }

@@ -10,10 +10,19 @@ export class MasterKeyVerifier1796537805157 implements MigrationInterface {
   name = "MasterKeyVerifier1796537805157";
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query("CREATE TABLE \"master_key_verifiers\" (\"id\" smallint NOT NULL, \"key_id\" character varying(32) NOT NULL, \"verifier\" text NOT NULL, \"recorded_at\" TIMESTAMP(3) WITH TIME ZONE NOT NULL, CONSTRAINT \"master_key_verifiers_single_row\" CHECK (\"id\" = 1), CONSTRAINT \"PK_199939a801c6981c36bf9b613e3\" PRIMARY KEY (\"id\"))");
+    await queryRunner.query(`
+      CREATE TABLE "master_key_verifiers" (
+        "id" smallint NOT NULL,
+        "key_id" character varying(32) NOT NULL,
+        "verifier" text NOT NULL,
+        "recorded_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL,
+        CONSTRAINT "master_key_verifiers_single_row" CHECK ("id" = 1),
+        CONSTRAINT "PK_199939a801c6981c36bf9b613e3" PRIMARY KEY ("id")
+      )
+    `);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query("DROP TABLE \"master_key_verifiers\"");
+    await queryRunner.query(`DROP TABLE "master_key_verifiers"`);
   }
 }

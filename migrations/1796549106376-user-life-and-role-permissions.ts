@@ -458,31 +458,52 @@ export class UserLifeAndRolePermissions1796549106376 implements MigrationInterfa
   name = "UserLifeAndRolePermissions1796549106376";
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query("CREATE TABLE \"erased_subjects\" (\"company_id\" uuid NOT NULL, \"digest\" character(64) NOT NULL, \"print\" integer NOT NULL, \"erased_at\" TIMESTAMP(3) WITH TIME ZONE NOT NULL, CONSTRAINT \"PK_a7f52de7125cb8a2b75628fda9a\" PRIMARY KEY (\"company_id\", \"digest\"))");
-    await queryRunner.query("ALTER TABLE \"companies\" ADD \"role_permissions\" jsonb");
-    await queryRunner.query("ALTER TABLE \"companies\" ADD \"session_token_audience\" character varying(2048)");
-    await queryRunner.query("ALTER TABLE \"users\" ADD \"created_via\" character varying(16) NOT NULL DEFAULT 'API'");
-    await queryRunner.query("ALTER TABLE \"users\" ADD \"suspended_at\" TIMESTAMP(3) WITH TIME ZONE");
-    await queryRunner.query("ALTER TABLE \"users\" ADD \"deleted_at\" TIMESTAMP(3) WITH TIME ZONE");
-    await queryRunner.query("CREATE INDEX \"idx_users_created_via\" ON \"users\"  (\"company_id\", \"created_via\", \"created_at\", \"id\") ");
-    await queryRunner.query(`CREATE INDEX "idx_users_suspended" ON "users" ("suspended_at") WHERE suspended_at IS NOT NULL`);
+    await queryRunner.query(`
+      CREATE TABLE "erased_subjects" (
+        "company_id" uuid NOT NULL,
+        "digest" character(64) NOT NULL,
+        "print" integer NOT NULL,
+        "erased_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL,
+        CONSTRAINT "PK_a7f52de7125cb8a2b75628fda9a" PRIMARY KEY ("company_id", "digest")
+      )
+    `);
+    await queryRunner.query(`ALTER TABLE "companies" ADD "role_permissions" jsonb`);
+    await queryRunner.query(`ALTER TABLE "companies" ADD "session_token_audience" character varying(2048)`);
+    await queryRunner.query(`ALTER TABLE "users" ADD "created_via" character varying(16) NOT NULL DEFAULT 'API'`);
+    await queryRunner.query(`ALTER TABLE "users" ADD "suspended_at" TIMESTAMP(3) WITH TIME ZONE`);
+    await queryRunner.query(`ALTER TABLE "users" ADD "deleted_at" TIMESTAMP(3) WITH TIME ZONE`);
+    await queryRunner.query(`
+      CREATE INDEX "idx_users_created_via" ON "users" ("company_id", "created_via", "created_at", "id")
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_users_suspended" ON "users" ("suspended_at") WHERE suspended_at IS NOT NULL
+    `);
     await queryRunner.query(BACKFILL);
-    await queryRunner.query("DROP FUNCTION admit_join(uuid, uuid, timestamptz, integer, integer, text, uuid, text, jsonb, uuid, text, text, timestamptz, timestamptz, text, timestamptz, text, jsonb, boolean)");
+    await queryRunner.query(`
+      DROP FUNCTION admit_join(uuid, uuid, timestamptz, integer, integer, text, uuid, text, jsonb, uuid,
+        text, text, timestamptz, timestamptz, text, timestamptz, text, jsonb, boolean)
+    `);
     await queryRunner.query(ADMIT_JOIN);
-    await queryRunner.query("ALTER TABLE \"erased_subjects\" ADD CONSTRAINT \"FK_b1ab1d78005a9d9e51b9075b68f\" FOREIGN KEY (\"company_id\") REFERENCES \"companies\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
+    await queryRunner.query(`
+      ALTER TABLE "erased_subjects" ADD CONSTRAINT "FK_b1ab1d78005a9d9e51b9075b68f"
+        FOREIGN KEY ("company_id") REFERENCES "companies"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query("DROP FUNCTION admit_join(uuid, uuid, timestamptz, integer, integer, text, uuid, text, jsonb, uuid, text, text, timestamptz, timestamptz, text, timestamptz, text, jsonb, boolean, text)");
+    await queryRunner.query(`
+      DROP FUNCTION admit_join(uuid, uuid, timestamptz, integer, integer, text, uuid, text, jsonb, uuid,
+        text, text, timestamptz, timestamptz, text, timestamptz, text, jsonb, boolean, text)
+    `);
     await queryRunner.query(PREVIOUS_ADMIT_JOIN);
-    await queryRunner.query("ALTER TABLE \"erased_subjects\" DROP CONSTRAINT \"FK_b1ab1d78005a9d9e51b9075b68f\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_users_created_via\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_users_suspended\"");
-    await queryRunner.query("ALTER TABLE \"users\" DROP COLUMN \"deleted_at\"");
-    await queryRunner.query("ALTER TABLE \"users\" DROP COLUMN \"suspended_at\"");
-    await queryRunner.query("ALTER TABLE \"users\" DROP COLUMN \"created_via\"");
-    await queryRunner.query("ALTER TABLE \"companies\" DROP COLUMN \"session_token_audience\"");
-    await queryRunner.query("ALTER TABLE \"companies\" DROP COLUMN \"role_permissions\"");
-    await queryRunner.query("DROP TABLE \"erased_subjects\"");
+    await queryRunner.query(`ALTER TABLE "erased_subjects" DROP CONSTRAINT "FK_b1ab1d78005a9d9e51b9075b68f"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_users_created_via"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_users_suspended"`);
+    await queryRunner.query(`ALTER TABLE "users" DROP COLUMN "deleted_at"`);
+    await queryRunner.query(`ALTER TABLE "users" DROP COLUMN "suspended_at"`);
+    await queryRunner.query(`ALTER TABLE "users" DROP COLUMN "created_via"`);
+    await queryRunner.query(`ALTER TABLE "companies" DROP COLUMN "session_token_audience"`);
+    await queryRunner.query(`ALTER TABLE "companies" DROP COLUMN "role_permissions"`);
+    await queryRunner.query(`DROP TABLE "erased_subjects"`);
   }
 }

@@ -216,36 +216,119 @@ export class Webhooks1796549111891 implements MigrationInterface {
   name = "Webhooks1796549111891";
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query("CREATE TABLE \"webhook_endpoints\" (\"id\" uuid NOT NULL DEFAULT gen_random_uuid(), \"company_id\" uuid NOT NULL, \"url\" character varying(2048) NOT NULL, \"description\" character varying(500), \"event_types\" text array NOT NULL, \"secret_encrypted\" text NOT NULL, \"previous_secret_encrypted\" text, \"previous_secret_expires_at\" TIMESTAMP(3) WITH TIME ZONE, \"disabled_at\" TIMESTAMP(3) WITH TIME ZONE, \"disabled_reason\" character varying(500), \"failing_since\" TIMESTAMP(3) WITH TIME ZONE, \"created_at\" TIMESTAMP(3) WITH TIME ZONE NOT NULL DEFAULT now(), \"updated_at\" TIMESTAMP(3) WITH TIME ZONE NOT NULL, CONSTRAINT \"PK_054c4cfb95223732f5939d2d546\" PRIMARY KEY (\"id\"))");
-    await queryRunner.query("CREATE INDEX \"IDX_e3b6b6987af1570adcaa784cea\" ON \"webhook_endpoints\"  (\"company_id\", \"created_at\", \"id\") ");
-    await queryRunner.query("CREATE TABLE \"webhook_subscriptions\" (\"company_id\" uuid NOT NULL, \"event_types\" text array NOT NULL, CONSTRAINT \"PK_e001b852c04f06a030ce45ffa22\" PRIMARY KEY (\"company_id\"))");
-    await queryRunner.query("CREATE TABLE \"webhook_messages\" (\"id\" uuid NOT NULL DEFAULT gen_random_uuid(), \"seq\" BIGSERIAL NOT NULL, \"company_id\" uuid NOT NULL, \"type\" character varying(40) NOT NULL, \"ordering_key\" character varying(80) NOT NULL, \"user_id\" uuid, \"data\" jsonb NOT NULL, \"occurred_at\" TIMESTAMP(3) WITH TIME ZONE NOT NULL, \"fanned_out\" boolean NOT NULL DEFAULT false, \"created_at\" TIMESTAMP(3) WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT \"PK_526e8e1655924920adc4cd30dcd\" PRIMARY KEY (\"id\"))");
-    await queryRunner.query("CREATE INDEX \"idx_webhook_messages_user\" ON \"webhook_messages\"  (\"user_id\") WHERE user_id IS NOT NULL");
-    await queryRunner.query("CREATE INDEX \"idx_webhook_messages_unfanned\" ON \"webhook_messages\"  (\"seq\") WHERE NOT fanned_out");
-    await queryRunner.query("CREATE TABLE \"webhook_deliveries\" (\"id\" uuid NOT NULL DEFAULT gen_random_uuid(), \"company_id\" uuid NOT NULL, \"endpoint_id\" uuid NOT NULL, \"message_id\" uuid NOT NULL, \"seq\" bigint NOT NULL, \"ordering_key\" character varying(80) NOT NULL, \"status\" character varying(16) NOT NULL DEFAULT 'PENDING', \"attempts\" integer NOT NULL DEFAULT '0', \"next_attempt_at\" TIMESTAMP(3) WITH TIME ZONE NOT NULL, \"locked_until\" TIMESTAMP(3) WITH TIME ZONE, \"last_attempt_at\" TIMESTAMP(3) WITH TIME ZONE, \"last_response_code\" integer, \"last_error\" character varying(300), \"delivered_at\" TIMESTAMP(3) WITH TIME ZONE, \"created_at\" TIMESTAMP(3) WITH TIME ZONE NOT NULL, CONSTRAINT \"PK_535dd409947fb6d8fc6dfc0112a\" PRIMARY KEY (\"id\"))");
-    await queryRunner.query("CREATE INDEX \"idx_webhook_deliveries_pending_order\" ON \"webhook_deliveries\"  (\"endpoint_id\", \"ordering_key\", \"seq\") WHERE status = 'PENDING'");
-    await queryRunner.query("CREATE INDEX \"idx_webhook_deliveries_due\" ON \"webhook_deliveries\"  (\"next_attempt_at\") WHERE status = 'PENDING'");
-    await queryRunner.query("CREATE INDEX \"IDX_3f867d0adaf5ef6a96eb4cccde\" ON \"webhook_deliveries\"  (\"endpoint_id\", \"created_at\", \"id\") ");
-    await queryRunner.query("ALTER TABLE \"webhook_endpoints\" ADD CONSTRAINT \"FK_66f1850cec1e3e62a1988f78e6d\" FOREIGN KEY (\"company_id\") REFERENCES \"companies\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
-    await queryRunner.query("ALTER TABLE \"webhook_deliveries\" ADD CONSTRAINT \"FK_0b882c26a9b91c26e6e86b4867c\" FOREIGN KEY (\"endpoint_id\") REFERENCES \"webhook_endpoints\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
-    await queryRunner.query("ALTER TABLE \"webhook_deliveries\" ADD CONSTRAINT \"FK_35330ff895962f7bd8a46c18177\" FOREIGN KEY (\"message_id\") REFERENCES \"webhook_messages\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
+    await queryRunner.query(`
+      CREATE TABLE "webhook_endpoints" (
+        "id" uuid NOT NULL DEFAULT gen_random_uuid(),
+        "company_id" uuid NOT NULL,
+        "url" character varying(2048) NOT NULL,
+        "description" character varying(500),
+        "event_types" text array NOT NULL,
+        "secret_encrypted" text NOT NULL,
+        "previous_secret_encrypted" text,
+        "previous_secret_expires_at" TIMESTAMP(3) WITH TIME ZONE,
+        "disabled_at" TIMESTAMP(3) WITH TIME ZONE,
+        "disabled_reason" character varying(500),
+        "failing_since" TIMESTAMP(3) WITH TIME ZONE,
+        "created_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL DEFAULT now(),
+        "updated_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL,
+        CONSTRAINT "PK_054c4cfb95223732f5939d2d546" PRIMARY KEY ("id")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "IDX_e3b6b6987af1570adcaa784cea"
+        ON "webhook_endpoints" ("company_id", "created_at", "id")
+    `);
+    await queryRunner.query(`
+      CREATE TABLE "webhook_subscriptions" (
+        "company_id" uuid NOT NULL,
+        "event_types" text array NOT NULL,
+        CONSTRAINT "PK_e001b852c04f06a030ce45ffa22" PRIMARY KEY ("company_id")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE TABLE "webhook_messages" (
+        "id" uuid NOT NULL DEFAULT gen_random_uuid(),
+        "seq" BIGSERIAL NOT NULL,
+        "company_id" uuid NOT NULL,
+        "type" character varying(40) NOT NULL,
+        "ordering_key" character varying(80) NOT NULL,
+        "user_id" uuid,
+        "data" jsonb NOT NULL,
+        "occurred_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL,
+        "fanned_out" boolean NOT NULL DEFAULT false,
+        "created_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL DEFAULT now(),
+        CONSTRAINT "PK_526e8e1655924920adc4cd30dcd" PRIMARY KEY ("id")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_webhook_messages_user" ON "webhook_messages" ("user_id") WHERE user_id IS NOT NULL
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_webhook_messages_unfanned" ON "webhook_messages" ("seq") WHERE NOT fanned_out
+    `);
+    await queryRunner.query(`
+      CREATE TABLE "webhook_deliveries" (
+        "id" uuid NOT NULL DEFAULT gen_random_uuid(),
+        "company_id" uuid NOT NULL,
+        "endpoint_id" uuid NOT NULL,
+        "message_id" uuid NOT NULL,
+        "seq" bigint NOT NULL,
+        "ordering_key" character varying(80) NOT NULL,
+        "status" character varying(16) NOT NULL DEFAULT 'PENDING',
+        "attempts" integer NOT NULL DEFAULT '0',
+        "next_attempt_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL,
+        "locked_until" TIMESTAMP(3) WITH TIME ZONE,
+        "last_attempt_at" TIMESTAMP(3) WITH TIME ZONE,
+        "last_response_code" integer,
+        "last_error" character varying(300),
+        "delivered_at" TIMESTAMP(3) WITH TIME ZONE,
+        "created_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL,
+        CONSTRAINT "PK_535dd409947fb6d8fc6dfc0112a" PRIMARY KEY ("id")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_webhook_deliveries_pending_order"
+        ON "webhook_deliveries" ("endpoint_id", "ordering_key", "seq") WHERE status = 'PENDING'
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_webhook_deliveries_due" ON "webhook_deliveries" ("next_attempt_at")
+        WHERE status = 'PENDING'
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "IDX_3f867d0adaf5ef6a96eb4cccde"
+        ON "webhook_deliveries" ("endpoint_id", "created_at", "id")
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "webhook_endpoints" ADD CONSTRAINT "FK_66f1850cec1e3e62a1988f78e6d"
+        FOREIGN KEY ("company_id") REFERENCES "companies"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "FK_0b882c26a9b91c26e6e86b4867c"
+        FOREIGN KEY ("endpoint_id") REFERENCES "webhook_endpoints"("id")
+        ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "FK_35330ff895962f7bd8a46c18177"
+        FOREIGN KEY ("message_id") REFERENCES "webhook_messages"("id")
+        ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
     await queryRunner.query(UP);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(DOWN);
-    await queryRunner.query("ALTER TABLE \"webhook_deliveries\" DROP CONSTRAINT \"FK_35330ff895962f7bd8a46c18177\"");
-    await queryRunner.query("ALTER TABLE \"webhook_deliveries\" DROP CONSTRAINT \"FK_0b882c26a9b91c26e6e86b4867c\"");
-    await queryRunner.query("ALTER TABLE \"webhook_endpoints\" DROP CONSTRAINT \"FK_66f1850cec1e3e62a1988f78e6d\"");
-    await queryRunner.query("DROP INDEX \"public\".\"IDX_3f867d0adaf5ef6a96eb4cccde\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_webhook_deliveries_due\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_webhook_deliveries_pending_order\"");
-    await queryRunner.query("DROP TABLE \"webhook_deliveries\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_webhook_messages_unfanned\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_webhook_messages_user\"");
-    await queryRunner.query("DROP TABLE \"webhook_messages\"");
-    await queryRunner.query("DROP TABLE \"webhook_subscriptions\"");
-    await queryRunner.query("DROP INDEX \"public\".\"IDX_e3b6b6987af1570adcaa784cea\"");
-    await queryRunner.query("DROP TABLE \"webhook_endpoints\"");
+    await queryRunner.query(`ALTER TABLE "webhook_deliveries" DROP CONSTRAINT "FK_35330ff895962f7bd8a46c18177"`);
+    await queryRunner.query(`ALTER TABLE "webhook_deliveries" DROP CONSTRAINT "FK_0b882c26a9b91c26e6e86b4867c"`);
+    await queryRunner.query(`ALTER TABLE "webhook_endpoints" DROP CONSTRAINT "FK_66f1850cec1e3e62a1988f78e6d"`);
+    await queryRunner.query(`DROP INDEX "public"."IDX_3f867d0adaf5ef6a96eb4cccde"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_webhook_deliveries_due"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_webhook_deliveries_pending_order"`);
+    await queryRunner.query(`DROP TABLE "webhook_deliveries"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_webhook_messages_unfanned"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_webhook_messages_user"`);
+    await queryRunner.query(`DROP TABLE "webhook_messages"`);
+    await queryRunner.query(`DROP TABLE "webhook_subscriptions"`);
+    await queryRunner.query(`DROP INDEX "public"."IDX_e3b6b6987af1570adcaa784cea"`);
+    await queryRunner.query(`DROP TABLE "webhook_endpoints"`);
   }
 }

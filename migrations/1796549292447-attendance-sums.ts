@@ -161,24 +161,66 @@ export class AttendanceSums1796549292447 implements MigrationInterface {
   name = "AttendanceSums1796549292447";
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query("CREATE TABLE \"attendance_event_rollups\" (\"event_id\" uuid NOT NULL, \"attendees\" integer NOT NULL DEFAULT '0', \"attended_ms\" bigint NOT NULL DEFAULT '0', \"registered\" integer NOT NULL DEFAULT '0', CONSTRAINT \"PK_4fee681baf47c3321909589b41f\" PRIMARY KEY (\"event_id\"))");
-    await queryRunner.query("CREATE TABLE \"attendance_value_rollups\" (\"event_id\" uuid NOT NULL, \"key\" text NOT NULL, \"value\" text NOT NULL, \"attendees\" integer NOT NULL DEFAULT '0', \"attended_ms\" bigint NOT NULL DEFAULT '0', CONSTRAINT \"PK_e2a39ac55aa68020d5d87ac4e96\" PRIMARY KEY (\"event_id\", \"key\", \"value\"))");
-    await queryRunner.query("CREATE TABLE \"analytics_pending_attendance\" (\"id\" BIGSERIAL NOT NULL, \"event_id\" uuid NOT NULL, \"key\" text, \"value\" text, \"attendees\" integer NOT NULL, \"attended_ms\" bigint NOT NULL, \"registered\" integer NOT NULL, CONSTRAINT \"PK_6efa0dbcfb5c8f9710f5fda54fe\" PRIMARY KEY (\"id\"))");
-    await queryRunner.query("CREATE INDEX \"idx_analytics_pending_attendance_event_key\" ON \"analytics_pending_attendance\"  (\"event_id\", \"key\") ");
-    await queryRunner.query("ALTER TABLE \"attendance_event_rollups\" ADD CONSTRAINT \"FK_4fee681baf47c3321909589b41f\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
-    await queryRunner.query("ALTER TABLE \"attendance_value_rollups\" ADD CONSTRAINT \"FK_78ad99c1795d02850b61e5f2af2\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
-    await queryRunner.query("ALTER TABLE \"analytics_pending_attendance\" ADD CONSTRAINT \"FK_03f2dde2a0011bd7b0baf1bba56\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
+    await queryRunner.query(`
+      CREATE TABLE "attendance_event_rollups" (
+        "event_id" uuid NOT NULL,
+        "attendees" integer NOT NULL DEFAULT '0',
+        "attended_ms" bigint NOT NULL DEFAULT '0',
+        "registered" integer NOT NULL DEFAULT '0',
+        CONSTRAINT "PK_4fee681baf47c3321909589b41f" PRIMARY KEY ("event_id")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE TABLE "attendance_value_rollups" (
+        "event_id" uuid NOT NULL,
+        "key" text NOT NULL,
+        "value" text NOT NULL,
+        "attendees" integer NOT NULL DEFAULT '0',
+        "attended_ms" bigint NOT NULL DEFAULT '0',
+        CONSTRAINT "PK_e2a39ac55aa68020d5d87ac4e96" PRIMARY KEY ("event_id", "key", "value")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE TABLE "analytics_pending_attendance" (
+        "id" BIGSERIAL NOT NULL,
+        "event_id" uuid NOT NULL,
+        "key" text,
+        "value" text,
+        "attendees" integer NOT NULL,
+        "attended_ms" bigint NOT NULL,
+        "registered" integer NOT NULL,
+        CONSTRAINT "PK_6efa0dbcfb5c8f9710f5fda54fe" PRIMARY KEY ("id")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_analytics_pending_attendance_event_key"
+        ON "analytics_pending_attendance" ("event_id", "key")
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "attendance_event_rollups" ADD CONSTRAINT "FK_4fee681baf47c3321909589b41f"
+        FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "attendance_value_rollups" ADD CONSTRAINT "FK_78ad99c1795d02850b61e5f2af2"
+        FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "analytics_pending_attendance" ADD CONSTRAINT "FK_03f2dde2a0011bd7b0baf1bba56"
+        FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
     await queryRunner.query(UP);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(DOWN);
-    await queryRunner.query("ALTER TABLE \"analytics_pending_attendance\" DROP CONSTRAINT \"FK_03f2dde2a0011bd7b0baf1bba56\"");
-    await queryRunner.query("ALTER TABLE \"attendance_value_rollups\" DROP CONSTRAINT \"FK_78ad99c1795d02850b61e5f2af2\"");
-    await queryRunner.query("ALTER TABLE \"attendance_event_rollups\" DROP CONSTRAINT \"FK_4fee681baf47c3321909589b41f\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_analytics_pending_attendance_event_key\"");
-    await queryRunner.query("DROP TABLE \"analytics_pending_attendance\"");
-    await queryRunner.query("DROP TABLE \"attendance_value_rollups\"");
-    await queryRunner.query("DROP TABLE \"attendance_event_rollups\"");
+    await queryRunner.query(`
+      ALTER TABLE "analytics_pending_attendance" DROP CONSTRAINT "FK_03f2dde2a0011bd7b0baf1bba56"
+    `);
+    await queryRunner.query(`ALTER TABLE "attendance_value_rollups" DROP CONSTRAINT "FK_78ad99c1795d02850b61e5f2af2"`);
+    await queryRunner.query(`ALTER TABLE "attendance_event_rollups" DROP CONSTRAINT "FK_4fee681baf47c3321909589b41f"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_analytics_pending_attendance_event_key"`);
+    await queryRunner.query(`DROP TABLE "analytics_pending_attendance"`);
+    await queryRunner.query(`DROP TABLE "attendance_value_rollups"`);
+    await queryRunner.query(`DROP TABLE "attendance_event_rollups"`);
   }
 }

@@ -211,34 +211,102 @@ export class WindowSegments1796553047572 implements MigrationInterface {
   name = "WindowSegments1796553047572";
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query("CREATE TABLE \"attendance_segments\" (\"event_id\" uuid NOT NULL, \"user_id\" uuid NOT NULL, \"family\" smallint NOT NULL, \"start_at\" TIMESTAMP(3) WITH TIME ZONE NOT NULL, \"end_at\" TIMESTAMP(3) WITH TIME ZONE NOT NULL, \"prev_end\" TIMESTAMP(3) WITH TIME ZONE, CONSTRAINT \"PK_e220e3e303b4ebe149986aa6500\" PRIMARY KEY (\"event_id\", \"user_id\", \"family\", \"start_at\"))");
-    await queryRunner.query("CREATE INDEX \"idx_attendance_segments_gap\" ON \"attendance_segments\"  (\"event_id\", \"family\", \"prev_end\") ");
-    await queryRunner.query("CREATE INDEX \"idx_attendance_segments_end\" ON \"attendance_segments\"  (\"event_id\", \"family\", \"end_at\") ");
-    await queryRunner.query("CREATE INDEX \"idx_attendance_segments_start\" ON \"attendance_segments\"  (\"event_id\", \"family\", \"start_at\") ");
-    await queryRunner.query("CREATE TABLE \"attendance_window_minutes\" (\"event_id\" uuid NOT NULL, \"family\" smallint NOT NULL, \"minute\" TIMESTAMP WITH TIME ZONE NOT NULL, \"starts\" integer NOT NULL DEFAULT '0', \"starts_offset_ms\" bigint NOT NULL DEFAULT '0', \"ends\" integer NOT NULL DEFAULT '0', \"ends_offset_ms\" bigint NOT NULL DEFAULT '0', CONSTRAINT \"PK_19efd3f708f12f695c3c2d3d369\" PRIMARY KEY (\"event_id\", \"family\", \"minute\"))");
-    await queryRunner.query("CREATE TABLE \"attendance_gap_cells\" (\"event_id\" uuid NOT NULL, \"family\" smallint NOT NULL, \"end_minute\" TIMESTAMP WITH TIME ZONE NOT NULL, \"start_minute\" TIMESTAMP WITH TIME ZONE NOT NULL, \"gaps\" integer NOT NULL DEFAULT '0', CONSTRAINT \"PK_ada73dbb3246955383cdb9387c5\" PRIMARY KEY (\"event_id\", \"family\", \"end_minute\", \"start_minute\"))");
-    await queryRunner.query("CREATE TABLE \"analytics_pending_windows\" (\"id\" BIGSERIAL NOT NULL, \"event_id\" uuid NOT NULL, \"family\" smallint NOT NULL, \"minute\" TIMESTAMP WITH TIME ZONE NOT NULL, \"start_minute\" TIMESTAMP WITH TIME ZONE, \"starts\" integer NOT NULL DEFAULT '0', \"starts_offset_ms\" bigint NOT NULL DEFAULT '0', \"ends\" integer NOT NULL DEFAULT '0', \"ends_offset_ms\" bigint NOT NULL DEFAULT '0', \"gaps\" integer NOT NULL DEFAULT '0', CONSTRAINT \"PK_7c3deb82e503313dd2313c5938e\" PRIMARY KEY (\"id\"))");
-    await queryRunner.query("CREATE INDEX \"idx_analytics_pending_windows_event\" ON \"analytics_pending_windows\"  (\"event_id\") ");
-    await queryRunner.query("ALTER TABLE \"attendance_segments\" ADD CONSTRAINT \"FK_d9bf3832d730c2d9bf08750d526\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
-    await queryRunner.query("ALTER TABLE \"attendance_window_minutes\" ADD CONSTRAINT \"FK_3e4fd0519457ecfb325f705df20\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
-    await queryRunner.query("ALTER TABLE \"attendance_gap_cells\" ADD CONSTRAINT \"FK_0afaa98be80e67825de129df991\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
-    await queryRunner.query("ALTER TABLE \"analytics_pending_windows\" ADD CONSTRAINT \"FK_0a6ae4088cc49274b8ab4a3dabe\" FOREIGN KEY (\"event_id\") REFERENCES \"events\"(\"id\") ON DELETE CASCADE ON UPDATE NO ACTION");
+    await queryRunner.query(`
+      CREATE TABLE "attendance_segments" (
+        "event_id" uuid NOT NULL,
+        "user_id" uuid NOT NULL,
+        "family" smallint NOT NULL,
+        "start_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL,
+        "end_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL,
+        "prev_end" TIMESTAMP(3) WITH TIME ZONE,
+        CONSTRAINT "PK_e220e3e303b4ebe149986aa6500" PRIMARY KEY ("event_id", "user_id", "family",
+          "start_at")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_attendance_segments_gap"
+        ON "attendance_segments" ("event_id", "family", "prev_end")
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_attendance_segments_end" ON "attendance_segments" ("event_id", "family", "end_at")
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_attendance_segments_start"
+        ON "attendance_segments" ("event_id", "family", "start_at")
+    `);
+    await queryRunner.query(`
+      CREATE TABLE "attendance_window_minutes" (
+        "event_id" uuid NOT NULL,
+        "family" smallint NOT NULL,
+        "minute" TIMESTAMP WITH TIME ZONE NOT NULL,
+        "starts" integer NOT NULL DEFAULT '0',
+        "starts_offset_ms" bigint NOT NULL DEFAULT '0',
+        "ends" integer NOT NULL DEFAULT '0',
+        "ends_offset_ms" bigint NOT NULL DEFAULT '0',
+        CONSTRAINT "PK_19efd3f708f12f695c3c2d3d369" PRIMARY KEY ("event_id", "family", "minute")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE TABLE "attendance_gap_cells" (
+        "event_id" uuid NOT NULL,
+        "family" smallint NOT NULL,
+        "end_minute" TIMESTAMP WITH TIME ZONE NOT NULL,
+        "start_minute" TIMESTAMP WITH TIME ZONE NOT NULL,
+        "gaps" integer NOT NULL DEFAULT '0',
+        CONSTRAINT "PK_ada73dbb3246955383cdb9387c5" PRIMARY KEY ("event_id", "family", "end_minute",
+          "start_minute")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE TABLE "analytics_pending_windows" (
+        "id" BIGSERIAL NOT NULL,
+        "event_id" uuid NOT NULL,
+        "family" smallint NOT NULL,
+        "minute" TIMESTAMP WITH TIME ZONE NOT NULL,
+        "start_minute" TIMESTAMP WITH TIME ZONE,
+        "starts" integer NOT NULL DEFAULT '0',
+        "starts_offset_ms" bigint NOT NULL DEFAULT '0',
+        "ends" integer NOT NULL DEFAULT '0',
+        "ends_offset_ms" bigint NOT NULL DEFAULT '0',
+        "gaps" integer NOT NULL DEFAULT '0',
+        CONSTRAINT "PK_7c3deb82e503313dd2313c5938e" PRIMARY KEY ("id")
+      )
+    `);
+    await queryRunner.query(`
+      CREATE INDEX "idx_analytics_pending_windows_event" ON "analytics_pending_windows" ("event_id")
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "attendance_segments" ADD CONSTRAINT "FK_d9bf3832d730c2d9bf08750d526"
+        FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "attendance_window_minutes" ADD CONSTRAINT "FK_3e4fd0519457ecfb325f705df20"
+        FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "attendance_gap_cells" ADD CONSTRAINT "FK_0afaa98be80e67825de129df991"
+        FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
+    await queryRunner.query(`
+      ALTER TABLE "analytics_pending_windows" ADD CONSTRAINT "FK_0a6ae4088cc49274b8ab4a3dabe"
+        FOREIGN KEY ("event_id") REFERENCES "events"("id") ON DELETE CASCADE ON UPDATE NO ACTION
+    `);
     await queryRunner.query(UP);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(DOWN);
-    await queryRunner.query("ALTER TABLE \"analytics_pending_windows\" DROP CONSTRAINT \"FK_0a6ae4088cc49274b8ab4a3dabe\"");
-    await queryRunner.query("ALTER TABLE \"attendance_gap_cells\" DROP CONSTRAINT \"FK_0afaa98be80e67825de129df991\"");
-    await queryRunner.query("ALTER TABLE \"attendance_window_minutes\" DROP CONSTRAINT \"FK_3e4fd0519457ecfb325f705df20\"");
-    await queryRunner.query("ALTER TABLE \"attendance_segments\" DROP CONSTRAINT \"FK_d9bf3832d730c2d9bf08750d526\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_analytics_pending_windows_event\"");
-    await queryRunner.query("DROP TABLE \"analytics_pending_windows\"");
-    await queryRunner.query("DROP TABLE \"attendance_gap_cells\"");
-    await queryRunner.query("DROP TABLE \"attendance_window_minutes\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_attendance_segments_start\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_attendance_segments_end\"");
-    await queryRunner.query("DROP INDEX \"public\".\"idx_attendance_segments_gap\"");
-    await queryRunner.query("DROP TABLE \"attendance_segments\"");
+    await queryRunner.query(`ALTER TABLE "analytics_pending_windows" DROP CONSTRAINT "FK_0a6ae4088cc49274b8ab4a3dabe"`);
+    await queryRunner.query(`ALTER TABLE "attendance_gap_cells" DROP CONSTRAINT "FK_0afaa98be80e67825de129df991"`);
+    await queryRunner.query(`ALTER TABLE "attendance_window_minutes" DROP CONSTRAINT "FK_3e4fd0519457ecfb325f705df20"`);
+    await queryRunner.query(`ALTER TABLE "attendance_segments" DROP CONSTRAINT "FK_d9bf3832d730c2d9bf08750d526"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_analytics_pending_windows_event"`);
+    await queryRunner.query(`DROP TABLE "analytics_pending_windows"`);
+    await queryRunner.query(`DROP TABLE "attendance_gap_cells"`);
+    await queryRunner.query(`DROP TABLE "attendance_window_minutes"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_attendance_segments_start"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_attendance_segments_end"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_attendance_segments_gap"`);
+    await queryRunner.query(`DROP TABLE "attendance_segments"`);
   }
 }

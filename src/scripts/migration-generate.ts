@@ -2,11 +2,14 @@ import "reflect-metadata";
 import fs from "node:fs";
 import path from "node:path";
 import { diffMigrationsAgainstEntities } from "./schema-diff";
+import { queryCall } from "./migration-sql";
 
 /**
  * `npm run migration:generate -- <Name>`: writes migrations/<timestamp>-<name>.ts from the
  * difference between the migrated schema and the entities, and registers it in
- * migrations/index.ts. Read the result and rename things by what they do before committing.
+ * migrations/index.ts. Each statement is one `await queryRunner.query(...)` with a template
+ * literal, laid out over lines when long. Read the result and rename things by what they do, then
+ * record it (`npm run migration:record`) before committing.
  */
 async function main(): Promise<void> {
   const name = process.argv[2];
@@ -21,20 +24,19 @@ async function main(): Promise<void> {
   }
   const timestamp = Date.now();
   const className = `${name}${timestamp}`;
-  const quote = (sql: string) => JSON.stringify(sql);
   const body = `import { MigrationInterface, QueryRunner } from "typeorm";
 
 export class ${className} implements MigrationInterface {
   name = "${className}";
 
   async up(queryRunner: QueryRunner): Promise<void> {
-${up.map((q) => `    await queryRunner.query(${quote(q.query)});`).join("\n")}
+${up.map((q) => queryCall(q.query, q.parameters)).join("\n")}
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
 ${down
   .reverse()
-  .map((q) => `    await queryRunner.query(${quote(q.query)});`)
+  .map((q) => queryCall(q.query, q.parameters))
   .join("\n")}
   }
 }
@@ -52,6 +54,7 @@ ${down
   });
   fs.writeFileSync(indexPath, updated);
   console.log(`Wrote migrations/${fileBase}.ts (${up.length} statements).`);
+  console.log("Review it, then record its statements: npm run migration:record");
 }
 
 main().catch((error) => {

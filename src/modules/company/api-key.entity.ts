@@ -10,7 +10,7 @@ export class ApiKeyEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
-  @Index()
+  @Index("idx_api_keys_company")
   @Column({ type: "uuid" })
   companyId: string;
 
@@ -21,7 +21,7 @@ export class ApiKeyEntity {
   @Column({ type: "varchar", length: 200 })
   name: string;
 
-  @Index({ unique: true })
+  @Index("idx_api_keys_lookup", { unique: true })
   @Column({ type: "varchar", length: 16 })
   lookup: string;
 

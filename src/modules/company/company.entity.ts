@@ -9,7 +9,7 @@ export class CompanyEntity {
   @Column({ type: "varchar", length: 200 })
   name: string;
 
-  @Index({ unique: true })
+  @Index("idx_companies_slug", { unique: true })
   @Column({ type: "varchar", length: 64 })
   slug: string;
 

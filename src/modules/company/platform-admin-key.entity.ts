@@ -6,7 +6,7 @@ export class PlatformAdminKeyEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
-  @Index({ unique: true })
+  @Index("idx_platform_admin_keys_lookup", { unique: true })
   @Column({ type: "varchar", length: 16 })
   lookup: string;
 

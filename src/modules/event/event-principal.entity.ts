@@ -6,8 +6,8 @@ export type PrincipalRole = (typeof PRINCIPAL_ROLES)[number];
 
 /** One entry of an event's presenter or organizer list: an external user id or an email. */
 @Entity({ name: "event_principals" })
-@Index(["eventId", "role", "userExternalId"], { unique: true, where: "user_external_id IS NOT NULL" })
-@Index(["eventId", "role", "email"], { unique: true, where: "email IS NOT NULL" })
+@Index("idx_event_principals_external_id", ["eventId", "role", "userExternalId"], { unique: true, where: "user_external_id IS NOT NULL" })
+@Index("idx_event_principals_email", ["eventId", "role", "email"], { unique: true, where: "email IS NOT NULL" })
 export class EventPrincipalEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;

@@ -17,8 +17,8 @@ export const SESSION_POLICIES = ["REPLACE_OLDEST", "REJECT_NEW"] as const;
 export type SessionPolicyValue = (typeof SESSION_POLICIES)[number];
 
 @Entity({ name: "events" })
-@Index(["companyId", "slug"], { unique: true })
-@Index(["companyId", "createdAt", "id"])
+@Index("idx_events_company_slug", ["companyId", "slug"], { unique: true })
+@Index("idx_events_list", ["companyId", "createdAt", "id"])
 export class EventEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;

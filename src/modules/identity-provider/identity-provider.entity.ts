@@ -9,8 +9,8 @@ export type IdentityProviderKindValue = (typeof IDENTITY_PROVIDER_KINDS)[number]
  * The issuer is unique per company: a token's `iss` names its provider.
  */
 @Entity({ name: "identity_providers" })
-@Index(["companyId", "issuer"], { unique: true })
-@Index(["companyId", "createdAt", "id"])
+@Index("idx_identity_providers_issuer", ["companyId", "issuer"], { unique: true })
+@Index("idx_identity_providers_list", ["companyId", "createdAt", "id"])
 export class IdentityProviderEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;

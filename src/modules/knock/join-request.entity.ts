@@ -11,7 +11,7 @@ export type JoinRequestStatusValue = (typeof JOIN_REQUEST_STATUSES)[number];
  */
 @Entity({ name: "join_requests" })
 @Index("idx_join_requests_pending", ["eventId", "createdAt", "id"], { where: "status = 'PENDING'" })
-@Index(["eventId", "createdAt", "id"])
+@Index("idx_join_requests_list", ["eventId", "createdAt", "id"])
 export class JoinRequestEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;

@@ -7,7 +7,7 @@ import { UserEntity } from "../user/user.entity";
  * expires_at > now), so two racing requests cannot both pass.
  */
 @Entity({ name: "login_links" })
-@Index(["companyId", "createdAt", "id"])
+@Index("idx_login_links_list", ["companyId", "createdAt", "id"])
 export class LoginLinkEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
@@ -26,7 +26,7 @@ export class LoginLinkEntity {
   @Column({ type: "uuid", nullable: true })
   eventId: string | null;
 
-  @Index({ unique: true })
+  @Index("idx_login_links_code_lookup", { unique: true })
   @Column({ type: "varchar", length: 16 })
   codeLookup: string;
 

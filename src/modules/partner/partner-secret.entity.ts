@@ -6,7 +6,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
  * secret itself to verify, so a hash would not do.
  */
 @Entity({ name: "partner_secrets" })
-@Index(["companyId", "createdAt", "id"])
+@Index("idx_partner_secrets_list", ["companyId", "createdAt", "id"])
 export class PartnerSecretEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;

@@ -4,7 +4,7 @@ import { EventEntity } from "../event/event.entity";
 /** A registration for one event. One live registration per email per event, held by a unique index. */
 @Entity({ name: "registrants" })
 @Index("idx_registrants_event_email", ["eventId", "emailNormalized"], { unique: true, where: "cancelled_at IS NULL" })
-@Index(["eventId", "createdAt", "id"])
+@Index("idx_registrants_list", ["eventId", "createdAt", "id"])
 // Analytics: live registrations by event (counts, index-only) and by the user they joined as.
 @Index("idx_registrants_live_by_user", ["eventId", "userId"], { where: "cancelled_at IS NULL" })
 export class RegistrantEntity {

@@ -44,8 +44,8 @@ export type SessionEndReasonValue = (typeof SESSION_END_REASONS)[number];
 @Index("idx_sessions_live_by_user", ["eventId", "userId"], { where: "ended_at IS NULL" })
 @Index("idx_sessions_live_by_registrant", ["eventId", "registrantId"], { where: "ended_at IS NULL AND registrant_id IS NOT NULL" })
 @Index("idx_sessions_live_by_last_seen", ["lastSeenAt"], { where: "ended_at IS NULL" })
-@Index(["eventId", "joinedAt"])
-@Index(["userId", "joinedAt"])
+@Index("idx_sessions_event_joined", ["eventId", "joinedAt"])
+@Index("idx_sessions_user_joined", ["userId", "joinedAt"])
 export class SessionEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;

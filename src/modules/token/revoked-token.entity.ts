@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 
 /** A revoked token id (revokeToken, or a ban). Kept until the token would have expired anyway. */
 @Entity({ name: "revoked_tokens" })
-@Index(["companyId", "revokedAt"])
+@Index("idx_revoked_tokens_company_revoked", ["companyId", "revokedAt"])
 export class RevokedTokenEntity {
   @PrimaryColumn({ type: "uuid" })
   companyId: string;

@@ -9,8 +9,8 @@ import type { SigningAlg } from "../../auth/signing-keys";
  * verifying until retiresAt, when the last token they signed has expired.
  */
 @Entity({ name: "signing_keys" })
-@Index(["companyId"], { unique: true, where: "is_current" })
-@Index(["companyId", "createdAt"])
+@Index("idx_signing_keys_current", ["companyId"], { unique: true, where: "is_current" })
+@Index("idx_signing_keys_company_created", ["companyId", "createdAt"])
 export class SigningKeyEntity {
   /** The JWT `kid`. */
   @PrimaryColumn({ type: "varchar", length: 64 })

@@ -16,9 +16,9 @@ export const USER_ORIGINS = ["API", "PARTNER_JWT", "OIDC", "LOGIN_LINK", "PASSWO
 export type UserOriginValue = (typeof USER_ORIGINS)[number];
 
 @Entity({ name: "users" })
-@Index(["companyId", "externalId"], { unique: true, where: "external_id IS NOT NULL" })
-@Index(["companyId", "emailNormalized"])
-@Index(["companyId", "createdAt", "id"])
+@Index("idx_users_external_id", ["companyId", "externalId"], { unique: true, where: "external_id IS NOT NULL" })
+@Index("idx_users_email", ["companyId", "emailNormalized"])
+@Index("idx_users_list", ["companyId", "createdAt", "id"])
 // Each node's revocation view loads the suspended users: few, among many.
 @Index("idx_users_suspended", ["suspendedAt"], { where: "suspended_at IS NOT NULL" })
 @Index("idx_users_created_via", ["companyId", "createdVia", "createdAt", "id"])

@@ -26,7 +26,7 @@ export type WebhookDeliveryStatusValue = (typeof WEBHOOK_DELIVERY_STATUSES)[numb
  * the previous secret keeps signing beside the new one until previousSecretExpiresAt.
  */
 @Entity({ name: "webhook_endpoints" })
-@Index(["companyId", "createdAt", "id"])
+@Index("idx_webhook_endpoints_list", ["companyId", "createdAt", "id"])
 export class WebhookEndpointEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
@@ -134,7 +134,7 @@ export class WebhookMessageEntity {
 
 /** One message to one endpoint: its attempts, its outcome. */
 @Entity({ name: "webhook_deliveries" })
-@Index(["endpointId", "createdAt", "id"])
+@Index("idx_webhook_deliveries_list", ["endpointId", "createdAt", "id"])
 @Index("idx_webhook_deliveries_due", ["nextAttemptAt"], { where: "status = 'PENDING'" })
 @Index("idx_webhook_deliveries_pending_order", ["endpointId", "orderingKey", "seq"], { where: "status = 'PENDING'" })
 export class WebhookDeliveryEntity {
