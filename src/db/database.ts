@@ -24,6 +24,11 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   /** On a PostgreSQL server: statement, read and connect limits of the pool (default DEFAULT_DATABASE_TIMEOUTS). */
   timeouts?: DatabaseTimeouts;
+  /**
+   * Embedded only: start from this copy of a data directory (PGlite's `dumpDataDir`) instead of
+   * an empty one. The tests migrate one database and start every app on a copy of it.
+   */
+  pgliteDataDir?: Blob;
 }
 
 function baseOptions(options: OpenDatabaseOptions) {
@@ -67,7 +72,7 @@ export async function openDatabase(target: DatabaseTarget, options: OpenDatabase
   }
 
   if (target.dataDir) fs.mkdirSync(path.dirname(target.dataDir), { recursive: true });
-  const pglite = await PGlite.create(target.dataDir ?? undefined);
+  const pglite = await PGlite.create({ dataDir: target.dataDir ?? undefined, loadDataDir: options.pgliteDataDir });
   const dataSource = new DataSource({
     ...baseOptions(options),
     driver: createPGliteDriver(pglite),

@@ -1,4 +1,4 @@
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -6,6 +6,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import Fastify from "fastify";
 import { loadConfig } from "../../src/config";
+import { buildDist } from "../support/build";
 import { openFreshTestDatabase, usingPglite } from "../support/harness";
 import { fresh, signPartner } from "../federation/partner-helpers";
 
@@ -51,9 +52,7 @@ async function gql(port: number, query: string, key?: string, variables: Record<
   return res.json();
 }
 
-beforeAll(() => {
-  execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: root, stdio: "pipe" });
-}, 120_000);
+beforeAll(() => buildDist(), 120_000);
 
 it("starts with no configuration, prints the admin key once, keeps data across a SIGTERM restart", async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "admit-start-"));

@@ -1,5 +1,6 @@
 import "reflect-metadata";
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { Writable } from "node:stream";
 import type { AddressInfo } from "node:net";
 import type { Logger as TypeOrmLogger } from "typeorm";
@@ -76,13 +77,26 @@ export interface StartOptions {
   through?: { url: string; timeouts?: DatabaseTimeouts };
 }
 
-/** Opens the test database: the fresh PostgreSQL database of global-setup, or a new in-memory PGlite. */
+let migratedPGlite: Promise<Blob> | undefined;
+
+/** The data directory global-setup migrated, read once per test file; none when it made none. */
+function migratedPGliteDataDir(): Promise<Blob> | undefined {
+  const file = process.env.ADMIT_TEST_PGLITE_DUMP;
+  if (!file) return undefined;
+  migratedPGlite ??= readFile(file).then((bytes) => new Blob([bytes]));
+  return migratedPGlite;
+}
+
+/**
+ * Opens the test database: the fresh PostgreSQL database of global-setup, or a new in-memory
+ * PGlite (a copy of the one global-setup migrated; `migrate` then finds nothing to do).
+ */
 export async function openTestDatabase(logger?: TypeOrmLogger, poolSize?: number, database?: StartOptions["through"]): Promise<Database> {
   if (process.env.ADMIT_TEST_DB === "postgres") {
     const url = database?.url ?? process.env.ADMIT_TEST_DATABASE_URL!;
     return openDatabase({ kind: "postgres", url }, { logger, poolSize, timeouts: database?.timeouts });
   }
-  const db = await openDatabase({ kind: "pglite", dataDir: null }, { logger });
+  const db = await openDatabase({ kind: "pglite", dataDir: null }, { logger, pgliteDataDir: await migratedPGliteDataDir() });
   await migrate(db.dataSource);
   return db;
 }

@@ -1,7 +1,8 @@
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { ChildProcess, spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
+import { buildDist } from "../support/build";
 import { openFreshTestDatabase, startTestApp, TestApp, usingPglite } from "../support/harness";
 import { makeCompany, makeEvent } from "../support/factories";
 import { mintAndJoin } from "../join/join-helpers";
@@ -53,9 +54,7 @@ const root = path.resolve(__dirname, "../..");
 const maybe = usingPglite() ? describe.skip : describe;
 
 maybe("a node killed mid-delivery (PostgreSQL)", () => {
-  beforeAll(() => {
-    execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: root, stdio: "pipe" });
-  }, 120_000);
+  beforeAll(() => buildDist(), 120_000);
 
   function startAdmit(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<unknown> } {
     let output = "";
