@@ -31,7 +31,12 @@ const COMPANY_EVENTS = Number(process.env.BENCH_COMPANY_EVENTS ?? 100);
 const COMPANY_SESSIONS = Number(process.env.BENCH_COMPANY_SESSIONS ?? 10_000);
 const root = path.resolve(__dirname, "../..");
 
-function run(script: string, args: string[], env: Record<string, string>, until?: RegExp): Promise<{ child: ChildProcess; out: string }> {
+function run(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  until?: RegExp,
+): Promise<{ child: ChildProcess; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(root, "dist", script), ...args], {
       env: { ...process.env, ...env },
@@ -42,7 +47,9 @@ function run(script: string, args: string[], env: Record<string, string>, until?
       out += chunk.toString();
       if (until && until.test(out)) resolve({ child, out });
     });
-    child.on("exit", (code) => (code === 0 && !until ? resolve({ child, out }) : reject(new Error(`${script} exited with ${code}: ${out}`))));
+    child.on("exit", (code) =>
+      code === 0 && !until ? resolve({ child, out }) : reject(new Error(`${script} exited with ${code}: ${out}`)),
+    );
   });
 }
 
@@ -68,7 +75,15 @@ async function time(name: string, target: Figures["target"], work: () => Promise
   }
   ms.sort((a, b) => a - b);
   const rank = (p: number) => ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)];
-  return { name, median: rank(50), p95: rank(95), min: ms[0], max: ms[ms.length - 1], load: [loadBefore, os.loadavg()[0]], target };
+  return {
+    name,
+    median: rank(50),
+    p95: rank(95),
+    min: ms[0],
+    max: ms[ms.length - 1],
+    load: [loadBefore, os.loadavg()[0]],
+    target,
+  };
 }
 
 const EVENT_TARGET = { median: 50, p95: 100 };
@@ -86,9 +101,18 @@ async function main(): Promise<void> {
   const seed = async (events: number, registrants: number, sessions: number) => {
     process.stderr.write(`Seeding ${events} event(s): ${registrants} registrants, ${sessions} sessions each…\n`);
     const started = performance.now();
-    const seeded = await run("src/scripts/seed-analytics.js", ["--events", String(events), "--registrants", String(registrants), "--sessions", String(sessions)], env);
+    const seeded = await run(
+      "src/scripts/seed-analytics.js",
+      ["--events", String(events), "--registrants", String(registrants), "--sessions", String(sessions)],
+      env,
+    );
     const seconds = (performance.now() - started) / 1000;
-    const ids = seeded.out.slice(seeded.out.indexOf("Event ids:")).split("\n").slice(1).map((l) => l.trim()).filter(Boolean);
+    const ids = seeded.out
+      .slice(seeded.out.indexOf("Event ids:"))
+      .split("\n")
+      .slice(1)
+      .map((l) => l.trim())
+      .filter(Boolean);
     return { key: /API key[^:]*: (\S+)/.exec(seeded.out)![1], eventIds: ids, seconds };
   };
   try {
@@ -121,14 +145,18 @@ async function main(): Promise<void> {
     }
     const timeline = (await q(TIMELINE)).eventAnalytics.timeline;
     const breakdown = (await q(BREAKDOWN)).eventAnalytics.breakdown;
-    process.stderr.write(`Timeline: ${timeline.length} buckets; breakdown: ${breakdown.length} values; deep page after ${Math.ceil(headline.attendees / 200) * 100} attendees\n`);
+    process.stderr.write(
+      `Timeline: ${timeline.length} buckets; breakdown: ${breakdown.length} values; deep page after ${Math.ceil(headline.attendees / 200) * 100} attendees\n`,
+    );
 
     const figures: Figures[] = [];
     figures.push(await time("eventAnalytics (all headline fields)", EVENT_TARGET, () => q(HEADLINE)));
     figures.push(await time("timeline(bucketSeconds: 60)", EVENT_TARGET, () => q(TIMELINE)));
     figures.push(await time('breakdown(metadataKey: "company")', EVENT_TARGET, () => q(BREAKDOWN)));
     figures.push(await time("attendeeList(first: 20), first page", EVENT_TARGET, () => q(PAGE, { first: 20 })));
-    figures.push(await time("attendeeList(first: 20), half-way down", EVENT_TARGET, () => q(PAGE, { first: 20, after: deep })));
+    figures.push(
+      await time("attendeeList(first: 20), half-way down", EVENT_TARGET, () => q(PAGE, { first: 20, after: deep })),
+    );
     // Two hours from the second hour of activity: it cuts sessions at both ends.
     const start = new Date(Date.parse(timeline[0].start) + 2 * 3600_000);
     const window = { from: start.toISOString(), to: new Date(start.getTime() + 2 * 3600_000).toISOString() };
@@ -136,7 +164,11 @@ async function main(): Promise<void> {
     if (company) {
       const c = (await gql(url, COMPANY, {}, company.key)).companyAnalytics;
       process.stderr.write(`Company: ${JSON.stringify(c.totals)}\n`);
-      figures.push(await time(`companyAnalytics, ${COMPANY_EVENTS} events`, { median: 100 }, () => gql(url, COMPANY, {}, company.key)));
+      figures.push(
+        await time(`companyAnalytics, ${COMPANY_EVENTS} events`, { median: 100 }, () =>
+          gql(url, COMPANY, {}, company.key),
+        ),
+      );
     }
 
     const pad = (text: string, n: number) => text.padEnd(n);
@@ -144,7 +176,9 @@ async function main(): Promise<void> {
     const on = KIND === "pglite" ? "embedded PGlite" : "PostgreSQL";
     process.stdout.write(
       `\nAnalytics on ${on}: one event with ${REGISTRANTS} registrants and ${SESSIONS} sessions (${headline.attendees} attendees), seeded in ${seeded.seconds.toFixed(0)} s` +
-        (company ? `; a company of ${COMPANY_EVENTS} events × ${COMPANY_SESSIONS} sessions, seeded in ${company.seconds.toFixed(0)} s` : "") +
+        (company
+          ? `; a company of ${COMPANY_EVENTS} events × ${COMPANY_SESSIONS} sessions, seeded in ${company.seconds.toFixed(0)} s`
+          : "") +
         `. ${RUNS} runs each, one at a time, over HTTP, on ${os.cpus().length} cores.\n`,
     );
     process.stdout.write(`| ${pad("query", 42)} | median ms | p95 ms   | min ms   | max ms   | load     | target |\n`);
@@ -153,7 +187,9 @@ async function main(): Promise<void> {
       const t = f.target;
       const met = !t ? "" : f.median < t.median && (t.p95 === undefined || f.p95 < t.p95) ? "ok" : "MISSED";
       const load = `${f.load[0].toFixed(1)}–${f.load[1].toFixed(1)}`.padStart(8);
-      process.stdout.write(`| ${pad(f.name, 42)} | ${num(f.median)}  | ${num(f.p95)} | ${num(f.min)} | ${num(f.max)} | ${load} | ${met.padEnd(6)} |\n`);
+      process.stdout.write(
+        `| ${pad(f.name, 42)} | ${num(f.median)}  | ${num(f.p95)} | ${num(f.min)} | ${num(f.max)} | ${load} | ${met.padEnd(6)} |\n`,
+      );
     }
     process.stdout.write(
       `Targets: an event's query median < ${EVENT_TARGET.median} ms and p95 < ${EVENT_TARGET.p95} ms; companyAnalytics median < 100 ms. ` +

@@ -60,7 +60,11 @@ function signing(): Baseline {
       Query: { ping: () => "pong" },
       Mutation: {
         mintJoinToken: (_parent, { input }: { input: { eventId?: string; user: { id: string; name?: string } } }) => {
-          const claims: Record<string, unknown> = { usr: input.user.name ? { name: input.user.name } : {}, sub: input.user.id, jti: randomUUID() };
+          const claims: Record<string, unknown> = {
+            usr: input.user.name ? { name: input.user.name } : {},
+            sub: input.user.id,
+            jti: randomUUID(),
+          };
           if (input.eventId) claims.evt = input.eventId;
           return { token: sign(claims) };
         },
@@ -73,7 +77,9 @@ function verifying(): Baseline {
   const jwk = process.env.BARE_VERIFY_JWK;
   if (!jwk) throw new Error("BARE_MODE=verify needs BARE_VERIFY_JWK (the public JWK of the tokens it is sent).");
   const verify = createVerifier({
-    key: createPublicKey({ key: JSON.parse(jwk), format: "jwk" }).export({ type: "spki", format: "pem" }).toString(),
+    key: createPublicKey({ key: JSON.parse(jwk), format: "jwk" })
+      .export({ type: "spki", format: "pem" })
+      .toString(),
     algorithms: ["EdDSA"],
     checkTyp: JOIN_TYP,
     allowedIss: process.env.BARE_ISSUER ?? "http://127.0.0.1/c/bench",

@@ -38,7 +38,9 @@ async function main(): Promise<void> {
   const checks = new Checks();
   let stopped = false;
   try {
-    console.log(`A crowd of ${USERS} on Admit with ${database.label}; ${JOIN_CLIENTS} join clients, heartbeats from ${HEARTBEAT_CLIENTS} connections, each live session about once a second\n`);
+    console.log(
+      `A crowd of ${USERS} on Admit with ${database.label}; ${JOIN_CLIENTS} join clients, heartbeats from ${HEARTBEAT_CLIENTS} connections, each live session about once a second\n`,
+    );
     const rounds = await runCrowdRounds(url, cluster.adminKey, USERS, checks);
 
     await stopProcess(node);
@@ -49,7 +51,9 @@ async function main(): Promise<void> {
     if (!stopped) await stopProcess(node);
     await database.drop();
   }
-  console.log(`\n${checks.failed === 0 ? "PASS" : "FAIL"}: ${checks.count - checks.failed} of ${checks.count} checks passed${kind === "pglite" ? " (PGlite: a report, no target)" : ""}`);
+  console.log(
+    `\n${checks.failed === 0 ? "PASS" : "FAIL"}: ${checks.count - checks.failed} of ${checks.count} checks passed${kind === "pglite" ? " (PGlite: a report, no target)" : ""}`,
+  );
   if (checks.failed) process.exitCode = 1;
 }
 

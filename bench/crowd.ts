@@ -72,7 +72,8 @@ export class Poster {
           method,
           agent: this.agent,
           timeout: REQUEST_TIMEOUT_MS,
-          headers: body === null ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+          headers:
+            body === null ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
         },
         (response) => {
           const chunks: Buffer[] = [];
@@ -128,14 +129,23 @@ async function crowd(url: string, event: string, tokens: string[]): Promise<Roun
   const joins = new Poster(url, JOIN_CLIENTS);
   const beats = new Poster(url, HEARTBEAT_CLIENTS);
   const live: { token: string; lastBeat: number; busy: boolean }[] = [];
-  const figures: RoundFigures = { seconds: 0, admitted: 0, refused: new Map(), joinMs: [], heartbeatMs: [], heartbeatErrors: 0 };
+  const figures: RoundFigures = {
+    seconds: 0,
+    admitted: 0,
+    refused: new Map(),
+    joinMs: [],
+    heartbeatMs: [],
+    heartbeatErrors: 0,
+  };
   let joinsDone = false;
 
   let nextToken = 0;
   const joiner = async () => {
     while (nextToken < tokens.length) {
       const credential = tokens[nextToken++];
-      const { status, text, ms } = await joins.post(JSON.stringify({ query: JOIN, variables: { input: { event, credential } } }));
+      const { status, text, ms } = await joins.post(
+        JSON.stringify({ query: JOIN, variables: { input: { event, credential } } }),
+      );
       figures.joinMs.push(ms);
       const outcome = joinOutcome(status, text);
       if ("sessionToken" in outcome) {
@@ -184,7 +194,9 @@ async function crowd(url: string, event: string, tokens: string[]): Promise<Roun
   // A long round says how far it has got.
   const progress = setInterval(() => {
     const answered = figures.admitted + [...figures.refused.values()].reduce((sum, n) => sum + n, 0);
-    console.log(`  … ${answered} of ${tokens.length} answered after ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    console.log(
+      `  … ${answered} of ${tokens.length} answered after ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    );
   }, PROGRESS_EVERY_MS);
   const beating = Promise.all(Array.from({ length: HEARTBEAT_CLIENTS }, heartbeater));
   await Promise.all(Array.from({ length: JOIN_CLIENTS }, joiner));
@@ -206,7 +218,9 @@ export class Checks {
   check(name: string, actual: unknown, expected: unknown): void {
     const pass = actual === expected;
     this.made.push({ name, pass });
-    console.log(`  ${pass ? "PASS" : "FAIL"}  ${name}: ${String(actual)}${pass ? "" : ` (expected ${String(expected)})`}`);
+    console.log(
+      `  ${pass ? "PASS" : "FAIL"}  ${name}: ${String(actual)}${pass ? "" : ` (expected ${String(expected)})`}`,
+    );
   }
 
   get failed(): number {
@@ -229,8 +243,10 @@ function report(checks: Checks, round: RoundFigures, tokens: number, admitted: n
   console.log(`  heartbeats sent ${round.heartbeatMs.length}, p99 ${ms(round.heartbeatMs, 99)} ms`);
   const unexpected = [...round.refused].filter(([code]) => code !== refusal);
   const errors = unexpected.reduce((sum, [, n]) => sum + n, 0) + round.heartbeatErrors;
-  if (unexpected.length) console.log(`  unexpected answers: ${unexpected.map(([code, n]) => `${code} × ${n}`).join(", ")}`);
-  if (round.heartbeatErrors) console.log(`  heartbeats without an active session or an answer: ${round.heartbeatErrors}`);
+  if (unexpected.length)
+    console.log(`  unexpected answers: ${unexpected.map(([code, n]) => `${code} × ${n}`).join(", ")}`);
+  if (round.heartbeatErrors)
+    console.log(`  heartbeats without an active session or an answer: ${round.heartbeatErrors}`);
   checks.check("errors", errors, 0);
   checks.check("admitted", round.admitted, admitted);
   if (refusal) checks.check(`answered ${refusal}`, round.refused.get(refusal) ?? 0, tokens - admitted);
@@ -250,7 +266,12 @@ export interface Company {
   query(query: string, variables?: object): Promise<any>;
 }
 
-export async function makeCompany(url: string, adminKey: string, name: string, seatLimit: number | null): Promise<Company> {
+export async function makeCompany(
+  url: string,
+  adminKey: string,
+  name: string,
+  seatLimit: number | null,
+): Promise<Company> {
   const created = await gql(
     url,
     `mutation($input: CreateCompanyInput!) { createCompany(input: $input) { secret company { id } } }`,
@@ -264,23 +285,39 @@ export async function makeCompany(url: string, adminKey: string, name: string, s
     id: created.createCompany.company.id,
     query,
     createEvent: async (slug, capacity) =>
-      (await query(`mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }`, { input: { name: slug, slug, privacy: "PRIVATE", capacity } }))
-        .createEvent.id,
+      (
+        await query(`mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }`, {
+          input: { name: slug, slug, privacy: "PRIVATE", capacity },
+        })
+      ).createEvent.id,
     mint: async (prefix, count) => {
       const started = performance.now();
-      const tokens = await parallel(Array.from({ length: count }, (_, i) => i), MINT_CONCURRENCY, async (i) =>
-        (await query(MINT, { input: { eventSpecific: false, user: { id: `${prefix}-${i}`, name: `Crowd ${i}` } } })).mintJoinToken.token as string,
+      const tokens = await parallel(
+        Array.from({ length: count }, (_, i) => i),
+        MINT_CONCURRENCY,
+        async (i) =>
+          (await query(MINT, { input: { eventSpecific: false, user: { id: `${prefix}-${i}`, name: `Crowd ${i}` } } }))
+            .mintJoinToken.token as string,
       );
-      console.log(`  (${count} join tokens minted ahead in ${((performance.now() - started) / 1000).toFixed(1)} s, not timed)`);
+      console.log(
+        `  (${count} join tokens minted ahead in ${((performance.now() - started) / 1000).toFixed(1)} s, not timed)`,
+      );
       return tokens;
     },
     register: (eventId, prefix, count) =>
-      parallel(Array.from({ length: count }, (_, i) => i), MINT_CONCURRENCY, async (i) => {
-        const registered = await query(`mutation($input: RegisterForEventInput!) { registerForEvent(input: $input) { joinUrl } }`, {
-          input: { eventId, name: `Registrant ${i}`, email: `${prefix}-${i}@crowd.example` },
-        });
-        return new URL(registered.registerForEvent.joinUrl).searchParams.get("token")!;
-      }),
+      parallel(
+        Array.from({ length: count }, (_, i) => i),
+        MINT_CONCURRENCY,
+        async (i) => {
+          const registered = await query(
+            `mutation($input: RegisterForEventInput!) { registerForEvent(input: $input) { joinUrl } }`,
+            {
+              input: { eventId, name: `Registrant ${i}`, email: `${prefix}-${i}@crowd.example` },
+            },
+          );
+          return new URL(registered.registerForEvent.joinUrl).searchParams.get("token")!;
+        },
+      ),
     loginLinks: (eventId, externalIds) =>
       parallel(externalIds, MINT_CONCURRENCY, async (externalId) => {
         const link = (
@@ -295,21 +332,32 @@ export async function makeCompany(url: string, adminKey: string, name: string, s
 
 /** Live sessions of an event through the API, and its analytics once they have folded the joins in. */
 async function checkThroughApi(checks: Checks, company: Company, eventId: string, expected: number): Promise<void> {
-  const live = await company.query(`query($id: ID!) { event(id: $id) { sessions(active: true, first: 1) { totalCount } } }`, { id: eventId });
+  const live = await company.query(
+    `query($id: ID!) { event(id: $id) { sessions(active: true, first: 1) { totalCount } } }`,
+    { id: eventId },
+  );
   checks.check("live sessions (event.sessions(active: true).totalCount)", live.event.sessions.totalCount, expected);
 
   const started = performance.now();
   let seen = { attendees: -1, peakConcurrentSessions: -1 };
   let highest = 0;
   for (;;) {
-    seen = (await company.query(`query($id: ID!) { eventAnalytics(eventId: $id) { attendees peakConcurrentSessions } }`, { id: eventId })).eventAnalytics;
+    seen = (
+      await company.query(`query($id: ID!) { eventAnalytics(eventId: $id) { attendees peakConcurrentSessions } }`, {
+        id: eventId,
+      })
+    ).eventAnalytics;
     highest = Math.max(highest, seen.attendees, seen.peakConcurrentSessions);
     const exact = seen.attendees === expected && seen.peakConcurrentSessions === expected;
     if (exact || performance.now() - started > ANALYTICS_WAIT_MS) break;
     await sleep(500);
   }
   const after = ((performance.now() - started) / 1000).toFixed(1);
-  checks.check(`eventAnalytics attendees / peakConcurrentSessions (read after ${after} s)`, `${seen.attendees} / ${seen.peakConcurrentSessions}`, `${expected} / ${expected}`);
+  checks.check(
+    `eventAnalytics attendees / peakConcurrentSessions (read after ${after} s)`,
+    `${seen.attendees} / ${seen.peakConcurrentSessions}`,
+    `${expected} / ${expected}`,
+  );
   checks.check("analytics never above the crowd while folding", highest <= expected, true);
 }
 
@@ -328,7 +376,13 @@ export interface CrowdRounds {
  * users; the same users at an event with capacity half of them; new users of a company with a
  * seat limit of three quarters. `tag` keeps the slugs and user ids of two runs on one database apart.
  */
-export async function runCrowdRounds(url: string, adminKey: string, users: number, checks: Checks, tag = ""): Promise<CrowdRounds> {
+export async function runCrowdRounds(
+  url: string,
+  adminKey: string,
+  users: number,
+  checks: Checks,
+  tag = "",
+): Promise<CrowdRounds> {
   const capacity = Math.floor(users / 2);
   const seatLimit = Math.floor((users * 3) / 4);
   const figures: RoundFigures[] = [];
@@ -357,16 +411,28 @@ export async function runCrowdRounds(url: string, adminKey: string, users: numbe
 }
 
 /** The rounds' live sessions and seats counted again in SQL. */
-export async function checkRoundsInSql(checks: Checks, sql: (text: string, params: unknown[]) => Promise<number>, rounds: CrowdRounds): Promise<void> {
-  const liveIn = (eventId: string) => sql("SELECT count(*) AS n FROM sessions WHERE event_id = $1 AND ended_at IS NULL", [eventId]);
+export async function checkRoundsInSql(
+  checks: Checks,
+  sql: (text: string, params: unknown[]) => Promise<number>,
+  rounds: CrowdRounds,
+): Promise<void> {
+  const liveIn = (eventId: string) =>
+    sql("SELECT count(*) AS n FROM sessions WHERE event_id = $1 AND ended_at IS NULL", [eventId]);
   checks.check("round 1: live sessions", await liveIn(rounds.events.first), rounds.users);
   checks.check("round 2: live sessions", await liveIn(rounds.events.second), rounds.capacity);
   checks.check("round 3: live sessions", await liveIn(rounds.events.third), rounds.seatLimit);
-  checks.check("round 3: users of the company", await sql("SELECT count(*) AS n FROM users WHERE company_id = $1", [rounds.seatedCompanyId]), rounds.seatLimit);
+  checks.check(
+    "round 3: users of the company",
+    await sql("SELECT count(*) AS n FROM users WHERE company_id = $1", [rounds.seatedCompanyId]),
+    rounds.seatLimit,
+  );
 }
 
 /** Runs SQL on the run's database once Admit has stopped (PGlite: opened here, in this process). */
-export async function withSql(database: BenchDatabase, work: (sql: (text: string, params: unknown[]) => Promise<number>) => Promise<void>): Promise<void> {
+export async function withSql(
+  database: BenchDatabase,
+  work: (sql: (text: string, params: unknown[]) => Promise<number>) => Promise<void>,
+): Promise<void> {
   if (database.url) {
     const client = new Client({ connectionString: database.url });
     await client.connect();

@@ -24,12 +24,20 @@ const TOKENS = Number(process.env.BENCH_TOKENS ?? 2000);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
 
 const signAsync = (data: Buffer, key: Parameters<typeof sign>[2]) =>
-  new Promise<Buffer>((resolve, reject) => sign(null, data, key, (error, signature) => (error ? reject(error) : resolve(signature))));
+  new Promise<Buffer>((resolve, reject) =>
+    sign(null, data, key, (error, signature) => (error ? reject(error) : resolve(signature))),
+  );
 const verifyAsync = (data: Buffer, key: Parameters<typeof verify>[2], signature: Buffer) =>
-  new Promise<boolean>((resolve, reject) => verify(null, data, key, signature, (error, valid) => (error ? reject(error) : resolve(valid))));
+  new Promise<boolean>((resolve, reject) =>
+    verify(null, data, key, signature, (error, valid) => (error ? reject(error) : resolve(valid))),
+  );
 
 /** `total` calls of `op` with `inFlight` of them pending at a time: wall-clock rate and CPU per call. */
-async function concurrently(total: number, inFlight: number, op: (i: number) => unknown): Promise<{ perSecond: number; cpuUs: number }> {
+async function concurrently(
+  total: number,
+  inFlight: number,
+  op: (i: number) => unknown,
+): Promise<{ perSecond: number; cpuUs: number }> {
   let next = 0;
   const worker = async () => {
     while (next < total) await op(next++);
@@ -52,12 +60,20 @@ async function main(): Promise<void> {
 
   // What caching fast-jwt's signer and verifier saves: made per token, they parse the PEM each time.
   const fewer = Math.max(1, Math.floor(N / 10));
-  const fastSignMadePerToken = await cpuMsPerOp(fewer, (i) => createSigner({ key: k.privatePem, algorithm: "EdDSA" })({ sub: `u${i}` }));
-  const fastVerifyMadePerToken = await cpuMsPerOp(fewer, () => createVerifier({ key: k.publicPem, algorithms: ["EdDSA"] })(k.token));
+  const fastSignMadePerToken = await cpuMsPerOp(fewer, (i) =>
+    createSigner({ key: k.privatePem, algorithm: "EdDSA" })({ sub: `u${i}` }),
+  );
+  const fastVerifyMadePerToken = await cpuMsPerOp(fewer, () =>
+    createVerifier({ key: k.publicPem, algorithms: ["EdDSA"] })(k.token),
+  );
 
   // Admit's own path, every rule, a key as SigningKeyService caches it.
   const { privateJwk, publicJwk } = await generateSigningKeyPair("EdDSA");
-  const key: TokenSigningKey = { kid: "bench", alg: "EdDSA", privateKey: createPrivateKey({ key: privateJwk as JsonWebKey, format: "jwk" }) };
+  const key: TokenSigningKey = {
+    kid: "bench",
+    alg: "EdDSA",
+    privateKey: createPrivateKey({ key: privateJwk as JsonWebKey, format: "jwk" }),
+  };
   const publicKey = createPublicKey({ key: publicJwk as JsonWebKey, format: "jwk" });
   const issuer = "https://admit.example/c/bench";
   const now = new Date();
@@ -72,12 +88,18 @@ async function main(): Promise<void> {
     claims: { evt: "event-1", role: "ATTENDEE" },
   });
   const admitToken = await signToken(signInput(0));
-  const verifyOptions = { kinds: ["session" as const], issuer, now, resolveKey: async () => ({ alg: "EdDSA" as const, publicKey }) };
+  const verifyOptions = {
+    kinds: ["session" as const],
+    issuer,
+    now,
+    resolveKey: async () => ({ alg: "EdDSA" as const, publicKey }),
+  };
   const admitSign = await cpuMsPerOp(N, (i) => signToken(signInput(i)));
   const admitVerify = await cpuMsPerOp(N, () => verifyToken(admitToken, verifyOptions));
 
   console.log(`${N} operations each, Ed25519, node ${process.version}\n`);
-  const line = (name: string, ms: number) => console.log(`${name.padEnd(58)} ${(ms * 1000).toFixed(1).padStart(7)} µs CPU/op`);
+  const line = (name: string, ms: number) =>
+    console.log(`${name.padEnd(58)} ${(ms * 1000).toFixed(1).padStart(7)} µs CPU/op`);
   line("jose SignJWT(...).sign (WebCrypto)", costs.joseSign);
   line("jose jwtVerify (WebCrypto)", costs.joseVerify);
   line("fast-jwt signer (node:crypto; made once per key)", costs.fastSign);
@@ -94,13 +116,18 @@ async function main(): Promise<void> {
   const fastSigner = createSigner({ key: k.privatePem, algorithm: "EdDSA" });
   const fastVerifier = createVerifier({ key: k.publicPem, algorithms: ["EdDSA"] });
   const pool = process.env.UV_THREADPOOL_SIZE ?? "4";
-  console.log(`\n${TOKENS} tokens, ${IN_FLIGHT} in flight, ${pool} thread-pool threads: tokens/s (wall clock), µs CPU/token`);
+  console.log(
+    `\n${TOKENS} tokens, ${IN_FLIGHT} in flight, ${pool} thread-pool threads: tokens/s (wall clock), µs CPU/token`,
+  );
   const rate = (name: string, r: { perSecond: number; cpuUs: number }) =>
     console.log(`${name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} /s ${r.cpuUs.toFixed(1).padStart(7)} µs CPU`);
   rate("sign: fast-jwt (synchronous)", await concurrently(TOKENS, IN_FLIGHT, (i) => fastSigner({ sub: `u${i}` })));
   rate("sign: node:crypto (callback)", await concurrently(TOKENS, IN_FLIGHT, () => signAsync(k.data, k.nodePrivate)));
   rate("verify: fast-jwt (synchronous)", await concurrently(TOKENS, IN_FLIGHT, () => fastVerifier(k.token)));
-  rate("verify: node:crypto (callback)", await concurrently(TOKENS, IN_FLIGHT, () => verifyAsync(k.data, k.nodePublic, k.signature)));
+  rate(
+    "verify: node:crypto (callback)",
+    await concurrently(TOKENS, IN_FLIGHT, () => verifyAsync(k.data, k.nodePublic, k.signature)),
+  );
 }
 
 main().catch((error) => {

@@ -79,7 +79,11 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts dist/<script> and resolves once it says it is ready or listening. */
-export function startProcess(script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<ChildProcess> {
+export function startProcess(
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, path.join(root, "dist", script)], {
       env: { ...process.env, ...env },
@@ -179,7 +183,8 @@ export function cpuSnapshot(serverPid: number | undefined): CpuSnapshot {
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (fs.readFileSync(`/proc/${entry}/comm`, "utf8").trim().startsWith("postgres")) postgres.set(Number(entry), cpuMsOf(Number(entry)));
+      if (fs.readFileSync(`/proc/${entry}/comm`, "utf8").trim().startsWith("postgres"))
+        postgres.set(Number(entry), cpuMsOf(Number(entry)));
     } catch {
       // gone meanwhile
     }
@@ -193,7 +198,11 @@ export function cpuSnapshot(serverPid: number | undefined): CpuSnapshot {
  * processes alive at the end used since the start (all of it for one started meanwhile); a
  * process that exited meanwhile takes its share with it.
  */
-export function cpuPerRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number): { server: number; postgres: number; loadGenerator: number } | null {
+export function cpuPerRequest(
+  before: CpuSnapshot,
+  after: CpuSnapshot,
+  requests: number,
+): { server: number; postgres: number; loadGenerator: number } | null {
   if (process.platform !== "linux") return null;
   const n = requests || 1;
   let postgres = 0;
@@ -212,7 +221,11 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /** Runs `work` on every item with at most `concurrency` at a time; results in the items' order. */
-export async function parallel<T, R>(items: T[], concurrency: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function parallel<T, R>(
+  items: T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

@@ -80,19 +80,34 @@ async function phase(name: string, key: string, body: string | null): Promise<Fi
       });
       const text = await response.text();
       requests++;
-      outcomes.add(text.startsWith('{"errors"') ? `refused (${response.status}): ${(JSON.parse(text).errors[0].extensions?.code as string) ?? "?"}` : `answered (${(text.length / 1e6).toFixed(1)} MB)`);
+      outcomes.add(
+        text.startsWith('{"errors"')
+          ? `refused (${response.status}): ${(JSON.parse(text).errors[0].extensions?.code as string) ?? "?"}`
+          : `answered (${(text.length / 1e6).toFixed(1)} MB)`,
+      );
     }
   };
   await Promise.all(Array.from({ length: CONCURRENT }, loop));
   if (!body) await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
   const ms = (await probe.stop()).sort((a, b) => a - b);
   const rank = (p: number) => ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)];
-  return { phase: name, probes: ms.length, p50: rank(50), p99: rank(99), max: ms[ms.length - 1], requests, outcome: [...outcomes].join(", ") || "—" };
+  return {
+    phase: name,
+    probes: ms.length,
+    p50: rank(50),
+    p99: rank(99),
+    max: ms[ms.length - 1],
+    requests,
+    outcome: [...outcomes].join(", ") || "—",
+  };
 }
 
 function run(script: string, env: Record<string, string>, until: RegExp): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, "dist", script)], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [path.join(root, "dist", script)], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString();
@@ -129,7 +144,8 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${PORT}/graphql`;
     const created = await gql(url, `mutation { createCompany(input: { name: "Bench" }) { secret } }`, {}, adminKey);
     const key: string = created.createCompany.secret;
-    const eventId: string = (await gql(url, `mutation { createEvent(input: { name: "Bench" }) { id } }`, {}, key)).createEvent.id;
+    const eventId: string = (await gql(url, `mutation { createEvent(input: { name: "Bench" }) { id } }`, {}, key))
+      .createEvent.id;
 
     const decades = Array.from(
       { length: 19 },
@@ -149,12 +165,18 @@ async function main(): Promise<void> {
     ];
     const pad = (s: string, n: number) => s.padEnd(n);
     const num = (n: number) => n.toFixed(1).padStart(7);
-    process.stdout.write(`\n/healthz every 10 ms while ${CONCURRENT} analytics requests run at all times, ${SECONDS} s per phase (NODE_ENV=production, PostgreSQL).\n`);
+    process.stdout.write(
+      `\n/healthz every 10 ms while ${CONCURRENT} analytics requests run at all times, ${SECONDS} s per phase (NODE_ENV=production, PostgreSQL).\n`,
+    );
     process.stdout.write(`${pad("phase", 42)} probes  p50 ms  p99 ms  max ms  requests  answers\n`);
     for (const f of figures) {
-      process.stdout.write(`${pad(f.phase, 42)} ${String(f.probes).padStart(6)} ${num(f.p50)} ${num(f.p99)} ${num(f.max)} ${String(f.requests).padStart(9)}  ${f.outcome}${f.p99 < 100 ? "" : "  (p99 over 100 ms)"}\n`);
+      process.stdout.write(
+        `${pad(f.phase, 42)} ${String(f.probes).padStart(6)} ${num(f.p50)} ${num(f.p99)} ${num(f.max)} ${String(f.requests).padStart(9)}  ${f.outcome}${f.p99 < 100 ? "" : "  (p99 over 100 ms)"}\n`,
+      );
     }
-    process.stdout.write(`Load average (1 min) ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores: figures are noisy when it exceeds the cores.\n`);
+    process.stdout.write(
+      `Load average (1 min) ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores: figures are noisy when it exceeds the cores.\n`,
+    );
   } finally {
     if (server) {
       server.kill("SIGTERM");

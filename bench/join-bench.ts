@@ -158,8 +158,14 @@ async function measure(name: string, url: string, load: Load, options: RunOption
         requests: [
           {
             method: "POST",
-            headers: { "content-type": "application/json", ...(options.key ? { authorization: `Bearer ${options.key}` } : {}) },
-            setupRequest: (request, context) => ({ ...request, body: load.body(context as Record<string, unknown>, spent) }),
+            headers: {
+              "content-type": "application/json",
+              ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+            },
+            setupRequest: (request, context) => ({
+              ...request,
+              body: load.body(context as Record<string, unknown>, spent),
+            }),
             onResponse: (status, text, context) => {
               if (status !== 200 || !ok(text)) errors++;
               else load.answered?.(text, context as Record<string, unknown>);
@@ -179,8 +185,15 @@ async function measure(name: string, url: string, load: Load, options: RunOption
     p99: result.latency.p99,
     requests,
     errors: errors + result.errors,
-    cpu: cpu && { server: options.pid ? cpu.server : null, postgres: KIND === "postgres" ? cpu.postgres : null, loadGenerator: cpu.loadGenerator },
-    note: spentAt === null ? undefined : `pool spent after ${(spentAt as number).toFixed(1)} s: a probe underestimated the rate (see the margins in join-bench.ts)`,
+    cpu: cpu && {
+      server: options.pid ? cpu.server : null,
+      postgres: KIND === "postgres" ? cpu.postgres : null,
+      loadGenerator: cpu.loadGenerator,
+    },
+    note:
+      spentAt === null
+        ? undefined
+        : `pool spent after ${(spentAt as number).toFixed(1)} s: a probe underestimated the rate (see the margins in join-bench.ts)`,
   };
 }
 
@@ -215,14 +228,23 @@ const cycle = <T>(items: T[]) => {
 /** Cycles through a pool of tokens, each once per cycle; an answer counts when it says valid. */
 const validations = (pool: string[]): Load => {
   const next = cycle(pool);
-  return { body: () => JSON.stringify({ query: VALIDATE, variables: { t: next() } }), ok: (text) => text.includes('"valid":true') };
+  return {
+    body: () => JSON.stringify({ query: VALIDATE, variables: { t: next() } }),
+    ok: (text) => text.includes('"valid":true'),
+  };
 };
 
 async function main(): Promise<void> {
   const database = await freshDatabase(KIND, "bench");
   const children: ChildProcess[] = [];
   try {
-    const [portA, portB, barePort, signPort, verifyPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [portA, portB, barePort, signPort, verifyPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const cluster = admitCluster(database, portA);
     const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
     const nodeA = await startAdmit(cluster, portA, profile);
@@ -232,7 +254,12 @@ async function main(): Promise<void> {
     if (nodeB) children.push(nodeB);
     const admit = `http://127.0.0.1:${portA}/graphql`;
 
-    const created = await gql(admit, `mutation { createCompany(input: { name: "Bench Co" }) { secret company { id slug issuer } } }`, {}, cluster.adminKey);
+    const created = await gql(
+      admit,
+      `mutation { createCompany(input: { name: "Bench Co" }) { secret company { id slug issuer } } }`,
+      {},
+      cluster.adminKey,
+    );
     const key: string = created.createCompany.secret;
     const bench: Bench = {
       admit,
@@ -241,16 +268,34 @@ async function main(): Promise<void> {
       key,
       company: created.createCompany.company,
       createEvent: async (slug) =>
-        (await gql(admit, `mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }`, { input: { name: slug, slug, privacy: "PRIVATE" } }, key))
-          .createEvent.id,
+        (
+          await gql(
+            admit,
+            `mutation($input: CreateEventInput!) { createEvent(input: $input) { id } }`,
+            { input: { name: slug, slug, privacy: "PRIVATE" } },
+            key,
+          )
+        ).createEvent.id,
       mintTokens: (prefix, count) =>
-        parallel(Array.from({ length: count }, (_, i) => i), SETUP_CONCURRENCY, async (i) =>
-          (await gql(admit, MINT, { input: { eventSpecific: false, user: { id: `${prefix}-${i}`, name: "Joiner" } } }, key)).mintJoinToken.token as string,
+        parallel(
+          Array.from({ length: count }, (_, i) => i),
+          SETUP_CONCURRENCY,
+          async (i) =>
+            (
+              await gql(
+                admit,
+                MINT,
+                { input: { eventSpecific: false, user: { id: `${prefix}-${i}`, name: "Joiner" } } },
+                key,
+              )
+            ).mintJoinToken.token as string,
         ),
     };
     const webhook = process.env.BENCH_WEBHOOK === "1" ? await webhookReceiver(admit, key) : null;
     const eventId = await bench.createEvent("bench");
-    const jwks = (await (await fetch(`http://127.0.0.1:${portA}/c/${bench.company.slug}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
+    const jwks = (await (
+      await fetch(`http://127.0.0.1:${portA}/c/${bench.company.slug}/.well-known/jwks.json`)
+    ).json()) as { keys: { kid: string }[] };
     const signingKey = jwks.keys[0];
 
     const bare = await startProcess("bench/bare-server.js", { PORT: String(barePort), BARE_MODE: "constant" });
@@ -259,7 +304,12 @@ async function main(): Promise<void> {
     const verdicts: Verdict[] = [];
     const notes: string[] = [];
     const ping = JSON.stringify({ query: "{ ping }" });
-    const baseline = await run("bare Apollo+Fastify (constant)", `http://127.0.0.1:${barePort}/graphql`, { body: () => ping }, { pid: bare.pid });
+    const baseline = await run(
+      "bare Apollo+Fastify (constant)",
+      `http://127.0.0.1:${barePort}/graphql`,
+      { body: () => ping },
+      { pid: bare.pid },
+    );
     figures.push(baseline);
 
     if (wanted("mint")) {
@@ -271,8 +321,16 @@ async function main(): Promise<void> {
       });
       children.push(signer);
       let n = 0;
-      const mint: Load = { body: () => JSON.stringify({ query: MINT, variables: { input: { eventId, user: { id: `u${n++}`, name: "Bench User" } } } }) };
-      const ceiling = await run("signing ceiling (fast-jwt)", `http://127.0.0.1:${signPort}/graphql`, mint, { pid: signer.pid });
+      const mint: Load = {
+        body: () =>
+          JSON.stringify({
+            query: MINT,
+            variables: { input: { eventId, user: { id: `u${n++}`, name: "Bench User" } } },
+          }),
+      };
+      const ceiling = await run("signing ceiling (fast-jwt)", `http://127.0.0.1:${signPort}/graphql`, mint, {
+        pid: signer.pid,
+      });
       const line = await run("mintJoinToken", admit, mint, { key, pid: nodeA.pid });
       figures.push(ceiling, line);
       verdicts.push({ line, against: ceiling, target: 0.8 });
@@ -289,11 +347,23 @@ async function main(): Promise<void> {
         BARE_VERIFY_JWK: JSON.stringify(signingKey),
       });
       children.push(verifier);
-      const ceiling = await run(`verifying ceiling (fast-jwt, ${tokens.length} tokens)`, `http://127.0.0.1:${verifyPort}/graphql`, validations(tokens), {
-        pid: verifier.pid,
+      const ceiling = await run(
+        `verifying ceiling (fast-jwt, ${tokens.length} tokens)`,
+        `http://127.0.0.1:${verifyPort}/graphql`,
+        validations(tokens),
+        {
+          pid: verifier.pid,
+        },
+      );
+      const line = await run(`validateToken (${tokens.length} distinct tokens)`, admit, validations(tokens), {
+        pid: nodeA.pid,
       });
-      const line = await run(`validateToken (${tokens.length} distinct tokens)`, admit, validations(tokens), { pid: nodeA.pid });
-      const repeated = await run(`validateToken (same ${REPEATED_TOKENS} tokens)`, admit, validations(tokens.slice(0, REPEATED_TOKENS)), { pid: nodeA.pid });
+      const repeated = await run(
+        `validateToken (same ${REPEATED_TOKENS} tokens)`,
+        admit,
+        validations(tokens.slice(0, REPEATED_TOKENS)),
+        { pid: nodeA.pid },
+      );
       figures.push(ceiling, line, repeated);
       verdicts.push({ line, against: ceiling, target: 0.8 }, { line: repeated, against: ceiling, target: null });
     }
@@ -302,7 +372,10 @@ async function main(): Promise<void> {
       const measured = await heartbeats(bench, baseline);
       figures.push(...measured.figures);
       verdicts.push(...measured.verdicts);
-      if (!bench.admitB) notes.push("heartbeat with a token signed by another node: skipped, PGlite runs one node only (it is inside Admit's process).");
+      if (!bench.admitB)
+        notes.push(
+          "heartbeat with a token signed by another node: skipped, PGlite runs one node only (it is inside Admit's process).",
+        );
     }
 
     if (wanted("join")) {
@@ -313,7 +386,9 @@ async function main(): Promise<void> {
 
     if (webhook) {
       const backlog = await webhook.backlog();
-      notes.push(`webhook endpoint for session.started: the receiver got ${webhook.received()} messages; ${backlog} deliveries still pending at the end.`);
+      notes.push(
+        `webhook endpoint for session.started: the receiver got ${webhook.received()} messages; ${backlog} deliveries still pending at the end.`,
+      );
       await webhook.close();
     }
     print(figures, verdicts, notes, database.label);
@@ -366,7 +441,11 @@ async function heartbeats(bench: Bench, baseline: Figures): Promise<{ figures: F
   const tokens = await bench.mintTokens("hb", HEARTBEAT_SESSIONS);
   const joinAll = async (url: string, event: string) => {
     await bench.createEvent(event);
-    return parallel(tokens, SETUP_CONCURRENCY, async (credential) => (await gql(url, JOIN, { input: { event, credential } })).joinEvent.sessionToken as string);
+    return parallel(
+      tokens,
+      SETUP_CONCURRENCY,
+      async (credential) => (await gql(url, JOIN, { input: { event, credential } })).joinEvent.sessionToken as string,
+    );
   };
   const active = (text: string) => text.includes('"active":true');
 
@@ -382,7 +461,8 @@ async function heartbeats(bench: Bench, baseline: Figures): Promise<{ figures: F
     },
     ok: active,
     answered: (text, context) => {
-      const token = (JSON.parse(text) as { data?: { heartbeat?: { sessionToken?: string | null } } }).data?.heartbeat?.sessionToken;
+      const token = (JSON.parse(text) as { data?: { heartbeat?: { sessionToken?: string | null } } }).data?.heartbeat
+        ?.sessionToken;
       if (token) sameNode[context.client as number] = token;
     },
   };
@@ -411,7 +491,11 @@ async function heartbeats(bench: Bench, baseline: Figures): Promise<{ figures: F
  * floor. `tokens` are the first of the new users' tokens; more are minted once a probe has
  * measured how many a run will take.
  */
-async function joins(bench: Bench, tokens: string[], databaseUrl: string | null): Promise<{ figures: Figures[]; verdicts: Verdict[] }> {
+async function joins(
+  bench: Bench,
+  tokens: string[],
+  databaseUrl: string | null,
+): Promise<{ figures: Figures[]; verdicts: Verdict[] }> {
   let used = 0;
   const joined: string[] = [];
   const newUsers: Load = {
@@ -426,7 +510,8 @@ async function joins(bench: Bench, tokens: string[], databaseUrl: string | null)
   // The probe's joins are of new users too (they come back as returning users later).
   const newRate = await probe(bench.admit, newUsers);
   const needed = Math.ceil(newRate * runSeconds() * NEW_USERS_MARGIN) + CONNECTIONS * 4;
-  if (tokens.length - used < needed) tokens.push(...(await bench.mintTokens(`join-${tokens.length}`, needed - (tokens.length - used))));
+  if (tokens.length - used < needed)
+    tokens.push(...(await bench.mintTokens(`join-${tokens.length}`, needed - (tokens.length - used))));
 
   const floors = databaseUrl ? await Floors.open(bench, databaseUrl) : null;
   try {
@@ -448,12 +533,17 @@ async function joins(bench: Bench, tokens: string[], databaseUrl: string | null)
     });
     await bench.createEvent("returning-probe");
     const returningRate = await probe(bench.admit, returning(["returning-probe"]));
-    const events = Array.from({ length: Math.ceil((returningRate * runSeconds() * RETURNING_MARGIN + CONNECTIONS * 4) / users.length) }, (_, k) => `returning-${k}`);
+    const events = Array.from(
+      { length: Math.ceil((returningRate * runSeconds() * RETURNING_MARGIN + CONNECTIONS * 4) / users.length) },
+      (_, k) => `returning-${k}`,
+    );
     await parallel(events, SETUP_CONCURRENCY, bench.createEvent);
     pair = 0;
     pairs = users.length * events.length;
     const returningFloor = floors ? await floors.returningUsers() : null;
-    const returningLine = await measure("joinEvent (returning users)", bench.admit, returning(events), { pid: bench.nodeA.pid });
+    const returningLine = await measure("joinEvent (returning users)", bench.admit, returning(events), {
+      pid: bench.nodeA.pid,
+    });
 
     const missing = "n/a: PGlite is in-process in Admit";
     return {
@@ -487,8 +577,17 @@ class Floors {
 
   static async open(bench: Bench, databaseUrl: string): Promise<Floors> {
     const newEvent = await bench.createEvent("floor-new");
-    const returningEvents = await parallel(Array.from({ length: 8 }, (_, k) => `floor-returning-${k}`), SETUP_CONCURRENCY, bench.createEvent);
-    return new Floors(new Pool({ connectionString: databaseUrl, max: CONNECTIONS }), bench.company.id, newEvent, returningEvents);
+    const returningEvents = await parallel(
+      Array.from({ length: 8 }, (_, k) => `floor-returning-${k}`),
+      SETUP_CONCURRENCY,
+      bench.createEvent,
+    );
+    return new Floors(
+      new Pool({ connectionString: databaseUrl, max: CONNECTIONS }),
+      bench.company.id,
+      newEvent,
+      returningEvents,
+    );
   }
 
   /** BEGIN; INSERT INTO users; INSERT INTO sessions; COMMIT. */
@@ -513,7 +612,11 @@ class Floors {
     return this.run("returning floor (SQL)", async (client) => {
       if (i >= pairs) return false;
       const n = i++;
-      await this.insertSession(client, this.returningEvents[Math.floor(n / this.users.length)], this.users[n % this.users.length]);
+      await this.insertSession(
+        client,
+        this.returningEvents[Math.floor(n / this.users.length)],
+        this.users[n % this.users.length],
+      );
       return true;
     });
   }
@@ -578,8 +681,12 @@ class Floors {
 
 function print(figures: Figures[], verdicts: Verdict[], notes: string[], where: string): void {
   const ms = (x: number | null | undefined) => (x === null || x === undefined ? "—" : x.toFixed(3)).padStart(9);
-  console.log(`\n${SECONDS} s per run, ${CONNECTIONS} connections, Admit on ${where}, ${os.cpus().length} cores, node ${process.version}\n`);
-  console.log(`${"line".padEnd(44)} ${"req/s".padStart(7)} ${"p99 ms".padStart(7)} ${"errors".padStart(7)}   CPU ms/request: server  postgres  load gen.`);
+  console.log(
+    `\n${SECONDS} s per run, ${CONNECTIONS} connections, Admit on ${where}, ${os.cpus().length} cores, node ${process.version}\n`,
+  );
+  console.log(
+    `${"line".padEnd(44)} ${"req/s".padStart(7)} ${"p99 ms".padStart(7)} ${"errors".padStart(7)}   CPU ms/request: server  postgres  load gen.`,
+  );
   for (const f of figures) {
     console.log(
       `${f.name.padEnd(44)} ${f.rps.toFixed(0).padStart(7)} ${String(f.p99).padStart(7)} ${String(f.errors).padStart(7)}` +
@@ -587,10 +694,13 @@ function print(figures: Figures[], verdicts: Verdict[], notes: string[], where: 
     );
   }
   if (KIND === "pglite") console.log("\nPGlite runs inside Admit: its CPU is in the server column.");
-  else if (figures.some((f) => f.name.includes("floor"))) console.log("\nfloors: tx/s in the req/s column; their CPU is PostgreSQL's and this process's (the pg client).");
+  else if (figures.some((f) => f.name.includes("floor")))
+    console.log("\nfloors: tx/s in the req/s column; their CPU is PostgreSQL's and this process's (the pg client).");
   for (const note of notes) console.log(note);
 
-  console.log(`\n${"operation".padEnd(44)} | ${"req/s".padStart(7)} | ${"p99 ms".padStart(6)} | ${"measured against".padEnd(56)} | ratio | target | met?`);
+  console.log(
+    `\n${"operation".padEnd(44)} | ${"req/s".padStart(7)} | ${"p99 ms".padStart(6)} | ${"measured against".padEnd(56)} | ratio | target | met?`,
+  );
   console.log(`${"-".repeat(44)}-|-${"-".repeat(7)}-|-${"-".repeat(6)}-|-${"-".repeat(56)}-|-------|--------|-----`);
   for (const v of verdicts) {
     const ratio = v.against ? v.line.rps / v.against.rps : null;

@@ -111,7 +111,11 @@ export async function lostNodeCrowd(options: LostNodeOptions): Promise<LostNodeF
   const poster = new Poster(url, clients, false);
   const outcomes: Outcome[] = [];
   let inFlight = 0;
-  const send = async (kind: Kind, request: Promise<Answer>, classify: (answer: Answer) => { code: string; error: boolean }) => {
+  const send = async (
+    kind: Kind,
+    request: Promise<Answer>,
+    classify: (answer: Answer) => { code: string; error: boolean },
+  ) => {
     inFlight++;
     const answer = await request;
     inFlight--;
@@ -123,11 +127,18 @@ export async function lostNodeCrowd(options: LostNodeOptions): Promise<LostNodeF
     return { code, error: code !== "ok" && !expected.includes(code) };
   };
   const join = (kind: Kind, event: string, credential: string, expected: string[]) =>
-    send(kind, poster.post(JSON.stringify({ query: JOIN, variables: { input: { event, credential } } })), joinClass(expected));
+    send(
+      kind,
+      poster.post(JSON.stringify({ query: JOIN, variables: { input: { event, credential } } })),
+      joinClass(expected),
+    );
   const okLinks: string[] = [];
   const next = { link: 0, seat: 0, door: 0, registrant: 0, turn: 0 };
   const everyoneTried = () =>
-    next.link >= links.length && next.seat >= seatTokens.length && next.door >= doorTokens.length && next.registrant >= registrations.length;
+    next.link >= links.length &&
+    next.seat >= seatTokens.length &&
+    next.door >= doorTokens.length &&
+    next.registrant >= registrations.length;
   const client = async () => {
     for (;;) {
       const elapsed = performance.now() - started;
@@ -138,7 +149,15 @@ export async function lostNodeCrowd(options: LostNodeOptions): Promise<LostNodeF
         await send("link", poster.get(`/login/${link.code}`), (answer) => {
           if (answer.status === 303) okLinks.push(link.id);
           if (answer.status === 303) return { code: "ok", error: false };
-          return { code: answer.status === 410 ? "LINK_GONE" : answer.status === 0 ? `no answer (${answer.text})` : `HTTP ${answer.status}`, error: true };
+          return {
+            code:
+              answer.status === 410
+                ? "LINK_GONE"
+                : answer.status === 0
+                  ? `no answer (${answer.text})`
+                  : `HTTP ${answer.status}`,
+            error: true,
+          };
         });
         continue;
       }
@@ -163,11 +182,19 @@ export async function lostNodeCrowd(options: LostNodeOptions): Promise<LostNodeF
     await victim.kill();
     killAt = performance.now() - started;
     log(`killed ${victim.name} (SIGKILL) at ${(killAt / 1000).toFixed(1)} s`);
-    await cluster.haproxy.waitFor((servers) => victimOf(servers).status.startsWith("DOWN"), 30_000, `${victim.name} DOWN`);
+    await cluster.haproxy.waitFor(
+      (servers) => victimOf(servers).status.startsWith("DOWN"),
+      30_000,
+      `${victim.name} DOWN`,
+    );
     downAt = performance.now() - started;
     log(`HAProxy marked it DOWN ${(downAt - killAt).toFixed(0)} ms after the kill; starting it again`);
     await victim.start();
-    const up = await cluster.haproxy.waitFor((servers) => victimOf(servers).status === "UP", 60_000, `${victim.name} UP again`);
+    const up = await cluster.haproxy.waitFor(
+      (servers) => victimOf(servers).status === "UP",
+      60_000,
+      `${victim.name} UP again`,
+    );
     upAt = performance.now() - started;
     servedAtUp = victimOf(up).total;
     log(`${victim.name} is UP again ${((upAt - killAt) / 1000).toFixed(1)} s after the kill`);
@@ -180,19 +207,34 @@ export async function lostNodeCrowd(options: LostNodeOptions): Promise<LostNodeF
   const rejoinedDuringCrowd = servedAfterRejoin > 0;
   if (!rejoinedDuringCrowd) {
     // Back only after the crowd: a short tail shows whether it takes traffic.
-    await parallel(Array.from({ length: 6 * cluster.nodes.length }, (_, i) => i), 3, (i) => join("registrant", "talk", registrations[i % registrations.length], []));
+    await parallel(
+      Array.from({ length: 6 * cluster.nodes.length }, (_, i) => i),
+      3,
+      (i) => join("registrant", "talk", registrations[i % registrations.length], []),
+    );
     servedAfterRejoin = victimOf(await cluster.haproxy.stats()).total - servedAtUp;
   }
   poster.close();
 
   // HAProxy's own account: what it was serving on the node when the node died, and what ended badly.
-  const logged = cluster.haproxy.requests().filter((request) => request.server !== "<STATS>" && request.at >= startedAtEpoch);
+  const logged = cluster.haproxy
+    .requests()
+    .filter((request) => request.server !== "<STATS>" && request.at >= startedAtEpoch);
   const onVictim = logged.filter((request) => request.server === victim.name);
-  const failed = (request: LoggedRequest) => request.termination[0] !== "-" || request.status < 0 || request.status >= 500;
+  const failed = (request: LoggedRequest) =>
+    request.termination[0] !== "-" || request.status < 0 || request.status >= 500;
   const byKind = Object.fromEntries(
     (["seat", "door", "link", "registrant"] as Kind[]).map((kind) => {
       const mine = outcomes.filter((o) => o.kind === kind);
-      return [kind, { sent: mine.length, ok: mine.filter((o) => o.code === "ok").length, refused: mine.filter((o) => o.code !== "ok" && !o.error).length, errors: mine.filter((o) => o.error).length }];
+      return [
+        kind,
+        {
+          sent: mine.length,
+          ok: mine.filter((o) => o.code === "ok").length,
+          refused: mine.filter((o) => o.code !== "ok" && !o.error).length,
+          errors: mine.filter((o) => o.error).length,
+        },
+      ];
     }),
   ) as LostNodeFigures["byKind"];
   const errors = outcomes.filter((o) => o.error).map(({ kind, at, code }) => ({ kind, at, code }));
@@ -247,16 +289,34 @@ async function countInvariants(databaseUrl: string, ids: CrowdIds): Promise<Lost
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   const count = async (text: string, params: unknown[]) => Number((await client.query(text, params)).rows[0].n);
-  const live = (event: string) => count("SELECT count(*) AS n FROM sessions WHERE event_id = $1 AND ended_at IS NULL", [event]);
+  const live = (event: string) =>
+    count("SELECT count(*) AS n FROM sessions WHERE event_id = $1 AND ended_at IS NULL", [event]);
   const doubled = (event: string) =>
-    count("SELECT count(*) AS n FROM (SELECT user_id FROM sessions WHERE event_id = $1 AND ended_at IS NULL GROUP BY user_id HAVING count(*) > 1) AS t", [event]);
+    count(
+      "SELECT count(*) AS n FROM (SELECT user_id FROM sessions WHERE event_id = $1 AND ended_at IS NULL GROUP BY user_id HAVING count(*) > 1) AS t",
+      [event],
+    );
   try {
-    const usedLinks = await count("SELECT count(*) AS n FROM login_links WHERE id = ANY($1) AND used_at IS NOT NULL", [ids.linkIds]);
+    const usedLinks = await count("SELECT count(*) AS n FROM login_links WHERE id = ANY($1) AND used_at IS NOT NULL", [
+      ids.linkIds,
+    ]);
     return [
-      { name: "seats: users of the company (its seat limit)", actual: await count("SELECT count(*) AS n FROM users WHERE company_id = $1", [ids.seatsCompany]), expected: SEATS.seatLimit },
-      { name: "seats: live sessions (one per seated user)", actual: await live(ids.hallEvent), expected: SEATS.seatLimit },
+      {
+        name: "seats: users of the company (its seat limit)",
+        actual: await count("SELECT count(*) AS n FROM users WHERE company_id = $1", [ids.seatsCompany]),
+        expected: SEATS.seatLimit,
+      },
+      {
+        name: "seats: live sessions (one per seated user)",
+        actual: await live(ids.hallEvent),
+        expected: SEATS.seatLimit,
+      },
       { name: "door: live sessions (its capacity)", actual: await live(ids.doorEvent), expected: DOOR.capacity },
-      { name: "seats, door, links: users with more than one live session", actual: (await doubled(ids.hallEvent)) + (await doubled(ids.doorEvent)) + (await doubled(ids.linkEvent)), expected: 0 },
+      {
+        name: "seats, door, links: users with more than one live session",
+        actual: (await doubled(ids.hallEvent)) + (await doubled(ids.doorEvent)) + (await doubled(ids.linkEvent)),
+        expected: 0,
+      },
       {
         name: "links: links that opened more than one session",
         actual: await count(
@@ -265,8 +325,18 @@ async function countInvariants(databaseUrl: string, ids: CrowdIds): Promise<Lost
         ),
         expected: 0,
       },
-      { name: "links: answered 303 but not recorded used", actual: await count("SELECT count(*) AS n FROM login_links WHERE id = ANY($1) AND used_at IS NULL", [ids.okLinks]), expected: 0 },
-      { name: "links: used without a 303, beyond the link requests that failed", actual: Math.max(0, usedLinks - ids.okLinks.length - ids.linkErrors), expected: 0 },
+      {
+        name: "links: answered 303 but not recorded used",
+        actual: await count("SELECT count(*) AS n FROM login_links WHERE id = ANY($1) AND used_at IS NULL", [
+          ids.okLinks,
+        ]),
+        expected: 0,
+      },
+      {
+        name: "links: used without a 303, beyond the link requests that failed",
+        actual: Math.max(0, usedLinks - ids.okLinks.length - ids.linkErrors),
+        expected: 0,
+      },
       {
         name: "talk: registrants without exactly one live session",
         actual: await count(
@@ -289,9 +359,16 @@ export function describeLostNode(f: LostNodeFigures): string {
     .join("; ");
   return [
     `${f.requests} requests in ${f.seconds.toFixed(1)} s through HAProxy: ${(f.requests / f.seconds).toFixed(0)}/s — ${kinds}`,
-    `node killed at ${s(f.killAt)}: ${f.inFlightAtKill} requests in flight in the crowd; HAProxy's log shows ${f.failedInLog} requests without an answer from a node, ${f.failedOnVictim} of them on that one (${Object.entries(f.failedKinds).map(([k, n]) => `${k} × ${n}`).join(", ") || "none"})`,
+    `node killed at ${s(f.killAt)}: ${f.inFlightAtKill} requests in flight in the crowd; HAProxy's log shows ${f.failedInLog} requests without an answer from a node, ${f.failedOnVictim} of them on that one (${
+      Object.entries(f.failedKinds)
+        .map(([k, n]) => `${k} × ${n}`)
+        .join(", ") || "none"
+    })`,
     `marked DOWN ${f.downAfter.toFixed(0)} ms after the kill; UP again ${f.upAfter === null ? "never" : s(f.upAfter)} after it; served ${f.servedAfterRejoin} requests once back${f.rejoinedDuringCrowd ? " (during the crowd)" : " (in a tail after the crowd)"}`,
     `failed requests: ${f.errors.length} (${f.errorsAfterKill} sent after the kill, ${f.errorsAfterDown} after DOWN)${f.errors.length ? `: ${[...new Set(f.errors.map((e) => `${e.kind} ${e.code}`))].join(", ")}` : ""}`,
-    ...f.invariants.map((i) => `${i.actual === i.expected ? "exact" : "WRONG"}  ${i.name}: ${i.actual}${i.actual === i.expected ? "" : ` (expected ${i.expected})`}`),
+    ...f.invariants.map(
+      (i) =>
+        `${i.actual === i.expected ? "exact" : "WRONG"}  ${i.name}: ${i.actual}${i.actual === i.expected ? "" : ` (expected ${i.expected})`}`,
+    ),
   ].join("\n");
 }

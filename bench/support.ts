@@ -57,7 +57,9 @@ export async function measureCryptoCosts(n = 5000): Promise<CryptoCosts> {
   const fastSigner = createSigner({ key: k.privatePem, algorithm: "EdDSA" });
   const fastVerifier = createVerifier({ key: k.publicPem, algorithms: ["EdDSA"] });
   return {
-    joseSign: await cpuMsPerOp(n, (i) => new SignJWT({ sub: `u${i}` }).setProtectedHeader({ alg: "EdDSA" }).sign(k.privateKey)),
+    joseSign: await cpuMsPerOp(n, (i) =>
+      new SignJWT({ sub: `u${i}` }).setProtectedHeader({ alg: "EdDSA" }).sign(k.privateKey),
+    ),
     joseVerify: await cpuMsPerOp(n, () => jwtVerify(k.token, k.publicKey)),
     fastSign: await cpuMsPerOp(n, (i) => fastSigner({ sub: `u${i}` })),
     fastVerify: await cpuMsPerOp(n, () => fastVerifier(k.token)),

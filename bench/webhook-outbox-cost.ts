@@ -25,8 +25,15 @@ async function main(): Promise<void> {
     const client = new Client({ connectionString: database.url! });
     await client.connect();
     const company = async (name: string) => {
-      const [row] = (await client.query("INSERT INTO companies (name, slug) VALUES ($1, $2) RETURNING id", [name, `${name}-${randomBytes(3).toString("hex")}`])).rows;
-      const [event] = (await client.query("INSERT INTO events (company_id, name, slug) VALUES ($1, 'e', 'e') RETURNING id", [row.id])).rows;
+      const [row] = (
+        await client.query("INSERT INTO companies (name, slug) VALUES ($1, $2) RETURNING id", [
+          name,
+          `${name}-${randomBytes(3).toString("hex")}`,
+        ])
+      ).rows;
+      const [event] = (
+        await client.query("INSERT INTO events (company_id, name, slug) VALUES ($1, 'e', 'e') RETURNING id", [row.id])
+      ).rows;
       return { id: row.id as string, event: event.id as string };
     };
     const quiet = await company("quiet");
@@ -39,7 +46,11 @@ async function main(): Promise<void> {
     const joinOnce = async (target: { id: string; event: string }) => {
       const userId = randomUUID();
       await client.query("BEGIN");
-      await client.query({ name: "u", text: "INSERT INTO users (id, company_id, external_id, name) VALUES ($1, $2, $3, 'Joiner')", values: [userId, target.id, userId] });
+      await client.query({
+        name: "u",
+        text: "INSERT INTO users (id, company_id, external_id, name) VALUES ($1, $2, $3, 'Joiner')",
+        values: [userId, target.id, userId],
+      });
       await client.query({
         name: "s",
         text: `INSERT INTO sessions (company_id, event_id, user_id, credential_type, role, joined_at, last_seen_at, metadata)
@@ -50,7 +61,10 @@ async function main(): Promise<void> {
     };
     const times: Record<string, number[]> = { quiet: [], hooked: [] };
     for (let done = 0; done < JOINS; done += BLOCK) {
-      for (const [name, target] of [["quiet", quiet], ["hooked", hooked]] as const) {
+      for (const [name, target] of [
+        ["quiet", quiet],
+        ["hooked", hooked],
+      ] as const) {
         const started = process.hrtime.bigint();
         for (let i = 0; i < BLOCK; i++) await joinOnce(target);
         times[name].push(Number(process.hrtime.bigint() - started) / 1e6 / BLOCK);

@@ -67,9 +67,13 @@ const CLIENT_ERROR_CODES = new Set([
 ]);
 
 /** How to send a GraphQL request over HTTP, in the words each kind of malformed request needs. */
-const HOW_TO_POST = 'POST a JSON object {"query": "…", "variables": {…}} with the header content-type: application/json.';
+const HOW_TO_POST =
+  'POST a JSON object {"query": "…", "variables": {…}} with the header content-type: application/json.';
 const HTTP_HINTS: readonly (readonly [RegExp, string])[] = [
-  [/Cross-Site Request Forgery/, `${HOW_TO_POST} A GET (queries only) needs ?query=… and the header apollo-require-preflight: 1.`],
+  [
+    /Cross-Site Request Forgery/,
+    `${HOW_TO_POST} A GET (queries only) needs ?query=… and the header apollo-require-preflight: 1.`,
+  ],
   [/non-empty `query`/, `Put the operation in "query" (a GET: ?query=…). ${HOW_TO_POST}`],
   [/POST body missing|JSON object has no keys/, HOW_TO_POST],
   [/batching disabled/, "Send one operation per request: a JSON object, not an array."],
@@ -88,7 +92,11 @@ function graphqlHttpError(status: number, message: string, hint: string) {
 function graphqlHttpErrorOf(error: { code?: string; message?: string; statusCode?: number }) {
   switch (error.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return graphqlHttpError(413, `Request body is larger than ${BODY_LIMIT_BYTES} bytes.`, "Send a smaller operation: large inputs belong in several requests.");
+      return graphqlHttpError(
+        413,
+        `Request body is larger than ${BODY_LIMIT_BYTES} bytes.`,
+        "Send a smaller operation: large inputs belong in several requests.",
+      );
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return graphqlHttpError(415, "This content type is not accepted here.", HOW_TO_POST);
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
@@ -104,7 +112,6 @@ const DATABASE_DOWN =
   /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|timeout exceeded when trying to connect|Query read timeout|the database system is (starting up|shutting down)/i;
 /** PostgreSQL cancelled a statement that ran past DATABASE_STATEMENT_TIMEOUT_MS. */
 const DATABASE_SLOW = /canceling statement due to statement timeout/i;
-
 
 const factsOf = new WeakMap<FastifyRequest, RequestFacts>();
 
@@ -125,7 +132,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
         ...(original.requestId ? { requestId: original.requestId } : {}),
         ...(original.hint ? { hint: original.hint } : {}),
         // RATE_LIMITED says when to retry.
-        ...(typeof original.extensions.retryAfterSeconds === "number" ? { retryAfterSeconds: original.extensions.retryAfterSeconds } : {}),
+        ...(typeof original.extensions.retryAfterSeconds === "number"
+          ? { retryAfterSeconds: original.extensions.retryAfterSeconds }
+          : {}),
       },
     };
   }
@@ -181,7 +190,9 @@ function loggingPlugin(log: Logger): ApolloServerPlugin<RequestContext> {
           const errors = response.body.singleResult.errors;
           if (!errors || !contextValue) return;
           response.body.singleResult.errors = errors.map((e) =>
-            e.extensions?.code === "INTERNAL" ? { ...e, extensions: { ...e.extensions, requestId: contextValue.requestId } } : e,
+            e.extensions?.code === "INTERNAL"
+              ? { ...e, extensions: { ...e.extensions, requestId: contextValue.requestId } }
+              : e,
           );
         },
       };
@@ -204,7 +215,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
 async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   const { dataSource, clock, log, config } = deps;
-  const services = createContainer({ dataSource, clock, log, config, masterKey: deps.masterKey, changes, webhookWorker: deps.webhookWorker });
+  const services = createContainer({
+    dataSource,
+    clock,
+    log,
+    config,
+    masterKey: deps.masterKey,
+    changes,
+    webhookWorker: deps.webhookWorker,
+  });
   const production = config.nodeEnv === "production";
 
   const fastify = Fastify({
@@ -257,7 +276,9 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
               if (!facts) return;
               // Anonymous operations are logged by their kind and first field: "mutation joinEvent".
               const first = operation?.selectionSet.selections.find((s) => s.kind === "Field");
-              facts.operationName = operationName ?? `${operation?.operation ?? "operation"} ${first && first.kind === "Field" ? first.name.value : "?"}`;
+              facts.operationName =
+                operationName ??
+                `${operation?.operation ?? "operation"} ${first && first.kind === "Field" ? first.name.value : "?"}`;
             },
           };
         },
@@ -286,7 +307,11 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
         errors: facts?.errorCodes.length ? facts.errorCodes : undefined,
         durationMs: Math.round(reply.elapsedTime * 10) / 10,
         outcome:
-          reply.statusCode >= 500 || facts?.errorCodes.includes("INTERNAL") ? "error" : facts?.errorCodes.length ? "refused" : "ok",
+          reply.statusCode >= 500 || facts?.errorCodes.includes("INTERNAL")
+            ? "error"
+            : facts?.errorCodes.length
+              ? "refused"
+              : "ok",
       },
       "request",
     );
@@ -301,7 +326,11 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
       const message = "Something went wrong on our side.";
       return reply
         .status(500)
-        .send(graphql ? { errors: [{ message, extensions: { code: "INTERNAL", requestId: request.id } }] } : { error: message, requestId: request.id });
+        .send(
+          graphql
+            ? { errors: [{ message, extensions: { code: "INTERNAL", requestId: request.id } }] }
+            : { error: message, requestId: request.id },
+        );
     }
     if (graphql) {
       const { status: graphqlStatus, body } = graphqlHttpErrorOf(err);
@@ -334,7 +363,8 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
         request.log.error({ err: error }, "could not authenticate the request");
         throw new AppError("INTERNAL", internalMessage(error), { requestId: request.id });
       }
-      if (principal.kind === "apiKey" || principal.kind === "session" || principal.kind === "report") facts.companyId = principal.companyId;
+      if (principal.kind === "apiKey" || principal.kind === "session" || principal.kind === "report")
+        facts.companyId = principal.companyId;
       return {
         requestId: request.id,
         principal,

@@ -113,7 +113,10 @@ function parseMs(env: Env, name: string, fallback: number, min: number, zero = "
   if (raw === null) return fallback;
   const ms = Number(raw);
   if (!/^\d+$/.test(raw) || ms < min || ms > MAX_TIMEOUT_MS) {
-    throw new ConfigError(name, `must be a whole number of milliseconds from ${min} to ${MAX_TIMEOUT_MS}${min === 0 ? ` (0: ${zero})` : ""}.`);
+    throw new ConfigError(
+      name,
+      `must be a whole number of milliseconds from ${min} to ${MAX_TIMEOUT_MS}${min === 0 ? ` (0: ${zero})` : ""}.`,
+    );
   }
   return ms;
 }
@@ -148,7 +151,10 @@ function parseDrain(env: Env): DrainSettings {
   const delayMs = parseMs(env, "DRAIN_DELAY_MS", DEFAULT_DRAIN.delayMs, 0, "stop accepting at once");
   const timeoutMs = parseMs(env, "DRAIN_TIMEOUT_MS", Math.max(DEFAULT_DRAIN.timeoutMs, delayMs + 5_000), 1);
   if (timeoutMs <= delayMs) {
-    throw new ConfigError("DRAIN_TIMEOUT_MS", "must be longer than DRAIN_DELAY_MS: it bounds the whole stop, the wait for the load balancer included.");
+    throw new ConfigError(
+      "DRAIN_TIMEOUT_MS",
+      "must be longer than DRAIN_DELAY_MS: it bounds the whole stop, the wait for the load balancer included.",
+    );
   }
   return Object.freeze({ delayMs, timeoutMs });
 }
@@ -176,10 +182,16 @@ function parseTrustProxy(env: Env): false | readonly string[] {
   const raw = nonEmpty(env, "TRUST_PROXY");
   if (raw === null || raw.toLowerCase() === "false") return false;
   if (raw.toLowerCase() === "true") {
-    throw new ConfigError("TRUST_PROXY", "cannot be true: any client could set X-Forwarded-For to any address. List your proxies' IP addresses or CIDR ranges.");
+    throw new ConfigError(
+      "TRUST_PROXY",
+      "cannot be true: any client could set X-Forwarded-For to any address. List your proxies' IP addresses or CIDR ranges.",
+    );
   }
   if (/^\d+$/.test(raw)) {
-    throw new ConfigError("TRUST_PROXY", "cannot be a hop count: list your proxies' IP addresses or CIDR ranges (e.g. 10.0.0.0/8).");
+    throw new ConfigError(
+      "TRUST_PROXY",
+      "cannot be a hop count: list your proxies' IP addresses or CIDR ranges (e.g. 10.0.0.0/8).",
+    );
   }
   const entries = raw.split(",").map((entry) => entry.trim());
   if (!entries.every(isAddressOrRange)) {
@@ -198,7 +210,10 @@ export function loadConfig(env: Env = process.env): Config {
   // Anything else (NODE_ENV=prod, say) would quietly run with the development defaults.
   if (!NODE_ENVS.includes(nodeEnv)) throw new ConfigError("NODE_ENV", `must be one of ${NODE_ENVS.join(", ")}.`);
   const port = parsePort(env);
-  const publicUrl = (parseUrl(env, "PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${port}`).replace(/\/+$/, "");
+  const publicUrl = (parseUrl(env, "PUBLIC_URL", ["http:", "https:"]) ?? `http://localhost:${port}`).replace(
+    /\/+$/,
+    "",
+  );
   const databaseUrl = parseUrl(env, "DATABASE_URL", ["postgres:", "postgresql:"]);
   const masterKey = parseMasterKey(env, "MASTER_KEY");
   if (databaseUrl && !masterKey && nodeEnv === "production") {

@@ -60,10 +60,26 @@ export function createContainer(deps: ContainerDeps) {
     publicUrl: config.publicUrl,
     onCompanyCreated: [(manager, company) => signingKeys.createCurrentKey(manager, company.id).then(() => undefined)],
   });
-  const tokens = new TokenService({ dataSource, clock, publicUrl: config.publicUrl, signingKeys, companies, events, changes, log });
+  const tokens = new TokenService({
+    dataSource,
+    clock,
+    publicUrl: config.publicUrl,
+    signingKeys,
+    companies,
+    events,
+    changes,
+    log,
+  });
   const authLimiter = new AuthRateLimiter({ dataSource, clock });
   const sessions = new SessionService({ dataSource, clock, tokens, signingKeys, events });
-  const registrants = new RegistrantService({ dataSource, clock, publicUrl: config.publicUrl, tokens, signingKeys, events });
+  const registrants = new RegistrantService({
+    dataSource,
+    clock,
+    publicUrl: config.publicUrl,
+    tokens,
+    signingKeys,
+    events,
+  });
   events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));
   const analytics = new AnalyticsService({ dataSource, clock });
   const liveRoleOf = (companyId: string, sessionId: string) => sessions.liveRoleOf(companyId, sessionId);
@@ -71,7 +87,15 @@ export function createContainer(deps: ContainerDeps) {
   // The modules that own a credential of joinEvent (passwords, knocking, partner JWTs and OIDC ID
   // tokens, login links); partner JWTs and ID tokens are also subject tokens of POST /oauth/token.
   const passwords = new PasswordService({ dataSource, clock, events, tokens, limiter: authLimiter });
-  const joinRequests = new JoinRequestService({ dataSource, clock, events, tokens, signingKeys, limiter: authLimiter, liveRoleOf });
+  const joinRequests = new JoinRequestService({
+    dataSource,
+    clock,
+    events,
+    tokens,
+    signingKeys,
+    limiter: authLimiter,
+    liveRoleOf,
+  });
   const partners = new PartnerService({ dataSource, clock, encryption, production: config.nodeEnv === "production" });
   const providerKeySets = new ProviderKeySets({ log, production: config.nodeEnv === "production" });
   const externalCredentials = new ExternalCredentialService({ dataSource, companies, events, tokens });
@@ -79,7 +103,16 @@ export function createContainer(deps: ContainerDeps) {
   const idTokens = new IdTokenService({ clock, partners, keySets: providerKeySets, externalCredentials });
   const tokenExchange = new TokenExchangeService({ clock, events, tokens, externalCredentials, partnerJwts, idTokens });
   // One-time login links: a credential of joinEvent, and the browser's GET /login/<code>.
-  const loginLinks = new LoginLinkService({ dataSource, clock, publicUrl: config.publicUrl, companies, events, sessions, tokens, log });
+  const loginLinks = new LoginLinkService({
+    dataSource,
+    clock,
+    publicUrl: config.publicUrl,
+    companies,
+    events,
+    sessions,
+    tokens,
+    log,
+  });
   const companySignIns = new CompanySignInService({ dataSource, clock, tokens, signingKeys, loginLinks });
   const ownCredentials = new OwnCredentials({
     dataSource,
@@ -105,11 +138,61 @@ export function createContainer(deps: ContainerDeps) {
   // Outgoing webhooks: endpoints, and the worker that sends what the outbox triggers wrote. Loopback
   // receivers only outside production, as for JWKS fetches.
   const webhookAddresses = { allowLoopback: config.nodeEnv !== "production" };
-  const webhookWorker = new WebhookDeliveryWorker({ dataSource, clock, log, encryption, changes, addresses: webhookAddresses, options: deps.webhookWorker });
-  const webhooks = new WebhookService({ dataSource, clock, encryption, addresses: webhookAddresses, wake: () => webhookWorker.wake() });
+  const webhookWorker = new WebhookDeliveryWorker({
+    dataSource,
+    clock,
+    log,
+    encryption,
+    changes,
+    addresses: webhookAddresses,
+    options: deps.webhookWorker,
+  });
+  const webhooks = new WebhookService({
+    dataSource,
+    clock,
+    encryption,
+    addresses: webhookAddresses,
+    wake: () => webhookWorker.wake(),
+  });
   // validateToken for every credential kind, through the verifiers above.
-  const tokenValidation = new TokenValidationService({ dataSource, companies, tokens, events, partners, partnerJwts, idTokens, externalCredentials, loginLinks });
-  return { tokenValidation, userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, admission, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, partnerJwts, idTokens, tokenExchange, loginLinks, companySignIns };
+  const tokenValidation = new TokenValidationService({
+    dataSource,
+    companies,
+    tokens,
+    events,
+    partners,
+    partnerJwts,
+    idTokens,
+    externalCredentials,
+    loginLinks,
+  });
+  return {
+    tokenValidation,
+    userLifecycle,
+    webhooks,
+    webhookWorker,
+    masterKeys,
+    companies,
+    events,
+    users,
+    signingKeys,
+    tokens,
+    sessions,
+    admission,
+    registrants,
+    analytics,
+    reportLinks,
+    authLimiter,
+    passwords,
+    joinRequests,
+    partners,
+    externalCredentials,
+    partnerJwts,
+    idTokens,
+    tokenExchange,
+    loginLinks,
+    companySignIns,
+  };
 }
 
 export type Services = ReturnType<typeof createContainer>;

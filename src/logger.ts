@@ -9,11 +9,24 @@ export const REDACT_PATHS = [
   "req.headers.cookie",
   "headers.authorization",
   "headers.cookie",
-  ...["secret", "password", "token", "apiKey", "credential", "sessionToken", "code", "privateJwk", "masterKey", "masterKeyOld", "adminApiKey"].flatMap(
-    (key) => [key, `*.${key}`],
-  ),
+  ...[
+    "secret",
+    "password",
+    "token",
+    "apiKey",
+    "credential",
+    "sessionToken",
+    "code",
+    "privateJwk",
+    "masterKey",
+    "masterKeyOld",
+    "adminApiKey",
+  ].flatMap((key) => [key, `*.${key}`]),
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: "[redacted]" }, base: { service: "admit" } }, destination);
+  return pino(
+    { level, redact: { paths: REDACT_PATHS, censor: "[redacted]" }, base: { service: "admit" } },
+    destination,
+  );
 }

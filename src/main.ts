@@ -31,7 +31,9 @@ async function main(): Promise<void> {
   const masterKey = resolveMasterKey(config);
 
   const db = await openDatabase(
-    config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: path.join(config.dataDir, "pgdata") },
+    config.databaseUrl
+      ? { kind: "postgres", url: config.databaseUrl }
+      : { kind: "pglite", dataDir: path.join(config.dataDir, "pgdata") },
     {
       onPoolError: (error) => log.warn({ err: error }, "database connection lost; the pool will reconnect"),
       timeouts: config.databaseTimeouts,
@@ -54,7 +56,8 @@ async function main(): Promise<void> {
   if (masterKey.source !== "env" && config.databaseUrl) {
     log.warn("MASTER_KEY is not set: using a key stored under DATA_DIR. Set MASTER_KEY in production.");
   }
-  if (config.masterKeyOld) log.warn("MASTER_KEY_OLD is set: only npm run master-key:rotate reads it; remove it from the app's environment.");
+  if (config.masterKeyOld)
+    log.warn("MASTER_KEY_OLD is set: only npm run master-key:rotate reads it; remove it from the app's environment.");
 
   const app = await createApp({ config, masterKey: masterKey.key, dataSource: db.dataSource, clock: systemClock, log });
   const adminKey = await app.services.companies.ensurePlatformAdminKey();
@@ -108,14 +111,20 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     setTimeout(() => {
-      log.error({ timeoutMs: config.drain.timeoutMs }, "stopping took longer than DRAIN_TIMEOUT_MS: exiting with requests unfinished");
+      log.error(
+        { timeoutMs: config.drain.timeoutMs },
+        "stopping took longer than DRAIN_TIMEOUT_MS: exiting with requests unfinished",
+      );
       process.exit(1);
     }, config.drain.timeoutMs);
     clearInterval(sweeper);
     clearInterval(folder);
     markDraining(app.fastify);
     const delayMs = signal === "SIGTERM" ? config.drain.delayMs : 0;
-    log.info({ signal, delayMs }, "stopping: /readyz answers 503; serving on while the load balancer takes this node out");
+    log.info(
+      { signal, delayMs },
+      "stopping: /readyz answers 503; serving on while the load balancer takes this node out",
+    );
     try {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       // Live subscriptions are closed here once they exist: they never finish on their own, so

@@ -43,7 +43,11 @@ export class MasterKeyRefusedError extends Error {
  * when refused, so that it does not linger as a second, wrong key.
  * @throws MasterKeyRefusedError with one line that names MASTER_KEY and no key material.
  */
-export async function verifyMasterKey(resolved: ResolvedMasterKey, dataSource: DataSource, clock: Clock): Promise<"matched" | "recorded"> {
+export async function verifyMasterKey(
+  resolved: ResolvedMasterKey,
+  dataSource: DataSource,
+  clock: Clock,
+): Promise<"matched" | "recorded"> {
   const service = new MasterKeyService({ dataSource, clock, encryption: new KeyEncryption(resolved.key) });
   try {
     const keyName =

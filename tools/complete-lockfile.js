@@ -16,9 +16,10 @@ const lock = JSON.parse(fs.readFileSync(file, "utf8"));
 const packages = lock.packages;
 
 function platformOf(name) {
-  const match = /(darwin|linux|win32|android|freebsd|openharmony|sunos|netbsd|openbsd|aix)-(arm64|x64|arm|ia32|ppc64|s390x|loong64|riscv64|mips64el)(?:-(gnu|musl|gnueabihf|musleabihf|msvc|eabi))?$/.exec(
-    name.split("/").pop(),
-  );
+  const match =
+    /(darwin|linux|win32|android|freebsd|openharmony|sunos|netbsd|openbsd|aix)-(arm64|x64|arm|ia32|ppc64|s390x|loong64|riscv64|mips64el)(?:-(gnu|musl|gnueabihf|musleabihf|msvc|eabi))?$/.exec(
+      name.split("/").pop(),
+    );
   if (!match) return null;
   const [, os, cpu, abi] = match;
   const platform = { os: [os], cpu: [cpu] };
@@ -42,7 +43,13 @@ for (const [location, meta] of Object.entries(packages)) {
   }
 }
 
-const sorted = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))));
+const sorted = Object.fromEntries(
+  Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))),
+);
 lock.packages = sorted;
 fs.writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
-console.log(added ? `package-lock.json: added ${added} platform entries the registry does not serve.` : "package-lock.json is complete.");
+console.log(
+  added
+    ? `package-lock.json: added ${added} platform entries the registry does not serve.`
+    : "package-lock.json is complete.",
+);

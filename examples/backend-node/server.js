@@ -84,7 +84,9 @@ const server = http.createServer(async (request, response) => {
   }
   try {
     const joinUrl = await mintJoinUrl(currentUser(request));
-    response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" }).end(page(joinUrl));
+    response
+      .writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" })
+      .end(page(joinUrl));
   } catch (error) {
     console.error(error.message);
     response.writeHead(502, { "content-type": "text/plain" }).end("The event is unavailable right now.\n");

@@ -20,10 +20,16 @@ export const isClaimObject = (value: unknown): value is Record<string, unknown> 
   typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** A string claim: absent → undefined; otherwise a non-empty storable string of at most `max`, or TOKEN_INVALID. */
-export function stringClaim(payload: Record<string, unknown>, name: string, max: number, label = name): string | undefined {
+export function stringClaim(
+  payload: Record<string, unknown>,
+  name: string,
+  max: number,
+  label = name,
+): string | undefined {
   const value = payload[name];
   if (value === undefined) return undefined;
-  if (typeof value !== "string" || value.length === 0 || value.length > max || !isStorable(value)) throw malformedClaim(label);
+  if (typeof value !== "string" || value.length === 0 || value.length > max || !isStorable(value))
+    throw malformedClaim(label);
   return value;
 }
 

@@ -4,7 +4,14 @@ import http, { ClientRequest } from "node:http";
 import https from "node:https";
 import { isIP, LookupFunction } from "node:net";
 import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from "jose";
-import type { CryptoKey, FetchImplementation, JWTHeaderParameters, JWTPayload, JWTVerifyGetKey, ProtectedHeaderParameters } from "jose";
+import type {
+  CryptoKey,
+  FetchImplementation,
+  JWTHeaderParameters,
+  JWTPayload,
+  JWTVerifyGetKey,
+  ProtectedHeaderParameters,
+} from "jose";
 import { AppError } from "../errors";
 import { MAX_TOKEN_LENGTH } from "./tokens";
 
@@ -22,7 +29,18 @@ export const EXTERNAL_CLOCK_SKEW_SECONDS = 30;
 export const ID_TOKEN_MAX_LIFETIME_SECONDS = 366 * 24 * 3600;
 
 /** Algorithms a JWKS-backed issuer (an OIDC provider, a partner's own keys) may use. */
-export const ASYMMETRIC_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
+export const ASYMMETRIC_ALGS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
 export type AsymmetricAlg = (typeof ASYMMETRIC_ALGS)[number];
 export const isAsymmetricAlg = (value: unknown): value is AsymmetricAlg =>
   typeof value === "string" && (ASYMMETRIC_ALGS as readonly string[]).includes(value);
@@ -59,12 +77,14 @@ export function peekExternalToken(token: string): ExternalTokenPeek {
   } catch {
     throw tokenInvalid("The token is not a well-formed JWT.");
   }
-  if (!BASE64URL.test(token.slice(token.lastIndexOf(".") + 1))) throw tokenInvalid("The token is not a well-formed JWT.");
+  if (!BASE64URL.test(token.slice(token.lastIndexOf(".") + 1)))
+    throw tokenInvalid("The token is not a well-formed JWT.");
   for (const name of FORBIDDEN_HEADERS) {
     if (Object.hasOwn(header, name)) throw tokenInvalid(`The token's header may not carry "${name}".`);
   }
   const kid = header.kid;
-  if (kid !== undefined && (typeof kid !== "string" || kid.length === 0 || kid.length > MAX_KID_LENGTH)) throw tokenInvalid();
+  if (kid !== undefined && (typeof kid !== "string" || kid.length === 0 || kid.length > MAX_KID_LENGTH))
+    throw tokenInvalid();
   return {
     header,
     alg: typeof header.alg === "string" ? header.alg : null,
@@ -109,7 +129,8 @@ export interface VerifiedExternalToken {
  */
 export async function verifyExternalToken(token: string, opts: VerifyExternalOptions): Promise<VerifiedExternalToken> {
   const peek = peekExternalToken(token);
-  if (!peek.alg || !opts.algorithms.includes(peek.alg)) throw tokenInvalid("The token is signed with an algorithm that is not accepted here.");
+  if (!peek.alg || !opts.algorithms.includes(peek.alg))
+    throw tokenInvalid("The token is signed with an algorithm that is not accepted here.");
   let result: { payload: JWTPayload; protectedHeader: JWTHeaderParameters };
   try {
     const options = {
@@ -144,8 +165,13 @@ export async function verifyExternalToken(token: string, opts: VerifyExternalOpt
     }
     issuedAt = new Date(Math.floor(payload.iat) * 1000);
   }
-  if (opts.audience !== undefined && !audienceMatches(payload, opts.audience)) throw tokenInvalid("The token is meant for another audience.");
-  if (opts.audienceWhenPresent !== undefined && payload.aud !== undefined && !audienceMatches(payload, opts.audienceWhenPresent)) {
+  if (opts.audience !== undefined && !audienceMatches(payload, opts.audience))
+    throw tokenInvalid("The token is meant for another audience.");
+  if (
+    opts.audienceWhenPresent !== undefined &&
+    payload.aud !== undefined &&
+    !audienceMatches(payload, opts.audienceWhenPresent)
+  ) {
     throw tokenInvalid("The token is meant for another audience.");
   }
   return { header: protectedHeader, payload, expiresAt: new Date(Math.floor(exp) * 1000), issuedAt };
@@ -202,8 +228,10 @@ export function remoteKeySet(url: string, options: RemoteKeySetOptions): JWTVeri
     try {
       return await remote(header, token);
     } catch (error) {
-      if (error instanceof errors.JWKSNoMatchingKey) throw tokenInvalid("The token was signed with a key the issuer does not publish.");
-      if (error instanceof errors.JWKSMultipleMatchingKeys) throw tokenInvalid("The token names no kid and the issuer publishes several keys.");
+      if (error instanceof errors.JWKSNoMatchingKey)
+        throw tokenInvalid("The token was signed with a key the issuer does not publish.");
+      if (error instanceof errors.JWKSMultipleMatchingKeys)
+        throw tokenInvalid("The token names no kid and the issuer publishes several keys.");
       // Timeout, refused address, connection refused, TLS, non-200, not JSON, not a JWKS, too
       // large: one answer for all (the detail is logged, not shown).
       options.onFetchFailure?.(failureDetail(error));
@@ -283,7 +311,10 @@ function ipv6Bytes(literal: string): number[] {
   let v4: number[] | null = null;
   const lastColon = text.lastIndexOf(":");
   if (text.includes(".", lastColon)) {
-    v4 = text.slice(lastColon + 1).split(".").map(Number);
+    v4 = text
+      .slice(lastColon + 1)
+      .split(".")
+      .map(Number);
     text = `${text.slice(0, lastColon + 1)}0:0`;
   }
   const [head, tail] = text.includes("::") ? text.split("::") : [text, null];
@@ -303,7 +334,10 @@ function ipv6Bytes(literal: string): number[] {
  * webhook URL; every connection still checks the addresses it reaches.
  */
 export function outboundHost(url: URL): { kind: AddressClass; loopback: boolean } {
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase().replace(/\.$/, "");
+  const host = url.hostname
+    .replace(/^\[|\]$/g, "")
+    .toLowerCase()
+    .replace(/\.$/, "");
   const kind = classifyAddress(host);
   return { kind, loopback: host === "localhost" || host.endsWith(".localhost") || kind === "loopback" };
 }
@@ -328,7 +362,8 @@ export function classifyAddress(address: string): AddressClass {
   // ::a.b.c.d (IPv4-compatible, deprecated) and ::ffff:0:a.b.c.d (IPv4-translated): refused.
   if (zeros(0, 12) || (zeros(0, 8) && x[8] === 0xff && x[9] === 0xff && zeros(10, 12))) return "reserved";
   // 64:ff9b::/96 (well-known NAT64) and 64:ff9b:1::/48 (local-use NAT64) reach IPv4 hosts behind a translator.
-  if (x[0] === 0x00 && x[1] === 0x64 && x[2] === 0xff && x[3] === 0x9b && (zeros(4, 12) || (x[4] === 0 && x[5] === 1))) return "nat64";
+  if (x[0] === 0x00 && x[1] === 0x64 && x[2] === 0xff && x[3] === 0x9b && (zeros(4, 12) || (x[4] === 0 && x[5] === 1)))
+    return "nat64";
   if ((x[0] & 0xfe) === 0xfc) return "unique-local"; // fc00::/7
   if (x[0] === 0xfe && (x[1] & 0xc0) === 0x80) return "link-local"; // fe80::/10
   if (x[0] === 0xfe && (x[1] & 0xc0) === 0xc0) return "private"; // fec0::/10, deprecated site-local
@@ -392,7 +427,12 @@ export function jwksFetch(policy: JwksAddressPolicy, resolver: HostResolver = de
         request?.destroy();
         reject(error);
       };
-      const onAbort = () => fail(new JwksFetchError(`the fetch was abandoned (${(init.signal.reason as { name?: string } | undefined)?.name ?? "aborted"})`));
+      const onAbort = () =>
+        fail(
+          new JwksFetchError(
+            `the fetch was abandoned (${(init.signal.reason as { name?: string } | undefined)?.name ?? "aborted"})`,
+          ),
+        );
       if (init.signal.aborted) return onAbort();
       init.signal.addEventListener("abort", onAbort, { once: true });
 
@@ -411,32 +451,39 @@ export function jwksFetch(policy: JwksAddressPolicy, resolver: HostResolver = de
       }
       const headers: Record<string, string> = {};
       init.headers.forEach((value, name) => (headers[name] = value));
-      request = client.request(target, { method: "GET", headers, agent: false, lookup: guardedLookup(policy, resolver) }, (response) => {
-        const status = response.statusCode ?? 0;
-        if (status !== 200) {
-          response.resume();
-          return fail(new JwksFetchError(`the JWKS answered HTTP ${status} (redirects are not followed)`));
-        }
-        const declared = Number(response.headers["content-length"]);
-        if (Number.isFinite(declared) && declared > MAX_JWKS_BYTES) return fail(new JwksFetchError("the JWKS is too large"));
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on("data", (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_JWKS_BYTES) fail(new JwksFetchError("the JWKS is too large"));
-          else chunks.push(chunk);
-        });
-        response.on("error", (error) => fail(error));
-        response.on("close", () => {
-          if (!response.complete) fail(new JwksFetchError("the JWKS answer was cut short"));
-        });
-        response.on("end", () => {
-          if (settled) return;
-          settled = true;
-          init.signal.removeEventListener("abort", onAbort);
-          resolve(new Response(Buffer.concat(chunks), { status: 200, headers: { "content-type": "application/json" } }));
-        });
-      });
+      request = client.request(
+        target,
+        { method: "GET", headers, agent: false, lookup: guardedLookup(policy, resolver) },
+        (response) => {
+          const status = response.statusCode ?? 0;
+          if (status !== 200) {
+            response.resume();
+            return fail(new JwksFetchError(`the JWKS answered HTTP ${status} (redirects are not followed)`));
+          }
+          const declared = Number(response.headers["content-length"]);
+          if (Number.isFinite(declared) && declared > MAX_JWKS_BYTES)
+            return fail(new JwksFetchError("the JWKS is too large"));
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on("data", (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_JWKS_BYTES) fail(new JwksFetchError("the JWKS is too large"));
+            else chunks.push(chunk);
+          });
+          response.on("error", (error) => fail(error));
+          response.on("close", () => {
+            if (!response.complete) fail(new JwksFetchError("the JWKS answer was cut short"));
+          });
+          response.on("end", () => {
+            if (settled) return;
+            settled = true;
+            init.signal.removeEventListener("abort", onAbort);
+            resolve(
+              new Response(Buffer.concat(chunks), { status: 200, headers: { "content-type": "application/json" } }),
+            );
+          });
+        },
+      );
       request.on("error", (error) => fail(error));
       request.end();
     });
@@ -450,13 +497,16 @@ function fromJoseError(error: unknown): AppError {
   if (!(error instanceof errors.JOSEError)) return tokenInvalid();
   if (error instanceof errors.JWTExpired) return new AppError("TOKEN_EXPIRED", "The token has expired.");
   if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.claim === "nbf" && error.reason === "check_failed") return new AppError("TOKEN_NOT_YET_VALID", "The token is not valid yet.");
+    if (error.claim === "nbf" && error.reason === "check_failed")
+      return new AppError("TOKEN_NOT_YET_VALID", "The token is not valid yet.");
     if (error.claim === "exp" && error.reason === "missing") return tokenInvalid("The token must carry exp.");
     if (error.claim === "iss") return tokenInvalid("The token comes from another issuer.");
     if (error.claim === "aud") return tokenInvalid("The token is meant for another audience.");
     return tokenInvalid(`The token's ${error.claim} claim is not valid.`);
   }
-  if (error instanceof errors.JOSEAlgNotAllowed) return tokenInvalid("The token is signed with an algorithm that is not accepted here.");
-  if (error instanceof errors.JWSSignatureVerificationFailed) return tokenInvalid("The token's signature does not verify.");
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    return tokenInvalid("The token is signed with an algorithm that is not accepted here.");
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return tokenInvalid("The token's signature does not verify.");
   return tokenInvalid();
 }

@@ -33,10 +33,14 @@ export function validateNewPassword(field: string, password: string): string {
   const normalized = password.normalize("NFC");
   const length = [...normalized].length;
   if (length < MIN_PASSWORD_CODE_POINTS || length > MAX_PASSWORD_CODE_POINTS) {
-    throw badInput(field, `${field} must be ${MIN_PASSWORD_CODE_POINTS} to ${MAX_PASSWORD_CODE_POINTS} characters long.`);
+    throw badInput(
+      field,
+      `${field} must be ${MIN_PASSWORD_CODE_POINTS} to ${MAX_PASSWORD_CODE_POINTS} characters long.`,
+    );
   }
   if (normalized.trim() === "") throw badInput(field, `${field} must not be only spaces.`);
-  if (UNENCODABLE.test(normalized)) throw badInput(field, `${field} contains characters that cannot be used (NUL or a broken surrogate pair).`);
+  if (UNENCODABLE.test(normalized))
+    throw badInput(field, `${field} contains characters that cannot be used (NUL or a broken surrogate pair).`);
   return normalized;
 }
 

@@ -94,9 +94,10 @@ export class AuthRateLimiter {
    * day), so the table holds recent subjects only. Nodes run it with the session sweep.
    */
   async purgeExpired(): Promise<number> {
-    const rows = await this.sql("DELETE FROM auth_failures WHERE window_started_at < $1::timestamptz - interval '1 day' RETURNING subject", [
-      this.deps.clock.now(),
-    ]);
+    const rows = await this.sql(
+      "DELETE FROM auth_failures WHERE window_started_at < $1::timestamptz - interval '1 day' RETURNING subject",
+      [this.deps.clock.now()],
+    );
     return rows.length;
   }
 

@@ -231,7 +231,8 @@ export async function verifyToken(token: string, opts: VerifyTokenOptions): Prom
   const payload = verified.payload;
 
   // fast-jwt accepts an aud array that merely contains ours; ours are always a single string.
-  if (typeof payload.aud !== "string" || !audiences.includes(payload.aud)) throw invalid("This token cannot be used here.");
+  if (typeof payload.aud !== "string" || !audiences.includes(payload.aud))
+    throw invalid("This token cannot be used here.");
   if (payload.iss !== opts.issuer) throw invalid();
   if (!isBoundedString(payload.sub, MAX_SUB_LENGTH)) throw invalid();
   if (!isBoundedString(payload.jti, MAX_JTI_LENGTH)) throw invalid();
@@ -272,7 +273,13 @@ const MAX_VERIFIERS_PER_KEY = 16;
  * costs about as much as a verification. fast-jwt fixes its clock when a verifier is made, so the
  * times are compared in {@link verifyToken} against the caller's clock instead.
  */
-function verifierFor(key: TokenVerificationKey, kind: TokenKind, issuer: string, requireExp: boolean, audiences: readonly string[]): Verifier {
+function verifierFor(
+  key: TokenVerificationKey,
+  kind: TokenKind,
+  issuer: string,
+  requireExp: boolean,
+  audiences: readonly string[],
+): Verifier {
   const kept = keptFor(key.publicKey);
   const id = `${key.alg} ${kind} ${requireExp} ${issuer} ${audiences.join(" ")}`;
   const found = kept.verifiers.get(id);
@@ -315,7 +322,9 @@ function keptFor(key: TokenKey): Kept {
 function pem(key: TokenKey, type: "private" | "public"): string {
   const object = key instanceof KeyObject ? key : KeyObject.from(key);
   if (object.type !== type) throw new Error(`A ${type} key is needed here.`);
-  return object.export(type === "private" ? { format: "pem", type: "pkcs8" } : { format: "pem", type: "spki" }).toString();
+  return object
+    .export(type === "private" ? { format: "pem", type: "pkcs8" } : { format: "pem", type: "spki" })
+    .toString();
 }
 
 const decodeComplete: (token: string) => { header: ProtectedHeaderParameters; payload: JWTPayload; signature: string } =

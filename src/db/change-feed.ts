@@ -26,7 +26,14 @@ export type ChangeTopic =
 const CHANNEL = "admit_changes";
 /** The application_name of every node's listening connection (pg_stat_activity shows it). */
 export const FEED_APPLICATION_NAME = "admit-change-feed";
-const TOPICS: ReadonlySet<string> = new Set<ChangeTopic>(["api_key", "event", "company", "signing_key", "revocation", "webhook"]);
+const TOPICS: ReadonlySet<string> = new Set<ChangeTopic>([
+  "api_key",
+  "event",
+  "company",
+  "signing_key",
+  "revocation",
+  "webhook",
+]);
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 10_000;
 /**
@@ -172,7 +179,8 @@ class PostgresChangeFeed extends BaseFeed {
       this.reset();
       client.end().catch(() => undefined);
       if (this.closed) return;
-      if (wasLive) this.log.warn({ err: error }, "change feed lost its connection: caches are bypassed until it is back");
+      if (wasLive)
+        this.log.warn({ err: error }, "change feed lost its connection: caches are bypassed until it is back");
       this.retryTimer = setTimeout(() => void this.connect(), this.retryMs);
       this.retryTimer.unref();
       this.retryMs = Math.min(this.retryMs * 2, RECONNECT_MAX_MS);
@@ -205,7 +213,10 @@ class PostgresChangeFeed extends BaseFeed {
     this.checkTimer = setInterval(() => {
       if (this.awaited) return;
       const nonce = randomUUID();
-      const deadline = setTimeout(() => lost(new Error("the change feed's own notification did not come back")), SELF_CHECK_MS);
+      const deadline = setTimeout(
+        () => lost(new Error("the change feed's own notification did not come back")),
+        SELF_CHECK_MS,
+      );
       deadline.unref();
       this.awaited = { nonce, deadline };
       client.query("SELECT pg_notify($1, $2)", [CHANNEL, `ping:${nonce}`]).catch(lost);

@@ -8,8 +8,18 @@ import { SigningKeyEntity } from "../modules/token/signing-key.entity";
 import { RevokedTokenEntity } from "../modules/token/revoked-token.entity";
 import { SessionEntity } from "../modules/session/session.entity";
 import { RegistrantEntity } from "../modules/registrant/registrant.entity";
-import { AnalyticsPendingAttendanceEntity, AttendanceEventRollupEntity, AttendanceRollupEntity, AttendanceValueRollupEntity } from "../modules/analytics/attendance-rollup.entity";
-import { AnalyticsPendingWindowEntity, AttendanceGapCellEntity, AttendanceSegmentEntity, AttendanceWindowMinuteEntity } from "../modules/analytics/attendance-window.entity";
+import {
+  AnalyticsPendingAttendanceEntity,
+  AttendanceEventRollupEntity,
+  AttendanceRollupEntity,
+  AttendanceValueRollupEntity,
+} from "../modules/analytics/attendance-rollup.entity";
+import {
+  AnalyticsPendingWindowEntity,
+  AttendanceGapCellEntity,
+  AttendanceSegmentEntity,
+  AttendanceWindowMinuteEntity,
+} from "../modules/analytics/attendance-window.entity";
 import { LoginLinkEntity } from "../modules/login-link/login-link.entity";
 import { PartnerSecretEntity } from "../modules/partner/partner-secret.entity";
 import { IdentityProviderEntity } from "../modules/identity-provider/identity-provider.entity";
@@ -20,8 +30,17 @@ import { ErasedSubjectEntity } from "../modules/user/erased-subject.entity";
 import { EventOccupancyEntity } from "../modules/session/event-occupancy.entity";
 import { UserPasswordEntity } from "../modules/password/user-password.entity";
 import { MasterKeyVerifierEntity } from "../modules/master-key/master-key-verifier.entity";
-import { WebhookDeliveryEntity, WebhookEndpointEntity, WebhookMessageEntity, WebhookSubscriptionEntity } from "../modules/webhook/webhook.entity";
-import { AnalyticsPendingInstantEntity, SessionMinuteRollupEntity, SessionSecondRollupEntity } from "../modules/analytics/activity-rollup.entity";
+import {
+  WebhookDeliveryEntity,
+  WebhookEndpointEntity,
+  WebhookMessageEntity,
+  WebhookSubscriptionEntity,
+} from "../modules/webhook/webhook.entity";
+import {
+  AnalyticsPendingInstantEntity,
+  SessionMinuteRollupEntity,
+  SessionSecondRollupEntity,
+} from "../modules/analytics/activity-rollup.entity";
 
 /** Every entity, in one list shared by the app, the CLI scripts and the tests. */
 export const ENTITIES = [

@@ -47,8 +47,7 @@ function commandOf(sql: string): string {
 
 function toPgResult(sql: string, result: Results): PgLikeResult {
   const command = commandOf(sql);
-  const rowCount =
-    command === "SELECT" || result.affectedRows === undefined ? result.rows.length : result.affectedRows;
+  const rowCount = command === "SELECT" || result.affectedRows === undefined ? result.rows.length : result.affectedRows;
   return { rows: result.rows, rowCount, command, fields: result.fields };
 }
 

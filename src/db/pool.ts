@@ -18,7 +18,11 @@ export interface DatabaseTimeouts {
   readonly connectMs: number;
 }
 
-export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = Object.freeze({ statementMs: 15_000, queryMs: 20_000, connectMs: 5_000 });
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = Object.freeze({
+  statementMs: 15_000,
+  queryMs: 20_000,
+  connectMs: 5_000,
+});
 
 /** For bulk work (the analytics seeding script): statements may run for minutes. */
 export const BULK_DATABASE_TIMEOUTS: DatabaseTimeouts = Object.freeze({ statementMs: 0, queryMs: 0, connectMs: 5_000 });
@@ -89,7 +93,9 @@ export function poolOptions(timeouts: DatabaseTimeouts): Record<string, unknown>
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEP_ALIVE_DELAY_MS,
     // Sent in the startup packet: no extra round trip per connection.
-    ...(timeouts.statementMs > 0 ? { statement_timeout: timeouts.statementMs, idle_in_transaction_session_timeout: timeouts.statementMs } : {}),
+    ...(timeouts.statementMs > 0
+      ? { statement_timeout: timeouts.statementMs, idle_in_transaction_session_timeout: timeouts.statementMs }
+      : {}),
     ...(timeouts.queryMs > 0 ? { query_timeout: timeouts.queryMs } : {}),
   };
 }

@@ -27,7 +27,11 @@ export function preparedQuery(dataSource: DataSource): RawQuery {
   // PGlite's driver is in-process (no planning over the wire to save) and takes (sql, params).
   if (embeddedPGliteOf(dataSource) !== null) return rawQuery(dataSource);
   return async <T>(sql: string, params: unknown[] = []) => {
-    const pool = (dataSource.driver as unknown as { master: { query(config: { text: string; values: unknown[]; name?: string }): Promise<{ rows: T[] }> } }).master;
+    const pool = (
+      dataSource.driver as unknown as {
+        master: { query(config: { text: string; values: unknown[]; name?: string }): Promise<{ rows: T[] }> };
+      }
+    ).master;
     return (await pool.query({ text: sql, values: params, name: preparedNameOf(sql) })).rows;
   };
 }
@@ -38,7 +42,8 @@ const preparedNames = new Map<string, string>();
 function preparedNameOf(sql: string): string | undefined {
   let name = preparedNames.get(sql);
   if (!name && preparedNames.size < MAX_PREPARED) {
-    if (/\*\s*(,|FROM\b|$)/i.test(sql)) throw new Error("A prepared statement must list its columns (no SELECT * or RETURNING *).");
+    if (/\*\s*(,|FROM\b|$)/i.test(sql))
+      throw new Error("A prepared statement must list its columns (no SELECT * or RETURNING *).");
     name = `admit_${createHash("sha256").update(sql).digest("hex").slice(0, 24)}`;
     preparedNames.set(sql, name);
   }
@@ -47,7 +52,9 @@ function preparedNameOf(sql: string): string | undefined {
 
 export function rawQuery(dataSource: DataSource): RawQuery {
   return async <T>(sql: string, params: unknown[] = []) => {
-    const pool = (dataSource.driver as unknown as { master: { query(sql: string, params: unknown[]): Promise<{ rows: T[] }> } }).master;
+    const pool = (
+      dataSource.driver as unknown as { master: { query(sql: string, params: unknown[]): Promise<{ rows: T[] }> } }
+    ).master;
     return (await pool.query(sql, params)).rows;
   };
 }
@@ -56,7 +63,11 @@ export function rawQuery(dataSource: DataSource): RawQuery {
  * Rows of a plain statement run through a transaction's manager. TypeORM answers an UPDATE or
  * DELETE as `[rows, rowCount]` and anything else as `rows`; this always gives the rows.
  */
-export async function queryRows<T = Record<string, unknown>>(manager: EntityManager, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function queryRows<T = Record<string, unknown>>(
+  manager: EntityManager,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const result: unknown = await manager.query(sql, params);
   if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === "number") {
     return result[0] as T[];

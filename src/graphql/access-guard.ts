@@ -17,7 +17,9 @@ type Resolver = GraphQLFieldResolver<unknown, RequestContext>;
  * Decisions that need no database stay synchronous: no promise per field of a long list.
  */
 export function applyAccessRules(schema: GraphQLSchema): void {
-  const roots = new Set([schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].filter(Boolean));
+  const roots = new Set(
+    [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].filter(Boolean),
+  );
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith("__") || roots.has(type)) continue;
     const ownerOf = type.extensions.accessOwner as OwnerOf | undefined;
@@ -29,8 +31,12 @@ export function applyAccessRules(schema: GraphQLSchema): void {
         field.resolve = keysOnly(resolve);
         continue;
       }
-      if (!ACCESS_RULES.includes(rule)) throw new Error(`${type.name}.${field.name}: unknown access rule "${String(rule)}".`);
-      if (!ownerOf) throw new Error(`${type.name}.${field.name} has the access rule "${rule}", but ${type.name} declares no @AccessOwner.`);
+      if (!ACCESS_RULES.includes(rule))
+        throw new Error(`${type.name}.${field.name}: unknown access rule "${String(rule)}".`);
+      if (!ownerOf)
+        throw new Error(
+          `${type.name}.${field.name} has the access rule "${rule}", but ${type.name} declares no @AccessOwner.`,
+        );
       field.resolve = guarded(rule, ownerOf, resolve);
     }
   }
@@ -62,7 +68,8 @@ function decide(ctx: RequestContext, rule: Exclude<AccessRule, "public">, owner:
   if (principal.kind === "apiKey") return principal.companyId === owner.companyId;
   if (rule === "key") return false;
   // A report link reads what an organizer of its event reads, and nothing of any other event.
-  if (principal.kind === "report") return principal.companyId === owner.companyId && owner.eventId !== null && owner.eventId === principal.eventId;
+  if (principal.kind === "report")
+    return principal.companyId === owner.companyId && owner.eventId !== null && owner.eventId === principal.eventId;
   const grants = ctx.access.grants.filter((g) => g.companyId === owner.companyId);
   const bearer = principal.kind === "session" && principal.companyId === owner.companyId ? principal : null;
   if (rule === "self") {
@@ -73,7 +80,8 @@ function decide(ctx: RequestContext, rule: Exclude<AccessRule, "public">, owner:
     if (grants.some(own) || (bearer && own(bearer))) return true;
   }
   if (owner.eventId === null) return false;
-  if (rule === "participant" && (grants.some((g) => g.eventId === owner.eventId) || bearer?.eventId === owner.eventId)) return true;
+  if (rule === "participant" && (grants.some((g) => g.eventId === owner.eventId) || bearer?.eventId === owner.eventId))
+    return true;
   if (grants.some((g) => g.organizer && g.eventId === owner.eventId)) return true;
   if (bearer?.eventId === owner.eventId) return bearerIsOrganizer(ctx);
   return false;
@@ -96,12 +104,14 @@ const where = (info: GraphQLResolveInfo): string => `${info.parentType.name}.${i
 const REFUSALS: Record<Exclude<AccessRule, "public">, string> = {
   self: "is shown only to the person it is about, the event's organizers and the company's API key",
   participant: "is shown only to people in the event, its organizers and the company's API key",
-  "organizer-or-key": "is shown only to the event's organizers (an ORGANIZER session of the event) and the company's API key",
+  "organizer-or-key":
+    "is shown only to the event's organizers (an ORGANIZER session of the event) and the company's API key",
   key: "needs an API key of the company it belongs to",
 };
 
 function refusal(ctx: RequestContext, rule: Exclude<AccessRule, "public">, info: GraphQLResolveInfo): AppError {
   const keyless = ctx.principal.kind === "anonymous" || ctx.principal.kind === "invalid";
-  if (rule === "key" && keyless) return new AppError("UNAUTHENTICATED", `${where(info)} ${REFUSALS.key} (Authorization: Bearer adm_…).`);
+  if (rule === "key" && keyless)
+    return new AppError("UNAUTHENTICATED", `${where(info)} ${REFUSALS.key} (Authorization: Bearer adm_…).`);
   return new AppError("FORBIDDEN", `${where(info)} ${REFUSALS[rule]}.`);
 }

@@ -82,12 +82,23 @@ export function grantSession(
   session: { id: string; companyId: string; eventId: string; userId: string },
   liveOrganizer: boolean,
 ): void {
-  ctx.access.grants.push({ companyId: session.companyId, eventId: session.eventId, sessionId: session.id, userId: session.userId, organizer: liveOrganizer });
+  ctx.access.grants.push({
+    companyId: session.companyId,
+    eventId: session.eventId,
+    sessionId: session.id,
+    userId: session.userId,
+    organizer: liveOrganizer,
+  });
 }
 
 /** The knock a requester's secret (or a new knock) resolved to. */
 export function grantJoinRequest(ctx: Granting, request: { id: string; companyId: string; eventId: string }): void {
-  ctx.access.grants.push({ companyId: request.companyId, eventId: request.eventId, joinRequestId: request.id, organizer: false });
+  ctx.access.grants.push({
+    companyId: request.companyId,
+    eventId: request.eventId,
+    joinRequestId: request.id,
+    organizer: false,
+  });
 }
 
 /** An operation has just verified that the bearer is a live organizer of its event: no second check. */

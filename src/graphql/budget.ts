@@ -63,7 +63,8 @@ class Tally {
 
   addAll(other: Tally, times: number): void {
     this.total += other.total * times;
-    for (const [argument, count] of other.byArgument) this.byArgument.set(argument, (this.byArgument.get(argument) ?? 0) + count * times);
+    for (const [argument, count] of other.byArgument)
+      this.byArgument.set(argument, (this.byArgument.get(argument) ?? 0) + count * times);
   }
 
   /** The argument to lower: the one that asked for the most items. */
@@ -138,7 +139,13 @@ function argumentsOf(walk: Walk, type: GraphQLCompositeType, node: FieldNode): A
 }
 
 /** The items of one selection set, once (the caller multiplies). */
-function tally(walk: Walk, type: GraphQLCompositeType, selections: SelectionSetNode, inherited: Args, path: string[]): Tally {
+function tally(
+  walk: Walk,
+  type: GraphQLCompositeType,
+  selections: SelectionSetNode,
+  inherited: Args,
+  path: string[],
+): Tally {
   const sum = new Tally();
   for (const selection of selections.selections) {
     if (selection.kind === Kind.INLINE_FRAGMENT) {
@@ -166,7 +173,9 @@ function tally(walk: Walk, type: GraphQLCompositeType, selections: SelectionSetN
 
     const rule = walk.rules[`${type.name}.${field.name}`];
     const args = argumentsOf(walk, type, selection);
-    const below = rule?.passes ? { ...inherited, ...Object.fromEntries(rule.passes.map((name) => [name, args[name] ?? null])) } : inherited;
+    const below = rule?.passes
+      ? { ...inherited, ...Object.fromEntries(rule.passes.map((name) => [name, args[name] ?? null])) }
+      : inherited;
     const fieldPath = [...path, selection.alias?.value ?? selection.name.value];
     const children = tally(walk, named, selection.selectionSet, below, fieldPath);
 
@@ -207,9 +216,22 @@ export function estimateRequest(
 ): { tally: Tally; perItem: Map<string, Tally> } | null {
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables, { maxErrors: 1 });
   if (coerced.errors) return null;
-  const root = operation.operation === "mutation" ? schema.getMutationType() : operation.operation === "subscription" ? schema.getSubscriptionType() : schema.getQueryType();
+  const root =
+    operation.operation === "mutation"
+      ? schema.getMutationType()
+      : operation.operation === "subscription"
+        ? schema.getSubscriptionType()
+        : schema.getQueryType();
   if (!root) return null;
-  const walk: Walk = { schema, fragments, variables: coerced.coerced, rules, now, perItem: new Map(), spread: new Set() };
+  const walk: Walk = {
+    schema,
+    fragments,
+    variables: coerced.coerced,
+    rules,
+    now,
+    perItem: new Map(),
+    spread: new Set(),
+  };
   return { tally: tally(walk, root, operation.selectionSet, {}, []), perItem: walk.perItem };
 }
 
@@ -247,13 +269,23 @@ function mayCost(schema: GraphQLSchema, document: DocumentNode, rules: BudgetRul
       if (!field) return false;
       const named = getNamedType(field.type);
       if (!isCompositeType(named)) return false;
-      if (rules[`${type.name}.${field.name}`] || named.name.endsWith("Connection") || isListType(getNullableType(field.type))) return true;
+      if (
+        rules[`${type.name}.${field.name}`] ||
+        named.name.endsWith("Connection") ||
+        isListType(getNullableType(field.type))
+      )
+        return true;
       return costs(named, selection.selectionSet);
     });
   let result = false;
   for (const d of document.definitions) {
     if (d.kind !== Kind.OPERATION_DEFINITION) continue;
-    const root = d.operation === "mutation" ? schema.getMutationType() : d.operation === "subscription" ? schema.getSubscriptionType() : schema.getQueryType();
+    const root =
+      d.operation === "mutation"
+        ? schema.getMutationType()
+        : d.operation === "subscription"
+          ? schema.getSubscriptionType()
+          : schema.getQueryType();
     if (!root || costs(root, d.selectionSet)) result = true;
   }
   documentMayCost.set(document, result);
@@ -271,7 +303,10 @@ export interface BudgetedContext {
  * `limit` items, with BAD_USER_INPUT naming the argument that asked for the most; leaves the
  * request's RequestBudget in its context for the lists that are charged as they resolve.
  */
-export function requestBudgetPlugin<C extends BudgetedContext>(rules: BudgetRules, limit = REQUEST_ITEM_BUDGET): ApolloServerPlugin<C> {
+export function requestBudgetPlugin<C extends BudgetedContext>(
+  rules: BudgetRules,
+  limit = REQUEST_ITEM_BUDGET,
+): ApolloServerPlugin<C> {
   return {
     async requestDidStart() {
       return {
@@ -281,7 +316,14 @@ export function requestBudgetPlugin<C extends BudgetedContext>(rules: BudgetRule
           for (const definition of document.definitions) {
             if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
           }
-          const estimate = estimateRequest(schema, operation, fragments, request.variables ?? {}, rules, contextValue.clock.now());
+          const estimate = estimateRequest(
+            schema,
+            operation,
+            fragments,
+            request.variables ?? {},
+            rules,
+            contextValue.clock.now(),
+          );
           if (!estimate) return;
           if (estimate.tally.total > limit) throw overBudget(estimate.tally.total, limit, estimate.tally.culprit);
           contextValue.budget = new RequestBudget(limit, estimate.tally.total, estimate.perItem);

@@ -18,7 +18,10 @@ export class PageInfo {
   startCursor: string | null;
 
   @Access("public")
-  @Field(() => String, { nullable: true, description: "Cursor of the last edge; pass it as `after` for the next page." })
+  @Field(() => String, {
+    nullable: true,
+    description: "Cursor of the last edge; pass it as `after` for the next page.",
+  })
   endCursor: string | null;
 }
 
@@ -41,26 +44,26 @@ export function Connection<T extends object>(nodeType: ClassType<T>, name: strin
   @ObjectType(`${name}Edge`, { description: `An edge to a ${name}.` })
   class EdgeType {
     @Access("public")
-  @Field({ description: "Opaque cursor of this edge." })
+    @Field({ description: "Opaque cursor of this edge." })
     cursor: string;
 
     @Access("public")
-  @Field(() => nodeType, { description: `The ${name}.` })
+    @Field(() => nodeType, { description: `The ${name}.` })
     node: T;
   }
 
   @ObjectType(`${name}Connection`, { description: `A page of ${name} items.` })
   class ConnectionType {
     @Access("public")
-  @Field(() => [EdgeType], { description: "The items of this page." })
+    @Field(() => [EdgeType], { description: "The items of this page." })
     edges: EdgeType[];
 
     @Access("public")
-  @Field(() => PageInfo, { description: "Where this page stands." })
+    @Field(() => PageInfo, { description: "Where this page stands." })
     pageInfo: PageInfo;
 
     @Access("public")
-  @Field(() => Int, { nullable: true, description: "How many items match, across all pages." })
+    @Field(() => Int, { nullable: true, description: "How many items match, across all pages." })
     totalCount?: number;
   }
 

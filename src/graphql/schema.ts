@@ -18,7 +18,22 @@ import { PARTNER_RESOLVERS } from "../modules/partner/partner.resolver";
 import { LOGIN_LINK_RESOLVERS } from "../modules/login-link/login-link.resolver";
 import { WEBHOOK_RESOLVERS } from "../modules/webhook/webhook.resolver";
 
-export const RESOLVERS = [CompanyResolver, EventResolver, UserResolver, TokenResolver, TokenValidationResolver, SessionResolver, ...REGISTRANT_RESOLVERS, ...ANALYTICS_RESOLVERS, PasswordResolver, ...JOIN_REQUEST_RESOLVERS, OrganizerResolver, ...PARTNER_RESOLVERS, ...LOGIN_LINK_RESOLVERS, ...WEBHOOK_RESOLVERS] as const;
+export const RESOLVERS = [
+  CompanyResolver,
+  EventResolver,
+  UserResolver,
+  TokenResolver,
+  TokenValidationResolver,
+  SessionResolver,
+  ...REGISTRANT_RESOLVERS,
+  ...ANALYTICS_RESOLVERS,
+  PasswordResolver,
+  ...JOIN_REQUEST_RESOLVERS,
+  OrganizerResolver,
+  ...PARTNER_RESOLVERS,
+  ...LOGIN_LINK_RESOLVERS,
+  ...WEBHOOK_RESOLVERS,
+] as const;
 
 let built: Promise<GraphQLSchema> | null = null;
 

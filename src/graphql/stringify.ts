@@ -8,7 +8,10 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const isPlainObject = (value: unknown): value is Record<string, unknown> => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const prototype: unknown = Object.getPrototypeOf(value);
-  return (prototype === null || prototype === Object.prototype) && typeof (value as { toJSON?: unknown }).toJSON !== "function";
+  return (
+    (prototype === null || prototype === Object.prototype) &&
+    typeof (value as { toJSON?: unknown }).toJSON !== "function"
+  );
 };
 
 /** Whether a long list hangs under `value` through objects only (where a response keeps its long lists). */

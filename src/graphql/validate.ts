@@ -38,7 +38,10 @@ const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 
 export function slug(field: string, value: string): string {
   if (!SLUG.test(value)) {
-    throw badInput(field, `${field} must be 1 to 64 lower-case letters, digits or dashes, not starting or ending with a dash.`);
+    throw badInput(
+      field,
+      `${field} must be 1 to 64 lower-case letters, digits or dashes, not starting or ending with a dash.`,
+    );
   }
   return value;
 }

@@ -24,10 +24,18 @@ export function registerAttendeesCsvRoutes(fastify: FastifyInstance, deps: { ser
   fastify.get<CsvRoute>("/c/:slug/events/:id/attendees.csv", async (request, reply) => {
     const bearer = bearerOf(request);
     // The report page downloads with its report link's token; never a credential in the URL.
-    const principal = bearer && isReportToken(bearer) ? await services.reportLinks.principalOf(bearer) : await services.companies.authenticate(bearer);
+    const principal =
+      bearer && isReportToken(bearer)
+        ? await services.reportLinks.principalOf(bearer)
+        : await services.companies.authenticate(bearer);
     if (principal.kind !== "apiKey" && principal.kind !== "report") {
       reply.header("www-authenticate", 'Bearer realm="admit"');
-      return refuse(reply, 401, "UNAUTHENTICATED", "A company API key or a report link's token is required (Authorization: Bearer …).");
+      return refuse(
+        reply,
+        401,
+        "UNAUTHENTICATED",
+        "A company API key or a report link's token is required (Authorization: Bearer …).",
+      );
     }
     if (principal.kind === "apiKey" && !principal.scopes.includes("READ_ANALYTICS")) {
       return refuse(reply, 403, "FORBIDDEN", "This API key lacks the scope READ_ANALYTICS.");
@@ -37,7 +45,10 @@ export function registerAttendeesCsvRoutes(fastify: FastifyInstance, deps: { ser
     // Another company's event, or a slug that is not the key's company: not found, like a missing one.
     // The event by id, slug or companySlug/eventSlug, as everywhere an event is named; a report
     // link's token reads its own event only.
-    const found = company && company.id === principal.companyId ? await services.events.eventOf(company.id, id).catch(() => null) : null;
+    const found =
+      company && company.id === principal.companyId
+        ? await services.events.eventOf(company.id, id).catch(() => null)
+        : null;
     const event = found && (principal.kind === "apiKey" || principal.eventId === found.id) ? found : null;
     if (!event) return refuse(reply, 404, "NOT_FOUND", "The event was not found.");
 
@@ -46,7 +57,8 @@ export function registerAttendeesCsvRoutes(fastify: FastifyInstance, deps: { ser
       const raw = request.query[field];
       if (raw === undefined) continue;
       const at = typeof raw === "string" && ISO_DATE_TIME.test(raw) ? new Date(raw) : null;
-      if (!at || Number.isNaN(at.getTime())) return refuse(reply, 400, "BAD_USER_INPUT", `${field} must be an ISO 8601 date-time.`);
+      if (!at || Number.isNaN(at.getTime()))
+        return refuse(reply, 400, "BAD_USER_INPUT", `${field} must be an ISO 8601 date-time.`);
       window[field] = at;
     }
     if (window.from && window.to && window.to.getTime() <= window.from.getTime()) {

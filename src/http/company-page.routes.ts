@@ -23,22 +23,38 @@ const STRIP_SCRIPT = `history.replaceState(null,"",location.pathname)`;
 const MAX_EVENTS = 100;
 
 /** What the page found in the address: a credential that opens the company's events, or why not. */
-type Holder = { kind: "token"; token: string } | { kind: "code"; code: string } | { kind: "none" } | { kind: "refused"; code: string };
+type Holder =
+  | { kind: "token"; token: string }
+  | { kind: "code"; code: string }
+  | { kind: "none" }
+  | { kind: "refused"; code: string };
 
 export function registerCompanyPageRoutes(fastify: FastifyInstance, services: Services): void {
   fastify.get<{ Params: { slug: string } }>("/c/:slug/", async (request, reply) => {
     reply.header("cache-control", "no-store").header("referrer-policy", "no-referrer");
-    const company = /^[a-z0-9-]{1,64}$/.test(request.params.slug) ? await services.companies.cachedCompany("slug", request.params.slug) : null;
-    if (!company) return htmlPage(reply, 404, "Not found", "<h1>Not found</h1><p>There is nothing at this address.</p>");
+    const company = /^[a-z0-9-]{1,64}$/.test(request.params.slug)
+      ? await services.companies.cachedCompany("slug", request.params.slug)
+      : null;
+    if (!company)
+      return htmlPage(reply, 404, "Not found", "<h1>Not found</h1><p>There is nothing at this address.</p>");
 
     const holder = await credentialOf(services, company, request);
     if (holder.kind === "token" || holder.kind === "code") {
       const fragment = holder.kind === "token" ? `token=${holder.token}` : `externalAuthCode=${holder.code}`;
-      return listPage(reply, company, await services.events.openEvents(company.id, MAX_EVENTS), services.loginLinks.now(), fragment, "");
+      return listPage(
+        reply,
+        company,
+        await services.events.openEvents(company.id, MAX_EVENTS),
+        services.loginLinks.now(),
+        fragment,
+        "",
+      );
     }
     if (holder.kind === "refused") {
       const sentence = REFUSALS[holder.code] ?? REFUSALS.TOKEN_INVALID;
-      return page(reply, 400, company, `<h1>${escapeHtml(company.name)}</h1><p>${escapeHtml(sentence)}</p>`, { stripAddress: true });
+      return page(reply, 400, company, `<h1>${escapeHtml(company.name)}</h1><p>${escapeHtml(sentence)}</p>`, {
+        stripAddress: true,
+      });
     }
     return cookiePage(services, request, reply, company);
   });
@@ -66,7 +82,8 @@ async function credentialOf(services: Services, company: CompanyEntity, request:
       const { company: issuer, kind, payload } = await services.tokens.verify(token, ["join"]);
       if (issuer.id !== company.id) return { kind: "refused", code: "TOKEN_INVALID" };
       if (payload.evt !== undefined) return { kind: "refused", code: "TOKEN_WRONG_EVENT" };
-      if (await services.tokens.isTokenRevoked(company, kind, payload)) return { kind: "refused", code: "TOKEN_REVOKED" };
+      if (await services.tokens.isTokenRevoked(company, kind, payload))
+        return { kind: "refused", code: "TOKEN_REVOKED" };
       return { kind: "token", token };
     }
     if (code) {
@@ -93,7 +110,9 @@ async function cookiePage(services: Services, request: FastifyRequest, reply: Fa
     // The company-wide sign-in opens any event: the join page joins with the cookie's token.
     const events = state.kind === "signedIn" ? await services.events.openEvents(company.id, MAX_EVENTS) : null;
     if (events) return listPage(reply, company, events, services.loginLinks.now(), null, intro + SIGN_OUT_FORM);
-    return htmlPage(reply, 200, company.name, `<h1>${escapeHtml(company.name)}</h1>${intro}${SIGN_OUT_FORM}`, { formAction: [] });
+    return htmlPage(reply, 200, company.name, `<h1>${escapeHtml(company.name)}</h1>${intro}${SIGN_OUT_FORM}`, {
+      formAction: [],
+    });
   }
   if (ours && state.kind === "unconfirmed") {
     // Another site sent the browser here: the session is neither read through a heartbeat nor
@@ -110,18 +129,29 @@ async function cookiePage(services: Services, request: FastifyRequest, reply: Fa
 }
 
 /** The list of events; each link opens the join page with the credential in its fragment. */
-function listPage(reply: FastifyReply, company: CompanyEntity, events: EventEntity[], now: Date, fragment: string | null, intro: string) {
+function listPage(
+  reply: FastifyReply,
+  company: CompanyEntity,
+  events: EventEntity[],
+  now: Date,
+  fragment: string | null,
+  intro: string,
+) {
   const items = events.map((event) => {
     const live = eventStatus(event, now) === EventStatus.LIVE;
     const href = `/j/${encodeURIComponent(company.slug)}/${encodeURIComponent(event.slug)}${fragment ? `#${fragment}` : ""}`;
-    const when = event.startsAt ? `<time datetime="${event.startsAt.toISOString()}">${escapeHtml(event.startsAt.toUTCString())}</time>` : "";
+    const when = event.startsAt
+      ? `<time datetime="${event.startsAt.toISOString()}">${escapeHtml(event.startsAt.toUTCString())}</time>`
+      : "";
     return (
       `<li class="event" data-event-id="${escapeHtml(event.id)}" data-status="${live ? "LIVE" : "SCHEDULED"}">` +
       `<a href="${escapeHtml(href)}">${escapeHtml(event.name)}</a> ` +
       `<span class="status">${live ? "Live now" : "Upcoming"}</span> ${when}</li>`
     );
   });
-  const list = items.length ? `<ul id="events">${items.join("")}</ul>` : `<p id="no-events">There are no live or upcoming events right now.</p>`;
+  const list = items.length
+    ? `<ul id="events">${items.join("")}</ul>`
+    : `<p id="no-events">There are no live or upcoming events right now.</p>`;
   const body = `<h1>${escapeHtml(company.name)}</h1>${intro}<h2>Choose an event to join</h2>${list}`;
   // A credential in the address (not the cookie's sign-in) is taken out of it at once.
   return page(reply, 200, company, body, { hasForm: intro.includes("<form"), stripAddress: fragment !== null });
@@ -131,7 +161,13 @@ function listPage(reply: FastifyReply, company: CompanyEntity, events: EventEnti
  * The company page: no resources from elsewhere, framed only by the company's embed origins; the
  * one inline script (allowed by its hash) only when the address carries a credential.
  */
-function page(reply: FastifyReply, status: number, company: CompanyEntity, body: string, options: { hasForm?: boolean; stripAddress?: boolean }) {
+function page(
+  reply: FastifyReply,
+  status: number,
+  company: CompanyEntity,
+  body: string,
+  options: { hasForm?: boolean; stripAddress?: boolean },
+) {
   return htmlPage(reply, status, company.name, body, {
     formAction: options.hasForm ? [] : undefined,
     frameAncestors: company.allowedEmbedOrigins,

@@ -162,7 +162,8 @@ export async function readCookieSession(services: Services, request: FastifyRequ
   const value = sessionCookieValue(request);
   const none = (): CookieSession => ({
     kind: "none",
-    clearCookie: typeof header === "string" && header.includes(`${SESSION_COOKIE}=`) ? clearedSessionCookie(services) : null,
+    clearCookie:
+      typeof header === "string" && header.includes(`${SESSION_COOKIE}=`) ? clearedSessionCookie(services) : null,
   });
   if (!value) return none();
 
@@ -178,7 +179,14 @@ export async function readCookieSession(services: Services, request: FastifyRequ
     const state = await services.companySignIns.readCookie(value);
     if (!state) return none();
     if (state.kind === "ended") {
-      return { kind: "ended", endReason: state.endReason, redirectTo: state.redirectTo, companyId: state.company.id, sessionId: null, eventId: null };
+      return {
+        kind: "ended",
+        endReason: state.endReason,
+        redirectTo: state.redirectTo,
+        companyId: state.company.id,
+        sessionId: null,
+        eventId: null,
+      };
     }
     return {
       kind: "signedIn",
@@ -189,7 +197,9 @@ export async function readCookieSession(services: Services, request: FastifyRequ
       userId: state.userId,
       loginLinkId: state.linkId,
       redirectOnExpiryUrl: state.redirectOnExpiryUrl,
-      setCookie: fromAnotherSite(request) ? null : sessionCookie(services, state.token, state.company.sessionInactivityTimeoutSeconds),
+      setCookie: fromAnotherSite(request)
+        ? null
+        : sessionCookie(services, state.token, state.company.sessionInactivityTimeoutSeconds),
     };
   }
   if (kind !== "session") return none();
@@ -208,7 +218,9 @@ export async function readCookieSession(services: Services, request: FastifyRequ
     return {
       kind: "ended",
       endReason,
-      redirectTo: NO_REDIRECT_REASONS.has(endReason) ? null : await services.loginLinks.redirectOnExpiryOf(session.companyId, session.credentialJti),
+      redirectTo: NO_REDIRECT_REASONS.has(endReason)
+        ? null
+        : await services.loginLinks.redirectOnExpiryOf(session.companyId, session.credentialJti),
       companyId: session.companyId,
       sessionId: session.id,
       eventId: session.eventId,

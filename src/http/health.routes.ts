@@ -22,14 +22,21 @@ export function registerHealthRoutes(fastify: FastifyInstance, masterKeys: Maste
 
   fastify.get("/readyz", async (_request, reply) => {
     if (draining.has(fastify)) {
-      return reply.status(503).send({ status: "unavailable", reason: "This node is stopping: it finishes the requests it has and takes no new ones." });
+      return reply
+        .status(503)
+        .send({
+          status: "unavailable",
+          reason: "This node is stopping: it finishes the requests it has and takes no new ones.",
+        });
     }
     let reason: string | null;
     try {
       // One indexed read of one row: the database check and the key check at once.
       reason = await Promise.race([
         masterKeys.readiness(),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error("database check timed out")), 2000).unref()),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error("database check timed out")), 2000).unref(),
+        ),
       ]);
     } catch {
       return reply.status(503).send({ status: "unavailable", reason: "The database does not answer." });

@@ -94,7 +94,11 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
   });
 
   /** Names the event by id, companySlug/eventSlug, or a slug; hints settle a slug several companies use. */
-  async function findEvent(ref: string, request: FastifyRequest, cookie: CookieSession): Promise<EventEntity | "ambiguous" | null> {
+  async function findEvent(
+    ref: string,
+    request: FastifyRequest,
+    cookie: CookieSession,
+  ): Promise<EventEntity | "ambiguous" | null> {
     try {
       return await services.events.publicEventOf(ref);
     } catch (error) {
@@ -111,7 +115,10 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
     const token = queryParam(request, "token");
     const slug = token ? companySlugOfIssuer(services, token) : null;
     const company = slug ? await services.companies.cachedCompany("slug", slug) : null;
-    for (const companyId of [company?.id, cookie.kind === "signedIn" || cookie.kind === "ended" ? cookie.companyId : null]) {
+    for (const companyId of [
+      company?.id,
+      cookie.kind === "signedIn" || cookie.kind === "ended" ? cookie.companyId : null,
+    ]) {
       const event = companyId ? await services.events.findByIdOrSlug(companyId, ref) : null;
       if (event) return event;
     }
@@ -122,7 +129,8 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
     // A live cookie session is heartbeaten by this read; its refreshed token goes back in the
     // cookie. Not when another site sent the browser here: that must not keep a session alive.
     const cookie = await readCookieSession(services, request);
-    if ((cookie.kind === "live" || cookie.kind === "signedIn") && cookie.setCookie) reply.header("set-cookie", cookie.setCookie);
+    if ((cookie.kind === "live" || cookie.kind === "signedIn") && cookie.setCookie)
+      reply.header("set-cookie", cookie.setCookie);
     if (cookie.kind === "none" && cookie.clearCookie) reply.header("set-cookie", cookie.clearCookie);
     const credentialInQuery = ["token", "code", "externalAuthCode"].some((name) => queryParam(request, name) !== null);
     const found = ref ? await findEvent(ref, request, cookie) : null;
@@ -132,10 +140,17 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
     // the browser where the company asked; not when the address carries a credential of its own
     // (that is a new join). The cookie is then of no more use: it is deleted.
     const endedHere =
-      cookie.kind === "ended" && !credentialInQuery && event !== null && (cookie.eventId ? cookie.eventId === event.id : cookie.companyId === event.companyId);
+      cookie.kind === "ended" &&
+      !credentialInQuery &&
+      event !== null &&
+      (cookie.eventId ? cookie.eventId === event.id : cookie.companyId === event.companyId);
     if (cookie.kind === "ended" && endedHere) {
       reply.header("set-cookie", clearedSessionCookie(services));
-      if (cookie.redirectTo) return reply.header("cache-control", "no-store").header("referrer-policy", "no-referrer").redirect(cookie.redirectTo, 303);
+      if (cookie.redirectTo)
+        return reply
+          .header("cache-control", "no-store")
+          .header("referrer-policy", "no-referrer")
+          .redirect(cookie.redirectTo, 303);
     }
 
     const company: CompanyEntity | null = event ? await services.companies.cachedCompany("id", event.companyId) : null;
@@ -149,7 +164,13 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
         ref: ref!,
         privacy: event.privacy,
         knockingEnabled: event.knockingEnabled,
-        ...(shown ? { name: event.name, startsAt: event.startsAt?.toISOString() ?? null, endsAt: event.endsAt?.toISOString() ?? null } : {}),
+        ...(shown
+          ? {
+              name: event.name,
+              startsAt: event.startsAt?.toISOString() ?? null,
+              endsAt: event.endsAt?.toISOString() ?? null,
+            }
+          : {}),
       };
       if (cookie.kind === "live" && cookie.eventId === event.id) config.sessionToken = cookie.sessionToken;
       // From another site, the page resumes a session (the cookie's, or one this tab kept) only

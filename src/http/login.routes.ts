@@ -72,7 +72,10 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
       throw error;
     }
     return reply
-      .header("set-cookie", sessionCookie(services, joined.sessionToken, verified.company.sessionInactivityTimeoutSeconds))
+      .header(
+        "set-cookie",
+        sessionCookie(services, joined.sessionToken, verified.company.sessionInactivityTimeoutSeconds),
+      )
       .redirect(`${publicUrl}/j/${encodeURIComponent(eventSlug)}`, 303);
   });
 
@@ -84,7 +87,13 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
         if (state.clearCookie) reply.header("set-cookie", state.clearCookie);
         return { state: "none", redirectTo: null };
       case "ended":
-        return { state: "ended", endReason: state.endReason, redirectTo: state.redirectTo, sessionId: state.sessionId, eventId: state.eventId };
+        return {
+          state: "ended",
+          endReason: state.endReason,
+          redirectTo: state.redirectTo,
+          sessionId: state.sessionId,
+          eventId: state.eventId,
+        };
       case "unconfirmed":
         // From another site: what the cookie's token says, nothing refreshed.
         return { state: "unconfirmed", redirectTo: null, sessionId: state.sessionId, eventId: state.eventId };
@@ -119,7 +128,8 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
    */
   async function logOutAndRedirect(request: FastifyRequest, reply: FastifyReply, wanted: unknown) {
     const ended = await logOut(services, request);
-    const target = ended && typeof wanted === "string" ? await loginLinks.allowedRedirect(ended.companyId, wanted) : null;
+    const target =
+      ended && typeof wanted === "string" ? await loginLinks.allowedRedirect(ended.companyId, wanted) : null;
     return reply
       .header("set-cookie", clearedSessionCookie(services))
       .redirect(target ?? ended?.redirectOnExpiry ?? `${publicUrl}/logged-out`, 303);
@@ -130,7 +140,8 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
   // browser that does not say, gets a page whose button posts the logout.
   fastify.get<{ Querystring: { redirectTo?: unknown } }>("/logout", async (request, reply) => {
     noStore(reply);
-    if (request.headers["sec-fetch-site"] === "same-origin") return logOutAndRedirect(request, reply, request.query.redirectTo);
+    if (request.headers["sec-fetch-site"] === "same-origin")
+      return logOutAndRedirect(request, reply, request.query.redirectTo);
     return confirmLogout(reply, 200, request.query.redirectTo);
   });
 
@@ -138,12 +149,15 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
   // origin, by Sec-Fetch-Site or, from a browser without it, by Origin. SameSite=Lax keeps the
   // cookie off cross-site POSTs already, not off POSTs from another origin of the same site.
   void fastify.register(async (scope) => {
-    scope.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string", bodyLimit: 4096 }, (_request, body, done) =>
-      done(null, formFields(body as string)),
+    scope.addContentTypeParser(
+      "application/x-www-form-urlencoded",
+      { parseAs: "string", bodyLimit: 4096 },
+      (_request, body, done) => done(null, formFields(body as string)),
     );
     scope.post<{ Body: unknown; Querystring: { redirectTo?: unknown } }>("/logout", async (request, reply) => {
       noStore(reply);
-      const body = typeof request.body === "object" && request.body !== null ? (request.body as Record<string, unknown>) : {};
+      const body =
+        typeof request.body === "object" && request.body !== null ? (request.body as Record<string, unknown>) : {};
       const wanted = body.redirectTo ?? request.query.redirectTo;
       const site = request.headers["sec-fetch-site"];
       const fromHere = site !== undefined ? site === "same-origin" : request.headers.origin === publicOrigin;
@@ -163,7 +177,10 @@ export function registerLoginRoutes(fastify: FastifyInstance, services: Services
  * sign-in of a link without event (its jti revoked). Returns the cookie's company and the login
  * link's redirectOnExpiryUrl (still allowed), or null when the cookie holds nothing of ours.
  */
-async function logOut(services: Services, request: FastifyRequest): Promise<{ companyId: string; redirectOnExpiry: string | null } | null> {
+async function logOut(
+  services: Services,
+  request: FastifyRequest,
+): Promise<{ companyId: string; redirectOnExpiry: string | null } | null> {
   const value = sessionCookieValue(request);
   if (!value) return null;
   try {
@@ -171,13 +188,19 @@ async function logOut(services: Services, request: FastifyRequest): Promise<{ co
     if (kind === "session") {
       const { company, sessionId } = await services.sessions.sessionOfToken(value);
       await services.loginLinks.endSession(sessionId, company.id, "LOGGED_OUT");
-      return { companyId: company.id, redirectOnExpiry: await services.loginLinks.redirectOnExpiryOfSession(company.id, sessionId) };
+      return {
+        companyId: company.id,
+        redirectOnExpiry: await services.loginLinks.redirectOnExpiryOfSession(company.id, sessionId),
+      };
     }
     if (kind === "join") {
       const state = await services.companySignIns.readCookie(value);
       if (!state) return null;
       if (state.kind === "live") await services.companySignIns.revokeCookie(state.company.id, state.linkId);
-      return { companyId: state.company.id, redirectOnExpiry: state.kind === "live" ? state.redirectOnExpiryUrl : state.redirectTo };
+      return {
+        companyId: state.company.id,
+        redirectOnExpiry: state.kind === "live" ? state.redirectOnExpiryUrl : state.redirectTo,
+      };
     }
     return null;
   } catch (error) {
@@ -221,14 +244,22 @@ function confirmLogout(reply: FastifyReply, status: number, wanted: unknown) {
 function originOf(url: string): string | null {
   try {
     const parsed = new URL(url);
-    return (parsed.protocol === "https:" || parsed.protocol === "http:") && /^[a-z0-9.:[\]-]+$/i.test(parsed.host) ? parsed.origin : null;
+    return (parsed.protocol === "https:" || parsed.protocol === "http:") && /^[a-z0-9.:[\]-]+$/i.test(parsed.host)
+      ? parsed.origin
+      : null;
   } catch {
     return null;
   }
 }
 
 /** Failures of the code itself: one page for all, so that nothing tells them apart. */
-const LINK_FAILURES = new Set(["LOGIN_LINK_USED", "LOGIN_LINK_EXPIRED", "TOKEN_REVOKED", "INVALID_CREDENTIALS", "TOKEN_INVALID"]);
+const LINK_FAILURES = new Set([
+  "LOGIN_LINK_USED",
+  "LOGIN_LINK_EXPIRED",
+  "TOKEN_REVOKED",
+  "INVALID_CREDENTIALS",
+  "TOKEN_INVALID",
+]);
 
 function isLinkFailure(error: unknown): error is AppError {
   return isAppError(error) && LINK_FAILURES.has(error.code);
@@ -250,7 +281,8 @@ const JOIN_REFUSALS: Partial<Record<string, { status: number; sentence: string }
   EVENT_FULL: { status: 409, sentence: "This event is full right now. Try the link again in a moment." },
   ALREADY_IN_SESSION: {
     status: 409,
-    sentence: "You are already in this event in another window or on another device. Leave it there, then open the link again.",
+    sentence:
+      "You are already in this event in another window or on another device. Leave it there, then open the link again.",
   },
   SEAT_LIMIT_REACHED: { status: 403, sentence: "This organization has no seats left." },
   USER_SUSPENDED: { status: 403, sentence: "Your account is suspended. Ask the organization that invited you." },

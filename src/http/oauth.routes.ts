@@ -26,9 +26,17 @@ class OAuthError extends Error {
 
 const invalidRequest = (description: string) => new OAuthError(400, "invalid_request", description);
 
-function send(reply: FastifyReply, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+function send(
+  reply: FastifyReply,
+  status: number,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+) {
   // Tokens and errors alike are never cached (RFC 6749 §5.1).
-  return reply.status(status).headers({ "cache-control": "no-store", pragma: "no-cache", ...headers }).send(body);
+  return reply
+    .status(status)
+    .headers({ "cache-control": "no-store", pragma: "no-cache", ...headers })
+    .send(body);
 }
 
 const sendError = (reply: FastifyReply, error: OAuthError) =>
@@ -48,10 +56,12 @@ function formOf(request: FastifyRequest): Map<string, string[]> {
     for (const [name, value] of body) add(name, value);
   } else if (typeof body === "object" && body !== null) {
     // A form parser registered elsewhere may hand over an object.
-    for (const [name, value] of Object.entries(body)) for (const one of Array.isArray(value) ? value : [value]) add(name, one);
+    for (const [name, value] of Object.entries(body))
+      for (const one of Array.isArray(value) ? value : [value]) add(name, one);
   }
   for (const [name, values] of params) {
-    if (values.length > 1 && !REPEATABLE.has(name)) throw invalidRequest(`The parameter ${name.slice(0, 40)} is given more than once.`);
+    if (values.length > 1 && !REPEATABLE.has(name))
+      throw invalidRequest(`The parameter ${name.slice(0, 40)} is given more than once.`);
   }
   return params;
 }
@@ -71,7 +81,9 @@ function clientAuthOf(request: FastifyRequest, form: Map<string, string[]>): Cli
   const posted = form.get("client_secret")?.[0];
   const postedId = form.get("client_id")?.[0] ?? null;
   if (header && posted !== undefined) {
-    throw invalidRequest("Authenticate the client one way only: the Authorization header or client_secret in the form (RFC 6749 §2.3).");
+    throw invalidRequest(
+      "Authenticate the client one way only: the Authorization header or client_secret in the form (RFC 6749 §2.3).",
+    );
   }
   if (!header) {
     if (posted) return { secret: posted, clientId: postedId, scheme: "Post" };
@@ -92,7 +104,11 @@ function clientAuthOf(request: FastifyRequest, form: Map<string, string[]>): Cli
       try {
         // RFC 6749 §2.3.1: client_id and client_secret are form-encoded before base64.
         const formDecode = (text: string) => decodeURIComponent(text.replace(/\+/g, " "));
-        return { secret: formDecode(decoded.slice(colon + 1)), clientId: formDecode(decoded.slice(0, colon)) || postedId, scheme: "Basic" };
+        return {
+          secret: formDecode(decoded.slice(colon + 1)),
+          clientId: formDecode(decoded.slice(0, colon)) || postedId,
+          scheme: "Basic",
+        };
       } catch {
         // falls through to invalid_client
       }
@@ -117,9 +133,13 @@ function clientAuthOf(request: FastifyRequest, form: Map<string, string[]>): Cli
 export function registerOAuthRoutes(fastify: FastifyInstance, services: Services): void {
   void fastify.register(async (scope) => {
     if (!scope.hasContentTypeParser(FORM)) {
-      scope.addContentTypeParser(FORM, { parseAs: "string", bodyLimit: FORM_BODY_LIMIT_BYTES }, (_request, body, done) => {
-        done(null, new URLSearchParams(body as string));
-      });
+      scope.addContentTypeParser(
+        FORM,
+        { parseAs: "string", bodyLimit: FORM_BODY_LIMIT_BYTES },
+        (_request, body, done) => {
+          done(null, new URLSearchParams(body as string));
+        },
+      );
     }
 
     scope.setErrorHandler((error, request, reply) => {
@@ -127,7 +147,11 @@ export function registerOAuthRoutes(fastify: FastifyInstance, services: Services
       const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
       if (status === 500) {
         request.log.error({ err: error }, "token exchange failed");
-        return send(reply, 500, { error: "server_error", error_description: "Something went wrong on our side.", requestId: request.id });
+        return send(reply, 500, {
+          error: "server_error",
+          error_description: "Something went wrong on our side.",
+          requestId: request.id,
+        });
       }
       const description =
         err.code === "FST_ERR_CTP_BODY_TOO_LARGE"
@@ -142,8 +166,11 @@ export function registerOAuthRoutes(fastify: FastifyInstance, services: Services
     // (<issuer>/.well-known/…) and where RFC 8414 §3.1 puts it for an issuer with a path
     // (/.well-known/oauth-authorization-server/c/<slug>), which is what clients ask for.
     const metadata = async (request: FastifyRequest<{ Params: { slug: string } }>, reply: FastifyReply) => {
-      const company = /^[a-z0-9-]{1,64}$/.test(request.params.slug) ? await services.companies.cachedCompany("slug", request.params.slug) : null;
-      if (!company) return reply.status(404).header("cache-control", "no-store").send({ error: "No company has this slug." });
+      const company = /^[a-z0-9-]{1,64}$/.test(request.params.slug)
+        ? await services.companies.cachedCompany("slug", request.params.slug)
+        : null;
+      if (!company)
+        return reply.status(404).header("cache-control", "no-store").send({ error: "No company has this slug." });
       const issuer = services.tokens.issuerOf(company.slug);
       return reply.header("cache-control", "public, max-age=300").send({
         issuer,
@@ -164,7 +191,12 @@ export function registerOAuthRoutes(fastify: FastifyInstance, services: Services
       method: ["GET", "PUT", "PATCH", "DELETE"],
       url: "/oauth/token",
       handler: (_request, reply) =>
-        send(reply, 405, { error: "invalid_request", error_description: "The token endpoint takes POST only." }, { allow: "POST" }),
+        send(
+          reply,
+          405,
+          { error: "invalid_request", error_description: "The token endpoint takes POST only." },
+          { allow: "POST" },
+        ),
     });
 
     scope.post("/oauth/token", async (request, reply) => {
@@ -183,7 +215,8 @@ async function exchange(request: FastifyRequest, reply: FastifyReply, services: 
   const client = clientAuthOf(request, form);
   const challenge = { "www-authenticate": `${client.scheme === "Bearer" ? "Bearer" : "Basic"} realm="admit"` };
   const principal = await services.companies.authenticate(client.secret);
-  if (principal.kind !== "apiKey") throw new OAuthError(401, "invalid_client", "The API key is unknown or has been revoked.", challenge);
+  if (principal.kind !== "apiKey")
+    throw new OAuthError(401, "invalid_client", "The API key is unknown or has been revoked.", challenge);
   if (!principal.scopes.includes("MINT_TOKENS")) {
     throw new OAuthError(400, "unauthorized_client", "This API key lacks the scope MINT_TOKENS.");
   }
@@ -191,20 +224,27 @@ async function exchange(request: FastifyRequest, reply: FastifyReply, services: 
   const one = (name: string): string | null => form.get(name)?.[0] ?? null;
   const grantType = one("grant_type");
   if (!grantType) throw invalidRequest("grant_type is required.");
-  if (grantType !== TOKEN_EXCHANGE) throw new OAuthError(400, "unsupported_grant_type", `Only ${TOKEN_EXCHANGE} is supported.`);
+  if (grantType !== TOKEN_EXCHANGE)
+    throw new OAuthError(400, "unsupported_grant_type", `Only ${TOKEN_EXCHANGE} is supported.`);
   const subjectToken = one("subject_token");
   const subjectTokenType = one("subject_token_type");
   if (!subjectToken) throw invalidRequest("subject_token is required.");
   if (!subjectTokenType) throw invalidRequest("subject_token_type is required.");
   if (subjectTokenType !== SUBJECT_TOKEN_TYPES.jwt && subjectTokenType !== SUBJECT_TOKEN_TYPES.idToken) {
-    throw invalidRequest(`subject_token_type must be ${SUBJECT_TOKEN_TYPES.jwt} (a partner JWT) or ${SUBJECT_TOKEN_TYPES.idToken}.`);
+    throw invalidRequest(
+      `subject_token_type must be ${SUBJECT_TOKEN_TYPES.jwt} (a partner JWT) or ${SUBJECT_TOKEN_TYPES.idToken}.`,
+    );
   }
   const requested = one("requested_token_type");
-  if (requested !== null && requested !== JWT_TOKEN_TYPE) throw invalidRequest(`requested_token_type may only be ${JWT_TOKEN_TYPE}.`);
-  if (form.has("actor_token") || form.has("actor_token_type")) throw invalidRequest("Delegation (actor_token) is not supported.");
-  if (form.has("resource")) throw new OAuthError(400, "invalid_target", "resource is not supported: name the event with audience.");
+  if (requested !== null && requested !== JWT_TOKEN_TYPE)
+    throw invalidRequest(`requested_token_type may only be ${JWT_TOKEN_TYPE}.`);
+  if (form.has("actor_token") || form.has("actor_token_type"))
+    throw invalidRequest("Delegation (actor_token) is not supported.");
+  if (form.has("resource"))
+    throw new OAuthError(400, "invalid_target", "resource is not supported: name the event with audience.");
   const audiences = form.get("audience") ?? [];
-  if (audiences.length > 1) throw new OAuthError(400, "invalid_target", "Give at most one audience (an event id or slug).");
+  if (audiences.length > 1)
+    throw new OAuthError(400, "invalid_target", "Give at most one audience (an event id or slug).");
 
   const company = await services.companies.cachedCompany("id", principal.companyId);
   if (!company) throw new OAuthError(401, "invalid_client", "The API key's company no longer exists.", challenge);
@@ -215,8 +255,16 @@ async function exchange(request: FastifyRequest, reply: FastifyReply, services: 
   let event = null;
   if (audiences.length === 1) {
     const audience = audiences[0].trim();
-    event = audience && audience.length <= 255 && isStorable(audience) ? await services.events.findByIdOrSlug(company.id, audience) : null;
-    if (!event) throw new OAuthError(400, "invalid_target", "audience names no event of this company (give an event id or slug).");
+    event =
+      audience && audience.length <= 255 && isStorable(audience)
+        ? await services.events.findByIdOrSlug(company.id, audience)
+        : null;
+    if (!event)
+      throw new OAuthError(
+        400,
+        "invalid_target",
+        "audience names no event of this company (give an event id or slug).",
+      );
   }
 
   try {

@@ -42,12 +42,21 @@ export function pageFiles(): PageFiles {
   if (files) return files;
   const candidates = [join(__dirname, "join-page"), resolve(__dirname, "../../../src/http/join-page")];
   const dir = candidates.find((d) => existsSync(join(d, "join.html")));
-  if (!dir) throw new Error(`The join page's files are missing: copy src/http/join-page/ beside the compiled join-page.routes.js (looked in ${candidates.join(", ")}).`);
+  if (!dir)
+    throw new Error(
+      `The join page's files are missing: copy src/http/join-page/ beside the compiled join-page.routes.js (looked in ${candidates.join(", ")}).`,
+    );
   const asset = (file: string, type: string, hashed: boolean): Asset => {
     const body = readFileSync(join(dir, file));
     const hash = createHash("sha256").update(body).digest("hex").slice(0, 16);
     const [base, ext] = file.split(".");
-    return { name: hashed ? `${base}.${hash}.${ext}` : file, type, body, gzip: gzipSync(body, { level: 9 }), etag: `"${hash}"` };
+    return {
+      name: hashed ? `${base}.${hash}.${ext}` : file,
+      type,
+      body,
+      gzip: gzipSync(body, { level: 9 }),
+      etag: `"${hash}"`,
+    };
   };
   const script = asset("join.js", "text/javascript; charset=utf-8", true);
   const style = asset("join.css", "text/css; charset=utf-8", true);
@@ -74,7 +83,8 @@ export function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: A
     .header("x-content-type-options", "nosniff")
     .header("referrer-policy", "no-referrer");
   if (request.headers["if-none-match"] === asset.etag) return reply.status(304).send();
-  if (/\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""))) return reply.header("content-encoding", "gzip").send(asset.gzip);
+  if (/\bgzip\b/.test(String(request.headers["accept-encoding"] ?? "")))
+    return reply.header("content-encoding", "gzip").send(asset.gzip);
   return reply.send(asset.body);
 }
 

@@ -29,7 +29,10 @@ function pageFiles(): { template: string; assets: Asset[] } {
   const dirs = (name: string) => [join(__dirname, name), resolve(__dirname, "../../../src/http", name)];
   const find = (name: string, file: string): string => {
     const dir = dirs(name).find((d) => existsSync(join(d, file)));
-    if (!dir) throw new Error(`The report page's files are missing: copy src/http/${name}/ beside the compiled report-page.routes.js.`);
+    if (!dir)
+      throw new Error(
+        `The report page's files are missing: copy src/http/${name}/ beside the compiled report-page.routes.js.`,
+      );
     return join(dir, file);
   };
   const asset = (path: string, type: string): Asset => {
@@ -69,26 +72,30 @@ export function registerReportPageRoutes(fastify: FastifyInstance): void {
       .header("x-content-type-options", "nosniff")
       .header("referrer-policy", "no-referrer");
     if (request.headers["if-none-match"] === asset.etag) return reply.status(304).send();
-    if (/\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""))) return reply.header("content-encoding", "gzip").send(asset.gzip);
+    if (/\bgzip\b/.test(String(request.headers["accept-encoding"] ?? "")))
+      return reply.header("content-encoding", "gzip").send(asset.gzip);
     return reply.send(asset.body);
   });
 
   // The same page for every event: whether the event exists, and whose it is, is for the token to
   // prove, so the address alone tells nothing (a malformed one is simply not a page).
-  fastify.get<{ Params: { companySlug: string; id: string } }>("/c/:companySlug/events/:id/report", async (request, reply) => {
-    const { companySlug, id } = request.params;
-    const wellFormed = /^[a-z0-9-]{1,64}$/.test(companySlug) && isUuid(id);
-    return (
-      reply
-        .status(wellFormed ? 200 : 404)
-        .header("content-type", "text/html; charset=utf-8")
-        // The join page's policy: this origin only, no inline script or style; never framed.
-        .header("content-security-policy", joinPageCsp([]))
-        .header("x-frame-options", "DENY")
-        .header("referrer-policy", "no-referrer")
-        .header("x-content-type-options", "nosniff")
-        .header("cache-control", "no-store")
-        .send(wellFormed ? html : "<!doctype html><title>Not found</title><p>There is no report at this address.</p>")
-    );
-  });
+  fastify.get<{ Params: { companySlug: string; id: string } }>(
+    "/c/:companySlug/events/:id/report",
+    async (request, reply) => {
+      const { companySlug, id } = request.params;
+      const wellFormed = /^[a-z0-9-]{1,64}$/.test(companySlug) && isUuid(id);
+      return (
+        reply
+          .status(wellFormed ? 200 : 404)
+          .header("content-type", "text/html; charset=utf-8")
+          // The join page's policy: this origin only, no inline script or style; never framed.
+          .header("content-security-policy", joinPageCsp([]))
+          .header("x-frame-options", "DENY")
+          .header("referrer-policy", "no-referrer")
+          .header("x-content-type-options", "nosniff")
+          .header("cache-control", "no-store")
+          .send(wellFormed ? html : "<!doctype html><title>Not found</title><p>There is no report at this address.</p>")
+      );
+    },
+  );
 }

@@ -57,7 +57,9 @@ async function main(): Promise<void> {
   const replicaPort = setting("CLUSTER_REPLICA_PORT", 5433);
   const generatedAdminKey = process.env.ADMIN_API_KEY?.trim() ? null : randomBytes(32).toString("base64url");
   if (process.env.CLUSTER_DATABASE_URL?.trim() && !process.env.MASTER_KEY?.trim()) {
-    throw new Error("set MASTER_KEY with CLUSTER_DATABASE_URL: a database keeps the master key of its first start and refuses any other.");
+    throw new Error(
+      "set MASTER_KEY with CLUSTER_DATABASE_URL: a database keeps the master key of its first start and refuses any other.",
+    );
   }
   const db = await database();
 
@@ -119,7 +121,12 @@ async function main(): Promise<void> {
     ["balancer", `${cluster.balancerUrl}/graphql  (HAProxy statistics: ${cluster.haproxy.statsUrl})`],
     ...cluster.nodes.map((node) => [node.name, `${node.url}/graphql`]),
     ["primary", `${shown(db.url)}${db.drop ? "  (made for this run; dropped at the end)" : ""}`],
-    ["replica", cluster.replica ? `${shown(cluster.replica.url)}  (streaming; Admit does not read from it yet)` : "none (CLUSTER_REPLICA_PORT=0)"],
+    [
+      "replica",
+      cluster.replica
+        ? `${shown(cluster.replica.url)}  (streaming; Admit does not read from it yet)`
+        : "none (CLUSTER_REPLICA_PORT=0)",
+    ],
   ];
   console.log("\nAdmit cluster is up:");
   for (const [name, value] of rows) console.log(`  ${name.padEnd(9)} ${value}`);

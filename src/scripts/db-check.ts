@@ -37,7 +37,8 @@ async function main(): Promise<void> {
     console.error("The SQL sources and the functions the migrations install disagree:");
     for (const problem of sourceProblems) console.error(`  ${problem}`);
     console.error("Change a function in its source and in a new migration (CREATE OR REPLACE) alike.");
-  } else console.log(`db:check: the migrations install the functions of ${SQL_SOURCES.map((s) => s.directory).join(", ")}.`);
+  } else
+    console.log(`db:check: the migrations install the functions of ${SQL_SOURCES.map((s) => s.directory).join(", ")}.`);
   if (pending.length > 0 || sourceProblems.length > 0) process.exit(1);
 }
 

@@ -60,12 +60,19 @@ function firstDifference(a: string, b: string): string {
   return `migrations ${show(a)}, source ${show(b)}`;
 }
 
-function compare(kind: string, installed: Map<string, string>, source: Map<string, string>, directory: string): string[] {
+function compare(
+  kind: string,
+  installed: Map<string, string>,
+  source: Map<string, string>,
+  directory: string,
+): string[] {
   const problems: string[] = [];
   for (const [key, definition] of installed) {
     const fromSource = source.get(key);
-    if (fromSource === undefined) problems.push(`${kind} ${key}: installed by the migrations, missing from ${directory}`);
-    else if (fromSource !== definition) problems.push(`${kind} ${key} differs: ${firstDifference(definition, fromSource)}`);
+    if (fromSource === undefined)
+      problems.push(`${kind} ${key}: installed by the migrations, missing from ${directory}`);
+    else if (fromSource !== definition)
+      problems.push(`${kind} ${key} differs: ${firstDifference(definition, fromSource)}`);
   }
   for (const key of source.keys()) {
     if (!installed.has(key)) problems.push(`${kind} ${key}: in ${directory}, not installed by the migrations`);

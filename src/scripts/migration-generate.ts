@@ -48,7 +48,10 @@ ${down
   const index = fs.readFileSync(indexPath, "utf8");
   const withImport = `import { ${className} } from "./${fileBase}";\n${index}`;
   const updated = withImport.replace(/export const MIGRATIONS: Function\[\] = \[([\s\S]*?)\];/, (_m, list: string) => {
-    const items = list.split(",").map((s) => s.trim()).filter(Boolean);
+    const items = list
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     items.push(className);
     return `export const MIGRATIONS: Function[] = [\n${items.map((i) => `  ${i},`).join("\n")}\n];`;
   });

@@ -119,7 +119,8 @@ export function normaliseSql(sql: string): string {
       separated = true;
       continue;
     }
-    if (separated && out && !SELF_DELIMITING.has(out[out.length - 1]) && !SELF_DELIMITING.has(piece.text[0])) out += " ";
+    if (separated && out && !SELF_DELIMITING.has(out[out.length - 1]) && !SELF_DELIMITING.has(piece.text[0]))
+      out += " ";
     out += piece.text;
     separated = false;
   }
@@ -138,7 +139,8 @@ const BREAK_BEFORE = ["FOREIGN KEY", "WHERE", "USING", "ON DELETE"];
  */
 export function formatStatement(sql: string, width = 100): string[] | null {
   const pieces = lexSql(sql.trim());
-  const verbatim = (p: SqlPiece) => p.kind === "comment" || (p.kind === "quoted" && (p.text.startsWith("$") || p.text.includes("\n")));
+  const verbatim = (p: SqlPiece) =>
+    p.kind === "comment" || (p.kind === "quoted" && (p.text.startsWith("$") || p.text.includes("\n")));
   if (pieces.some(verbatim)) return null;
   // One line, runs of whitespace as one space; `quoted` marks characters inside quotes.
   let line = "";
@@ -170,7 +172,9 @@ export function formatStatement(sql: string, width = 100): string[] | null {
   const cuts: number[] = [];
   for (let k = 1; k < line.length; k++) {
     if (line[k - 1] !== " " || quoted[k] || depthAt[k] !== 0) continue;
-    if (breaks.some((word) => line.startsWith(word, k) && /^( |$)/.test(line.slice(k + word.length, k + word.length + 1)))) {
+    if (
+      breaks.some((word) => line.startsWith(word, k) && /^( |$)/.test(line.slice(k + word.length, k + word.length + 1)))
+    ) {
       cuts.push(k);
     }
   }

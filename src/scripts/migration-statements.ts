@@ -59,7 +59,9 @@ export async function recordStatements(migration: MigrationInterface, direction:
   const runner = new Proxy(recorder, {
     get(target, property) {
       if (property in target) return target[property as keyof typeof target];
-      throw new Error(`${name}.${direction}() uses queryRunner.${String(property)}; the statement check records query() only`);
+      throw new Error(
+        `${name}.${direction}() uses queryRunner.${String(property)}; the statement check records query() only`,
+      );
     },
   }) as unknown as QueryRunner;
   await migration[direction](runner);
@@ -106,7 +108,9 @@ function readFingerprints(file: string): Map<string, Fingerprint[]> {
     const [migration, direction, position, hash] = text.split(" ");
     const head = text.split(" ").slice(4).join(" ");
     if (!result.has(migration)) result.set(migration, []);
-    result.get(migration)!.push({ migration, direction: direction as Direction, position: Number(position), hash, head });
+    result
+      .get(migration)!
+      .push({ migration, direction: direction as Direction, position: Number(position), hash, head });
   }
   return result;
 }
@@ -119,7 +123,10 @@ export interface StatementCheck {
 }
 
 /** Compares what the migrations run now with what was recorded. */
-export async function checkStatements(file = FINGERPRINT_FILE, migrations: Function[] = MIGRATIONS): Promise<StatementCheck> {
+export async function checkStatements(
+  file = FINGERPRINT_FILE,
+  migrations: Function[] = MIGRATIONS,
+): Promise<StatementCheck> {
   const recorded = readFingerprints(file);
   const current = await currentFingerprints(migrations);
   const changed: string[] = [];
@@ -146,7 +153,10 @@ export async function checkStatements(file = FINGERPRINT_FILE, migrations: Funct
 }
 
 /** Appends the fingerprints of the migrations not recorded yet; returns their names. */
-export async function recordNewMigrations(file = FINGERPRINT_FILE, migrations: Function[] = MIGRATIONS): Promise<string[]> {
+export async function recordNewMigrations(
+  file = FINGERPRINT_FILE,
+  migrations: Function[] = MIGRATIONS,
+): Promise<string[]> {
   const recorded = readFingerprints(file);
   const current = await currentFingerprints(migrations);
   const added = [...current.keys()].filter((name) => !recorded.has(name));
@@ -164,7 +174,8 @@ async function main(): Promise<void> {
   }
   const { changed, unrecorded } = await checkStatements();
   for (const problem of changed) console.error(problem);
-  if (unrecorded.length) console.error(`Not recorded: ${unrecorded.join(", ")} (npm run migration:record, once they are final).`);
+  if (unrecorded.length)
+    console.error(`Not recorded: ${unrecorded.join(", ")} (npm run migration:record, once they are final).`);
   if (changed.length || unrecorded.length) process.exit(1);
   console.log("migration statements: every migration runs the statements recorded for it.");
 }

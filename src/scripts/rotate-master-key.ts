@@ -21,20 +21,28 @@ class UsageError extends Error {}
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  if (!config.masterKey) throw new UsageError("MASTER_KEY must be set to the new key (the base64 of 32 bytes: openssl rand -base64 32).");
+  if (!config.masterKey)
+    throw new UsageError("MASTER_KEY must be set to the new key (the base64 of 32 bytes: openssl rand -base64 32).");
   if (!config.masterKeyOld) {
-    throw new UsageError("MASTER_KEY_OLD must be set to the key the database is under now (without MASTER_KEY so far: the content of DATA_DIR/master.key).");
+    throw new UsageError(
+      "MASTER_KEY_OLD must be set to the key the database is under now (without MASTER_KEY so far: the content of DATA_DIR/master.key).",
+    );
   }
-  if (config.masterKey.equals(config.masterKeyOld)) throw new UsageError("MASTER_KEY and MASTER_KEY_OLD are the same key: nothing to rotate.");
+  if (config.masterKey.equals(config.masterKeyOld))
+    throw new UsageError("MASTER_KEY and MASTER_KEY_OLD are the same key: nothing to rotate.");
   const old = new KeyEncryption(config.masterKeyOld);
   const next = new KeyEncryption(config.masterKey);
   const db = await openDatabase(
-    config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: path.join(config.dataDir, "pgdata") },
+    config.databaseUrl
+      ? { kind: "postgres", url: config.databaseUrl }
+      : { kind: "pglite", dataDir: path.join(config.dataDir, "pgdata") },
   );
   let result;
   try {
     await migrate(db.dataSource);
-    result = await new MasterKeyService({ dataSource: db.dataSource, clock: systemClock, encryption: old }).rotateTo(next);
+    result = await new MasterKeyService({ dataSource: db.dataSource, clock: systemClock, encryption: old }).rotateTo(
+      next,
+    );
   } finally {
     await db.close();
   }
@@ -44,8 +52,11 @@ async function main(): Promise<void> {
     // Per table (a webhook endpoint has a current and, after a rotation, a previous secret).
     const tables = new Map(ENCRYPTED_COLUMNS.map(({ table, what }) => [table, what] as const).reverse());
     const parts = [...tables].reverse().map(([table, what]) => `${result.reencrypted[table]} ${what}(s)`);
-    const counts = parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts[parts.length - 1]}` : parts.join("");
-    process.stdout.write(`Re-encrypted ${counts} under MASTER_KEY: master key id ${old.keyId} → ${next.keyId}. Start every node with the new MASTER_KEY.\n`);
+    const counts =
+      parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts[parts.length - 1]}` : parts.join("");
+    process.stdout.write(
+      `Re-encrypted ${counts} under MASTER_KEY: master key id ${old.keyId} → ${next.keyId}. Start every node with the new MASTER_KEY.\n`,
+    );
   }
   replaceKeyFile(config.dataDir, config.masterKeyOld, config.masterKey);
 }

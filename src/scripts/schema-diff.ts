@@ -10,7 +10,9 @@ export async function diffMigrationsAgainstEntities<T = undefined>(
   databaseUrl: string | undefined,
   inspect?: (dataSource: DataSource) => Promise<T>,
 ) {
-  const db = await openDatabase(databaseUrl ? { kind: "postgres", url: databaseUrl } : { kind: "pglite", dataDir: null });
+  const db = await openDatabase(
+    databaseUrl ? { kind: "postgres", url: databaseUrl } : { kind: "pglite", dataDir: null },
+  );
   try {
     await migrate(db.dataSource);
     const log = await db.dataSource.driver.createSchemaBuilder().log();

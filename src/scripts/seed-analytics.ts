@@ -47,8 +47,42 @@ const ATTEND_RATE = 0.7;
 const LIVE_RATE = 0.001;
 const SPAN_HOURS = 7.5;
 const COMPANIES = 200;
-const JOB_TITLES = ["Engineer", "Manager", "Director", "VP", "Analyst", "Designer", "Sales", "Support", "Founder", "Student", "Consultant", "Recruiter"];
-const COUNTRIES = ["US", "DE", "GB", "IN", "FR", "BR", "JP", "CA", "ES", "IT", "NL", "SE", "PL", "AU", "MX", "NG", "KE", "SG", "KR", "ZA"];
+const JOB_TITLES = [
+  "Engineer",
+  "Manager",
+  "Director",
+  "VP",
+  "Analyst",
+  "Designer",
+  "Sales",
+  "Support",
+  "Founder",
+  "Student",
+  "Consultant",
+  "Recruiter",
+];
+const COUNTRIES = [
+  "US",
+  "DE",
+  "GB",
+  "IN",
+  "FR",
+  "BR",
+  "JP",
+  "CA",
+  "ES",
+  "IT",
+  "NL",
+  "SE",
+  "PL",
+  "AU",
+  "MX",
+  "NG",
+  "KE",
+  "SG",
+  "KR",
+  "ZA",
+];
 
 /** SQL for a skewed pick among n items: index 1 is the most common. */
 const skewed = (n: number, power: number) => `(1 + floor(${n} * power(random(), ${power})))::int`;
@@ -186,7 +220,10 @@ function parseArgs(argv: string[]): SeedOptions {
   const options: Record<string, number> = { events: 1, registrants: 1000, sessions: 10_000 };
   for (let i = 0; i < argv.length; i++) {
     const match = /^--(events|registrants|sessions)(?:=(.*))?$/.exec(argv[i]);
-    if (!match) throw new UsageError(`Unknown argument ${argv[i]}. Usage: seed:analytics -- --events N --registrants N --sessions N`);
+    if (!match)
+      throw new UsageError(
+        `Unknown argument ${argv[i]}. Usage: seed:analytics -- --events N --registrants N --sessions N`,
+      );
     const raw = match[2] ?? argv[++i];
     const value = Number(raw);
     if (!Number.isInteger(value) || value < (match[1] === "events" ? 1 : 0) || value > 100_000_000) {
@@ -202,7 +239,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger("warn");
   const db = await openDatabase(
-    config.databaseUrl ? { kind: "postgres", url: config.databaseUrl } : { kind: "pglite", dataDir: path.join(config.dataDir, "pgdata") },
+    config.databaseUrl
+      ? { kind: "postgres", url: config.databaseUrl }
+      : { kind: "pglite", dataDir: path.join(config.dataDir, "pgdata") },
     // Inserting a million sessions takes single statements of minutes.
     { timeouts: BULK_DATABASE_TIMEOUTS },
   );
@@ -243,7 +282,9 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error) => {
-    process.stderr.write(`seed:analytics failed: ${error instanceof ConfigError || error instanceof UsageError || error instanceof MasterKeyRefusedError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
+    process.stderr.write(
+      `seed:analytics failed: ${error instanceof ConfigError || error instanceof UsageError || error instanceof MasterKeyRefusedError ? error.message : error instanceof Error ? error.stack : String(error)}\n`,
+    );
     process.exit(1);
   });
 }

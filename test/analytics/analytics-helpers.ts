@@ -28,7 +28,13 @@ export const tokenOf = (joinUrl: string): string => new URL(joinUrl).searchParam
  * Registers `email` as the company does for its own users: it vouches for the address
  * (emailVerified), so the registration joins as the company's user with that email.
  */
-export async function register(t: TestApp, company: TestCompany, event: TestEvent, email: string, metadata: Record<string, unknown> = {}): Promise<Registered> {
+export async function register(
+  t: TestApp,
+  company: TestCompany,
+  event: TestEvent,
+  email: string,
+  metadata: Record<string, unknown> = {},
+): Promise<Registered> {
   const input = { eventId: event.id, name: email.split("@")[0], email, metadata, emailVerified: true };
   return ok(await t.gql(REGISTER, { input }, { key: company.key })).registerForEvent;
 }
@@ -99,7 +105,11 @@ export async function insertSessions(t: TestApp, companyId: string, rows: Sessio
 }
 
 /** Creates users through upsertUser; returns their ids in order. */
-export async function makeUsers(t: TestApp, company: TestCompany, inputs: Record<string, unknown>[]): Promise<string[]> {
+export async function makeUsers(
+  t: TestApp,
+  company: TestCompany,
+  inputs: Record<string, unknown>[],
+): Promise<string[]> {
   const ids: string[] = [];
   for (const input of inputs) ids.push(ok(await t.gql(UPSERT_USER, { input }, { key: company.key })).upsertUser.id);
   return ids;

@@ -39,9 +39,14 @@ afterAll(async () => {
 });
 
 /** The statements of the analytics a request ran (the API-key check is not one of them). */
-async function analyticsStatements(work: () => Promise<GqlResponse>): Promise<{ res: GqlResponse; statements: string[] }> {
+async function analyticsStatements(
+  work: () => Promise<GqlResponse>,
+): Promise<{ res: GqlResponse; statements: string[] }> {
   const { result, statements } = await t.statements.count(work);
-  return { res: result, statements: statements.filter((s) => /\bevents\b|sessions|rollups|registrants|generate_series/.test(s)) };
+  return {
+    res: result,
+    statements: statements.filter((s) => /\bevents\b|sessions|rollups|registrants|generate_series/.test(s)),
+  };
 }
 
 function expectRefused(res: GqlResponse, field: string): void {
@@ -74,7 +79,10 @@ describe("the item budget of a request", () => {
   });
 
   it("counts arguments given as variables the same", async () => {
-    const aliases = Array.from({ length: 19 }, (_, i) => `a${i}: eventAnalytics(eventId: $id, from: $from, to: $to) { timeline(bucketSeconds: $w) { start } }`);
+    const aliases = Array.from(
+      { length: 19 },
+      (_, i) => `a${i}: eventAnalytics(eventId: $id, from: $from, to: $to) { timeline(bucketSeconds: $w) { start } }`,
+    );
     const query = `query($id: ID!, $from: DateTime, $to: DateTime, $w: Int!) { ${aliases.join(" ")} }`;
     const vars = { id: events[0].id, from: "2000-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z", w: 85_025 };
     const { res, statements } = await analyticsStatements(() => t.gql(query, vars, { key: company.key }));
@@ -93,7 +101,9 @@ describe("the item budget of a request", () => {
       timeline(bucketSeconds: 1) { start activeSessions }
       breakdown(metadataKey: "company", first: 1000) { value attendees }
       attendeeList(first: 100) { edges { node { firstJoinedAt } } } } }`;
-    const data = ok(await t.gql(query, { id: events[0].id, from: iso(0), to: iso(10_000) }, { key: company.key })).eventAnalytics;
+    const data = ok(
+      await t.gql(query, { id: events[0].id, from: iso(0), to: iso(10_000) }, { key: company.key }),
+    ).eventAnalytics;
     expect(data.timeline).toHaveLength(10_000);
     expect(data.timeline[0]).toEqual({ start: iso(0), activeSessions: 1 });
     expect(data.attendeeList.edges).toHaveLength(1);
@@ -114,8 +124,18 @@ describe("the item budget of a request", () => {
   });
 
   it("counts breakdown rows and nested pages, naming first", async () => {
-    const breakdowns = Array.from({ length: 16 }, (_, i) => `b${i}: breakdown(metadataKey: "k${i}", first: 1000) { value }`).join(" ");
-    expectRefused(await t.gql(`query($id: ID!) { eventAnalytics(eventId: $id) { ${breakdowns} } }`, { id: events[0].id }, { key: company.key }), "first");
+    const breakdowns = Array.from(
+      { length: 16 },
+      (_, i) => `b${i}: breakdown(metadataKey: "k${i}", first: 1000) { value }`,
+    ).join(" ");
+    expectRefused(
+      await t.gql(
+        `query($id: ID!) { eventAnalytics(eventId: $id) { ${breakdowns} } }`,
+        { id: events[0].id },
+        { key: company.key },
+      ),
+      "first",
+    );
     // Two dashboards of 100 events with 100 registrants each: 2 × (100 + 10,000). Page sizes in
     // variables, as client libraries send them, are out of the cost analysis' sight; not of the budget's.
     const page = `events(first: $n) { edges { node { registrants(first: $n) { edges { node { email } } } } } }`;
@@ -125,19 +145,24 @@ describe("the item budget of a request", () => {
 
   it("counts a timeline without a start at the most buckets a timeline may have", async () => {
     // Its start is the first join, unknown until its query runs: 10,000 buckets each.
-    const timeline = (alias: string) => `${alias}: eventAnalytics(eventId: $id) { timeline(bucketSeconds: 60) { joins } }`;
+    const timeline = (alias: string) =>
+      `${alias}: eventAnalytics(eventId: $id) { timeline(bucketSeconds: 60) { joins } }`;
     const { res, statements } = await analyticsStatements(() =>
       t.gql(`query($id: ID!) { ${timeline("a")} ${timeline("b")} }`, { id: events[0].id }, { key: company.key }),
     );
     expectRefused(res, "bucketSeconds");
     expect(statements).toEqual([]);
-    expect(ok(await t.gql(`query($id: ID!) { ${timeline("a")} }`, { id: events[0].id }, { key: company.key })).a.timeline).toHaveLength(10);
+    expect(
+      ok(await t.gql(`query($id: ID!) { ${timeline("a")} }`, { id: events[0].id }, { key: company.key })).a.timeline,
+    ).toHaveLength(10);
   });
 
   it("charges the company's events when they are found, before any of their timelines is drawn", async () => {
     const query = `query($from: DateTime, $to: DateTime) { companyAnalytics(from: $from, to: $to) { events { timeline(bucketSeconds: 1) { joins } } } }`;
     // Two events with sessions in the window, 10,000 buckets each.
-    const { res, statements } = await analyticsStatements(() => t.gql(query, { from: iso(0), to: iso(10_000) }, { key: company.key }));
+    const { res, statements } = await analyticsStatements(() =>
+      t.gql(query, { from: iso(0), to: iso(10_000) }, { key: company.key }),
+    );
     expect(res.errors).toHaveLength(1);
     expect(res.errors![0].extensions).toEqual({ code: "BAD_USER_INPUT", field: "bucketSeconds" });
     expect(res.errors![0].message).toMatch(/up to 20,000 list items.*the limit is 15,000/);
@@ -180,7 +205,8 @@ describe("pacing", () => {
     const counter = turnCounter();
     const pacer = new Pacer();
     const seen: [string, number][] = [];
-    const big = (name: string) => pacer.pace(new Array(ITEMS_PER_TURN * 0.75).fill(0)).then(() => seen.push([name, counter.turns]));
+    const big = (name: string) =>
+      pacer.pace(new Array(ITEMS_PER_TURN * 0.75).fill(0)).then(() => seen.push([name, counter.turns]));
     const small = (name: string) => pacer.pace([1, 2, 3]).then(() => seen.push([name, counter.turns]));
     await Promise.all([big("a"), small("a'"), big("b"), big("c")]);
     counter.stop();
@@ -206,7 +232,8 @@ describe("pacing", () => {
       { errors: [{ message: "x", extensions: { code: "BAD_USER_INPUT" } }], data: null },
       { data: { nested: [{ timeline: long }], empty: {}, gone: undefined, list: long.map((b) => [b.activeSessions]) } },
     ];
-    for (const response of responses) expect(await stringifyInTurns(response as never)).toBe(`${JSON.stringify(response)}\n`);
+    for (const response of responses)
+      expect(await stringifyInTurns(response as never)).toBe(`${JSON.stringify(response)}\n`);
 
     const counter = turnCounter();
     const before = counter.turns;

@@ -23,7 +23,8 @@ const DASHBOARD = `query($n: Int, $from: DateTime, $to: DateTime) { events(first
 beforeAll(async () => {
   t = await startTestApp();
   company = await makeCompany(t);
-  for (let i = 0; i < 100; i++) events.push(await makeEvent(t, company, { organizers: [{ email: `boss${i}@example.com` }] }));
+  for (let i = 0; i < 100; i++)
+    events.push(await makeEvent(t, company, { organizers: [{ email: `boss${i}@example.com` }] }));
   const [u1, u2, u3] = await makeUsers(t, company, [{ externalId: "d1" }, { externalId: "d2" }, { externalId: "d3" }]);
   T0 = minuteAfter(t);
   t.clock.set(at(600));
@@ -31,10 +32,12 @@ beforeAll(async () => {
   const registrants: unknown[] = [];
   const sessions = [];
   for (const [i, e] of events.entries()) {
-    for (let r = 0; r <= i % 3; r++) registrants.push([company.id, e.id, r === 0 ? u1 : null, `R${r}`, `r${r}@example.com`]);
+    for (let r = 0; r <= i % 3; r++)
+      registrants.push([company.id, e.id, r === 0 ? u1 : null, `R${r}`, `r${r}@example.com`]);
     sessions.push({ eventId: e.id, userId: u1, joinedAt: at(0), endedAt: at(60) });
     if (i % 2 === 0) sessions.push({ eventId: e.id, userId: u2, joinedAt: at(30), endedAt: at(90) });
-    if (i % 5 === 0) sessions.push({ eventId: e.id, userId: u3, joinedAt: at(100), lastSeenAt: at(590), endedAt: null });
+    if (i % 5 === 0)
+      sessions.push({ eventId: e.id, userId: u3, joinedAt: at(100), lastSeenAt: at(590), endedAt: null });
   }
   await t.db.dataSource.query(
     `INSERT INTO registrants (company_id, event_id, user_id, name, email, email_normalized)
@@ -89,8 +92,18 @@ describe("a dashboard of many events", () => {
     expect(hundred.statements.length).toBe(ten.statements.length);
     const nodes = ok(hundred.result).events.edges.map((e: any) => e.node);
     // [45, 200): u1 15 s, u2 45 s, u3 100 s.
-    expect(nodes[0].analytics).toMatchObject({ attendees: 3, totalAttendanceSeconds: 160, sessions: 3, peakConcurrentSessions: 2 });
-    expect(nodes[1].analytics).toMatchObject({ attendees: 1, totalAttendanceSeconds: 15, sessions: 1, peakConcurrentSessions: 1 });
+    expect(nodes[0].analytics).toMatchObject({
+      attendees: 3,
+      totalAttendanceSeconds: 160,
+      sessions: 3,
+      peakConcurrentSessions: 2,
+    });
+    expect(nodes[1].analytics).toMatchObject({
+      attendees: 1,
+      totalAttendanceSeconds: 15,
+      sessions: 1,
+      peakConcurrentSessions: 1,
+    });
 
     const COMPANY = `query { companyAnalytics { events { event { id } attendees } totals { events uniqueAttendees sessions registrants totalAttendanceSeconds } } }`;
     const company100 = await t.statements.count(() => t.gql(COMPANY, {}, { key: company.key }));

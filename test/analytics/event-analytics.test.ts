@@ -1,6 +1,17 @@
 import { codeOf, ok, startTestApp, TestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany, TestEvent } from "../support/factories";
-import { HEADLINE, join, Joined, leave, makeUsers, mintToken, minuteAfter, register, Registered, tokenOf } from "./analytics-helpers";
+import {
+  HEADLINE,
+  join,
+  Joined,
+  leave,
+  makeUsers,
+  mintToken,
+  minuteAfter,
+  register,
+  Registered,
+  tokenOf,
+} from "./analytics-helpers";
 
 /**
  * One event built through the API with the clock moved between steps (seconds from T0):
@@ -47,7 +58,11 @@ beforeAll(async () => {
   regs.push(await register(t, company, event, "a3@example.com", { company: "Globex" }));
   regs.push(await register(t, company, event, "a4@example.com", {}));
   regs.push(await register(t, company, event, "a5@example.com", { company: "Initech" }));
-  const u3Token = await mintToken(t, company, { eventId: event.id, user: { id: "u3", email: "a3@example.com" }, metadata: { company: "TokenCo", source: "email" } });
+  const u3Token = await mintToken(t, company, {
+    eventId: event.id,
+    user: { id: "u3", email: "a3@example.com" },
+    metadata: { company: "TokenCo", source: "email" },
+  });
 
   T0 = minuteAfter(t);
   t.clock.set(at(0));
@@ -69,7 +84,13 @@ beforeAll(async () => {
   await leave(t, s1);
   t.clock.set(at(360));
   await leave(t, s3b);
-  expect([s1, s2, s3, s3b, s4].map((s: Joined) => s.session.userId)).toEqual([users[0], users[1], users[2], users[2], users[3]]);
+  expect([s1, s2, s3, s3b, s4].map((s: Joined) => s.session.userId)).toEqual([
+    users[0],
+    users[1],
+    users[2],
+    users[2],
+    users[3],
+  ]);
   t.clock.set(at(1000));
 });
 afterAll(async () => {
@@ -115,18 +136,47 @@ describe("eventAnalytics", () => {
     });
     // A session ending exactly where the window starts is not in it: [120.000, 121) has s1, s3, s4.
     const edge = ok(await t.gql(HEADLINE, { id: event.id, from: iso(120), to: iso(121) }, { key: company.key }));
-    expect(edge.eventAnalytics).toMatchObject({ attendees: 3, sessions: 3, totalAttendanceSeconds: 3, peakConcurrentSessions: 3 });
+    expect(edge.eventAnalytics).toMatchObject({
+      attendees: 3,
+      sessions: 3,
+      totalAttendanceSeconds: 3,
+      peakConcurrentSessions: 3,
+    });
     // Milliseconds count: [119.5, 120.5) holds the last half second of s2.
     const half = ok(
-      await t.gql(HEADLINE, { id: event.id, from: new Date(at(119).getTime() + 500).toISOString(), to: new Date(at(120).getTime() + 500).toISOString() }, { key: company.key }),
+      await t.gql(
+        HEADLINE,
+        {
+          id: event.id,
+          from: new Date(at(119).getTime() + 500).toISOString(),
+          to: new Date(at(120).getTime() + 500).toISOString(),
+        },
+        { key: company.key },
+      ),
     );
-    expect(half.eventAnalytics).toMatchObject({ attendees: 4, sessions: 4, peakConcurrentSessions: 4, averageAttendanceSeconds: 0.875 });
+    expect(half.eventAnalytics).toMatchObject({
+      attendees: 4,
+      sessions: 4,
+      peakConcurrentSessions: 4,
+      averageAttendanceSeconds: 0.875,
+    });
     // Nothing happened before T0.
     const before = ok(await t.gql(HEADLINE, { id: event.id, from: iso(-600), to: iso(0) }, { key: company.key }));
-    expect(before.eventAnalytics).toMatchObject({ attendees: 0, sessions: 0, totalAttendanceSeconds: 0, averageAttendanceSeconds: null, peakConcurrentSessions: 0 });
+    expect(before.eventAnalytics).toMatchObject({
+      attendees: 0,
+      sessions: 0,
+      totalAttendanceSeconds: 0,
+      averageAttendanceSeconds: null,
+      peakConcurrentSessions: 0,
+    });
     // A window around everything answers as no window.
     const around = ok(await t.gql(HEADLINE, { id: event.id, from: iso(-60), to: iso(900) }, { key: company.key }));
-    expect(around.eventAnalytics).toMatchObject({ attendees: 4, sessions: 5, totalAttendanceSeconds: 870, peakConcurrentSessions: 4 });
+    expect(around.eventAnalytics).toMatchObject({
+      attendees: 4,
+      sessions: 5,
+      totalAttendanceSeconds: 870,
+      peakConcurrentSessions: 4,
+    });
   });
 
   it("draws a timeline in buckets", async () => {
@@ -143,13 +193,20 @@ describe("eventAnalytics", () => {
       { start: iso(300), activeSessions: 1, joins: 0 },
     ]);
     // 90-second buckets read seconds, not minutes; the window cuts the first and last.
-    const cut = ok(await t.gql(QUERY, { id: event.id, w: 90, from: iso(100), to: iso(200) }, { key: company.key })).eventAnalytics.timeline;
+    const cut = ok(await t.gql(QUERY, { id: event.id, w: 90, from: iso(100), to: iso(200) }, { key: company.key }))
+      .eventAnalytics.timeline;
     const bucket = (k: number) => new Date(Math.floor((at(0).getTime() / 1000 + k) / 90) * 90 * 1000).toISOString();
     const expected = [];
-    for (let s = Math.floor((at(100).getTime() / 1000) / 90) * 90; s * 1000 < at(200).getTime(); s += 90) {
+    for (let s = Math.floor(at(100).getTime() / 1000 / 90) * 90; s * 1000 < at(200).getTime(); s += 90) {
       const b0 = Math.max(s * 1000, at(100).getTime());
       const b1 = Math.min((s + 90) * 1000, at(200).getTime());
-      const sessions: [number, number][] = [[0, 300], [0, 120], [30, 240], [150, 360], [60, 180]];
+      const sessions: [number, number][] = [
+        [0, 300],
+        [0, 120],
+        [30, 240],
+        [150, 360],
+        [60, 180],
+      ];
       const ms = sessions.map(([a, b]) => [at(a).getTime(), at(b).getTime()]);
       expected.push({
         start: new Date(s * 1000).toISOString(),
@@ -163,7 +220,8 @@ describe("eventAnalytics", () => {
 
   it("breaks attendees down by metadata: registrant, else user, else session", async () => {
     const QUERY = `query($id: ID!, $key: String!) { eventAnalytics(eventId: $id) { breakdown(metadataKey: $key) { value attendees totalAttendanceSeconds } } }`;
-    const by = async (key: string) => ok(await t.gql(QUERY, { id: event.id, key }, { key: company.key })).eventAnalytics.breakdown;
+    const by = async (key: string) =>
+      ok(await t.gql(QUERY, { id: event.id, key }, { key: company.key })).eventAnalytics.breakdown;
     expect(await by("company")).toEqual([
       { value: "Acme", attendees: 2, totalAttendanceSeconds: 420 },
       // U3's registrant says Globex; its latest session's token said TokenCo.
@@ -195,7 +253,8 @@ describe("eventAnalytics", () => {
     const first = ok(await t.gql(QUERY, { id: event.id }, { key: company.key })).eventAnalytics.attendeeList;
     expect(first.totalCount).toBe(4);
     expect(first.pageInfo.hasNextPage).toBe(true);
-    const second = ok(await t.gql(QUERY, { id: event.id, after: first.pageInfo.endCursor }, { key: company.key })).eventAnalytics.attendeeList;
+    const second = ok(await t.gql(QUERY, { id: event.id, after: first.pageInfo.endCursor }, { key: company.key }))
+      .eventAnalytics.attendeeList;
     expect(second.pageInfo.hasNextPage).toBe(false);
     const nodes = [...first.edges, ...second.edges].map((e: any) => e.node);
     // By first join, then user id: U1 and U2 both joined at 0.
@@ -222,7 +281,12 @@ describe("eventAnalytics", () => {
       role: "ATTENDEE",
     });
     expect(byUser.u2.metadata).toEqual({ company: "Acme", jobTitle: "VP" });
-    expect(byUser.u4).toMatchObject({ role: "PRESENTER", metadata: { country: "FR" }, sessions: 1, totalAttendanceSeconds: 120 });
+    expect(byUser.u4).toMatchObject({
+      role: "PRESENTER",
+      metadata: { country: "FR" },
+      sessions: 1,
+      totalAttendanceSeconds: 120,
+    });
 
     // Windowed pages come from the raw sessions, in the same order.
     const WINDOWED = `query($id: ID!, $from: DateTime, $after: String) { eventAnalytics(eventId: $id, from: $from) {
@@ -230,7 +294,8 @@ describe("eventAnalytics", () => {
     const seen = [];
     let after: string | null = null;
     for (let i = 0; i < 10; i++) {
-      const page: any = ok(await t.gql(WINDOWED, { id: event.id, from: iso(200), after }, { key: company.key })).eventAnalytics.attendeeList;
+      const page: any = ok(await t.gql(WINDOWED, { id: event.id, from: iso(200), after }, { key: company.key }))
+        .eventAnalytics.attendeeList;
       seen.push(...page.edges.map((e: any) => e.node));
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor;
@@ -252,20 +317,49 @@ describe("eventAnalytics", () => {
         { key: company.key },
       ),
     );
-    expect(viaEvent.event.analytics).toEqual({ registrants: 5, attendees: 4, attendanceRate: 0.8, sessions: 5, totalAttendanceSeconds: 870, peakConcurrentSessions: 4 });
+    expect(viaEvent.event.analytics).toEqual({
+      registrants: 5,
+      attendees: 4,
+      attendanceRate: 0.8,
+      sessions: 5,
+      totalAttendanceSeconds: 870,
+      peakConcurrentSessions: 4,
+    });
 
     const COMPANY = `query($from: DateTime, $to: DateTime) { companyAnalytics(from: $from, to: $to) {
       events { event { id name } registrants attendees sessions totalAttendanceSeconds peakConcurrentSessions }
       totals { events uniqueAttendees sessions registrants totalAttendanceSeconds } } }`;
     const all = ok(await t.gql(COMPANY, {}, { key: company.key })).companyAnalytics;
     expect(all.events).toEqual([
-      { event: { id: event.id, name: expect.any(String) }, registrants: 5, attendees: 4, sessions: 5, totalAttendanceSeconds: 870, peakConcurrentSessions: 4 },
+      {
+        event: { id: event.id, name: expect.any(String) },
+        registrants: 5,
+        attendees: 4,
+        sessions: 5,
+        totalAttendanceSeconds: 870,
+        peakConcurrentSessions: 4,
+      },
     ]);
-    expect(all.totals).toEqual({ events: 1, uniqueAttendees: 4, sessions: 5, registrants: 5, totalAttendanceSeconds: 870 });
+    expect(all.totals).toEqual({
+      events: 1,
+      uniqueAttendees: 4,
+      sessions: 5,
+      registrants: 5,
+      totalAttendanceSeconds: 870,
+    });
     const late = ok(await t.gql(COMPANY, { from: iso(200), to: iso(260) }, { key: company.key })).companyAnalytics;
-    expect(late.totals).toEqual({ events: 1, uniqueAttendees: 2, sessions: 3, registrants: 5, totalAttendanceSeconds: 120 });
+    expect(late.totals).toEqual({
+      events: 1,
+      uniqueAttendees: 2,
+      sessions: 3,
+      registrants: 5,
+      totalAttendanceSeconds: 120,
+    });
     const none = ok(await t.gql(COMPANY, { from: iso(-600), to: iso(-300) }, { key: company.key })).companyAnalytics;
-    expect(none).toEqual({ events: [], totals: { events: 0, uniqueAttendees: 0, sessions: 0, registrants: 0, totalAttendanceSeconds: 0 } });
+    expect(none).toEqual({
+      events: [],
+      totals: { events: 0, uniqueAttendees: 0, sessions: 0, registrants: 0, totalAttendanceSeconds: 0 },
+    });
   });
 });
 
@@ -280,12 +374,22 @@ describe("who may read analytics", () => {
     expect(codeOf(await t.gql(HEADLINE, { id: "not-a-uuid" }, { key: company.key }))).toBe("NOT_FOUND");
 
     const created = ok(
-      await t.gql(`mutation { createApiKey(input: { name: "events only", scopes: [MANAGE_EVENTS] }) { secret } }`, {}, { key: company.key }),
+      await t.gql(
+        `mutation { createApiKey(input: { name: "events only", scopes: [MANAGE_EVENTS] }) { secret } }`,
+        {},
+        { key: company.key },
+      ),
     );
     const narrow = created.createApiKey.secret;
     expect(codeOf(await t.gql(HEADLINE, { id: event.id }, { key: narrow }))).toBe("FORBIDDEN");
-    expect(codeOf(await t.gql(`query { companyAnalytics { totals { events } } }`, {}, { key: narrow }))).toBe("FORBIDDEN");
-    const viaEvent = await t.gql(`query($id: ID!) { event(id: $id) { id analytics { attendees } } }`, { id: event.id }, { key: narrow });
+    expect(codeOf(await t.gql(`query { companyAnalytics { totals { events } } }`, {}, { key: narrow }))).toBe(
+      "FORBIDDEN",
+    );
+    const viaEvent = await t.gql(
+      `query($id: ID!) { event(id: $id) { id analytics { attendees } } }`,
+      { id: event.id },
+      { key: narrow },
+    );
     expect(codeOf(viaEvent)).toBe("FORBIDDEN");
     expect(codeOf(await t.gql(HEADLINE, { id: event.id }))).toBe("UNAUTHENTICATED");
   });
@@ -303,8 +407,13 @@ describe("who may read analytics", () => {
     expect(day.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "bucketSeconds" });
     expect(day.data ?? null).toBeNull();
     // Without a window the span comes from the data: 360 one-second buckets are fine, and so is the exact limit.
-    expect(ok(await t.gql(TIMELINE, { id: event.id, w: 1 }, { key: company.key })).eventAnalytics.timeline).toHaveLength(360);
-    expect(ok(await t.gql(TIMELINE, { id: event.id, w: 1, from: iso(0), to: iso(10_000) }, { key: company.key })).eventAnalytics.timeline).toHaveLength(10_000);
+    expect(
+      ok(await t.gql(TIMELINE, { id: event.id, w: 1 }, { key: company.key })).eventAnalytics.timeline,
+    ).toHaveLength(360);
+    expect(
+      ok(await t.gql(TIMELINE, { id: event.id, w: 1, from: iso(0), to: iso(10_000) }, { key: company.key }))
+        .eventAnalytics.timeline,
+    ).toHaveLength(10_000);
     const over = await t.gql(TIMELINE, { id: event.id, w: 1, from: iso(0), to: iso(10_001) }, { key: company.key });
     expect(over.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "bucketSeconds" });
   });
@@ -312,8 +421,20 @@ describe("who may read analytics", () => {
 
 describe("changes after the fact", () => {
   it("follow a cancelled registration and edited user metadata at once", async () => {
-    ok(await t.gql(`mutation($id: ID!) { cancelRegistration(id: $id) { id } }`, { id: regs[3].id }, { key: company.key }));
-    ok(await t.gql(`mutation { upsertUser(input: { externalId: "u1", metadata: { jobTitle: "CTO" } }) { id } }`, {}, { key: company.key }));
+    ok(
+      await t.gql(
+        `mutation($id: ID!) { cancelRegistration(id: $id) { id } }`,
+        { id: regs[3].id },
+        { key: company.key },
+      ),
+    );
+    ok(
+      await t.gql(
+        `mutation { upsertUser(input: { externalId: "u1", metadata: { jobTitle: "CTO" } }) { id } }`,
+        {},
+        { key: company.key },
+      ),
+    );
     const data = ok(
       await t.gql(
         `query($id: ID!) { eventAnalytics(eventId: $id) {
@@ -332,7 +453,9 @@ describe("changes after the fact", () => {
       { value: "VP", attendees: 1 },
     ]);
     // The session came with the registration: it is still the one shown, cancelled or not.
-    const u4 = data.eventAnalytics.attendeeList.edges.map((e: any) => e.node).find((n: any) => n.user.externalId === "u4");
+    const u4 = data.eventAnalytics.attendeeList.edges
+      .map((e: any) => e.node)
+      .find((n: any) => n.user.externalId === "u4");
     expect(u4.registrant).toEqual({ id: regs[3].id });
   });
 });

@@ -25,7 +25,13 @@ const headline = async (variables: Record<string, unknown> = {}) =>
 beforeAll(async () => {
   t = await startTestApp();
   company = await makeCompany(t);
-  ok(await t.gql(`mutation { updateCompanySettings(input: { sessionInactivityTimeoutSeconds: 600 }) { id } }`, {}, { key: company.key }));
+  ok(
+    await t.gql(
+      `mutation { updateCompanySettings(input: { sessionInactivityTimeoutSeconds: 600 }) { id } }`,
+      {},
+      { key: company.key },
+    ),
+  );
   event = await makeEvent(t, company, { maxSessionsPerUser: 2 });
 });
 afterAll(async () => {
@@ -65,7 +71,12 @@ describe("live sessions", () => {
 
     t.clock.set(at(800));
     // U: X [0, 800) and Y [350, 800) merged = 800; V 50; W [400, 500) = 100, ejected though not yet swept.
-    expect(await headline()).toMatchObject({ attendees: 3, sessions: 4, totalAttendanceSeconds: 950, peakConcurrentSessions: 3 });
+    expect(await headline()).toMatchObject({
+      attendees: 3,
+      sessions: 4,
+      totalAttendanceSeconds: 950,
+      peakConcurrentSessions: 3,
+    });
     // In [200, 450): U 250, V 50, W 50; at 400 X, Y and W run.
     expect(await headline({ from: iso(200), to: iso(450) })).toMatchObject({
       attendees: 3,
@@ -94,8 +105,13 @@ describe("live sessions", () => {
     // (On a shared PostgreSQL test database the sweep also ends other files' sessions.)
     expect(await t.app.services.sessions.sweep()).toBeGreaterThanOrEqual(3);
     expect(await headline()).toEqual(idle);
-    expect(ok(await t.gql(TIMELINE, { id: event.id }, { key: company.key })).eventAnalytics.timeline).toEqual(idleTimeline);
-    const live: { n: number }[] = await t.db.dataSource.query(`SELECT count(*)::int AS n FROM sessions WHERE event_id = $1 AND ended_at IS NULL`, [event.id]);
+    expect(ok(await t.gql(TIMELINE, { id: event.id }, { key: company.key })).eventAnalytics.timeline).toEqual(
+      idleTimeline,
+    );
+    const live: { n: number }[] = await t.db.dataSource.query(
+      `SELECT count(*)::int AS n FROM sessions WHERE event_id = $1 AND ended_at IS NULL`,
+      [event.id],
+    );
     expect(live[0].n).toBe(0);
   });
 });

@@ -48,10 +48,11 @@ export async function loadRaw(t: TestApp, eventIds: string[]): Promise<RawData> 
   const users: { id: string; metadata: Record<string, unknown> }[] = await q(
     `SELECT id, metadata FROM users WHERE company_id IN (SELECT company_id FROM events WHERE id = ANY($1::uuid[]))`,
   );
-  const events: { id: string; ended_at: Date | null; ends_at: Date | null; idle: number; first_window: number }[] = await q(
-    `SELECT e.id, e.ended_at, e.ends_at, c.session_inactivity_timeout_seconds AS idle, c.first_heartbeat_window_seconds AS first_window
+  const events: { id: string; ended_at: Date | null; ends_at: Date | null; idle: number; first_window: number }[] =
+    await q(
+      `SELECT e.id, e.ended_at, e.ends_at, c.session_inactivity_timeout_seconds AS idle, c.first_heartbeat_window_seconds AS first_window
        FROM events e JOIN companies c ON c.id = e.company_id WHERE e.id = ANY($1::uuid[])`,
-  );
+    );
   const least = (...xs: (Date | null)[]) => {
     const ms = xs.filter((x): x is Date => x !== null).map((x) => x.getTime());
     return ms.length ? Math.min(...ms) : null;
@@ -72,7 +73,8 @@ export function endOf(s: RawSession, raw: RawData, now: number): number {
   if (s.ended_at) return Math.max(joined, s.ended_at.getTime());
   // A guest's session that never heartbeated idles out after the first-heartbeat window.
   const neverBeaten = s.credential_type === "GUEST" && s.last_seen_at.getTime() === joined;
-  const idleAt = s.last_seen_at.getTime() + (neverBeaten ? raw.firstHeartbeatSeconds : raw.idleSeconds).get(s.event_id)! * 1000;
+  const idleAt =
+    s.last_seen_at.getTime() + (neverBeaten ? raw.firstHeartbeatSeconds : raw.idleSeconds).get(s.event_id)! * 1000;
   const eventEnd = raw.eventEnd.get(s.event_id) ?? null;
   const eject = s.eject_at?.getTime() ?? null;
   const first = Math.min(...[idleAt, eject, eventEnd].filter((x): x is number => x !== null));
@@ -83,7 +85,8 @@ export function endOf(s: RawSession, raw: RawData, now: number): number {
 
 const RANK: Record<string, number> = { ATTENDEE: 0, PRESENTER: 1, ORGANIZER: 2 };
 const ROLES = ["ATTENDEE", "PRESENTER", "ORGANIZER"];
-const stripNulls = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== null));
+const stripNulls = (o: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== null));
 
 export interface Window {
   from: number | null;
@@ -116,7 +119,8 @@ export function inWindow(raw: RawData, eventId: string, w: Window, now: number, 
 
 export function attendees(raw: RawData, eventId: string, w: Window, now: number, onlyEnded = false): RefAttendee[] {
   const byUser = new Map<string, ReturnType<typeof inWindow>>();
-  for (const x of inWindow(raw, eventId, w, now, onlyEnded)) byUser.set(x.s.user_id, [...(byUser.get(x.s.user_id) ?? []), x]);
+  for (const x of inWindow(raw, eventId, w, now, onlyEnded))
+    byUser.set(x.s.user_id, [...(byUser.get(x.s.user_id) ?? []), x]);
   return [...byUser.entries()].map(([userId, list]) => {
     // Union of intervals.
     const intervals = list.map((x) => [x.cs, x.ce]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
@@ -126,14 +130,21 @@ export function attendees(raw: RawData, eventId: string, w: Window, now: number,
       ms += Math.max(0, b - Math.max(a, coveredTo));
       coveredTo = Math.max(coveredTo, b);
     }
-    const latestFirst = [...list].sort((a, b) => b.joined - a.joined || (b.s.id < a.s.id ? -1 : b.s.id > a.s.id ? 1 : 0));
+    const latestFirst = [...list].sort(
+      (a, b) => b.joined - a.joined || (b.s.id < a.s.id ? -1 : b.s.id > a.s.id ? 1 : 0),
+    );
     const sessionRegistrant = latestFirst.find((x) => x.s.registrant_id)?.s.registrant_id ?? null;
-    const sessionRegistrantIds = [...new Set(list.map((x) => x.s.registrant_id).filter((r): r is string => r !== null))].sort();
+    const sessionRegistrantIds = [
+      ...new Set(list.map((x) => x.s.registrant_id).filter((r): r is string => r !== null)),
+    ].sort();
     const live = raw.registrants.filter((r) => r.event_id === eventId && r.cancelled_at === null);
     const linked = live
       .filter((r) => r.user_id === userId)
       .sort((a, b) => b.created_at.getTime() - a.created_at.getTime() || (b.id < a.id ? -1 : 1))[0];
-    const registrantId = (sessionRegistrant && raw.registrants.some((r) => r.id === sessionRegistrant) ? sessionRegistrant : null) ?? linked?.id ?? null;
+    const registrantId =
+      (sessionRegistrant && raw.registrants.some((r) => r.id === sessionRegistrant) ? sessionRegistrant : null) ??
+      linked?.id ??
+      null;
     const registrant = raw.registrants.find((r) => r.id === registrantId);
     return {
       userId,
@@ -143,7 +154,11 @@ export function attendees(raw: RawData, eventId: string, w: Window, now: number,
       role: ROLES[Math.max(...list.map((x) => RANK[x.s.role] ?? 0))],
       registrantId,
       registered: live.some((r) => r.user_id === userId || sessionRegistrantIds.includes(r.id)),
-      metadata: { ...stripNulls(latestFirst[0].s.metadata), ...stripNulls(raw.userMetadata.get(userId) ?? {}), ...stripNulls(registrant?.metadata ?? {}) },
+      metadata: {
+        ...stripNulls(latestFirst[0].s.metadata),
+        ...stripNulls(raw.userMetadata.get(userId) ?? {}),
+        ...stripNulls(registrant?.metadata ?? {}),
+      },
       sessionRegistrantIds,
     };
   });
@@ -173,9 +188,13 @@ export function headline(raw: RawData, eventId: string, w: Window, now: number) 
 }
 
 export function timeline(raw: RawData, eventId: string, w: Window, now: number, bucketSeconds: number) {
-  const all = raw.sessions.filter((s) => s.event_id === eventId).map((s) => ({ joined: s.joined_at.getTime(), end: endOf(s, raw, now) }));
+  const all = raw.sessions
+    .filter((s) => s.event_id === eventId)
+    .map((s) => ({ joined: s.joined_at.getTime(), end: endOf(s, raw, now) }));
   const width = bucketSeconds * 1000;
-  const instants = all.flatMap((x) => [x.joined, x.end]).filter((i) => (w.from === null || i >= w.from) && (w.to === null || i < w.to));
+  const instants = all
+    .flatMap((x) => [x.joined, x.end])
+    .filter((i) => (w.from === null || i >= w.from) && (w.to === null || i < w.to));
   const start = w.from ?? (instants.length ? Math.min(...instants) : null);
   if (start === null) return [];
   let kmax: number;
@@ -183,7 +202,10 @@ export function timeline(raw: RawData, eventId: string, w: Window, now: number, 
   else {
     const everything = all.flatMap((x) => [x.joined, x.end]);
     if (everything.length === 0) return [];
-    kmax = Math.max(Math.floor((Math.max(...everything) - 1) / width), Math.floor(Math.max(...all.map((x) => x.joined)) / width));
+    kmax = Math.max(
+      Math.floor((Math.max(...everything) - 1) / width),
+      Math.floor(Math.max(...all.map((x) => x.joined)) / width),
+    );
   }
   const buckets = [];
   for (let k = Math.floor(start / width); k <= kmax; k++) {
@@ -209,7 +231,11 @@ export function breakdown(raw: RawData, eventId: string, w: Window, now: number,
     const g = groups.get(value) ?? { attendees: 0, ms: 0 };
     groups.set(value, { attendees: g.attendees + 1, ms: g.ms + a.ms });
   }
-  return [...groups.entries()].map(([value, g]) => ({ value, attendees: g.attendees, totalAttendanceSeconds: seconds(g.ms) }));
+  return [...groups.entries()].map(([value, g]) => ({
+    value,
+    attendees: g.attendees,
+    totalAttendanceSeconds: seconds(g.ms),
+  }));
 }
 
 export function attendeeList(raw: RawData, eventId: string, w: Window, now: number) {
@@ -334,7 +360,9 @@ export function expectedValueSums(raw: RawData, eventId: string) {
 
 /** Rows ordered by key, then value, in code-point order whatever the database's collation. */
 export function sortByKeyAndValue<R extends { key: string; value: string }>(rows: R[]): R[] {
-  return [...rows].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  return [...rows].sort((a, b) =>
+    a.key < b.key ? -1 : a.key > b.key ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0,
+  );
 }
 
 /**
@@ -346,7 +374,8 @@ export function sortByKeyAndValue<R extends { key: string; value: string }>(rows
 export function expectedSegments(raw: RawData, eventId: string) {
   const live = raw.registrants.filter((r) => r.event_id === eventId && r.cancelled_at === null);
   const byUser = new Map<string, RawSession[]>();
-  for (const s of raw.sessions) if (s.event_id === eventId && s.ended_at) byUser.set(s.user_id, [...(byUser.get(s.user_id) ?? []), s]);
+  for (const s of raw.sessions)
+    if (s.event_id === eventId && s.ended_at) byUser.set(s.user_id, [...(byUser.get(s.user_id) ?? []), s]);
   const rows: { user_id: string; family: number; start_at: string; end_at: string; prev_end: string | null }[] = [];
   for (const [userId, list] of byUser) {
     const userRegistered = live.some((r) => r.user_id === userId);
@@ -372,5 +401,11 @@ export function expectedSegments(raw: RawData, eventId: string) {
       );
     }
   }
-  return rows.sort((x, y) => (x.user_id < y.user_id ? -1 : x.user_id > y.user_id ? 1 : x.family - y.family || x.start_at.localeCompare(y.start_at)));
+  return rows.sort((x, y) =>
+    x.user_id < y.user_id
+      ? -1
+      : x.user_id > y.user_id
+        ? 1
+        : x.family - y.family || x.start_at.localeCompare(y.start_at),
+  );
 }

@@ -20,7 +20,11 @@ const ATTENDEES = `query($id: ID!) { eventAnalytics(eventId: $id) {
 const reportToken = (url: string) => new URLSearchParams(new URL(url).hash.slice(1)).get("token")!;
 
 async function makeLink(eventId: string, key: string = company.key) {
-  return ok(await t.gql(LINK, { id: eventId }, { key })).createReportLink as { url: string; expiresAt: string; jti: string };
+  return ok(await t.gql(LINK, { id: eventId }, { key })).createReportLink as {
+    url: string;
+    expiresAt: string;
+    jti: string;
+  };
 }
 
 beforeAll(async () => {
@@ -47,13 +51,21 @@ describe("createReportLink", () => {
     expect(link.url).not.toContain("adm_");
     expect(new Date(link.expiresAt).getTime() - before).toBeLessThanOrEqual(REPORT_LINK_TTL_SECONDS * 1000);
     expect(new Date(link.expiresAt).getTime() - before).toBeGreaterThan((REPORT_LINK_TTL_SECONDS - 2) * 1000);
-    const validation = ok(await t.gql(`query($t: String!) { validateToken(token: $t) { valid tokenType } }`, { t: reportToken(link.url) }));
+    const validation = ok(
+      await t.gql(`query($t: String!) { validateToken(token: $t) { valid tokenType } }`, { t: reportToken(link.url) }),
+    );
     // Not a credential to join with.
     expect(validation.validateToken.valid).toBe(false);
   });
 
   it("needs READ_ANALYTICS, and is refused to nobody's and to another company's key", async () => {
-    const narrow = ok(await t.gql(`mutation { createApiKey(input: { name: "n", scopes: [MINT_TOKENS] }) { secret } }`, {}, { key: company.key })).createApiKey.secret;
+    const narrow = ok(
+      await t.gql(
+        `mutation { createApiKey(input: { name: "n", scopes: [MINT_TOKENS] }) { secret } }`,
+        {},
+        { key: company.key },
+      ),
+    ).createApiKey.secret;
     expect(codeOf(await t.gql(LINK, { id: event.id }, { key: narrow }))).toBe("FORBIDDEN");
     expect(codeOf(await t.gql(LINK, { id: event.id }, { key: null }))).toBe("UNAUTHENTICATED");
     const stranger = await makeCompany(t);
@@ -61,11 +73,19 @@ describe("createReportLink", () => {
   });
 
   it("an organizer session of the event makes one; an attendee's session and another event's organizer cannot", async () => {
-    const boss = await join(t, event, await mintToken(t, company, { eventId: event.id, user: { id: "boss", email: "boss@example.com" } }));
+    const boss = await join(
+      t,
+      event,
+      await mintToken(t, company, { eventId: event.id, user: { id: "boss", email: "boss@example.com" } }),
+    );
     const link = await makeLink(event.id, boss.sessionToken);
     expect(link.url).toContain(`/events/${event.id}/report#token=`);
     expect(codeOf(await t.gql(LINK, { id: other.id }, { key: boss.sessionToken }))).toBe("FORBIDDEN");
-    const ann = await join(t, event, await mintToken(t, company, { eventId: event.id, user: { id: "ann", email: "ann@example.com" } }));
+    const ann = await join(
+      t,
+      event,
+      await mintToken(t, company, { eventId: event.id, user: { id: "ann", email: "ann@example.com" } }),
+    );
     expect(codeOf(await t.gql(LINK, { id: event.id }, { key: ann.sessionToken }))).toBe("FORBIDDEN");
     await leave(t, ann);
     await leave(t, boss);
@@ -79,9 +99,14 @@ describe("the report token as bearer", () => {
     const byLink = ok(await t.gql(HEADLINE, { id: event.id }, { key: bearer })).eventAnalytics;
     expect(byLink).toEqual(byKey);
     expect(byLink.attendees).toBeGreaterThanOrEqual(2);
-    const page = await t.gql(`query($id: ID!) { eventAnalytics(eventId: $id) { attendeeList(first: 10) { totalCount edges { node { user { name email } } } } } }`,
-      { id: event.id }, { key: bearer });
-    expect(ok(page).eventAnalytics.attendeeList.edges.map((e: any) => e.node.user.email)).toEqual(expect.arrayContaining(["ann@example.com", "boss@example.com"]));
+    const page = await t.gql(
+      `query($id: ID!) { eventAnalytics(eventId: $id) { attendeeList(first: 10) { totalCount edges { node { user { name email } } } } } }`,
+      { id: event.id },
+      { key: bearer },
+    );
+    expect(ok(page).eventAnalytics.attendeeList.edges.map((e: any) => e.node.user.email)).toEqual(
+      expect.arrayContaining(["ann@example.com", "boss@example.com"]),
+    );
     // The registrant records stay behind the company's key.
     expect(codeOf(await t.gql(ATTENDEES, { id: event.id }, { key: bearer }))).toBe("FORBIDDEN");
   });
@@ -89,13 +114,33 @@ describe("the report token as bearer", () => {
   it("reads no other event, does nothing an API key does, and cannot make itself a new link", async () => {
     const bearer = reportToken((await makeLink(event.id)).url);
     expect(codeOf(await t.gql(HEADLINE, { id: other.id }, { key: bearer }))).toBe("FORBIDDEN");
-    expect(codeOf(await t.gql(`query($id: ID!) { event(id: $id) { name } }`, { id: event.id }, { key: bearer }))).toBe("FORBIDDEN");
-    expect(codeOf(await t.gql(`mutation($id: ID!) { endEvent(id: $id) { id } }`, { id: event.id }, { key: bearer }))).toBe("FORBIDDEN");
+    expect(codeOf(await t.gql(`query($id: ID!) { event(id: $id) { name } }`, { id: event.id }, { key: bearer }))).toBe(
+      "FORBIDDEN",
+    );
+    expect(
+      codeOf(await t.gql(`mutation($id: ID!) { endEvent(id: $id) { id } }`, { id: event.id }, { key: bearer })),
+    ).toBe("FORBIDDEN");
     expect(codeOf(await t.gql(LINK, { id: event.id }, { key: bearer }))).toBe("FORBIDDEN");
-    expect(codeOf(await t.gql(`query { companyAnalytics { totals { events } } }`, {}, { key: bearer }))).toBe("FORBIDDEN");
-    const readsEvent = ok(await t.gql(`query($id: ID!) { eventAnalytics(eventId: $id) { event { id registrants(first: 1) { totalCount } } } }`, { id: event.id }, { key: company.key }));
+    expect(codeOf(await t.gql(`query { companyAnalytics { totals { events } } }`, {}, { key: bearer }))).toBe(
+      "FORBIDDEN",
+    );
+    const readsEvent = ok(
+      await t.gql(
+        `query($id: ID!) { eventAnalytics(eventId: $id) { event { id registrants(first: 1) { totalCount } } } }`,
+        { id: event.id },
+        { key: company.key },
+      ),
+    );
     expect(readsEvent.eventAnalytics.event.id).toBe(event.id);
-    expect(codeOf(await t.gql(`query($id: ID!) { eventAnalytics(eventId: $id) { event { registrants(first: 1) { totalCount } } } }`, { id: event.id }, { key: bearer }))).toBe("FORBIDDEN");
+    expect(
+      codeOf(
+        await t.gql(
+          `query($id: ID!) { eventAnalytics(eventId: $id) { event { registrants(first: 1) { totalCount } } } }`,
+          { id: event.id },
+          { key: bearer },
+        ),
+      ),
+    ).toBe("FORBIDDEN");
   });
 
   it("stops working when the link expires", async () => {
@@ -114,7 +159,8 @@ describe("the report token as bearer", () => {
 
   it("downloads the attendee CSV of its event (the same file as the key's), and of no other", async () => {
     const bearer = reportToken((await makeLink(event.id)).url);
-    const csv = (id: string, auth: string) => fetch(`${t.url}/c/${company.slug}/events/${id}/attendees.csv`, { headers: { authorization: `Bearer ${auth}` } });
+    const csv = (id: string, auth: string) =>
+      fetch(`${t.url}/c/${company.slug}/events/${id}/attendees.csv`, { headers: { authorization: `Bearer ${auth}` } });
     const byLink = await csv(event.id, bearer);
     expect(byLink.status).toBe(200);
     const text = await byLink.text();

@@ -36,7 +36,13 @@ const int = (n: number) => Math.floor(rnd() * n);
 beforeAll(async () => {
   t = await startTestApp();
   company = await makeCompany(t);
-  ok(await t.gql(`mutation { updateCompanySettings(input: { sessionInactivityTimeoutSeconds: 900 }) { id } }`, {}, { key: company.key }));
+  ok(
+    await t.gql(
+      `mutation { updateCompanySettings(input: { sessionInactivityTimeoutSeconds: 900 }) { id } }`,
+      {},
+      { key: company.key },
+    ),
+  );
   T0 = minuteAfter(t);
   events = [await makeEvent(t, company), await makeEvent(t, company, { endsAt: at(2_400_000).toISOString() })];
   const teams = ["red", "blue", "green", null];
@@ -74,7 +80,12 @@ beforeAll(async () => {
     const event = i % 3 === 0 ? events[1] : events[0];
     const userId = users[Math.floor(Math.pow(rnd(), 1.7) * users.length)];
     const own = registrants.filter((r) => r.event_id === event.id && r.user_id === userId);
-    const registrantId = own.length && rnd() < 0.5 ? own[0].id : rnd() < 0.05 ? pick(registrants.filter((r) => r.event_id === event.id)).id : null;
+    const registrantId =
+      own.length && rnd() < 0.5
+        ? own[0].id
+        : rnd() < 0.05
+          ? pick(registrants.filter((r) => r.event_id === event.id)).id
+          : null;
     let joined = int(3_600_000);
     if (rnd() < 0.15) {
       const unit = rnd() < 0.5 ? 1000 : 60_000;
@@ -103,15 +114,35 @@ beforeAll(async () => {
   // Churn.
   const q = (sql: string, params: unknown[] = []) => t.db.dataSource.query(sql, params);
   const ids = async (where: string, n: number): Promise<string[]> =>
-    (await q(`SELECT id FROM sessions WHERE company_id = $1 AND ${where} ORDER BY id LIMIT ${n}`, [company.id])).map((r: { id: string }) => r.id);
-  await q(`UPDATE sessions SET ended_at = last_seen_at, end_reason = 'INACTIVE' WHERE id = ANY($1)`, [await ids("ended_at IS NULL", 8)]);
-  await q(`UPDATE sessions SET ended_at = ended_at + interval '7.5 seconds' WHERE id = ANY($1)`, [await ids("ended_at IS NOT NULL AND id::text LIKE '%a%'", 6)]);
-  await q(`UPDATE sessions SET joined_at = joined_at - interval '1 second' WHERE id = ANY($1)`, [await ids("id::text LIKE '%b%'", 4)]);
-  await q(`DELETE FROM sessions WHERE id = ANY($1)`, [[...(await ids("ended_at IS NOT NULL AND id::text LIKE '%c%'", 5)), ...(await ids("ended_at IS NULL", 2))]]);
-  await q(`UPDATE sessions SET metadata = '{"team":"black"}', role = 'ORGANIZER' WHERE id = ANY($1)`, [await ids("ended_at IS NOT NULL AND id::text LIKE '%d%'", 3)]);
-  await q(`UPDATE sessions SET last_seen_at = $2 WHERE id = ANY($1)`, [await ids("ended_at IS NULL", 5), at(NOW - 1000)]);
-  await q(`UPDATE registrants SET cancelled_at = now() WHERE id = ANY($1)`, [registrants.filter((_, i) => i % 7 === 3).map((r) => r.id)]);
-  await q(`UPDATE registrants SET user_id = $2 WHERE id = $1`, [registrants.find((r) => r.user_id === null)!.id, users[1]]);
+    (await q(`SELECT id FROM sessions WHERE company_id = $1 AND ${where} ORDER BY id LIMIT ${n}`, [company.id])).map(
+      (r: { id: string }) => r.id,
+    );
+  await q(`UPDATE sessions SET ended_at = last_seen_at, end_reason = 'INACTIVE' WHERE id = ANY($1)`, [
+    await ids("ended_at IS NULL", 8),
+  ]);
+  await q(`UPDATE sessions SET ended_at = ended_at + interval '7.5 seconds' WHERE id = ANY($1)`, [
+    await ids("ended_at IS NOT NULL AND id::text LIKE '%a%'", 6),
+  ]);
+  await q(`UPDATE sessions SET joined_at = joined_at - interval '1 second' WHERE id = ANY($1)`, [
+    await ids("id::text LIKE '%b%'", 4),
+  ]);
+  await q(`DELETE FROM sessions WHERE id = ANY($1)`, [
+    [...(await ids("ended_at IS NOT NULL AND id::text LIKE '%c%'", 5)), ...(await ids("ended_at IS NULL", 2))],
+  ]);
+  await q(`UPDATE sessions SET metadata = '{"team":"black"}', role = 'ORGANIZER' WHERE id = ANY($1)`, [
+    await ids("ended_at IS NOT NULL AND id::text LIKE '%d%'", 3),
+  ]);
+  await q(`UPDATE sessions SET last_seen_at = $2 WHERE id = ANY($1)`, [
+    await ids("ended_at IS NULL", 5),
+    at(NOW - 1000),
+  ]);
+  await q(`UPDATE registrants SET cancelled_at = now() WHERE id = ANY($1)`, [
+    registrants.filter((_, i) => i % 7 === 3).map((r) => r.id),
+  ]);
+  await q(`UPDATE registrants SET user_id = $2 WHERE id = $1`, [
+    registrants.find((r) => r.user_id === null)!.id,
+    users[1],
+  ]);
   await q(`UPDATE registrants SET metadata = '{"team":"silver","tier":2}' WHERE id = $1`, [registrants[0].id]);
   await q(`UPDATE users SET metadata = '{"team":"teal","level":9}' WHERE id = ANY($1)`, [users.slice(0, 3)]);
   await q(`DELETE FROM registrants WHERE id = $1`, [registrants[2].id]);
@@ -120,7 +151,10 @@ beforeAll(async () => {
   await Promise.all(
     concurrent.map((id, i) =>
       t.db.dataSource.transaction(async (manager) => {
-        await manager.query(`UPDATE sessions SET ended_at = $2, end_reason = 'LEFT' WHERE id = $1`, [id, at(3_700_000 + (i % 3) * 250)]);
+        await manager.query(`UPDATE sessions SET ended_at = $2, end_reason = 'LEFT' WHERE id = $1`, [
+          id,
+          at(3_700_000 + (i % 3) * 250),
+        ]);
       }),
     ),
   );
@@ -130,7 +164,15 @@ beforeAll(async () => {
   await insertSessions(
     t,
     company.id,
-    rows.slice(0, 12).map((r) => ({ ...r, joinedAt: shift(r.joinedAt)!, lastSeenAt: shift(r.lastSeenAt)!, endedAt: shift(r.endedAt), ejectAt: shift(r.ejectAt) })),
+    rows
+      .slice(0, 12)
+      .map((r) => ({
+        ...r,
+        joinedAt: shift(r.joinedAt)!,
+        lastSeenAt: shift(r.lastSeenAt)!,
+        endedAt: shift(r.endedAt),
+        ejectAt: shift(r.ejectAt),
+      })),
   );
 }, 120_000);
 afterAll(async () => {
@@ -146,9 +188,13 @@ describe("rollups", () => {
   it("hold exactly what the raw sessions say, once what is pending is folded (by callers taking turns)", async () => {
     const [{ n: pending }] = await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_instants");
     expect(pending).toBeGreaterThan(10);
-    const [{ n: pendingSums }] = await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_attendance");
+    const [{ n: pendingSums }] = await t.db.dataSource.query(
+      "SELECT count(*)::int AS n FROM analytics_pending_attendance",
+    );
     expect(pendingSums).toBeGreaterThan(3);
-    const [{ n: pendingWindows }] = await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_windows");
+    const [{ n: pendingWindows }] = await t.db.dataSource.query(
+      "SELECT count(*)::int AS n FROM analytics_pending_windows",
+    );
     expect(pendingWindows).toBeGreaterThan(3);
     const moved = await Promise.all([1, 2, 3].map(() => t.app.services.analytics.foldPending()));
     expect(moved.reduce((a, b) => a + b, 0)).toBe(pending);
@@ -157,16 +203,28 @@ describe("rollups", () => {
     expect((await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_windows"))[0].n).toBe(0);
     // What each node does every minute (PGlite has no autovacuum): it runs on both databases.
     await t.app.services.analytics.vacuumPending();
-    const raw = await ref.loadRaw(t, events.map((e) => e.id));
+    const raw = await ref.loadRaw(
+      t,
+      events.map((e) => e.id),
+    );
     // The data set has what the rules are about: live sessions (some past their inactivity window,
     // ejectAt or event end), zero-length ones, and users with overlapping sessions.
     const now = at(NOW).getTime();
     const live = raw.sessions.filter((s) => !s.ended_at);
     expect(live.length).toBeGreaterThan(20);
     expect(live.filter((s) => ref.endOf(s, raw, now) < now).length).toBeGreaterThan(5);
-    expect(raw.sessions.filter((s) => s.ended_at && s.ended_at.getTime() === s.joined_at.getTime()).length).toBeGreaterThan(3);
+    expect(
+      raw.sessions.filter((s) => s.ended_at && s.ended_at.getTime() === s.joined_at.getTime()).length,
+    ).toBeGreaterThan(3);
     const overlapping = raw.sessions.filter((a) =>
-      raw.sessions.some((b) => b.id !== a.id && b.user_id === a.user_id && b.event_id === a.event_id && b.joined_at >= a.joined_at && b.joined_at.getTime() < ref.endOf(a, raw, now)),
+      raw.sessions.some(
+        (b) =>
+          b.id !== a.id &&
+          b.user_id === a.user_id &&
+          b.event_id === a.event_id &&
+          b.joined_at >= a.joined_at &&
+          b.joined_at.getTime() < ref.endOf(a, raw, now),
+      ),
     );
     expect(overlapping.length).toBeGreaterThan(20);
     for (const event of events) {
@@ -192,9 +250,10 @@ describe("rollups", () => {
       );
       expect(totals).toEqual([ref.expectedEventSums(raw, event.id)]);
       const values = ref.sortByKeyAndValue(
-        await t.db.dataSource.query("SELECT key, value, attendees, attended_ms::int AS attended_ms FROM attendance_value_rollups WHERE event_id = $1", [
-          event.id,
-        ]),
+        await t.db.dataSource.query(
+          "SELECT key, value, attendees, attended_ms::int AS attended_ms FROM attendance_value_rollups WHERE event_id = $1",
+          [event.id],
+        ),
       );
       expect(values).toEqual(ref.expectedValueSums(raw, event.id));
       expect(values.length).toBeGreaterThan(5);
@@ -278,16 +337,29 @@ function agreesWithTheReference(state: string) {
       { from: 2_400_000, to: 4_500_000 }, // past the event end of the second event, and past now
       { from: -60_000, to: 5_000_000 }, // around everything: the rollups answer
     ];
-    const vars = (w: ref.Window) => ({ from: w.from === null ? null : at(w.from).toISOString(), to: w.to === null ? null : at(w.to).toISOString() });
-    const abs = (w: ref.Window): ref.Window => ({ from: w.from === null ? null : at(w.from).getTime(), to: w.to === null ? null : at(w.to).getTime() });
+    const vars = (w: ref.Window) => ({
+      from: w.from === null ? null : at(w.from).toISOString(),
+      to: w.to === null ? null : at(w.to).toISOString(),
+    });
+    const abs = (w: ref.Window): ref.Window => ({
+      from: w.from === null ? null : at(w.from).getTime(),
+      to: w.to === null ? null : at(w.to).getTime(),
+    });
 
     it("agrees on the headline numbers, in every window", async () => {
-      const raw = await ref.loadRaw(t, events.map((e) => e.id));
+      const raw = await ref.loadRaw(
+        t,
+        events.map((e) => e.id),
+      );
       for (const event of events) {
         for (const w of windows) {
           const got = ok(await t.gql(HEADLINE, { id: event.id, ...vars(w) }, { key: company.key })).eventAnalytics;
           const want = ref.headline(raw, event.id, abs(w), at(NOW).getTime());
-          expect({ window: w, ...got, averageAttendanceSeconds: got.averageAttendanceSeconds?.toFixed(6) ?? null }).toEqual({
+          expect({
+            window: w,
+            ...got,
+            averageAttendanceSeconds: got.averageAttendanceSeconds?.toFixed(6) ?? null,
+          }).toEqual({
             window: w,
             ...want,
             averageAttendanceSeconds: want.averageAttendanceSeconds?.toFixed(6) ?? null,
@@ -297,11 +369,16 @@ function agreesWithTheReference(state: string) {
     });
 
     it("agrees on the headline numbers over windows that cut sessions: at and inside minutes, on session instants", async () => {
-      const raw = await ref.loadRaw(t, events.map((e) => e.id));
+      const raw = await ref.loadRaw(
+        t,
+        events.map((e) => e.id),
+      );
       const now = at(NOW).getTime();
       // Instants (relative to T0) where sessions join or end, live ones as of now: windows starting
       // or ending exactly on one test the edges (a session ending at `from` is out, one joining at `to` too).
-      const instants = raw.sessions.flatMap((s) => [s.joined_at.getTime(), ref.endOf(s, raw, now)]).map((ms) => ms - T0.getTime());
+      const instants = raw.sessions
+        .flatMap((s) => [s.joined_at.getTime(), ref.endOf(s, raw, now)])
+        .map((ms) => ms - T0.getTime());
       const r = random(4242);
       const edge = (): number => {
         const kind = r();
@@ -317,12 +394,21 @@ function agreesWithTheReference(state: string) {
         const open = r();
         windows.push({ from: open < 0.1 ? null : a, to: open > 0.9 ? null : b });
       }
-      windows.push({ from: 59_999, to: 60_001 }, { from: 60_000, to: 120_000 }, { from: 60_000, to: 60_001 }, { from: 3_599_999, to: 3_600_000 });
+      windows.push(
+        { from: 59_999, to: 60_001 },
+        { from: 60_000, to: 120_000 },
+        { from: 60_000, to: 60_001 },
+        { from: 3_599_999, to: 3_600_000 },
+      );
       for (const event of events) {
         for (const w of windows) {
           const got = ok(await t.gql(HEADLINE, { id: event.id, ...vars(w) }, { key: company.key })).eventAnalytics;
           const want = ref.headline(raw, event.id, abs(w), now);
-          expect({ window: w, ...got, averageAttendanceSeconds: got.averageAttendanceSeconds?.toFixed(6) ?? null }).toEqual({
+          expect({
+            window: w,
+            ...got,
+            averageAttendanceSeconds: got.averageAttendanceSeconds?.toFixed(6) ?? null,
+          }).toEqual({
             window: w,
             ...want,
             averageAttendanceSeconds: want.averageAttendanceSeconds?.toFixed(6) ?? null,
@@ -332,7 +418,10 @@ function agreesWithTheReference(state: string) {
     }, 120_000);
 
     it("agrees on timelines, breakdowns and attendee lists", async () => {
-      const raw = await ref.loadRaw(t, events.map((e) => e.id));
+      const raw = await ref.loadRaw(
+        t,
+        events.map((e) => e.id),
+      );
       const now = at(NOW).getTime();
       const TIMELINE = `query($id: ID!, $w: Int!, $from: DateTime, $to: DateTime) { eventAnalytics(eventId: $id, from: $from, to: $to) {
         timeline(bucketSeconds: $w) { start activeSessions joins } } }`;
@@ -341,23 +430,37 @@ function agreesWithTheReference(state: string) {
       const LIST = `query($id: ID!, $after: String, $from: DateTime, $to: DateTime) { eventAnalytics(eventId: $id, from: $from, to: $to) {
         attendeeList(first: 7, after: $after) { totalCount edges { node { user { id } registrant { id } metadata firstJoinedAt totalAttendanceSeconds sessions role } }
         pageInfo { hasNextPage endCursor } } } }`;
-      const byValue = (rows: { value: string | null }[]) => [...rows].sort((a, b) => String(a.value).localeCompare(String(b.value)));
+      const byValue = (rows: { value: string | null }[]) =>
+        [...rows].sort((a, b) => String(a.value).localeCompare(String(b.value)));
       for (const event of events) {
         for (const w of windows.slice(0, 5)) {
           for (const bucketSeconds of [60, 7, 300]) {
-            const got = ok(await t.gql(TIMELINE, { id: event.id, w: bucketSeconds, ...vars(w) }, { key: company.key })).eventAnalytics.timeline;
-            expect({ w, bucketSeconds, got }).toEqual({ w, bucketSeconds, got: ref.timeline(raw, event.id, abs(w), now, bucketSeconds) });
+            const got = ok(await t.gql(TIMELINE, { id: event.id, w: bucketSeconds, ...vars(w) }, { key: company.key }))
+              .eventAnalytics.timeline;
+            expect({ w, bucketSeconds, got }).toEqual({
+              w,
+              bucketSeconds,
+              got: ref.timeline(raw, event.id, abs(w), now, bucketSeconds),
+            });
           }
           for (const key of ["team", "level", "vip", "source", "tier"]) {
-            const got = ok(await t.gql(BREAKDOWN, { id: event.id, key, ...vars(w) }, { key: company.key })).eventAnalytics.breakdown;
-            expect({ w, key, got: byValue(got) }).toEqual({ w, key, got: byValue(ref.breakdown(raw, event.id, abs(w), now, key)) });
+            const got = ok(await t.gql(BREAKDOWN, { id: event.id, key, ...vars(w) }, { key: company.key }))
+              .eventAnalytics.breakdown;
+            expect({ w, key, got: byValue(got) }).toEqual({
+              w,
+              key,
+              got: byValue(ref.breakdown(raw, event.id, abs(w), now, key)),
+            });
             // Most attendees first.
-            expect(got.map((r: any) => r.attendees)).toEqual([...got.map((r: any) => r.attendees)].sort((a, b) => b - a));
+            expect(got.map((r: any) => r.attendees)).toEqual(
+              [...got.map((r: any) => r.attendees)].sort((a, b) => b - a),
+            );
           }
           const seen = [];
           let after: string | null = null;
           for (let page = 0; page < 50; page++) {
-            const conn: any = ok(await t.gql(LIST, { id: event.id, after, ...vars(w) }, { key: company.key })).eventAnalytics.attendeeList;
+            const conn: any = ok(await t.gql(LIST, { id: event.id, after, ...vars(w) }, { key: company.key }))
+              .eventAnalytics.attendeeList;
             seen.push(...conn.edges.map((e: any) => e.node));
             if (!conn.pageInfo.hasNextPage) break;
             after = conn.pageInfo.endCursor;

@@ -48,7 +48,15 @@ describe("KeyEncryption", () => {
   it("refuses malformed blobs without echoing them", () => {
     const blob = enc.encrypt(secret, "kid-1");
     const [, iv, ct, tag] = blob.split(".");
-    for (const bad of ["", "v1", `v2.${iv}.${ct}.${tag}`, `v1.${iv}.${ct}`, `v1.${iv}.${ct}.${tag}.x`, `v1.${iv}.${ct}.${tag.slice(0, 10)}`, `v1.${iv}.${ct}.${tag}=`]) {
+    for (const bad of [
+      "",
+      "v1",
+      `v2.${iv}.${ct}.${tag}`,
+      `v1.${iv}.${ct}`,
+      `v1.${iv}.${ct}.${tag}.x`,
+      `v1.${iv}.${ct}.${tag.slice(0, 10)}`,
+      `v1.${iv}.${ct}.${tag}=`,
+    ]) {
       let caught: unknown;
       try {
         enc.decrypt(bad, "kid-1");
@@ -79,6 +87,7 @@ describe("KeyEncryption", () => {
     expect(enc.keyId).toMatch(/^[A-Za-z0-9_-]{16}$/);
     expect(new KeyEncryption(Buffer.from(master)).keyId).toBe(enc.keyId);
     expect(new KeyEncryption(randomBytes(32)).keyId).not.toBe(enc.keyId);
-    for (const encoding of ["base64", "base64url", "hex"] as const) expect(master.toString(encoding)).not.toContain(enc.keyId.slice(0, 8));
+    for (const encoding of ["base64", "base64url", "hex"] as const)
+      expect(master.toString(encoding)).not.toContain(enc.keyId.slice(0, 8));
   });
 });

@@ -50,7 +50,16 @@ describe("signing keys", () => {
     it("never publishes d or any other private or unexpected member", async () => {
       const ed = await generateSigningKeyPair("EdDSA");
       const es = await generateSigningKeyPair("ES256");
-      const polluted = (jwk: JWK): JWK => ({ ...jwk, p: "x", q: "x", k: "x", ext: true, key_ops: ["sign"], alg: "HS256", use: "enc" });
+      const polluted = (jwk: JWK): JWK => ({
+        ...jwk,
+        p: "x",
+        q: "x",
+        k: "x",
+        ext: true,
+        key_ops: ["sign"],
+        alg: "HS256",
+        use: "enc",
+      });
       const jwks = toPublicJwks([
         { kid: "k-ed", alg: "EdDSA", publicJwk: polluted(ed.privateJwk) },
         { kid: "k-es", alg: "ES256", publicJwk: polluted(es.privateJwk) },

@@ -70,7 +70,9 @@ describe.each(ALGS)("%s tokens", (alg) => {
 
     const [header, , signature] = minted.token.split(".");
     const tampered = `${header}.${b64json({ ...payloadOf(minted.token), sub: "admin" })}.${signature}`;
-    await expect(jwtVerify(tampered, c.jwks, { algorithms: [alg], currentDate: t.clock.now() })).rejects.toThrow(/signature/);
+    await expect(jwtVerify(tampered, c.jwks, { algorithms: [alg], currentDate: t.clock.now() })).rejects.toThrow(
+      /signature/,
+    );
   });
 
   it("a token jose signs with the company's key, in the same shape, is accepted by Admit", async () => {
@@ -80,7 +82,9 @@ describe.each(ALGS)("%s tokens", (alg) => {
     expect(header).toEqual({ alg, kid: key.kid, typ: "join+jwt" });
 
     const claims = { ...payloadOf(minted.token), sub: `jose-${alg}`, jti: `jose-${alg}-jti` };
-    const signed = await new SignJWT(claims).setProtectedHeader({ alg, kid: key.kid, typ: "join+jwt" }).sign(key.privateKey);
+    const signed = await new SignJWT(claims)
+      .setProtectedHeader({ alg, kid: key.kid, typ: "join+jwt" })
+      .sign(key.privateKey);
 
     const v = await validate(signed);
     expect(v).toMatchObject({ valid: true, errorCode: null, tokenType: "join" });
@@ -90,7 +94,9 @@ describe.each(ALGS)("%s tokens", (alg) => {
 
     // The same from another key under the company's kid is refused: the acceptance above is the signature's.
     const { privateKey: stranger } = await generateKeyPair(alg);
-    const forged = await new SignJWT({ ...claims, jti: `forged-${alg}` }).setProtectedHeader({ alg, kid: key.kid, typ: "join+jwt" }).sign(stranger);
+    const forged = await new SignJWT({ ...claims, jti: `forged-${alg}` })
+      .setProtectedHeader({ alg, kid: key.kid, typ: "join+jwt" })
+      .sign(stranger);
     expect(await validate(forged)).toMatchObject({ valid: false, errorCode: "TOKEN_INVALID" });
   });
 });
@@ -112,12 +118,24 @@ describe.each(ALGS)("%s keys as node:crypto KeyObjects", (alg) => {
       expiresAt: new Date(now.getTime() + 60_000),
     });
     for (const key of [publicKey, await importPublicKey(publicJwk, alg)]) {
-      const verified = await verifyToken(token, { kinds: ["session"], issuer, now, resolveKey: async () => ({ alg, publicKey: key }) });
-      expect(verified).toMatchObject({ kind: "session", header: { alg, kid: "kid-1", typ: "session+jwt" }, payload: { sub: "user-1" }, expired: false });
+      const verified = await verifyToken(token, {
+        kinds: ["session"],
+        issuer,
+        now,
+        resolveKey: async () => ({ alg, publicKey: key }),
+      });
+      expect(verified).toMatchObject({
+        kind: "session",
+        header: { alg, kid: "kid-1", typ: "session+jwt" },
+        payload: { sub: "user-1" },
+        expired: false,
+      });
     }
     const other = await generateSigningKeyPair(alg);
     const wrongKey = createPublicKey({ key: other.publicJwk as JsonWebKey, format: "jwk" });
-    await expect(verifyToken(token, { kinds: ["session"], issuer, now, resolveKey: async () => ({ alg, publicKey: wrongKey }) })).rejects.toMatchObject({
+    await expect(
+      verifyToken(token, { kinds: ["session"], issuer, now, resolveKey: async () => ({ alg, publicKey: wrongKey }) }),
+    ).rejects.toMatchObject({
       code: "TOKEN_INVALID",
     });
   });

@@ -94,9 +94,7 @@ describe("Admit tokens", () => {
     ...overrides,
   });
 
-  const sign = (
-    overrides: Partial<Parameters<typeof signToken>[0]> & { signer?: TestKey } = {},
-  ): Promise<string> => {
+  const sign = (overrides: Partial<Parameters<typeof signToken>[0]> & { signer?: TestKey } = {}): Promise<string> => {
     const { signer = ed, ...rest } = overrides;
     return signToken({
       kind: "session",
@@ -168,7 +166,16 @@ describe("Admit tokens", () => {
     it("does not let extra claims override the registered ones", async () => {
       const token = await sign({
         expiresAt: null,
-        claims: { iss: "https://evil", aud: "admit:join", sub: "admin", jti: "x", iat: 1, exp: 9999999999, nbf: 1, extra: 1 },
+        claims: {
+          iss: "https://evil",
+          aud: "admit:join",
+          sub: "admin",
+          jti: "x",
+          iat: 1,
+          exp: 9999999999,
+          nbf: 1,
+          extra: 1,
+        },
       });
       const { payload } = await verifyToken(token, options({ requireExp: false }));
       expect(payload).toEqual({
@@ -267,7 +274,14 @@ describe("Admit tokens", () => {
 
     it("refuses an HS256 token carrying the kid of an EdDSA key", async () => {
       const secret = new TextEncoder().encode(JSON.stringify(ed.publicJwk));
-      const token = await new SignJWT({ iss: ISSUER, aud: TOKEN_AUDIENCE.session, sub: "user-1", jti: "j", iat: 1, exp: 4102444800 })
+      const token = await new SignJWT({
+        iss: ISSUER,
+        aud: TOKEN_AUDIENCE.session,
+        sub: "user-1",
+        jti: "j",
+        iat: 1,
+        exp: 4102444800,
+      })
         .setProtectedHeader({ alg: "HS256", kid: ed.kid, typ: TOKEN_TYP.session })
         .sign(secret);
       await expectTokenError(verifyToken(token, options()), "TOKEN_INVALID", token);
@@ -279,7 +293,10 @@ describe("Admit tokens", () => {
       const token = `${b64json(header)}.${b64json(payload)}.`;
       await expectTokenError(verifyToken(token, options()), "TOKEN_INVALID", token);
       // Even if a key were resolved as "none" by mistake, jose's pinned list still refuses it.
-      const sloppy: VerifyTokenOptions["resolveKey"] = async () => ({ alg: "none" as SigningAlg, publicKey: ed.publicKey });
+      const sloppy: VerifyTokenOptions["resolveKey"] = async () => ({
+        alg: "none" as SigningAlg,
+        publicKey: ed.publicKey,
+      });
       await expectTokenError(verifyToken(token, options({ resolveKey: sloppy })), "TOKEN_INVALID", token);
     });
   });
@@ -338,13 +355,22 @@ describe("Admit tokens", () => {
       ["abc", "abc"],
       ["a.b.c", "a.b.c"],
       ["10 KB of junk", randomBytes(7680).toString("base64")],
-      ["10 KB of dotted junk", `${junk.slice(0, 3400)}.${junk.slice(3400, 6800)}.${junk.slice(6800)}`.padEnd(10240, "A")],
+      [
+        "10 KB of dotted junk",
+        `${junk.slice(0, 3400)}.${junk.slice(3400, 6800)}.${junk.slice(6800)}`.padEnd(10240, "A"),
+      ],
       ["dotted junk under the size cap", `${junk.slice(0, 2000)}.${junk.slice(2000, 4000)}.${junk.slice(4000, 6000)}`],
       ["header that is not JSON", `${Buffer.from("{nope").toString("base64url")}.${b64json({})}.sig`],
       ["header that is an array", `${b64json(["alg"])}.${b64json({})}.sig`],
       ["valid header, junk payload", `${b64json({ alg: "EdDSA", kid: "kid-ed", typ: "session+jwt" })}.%%%.sig`],
-      ["valid header, payload not an object", `${b64json({ alg: "EdDSA", kid: "kid-ed", typ: "session+jwt" })}.${b64json(42)}.sig`],
-      ["valid header and payload, junk signature", `${b64json({ alg: "EdDSA", kid: "kid-ed", typ: "session+jwt" })}.${b64json({ sub: "x" })}.!!`],
+      [
+        "valid header, payload not an object",
+        `${b64json({ alg: "EdDSA", kid: "kid-ed", typ: "session+jwt" })}.${b64json(42)}.sig`,
+      ],
+      [
+        "valid header and payload, junk signature",
+        `${b64json({ alg: "EdDSA", kid: "kid-ed", typ: "session+jwt" })}.${b64json({ sub: "x" })}.!!`,
+      ],
       ["five parts (JWE shape)", `${b64json({ alg: "dir", enc: "A256GCM", typ: "session+jwt", kid: "kid-ed" })}....`],
       ["not a string", 12345],
       ["null", null],

@@ -8,7 +8,12 @@ import { mint } from "../join/join-helpers";
 
 /** Chromium from CHROMIUM_PATH, the usual Debian/Ubuntu paths, or `which chromium`; null when none. */
 export function findChromium(): string | null {
-  const candidates = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
+  const candidates = [
+    process.env.CHROMIUM_PATH,
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+  ];
   for (const path of candidates) if (path && existsSync(path)) return path;
   for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
     try {
@@ -33,11 +38,15 @@ export function describeInBrowser(name: string, body: () => void): void {
   if (process.env.ADMIT_REQUIRE_BROWSER === "1") {
     return describe(name, () => {
       it("needs Chromium", () => {
-        throw new Error("ADMIT_REQUIRE_BROWSER=1 but no Chromium was found (apt-get install chromium, or set CHROMIUM_PATH).");
+        throw new Error(
+          "ADMIT_REQUIRE_BROWSER=1 but no Chromium was found (apt-get install chromium, or set CHROMIUM_PATH).",
+        );
       });
     });
   }
-  console.warn(`Browser tests skipped: no Chromium found (set CHROMIUM_PATH, or apt-get install chromium). Skipped: ${name}`);
+  console.warn(
+    `Browser tests skipped: no Chromium found (set CHROMIUM_PATH, or apt-get install chromium). Skipped: ${name}`,
+  );
   describe.skip(`${name} [skipped: no Chromium found]`, body);
 }
 
@@ -48,7 +57,14 @@ export function useBrowser(): { readonly browser: Browser } {
     if (!CHROMIUM) return;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
   }, 60_000);
   afterAll(async () => {
@@ -75,8 +91,17 @@ export function pageUrl(t: TestApp, ref: string, params: Record<string, string> 
 }
 
 /** Mints a join token for a user and returns the join page URL carrying it. */
-export async function tokenUrl(t: TestApp, company: TestCompany, event: { id: string; slug: string }, input: Record<string, unknown> = {}): Promise<string> {
-  const user = { id: `u-${Math.random().toString(36).slice(2, 10)}`, name: "Ada Lovelace", email: `ada-${Date.now()}@acme.test` };
+export async function tokenUrl(
+  t: TestApp,
+  company: TestCompany,
+  event: { id: string; slug: string },
+  input: Record<string, unknown> = {},
+): Promise<string> {
+  const user = {
+    id: `u-${Math.random().toString(36).slice(2, 10)}`,
+    name: "Ada Lovelace",
+    email: `ada-${Date.now()}@acme.test`,
+  };
   const minted = await mint(t, company, { eventId: event.id, user, ...input });
   return pageUrl(t, event.slug, { token: minted.token });
 }

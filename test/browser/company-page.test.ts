@@ -3,7 +3,15 @@ import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
 import { mint } from "../join/join-helpers";
 import { createSecret } from "../federation/partner-helpers";
-import { appOrigin, describeInBrowser, newPage, recordRequests, textOf, useBrowser, waitForState } from "./browser-helpers";
+import {
+  appOrigin,
+  describeInBrowser,
+  newPage,
+  recordRequests,
+  textOf,
+  useBrowser,
+  waitForState,
+} from "./browser-helpers";
 
 jest.setTimeout(60_000);
 
@@ -16,7 +24,9 @@ beforeAll(async () => {
 
 const SESSIONS = `query($id: ID!) { event(id: $id) { sessions(first: 10) { edges { node { active credentialType user { externalId } } } } } }`;
 const sessionsOf = async (eventId: string) =>
-  ok(await t.gql(SESSIONS, { id: eventId }, { key: company.key })).event.sessions.edges.map((e: { node: unknown }) => e.node);
+  ok(await t.gql(SESSIONS, { id: eventId }, { key: company.key })).event.sessions.edges.map(
+    (e: { node: unknown }) => e.node,
+  );
 
 /** The address a joinUrl names, on the app's origin as the browser reaches it. */
 const inBrowser = (url: string) => url.replace("http://admit.test", appOrigin(t));
@@ -24,7 +34,10 @@ const inBrowser = (url: string) => url.replace("http://admit.test", appOrigin(t)
 describeInBrowser("the company page a company-wide link opens", () => {
   it("lists the live and upcoming events, and joins the one chosen; the token leaves the address bar", async () => {
     const live = await makeEvent(t, company, { name: "Morning stand-up" });
-    const later = await makeEvent(t, company, { name: "Offsite planning", startsAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+    const later = await makeEvent(t, company, {
+      name: "Offsite planning",
+      startsAt: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+    });
     const externalId = `wide-${Date.now()}`;
     const minted = await mint(t, company, { eventSpecific: false, user: { id: externalId, name: "Peter Gibbons" } });
     expect(minted.joinUrl).toContain(`/c/${company.slug}/?token=`);
@@ -51,7 +64,9 @@ describeInBrowser("the company page a company-wide link opens", () => {
     const secret = await createSecret(t, company);
     const event = await makeEvent(t, company, { name: "Partner hour" });
     const id = `p-${Date.now()}`;
-    const code = jwt.sign({ user: { id, email: `${id}@initech.test`, name: "Milton" } }, secret.secret, { expiresIn: "7 days" });
+    const code = jwt.sign({ user: { id, email: `${id}@initech.test`, name: "Milton" } }, secret.secret, {
+      expiresIn: "7 days",
+    });
 
     const { context, page } = await newPage(b.browser);
     await page.goto(`${appOrigin(t)}/c/${company.slug}/?externalAuthCode=${code}`);
@@ -64,7 +79,11 @@ describeInBrowser("the company page a company-wide link opens", () => {
     await page.goto(`${appOrigin(t)}/j/${direct.slug}?externalAuthCode=${code}&heartbeat=1`);
     await waitForState(page, "joined");
     expect(page.url()).not.toContain("externalAuthCode");
-    expect((await sessionsOf(direct.id))[0]).toMatchObject({ active: true, credentialType: "PARTNER_JWT", user: { externalId: id } });
+    expect((await sessionsOf(direct.id))[0]).toMatchObject({
+      active: true,
+      credentialType: "PARTNER_JWT",
+      user: { externalId: id },
+    });
     await context.close();
   });
 });

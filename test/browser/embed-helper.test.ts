@@ -18,7 +18,9 @@ const t = useTestApp();
 const b = useBrowser();
 
 /** A server on 127.0.0.1:<port> (the app is http://localhost:<port>): another origin. */
-async function serve(handler: (request: IncomingMessage, response: ServerResponse) => void): Promise<{ server: Server; origin: string }> {
+async function serve(
+  handler: (request: IncomingMessage, response: ServerResponse) => void,
+): Promise<{ server: Server; origin: string }> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
@@ -79,7 +81,14 @@ afterAll(async () => {
 
 interface Message {
   origin: string;
-  data: { type: string; state: string; role: string | null; forged?: boolean; user: { name: string } | null; event: { id: string } | null };
+  data: {
+    type: string;
+    state: string;
+    role: string | null;
+    forged?: boolean;
+    user: { name: string } | null;
+    event: { id: string } | null;
+  };
 }
 const raw = (page: Page) => page.evaluate<Message[]>("window.raw");
 const received = (page: Page) => page.evaluate<{ via: string; data: Message["data"] }[]>("window.received");
@@ -93,7 +102,8 @@ async function until(page: Page, expression: string, timeout = 15_000): Promise<
   }
 }
 
-const hostUrl = (params: Record<string, string>) => `${host.origin}/?${new URLSearchParams({ app: appOrigin(t), ...params })}`;
+const hostUrl = (params: Record<string, string>) =>
+  `${host.origin}/?${new URLSearchParams({ app: appOrigin(t), ...params })}`;
 
 describe("GET /embed.js", () => {
   it("is JavaScript, cached for minutes and revalidated by ETag, loadable from any origin, a few KB", async () => {
@@ -132,14 +142,22 @@ describeInBrowser("the embed helper on a company's page on another origin, under
     const { context, page } = await newPage(b.browser);
     const logged: string[] = [];
     page.on("console", (m) => logged.push(m.text()));
-    await page.goto(hostUrl({ mode: "mount", joinUrl: pageUrl(t, event.slug, { token: minted.token }), other: pageUrl(t, open.slug) }));
+    await page.goto(
+      hostUrl({
+        mode: "mount",
+        joinUrl: pageUrl(t, event.slug, { token: minted.token }),
+        other: pageUrl(t, open.slug),
+      }),
+    );
     await until(page, `window.received.some((m) => m.data.state === "joined")`);
     // Both kinds of message that must be ignored did reach the window meanwhile.
     await until(page, `window.raw.some((m) => m.data.forged) && window.raw.some((m) => m.data.state === "guest")`);
     await page.waitForTimeout(500);
 
     const frame = page.locator("#event iframe");
-    expect(await frame.getAttribute("allow")).toBe("camera; microphone; display-capture; fullscreen; autoplay; clipboard-write; picture-in-picture");
+    expect(await frame.getAttribute("allow")).toBe(
+      "camera; microphone; display-capture; fullscreen; autoplay; clipboard-write; picture-in-picture",
+    );
     expect(await frame.getAttribute("title")).toBe("Live event");
 
     const all = await raw(page);
@@ -147,9 +165,20 @@ describeInBrowser("the embed helper on a company's page on another origin, under
     expect(all.some((m) => m.origin === appOrigin(t) && m.data.state === "guest")).toBe(true);
 
     const got = await received(page);
-    expect(got.map((m) => `${m.via}:${m.data.state}`)).toEqual(["callback:loading", "event:loading", "callback:joined", "event:joined"]);
+    expect(got.map((m) => `${m.via}:${m.data.state}`)).toEqual([
+      "callback:loading",
+      "event:loading",
+      "callback:joined",
+      "event:joined",
+    ]);
     expect(got.some((m) => m.data.forged || m.data.state === "guest")).toBe(false);
-    expect(got[2].data).toMatchObject({ type: "admit:session", state: "joined", role: "ATTENDEE", user: { name: "Katherine Johnson" }, event: { id: event.id } });
+    expect(got[2].data).toMatchObject({
+      type: "admit:session",
+      state: "joined",
+      role: "ATTENDEE",
+      user: { name: "Katherine Johnson" },
+      event: { id: event.id },
+    });
     expect(JSON.stringify(got)).not.toContain(minted.token);
     // The strict CSP held and was never in the way: no violation, no eval.
     expect(await page.evaluate<string[]>("window.violations")).toEqual([]);
@@ -168,7 +197,11 @@ describeInBrowser("the embed helper on a company's page on another origin, under
   it("the script tag alone, with data-external-auth-code: the partner's JWT joins, and the host hears it as events", async () => {
     const event = await makeEvent(t, company, { name: "Partner webinar" });
     const partner = ok(
-      await t.gql(`mutation { createPartnerSecret(input: { name: "Embed" }) { secret partnerSecret { id } } }`, {}, { key: company.key }),
+      await t.gql(
+        `mutation { createPartnerSecret(input: { name: "Embed" }) { secret partnerSecret { id } } }`,
+        {},
+        { key: company.key },
+      ),
     ).createPartnerSecret;
     const now = Math.floor(t.clock.now().getTime() / 1000);
     const code = await new SignJWT({ user: { id: `crm-embed-${Date.now()}`, name: "Partner Embedded" } })
@@ -184,7 +217,11 @@ describeInBrowser("the embed helper on a company's page on another origin, under
 
     const got = await received(page);
     expect(got.every((m) => m.via === "event")).toBe(true);
-    expect(got.at(-1)!.data).toMatchObject({ state: "joined", user: { name: "Partner Embedded" }, event: { id: event.id } });
+    expect(got.at(-1)!.data).toMatchObject({
+      state: "joined",
+      user: { name: "Partner Embedded" },
+      event: { id: event.id },
+    });
     expect(got.some((m) => m.data.forged)).toBe(false);
     // The JWT went in the frame's fragment: no request (so no server log) carried it.
     expect(requested.filter((u) => u.startsWith(appOrigin(t)) && u.includes(code))).toEqual([]);

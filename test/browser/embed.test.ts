@@ -4,7 +4,15 @@ import type { Page } from "playwright-core";
 import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
 import { addPrincipals, mint, updateSettings } from "../join/join-helpers";
-import { appOrigin, describeInBrowser, newPage, pageUrl, recordRequests, useBrowser, waitForState } from "./browser-helpers";
+import {
+  appOrigin,
+  describeInBrowser,
+  newPage,
+  pageUrl,
+  recordRequests,
+  useBrowser,
+  waitForState,
+} from "./browser-helpers";
 
 jest.setTimeout(60_000);
 
@@ -35,7 +43,14 @@ afterAll(async () => {
 
 interface Received {
   origin: string;
-  data: { type: string; state: string; role: string | null; endReason: string | null; user: { id: string; name: string } | null; event: { id: string; name: string | null } | null };
+  data: {
+    type: string;
+    state: string;
+    role: string | null;
+    endReason: string | null;
+    user: { id: string; name: string } | null;
+    event: { id: string; name: string | null } | null;
+  };
 }
 const messagesOf = (page: Page): Promise<Received[]> => page.evaluate<Received[]>("window.messages");
 const framed = (src: string) => `${parentOrigin}/?src=${encodeURIComponent(src)}`;
@@ -103,7 +118,13 @@ describeInBrowser("the join page embedded in a company's product", () => {
       expect(await messagesOf(page)).toEqual([]);
       expect(graphql).toEqual([]);
       expect(logged.join("\n")).toMatch(/frame-ancestors/);
-      const sessions = ok(await t.gql(`query($id: ID!) { event(id: $id) { sessions { edges { node { id } } } } }`, { id: event.id }, { key: owner.key }));
+      const sessions = ok(
+        await t.gql(
+          `query($id: ID!) { event(id: $id) { sessions { edges { node { id } } } } }`,
+          { id: event.id },
+          { key: owner.key },
+        ),
+      );
       expect(sessions.event.sessions.edges).toEqual([]);
       await context.close();
     }
@@ -144,14 +165,20 @@ describeInBrowser("the join page embedded in a company's product", () => {
         `[join page] page files (HTML + JS + CSS), response bodies: ${sum(pageLoad, "body")} bytes; on the wire with headers (gzip): ${sum(pageLoad, "transferred")} bytes`,
         `[join page] everything until joined, response bodies: ${sum(sizes, "body")} bytes; on the wire: ${sum(sizes, "transferred")} bytes`,
         `[join page] time from navigation to joined on localhost: ${joinedAtMs.toFixed(1)} ms`,
-        ...sizes.map((s) => `[join page]   ${s.url.replace(appOrigin(t), "").replace(/token=[^&]+/, "token=…")}: ${s.body} bytes (${s.transferred} on the wire)`),
+        ...sizes.map(
+          (s) =>
+            `[join page]   ${s.url.replace(appOrigin(t), "").replace(/token=[^&]+/, "token=…")}: ${s.body} bytes (${s.transferred} on the wire)`,
+        ),
       ].join("\n"),
     );
     expect(sum(pageLoad, "body")).toBeLessThan(40_000);
     expect(joinedAtMs).toBeLessThan(5_000);
 
     // An avatar on the page's own origin is shown as an image.
-    const own = await mint(t, company, { eventId: event.id, user: { id: "u-own-avatar", name: "Own Avatar", avatarUrl: `${appOrigin(t)}/avatars/own.png` } });
+    const own = await mint(t, company, {
+      eventId: event.id,
+      user: { id: "u-own-avatar", name: "Own Avatar", avatarUrl: `${appOrigin(t)}/avatars/own.png` },
+    });
     await page.goto(pageUrl(t, event.slug, { token: own.token }));
     await waitForState(page, "joined");
     expect(await page.locator("#avatar img").getAttribute("src")).toBe(`${appOrigin(t)}/avatars/own.png`);

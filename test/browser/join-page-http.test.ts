@@ -11,7 +11,8 @@ beforeAll(async () => {
   company = await makeCompany(t);
 });
 
-const get = (path: string, headers: Record<string, string> = {}) => fetch(`${t.url}${path}`, { headers, redirect: "manual" });
+const get = (path: string, headers: Record<string, string> = {}) =>
+  fetch(`${t.url}${path}`, { headers, redirect: "manual" });
 
 /** The JSON config the page was rendered with. */
 async function configOf(response: Response): Promise<any> {
@@ -50,7 +51,11 @@ describe("GET /j/<event>: the join page", () => {
   });
 
   it("shows a PUBLIC event's name and times; a PRIVATE event's name only after joining", async () => {
-    const open = await makeEvent(t, company, { name: "Open day", privacy: "PUBLIC", startsAt: "2030-01-01T10:00:00.000Z" });
+    const open = await makeEvent(t, company, {
+      name: "Open day",
+      privacy: "PUBLIC",
+      startsAt: "2030-01-01T10:00:00.000Z",
+    });
     const config = await configOf(await get(`/j/${open.slug}`));
     expect(config.event).toEqual({
       id: open.id,
@@ -66,7 +71,12 @@ describe("GET /j/<event>: the join page", () => {
     const response = await get(`/j/${secret.slug}`);
     const html = await response.clone().text();
     expect(html).not.toContain("Board meeting");
-    expect((await configOf(response)).event).toEqual({ id: secret.id, ref: secret.slug, privacy: "PRIVATE", knockingEnabled: true });
+    expect((await configOf(response)).event).toEqual({
+      id: secret.id,
+      ref: secret.slug,
+      privacy: "PRIVATE",
+      knockingEnabled: true,
+    });
     expect(html).toContain("<title>Join the event</title>");
   });
 
@@ -77,7 +87,9 @@ describe("GET /j/<event>: the join page", () => {
     const html = await response.clone().text();
     expect(html).not.toContain("<script>alert(1)");
     expect(html.match(/<\/script>/g)).toHaveLength(2); // the config's and the page script's own
-    expect(html).toContain("<title>&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;!-- &amp; &quot;quotes&quot; &#39;single&#39;");
+    expect(html).toContain(
+      "<title>&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;!-- &amp; &quot;quotes&quot; &#39;single&#39;",
+    );
     expect((await configOf(response)).event.name).toBe(name);
   });
 
@@ -112,7 +124,12 @@ describe("GET /j/<event>: the join page", () => {
     // Without a hint (a #token= fragment never reaches the server), the page joins by the slug
     // with the token, which names its company; it cannot be framed.
     const bare = await get(`/j/${slug}`);
-    expect((await configOf(bare.clone())).event).toEqual({ id: null, ref: slug, privacy: null, knockingEnabled: false });
+    expect((await configOf(bare.clone())).event).toEqual({
+      id: null,
+      ref: slug,
+      privacy: null,
+      knockingEnabled: false,
+    });
     expect(bare.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
   });
 
@@ -151,7 +168,11 @@ describe("GET /j/<event>: the join page", () => {
 async function redeem(company: TestCompany, input: Record<string, unknown>): Promise<string> {
   const user = await makeUser(t, company, { name: "Linked User", email: `linked-${Date.now()}@acme.test` });
   const link = ok(
-    await t.gql(`mutation($input: CreateLoginLinkInput!) { createLoginLink(input: $input) { url } }`, { input: { userId: user.id, ...input } }, { key: company.key }),
+    await t.gql(
+      `mutation($input: CreateLoginLinkInput!) { createLoginLink(input: $input) { url } }`,
+      { input: { userId: user.id, ...input } },
+      { key: company.key },
+    ),
   ).createLoginLink;
   const opened = await get(new URL(link.url).pathname);
   expect(opened.status).toBe(303);
@@ -166,18 +187,30 @@ describe("GET /j/<event> with the admit_session cookie of a login link", () => {
     const response = await get(`/j/${event.slug}`, { cookie: `admit_session=${cookie}` });
     expect(response.headers.getSetCookie().some((c) => c.startsWith("admit_session="))).toBe(true);
     const config = await configOf(response);
-    const state = ok(await t.gql(`mutation($t: String!) { heartbeat(sessionToken: $t) { active session { eventId } } }`, { t: config.sessionToken })).heartbeat;
+    const state = ok(
+      await t.gql(`mutation($t: String!) { heartbeat(sessionToken: $t) { active session { eventId } } }`, {
+        t: config.sessionToken,
+      }),
+    ).heartbeat;
     expect(state).toEqual({ active: true, session: { eventId: event.id } });
 
     // Another event's page does not pick it up.
     const other = await makeEvent(t, company);
-    expect((await configOf(await get(`/j/${other.slug}`, { cookie: `admit_session=${cookie}` }))).sessionToken).toBeUndefined();
+    expect(
+      (await configOf(await get(`/j/${other.slug}`, { cookie: `admit_session=${cookie}` }))).sessionToken,
+    ).toBeUndefined();
   });
 
   it("an ended session with a redirectOnExpiryUrl: 303 there and the cookie deleted, unless the address carries a credential", async () => {
-    await updateSettings(t, company, { allowedRedirectOrigins: ["https://app.acme.test"], sessionInactivityTimeoutSeconds: 600 });
+    await updateSettings(t, company, {
+      allowedRedirectOrigins: ["https://app.acme.test"],
+      sessionInactivityTimeoutSeconds: 600,
+    });
     const event = await makeEvent(t, company);
-    const cookie = await redeem(company, { eventId: event.id, redirectOnExpiryUrl: "https://app.acme.test/session-expired" });
+    const cookie = await redeem(company, {
+      eventId: event.id,
+      redirectOnExpiryUrl: "https://app.acme.test/session-expired",
+    });
     t.clock.advance(601);
 
     const minted = await mint(t, company, { eventId: event.id, user: { id: "u-new-credential" } });
@@ -189,7 +222,9 @@ describe("GET /j/<event> with the admit_session cookie of a login link", () => {
     expect(response.status).toBe(303);
     expect(response.headers.get("location")).toBe("https://app.acme.test/session-expired");
     expect(response.headers.get("cache-control")).toBe("no-store");
-    expect(response.headers.getSetCookie().find((c) => c.startsWith("admit_session="))).toMatch(/^admit_session=;.*Max-Age=0/i);
+    expect(response.headers.getSetCookie().find((c) => c.startsWith("admit_session="))).toMatch(
+      /^admit_session=;.*Max-Age=0/i,
+    );
     await updateSettings(t, company, { allowedRedirectOrigins: [], sessionInactivityTimeoutSeconds: 14_400 });
   });
 
@@ -208,18 +243,28 @@ describe("GET /j/<event> with the admit_session cookie of a login link", () => {
     const event = await makeEvent(t, company);
     const cookie = await redeem(company, {});
     const config = await configOf(await get(`/j/${event.slug}`, { cookie: `admit_session=${cookie}` }));
-    const joined = ok(await t.gql(`mutation($input: JoinEventInput!) { joinEvent(input: $input) { role session { eventId } } }`, { input: { event: event.id, credential: config.joinToken } }))
-      .joinEvent;
+    const joined = ok(
+      await t.gql(`mutation($input: JoinEventInput!) { joinEvent(input: $input) { role session { eventId } } }`, {
+        input: { event: event.id, credential: config.joinToken },
+      }),
+    ).joinEvent;
     expect(joined).toEqual({ role: "ATTENDEE", session: { eventId: event.id } });
     const elsewhere = await makeEvent(t, await makeCompany(t));
-    expect((await configOf(await get(`/j/${elsewhere.slug}`, { cookie: `admit_session=${cookie}` }))).joinToken).toBeUndefined();
+    expect(
+      (await configOf(await get(`/j/${elsewhere.slug}`, { cookie: `admit_session=${cookie}` }))).joinToken,
+    ).toBeUndefined();
   });
 
   it("a company-wide sign-in reached from another site asks before joining; from Admit's own pages it joins at once", async () => {
     const event = await makeEvent(t, company);
     const cookie = await redeem(company, {});
     const from = async (site?: string) =>
-      configOf(await get(`/j/${event.slug}`, { cookie: `admit_session=${cookie}`, ...(site ? { "sec-fetch-site": site } : {}) }));
+      configOf(
+        await get(`/j/${event.slug}`, {
+          cookie: `admit_session=${cookie}`,
+          ...(site ? { "sec-fetch-site": site } : {}),
+        }),
+      );
     expect((await from("cross-site")).confirmJoin).toBe(true);
     expect((await from("same-site")).confirmJoin).toBe(true);
     expect((await from()).confirmJoin).toBe(true);
@@ -235,7 +280,13 @@ describe("liveEvent: who is in, for an organizer session of the event", () => {
     const event = await makeEvent(t, company, { name: "Town hall", organizers: [{ userId: "boss" }] });
     const boss = await mintAndJoin(t, company, event.id, {}, { id: "boss", name: "The Boss" });
     t.clock.advance(1);
-    const attendee = await mintAndJoin(t, company, event.id, {}, { id: "someone", name: "Someone", email: "someone@acme.test" });
+    const attendee = await mintAndJoin(
+      t,
+      company,
+      event.id,
+      {},
+      { id: "someone", name: "Someone", email: "someone@acme.test" },
+    );
     const left = await mintAndJoin(t, company, event.id, {}, { id: "gone", name: "Gone" });
     ok(await t.gql(`mutation($t: String!) { leaveEvent(sessionToken: $t) { id } }`, { t: left.sessionToken }));
     // Another event's people are not this organizer's business.
@@ -254,9 +305,17 @@ describe("liveEvent: who is in, for an organizer session of the event", () => {
   it("its joinRequests answer the same organizer", async () => {
     const event = await makeEvent(t, company, { knockingEnabled: true, organizers: [{ email: "org@acme.test" }] });
     const organizer = await mintAndJoin(t, company, event.id, {}, { id: "org", name: "Org", email: "org@acme.test" });
-    ok(await t.gql(`mutation($input: RequestToJoinInput!) { requestToJoin(input: $input) { secret } }`, { input: { event: event.id, name: "Knocker" } }));
+    ok(
+      await t.gql(`mutation($input: RequestToJoinInput!) { requestToJoin(input: $input) { secret } }`, {
+        input: { event: event.id, name: "Knocker" },
+      }),
+    );
     const live = ok(
-      await t.gql(`query { liveEvent { event { joinRequests(status: PENDING) { edges { node { name status } } } } } }`, {}, { key: organizer.sessionToken }),
+      await t.gql(
+        `query { liveEvent { event { joinRequests(status: PENDING) { edges { node { name status } } } } } }`,
+        {},
+        { key: organizer.sessionToken },
+      ),
     ).liveEvent;
     expect(live.event.joinRequests.edges).toEqual([{ node: { name: "Knocker", status: "PENDING" } }]);
   });
@@ -290,8 +349,11 @@ describe("liveEvent: who is in, for an organizer session of the event", () => {
   it("guests show as guests", async () => {
     const event = await makeEvent(t, company, { privacy: "PUBLIC", organizers: [{ userId: "host" }] });
     const host = await mintAndJoin(t, company, event.id, {}, { id: "host", name: "Host" });
-    const guest = ok(await t.gql(`mutation($input: JoinEventInput!) { joinEvent(input: $input) { session { id } } }`, { input: { event: event.id, displayName: "Walk-in" } }))
-      .joinEvent;
+    const guest = ok(
+      await t.gql(`mutation($input: JoinEventInput!) { joinEvent(input: $input) { session { id } } }`, {
+        input: { event: event.id, displayName: "Walk-in" },
+      }),
+    ).joinEvent;
     const live = ok(await t.gql(LIVE, {}, { key: host.sessionToken })).liveEvent;
     expect(live.participants.find((p: { sessionId: string }) => p.sessionId === guest.session.id)).toEqual({
       sessionId: guest.session.id,

@@ -21,7 +21,12 @@ beforeAll(async () => {
 const WIDTHS = [390, 1280] as const;
 
 async function open(browser: Browser, width: number, colorScheme: "light" | "dark" = "light") {
-  const context = await browser.newContext({ viewport: { width, height: 720 }, locale: "en-US", timezoneId: "Europe/Paris", colorScheme });
+  const context = await browser.newContext({
+    viewport: { width, height: 720 },
+    locale: "en-US",
+    timezoneId: "Europe/Paris",
+    colorScheme,
+  });
   return { context, page: await context.newPage() };
 }
 
@@ -53,7 +58,12 @@ const hour = 3600_000;
 /** Times of an event live now that starts and ends on the same day in the reader's zone (Paris). */
 function todayTimes() {
   const now = new Date(t.clock.now());
-  const [h, m] = new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Paris", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+  const [h, m] = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Europe/Paris",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  })
     .format(now)
     .split(":")
     .map(Number);
@@ -61,7 +71,10 @@ function todayTimes() {
   const before = Math.max(0, Math.min(30, sinceMidnight - 1));
   const after = Math.max(1, Math.min(60, 24 * 60 - sinceMidnight - 1));
   const minute = hour / 60;
-  return { startsAt: new Date(now.getTime() - before * minute).toISOString(), endsAt: new Date(now.getTime() + after * minute).toISOString() };
+  return {
+    startsAt: new Date(now.getTime() - before * minute).toISOString(),
+    endsAt: new Date(now.getTime() + after * minute).toISOString(),
+  };
 }
 
 describeInBrowser("the join page's states at 390 and 1280 px", () => {
@@ -94,9 +107,16 @@ describeInBrowser("the join page's states at 390 and 1280 px", () => {
       await expectTouchTargets(page);
       await screenshot(page, `in-session-presenter-${width}`);
 
-      const [session] = ok(await t.gql(`query($id: ID!) { event(id: $id) { sessions { edges { node { id } } } } }`, { id: event.id }, { key: company.key })).event
-        .sessions.edges;
-      ok(await t.gql(`mutation($id: ID!) { endSession(id: $id) { id } }`, { id: session.node.id }, { key: company.key }));
+      const [session] = ok(
+        await t.gql(
+          `query($id: ID!) { event(id: $id) { sessions { edges { node { id } } } } }`,
+          { id: event.id },
+          { key: company.key },
+        ),
+      ).event.sessions.edges;
+      ok(
+        await t.gql(`mutation($id: ID!) { endSession(id: $id) { id } }`, { id: session.node.id }, { key: company.key }),
+      );
       await waitForState(page, "ended");
       expect(await textOf(page, "#ended-reason")).toBe("An organizer removed you from the event.");
       expect(await page.isVisible("#rejoin")).toBe(false); // removed: no way back in with the same link
@@ -108,7 +128,10 @@ describeInBrowser("the join page's states at 390 and 1280 px", () => {
   it("Leave, then Rejoin with the credential kept in memory (never in the address or storage)", async () => {
     for (const width of WIDTHS) {
       const event = await makeEvent(t, company, { name: "Weekly sync" });
-      const minted = await mint(t, company, { eventId: event.id, user: { id: `u-rejoin-${width}-${Date.now()}`, name: "Alan Turing" } });
+      const minted = await mint(t, company, {
+        eventId: event.id,
+        user: { id: `u-rejoin-${width}-${Date.now()}`, name: "Alan Turing" },
+      });
       const { context, page } = await open(b.browser, width);
       await page.goto(pageUrl(t, event.slug, { token: minted.token }));
       await waitForState(page, "joined");
@@ -120,7 +143,9 @@ describeInBrowser("the join page's states at 390 and 1280 px", () => {
       await screenshot(page, `rejoin-available-${width}`);
 
       expect(page.url()).not.toContain(minted.token);
-      const storage = await page.evaluate<string>(`JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage)])`);
+      const storage = await page.evaluate<string>(
+        `JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage)])`,
+      );
       expect(storage).not.toContain(minted.token);
 
       await page.getByRole("button", { name: "Rejoin" }).click();
@@ -128,9 +153,18 @@ describeInBrowser("the join page's states at 390 and 1280 px", () => {
       expect(await textOf(page, "#user-name")).toBe("Alan Turing");
       expect(await page.isEnabled("#leave")).toBe(true);
       const sessions = ok(
-        await t.gql(`query($id: ID!) { event(id: $id) { sessions { edges { node { active endReason } } } } }`, { id: event.id }, { key: company.key }),
+        await t.gql(
+          `query($id: ID!) { event(id: $id) { sessions { edges { node { active endReason } } } } }`,
+          { id: event.id },
+          { key: company.key },
+        ),
       ).event.sessions.edges.map((e: { node: unknown }) => e.node);
-      expect(sessions).toEqual(expect.arrayContaining([{ active: true, endReason: null }, { active: false, endReason: "LEFT" }]));
+      expect(sessions).toEqual(
+        expect.arrayContaining([
+          { active: true, endReason: null },
+          { active: false, endReason: "LEFT" },
+        ]),
+      );
       await context.close();
     }
 

@@ -2,7 +2,18 @@ import { SignJWT } from "jose";
 import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, makeUser, TestCompany } from "../support/factories";
 import { addPrincipals, mint } from "../join/join-helpers";
-import { appOrigin, describeInBrowser, focusedId, newPage, pageUrl, screenshot, textOf, tokenUrl, useBrowser, waitForState } from "./browser-helpers";
+import {
+  appOrigin,
+  describeInBrowser,
+  focusedId,
+  newPage,
+  pageUrl,
+  screenshot,
+  textOf,
+  tokenUrl,
+  useBrowser,
+  waitForState,
+} from "./browser-helpers";
 
 jest.setTimeout(60_000);
 
@@ -15,11 +26,16 @@ beforeAll(async () => {
 
 const SESSIONS = `query($id: ID!) { event(id: $id) { sessions(first: 50) { edges { node { id active endReason role user { externalId name } } } } } }`;
 const sessionsOf = async (eventId: string) =>
-  ok(await t.gql(SESSIONS, { id: eventId }, { key: company.key })).event.sessions.edges.map((e: { node: unknown }) => e.node);
+  ok(await t.gql(SESSIONS, { id: eventId }, { key: company.key })).event.sessions.edges.map(
+    (e: { node: unknown }) => e.node,
+  );
 
 describeInBrowser("the join page in a real browser", () => {
   it("joins by link: the event, who you are and your role; the credential is gone from the address and the history", async () => {
-    const event = await makeEvent(t, company, { name: "Quarterly all-hands", startsAt: new Date(Date.now() - 60_000).toISOString() });
+    const event = await makeEvent(t, company, {
+      name: "Quarterly all-hands",
+      startsAt: new Date(Date.now() - 60_000).toISOString(),
+    });
     const user = { id: `u-ada-${Date.now()}`, name: "Ada Lovelace", email: `ada-${Date.now()}@acme.test` };
     const minted = await mint(t, company, { eventId: event.id, user });
     const { context, page } = await newPage(b.browser);
@@ -40,11 +56,17 @@ describeInBrowser("the join page in a real browser", () => {
     expect(page.url()).not.toContain("token=");
     const cdp = await context.newCDPSession(page);
     const history = (await cdp.send("Page.getNavigationHistory")) as { entries: { url: string }[] };
-    expect(history.entries.map((e) => e.url).filter((u) => u.includes("token") || u.includes(minted.token))).toEqual([]);
+    expect(history.entries.map((e) => e.url).filter((u) => u.includes("token") || u.includes(minted.token))).toEqual(
+      [],
+    );
     expect(history.entries.at(-1)!.url).toBe(page.url());
 
     const [session] = await sessionsOf(event.id);
-    expect(session).toMatchObject({ active: true, role: "ATTENDEE", user: { externalId: user.id, name: "Ada Lovelace" } });
+    expect(session).toMatchObject({
+      active: true,
+      role: "ATTENDEE",
+      user: { externalId: user.id, name: "Ada Lovelace" },
+    });
     await screenshot(page, "joined-attendee");
     await context.close();
   });
@@ -161,7 +183,9 @@ describeInBrowser("the join page in a real browser", () => {
     await waitForState(a.page, "joined");
     t.clock.advance(4 * 3600 + 1);
     await waitForState(a.page, "ended");
-    expect(await textOf(a.page, "#ended-reason")).toBe("Your session expired because it was inactive for too long. Open your link again to rejoin.");
+    expect(await textOf(a.page, "#ended-reason")).toBe(
+      "Your session expired because it was inactive for too long. Open your link again to rejoin.",
+    );
     await a.context.close();
   });
 
@@ -190,7 +214,10 @@ describeInBrowser("the join page in a real browser", () => {
 
   it("takes the credential from a #token= fragment, and a partner's ?code= as PARTNER_JWT; both leave the address", async () => {
     const event = await makeEvent(t, company, { name: "Fragment" });
-    const minted = await mint(t, company, { eventId: event.id, user: { id: `u-frag-${Date.now()}`, name: "Fran Allen" } });
+    const minted = await mint(t, company, {
+      eventId: event.id,
+      user: { id: `u-frag-${Date.now()}`, name: "Fran Allen" },
+    });
     const { context, page } = await newPage(b.browser);
     await page.goto(pageUrl(t, event.slug, {}, `#token=${minted.token}`));
     await waitForState(page, "joined");
@@ -210,7 +237,9 @@ describeInBrowser("the join page in a real browser", () => {
     expect(await textOf(page, "#event-name")).toBe("Second's");
     await page.goto(pageUrl(t, shared));
     await waitForState(page, "error");
-    expect(await textOf(page, "#error-message")).toBe("Several organizations use this address: open the full link you were given.");
+    expect(await textOf(page, "#error-message")).toBe(
+      "Several organizations use this address: open the full link you were given.",
+    );
 
     const bodies: string[] = [];
     page.on("request", (request) => {
@@ -219,12 +248,20 @@ describeInBrowser("the join page in a real browser", () => {
     await page.goto(pageUrl(t, event.slug, { code: "header.payload.signature" }));
     await waitForState(page, "error");
     const joinCall = JSON.parse(bodies.find((body) => body.includes("joinEvent"))!);
-    expect(joinCall.variables.input).toEqual({ event: event.id, credential: "header.payload.signature", credentialType: "PARTNER_JWT" });
+    expect(joinCall.variables.input).toEqual({
+      event: event.id,
+      credential: "header.payload.signature",
+      credentialType: "PARTNER_JWT",
+    });
     expect(page.url()).not.toContain("code=");
 
     // A real partner-signed JWT (HS256 with a partner secret, the kid naming it) joins.
     const partner = ok(
-      await t.gql(`mutation { createPartnerSecret(input: { name: "CRM" }) { secret partnerSecret { id } } }`, {}, { key: company.key }),
+      await t.gql(
+        `mutation { createPartnerSecret(input: { name: "CRM" }) { secret partnerSecret { id } } }`,
+        {},
+        { key: company.key },
+      ),
     ).createPartnerSecret;
     const now = Math.floor(t.clock.now().getTime() / 1000);
     const code = await new SignJWT({ user: { id: `crm-${Date.now()}`, name: "Partner Person" } })
@@ -320,7 +357,9 @@ describeInBrowser("the join page in a real browser", () => {
     await page.goto(pageUrl(t, event.slug));
     await waitForState(page, "guest");
     // maxlength stops typing at 100; a script-filled value shows the server's refusal.
-    await page.locator("#guest-name").evaluate((input, value) => ((input as unknown as { value: string }).value = value), "x".repeat(150));
+    await page
+      .locator("#guest-name")
+      .evaluate((input, value) => ((input as unknown as { value: string }).value = value), "x".repeat(150));
     await page.getByRole("button", { name: "Join" }).click();
     await page.waitForSelector("#guest-error:not([hidden])");
     expect(await textOf(page, "#guest-error")).toBe("Please enter your name (at most 100 characters).");

@@ -1,7 +1,16 @@
 import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
 import { mint } from "../join/join-helpers";
-import { describeInBrowser, focusedId, newPage, pageUrl, screenshot, textOf, useBrowser, waitForState } from "./browser-helpers";
+import {
+  describeInBrowser,
+  focusedId,
+  newPage,
+  pageUrl,
+  screenshot,
+  textOf,
+  useBrowser,
+  waitForState,
+} from "./browser-helpers";
 
 jest.setTimeout(60_000);
 
@@ -44,7 +53,9 @@ describeInBrowser("knocking on a private event from the join page", () => {
     expect(await textOf(organizer.page, "#no-requests")).toBe("Nobody is waiting.");
 
     const visitor = await knock(event.slug, "Katherine Johnson", "katherine@nasa.test");
-    expect(await textOf(visitor.page, "#status")).toBe("Your request was sent. Waiting for an organizer to let you in.");
+    expect(await textOf(visitor.page, "#status")).toBe(
+      "Your request was sent. Waiting for an organizer to let you in.",
+    );
     // The private event's name is not shown before joining.
     expect(await textOf(visitor.page, "#event-name")).toBe("Join the event");
     await screenshot(visitor.page, "lobby-waiting");
@@ -63,11 +74,18 @@ describeInBrowser("knocking on a private event from the join page", () => {
 
     // The organizer's page now lists them among those in, and nobody waiting.
     await organizer.page.waitForSelector(`#participant-count:text-is("2")`);
-    expect(await organizer.page.locator("#participants li").allTextContents()).toEqual(["Hedy Lamarr (you)Organizer", "Katherine JohnsonAttendee"]);
+    expect(await organizer.page.locator("#participants li").allTextContents()).toEqual([
+      "Hedy Lamarr (you)Organizer",
+      "Katherine JohnsonAttendee",
+    ]);
     await organizer.page.waitForSelector("#no-requests:not([hidden])");
 
     const requests = ok(
-      await t.gql(`query($id: ID!) { event(id: $id) { joinRequests { edges { node { name status } } } } }`, { id: event.id }, { key: company.key }),
+      await t.gql(
+        `query($id: ID!) { event(id: $id) { joinRequests { edges { node { name status } } } } }`,
+        { id: event.id },
+        { key: company.key },
+      ),
     ).event.joinRequests.edges;
     expect(requests).toEqual([{ node: { name: "Katherine Johnson", status: "APPROVED" } }]);
     await organizer.context.close();
@@ -95,7 +113,9 @@ describeInBrowser("knocking on a private event from the join page", () => {
     await waitForState(visitor.page, "knock");
     await visitor.page.getByRole("textbox", { name: "Your name" }).fill("Someone");
     // type="email" would stop the form in the browser; a script-set value reaches the server.
-    await visitor.page.locator("#knock-email").evaluate((input) => ((input as unknown as { type: string }).type = "text"));
+    await visitor.page
+      .locator("#knock-email")
+      .evaluate((input) => ((input as unknown as { type: string }).type = "text"));
     await visitor.page.locator("#knock-email").fill("not an email");
     await visitor.page.getByRole("button", { name: "Ask to join" }).click();
     await visitor.page.waitForSelector("#knock-error:not([hidden])");

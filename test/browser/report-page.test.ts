@@ -3,7 +3,16 @@ import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany, TestEvent } from "../support/factories";
 import { join, leave, minuteAfter, register, tokenOf } from "../analytics/analytics-helpers";
 import { addPrincipals, mint } from "../join/join-helpers";
-import { appOrigin, describeInBrowser, pageUrl, recordRequests, screenshot, textOf, useBrowser, waitForState } from "./browser-helpers";
+import {
+  appOrigin,
+  describeInBrowser,
+  pageUrl,
+  recordRequests,
+  screenshot,
+  textOf,
+  useBrowser,
+  waitForState,
+} from "./browser-helpers";
 
 jest.setTimeout(90_000);
 
@@ -20,7 +29,13 @@ const NUMBERS = `query($id: ID!) { eventAnalytics(eventId: $id) {
 
 /** The report page of the event, opened with a fresh report link (its token in the fragment). */
 async function reportUrl(): Promise<string> {
-  const link = ok(await t.gql(`mutation($id: ID!) { createReportLink(eventId: $id) { url } }`, { id: event.id }, { key: company.key })).createReportLink;
+  const link = ok(
+    await t.gql(
+      `mutation($id: ID!) { createReportLink(eventId: $id) { url } }`,
+      { id: event.id },
+      { key: company.key },
+    ),
+  ).createReportLink;
   const url = new URL(link.url);
   return `${appOrigin(t)}${url.pathname}${url.hash}`;
 }
@@ -32,7 +47,8 @@ beforeAll(async () => {
   event = await makeEvent(t, company, { name: "Quarterly all-hands", maxSessionsPerUser: 3 });
   const firms = ["Acme", "Acme", "Acme", "Globex", "Globex", "Initech"];
   const regs = [];
-  for (const [i, firm] of firms.entries()) regs.push(await register(t, company, event, `person${i}@example.com`, { company: firm }));
+  for (const [i, firm] of firms.entries())
+    regs.push(await register(t, company, event, `person${i}@example.com`, { company: firm }));
   await register(t, company, event, "absent@example.com", { company: "Acme" });
   // Joins a minute apart, leaves staggered: a timeline with a shape.
   const T0 = minuteAfter(t);
@@ -50,7 +66,11 @@ beforeAll(async () => {
 describeInBrowser("the event report page in a real browser", () => {
   it("shows eventAnalytics's numbers, both charts with their tables, the attendees, and asks nothing of another origin", async () => {
     const expected = ok(await t.gql(NUMBERS, { id: event.id }, { key: company.key })).eventAnalytics;
-    const context = await b.browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: "light", acceptDownloads: true });
+    const context = await b.browser.newContext({
+      viewport: { width: 1280, height: 900 },
+      colorScheme: "light",
+      acceptDownloads: true,
+    });
     const requests = recordRequests(context);
     const page = await context.newPage();
     const errors: string[] = [];
@@ -60,21 +80,40 @@ describeInBrowser("the event report page in a real browser", () => {
     await page.waitForSelector(`main[data-state="ready"]`, { timeout: 20_000 });
 
     expect(await textOf(page, "#event-name")).toBe("Quarterly all-hands: report");
-    for (const name of ["registrants", "attendees", "attendanceRate", "sessions", "totalAttendanceSeconds", "averageAttendanceSeconds", "peakConcurrentSessions"]) {
-      expect([name, await page.getAttribute(`dd[data-metric="${name}"]`, "data-value")]).toEqual([name, String(expected[name])]);
+    for (const name of [
+      "registrants",
+      "attendees",
+      "attendanceRate",
+      "sessions",
+      "totalAttendanceSeconds",
+      "averageAttendanceSeconds",
+      "peakConcurrentSessions",
+    ]) {
+      expect([name, await page.getAttribute(`dd[data-metric="${name}"]`, "data-value")]).toEqual([
+        name,
+        String(expected[name]),
+      ]);
     }
     expect(await textOf(page, `dd[data-metric="attendees"]`)).toBe("6");
-    expect(await textOf(page, `dd[data-metric="attendanceRate"]`)).toBe(`${Math.round(expected.attendanceRate * 1000) / 10} %`);
+    expect(await textOf(page, `dd[data-metric="attendanceRate"]`)).toBe(
+      `${Math.round(expected.attendanceRate * 1000) / 10} %`,
+    );
 
     // The timeline: an SVG with a text alternative, and the table behind it.
     expect(await page.locator("#timeline-chart svg[role=img] title").count()).toBe(1);
     const active = (await cells(page, "#timeline-table tbody td:nth-child(2)")).map(Number);
     expect(Math.max(...active)).toBe(expected.peakConcurrentSessions);
-    expect((await cells(page, "#timeline-table tbody td:nth-child(3)")).map(Number).reduce((a, n) => a + n, 0)).toBe(expected.sessions);
+    expect((await cells(page, "#timeline-table tbody td:nth-child(3)")).map(Number).reduce((a, n) => a + n, 0)).toBe(
+      expected.sessions,
+    );
     // The breakdown by company, chosen from the attendees' metadata: bars and table as the API says.
     expect(await page.inputValue("#breakdown-key")).toBe("company");
-    expect(await cells(page, "#breakdown-table tbody td:nth-child(1)")).toEqual(expected.breakdown.map((r: { value: string }) => r.value));
-    expect((await cells(page, "#breakdown-table tbody td:nth-child(2)")).map(Number)).toEqual(expected.breakdown.map((r: { attendees: number }) => r.attendees));
+    expect(await cells(page, "#breakdown-table tbody td:nth-child(1)")).toEqual(
+      expected.breakdown.map((r: { value: string }) => r.value),
+    );
+    expect((await cells(page, "#breakdown-table tbody td:nth-child(2)")).map(Number)).toEqual(
+      expected.breakdown.map((r: { attendees: number }) => r.attendees),
+    );
     expect(await page.locator("#breakdown-chart rect.bar").count()).toBe(expected.breakdown.length);
     // The attendees.
     expect(await textOf(page, "#attendee-count")).toBe(String(expected.attendeeList.totalCount));
@@ -94,7 +133,9 @@ describeInBrowser("the event report page in a real browser", () => {
     await page.emulateMedia({ colorScheme: "dark" });
     expect(await background()).toBe("rgb(23, 24, 27)");
     await screenshot(page, "report-1280-dark");
-    expect(requests.filter((r) => !r.startsWith(appOrigin(t)) && !r.startsWith("blob:") && !r.startsWith("data:"))).toEqual([]);
+    expect(
+      requests.filter((r) => !r.startsWith(appOrigin(t)) && !r.startsWith("blob:") && !r.startsWith("data:")),
+    ).toEqual([]);
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -104,7 +145,11 @@ describeInBrowser("the event report page in a real browser", () => {
       const r = await register(t, company, event, `late${i}@example.com`, { company: "Umbrella" });
       await leave(t, await join(t, event, tokenOf(r.joinUrl)));
     }
-    const context = await b.browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: "dark", isMobile: true });
+    const context = await b.browser.newContext({
+      viewport: { width: 390, height: 844 },
+      colorScheme: "dark",
+      isMobile: true,
+    });
     const page = await context.newPage();
     await page.goto(await reportUrl());
     await page.waitForSelector(`main[data-state="ready"]`, { timeout: 20_000 });

@@ -4,7 +4,12 @@ const { execFileSync } = require("node:child_process");
 const { existsSync } = require("node:fs");
 
 exports.findChromium = function findChromium() {
-  for (const path of [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]) {
+  for (const path of [
+    process.env.CHROMIUM_PATH,
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+  ]) {
     if (path && existsSync(path)) return path;
   }
   for (const name of ["chromium", "chromium-browser", "google-chrome"]) {

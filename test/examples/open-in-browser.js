@@ -10,13 +10,22 @@ const { findChromium } = require("./chromium");
   const [url, expected] = process.argv.slice(2);
   const browser = await chromium.launch({
     executablePath: findChromium(),
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   try {
     const page = await browser.newPage();
     await page.goto(url);
     try {
-      await page.waitForFunction((text) => document.getElementById("status").textContent === text, expected, { timeout: 20_000 });
+      await page.waitForFunction((text) => document.getElementById("status").textContent === text, expected, {
+        timeout: 20_000,
+      });
     } catch {
       throw new Error(`#status says "${await page.textContent("#status")}", not "${expected}"`);
     }

@@ -2,7 +2,15 @@ import { useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, makeUser, TestCompany, TestEvent, TestUser } from "../support/factories";
 import { updateSettings } from "../join/join-helpers";
 import { FRESH_COOKIE_SECONDS } from "../../src/http/cookie-session";
-import { BrowserResponse, browserGet, createLink, jwtPayload, openLink, postLogout, sessionCookieOf } from "./login-link-helpers";
+import {
+  BrowserResponse,
+  browserGet,
+  createLink,
+  jwtPayload,
+  openLink,
+  postLogout,
+  sessionCookieOf,
+} from "./login-link-helpers";
 
 /*
  * Requests another site starts in the victim's browser (a link, a redirect, a form): none may end
@@ -33,8 +41,12 @@ async function signedIn(eventId: string | null = event.id): Promise<{ cookie: st
   return { cookie, sessionId: jwtPayload(cookie).sub };
 }
 
-async function sessionOf(id: string): Promise<{ last_seen_at: Date; ended_at: Date | null; end_reason: string | null }> {
-  const [row] = await t.db.dataSource.query("SELECT last_seen_at, ended_at, end_reason FROM sessions WHERE id = $1", [id]);
+async function sessionOf(
+  id: string,
+): Promise<{ last_seen_at: Date; ended_at: Date | null; end_reason: string | null }> {
+  const [row] = await t.db.dataSource.query("SELECT last_seen_at, ended_at, end_reason FROM sessions WHERE id = $1", [
+    id,
+  ]);
   return row;
 }
 
@@ -50,9 +62,16 @@ describe("signing out", () => {
   it("a GET /logout from another site (or a browser that does not say) ends nothing: it asks, with a button that posts", async () => {
     const { cookie, sessionId } = await signedIn();
     for (const headers of [CROSS, SAME_SITE, { "sec-fetch-site": "none" }, {}]) {
-      const page = await browserGet(t, `/logout?redirectTo=${encodeURIComponent(`${APP_ORIGIN}/bye`)}`, cookie, headers);
+      const page = await browserGet(
+        t,
+        `/logout?redirectTo=${encodeURIComponent(`${APP_ORIGIN}/bye`)}`,
+        cookie,
+        headers,
+      );
       expect([page.status, page.location, cookieSet(page)]).toEqual([200, null, false]);
-      expect(page.body).toContain('<form method="post" action="/logout"><input type="hidden" name="redirectTo" value="https://app.acme.test/bye">');
+      expect(page.body).toContain(
+        '<form method="post" action="/logout"><input type="hidden" name="redirectTo" value="https://app.acme.test/bye">',
+      );
       // The form may post here and follow the logout's redirect to the origin it names.
       expect(page.headers.get("content-security-policy")).toContain(`form-action 'self' ${APP_ORIGIN};`);
       expect(await sessionOf(sessionId)).toMatchObject({ ended_at: null });
@@ -94,12 +113,17 @@ describe("signing out", () => {
   it("the landing page signs out with a same-origin POST form, not a link", async () => {
     const { cookie } = await signedIn(null);
     const landing = await browserGet(t, `/c/${company.slug}/`, cookie, OURS);
-    expect(landing.body).toContain('<form method="post" action="/logout"><button type="submit">Sign out</button></form>');
+    expect(landing.body).toContain(
+      '<form method="post" action="/logout"><button type="submit">Sign out</button></form>',
+    );
     expect(landing.body).not.toContain('href="/logout"');
     expect(landing.headers.get("content-security-policy")).toContain("form-action 'self';");
     const out = await postLogout(t, "/logout", cookie);
     expect(out.status).toBe(303);
-    expect(JSON.parse((await browserGet(t, "/session", cookie, OURS)).body)).toMatchObject({ state: "ended", endReason: "REVOKED" });
+    expect(JSON.parse((await browserGet(t, "/session", cookie, OURS)).body)).toMatchObject({
+      state: "ended",
+      endReason: "REVOKED",
+    });
   });
 });
 
@@ -116,7 +140,10 @@ describe("keeping a session alive", () => {
       expect(configOf(page.body)).toMatchObject({ sessionToken: cookie, confirmJoin: true });
 
       const state = await browserGet(t, "/session", cookie, { ...headers, accept: "application/json" });
-      expect([JSON.parse(state.body), cookieSet(state)]).toEqual([{ state: "unconfirmed", redirectTo: null, sessionId, eventId: event.id }, false]);
+      expect([JSON.parse(state.body), cookieSet(state)]).toEqual([
+        { state: "unconfirmed", redirectTo: null, sessionId, eventId: event.id },
+        false,
+      ]);
 
       const landing = await browserGet(t, `/c/${company.slug}/`, cookie, headers);
       expect([landing.status, cookieSet(landing)]).toEqual([200, false]);
@@ -165,6 +192,9 @@ describe("keeping a session alive", () => {
     expect(cookieSet(landed)).toBe(false);
 
     t.clock.advance(FRESH_COOKIE_SECONDS + 1);
-    expect(configOf((await browserGet(t, `/j/${event.slug}`, cookie, CROSS)).body)).toMatchObject({ sessionToken: cookie, confirmJoin: true });
+    expect(configOf((await browserGet(t, `/j/${event.slug}`, cookie, CROSS)).body)).toMatchObject({
+      sessionToken: cookie,
+      confirmJoin: true,
+    });
   });
 });

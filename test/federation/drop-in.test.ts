@@ -4,7 +4,15 @@ import { codeOf, ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, makeUser, TestCompany, TestEvent } from "../support/factories";
 import { addPrincipals, expectRefused, joinRaw, mint, updateSettings } from "../join/join-helpers";
 import { TestJwksServer } from "../support/jwks-server";
-import { addProvider, createSecret, CREATE_SECRET, fresh, PartnerSecret, partnerJoin, REVOKE_SECRET } from "./partner-helpers";
+import {
+  addProvider,
+  createSecret,
+  CREATE_SECRET,
+  fresh,
+  PartnerSecret,
+  partnerJoin,
+  REVOKE_SECRET,
+} from "./partner-helpers";
 import { browserGet, createLink, openLink, postLogout, sessionCookieOf, sessionRow } from "./login-link-helpers";
 
 /*
@@ -28,8 +36,8 @@ beforeAll(async () => {
 });
 
 /** Exactly what an "external auth code" integrator's backend already runs (HS256, no kid). */
-const integratorSign = (payload: object, key = secret.secret, options: jwt.SignOptions = { expiresIn: "7 days" }) => jwt.sign(payload, key, options);
-
+const integratorSign = (payload: object, key = secret.secret, options: jwt.SignOptions = { expiresIn: "7 days" }) =>
+  jwt.sign(payload, key, options);
 
 describe("partner JWTs signed exactly as integrators already sign them", () => {
   it("jwt.sign({ user: { id, email } }, secret, { expiresIn: '7 days' }): created just in time, extra keys kept, a numeric id as text", async () => {
@@ -39,7 +47,12 @@ describe("partner JWTs signed exactly as integrators already sign them", () => {
     expect(JSON.parse(Buffer.from(token.split(".")[0], "base64url").toString())).toEqual({ alg: "HS256", typ: "JWT" });
     const joined = ok(await partnerJoin(t, event.id, token)).joinEvent;
     expect(joined.role).toBe("ATTENDEE");
-    expect(joined.session.user).toMatchObject({ externalId: String(id), email, name: "Ada", metadata: { plan: "pro" } });
+    expect(joined.session.user).toMatchObject({
+      externalId: String(id),
+      email,
+      name: "Ada",
+      metadata: { plan: "pro" },
+    });
   });
 
   it("{ id } names an existing user by Admit's id or the external id; { email } too; id wins over email", async () => {
@@ -53,7 +66,9 @@ describe("partner JWTs signed exactly as integrators already sign them", () => {
     const byEmail = ok(await partnerJoin(t, event.id, integratorSign({ email: bobEmail.toUpperCase() }))).joinEvent;
     expect(byEmail.session.user.externalId).toBe(bob.externalId);
     // Nobody: no user is created from an id or an email alone.
-    expect(codeOf(await partnerJoin(t, event.id, integratorSign({ id: `nobody-${uid()}` })))).toBe("INVALID_CREDENTIALS");
+    expect(codeOf(await partnerJoin(t, event.id, integratorSign({ id: `nobody-${uid()}` })))).toBe(
+      "INVALID_CREDENTIALS",
+    );
   });
 
   it("without kid, every active secret is tried: a rotated-in secret works, a revoked one does not", async () => {
@@ -64,9 +79,13 @@ describe("partner JWTs signed exactly as integrators already sign them", () => {
     ok(await partnerJoin(t, otherEvent.id, integratorSign({ user: { id: `a-${uid()}` } }, first.secret)));
     ok(await partnerJoin(t, otherEvent.id, integratorSign({ user: { id: `b-${uid()}` } }, second.secret)));
     // Another company's secret opens nothing here.
-    expect(codeOf(await partnerJoin(t, otherEvent.id, integratorSign({ user: { id: `c-${uid()}` } }, secret.secret)))).toBe("TOKEN_INVALID");
+    expect(
+      codeOf(await partnerJoin(t, otherEvent.id, integratorSign({ user: { id: `c-${uid()}` } }, secret.secret))),
+    ).toBe("TOKEN_INVALID");
     ok(await t.gql(REVOKE_SECRET, { id: first.id }, { key: other.key }));
-    expect(codeOf(await partnerJoin(t, otherEvent.id, integratorSign({ user: { id: `d-${uid()}` } }, first.secret)))).toBe("TOKEN_INVALID");
+    expect(
+      codeOf(await partnerJoin(t, otherEvent.id, integratorSign({ user: { id: `d-${uid()}` } }, first.secret))),
+    ).toBe("TOKEN_INVALID");
     // At most five active secrets: the sixth is refused until one is revoked.
     for (let i = 0; i < 4; i++) await createSecret(t, other, `extra-${i}`);
     expect(codeOf(await t.gql(CREATE_SECRET, { input: { name: "sixth" } }, { key: other.key }))).toBe("BAD_USER_INPUT");
@@ -86,7 +105,16 @@ describe("partner JWTs signed exactly as integrators already sign them", () => {
     ]) {
       await expectRefused(t, () => partnerJoin(t, event.id, token), "TOKEN_INVALID");
     }
-    await expectRefused(t, () => partnerJoin(t, event.id, integratorSign({ ...user(), exp: Math.floor(Date.now() / 1000) - 120 }, secret.secret, {})), "TOKEN_EXPIRED");
+    await expectRefused(
+      t,
+      () =>
+        partnerJoin(
+          t,
+          event.id,
+          integratorSign({ ...user(), exp: Math.floor(Date.now() / 1000) - 120 }, secret.secret, {}),
+        ),
+      "TOKEN_EXPIRED",
+    );
   });
 
   it("partnerTokenMaxTtlSeconds: up to 30 days; a shorter limit refuses longer tokens", async () => {
@@ -95,12 +123,29 @@ describe("partner JWTs signed exactly as integrators already sign them", () => {
     const otherEvent = await makeEvent(t, other);
     const key = await createSecret(t, other);
     const set = (value: number) => t.gql(SETTINGS, { input: { partnerTokenMaxTtlSeconds: value } }, { key: other.key });
-    expect(ok(await t.gql(`query { company { settings { partnerTokenMaxTtlSeconds } } }`, {}, { key: other.key })).company.settings.partnerTokenMaxTtlSeconds).toBe(604_800);
+    expect(
+      ok(await t.gql(`query { company { settings { partnerTokenMaxTtlSeconds } } }`, {}, { key: other.key })).company
+        .settings.partnerTokenMaxTtlSeconds,
+    ).toBe(604_800);
     expect(codeOf(await set(30 * 86_400 + 1))).toBe("BAD_USER_INPUT");
     expect(ok(await set(30 * 86_400)).updateCompanySettings.settings.partnerTokenMaxTtlSeconds).toBe(2_592_000);
-    ok(await partnerJoin(t, otherEvent.id, integratorSign({ user: { id: `l-${uid()}` } }, key.secret, { expiresIn: "20 days" })));
+    ok(
+      await partnerJoin(
+        t,
+        otherEvent.id,
+        integratorSign({ user: { id: `l-${uid()}` } }, key.secret, { expiresIn: "20 days" }),
+      ),
+    );
     ok(await set(86_400));
-    expect(codeOf(await partnerJoin(t, otherEvent.id, integratorSign({ user: { id: `l-${uid()}` } }, key.secret, { expiresIn: "2 days" })))).toBe("TOKEN_INVALID");
+    expect(
+      codeOf(
+        await partnerJoin(
+          t,
+          otherEvent.id,
+          integratorSign({ user: { id: `l-${uid()}` } }, key.secret, { expiresIn: "2 days" }),
+        ),
+      ),
+    ).toBe("TOKEN_INVALID");
   });
 });
 
@@ -108,7 +153,11 @@ describe("logout follows the login link's redirect", () => {
   it("with no redirectTo (or one not allowed) it goes to redirectOnExpiryUrl; an allowed redirectTo wins; no redirect known: Admit's page", async () => {
     const user = await makeUser(t, company, { name: "Lin" });
     const open = async (redirectOnExpiryUrl?: string) => {
-      const link = await createLink(t, company, { userId: user.id, eventId: event.id, ...(redirectOnExpiryUrl ? { redirectOnExpiryUrl } : {}) });
+      const link = await createLink(t, company, {
+        userId: user.id,
+        eventId: event.id,
+        ...(redirectOnExpiryUrl ? { redirectOnExpiryUrl } : {}),
+      });
       const opened = await openLink(t, link.code);
       expect(opened.status).toBe(303);
       return sessionCookieOf(opened).value;
@@ -118,10 +167,18 @@ describe("logout follows the login link's redirect", () => {
     expect(out.status).toBe(303);
     expect(out.location).toBe("https://app.acme.test/signed-out");
 
-    const notAllowed = await postLogout(t, `/logout?redirectTo=${encodeURIComponent("https://evil.test/")}`, await open("https://app.acme.test/bye"));
+    const notAllowed = await postLogout(
+      t,
+      `/logout?redirectTo=${encodeURIComponent("https://evil.test/")}`,
+      await open("https://app.acme.test/bye"),
+    );
     expect(notAllowed.location).toBe("https://app.acme.test/bye");
 
-    const named = await postLogout(t, `/logout?redirectTo=${encodeURIComponent("https://app.acme.test/chosen")}`, await open("https://app.acme.test/bye"));
+    const named = await postLogout(
+      t,
+      `/logout?redirectTo=${encodeURIComponent("https://app.acme.test/chosen")}`,
+      await open("https://app.acme.test/bye"),
+    );
     expect(named.location).toBe("https://app.acme.test/chosen");
 
     const plain = await postLogout(t, "/logout", await open());
@@ -150,20 +207,41 @@ describe("validateToken for every credential kind", () => {
     const externalId = `org-${uid()}`;
     await addPrincipals(t, company, event.id, "ORGANIZER", [{ userId: externalId }]);
     const token = integratorSign({ user: { id: externalId, email: `${externalId}@acme.test` } });
-    const keyless = ok(await t.gql(VALIDATE_KEYLESS, { token, type: "PARTNER_JWT", event: `${company.slug}/${event.slug}` })).validateToken;
-    expect(keyless).toMatchObject({ valid: true, errorCode: null, tokenType: "partner_jwt", admits: { role: "ORGANIZER" } });
+    const keyless = ok(
+      await t.gql(VALIDATE_KEYLESS, { token, type: "PARTNER_JWT", event: `${company.slug}/${event.slug}` }),
+    ).validateToken;
+    expect(keyless).toMatchObject({
+      valid: true,
+      errorCode: null,
+      tokenType: "partner_jwt",
+      admits: { role: "ORGANIZER" },
+    });
     expect(keyless.claims.user).toEqual({ id: externalId, email: `${externalId}@acme.test` });
     // The user behind it is not the holder's to read without a key.
-    const userless = await t.gql(`query($token: String!) { validateToken(token: $token, credentialType: PARTNER_JWT, event: "${event.id}") { admits { user { externalId } } } }`, { token });
+    const userless = await t.gql(
+      `query($token: String!) { validateToken(token: $token, credentialType: PARTNER_JWT, event: "${event.id}") { admits { user { externalId } } } }`,
+      { token },
+    );
     expect(codeOf(userless)).toBe(undefined); // not created yet: null, nothing to refuse
     ok(await partnerJoin(t, event.id, token));
-    const created = await t.gql(`query($token: String!) { validateToken(token: $token, credentialType: PARTNER_JWT, event: "${event.id}") { admits { user { externalId } } } }`, { token });
+    const created = await t.gql(
+      `query($token: String!) { validateToken(token: $token, credentialType: PARTNER_JWT, event: "${event.id}") { admits { user { externalId } } } }`,
+      { token },
+    );
     expect(codeOf(created)).toBe("FORBIDDEN");
     // With the company's key, everything; without an event, the key names the company and the role is unknown.
     const keyed = ok(await t.gql(VALIDATE, { token, type: "PARTNER_JWT" }, { key: company.key })).validateToken;
     expect(keyed).toMatchObject({ valid: true, admits: { role: null, event: null, user: { externalId } } });
     // Validating changed nothing and joined nobody twice.
-    expect(ok(await t.gql(VALIDATE, { token: integratorSign({ user: { id: "x" } }, "wrong-secret-wrong-secret-wrong-secret"), type: "PARTNER_JWT", event: event.id })).validateToken).toMatchObject({
+    expect(
+      ok(
+        await t.gql(VALIDATE, {
+          token: integratorSign({ user: { id: "x" } }, "wrong-secret-wrong-secret-wrong-secret"),
+          type: "PARTNER_JWT",
+          event: event.id,
+        }),
+      ).validateToken,
+    ).toMatchObject({
       valid: false,
       errorCode: "TOKEN_INVALID",
       claims: null,
@@ -177,9 +255,18 @@ describe("validateToken for every credential kind", () => {
       const issuer = `${idp.baseUrl}/realms/acme`;
       await addProvider(t, company, { name: "SSO", issuer, jwksUri: idp.jwksUri, audience: "admit" });
       const sub = `sso-${uid()}`;
-      const idToken = await idp.sign(fresh(t, { iss: issuer, aud: "admit", sub, email: `${sub}@acme.test`, email_verified: true }));
-      const result = ok(await t.gql(VALIDATE, { token: idToken, type: "OIDC_ID_TOKEN", event: event.id }, { key: company.key })).validateToken;
-      expect(result).toMatchObject({ valid: true, tokenType: "oidc_id_token", claims: { sub, iss: issuer }, admits: { role: "ATTENDEE", event: { id: event.id }, user: null } });
+      const idToken = await idp.sign(
+        fresh(t, { iss: issuer, aud: "admit", sub, email: `${sub}@acme.test`, email_verified: true }),
+      );
+      const result = ok(
+        await t.gql(VALIDATE, { token: idToken, type: "OIDC_ID_TOKEN", event: event.id }, { key: company.key }),
+      ).validateToken;
+      expect(result).toMatchObject({
+        valid: true,
+        tokenType: "oidc_id_token",
+        claims: { sub, iss: issuer },
+        admits: { role: "ATTENDEE", event: { id: event.id }, user: null },
+      });
     } finally {
       await idp.stop();
     }
@@ -191,7 +278,12 @@ describe("validateToken for every credential kind", () => {
     const link = await createLink(t, company, { userId: user.id, eventId: event.id });
     for (let i = 0; i < 2; i++) {
       const result = ok(await t.gql(VALIDATE_KEYLESS, { token: link.code, type: "LOGIN_LINK" })).validateToken;
-      expect(result).toMatchObject({ valid: true, tokenType: "login_link", claims: { jti: link.id, sub: user.externalId, evt: event.id }, admits: { role: "PRESENTER" } });
+      expect(result).toMatchObject({
+        valid: true,
+        tokenType: "login_link",
+        claims: { jti: link.id, sub: user.externalId, evt: event.id },
+        admits: { role: "PRESENTER" },
+      });
     }
     const opened = await openLink(t, link.code);
     expect(opened.status).toBe(303);
@@ -204,7 +296,11 @@ describe("validateToken for every credential kind", () => {
   it("Admit's own join token: whom it admits in the event it opens", async () => {
     const minted = await mint(t, company, { eventId: event.id, user: { id: `own-${uid()}` }, role: "PRESENTER" });
     const result = ok(await t.gql(VALIDATE, { token: minted.token }, { key: company.key })).validateToken;
-    expect(result).toMatchObject({ valid: true, tokenType: "join", admits: { role: "PRESENTER", event: { id: event.id }, user: null } });
+    expect(result).toMatchObject({
+      valid: true,
+      tokenType: "join",
+      admits: { role: "PRESENTER", event: { id: event.id }, user: null },
+    });
   });
 });
 
@@ -212,7 +308,10 @@ describe("a company-wide link leads somewhere", () => {
   it("its joinUrl opens the company page, which lists live and upcoming events, not ended ones", async () => {
     const other = await makeCompany(t, { name: "Globex" });
     const live = await makeEvent(t, other, { name: "Live one" });
-    const later = await makeEvent(t, other, { name: "Later one", startsAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const later = await makeEvent(t, other, {
+      name: "Later one",
+      startsAt: new Date(Date.now() + 86_400_000).toISOString(),
+    });
     const over = await makeEvent(t, other, { name: "Over one" });
     ok(await t.gql(`mutation($id: ID!) { endEvent(id: $id) { id } }`, { id: over.id }, { key: other.key }));
     const minted = await mint(t, other, { eventSpecific: false, user: { id: `wide-${uid()}` } });
@@ -241,14 +340,23 @@ describe("a company-wide link leads somewhere", () => {
     const minted = await mint(t, other, { eventSpecific: false, user: { id: `refs-${uid()}` } });
     for (const ref of [target.id, target.slug, `${other.slug}/${target.slug}`]) {
       ok(await joinRaw(t, { event: ref, credential: minted.token }));
-      ok(await t.gql(`mutation($input: RequestToJoinInput!) { requestToJoin(input: $input) { secret } }`, { input: { event: ref, name: "Knocker" } }));
-      const csv = await fetch(`${t.url}/c/${other.slug}/events/${encodeURIComponent(ref.includes("/") ? target.slug : ref)}/attendees.csv`, {
-        headers: { authorization: `Bearer ${other.key}` },
-      });
+      ok(
+        await t.gql(`mutation($input: RequestToJoinInput!) { requestToJoin(input: $input) { secret } }`, {
+          input: { event: ref, name: "Knocker" },
+        }),
+      );
+      const csv = await fetch(
+        `${t.url}/c/${other.slug}/events/${encodeURIComponent(ref.includes("/") ? target.slug : ref)}/attendees.csv`,
+        {
+          headers: { authorization: `Bearer ${other.key}` },
+        },
+      );
       expect(csv.status).toBe(200);
     }
     // Another company's slug in front of the event is no way in.
-    expect(codeOf(await joinRaw(t, { event: `${company.slug}/${target.slug}`, credential: minted.token }))).toBe("NOT_FOUND");
+    expect(codeOf(await joinRaw(t, { event: `${company.slug}/${target.slug}`, credential: minted.token }))).toBe(
+      "NOT_FOUND",
+    );
   });
 });
 
@@ -292,11 +400,17 @@ describe("a standard OAuth client (openid-client) works unchanged", () => {
     expect(joined.role).toBe("ATTENDEE");
 
     // The same client told to use HTTP Basic still works; a wrong secret is a 401 (invalid_client) either way.
-    const basic = await oauth.discovery(new URL(issuer), company.slug, undefined, oauth.ClientSecretBasic(company.key), {
-      algorithm: "oauth2",
-      execute: [oauth.allowInsecureRequests],
-      [oauth.customFetch]: loopback,
-    });
+    const basic = await oauth.discovery(
+      new URL(issuer),
+      company.slug,
+      undefined,
+      oauth.ClientSecretBasic(company.key),
+      {
+        algorithm: "oauth2",
+        execute: [oauth.allowInsecureRequests],
+        [oauth.customFetch]: loopback,
+      },
+    );
     const viaBasic = await oauth.genericGrantRequest(basic, "urn:ietf:params:oauth:grant-type:token-exchange", {
       subject_token: integratorSign({ user: { id: `oauth-${uid()}` } }),
       subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
@@ -308,7 +422,10 @@ describe("a standard OAuth client (openid-client) works unchanged", () => {
       [oauth.customFetch]: loopback,
     });
     await expect(
-      oauth.genericGrantRequest(wrong, "urn:ietf:params:oauth:grant-type:token-exchange", { subject_token: subject, subject_token_type: "urn:ietf:params:oauth:token-type:jwt" }),
+      oauth.genericGrantRequest(wrong, "urn:ietf:params:oauth:grant-type:token-exchange", {
+        subject_token: subject,
+        subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+      }),
     ).rejects.toMatchObject({ status: 401 });
   });
 
@@ -322,12 +439,18 @@ describe("a standard OAuth client (openid-client) works unchanged", () => {
         ...fields,
       }).toString();
     const post = (body: string, headers: Record<string, string> = {}) =>
-      fetch(`${t.url}/oauth/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body });
+      fetch(`${t.url}/oauth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+        body,
+      });
     expect((await post(form({ client_id: company.slug, client_secret: company.key }))).status).toBe(200);
     const mismatch = await post(form({ client_id: other.slug, client_secret: company.key }));
     expect(mismatch.status).toBe(401);
     expect(((await mismatch.json()) as { error: string }).error).toBe("invalid_client");
-    const both = await post(form({ client_id: company.slug, client_secret: company.key }), { authorization: `Bearer ${company.key}` });
+    const both = await post(form({ client_id: company.slug, client_secret: company.key }), {
+      authorization: `Bearer ${company.key}`,
+    });
     expect(both.status).toBe(400);
     expect(((await both.json()) as { error: string }).error).toBe("invalid_request");
   });

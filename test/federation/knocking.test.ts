@@ -1,7 +1,16 @@
 import { createHash } from "node:crypto";
 import { codeOf, GqlResponse, ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany, TestEvent } from "../support/factories";
-import { addPrincipals, BEAT, dbState, decodePart, expectRefused, joinRaw, mintAndJoin, updateSettings } from "../join/join-helpers";
+import {
+  addPrincipals,
+  BEAT,
+  dbState,
+  decodePart,
+  expectRefused,
+  joinRaw,
+  mintAndJoin,
+  updateSettings,
+} from "../join/join-helpers";
 
 const t = useTestApp();
 
@@ -61,7 +70,14 @@ describe("requestToJoin", () => {
     await updateSettings(t, company, { joinRequestTtlSeconds: 600 });
     const event = await privateEvent(company);
     const { request, secret } = await knock(`${company.slug}/${event.slug}`, "  Kim Lee ", "Kim@Example.com");
-    expect(request).toMatchObject({ eventId: event.id, status: "PENDING", name: "Kim Lee", email: "Kim@Example.com", role: null, credential: null });
+    expect(request).toMatchObject({
+      eventId: event.id,
+      status: "PENDING",
+      name: "Kim Lee",
+      email: "Kim@Example.com",
+      role: null,
+      credential: null,
+    });
     expect(new Date(request.expiresAt).getTime() - t.clock.now().getTime()).toBe(600_000);
     expect(secret).toMatch(/^jrq_[A-Za-z0-9_-]{43}$/);
 
@@ -84,15 +100,33 @@ describe("requestToJoin", () => {
 
     const event = await privateEvent(company);
     await expectRefused(t, () => t.gql(KNOCK, { input: { event: event.id, name: "   " } }), "BAD_USER_INPUT", "name");
-    await expectRefused(t, () => t.gql(KNOCK, { input: { event: event.id, name: "Kim", email: "not an email" } }), "BAD_USER_INPUT", "email");
-    await expectRefused(t, () => t.gql(KNOCK, { input: { event: event.id, name: "K\u0000m" } }), "BAD_USER_INPUT", "name");
-    await expectRefused(t, () => t.gql(KNOCK, { input: { event: "00000000-0000-4000-8000-000000000000", name: "Kim" } }), "NOT_FOUND");
+    await expectRefused(
+      t,
+      () => t.gql(KNOCK, { input: { event: event.id, name: "Kim", email: "not an email" } }),
+      "BAD_USER_INPUT",
+      "email",
+    );
+    await expectRefused(
+      t,
+      () => t.gql(KNOCK, { input: { event: event.id, name: "K\u0000m" } }),
+      "BAD_USER_INPUT",
+      "name",
+    );
+    await expectRefused(
+      t,
+      () => t.gql(KNOCK, { input: { event: "00000000-0000-4000-8000-000000000000", name: "Kim" } }),
+      "NOT_FOUND",
+    );
   });
 
   it("leaves joinEvent without a credential CREDENTIAL_REQUIRED on a knocking event", async () => {
     const company = await makeCompany(t);
     const event = await privateEvent(company);
-    const refused = await expectRefused(t, () => joinRaw(t, { event: event.id, displayName: "Kim" }), "CREDENTIAL_REQUIRED");
+    const refused = await expectRefused(
+      t,
+      () => joinRaw(t, { event: event.id, displayName: "Kim" }),
+      "CREDENTIAL_REQUIRED",
+    );
     expect(refused.errors![0].message).toMatch(/requestToJoin/);
   });
 });
@@ -106,20 +140,31 @@ describe("the knock, approved", () => {
     expect(await poll(request.id, secret)).toMatchObject({ status: "PENDING", credential: null });
 
     const lobby = await list(company, event.id, { status: "PENDING" });
-    expect(lobby.edges.map((e) => e.node)).toEqual([expect.objectContaining({ id: request.id, name: "Kim", status: "PENDING", credential: null })]);
+    expect(lobby.edges.map((e) => e.node)).toEqual([
+      expect.objectContaining({ id: request.id, name: "Kim", status: "PENDING", credential: null }),
+    ]);
 
     const approved = ok(await approve(company.key, request.id, "PRESENTER")).approveJoinRequest;
     expect(approved).toMatchObject({ status: "APPROVED", role: "PRESENTER", credential: null });
     expect(approved.decidedAt).not.toBeNull();
     // The organizer sees it, never its credential.
-    expect(ok(await t.gql(POLL, { id: request.id }, { key: company.key })).joinRequest).toMatchObject({ status: "APPROVED", credential: null });
+    expect(ok(await t.gql(POLL, { id: request.id }, { key: company.key })).joinRequest).toMatchObject({
+      status: "APPROVED",
+      credential: null,
+    });
     expect((await list(company, event.id)).edges[0].node.credential).toBeNull();
 
     const polled = (await poll(request.id, secret))!;
     expect(polled.status).toBe("APPROVED");
     expect(polled.credential).toEqual(expect.any(String));
     const claims = decodePart(polled.credential!, 1);
-    expect(claims).toMatchObject({ evt: event.id, jrq: request.id, jti: request.id, sub: `join-request:${request.id}`, aud: "admit:join" });
+    expect(claims).toMatchObject({
+      evt: event.id,
+      jrq: request.id,
+      jti: request.id,
+      sub: `join-request:${request.id}`,
+      aud: "admit:join",
+    });
     expect(claims.exp - claims.iat).toBe(600);
     expect(decodePart(polled.credential!, 0).typ).toBe("join+jwt");
     const seatsBefore = ok(await t.gql(`{ company { seatsUsed } }`, {}, { key: company.key })).company.seatsUsed;
@@ -130,7 +175,10 @@ describe("the knock, approved", () => {
     expect(joined.session.user).toMatchObject({ isGuest: true, name: "Kim", email: null, externalId: null });
     expect(joined.session.metadata).toEqual({ joinRequestId: request.id, unverifiedEmail: "Boss@Example.com" });
     expect(ok(await t.gql(`{ company { seatsUsed } }`, {}, { key: company.key })).company.seatsUsed).toBe(seatsBefore);
-    expect(ok(await t.gql(BEAT, { t: joined.sessionToken })).heartbeat).toMatchObject({ active: true, role: "PRESENTER" });
+    expect(ok(await t.gql(BEAT, { t: joined.sessionToken })).heartbeat).toMatchObject({
+      active: true,
+      role: "PRESENTER",
+    });
 
     // Used: the poll says so and hands out nothing more; the same credential is refused.
     const after = (await poll(request.id, secret))!;
@@ -149,12 +197,20 @@ describe("the knock, approved", () => {
     const second = (await poll(request.id, secret))!.credential!;
     expect(second).not.toBe(first);
     const VALIDATE = `query($token: String!) { validateToken(token: $token) { valid errorCode tokenType } }`;
-    expect(ok(await t.gql(VALIDATE, { token: first })).validateToken).toEqual({ valid: true, errorCode: null, tokenType: "join" });
+    expect(ok(await t.gql(VALIDATE, { token: first })).validateToken).toEqual({
+      valid: true,
+      errorCode: null,
+      tokenType: "join",
+    });
     const joined = ok(await joinRaw(t, { event: event.id, credential: second })).joinEvent;
     expect(joined.role).toBe("ATTENDEE");
     await expectRefused(t, () => joinRaw(t, { event: event.id, credential: first }), "TOKEN_REVOKED");
     // validateToken agrees with joinEvent: a spent approval is revoked.
-    expect(ok(await t.gql(VALIDATE, { token: first })).validateToken).toEqual({ valid: false, errorCode: "TOKEN_REVOKED", tokenType: "join" });
+    expect(ok(await t.gql(VALIDATE, { token: first })).validateToken).toEqual({
+      valid: false,
+      errorCode: "TOKEN_REVOKED",
+      tokenType: "join",
+    });
   });
 
   it("refuses the credential on another event of the company (TOKEN_WRONG_EVENT) and after it expired", async () => {
@@ -181,7 +237,9 @@ describe("the knock, approved", () => {
     const answers = await Promise.all(Array.from({ length: 6 }, () => joinRaw(t, { event: event.id, credential })));
     expect(answers.filter((a) => !a.errors).length).toBe(1);
     expect(answers.filter((a) => codeOf(a) === "TOKEN_REVOKED").length).toBe(5);
-    const sessions = await t.db.dataSource.query("SELECT count(*)::int AS n FROM sessions WHERE event_id = $1", [event.id]);
+    const sessions = await t.db.dataSource.query("SELECT count(*)::int AS n FROM sessions WHERE event_id = $1", [
+      event.id,
+    ]);
     expect(sessions[0].n).toBe(1);
   });
 });
@@ -192,8 +250,17 @@ describe("the knock, denied or expired", () => {
     const event = await privateEvent(company);
     const { request, secret } = await knock(event.id);
     const denied = ok(await deny(company.key, request.id, "  Not on the guest list. ")).denyJoinRequest;
-    expect(denied).toMatchObject({ status: "DENIED", denyReason: "Not on the guest list.", role: null, credential: null });
-    expect(await poll(request.id, secret)).toMatchObject({ status: "DENIED", denyReason: "Not on the guest list.", credential: null });
+    expect(denied).toMatchObject({
+      status: "DENIED",
+      denyReason: "Not on the guest list.",
+      role: null,
+      credential: null,
+    });
+    expect(await poll(request.id, secret)).toMatchObject({
+      status: "DENIED",
+      denyReason: "Not on the guest list.",
+      credential: null,
+    });
     await expectRefused(t, () => approve(company.key, request.id), "JOIN_REQUEST_DENIED");
     await expectRefused(t, () => deny(company.key, request.id), "JOIN_REQUEST_DENIED");
     await expectRefused(t, () => deny(company.key, request.id, "x".repeat(501)), "BAD_USER_INPUT", "reason");
@@ -216,14 +283,16 @@ describe("the knock, denied or expired", () => {
     const stale = await knock(event.id, "Late");
     t.clock.advance(61);
     expect((await list(company, event.id, { status: "PENDING" })).edges).toEqual([]);
-    expect((await list(company, event.id, { status: "EXPIRED" })).edges.map((e) => e.node.id).sort()).toEqual([request.id, stale.request.id].sort());
+    expect((await list(company, event.id, { status: "EXPIRED" })).edges.map((e) => e.node.id).sort()).toEqual(
+      [request.id, stale.request.id].sort(),
+    );
     expect(await poll(request.id, secret)).toMatchObject({ status: "EXPIRED", credential: null });
     expect((await rowOf(request.id)).status).toBe("EXPIRED");
     // The other one is written down by the refused approval; the refusal is the only change.
     const refused = await approve(company.key, stale.request.id);
     expect([codeOf(refused), refused.errors![0].extensions!.field]).toEqual(["BAD_USER_INPUT", "id"]);
     expect(refused.errors![0].message).toMatch(/expired/);
-    expect((await rowOf(stale.request.id))).toMatchObject({ status: "EXPIRED", decided_at: null, role: null });
+    expect(await rowOf(stale.request.id)).toMatchObject({ status: "EXPIRED", decided_at: null, role: null });
     await expectRefused(t, () => approve(company.key, request.id), "BAD_USER_INPUT", "id");
   });
 
@@ -256,7 +325,9 @@ describe("concurrent decisions", () => {
     const event = await privateEvent(company);
     const { request, secret } = await knock(event.id);
     const answers = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => (i % 2 ? approve(company.key, request.id) : deny(company.key, request.id, "no"))),
+      Array.from({ length: 8 }, (_, i) =>
+        i % 2 ? approve(company.key, request.id) : deny(company.key, request.id, "no"),
+      ),
     );
     const winners = answers.filter((a) => !a.errors);
     expect(winners).toHaveLength(1);
@@ -314,7 +385,8 @@ describe("who may see and decide", () => {
 
     // The embed page's lobby: the organizer's heartbeat, its session token as bearer.
     const LOBBY = `mutation($t: String!) { heartbeat(sessionToken: $t) { session { event { joinRequests(status: PENDING) { edges { node { id name credential } } } } } } }`;
-    const lobby = ok(await t.gql(LOBBY, { t: organizer.sessionToken }, { key: organizer.sessionToken })).heartbeat.session.event.joinRequests;
+    const lobby = ok(await t.gql(LOBBY, { t: organizer.sessionToken }, { key: organizer.sessionToken })).heartbeat
+      .session.event.joinRequests;
     expect(lobby.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([request.id]);
     const attendeeLobby = await t.gql(LOBBY, { t: attendee.sessionToken }, { key: attendee.sessionToken });
     expect(codeOf(attendeeLobby)).toBe("FORBIDDEN");
@@ -341,7 +413,11 @@ describe("who may see and decide", () => {
     const event = await privateEvent(company);
     const { request } = await knock(event.id);
     const reader = ok(
-      await t.gql(`mutation { createApiKey(input: { name: "dash", scopes: [READ_ANALYTICS] }) { secret } }`, {}, { key: company.key }),
+      await t.gql(
+        `mutation { createApiKey(input: { name: "dash", scopes: [READ_ANALYTICS] }) { secret } }`,
+        {},
+        { key: company.key },
+      ),
     ).createApiKey.secret;
     await expectRefused(t, () => approve(reader, request.id), "FORBIDDEN");
     expect(codeOf(await t.gql(LIST, { id: event.id }, { key: reader }))).toBe("FORBIDDEN");

@@ -24,7 +24,11 @@ export function createLinkRaw(t: TestApp, company: TestCompany, input: Record<st
   return t.gql(CREATE_LINK, { input }, { key: company.key });
 }
 
-export async function createLink(t: TestApp, company: TestCompany, input: Record<string, unknown>): Promise<Link & { url: string; code: string }> {
+export async function createLink(
+  t: TestApp,
+  company: TestCompany,
+  input: Record<string, unknown>,
+): Promise<Link & { url: string; code: string }> {
   const link: Link = ok(await createLinkRaw(t, company, input)).createLoginLink;
   if (!link.url) throw new Error("createLoginLink returned no url");
   return { ...link, url: link.url, code: link.url.slice(link.url.lastIndexOf("/") + 1) };
@@ -54,7 +58,12 @@ async function browserResponseOf(response: Response): Promise<BrowserResponse> {
 }
 
 /** A browser-like GET that does not follow redirects, with an optional admit_session cookie. */
-export async function browserGet(t: TestApp, path: string, cookie?: string | null, extraHeaders: Record<string, string> = {}): Promise<BrowserResponse> {
+export async function browserGet(
+  t: TestApp,
+  path: string,
+  cookie?: string | null,
+  extraHeaders: Record<string, string> = {},
+): Promise<BrowserResponse> {
   const headers: Record<string, string> = { accept: "text/html", ...extraHeaders };
   if (cookie) headers.cookie = `admit_session=${cookie}`;
   const response = await fetch(`${t.url}${path}`, { redirect: "manual", headers });
@@ -111,7 +120,8 @@ export function parseSetCookie(header: string): ParsedCookie {
 /** The admit_session cookie a response sets; fails when there is none. */
 export function sessionCookieOf(response: BrowserResponse): ParsedCookie {
   const cookie = response.setCookies.map(parseSetCookie).find((c) => c.name === "admit_session");
-  if (!cookie) throw new Error(`no admit_session cookie in ${JSON.stringify(response.setCookies)} (status ${response.status})`);
+  if (!cookie)
+    throw new Error(`no admit_session cookie in ${JSON.stringify(response.setCookies)} (status ${response.status})`);
   return cookie;
 }
 
@@ -145,7 +155,10 @@ export async function linkRow(t: TestApp, id: string): Promise<Record<string, an
 }
 
 /** GET /session with a cookie: what the embed page learns. */
-export async function sessionState(t: TestApp, cookie: string): Promise<{ status: number; body: Record<string, any>; response: BrowserResponse }> {
+export async function sessionState(
+  t: TestApp,
+  cookie: string,
+): Promise<{ status: number; body: Record<string, any>; response: BrowserResponse }> {
   const response = await browserGet(t, "/session", cookie, { accept: "application/json" });
   return { status: response.status, body: JSON.parse(response.body), response };
 }

@@ -32,7 +32,10 @@ interface World {
 
 async function world(): Promise<World> {
   const company = await makeCompany(t);
-  await updateSettings(t, company, { allowedRedirectOrigins: [APP_ORIGIN], sessionInactivityTimeoutSeconds: INACTIVITY });
+  await updateSettings(t, company, {
+    allowedRedirectOrigins: [APP_ORIGIN],
+    sessionInactivityTimeoutSeconds: INACTIVITY,
+  });
   const event = await makeEvent(t, company);
   const user = await makeUser(t, company, { name: "Ada Lovelace", email: "ada@acme.test" });
   return { company, event, user };
@@ -52,7 +55,14 @@ describe("createLoginLink", () => {
     const before = t.clock.now().getTime();
     const link = await createLink(t, company, { userId: user.id, eventId: event.id });
     expect(link.url).toMatch(/^http:\/\/admit\.test\/login\/[A-Za-z0-9_-]{43}$/);
-    expect(link).toMatchObject({ status: "ACTIVE", userId: user.id, eventId: event.id, usedAt: null, revokedAt: null, redirectOnExpiryUrl: null });
+    expect(link).toMatchObject({
+      status: "ACTIVE",
+      userId: user.id,
+      eventId: event.id,
+      usedAt: null,
+      revokedAt: null,
+      redirectOnExpiryUrl: null,
+    });
     // Default window: the company's loginLinkTtlSeconds (15 s).
     expect(new Date(link.expiresAt).getTime() - before).toBe(15_000);
 
@@ -64,7 +74,12 @@ describe("createLoginLink", () => {
   it("takes ttlSeconds from 1 to 300, else BAD_USER_INPUT on ttlSeconds; the default follows the company setting", async () => {
     const { company, event, user } = await world();
     for (const ttlSeconds of [0, -1, 301, 86_400]) {
-      await expectRefused(t, () => createLinkRaw(t, company, { userId: user.id, eventId: event.id, ttlSeconds }), "BAD_USER_INPUT", "ttlSeconds");
+      await expectRefused(
+        t,
+        () => createLinkRaw(t, company, { userId: user.id, eventId: event.id, ttlSeconds }),
+        "BAD_USER_INPUT",
+        "ttlSeconds",
+      );
     }
     for (const ttlSeconds of [1, 300]) {
       const link = await createLink(t, company, { userId: user.id, eventId: event.id, ttlSeconds });
@@ -79,7 +94,8 @@ describe("createLoginLink", () => {
     const { company, event, user } = await world();
     const other = await world();
     const guestEvent = await makeEvent(t, company, { privacy: "PUBLIC" });
-    const guest = ok(await t.gql(JOIN, { input: { event: guestEvent.id, displayName: "Guest" } })).joinEvent.session.user;
+    const guest = ok(await t.gql(JOIN, { input: { event: guestEvent.id, displayName: "Guest" } })).joinEvent.session
+      .user;
     expect(guest.isGuest).toBe(true);
 
     for (const input of [
@@ -93,13 +109,25 @@ describe("createLoginLink", () => {
     }
 
     const limited = ok(
-      await t.gql(`mutation { createApiKey(input: { name: "events only", scopes: [MANAGE_EVENTS] }) { secret } }`, {}, { key: company.key }),
+      await t.gql(
+        `mutation { createApiKey(input: { name: "events only", scopes: [MANAGE_EVENTS] }) { secret } }`,
+        {},
+        { key: company.key },
+      ),
     ).createApiKey.secret;
-    const refused = await t.gql(`mutation($input: CreateLoginLinkInput!) { createLoginLink(input: $input) { id } }`, { input: { userId: user.id } }, { key: limited });
-    expect(codeOf(refused)).toBe("FORBIDDEN");
-    expect(codeOf(await t.gql(`mutation($input: CreateLoginLinkInput!) { createLoginLink(input: $input) { id } }`, { input: { userId: user.id } }))).toBe(
-      "UNAUTHENTICATED",
+    const refused = await t.gql(
+      `mutation($input: CreateLoginLinkInput!) { createLoginLink(input: $input) { id } }`,
+      { input: { userId: user.id } },
+      { key: limited },
     );
+    expect(codeOf(refused)).toBe("FORBIDDEN");
+    expect(
+      codeOf(
+        await t.gql(`mutation($input: CreateLoginLinkInput!) { createLoginLink(input: $input) { id } }`, {
+          input: { userId: user.id },
+        }),
+      ),
+    ).toBe("UNAUTHENTICATED");
   });
 
   it("another company's key can neither see nor revoke a link (NOT_FOUND, like a missing one)", async () => {
@@ -124,12 +152,29 @@ describe("GET /login/<code>", () => {
     expect(opened.headers.get("referrer-policy")).toBe("no-referrer");
 
     const cookie = sessionCookieOf(opened);
-    expect(cookie.attributes).toEqual({ httponly: "", samesite: "Lax", path: "/", "max-age": String(INACTIVITY + COOKIE_GRACE_SECONDS) });
+    expect(cookie.attributes).toEqual({
+      httponly: "",
+      samesite: "Lax",
+      path: "/",
+      "max-age": String(INACTIVITY + COOKIE_GRACE_SECONDS),
+    });
     expect(cookie.attributes).not.toHaveProperty("secure");
 
     const session = await sessionRow(t, jwtPayload(cookie.value).sub);
-    expect(session).toMatchObject({ user_id: user.id, event_id: event.id, credential_type: "LOGIN_LINK", credential_jti: link.id, ended_at: null });
-    const api = ok(await t.gql(`query($id: ID!) { session(id: $id) { credentialType active user { id } } }`, { id: session.id }, { key: company.key }));
+    expect(session).toMatchObject({
+      user_id: user.id,
+      event_id: event.id,
+      credential_type: "LOGIN_LINK",
+      credential_jti: link.id,
+      ended_at: null,
+    });
+    const api = ok(
+      await t.gql(
+        `query($id: ID!) { session(id: $id) { credentialType active user { id } } }`,
+        { id: session.id },
+        { key: company.key },
+      ),
+    );
     expect(api.session).toEqual({ credentialType: "LOGIN_LINK", active: true, user: { id: user.id } });
 
     const read = await readLink(t, company, link.id);
@@ -155,7 +200,10 @@ describe("GET /login/<code>", () => {
     expect(second.setCookies).toEqual([]);
     expect(await sessionRow(t, sessionId)).toMatchObject({ end_reason: "REVOKED" });
     expect((await linkRow(t, link.id)).reused_at).not.toBeNull();
-    expect((await sessionState(t, sessionCookieOf(first).value)).body).toMatchObject({ state: "ended", endReason: "REVOKED" });
+    expect((await sessionState(t, sessionCookieOf(first).value)).body).toMatchObject({
+      state: "ended",
+      endReason: "REVOKED",
+    });
     // Nothing else was opened.
     expect(await sessionsOfLink(t, link.id)).toHaveLength(1);
   });
@@ -240,7 +288,9 @@ describe("GET /login/<code>", () => {
     ok(await t.gql(`mutation($id: ID!) { revokeUserTokens(userId: $id) }`, { id: user.id }, { key: company.key }));
     expect(await sessionRow(t, sessionId)).toMatchObject({ end_reason: "REVOKED" });
     expect((await openLink(t, pending.code)).status).toBe(410);
-    const join = await t.gql(JOIN, { input: { event: event.id, credential: pending.code, credentialType: "LOGIN_LINK" } });
+    const join = await t.gql(JOIN, {
+      input: { event: event.id, credential: pending.code, credentialType: "LOGIN_LINK" },
+    });
     expect(codeOf(join)).toBe("LOGIN_LINK_EXPIRED");
   });
 
@@ -248,12 +298,15 @@ describe("GET /login/<code>", () => {
     const { company, event, user } = await world();
     const link = await createLink(t, company, { userId: user.id, eventId: event.id });
     expect((await browserGet(t, `/login/${link.code}/`)).status).toBe(410);
-    for (const path of [`//login/${link.code}`, `/LOGIN/${link.code}`]) expect((await browserGet(t, path)).status).toBe(404);
+    for (const path of [`//login/${link.code}`, `/LOGIN/${link.code}`])
+      expect((await browserGet(t, path)).status).toBe(404);
     expect((await openLink(t, link.code)).status).toBe(303);
     const logs = t.logs.join("\n");
     expect(logs).not.toContain(link.code);
     expect(logs).toContain('"url":"/login/*"');
-    const [row] = await t.db.dataSource.query("SELECT to_jsonb(l)::text AS row FROM login_links l WHERE id = $1", [link.id]);
+    const [row] = await t.db.dataSource.query("SELECT to_jsonb(l)::text AS row FROM login_links l WHERE id = $1", [
+      link.id,
+    ]);
     expect(row.row).not.toContain(link.code);
     expect(row.row).not.toContain(link.code.slice(12));
   });
@@ -268,13 +321,19 @@ describe("GET /login/<code>", () => {
 });
 
 describe("joinEvent with a LOGIN_LINK credential", () => {
-  const joinWith = (event: string, credential: string) => t.gql(JOIN, { input: { event, credential, credentialType: "LOGIN_LINK" } });
+  const joinWith = (event: string, credential: string) =>
+    t.gql(JOIN, { input: { event, credential, credentialType: "LOGIN_LINK" } });
 
   it("opens a session for the link's user, once; a used code is LOGIN_LINK_USED and ends that session", async () => {
     const { company, event, user } = await world();
     const link = await createLink(t, company, { userId: user.id, eventId: event.id });
     const joined = ok(await joinWith(event.slug, link.code)).joinEvent;
-    expect(joined.session).toMatchObject({ credentialType: "LOGIN_LINK", userId: user.id, eventId: event.id, active: true });
+    expect(joined.session).toMatchObject({
+      credentialType: "LOGIN_LINK",
+      userId: user.id,
+      eventId: event.id,
+      active: true,
+    });
 
     const again = await joinWith(event.slug, link.code);
     expect(codeOf(again)).toBe("LOGIN_LINK_USED");
@@ -292,13 +351,15 @@ describe("joinEvent with a LOGIN_LINK credential", () => {
     expect(await sessionsOfLink(t, link.id)).toHaveLength(1);
     // Losers that found the code consumed inside their join end the session once their
     // transaction has rolled back, in statements of their own: wait for them.
-    for (let i = 0; i < 50 && (await sessionsOfLink(t, link.id))[0].end_reason === null; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 50 && (await sessionsOfLink(t, link.id))[0].end_reason === null; i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect((await sessionsOfLink(t, link.id))[0].end_reason).toBe("REVOKED");
   });
 
   it("unknown, garbage and revoked codes are LOGIN_LINK_EXPIRED and change nothing", async () => {
     const { company, event, user } = await world();
-    for (const code of garbageCodes()) await expectRefused(t, () => joinWith(event.id, decodeURIComponent(code)), "LOGIN_LINK_EXPIRED");
+    for (const code of garbageCodes())
+      await expectRefused(t, () => joinWith(event.id, decodeURIComponent(code)), "LOGIN_LINK_EXPIRED");
     const link = await createLink(t, company, { userId: user.id, eventId: event.id });
     ok(await t.gql(REVOKE_LINK, { id: link.id }, { key: company.key }));
     await expectRefused(t, () => joinWith(event.id, link.code), "LOGIN_LINK_EXPIRED");
@@ -362,7 +423,12 @@ describe("a link without event", () => {
     expect(anonymous.body).toContain("You are not signed in.");
 
     const state = await sessionState(t, cookie.value);
-    expect(state.body).toMatchObject({ state: "signedIn", companySlug: company.slug, userId: user.id, redirectOnExpiryUrl: `${APP_ORIGIN}/home` });
+    expect(state.body).toMatchObject({
+      state: "signedIn",
+      companySlug: company.slug,
+      userId: user.id,
+      redirectOnExpiryUrl: `${APP_ORIGIN}/home`,
+    });
 
     // The cookie is a join token for any event of the company.
     const joined = ok(await t.gql(JOIN, { input: { event: event.id, credential: cookie.value } })).joinEvent;
@@ -370,7 +436,11 @@ describe("a link without event", () => {
 
     // Past the inactivity window the browser is sent to the link's redirect.
     t.clock.advance(INACTIVITY + 31);
-    expect((await sessionState(t, cookie.value)).body).toMatchObject({ state: "ended", endReason: "INACTIVE", redirectTo: `${APP_ORIGIN}/home` });
+    expect((await sessionState(t, cookie.value)).body).toMatchObject({
+      state: "ended",
+      endReason: "INACTIVE",
+      redirectTo: `${APP_ORIGIN}/home`,
+    });
     const expiredLanding = await browserGet(t, `/c/${company.slug}/`, cookie.value);
     expect([expiredLanding.status, expiredLanding.location]).toEqual([303, `${APP_ORIGIN}/home`]);
   });
@@ -394,13 +464,21 @@ describe("a link without event", () => {
 describe("the cookie session", () => {
   it("after the inactivity window, sends the browser to the link's redirectOnExpiryUrl (re-checked against the allow-list)", async () => {
     const { company, event, user } = await world();
-    const link = await createLink(t, company, { userId: user.id, eventId: event.id, redirectOnExpiryUrl: `${APP_ORIGIN}/after?x=1` });
+    const link = await createLink(t, company, {
+      userId: user.id,
+      eventId: event.id,
+      redirectOnExpiryUrl: `${APP_ORIGIN}/after?x=1`,
+    });
     expect(link.redirectOnExpiryUrl).toBe(`${APP_ORIGIN}/after?x=1`);
     const cookie = sessionCookieOf(await openLink(t, link.code)).value;
 
     t.clock.advance(INACTIVITY - 10);
     const live = await sessionState(t, cookie);
-    expect(live.body).toMatchObject({ state: "live", redirectTo: null, redirectOnExpiryUrl: `${APP_ORIGIN}/after?x=1` });
+    expect(live.body).toMatchObject({
+      state: "live",
+      redirectTo: null,
+      redirectOnExpiryUrl: `${APP_ORIGIN}/after?x=1`,
+    });
     expect(live.response.headers.get("cache-control")).toBe("no-store");
     const refreshed = sessionCookieOf(live.response).value;
 
@@ -408,7 +486,10 @@ describe("the cookie session", () => {
     const ended = await sessionState(t, refreshed);
     expect(ended.body).toMatchObject({ state: "ended", endReason: "INACTIVE", redirectTo: `${APP_ORIGIN}/after?x=1` });
     // The old cookie value says the same.
-    expect((await sessionState(t, cookie)).body).toMatchObject({ state: "ended", redirectTo: `${APP_ORIGIN}/after?x=1` });
+    expect((await sessionState(t, cookie)).body).toMatchObject({
+      state: "ended",
+      redirectTo: `${APP_ORIGIN}/after?x=1`,
+    });
 
     // Removed from the allow-list since: no redirect.
     await updateSettings(t, company, { allowedRedirectOrigins: ["https://elsewhere.acme.test"] });
@@ -417,7 +498,11 @@ describe("the cookie session", () => {
 
   it("a session ended by leaving or logging out has no expiry redirect; a bad cookie is none and cleared", async () => {
     const { company, event, user } = await world();
-    const link = await createLink(t, company, { userId: user.id, eventId: event.id, redirectOnExpiryUrl: `${APP_ORIGIN}/x` });
+    const link = await createLink(t, company, {
+      userId: user.id,
+      eventId: event.id,
+      redirectOnExpiryUrl: `${APP_ORIGIN}/x`,
+    });
     const cookie = sessionCookieOf(await openLink(t, link.code)).value;
     ok(await t.gql(`mutation($t: String!) { leaveEvent(sessionToken: $t) { id } }`, { t: cookie }));
     expect((await sessionState(t, cookie)).body).toMatchObject({ state: "ended", endReason: "LEFT", redirectTo: null });
@@ -444,9 +529,16 @@ describe("POST /logout from Admit's own pages", () => {
     expect(out.location).toBe(`${APP_ORIGIN}/bye`);
     expect(out.headers.get("cache-control")).toBe("no-store");
     const cleared = sessionCookieOf(out);
-    expect(cleared).toMatchObject({ value: "", attributes: { "max-age": "0", path: "/", httponly: "", samesite: "Lax" } });
+    expect(cleared).toMatchObject({
+      value: "",
+      attributes: { "max-age": "0", path: "/", httponly: "", samesite: "Lax" },
+    });
     expect(await sessionRow(t, sessionId)).toMatchObject({ end_reason: "LOGGED_OUT" });
-    expect((await sessionState(t, cookie)).body).toMatchObject({ state: "ended", endReason: "LOGGED_OUT", redirectTo: null });
+    expect((await sessionState(t, cookie)).body).toMatchObject({
+      state: "ended",
+      endReason: "LOGGED_OUT",
+      redirectTo: null,
+    });
 
     // Logging out again keeps LOGGED_OUT (conditional) and still redirects where allowed.
     const again = await postLogout(t, `/logout?redirectTo=${encodeURIComponent(`${APP_ORIGIN}/bye`)}`, cookie);
@@ -488,11 +580,19 @@ describe("with an https PUBLIC_URL", () => {
     const company = await makeCompany(secure);
     const event = await makeEvent(secure, company);
     const user = await makeUser(secure, company);
-    const link: { url: string } = ok(await createLinkRaw(secure, company, { userId: user.id, eventId: event.id })).createLoginLink;
+    const link: { url: string } = ok(
+      await createLinkRaw(secure, company, { userId: user.id, eventId: event.id }),
+    ).createLoginLink;
     expect(link.url.startsWith("https://admit.example/login/")).toBe(true);
     const opened = await openLink(secure, link.url.slice(link.url.lastIndexOf("/") + 1));
     expect(opened.location).toBe(`https://admit.example/j/${event.slug}`);
-    expect(sessionCookieOf(opened).attributes).toMatchObject({ secure: "", httponly: "", samesite: "Lax", path: "/", "max-age": String(14_400 + COOKIE_GRACE_SECONDS) });
+    expect(sessionCookieOf(opened).attributes).toMatchObject({
+      secure: "",
+      httponly: "",
+      samesite: "Lax",
+      path: "/",
+      "max-age": String(14_400 + COOKIE_GRACE_SECONDS),
+    });
     const out = await postLogout(secure, "/logout", sessionCookieOf(opened).value);
     expect(sessionCookieOf(out).attributes).toMatchObject({ secure: "", "max-age": "0" });
   });

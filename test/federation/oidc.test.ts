@@ -4,8 +4,23 @@ import { codeOf, ok, startTestApp, TestApp, useTestApp } from "../support/harnes
 import { makeCompany, makeEvent, makeUser, TestCompany, TestEvent } from "../support/factories";
 import { TestJwksServer } from "../support/jwks-server";
 import { expectRefused } from "../join/join-helpers";
-import { classifyAddress, guardedLookup, JWKS_UNAVAILABLE_MESSAGE, jwksFetch, refusedAddress } from "../../src/auth/external-tokens";
-import { ADD_PROVIDER, addProvider, END_SESSION, fresh, nowSeconds, oidcJoin, syntheticJtiOf, userCount } from "./partner-helpers";
+import {
+  classifyAddress,
+  guardedLookup,
+  JWKS_UNAVAILABLE_MESSAGE,
+  jwksFetch,
+  refusedAddress,
+} from "../../src/auth/external-tokens";
+import {
+  ADD_PROVIDER,
+  addProvider,
+  END_SESSION,
+  fresh,
+  nowSeconds,
+  oidcJoin,
+  syntheticJtiOf,
+  userCount,
+} from "./partner-helpers";
 
 const t = useTestApp();
 let company: TestCompany;
@@ -26,7 +41,9 @@ afterAll(() => idp.stop());
 
 /** An ID token of the provider: iss, aud, sub, iat and exp (10 minutes), plus `extra`. */
 const idToken = (extra: Record<string, unknown> = {}, options: { kid?: string; server?: TestJwksServer } = {}) =>
-  (options.server ?? idp).sign(fresh(t, { iss: issuer, aud: AUDIENCE, sub: `oidc-${uid()}`, ...extra }), { kid: options.kid });
+  (options.server ?? idp).sign(fresh(t, { iss: issuer, aud: AUDIENCE, sub: `oidc-${uid()}`, ...extra }), {
+    kid: options.kid,
+  });
 
 /** The details of the "JWKS fetch failed" debug lines an app logged. */
 const jwksFailures = (app: TestApp): string[] =>
@@ -48,7 +65,12 @@ async function afterCooldown<T>(work: () => Promise<T>): Promise<T> {
 
 describe("addIdentityProvider", () => {
   it("has defaults and is listed on the company", async () => {
-    const added = await addProvider(t, company, { name: "Defaults", issuer: `https://login.example.test/${uid()}`, jwksUri: "https://login.example.test/jwks", audience: "x" });
+    const added = await addProvider(t, company, {
+      name: "Defaults",
+      issuer: `https://login.example.test/${uid()}`,
+      jwksUri: "https://login.example.test/jwks",
+      audience: "x",
+    });
     expect(added).toMatchObject({
       kind: "OIDC",
       algorithms: ["RS256", "ES256", "EdDSA"],
@@ -56,12 +78,18 @@ describe("addIdentityProvider", () => {
       jitEnabled: true,
       disabledAt: null,
     });
-    const listed = ok(await t.gql(`query { company { identityProviders { id issuer } } }`, {}, { key: company.key })).company.identityProviders;
+    const listed = ok(await t.gql(`query { company { identityProviders { id issuer } } }`, {}, { key: company.key }))
+      .company.identityProviders;
     expect(listed.map((p: { id: string }) => p.id)).toContain(added.id);
   });
 
   it("refuses bad input with BAD_USER_INPUT and the field, and changes nothing", async () => {
-    const base = { name: "Bad", issuer: `https://bad.example.test/${uid()}`, jwksUri: "https://bad.example.test/jwks", audience: "x" };
+    const base = {
+      name: "Bad",
+      issuer: `https://bad.example.test/${uid()}`,
+      jwksUri: "https://bad.example.test/jwks",
+      audience: "x",
+    };
     const cases: [Record<string, unknown>, string][] = [
       [{ jwksUri: "http://bad.example.test/jwks" }, "jwksUri"],
       [{ jwksUri: "ftp://bad.example.test/jwks" }, "jwksUri"],
@@ -84,14 +112,30 @@ describe("addIdentityProvider", () => {
       [{ issuer }, "issuer"], // the provider of beforeAll
     ];
     for (const [override, field] of cases) {
-      await expectRefused(t, () => t.gql(ADD_PROVIDER, { input: { ...base, ...override } }, { key: company.key }), "BAD_USER_INPUT", field);
+      await expectRefused(
+        t,
+        () => t.gql(ADD_PROVIDER, { input: { ...base, ...override } }, { key: company.key }),
+        "BAD_USER_INPUT",
+        field,
+      );
     }
     // PARTNER_KEYS needs no audience; a loopback http JWKS is fine outside production.
-    await addProvider(t, company, { kind: "PARTNER_KEYS", name: "Keys", issuer: `partner-${uid()}`, jwksUri: "http://localhost:1/jwks" });
+    await addProvider(t, company, {
+      kind: "PARTNER_KEYS",
+      name: "Keys",
+      issuer: `partner-${uid()}`,
+      jwksUri: "http://localhost:1/jwks",
+    });
   });
 
   it("needs MANAGE_COMPANY", async () => {
-    const reader = ok(await t.gql(`mutation { createApiKey(input: { name: "r", scopes: [READ_ANALYTICS] }) { secret } }`, {}, { key: company.key })).createApiKey.secret;
+    const reader = ok(
+      await t.gql(
+        `mutation { createApiKey(input: { name: "r", scopes: [READ_ANALYTICS] }) { secret } }`,
+        {},
+        { key: company.key },
+      ),
+    ).createApiKey.secret;
     const input = { name: "X", issuer: `https://x.test/${uid()}`, jwksUri: "https://x.test/jwks", audience: "x" };
     expect(codeOf(await t.gql(ADD_PROVIDER, { input }, { key: reader }))).toBe("FORBIDDEN");
     expect(codeOf(await t.gql(ADD_PROVIDER, { input }))).toBe("UNAUTHENTICATED");
@@ -101,7 +145,9 @@ describe("addIdentityProvider", () => {
 describe("OIDC_ID_TOKEN", () => {
   it("an ID token of the registered provider joins, creating the user from the mapped claims", async () => {
     const sub = `oidc-${uid()}`;
-    const joined = ok(await oidcJoin(t, event.id, await idToken({ sub, email: "Lin@Acme.test", email_verified: true, name: "Lin" }))).joinEvent;
+    const joined = ok(
+      await oidcJoin(t, event.id, await idToken({ sub, email: "Lin@Acme.test", email_verified: true, name: "Lin" })),
+    ).joinEvent;
     expect(joined.session).toMatchObject({
       credentialType: "OIDC_ID_TOKEN",
       user: { externalId: sub, email: "Lin@Acme.test", name: "Lin", isGuest: false },
@@ -113,7 +159,11 @@ describe("OIDC_ID_TOKEN", () => {
 
   it("an aud array holding ours is accepted when azp names us", async () => {
     ok(await oidcJoin(t, event.id, await idToken({ aud: [AUDIENCE, "other"], azp: AUDIENCE })));
-    await expectRefused(t, async () => oidcJoin(t, event.id, await idToken({ aud: [AUDIENCE, "other"] })), "TOKEN_INVALID");
+    await expectRefused(
+      t,
+      async () => oidcJoin(t, event.id, await idToken({ aud: [AUDIENCE, "other"] })),
+      "TOKEN_INVALID",
+    );
   });
 
   it("refused, changing nothing: another issuer, another audience, no exp, expired, no sub, an algorithm outside the list", async () => {
@@ -131,7 +181,11 @@ describe("OIDC_ID_TOKEN", () => {
       [() => idToken({ exp: nowSeconds(t) - 60 }), "TOKEN_EXPIRED"],
       [() => idToken({ nbf: nowSeconds(t) + 120 }), "TOKEN_NOT_YET_VALID"],
       [async () => `${(await idToken()).slice(0, -4)}AAAA`, "TOKEN_INVALID"],
-      [() => idp.sign(fresh(t, { iss: issuer, aud: AUDIENCE, sub: `oidc-${uid()}` }), { header: { kid: "unknown-kid" } }), "TOKEN_INVALID"],
+      [
+        () =>
+          idp.sign(fresh(t, { iss: issuer, aud: AUDIENCE, sub: `oidc-${uid()}` }), { header: { kid: "unknown-kid" } }),
+        "TOKEN_INVALID",
+      ],
     ];
     for (const [make, code] of cases) {
       const token = await make();
@@ -143,7 +197,13 @@ describe("OIDC_ID_TOKEN", () => {
     const other = await TestJwksServer.start("EdDSA");
     try {
       const pinned = `${other.baseUrl}/pinned`;
-      await addProvider(t, company, { name: "Pinned", issuer: pinned, jwksUri: other.jwksUri, audience: AUDIENCE, algorithms: ["ES256"] });
+      await addProvider(t, company, {
+        name: "Pinned",
+        issuer: pinned,
+        jwksUri: other.jwksUri,
+        audience: AUDIENCE,
+        algorithms: ["ES256"],
+      });
       const token = await other.sign(fresh(t, { iss: pinned, aud: AUDIENCE, sub: `p-${uid()}` }));
       await expectRefused(t, () => oidcJoin(t, event.id, token), "TOKEN_INVALID");
     } finally {
@@ -161,11 +221,23 @@ describe("OIDC_ID_TOKEN", () => {
   it("the email is taken only when email_verified is the boolean true (else it could match an organizer list)", async () => {
     const board = await makeEvent(t, company, { organizers: [{ email: "ceo@acme.test" }] });
     // Absent, false, and strings or numbers that look like booleans: not verified.
-    for (const claims of [{}, { email_verified: false }, { email_verified: "false" }, { email_verified: "true" }, { email_verified: 1 }]) {
+    for (const claims of [
+      {},
+      { email_verified: false },
+      { email_verified: "false" },
+      { email_verified: "true" },
+      { email_verified: 1 },
+    ]) {
       const joined = ok(await oidcJoin(t, board.id, await idToken({ email: "CEO@acme.test", ...claims }))).joinEvent;
-      expect({ claims, email: joined.session.user.email, role: joined.role }).toEqual({ claims, email: null, role: "ATTENDEE" });
+      expect({ claims, email: joined.session.user.email, role: joined.role }).toEqual({
+        claims,
+        email: null,
+        role: "ATTENDEE",
+      });
     }
-    const verified = ok(await oidcJoin(t, board.id, await idToken({ email: "CEO@acme.test", email_verified: true }))).joinEvent;
+    const verified = ok(
+      await oidcJoin(t, board.id, await idToken({ email: "CEO@acme.test", email_verified: true })),
+    ).joinEvent;
     expect(verified.session.user.email).toBe("CEO@acme.test");
     expect(verified.role).toBe("ORGANIZER");
   });
@@ -173,10 +245,14 @@ describe("OIDC_ID_TOKEN", () => {
   it("an unverified email leaves an existing user's email as it is", async () => {
     const board = await makeEvent(t, company, { organizers: [{ email: "cfo@acme.test" }] });
     const sub = `oidc-${uid()}`;
-    const first = ok(await oidcJoin(t, board.id, await idToken({ sub, email: "me@acme.test", email_verified: true }))).joinEvent;
+    const first = ok(
+      await oidcJoin(t, board.id, await idToken({ sub, email: "me@acme.test", email_verified: true })),
+    ).joinEvent;
     expect(first.role).toBe("ATTENDEE");
     for (const claims of [{}, { email_verified: "false" }]) {
-      const again = ok(await oidcJoin(t, board.id, await idToken({ sub, email: "cfo@acme.test", ...claims }))).joinEvent;
+      const again = ok(
+        await oidcJoin(t, board.id, await idToken({ sub, email: "cfo@acme.test", ...claims })),
+      ).joinEvent;
       expect(again.session.user).toMatchObject({ id: first.session.user.id, email: "me@acme.test" });
       expect(again.role).toBe("ATTENDEE");
     }
@@ -207,7 +283,15 @@ describe("OIDC_ID_TOKEN", () => {
         claimMapping: { externalId: "employee_id", email: "mail", name: "display_name" },
       });
       const board = await makeEvent(t, company, { organizers: [{ email: "emp@acme.test" }] });
-      const claims = { iss: mapped, aud: AUDIENCE, sub: "ignored", employee_id: 4711, mail: "emp@acme.test", email_verified: true, display_name: "Emp" };
+      const claims = {
+        iss: mapped,
+        aud: AUDIENCE,
+        sub: "ignored",
+        employee_id: 4711,
+        mail: "emp@acme.test",
+        email_verified: true,
+        display_name: "Emp",
+      };
       const joined = ok(await oidcJoin(t, board.id, await server.sign(fresh(t, claims)))).joinEvent;
       expect(joined.session.user).toMatchObject({ externalId: "4711", email: null, name: "Emp" });
       expect(joined.role).toBe("ATTENDEE");
@@ -220,7 +304,13 @@ describe("OIDC_ID_TOKEN", () => {
     const server = await TestJwksServer.start();
     try {
       const strict = `${server.baseUrl}/strict`;
-      await addProvider(t, company, { name: "Strict", issuer: strict, jwksUri: server.jwksUri, audience: AUDIENCE, jitEnabled: false });
+      await addProvider(t, company, {
+        name: "Strict",
+        issuer: strict,
+        jwksUri: server.jwksUri,
+        audience: AUDIENCE,
+        jitEnabled: false,
+      });
       const known = await makeUser(t, company, { externalId: `known-${uid()}`, name: "Known" });
       const token = (sub: string) => server.sign(fresh(t, { iss: strict, aud: AUDIENCE, sub, name: "Renamed" }));
       const joined = ok(await oidcJoin(t, event.id, await token(known.externalId))).joinEvent;
@@ -237,14 +327,30 @@ describe("OIDC_ID_TOKEN", () => {
     const server = await TestJwksServer.start();
     try {
       const removable = `${server.baseUrl}/removable`;
-      const provider = await addProvider(t, company, { name: "Removable", issuer: removable, jwksUri: server.jwksUri, audience: AUDIENCE });
+      const provider = await addProvider(t, company, {
+        name: "Removable",
+        issuer: removable,
+        jwksUri: server.jwksUri,
+        audience: AUDIENCE,
+      });
       const token = () => server.sign(fresh(t, { iss: removable, aud: AUDIENCE, sub: `rm-${uid()}` }));
       ok(await oidcJoin(t, event.id, await token()));
-      const removed = ok(await t.gql(`mutation($id: ID!) { removeIdentityProvider(id: $id) { id disabledAt } }`, { id: provider.id }, { key: company.key }));
+      const removed = ok(
+        await t.gql(
+          `mutation($id: ID!) { removeIdentityProvider(id: $id) { id disabledAt } }`,
+          { id: provider.id },
+          { key: company.key },
+        ),
+      );
       expect(removed.removeIdentityProvider.disabledAt).not.toBeNull();
       const refused = await token();
       await expectRefused(t, () => oidcJoin(t, event.id, refused), "TOKEN_INVALID");
-      const again = await addProvider(t, company, { name: "Back", issuer: removable, jwksUri: server.jwksUri, audience: AUDIENCE });
+      const again = await addProvider(t, company, {
+        name: "Back",
+        issuer: removable,
+        jwksUri: server.jwksUri,
+        audience: AUDIENCE,
+      });
       expect(again.id).not.toBe(provider.id);
       ok(await oidcJoin(t, event.id, await token()));
     } finally {
@@ -258,7 +364,12 @@ describe("the provider's JWKS", () => {
     const server = await TestJwksServer.start();
     try {
       const rotating = `${server.baseUrl}/rotating`;
-      await addProvider(t, company, { name: "Rotating", issuer: rotating, jwksUri: server.jwksUri, audience: AUDIENCE });
+      await addProvider(t, company, {
+        name: "Rotating",
+        issuer: rotating,
+        jwksUri: server.jwksUri,
+        audience: AUDIENCE,
+      });
       const token = () => server.sign(fresh(t, { iss: rotating, aud: AUDIENCE, sub: `rot-${uid()}` }));
       const oldKid = server.key().kid;
       ok(await oidcJoin(t, event.id, await token()));
@@ -280,7 +391,12 @@ describe("the provider's JWKS", () => {
     const server = await TestJwksServer.start();
     try {
       const dropping = `${server.baseUrl}/dropping`;
-      await addProvider(t, company, { name: "Dropping", issuer: dropping, jwksUri: server.jwksUri, audience: AUDIENCE });
+      await addProvider(t, company, {
+        name: "Dropping",
+        issuer: dropping,
+        jwksUri: server.jwksUri,
+        audience: AUDIENCE,
+      });
       const oldToken = await server.sign(fresh(t, { iss: dropping, aud: AUDIENCE, sub: `old-${uid()}` }));
       await server.rotate();
       const newToken = await server.sign(fresh(t, { iss: dropping, aud: AUDIENCE, sub: `new-${uid()}` }));
@@ -320,7 +436,8 @@ describe("the provider's JWKS", () => {
     expect([...messages]).toEqual([JWKS_UNAVAILABLE_MESSAGE]);
     // The reason is in the debug log (for the operator), without the token.
     const details = jwksFailures(t).join("\n");
-    for (const reason of [/HTTP 500/, /HTTP 302/, /JSON/, /too large/, /abandoned/, /ECONNREFUSED/]) expect(details).toMatch(reason);
+    for (const reason of [/HTTP 500/, /HTTP 302/, /JSON/, /too large/, /abandoned/, /ECONNREFUSED/])
+      expect(details).toMatch(reason);
     expect(t.logs.join("\n")).not.toContain(tokens.get("down")!.split(".")[2]);
     expect(await userCount(t, company.id)).toBe(users);
   });
@@ -393,8 +510,10 @@ describe("JWKS fetches cannot reach the inside of the network", () => {
   });
 
   /** A resolver that answers from a table (no DNS), for guardedLookup and jwksFetch. */
-  const fakeResolver = (answers: Record<string, string[]>) => async (hostname: string): Promise<LookupAddress[]> =>
-    (answers[hostname] ?? []).map((address) => ({ address, family: isIP(address) }));
+  const fakeResolver =
+    (answers: Record<string, string[]>) =>
+    async (hostname: string): Promise<LookupAddress[]> =>
+      (answers[hostname] ?? []).map((address) => ({ address, family: isIP(address) }));
   const answers = {
     "public.test": ["93.184.216.34", "2606:2800:220:1::1"],
     "internal.test": ["10.0.0.5"],
@@ -408,7 +527,9 @@ describe("JWKS fetches cannot reach the inside of the network", () => {
   it("the lookup refuses a host when any of its addresses is refused", async () => {
     const run = (hostname: string, allowLoopback: boolean, all = true) =>
       new Promise<{ error: string | null; address: unknown }>((resolve) =>
-        guardedLookup({ allowLoopback }, fakeResolver(answers))(hostname, { all }, (error, address) => resolve({ error: error?.message ?? null, address })),
+        guardedLookup({ allowLoopback }, fakeResolver(answers))(hostname, { all }, (error, address) =>
+          resolve({ error: error?.message ?? null, address }),
+        ),
       );
     expect(await run("public.test", false)).toEqual({
       error: null,
@@ -450,14 +571,23 @@ describe("JWKS fetches cannot reach the inside of the network", () => {
       expect(((await response.json()) as { keys: unknown[] }).keys).toHaveLength(1);
       expect(server.fetches).toBe(1);
       // ...and is refused, before any connection, when it is not (production), as are private addresses always.
-      await expect(get("idp.partner.test", false, { "idp.partner.test": ["127.0.0.1"] })).rejects.toThrow(/loopback address/);
-      await expect(get("idp.partner.test", true, { "idp.partner.test": ["10.1.2.3"] })).rejects.toThrow(/private address/);
+      await expect(get("idp.partner.test", false, { "idp.partner.test": ["127.0.0.1"] })).rejects.toThrow(
+        /loopback address/,
+      );
+      await expect(get("idp.partner.test", true, { "idp.partner.test": ["10.1.2.3"] })).rejects.toThrow(
+        /private address/,
+      );
       await expect(get("127.0.0.1", false, {})).rejects.toThrow(/loopback address/);
       await expect(get("[::ffff:127.0.0.1]", false, {})).rejects.toThrow(/loopback address/);
       await expect(get("169.254.169.254", true, {})).rejects.toThrow(/link-local address/);
       // https resolves through the same lookup.
       const secure = jwksFetch({ allowLoopback: true }, fakeResolver({ "idp.partner.test": ["10.1.2.3"] }));
-      const init = { method: "GET" as const, headers: new Headers(), redirect: "manual" as const, signal: AbortSignal.timeout(3_000) };
+      const init = {
+        method: "GET" as const,
+        headers: new Headers(),
+        redirect: "manual" as const,
+        signal: AbortSignal.timeout(3_000),
+      };
       await expect(secure(`https://idp.partner.test:${port}/jwks.json`, init)).rejects.toThrow(/private address/);
       expect(server.fetches).toBe(1);
     } finally {
@@ -491,7 +621,12 @@ describe("JWKS fetches cannot reach the inside of the network", () => {
         `${server.jwksUri}`,
       ]) {
         const input = { kind: "PARTNER_KEYS", name: "Local", issuer: `https://local-${uid()}.test`, jwksUri };
-        await expectRefused(prod, () => prod.gql(ADD_PROVIDER, { input }, { key: owner.key }), "BAD_USER_INPUT", "jwksUri");
+        await expectRefused(
+          prod,
+          () => prod.gql(ADD_PROVIDER, { input }, { key: owner.key }),
+          "BAD_USER_INPUT",
+          "jwksUri",
+        );
       }
     });
 
@@ -500,15 +635,27 @@ describe("JWKS fetches cannot reach the inside of the network", () => {
       const ownEvent = await makeEvent(prod, owner);
       const iss = `https://idp-${uid()}.example.test`;
       const provider = ok(
-        await prod.gql(ADD_PROVIDER, { input: { name: "Rebound", issuer: iss, jwksUri: "https://jwks.partner.example/keys", audience: AUDIENCE } }, { key: owner.key }),
+        await prod.gql(
+          ADD_PROVIDER,
+          { input: { name: "Rebound", issuer: iss, jwksUri: "https://jwks.partner.example/keys", audience: AUDIENCE } },
+          { key: owner.key },
+        ),
       ).addIdentityProvider;
       // The registered name now resolves to loopback (DNS changed, or rebinding): the host name
       // "localhost" stands for it here, on the port of a JWKS that would verify the token.
-      await prod.db.dataSource.query(`UPDATE identity_providers SET jwks_uri = $1 WHERE id = $2`, [`http://localhost:${new URL(server.baseUrl).port}/jwks.json`, provider.id]);
+      await prod.db.dataSource.query(`UPDATE identity_providers SET jwks_uri = $1 WHERE id = $2`, [
+        `http://localhost:${new URL(server.baseUrl).port}/jwks.json`,
+        provider.id,
+      ]);
       const token = await server.sign(fresh(prod, { iss, aud: AUDIENCE, sub: `rb-${uid()}` }));
-      const response = await expectRefused(prod, () => prod.gql(`mutation($input: JoinEventInput!) { joinEvent(input: $input) { role } }`, {
-        input: { event: ownEvent.id, credential: token, credentialType: "OIDC_ID_TOKEN" },
-      }), "TOKEN_INVALID");
+      const response = await expectRefused(
+        prod,
+        () =>
+          prod.gql(`mutation($input: JoinEventInput!) { joinEvent(input: $input) { role } }`, {
+            input: { event: ownEvent.id, credential: token, credentialType: "OIDC_ID_TOKEN" },
+          }),
+        "TOKEN_INVALID",
+      );
       expect(response.errors![0].message).toBe(JWKS_UNAVAILABLE_MESSAGE);
       expect(server.fetches).toBe(0);
       expect(jwksFailures(prod)).toEqual([expect.stringMatching(/resolves to a loopback address/)]);

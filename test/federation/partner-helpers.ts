@@ -51,12 +51,21 @@ export async function signPartner(
   claims: Record<string, unknown>,
   options: { alg?: string; header?: Record<string, unknown>; omitKid?: boolean } = {},
 ): Promise<string> {
-  const header = { alg: options.alg ?? "HS256", typ: "JWT", ...(options.omitKid ? {} : { kid: secret.id }), ...(options.header ?? {}) };
+  const header = {
+    alg: options.alg ?? "HS256",
+    typ: "JWT",
+    ...(options.omitKid ? {} : { kid: secret.id }),
+    ...(options.header ?? {}),
+  };
   return new SignJWT(claims).setProtectedHeader(header).sign(new TextEncoder().encode(secret.secret));
 }
 
 /** HS256 by hand, for headers jose will not sign (crit naming unknown parameters). */
-export function signRawHs256(secret: PartnerSecret, header: Record<string, unknown>, claims: Record<string, unknown>): string {
+export function signRawHs256(
+  secret: PartnerSecret,
+  header: Record<string, unknown>,
+  claims: Record<string, unknown>,
+): string {
   const input = `${b64json(header)}.${b64json(claims)}`;
   return `${input}.${createHmac("sha256", secret.secret).update(input).digest("base64url")}`;
 }
@@ -69,8 +78,10 @@ export const fresh = (t: TestApp, extra: Record<string, unknown>): Record<string
 });
 
 /** An unsigned token (alg none). */
-export const unsigned = (claims: Record<string, unknown>, header: Record<string, unknown> = { alg: "none", typ: "JWT" }): string =>
-  `${b64json(header)}.${b64json(claims)}.`;
+export const unsigned = (
+  claims: Record<string, unknown>,
+  header: Record<string, unknown> = { alg: "none", typ: "JWT" },
+): string => `${b64json(header)}.${b64json(claims)}.`;
 
 export function partnerJoin(t: TestApp, event: string, credential: string): Promise<GqlResponse> {
   return t.gql(PARTNER_JOIN, { input: { event, credential, credentialType: "PARTNER_JWT" } });

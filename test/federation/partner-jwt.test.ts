@@ -36,22 +36,33 @@ const uid = () => Math.random().toString(36).slice(2, 10);
 
 describe("partner secrets", () => {
   it("are 256 random bits shown once, listed without the secret, and stored encrypted", async () => {
-    const created = ok(await t.gql(CREATE_SECRET, { input: { name: "  CRM  " } }, { key: company.key })).createPartnerSecret;
+    const created = ok(
+      await t.gql(CREATE_SECRET, { input: { name: "  CRM  " } }, { key: company.key }),
+    ).createPartnerSecret;
     expect(created.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(created.partnerSecret).toMatchObject({ name: "CRM", lastUsedAt: null, revokedAt: null });
 
     // Used once, so that every field is filled in.
-    const token = await signPartner({ id: created.partnerSecret.id, secret: created.secret }, fresh(t, { user: { id: `crm-${uid()}` } }));
+    const token = await signPartner(
+      { id: created.partnerSecret.id, secret: created.secret },
+      fresh(t, { user: { id: `crm-${uid()}` } }),
+    );
     ok(await partnerJoin(t, event.id, token));
 
-    const listed = await t.gql(`query { company { partnerSecrets { id name createdAt lastUsedAt revokedAt } } }`, {}, { key: company.key });
+    const listed = await t.gql(
+      `query { company { partnerSecrets { id name createdAt lastUsedAt revokedAt } } }`,
+      {},
+      { key: company.key },
+    );
     const mine = ok(listed).company.partnerSecrets.find((s: { id: string }) => s.id === created.partnerSecret.id);
     expect(mine).toMatchObject({ name: "CRM", revokedAt: null });
     expect(mine.lastUsedAt).not.toBeNull();
     const revoked = await t.gql(REVOKE_SECRET, { id: created.partnerSecret.id }, { key: company.key });
     for (const response of [listed, revoked]) expect(JSON.stringify(response)).not.toContain(created.secret);
 
-    const [row] = await t.db.dataSource.query(`SELECT to_jsonb(p) AS row FROM partner_secrets p WHERE id = $1`, [created.partnerSecret.id]);
+    const [row] = await t.db.dataSource.query(`SELECT to_jsonb(p) AS row FROM partner_secrets p WHERE id = $1`, [
+      created.partnerSecret.id,
+    ]);
     expect(JSON.stringify(row.row)).not.toContain(created.secret);
     expect(row.row.secret_encrypted).toMatch(/^v1\./);
     expect(t.logs.join("\n")).not.toContain(created.secret);
@@ -59,7 +70,11 @@ describe("partner secrets", () => {
 
   it("need MANAGE_COMPANY", async () => {
     const minter = ok(
-      await t.gql(`mutation { createApiKey(input: { name: "mint", scopes: [MINT_TOKENS] }) { secret } }`, {}, { key: company.key }),
+      await t.gql(
+        `mutation { createApiKey(input: { name: "mint", scopes: [MINT_TOKENS] }) { secret } }`,
+        {},
+        { key: company.key },
+      ),
     ).createApiKey.secret;
     expect(codeOf(await t.gql(CREATE_SECRET, { input: { name: "x" } }, { key: minter }))).toBe("FORBIDDEN");
     expect(codeOf(await t.gql(`query { company { partnerSecrets { id } } }`, {}, { key: minter }))).toBe("FORBIDDEN");
@@ -76,7 +91,9 @@ describe("partner secrets", () => {
     expect(revoked.revokedAt).not.toBeNull();
     // Idempotent: the first revocation time stays.
     t.clock.advance(5);
-    expect(ok(await t.gql(REVOKE_SECRET, { id: a.id }, { key: company.key })).revokePartnerSecret.revokedAt).toBe(revoked.revokedAt);
+    expect(ok(await t.gql(REVOKE_SECRET, { id: a.id }, { key: company.key })).revokePartnerSecret.revokedAt).toBe(
+      revoked.revokedAt,
+    );
 
     const withRevoked = await signPartner(a, fresh(t, { user: { id: `a-${uid()}` } }));
     await expectRefused(t, () => partnerJoin(t, event.id, withRevoked), "TOKEN_INVALID");
@@ -89,7 +106,8 @@ describe("partner secrets", () => {
 
   it("lastUsedAt moves at most once a minute", async () => {
     const s = await createSecret(t, company, "clock");
-    const lastUsed = async () => (await t.db.dataSource.query(`SELECT last_used_at FROM partner_secrets WHERE id = $1`, [s.id]))[0].last_used_at;
+    const lastUsed = async () =>
+      (await t.db.dataSource.query(`SELECT last_used_at FROM partner_secrets WHERE id = $1`, [s.id]))[0].last_used_at;
     expect(await lastUsed()).toBeNull();
     ok(await partnerJoin(t, event.id, await signPartner(s, fresh(t, { user: { id: `c-${uid()}` } }))));
     const first = await lastUsed();
@@ -113,7 +131,14 @@ describe("payload shapes", () => {
         jti: `jti-${uid()}`,
         role: "admin",
         metadata: { cohort: "beta" },
-        user: { id, email: "Ada@Example.test", name: "Ada", avatarUrl: "https://cdn.example.test/ada.png", plan: "pro", team: { id: 7 } },
+        user: {
+          id,
+          email: "Ada@Example.test",
+          name: "Ada",
+          avatarUrl: "https://cdn.example.test/ada.png",
+          plan: "pro",
+          team: { id: 7 },
+        },
       }),
     );
     const joined = ok(await partnerJoin(t, event.id, token)).joinEvent;
@@ -133,18 +158,29 @@ describe("payload shapes", () => {
     expect(await seatsUsed(t, company)).toBe(seats + 1);
 
     // Same user, new name: refreshed, no new seat; absent fields are left as they were.
-    const again = ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { user: { id, name: "Ada L." } })))).joinEvent;
-    expect(again.session.user).toMatchObject({ id: joined.session.user.id, name: "Ada L.", email: "Ada@Example.test", metadata: { plan: "pro", team: { id: 7 } } });
+    const again = ok(
+      await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { user: { id, name: "Ada L." } }))),
+    ).joinEvent;
+    expect(again.session.user).toMatchObject({
+      id: joined.session.user.id,
+      name: "Ada L.",
+      email: "Ada@Example.test",
+      metadata: { plan: "pro", team: { id: 7 } },
+    });
     expect(again.role).toBe("ATTENDEE");
     expect(await seatsUsed(t, company)).toBe(seats + 1);
   });
 
   it("{ user } takes a numeric id, and sub as the id when user.id is absent", async () => {
     const numeric = Math.floor(Math.random() * 1e9);
-    const a = ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { user: { id: numeric } })))).joinEvent;
+    const a = ok(
+      await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { user: { id: numeric } }))),
+    ).joinEvent;
     expect(a.session.user.externalId).toBe(String(numeric));
     const id = `sub-${uid()}`;
-    const b = ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { sub: id, user: { name: "Bo" } })))).joinEvent;
+    const b = ok(
+      await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { sub: id, user: { name: "Bo" } }))),
+    ).joinEvent;
     expect(b.session.user).toMatchObject({ externalId: id, name: "Bo" });
   });
 
@@ -155,16 +191,26 @@ describe("payload shapes", () => {
     await makeUser(t, company, { email: email.toUpperCase() });
     const other = await makeUser(t, company, { email: `other-${uid()}@example.test` });
 
-    const bySub = ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { sub: other.externalId })))).joinEvent;
+    const bySub = ok(
+      await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { sub: other.externalId }))),
+    ).joinEvent;
     expect(bySub.session.userId).toBe(other.id);
     // Case-insensitive, the oldest user with the email.
-    const byEmail = ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { email: email.toUpperCase() })))).joinEvent;
+    const byEmail = ok(
+      await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { email: email.toUpperCase() }))),
+    ).joinEvent;
     expect(byEmail.session.userId).toBe(older.id);
     expect(byEmail.session.user.name).toBe("Grace");
-    const both = ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { sub: other.externalId, email })))).joinEvent;
+    const both = ok(
+      await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { sub: other.externalId, email }))),
+    ).joinEvent;
     expect(both.session.userId).toBe(other.id);
 
-    for (const claims of [{ sub: `ghost-${uid()}` }, { email: `ghost-${uid()}@example.test` }, { sub: `ghost-${uid()}`, email }]) {
+    for (const claims of [
+      { sub: `ghost-${uid()}` },
+      { email: `ghost-${uid()}@example.test` },
+      { sub: `ghost-${uid()}`, email },
+    ]) {
       const token = await signPartner(secret, fresh(t, claims));
       await expectRefused(t, () => partnerJoin(t, event.id, token), "INVALID_CREDENTIALS");
     }
@@ -174,7 +220,10 @@ describe("payload shapes", () => {
     const email = `guest-${uid()}@example.test`;
     const publicEvent = await makeEvent(t, company, { privacy: "PUBLIC" });
     ok(await joinRaw(t, { event: publicEvent.id, displayName: "Guest" }));
-    await t.db.dataSource.query(`UPDATE users SET email = $1, email_normalized = $1 WHERE company_id = $2 AND is_guest AND email IS NULL`, [email, company.id]);
+    await t.db.dataSource.query(
+      `UPDATE users SET email = $1, email_normalized = $1 WHERE company_id = $2 AND is_guest AND email IS NULL`,
+      [email, company.id],
+    );
     const token = await signPartner(secret, fresh(t, { email }));
     await expectRefused(t, () => partnerJoin(t, event.id, token), "INVALID_CREDENTIALS");
   });
@@ -186,7 +235,9 @@ describe("payload shapes", () => {
     const [row] = await t.db.dataSource.query(`SELECT credential_jti FROM sessions WHERE id = $1`, [joined.session.id]);
     expect(row.credential_jti).toBe(syntheticJtiOf(token));
     expect(row.credential_jti).toHaveLength(71);
-    expect(ok(await t.gql(END_SESSION, { id: joined.session.id, ban: true }, { key: company.key })).endSession).toMatchObject({ active: false, endReason: "KICKED" });
+    expect(
+      ok(await t.gql(END_SESSION, { id: joined.session.id, ban: true }, { key: company.key })).endSession,
+    ).toMatchObject({ active: false, endReason: "KICKED" });
     await expectRefused(t, () => partnerJoin(t, event.id, token), "TOKEN_REVOKED");
     // The user is not banned, the token is: a new token (same claims, a later iat) lets them in.
     t.clock.advance(1);
@@ -233,7 +284,13 @@ describe("refusals change nothing", () => {
     await refuse(await signPartner(secret, fresh(t, user()), { alg: "HS384" }));
     await refuse(await signPartner(secret, { ...fresh(t, user()), exp: nowSeconds(t) + 7 * 86_400 + 120 }));
     // Just inside 7 days is fine, and so is a token without kid (every active secret is tried).
-    ok(await partnerJoin(t, event.id, await signPartner(secret, { ...fresh(t, user()), exp: nowSeconds(t) + 7 * 86_400 })));
+    ok(
+      await partnerJoin(
+        t,
+        event.id,
+        await signPartner(secret, { ...fresh(t, user()), exp: nowSeconds(t) + 7 * 86_400 }),
+      ),
+    );
     ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, user()), { omitKid: true })));
   });
 
@@ -241,7 +298,9 @@ describe("refusals change nothing", () => {
     const other = await makeCompany(t);
     const theirs = await createSecret(t, other);
     await refuse(await signPartner(theirs, fresh(t, user())));
-    await refuse(await signPartner({ id: "00000000-0000-4000-8000-000000000000", secret: secret.secret }, fresh(t, user())));
+    await refuse(
+      await signPartner({ id: "00000000-0000-4000-8000-000000000000", secret: secret.secret }, fresh(t, user())),
+    );
     await refuse(await signPartner({ id: "not-a-uuid", secret: secret.secret }, fresh(t, user())));
     // Their secret does open their own events.
     ok(await partnerJoin(t, (await makeEvent(t, other)).id, await signPartner(theirs, fresh(t, user()))));
@@ -249,7 +308,13 @@ describe("refusals change nothing", () => {
 
   it("headers that pick keys or add rules: jku, x5u, jwk, x5c, crit", async () => {
     // The same hand-made token without them is accepted.
-    ok(await partnerJoin(t, event.id, signRawHs256(secret, { alg: "HS256", typ: "JWT", kid: secret.id }, fresh(t, user()))));
+    ok(
+      await partnerJoin(
+        t,
+        event.id,
+        signRawHs256(secret, { alg: "HS256", typ: "JWT", kid: secret.id }, fresh(t, user())),
+      ),
+    );
     for (const header of [
       { jku: "https://evil.test/jwks" },
       { x5u: "https://evil.test/cert" },
@@ -299,7 +364,11 @@ describe("refusals change nothing", () => {
 
   it("junk that is not a JWT at all", async () => {
     for (const junk of ["x", "a.b.c", "a.b", `${"e".repeat(9000)}`, "eyJhbGciOiJIUzI1NiJ9.e30.%%%"]) await refuse(junk);
-    expect(codeOf(await t.gql(`mutation { joinEvent(input: { event: "${event.id}", credentialType: PARTNER_JWT }) { role } }`))).toBe("BAD_USER_INPUT");
+    expect(
+      codeOf(
+        await t.gql(`mutation { joinEvent(input: { event: "${event.id}", credentialType: PARTNER_JWT }) { role } }`),
+      ),
+    ).toBe("BAD_USER_INPUT");
   });
 
   it("nothing is created by a refused token", async () => {
@@ -316,10 +385,18 @@ describe("aud of an HS256 partner JWT", () => {
   it("absent, the company's issuer, or an array holding only it: accepted", async () => {
     ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, user()))));
     ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { ...user(), aud: companyIssuer(company) }))));
-    ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { ...user(), aud: [companyIssuer(company)] }))));
+    ok(
+      await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { ...user(), aud: [companyIssuer(company)] }))),
+    );
     // Other audiences beside ours only with azp naming us (as for the partner's own keys).
     const shared = [companyIssuer(company), "https://some-other-service.example"];
-    ok(await partnerJoin(t, event.id, await signPartner(secret, fresh(t, { ...user(), aud: shared, azp: companyIssuer(company) }))));
+    ok(
+      await partnerJoin(
+        t,
+        event.id,
+        await signPartner(secret, fresh(t, { ...user(), aud: shared, azp: companyIssuer(company) })),
+      ),
+    );
   });
 
   it("another service, another company's issuer, or anything but ours: TOKEN_INVALID, and nothing is created", async () => {
@@ -343,7 +420,8 @@ describe("aud of an HS256 partner JWT", () => {
   });
 
   // jose will not sign an aud of the wrong type: these are signed by hand.
-  const signPartnerWithAud = (aud: unknown) => signRawHs256(secret, { alg: "HS256", typ: "JWT", kid: secret.id }, fresh(t, { ...user(), aud }));
+  const signPartnerWithAud = (aud: unknown) =>
+    signRawHs256(secret, { alg: "HS256", typ: "JWT", kid: secret.id }, fresh(t, { ...user(), aud }));
 });
 
 /**
@@ -414,12 +492,21 @@ describe("asymmetric partner keys (PARTNER_KEYS)", () => {
     // Published before the first fetch: an unknown kid refetches only after a 30 s cooldown.
     edKid = await idp.addKey("EdDSA");
     rsKid = await idp.addKey("RS256");
-    await addProvider(t, company, { kind: "PARTNER_KEYS", name: "Partner", issuer, jwksUri: idp.jwksUri, algorithms: ["ES256", "EdDSA"] });
+    await addProvider(t, company, {
+      kind: "PARTNER_KEYS",
+      name: "Partner",
+      issuer,
+      jwksUri: idp.jwksUri,
+      algorithms: ["ES256", "EdDSA"],
+    });
   });
   afterAll(() => idp.stop());
 
   it("a JWT signed with the partner's registered key, named by iss, for this company (aud)", async () => {
-    const token = await idp.sign(fresh(t, { iss: issuer, aud: companyIssuer(company), user: { id: `pk-${uid()}`, name: "Key" } }), { kid: esKid });
+    const token = await idp.sign(
+      fresh(t, { iss: issuer, aud: companyIssuer(company), user: { id: `pk-${uid()}`, name: "Key" } }),
+      { kid: esKid },
+    );
     const joined = ok(await partnerJoin(t, event.id, token)).joinEvent;
     expect(joined.session.user.name).toBe("Key");
     expect(joined.session.credentialType).toBe("PARTNER_JWT");
@@ -427,13 +514,30 @@ describe("asymmetric partner keys (PARTNER_KEYS)", () => {
 
   it("refused: an unregistered issuer, another company's issuer, an algorithm outside the provider's list, no exp", async () => {
     const user = () => ({ aud: companyIssuer(company), user: { id: `pk-${uid()}` } });
-    await expectRefused(t, async () => partnerJoin(t, event.id, await idp.sign(fresh(t, { iss: "https://nobody.test", ...user() }), { kid: esKid })), "TOKEN_INVALID");
+    await expectRefused(
+      t,
+      async () =>
+        partnerJoin(t, event.id, await idp.sign(fresh(t, { iss: "https://nobody.test", ...user() }), { kid: esKid })),
+      "TOKEN_INVALID",
+    );
     const other = await makeCompany(t);
     const otherEvent = await makeEvent(t, other);
-    await expectRefused(t, async () => partnerJoin(t, otherEvent.id, await idp.sign(fresh(t, { iss: issuer, ...user() }), { kid: esKid })), "TOKEN_INVALID");
-    await expectRefused(t, async () => partnerJoin(t, event.id, await idp.sign(fresh(t, { iss: issuer, ...user() }), { kid: rsKid })), "TOKEN_INVALID");
+    await expectRefused(
+      t,
+      async () => partnerJoin(t, otherEvent.id, await idp.sign(fresh(t, { iss: issuer, ...user() }), { kid: esKid })),
+      "TOKEN_INVALID",
+    );
+    await expectRefused(
+      t,
+      async () => partnerJoin(t, event.id, await idp.sign(fresh(t, { iss: issuer, ...user() }), { kid: rsKid })),
+      "TOKEN_INVALID",
+    );
     const { exp: _exp, ...noExp } = fresh(t, { iss: issuer, ...user() });
-    await expectRefused(t, async () => partnerJoin(t, event.id, await idp.sign(noExp, { kid: esKid })), "TOKEN_INVALID");
+    await expectRefused(
+      t,
+      async () => partnerJoin(t, event.id, await idp.sign(noExp, { kid: esKid })),
+      "TOKEN_INVALID",
+    );
     // An EdDSA key the provider publishes is accepted (EdDSA is in its list).
     ok(await partnerJoin(t, event.id, await idp.sign(fresh(t, { iss: issuer, ...user() }), { kid: edKid })));
   });
@@ -442,12 +546,28 @@ describe("asymmetric partner keys (PARTNER_KEYS)", () => {
     // The same partner, with the same keys and issuer, serves another company too.
     const other = await makeCompany(t);
     const otherEvent = await makeEvent(t, other);
-    await addProvider(t, other, { kind: "PARTNER_KEYS", name: "Partner", issuer, jwksUri: idp.jwksUri, algorithms: ["ES256", "EdDSA"] });
-    const sign = (aud: unknown) => idp.sign(fresh(t, { iss: issuer, ...(aud === undefined ? {} : { aud }), user: { id: `pk-${uid()}` } }), { kid: esKid });
+    await addProvider(t, other, {
+      kind: "PARTNER_KEYS",
+      name: "Partner",
+      issuer,
+      jwksUri: idp.jwksUri,
+      algorithms: ["ES256", "EdDSA"],
+    });
+    const sign = (aud: unknown) =>
+      idp.sign(fresh(t, { iss: issuer, ...(aud === undefined ? {} : { aud }), user: { id: `pk-${uid()}` } }), {
+        kid: esKid,
+      });
 
     const forA = await sign(companyIssuer(company));
     await expectRefused(t, () => partnerJoin(t, otherEvent.id, forA), "TOKEN_INVALID");
-    for (const aud of [undefined, companyIssuer(other).toUpperCase(), `${companyIssuer(other)}/`, [], [companyIssuer(company), companyIssuer(other)], "admit"]) {
+    for (const aud of [
+      undefined,
+      companyIssuer(other).toUpperCase(),
+      `${companyIssuer(other)}/`,
+      [],
+      [companyIssuer(company), companyIssuer(other)],
+      "admit",
+    ]) {
       const token = await sign(aud);
       await expectRefused(t, () => partnerJoin(t, otherEvent.id, token), "TOKEN_INVALID");
     }
@@ -458,8 +578,17 @@ describe("asymmetric partner keys (PARTNER_KEYS)", () => {
 
   it("with a configured audience, aud must be exactly it (the company's issuer is not enough)", async () => {
     const keyed = `https://partner-aud-${uid()}.example.test`;
-    await addProvider(t, company, { kind: "PARTNER_KEYS", name: "Aud", issuer: keyed, jwksUri: idp.jwksUri, audience: "partner-aud" });
-    const sign = (aud?: string) => idp.sign(fresh(t, { iss: keyed, ...(aud === undefined ? {} : { aud }), user: { id: `pk-${uid()}` } }), { kid: esKid });
+    await addProvider(t, company, {
+      kind: "PARTNER_KEYS",
+      name: "Aud",
+      issuer: keyed,
+      jwksUri: idp.jwksUri,
+      audience: "partner-aud",
+    });
+    const sign = (aud?: string) =>
+      idp.sign(fresh(t, { iss: keyed, ...(aud === undefined ? {} : { aud }), user: { id: `pk-${uid()}` } }), {
+        kid: esKid,
+      });
     ok(await partnerJoin(t, event.id, await sign("partner-aud")));
     for (const aud of [undefined, companyIssuer(company), "partner-aud2"]) {
       const token = await sign(aud);

@@ -19,7 +19,12 @@ async function setPassword(company: TestCompany, userId: string, password = PASS
 }
 
 /** A company with passwords on, a private event and a user with PASSWORD. */
-async function setup(): Promise<{ company: TestCompany; event: { id: string; slug: string }; user: TestUser; email: string }> {
+async function setup(): Promise<{
+  company: TestCompany;
+  event: { id: string; slug: string };
+  user: TestUser;
+  email: string;
+}> {
   const company = await makeCompany(t);
   await updateSettings(t, company, { passwordAuthEnabled: true });
   const event = await makeEvent(t, company, { privacy: "PRIVATE" });
@@ -37,7 +42,12 @@ function passwordJoin(event: string, username: string | undefined, password: str
  * A GraphQL POST from a chosen loopback address (127.0.0.2, …), so tests can be several clients:
  * the server sees that address as the caller's.
  */
-function gqlFrom(localAddress: string, query: string, variables: Record<string, unknown>, url = t.url): Promise<GqlResponse> {
+function gqlFrom(
+  localAddress: string,
+  query: string,
+  variables: Record<string, unknown>,
+  url = t.url,
+): Promise<GqlResponse> {
   const body = JSON.stringify({ query, variables });
   const target = new URL(`${url}/graphql`);
   return new Promise((resolve, reject) => {
@@ -55,7 +65,12 @@ function gqlFrom(localAddress: string, query: string, variables: Record<string, 
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("end", () => {
           const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-          resolve({ status: res.statusCode ?? 0, data: parsed.data ?? undefined, errors: parsed.errors, headers: new Headers() });
+          resolve({
+            status: res.statusCode ?? 0,
+            data: parsed.data ?? undefined,
+            errors: parsed.errors,
+            headers: new Headers(),
+          });
         });
       },
     );
@@ -127,10 +142,22 @@ describe("setUserPassword", () => {
 
     const user = await makeUser(t, company);
     const narrow = ok(
-      await t.gql(`mutation { createApiKey(input: { name: "events", scopes: [MANAGE_EVENTS] }) { secret } }`, {}, { key: company.key }),
+      await t.gql(
+        `mutation { createApiKey(input: { name: "events", scopes: [MANAGE_EVENTS] }) { secret } }`,
+        {},
+        { key: company.key },
+      ),
     ).createApiKey.secret;
-    await expectRefused(t, () => t.gql(SET_PASSWORD, { input: { userId: user.id, password: PASSWORD } }, { key: narrow }), "FORBIDDEN");
-    await expectRefused(t, () => t.gql(SET_PASSWORD, { input: { userId: user.id, password: PASSWORD } }), "UNAUTHENTICATED");
+    await expectRefused(
+      t,
+      () => t.gql(SET_PASSWORD, { input: { userId: user.id, password: PASSWORD } }, { key: narrow }),
+      "FORBIDDEN",
+    );
+    await expectRefused(
+      t,
+      () => t.gql(SET_PASSWORD, { input: { userId: user.id, password: PASSWORD } }),
+      "UNAUTHENTICATED",
+    );
   });
 });
 
@@ -191,7 +218,12 @@ describe("joinEvent with PASSWORD", () => {
       await passwordJoin(event.id, "x".repeat(5000), PASSWORD),
       await passwordJoin(event.id, "nul\u0000name", "y".repeat(3000)),
     ];
-    const seen = attempts.map((r) => ({ code: codeOf(r), message: r.errors?.[0]?.message, extensions: r.errors?.[0]?.extensions, data: r.data ?? null }));
+    const seen = attempts.map((r) => ({
+      code: codeOf(r),
+      message: r.errors?.[0]?.message,
+      extensions: r.errors?.[0]?.extensions,
+      data: r.data ?? null,
+    }));
     for (const answer of seen) expect(answer).toEqual(seen[0]);
     expect(seen[0].code).toBe("INVALID_CREDENTIALS");
   });
@@ -242,15 +274,25 @@ describe("joinEvent with PASSWORD", () => {
     const first = ok(await passwordJoin(event.id, email, PASSWORD)).joinEvent;
     const second = ok(await passwordJoin(event.id, user.externalId, PASSWORD)).joinEvent;
     const END = `mutation($id: ID!) { endSession(id: $id, ban: true) { active endReason } }`;
-    expect(ok(await t.gql(END, { id: first.session.id }, { key: company.key })).endSession).toEqual({ active: false, endReason: "KICKED" });
+    expect(ok(await t.gql(END, { id: first.session.id }, { key: company.key })).endSession).toEqual({
+      active: false,
+      endReason: "KICKED",
+    });
 
     const refused = await expectRefused(t, () => passwordJoin(event.id, email, PASSWORD), "TOKEN_REVOKED");
     expect(refused.errors![0].message).toBe("You were removed from this event.");
-    await expectRefused(t, () => passwordJoin(`${company.slug}/${event.slug}`, user.externalId, PASSWORD), "TOKEN_REVOKED");
+    await expectRefused(
+      t,
+      () => passwordJoin(`${company.slug}/${event.slug}`, user.externalId, PASSWORD),
+      "TOKEN_REVOKED",
+    );
     // Only the right password learns of the ban: a guesser is told what any wrong password gets.
     expect(codeOf(await passwordJoin(event.id, email, "a wrong password, long enough"))).toBe("INVALID_CREDENTIALS");
     // The user's other password session of the event ends at its next heartbeat.
-    expect(ok(await t.gql(BEAT, { t: second.sessionToken })).heartbeat).toMatchObject({ active: false, endReason: "REVOKED" });
+    expect(ok(await t.gql(BEAT, { t: second.sessionToken })).heartbeat).toMatchObject({
+      active: false,
+      endReason: "REVOKED",
+    });
 
     const elsewhere = ok(await passwordJoin(other.id, email, PASSWORD)).joinEvent;
     expect(elsewhere.session.userId).toBe(user.id);
@@ -270,7 +312,8 @@ describe("password rate limits", () => {
   it("after 5 wrong passwords the 6th attempt is RATE_LIMITED even with the right one, until the window ends", async () => {
     const { company, event, user, email } = await setup();
     const subject = usernameSubject(email);
-    for (let i = 0; i < 5; i++) expect(codeOf(await passwordJoin(event.id, email, `wrong password ${i}!!`))).toBe("INVALID_CREDENTIALS");
+    for (let i = 0; i < 5; i++)
+      expect(codeOf(await passwordJoin(event.id, email, `wrong password ${i}!!`))).toBe("INVALID_CREDENTIALS");
     const limited = await passwordJoin(event.id, email, PASSWORD);
     expect(codeOf(limited)).toBe("RATE_LIMITED");
     expect(limited.errors![0].message).toMatch(/try again in 15 minutes/);
@@ -294,7 +337,8 @@ describe("password rate limits", () => {
   it("a success clears the user's count: 4 wrong, right, 4 wrong, right", async () => {
     const { event, email } = await setup();
     for (const round of [1, 2]) {
-      for (let i = 0; i < 4; i++) expect(codeOf(await passwordJoin(event.id, email, `wrong ${round}-${i} password`))).toBe("INVALID_CREDENTIALS");
+      for (let i = 0; i < 4; i++)
+        expect(codeOf(await passwordJoin(event.id, email, `wrong ${round}-${i} password`))).toBe("INVALID_CREDENTIALS");
       ok(await passwordJoin(event.id, email, PASSWORD));
     }
   });
@@ -305,7 +349,12 @@ describe("password rate limits", () => {
       const answers = [];
       for (let i = 0; i < 6; i++) {
         const r = await passwordJoin(event.id, username, `wrong password number ${i}`);
-        answers.push({ code: codeOf(r), message: r.errors?.[0]?.message, extensions: r.errors?.[0]?.extensions, data: r.data ?? null });
+        answers.push({
+          code: codeOf(r),
+          message: r.errors?.[0]?.message,
+          extensions: r.errors?.[0]?.extensions,
+          data: r.data ?? null,
+        });
       }
       return answers;
     };
@@ -322,16 +371,21 @@ describe("password rate limits", () => {
 
   it("a right password clears the counts of all the user's usernames (email and external id)", async () => {
     const { event, user, email } = await setup();
-    for (let i = 0; i < 4; i++) expect(codeOf(await passwordJoin(event.id, email, `wrong by email ${i}!`))).toBe("INVALID_CREDENTIALS");
-    for (let i = 0; i < 4; i++) expect(codeOf(await passwordJoin(event.id, user.externalId, `wrong by id ${i}!!`))).toBe("INVALID_CREDENTIALS");
+    for (let i = 0; i < 4; i++)
+      expect(codeOf(await passwordJoin(event.id, email, `wrong by email ${i}!`))).toBe("INVALID_CREDENTIALS");
+    for (let i = 0; i < 4; i++)
+      expect(codeOf(await passwordJoin(event.id, user.externalId, `wrong by id ${i}!!`))).toBe("INVALID_CREDENTIALS");
     ok(await passwordJoin(event.id, user.externalId, PASSWORD));
-    for (let i = 0; i < 5; i++) expect(codeOf(await passwordJoin(event.id, email, `wrong again ${i}!!`))).toBe("INVALID_CREDENTIALS");
+    for (let i = 0; i < 5; i++)
+      expect(codeOf(await passwordJoin(event.id, email, `wrong again ${i}!!`))).toBe("INVALID_CREDENTIALS");
     expect(codeOf(await passwordJoin(event.id, email, PASSWORD))).toBe("RATE_LIMITED");
   });
 
   it("holds the username limit under concurrent guesses: of 10 at once, at most 5 are checked", async () => {
     const { company, event, email } = await setup();
-    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => passwordJoin(event.id, email, `concurrent guess ${i}`)));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => passwordJoin(event.id, email, `concurrent guess ${i}`)),
+    );
     const codes = answers.map(codeOf);
     expect(codes.filter((c) => c === "INVALID_CREDENTIALS")).toHaveLength(5);
     expect(codes.filter((c) => c === "RATE_LIMITED")).toHaveLength(5);
@@ -341,7 +395,9 @@ describe("password rate limits", () => {
   it("limits one address across usernames (20 per window) while other addresses still sign in", async () => {
     const { company, event, user, email } = await setup();
     for (let i = 0; i < 20; i++) {
-      expect(codeOf(await joinFrom("127.0.0.2", event.id, `stranger${i}@example.com`, PASSWORD))).toBe("INVALID_CREDENTIALS");
+      expect(codeOf(await joinFrom("127.0.0.2", event.id, `stranger${i}@example.com`, PASSWORD))).toBe(
+        "INVALID_CREDENTIALS",
+      );
     }
     const limited = await joinFrom("127.0.0.2", event.id, email, PASSWORD);
     expect(codeOf(limited)).toBe("RATE_LIMITED");
@@ -369,8 +425,12 @@ describe("password rate limits", () => {
     const { event, email } = await setup();
     const other = await startSecondNode(t);
     try {
-      for (let i = 0; i < 3; i++) expect(codeOf(await passwordJoin(event.id, email, `wrong on A ${i}!!`))).toBe("INVALID_CREDENTIALS");
-      for (let i = 0; i < 2; i++) expect(codeOf(await joinFrom("127.0.0.1", event.id, email, `wrong on B ${i}!!`, other.url))).toBe("INVALID_CREDENTIALS");
+      for (let i = 0; i < 3; i++)
+        expect(codeOf(await passwordJoin(event.id, email, `wrong on A ${i}!!`))).toBe("INVALID_CREDENTIALS");
+      for (let i = 0; i < 2; i++)
+        expect(codeOf(await joinFrom("127.0.0.1", event.id, email, `wrong on B ${i}!!`, other.url))).toBe(
+          "INVALID_CREDENTIALS",
+        );
       expect(codeOf(await passwordJoin(event.id, email, PASSWORD))).toBe("RATE_LIMITED");
       expect(codeOf(await joinFrom("127.0.0.1", event.id, email, PASSWORD, other.url))).toBe("RATE_LIMITED");
     } finally {
@@ -391,21 +451,37 @@ describe("the client's address behind a proxy (TRUST_PROXY)", () => {
     fetch(`${url}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-forwarded-for": forwardedFor },
-      body: JSON.stringify({ query: JOIN, variables: { input: { event, credentialType: "PASSWORD", username, password: PASSWORD } } }),
-    }).then(async (r) => ({ status: r.status, ...((await r.json()) as { data?: any; errors?: any[] }), headers: r.headers }) as GqlResponse);
+      body: JSON.stringify({
+        query: JOIN,
+        variables: { input: { event, credentialType: "PASSWORD", username, password: PASSWORD } },
+      }),
+    }).then(
+      async (r) =>
+        ({
+          status: r.status,
+          ...((await r.json()) as { data?: any; errors?: any[] }),
+          headers: r.headers,
+        }) as GqlResponse,
+    );
 
   it("behind a trusted proxy counts each X-Forwarded-For client apart, and a client cannot pick its own address", async () => {
     const { company, event } = await setup();
     const proxied = await startNodeOn(t, { trustProxy: ["127.0.0.1"] });
     try {
       for (let i = 0; i < 20; i++) {
-        expect(codeOf(await joinVia(proxied.url, event.id, `stranger${i}@example.com`, "203.0.113.5"))).toBe("INVALID_CREDENTIALS");
+        expect(codeOf(await joinVia(proxied.url, event.id, `stranger${i}@example.com`, "203.0.113.5"))).toBe(
+          "INVALID_CREDENTIALS",
+        );
       }
       expect(codeOf(await joinVia(proxied.url, event.id, "stranger@example.com", "203.0.113.5"))).toBe("RATE_LIMITED");
       // Another client behind the same proxy is not locked out by the first one.
-      expect(codeOf(await joinVia(proxied.url, event.id, "stranger@example.com", "203.0.113.6"))).toBe("INVALID_CREDENTIALS");
+      expect(codeOf(await joinVia(proxied.url, event.id, "stranger@example.com", "203.0.113.6"))).toBe(
+        "INVALID_CREDENTIALS",
+      );
       // An address the client wrote in front of the one the proxy appended is not believed.
-      expect(codeOf(await joinVia(proxied.url, event.id, "stranger@example.com", "198.51.100.1, 203.0.113.5"))).toBe("RATE_LIMITED");
+      expect(codeOf(await joinVia(proxied.url, event.id, "stranger@example.com", "198.51.100.1, 203.0.113.5"))).toBe(
+        "RATE_LIMITED",
+      );
       expect(await failuresOf(company.id)).toEqual({ "ip:203.0.113.5": 22, "ip:203.0.113.6": 1 });
     } finally {
       await proxied.close();
@@ -461,7 +537,10 @@ async function startSecondNode(first: TestApp): Promise<{ url: string; close: ()
  * Another app instance over the first one's data source (either database), with its own config:
  * like startSecondNode, it can only be asked for refusals.
  */
-async function startNodeOn(first: TestApp, config: { trustProxy: readonly string[] }): Promise<{ url: string; close: () => Promise<void> }> {
+async function startNodeOn(
+  first: TestApp,
+  config: { trustProxy: readonly string[] },
+): Promise<{ url: string; close: () => Promise<void> }> {
   const app = await createApp({
     config: { publicUrl: "http://admit.test", adminApiKey: first.adminKey, nodeEnv: "test", ...config },
     masterKey: randomBytes(32),

@@ -16,25 +16,46 @@ describe("redirects through the API", () => {
     const event = await makeEvent(t, company);
     for (const [url, why] of VECTORS) {
       if (url.length > 2048) {
-        await expectRefused(t, () => createLinkRaw(t, company, { userId: user.id, eventId: event.id, redirectOnExpiryUrl: url }), "BAD_USER_INPUT", "redirectOnExpiryUrl");
+        await expectRefused(
+          t,
+          () => createLinkRaw(t, company, { userId: user.id, eventId: event.id, redirectOnExpiryUrl: url }),
+          "BAD_USER_INPUT",
+          "redirectOnExpiryUrl",
+        );
         continue;
       }
-      const response = await createLinkRaw(t, company, { userId: user.id, eventId: event.id, redirectOnExpiryUrl: url });
-      expect([why, response.errors?.[0]?.extensions?.code, response.data ?? null]).toEqual([why, "REDIRECT_NOT_ALLOWED", null]);
+      const response = await createLinkRaw(t, company, {
+        userId: user.id,
+        eventId: event.id,
+        redirectOnExpiryUrl: url,
+      });
+      expect([why, response.errors?.[0]?.extensions?.code, response.data ?? null]).toEqual([
+        why,
+        "REDIRECT_NOT_ALLOWED",
+        null,
+      ]);
     }
     await expectRefused(
       t,
       () => createLinkRaw(t, company, { userId: user.id, redirectOnExpiryUrl: "https://evil.test%2F@app.acme.test" }),
       "REDIRECT_NOT_ALLOWED",
     );
-    const stored = await createLink(t, company, { userId: user.id, eventId: event.id, redirectOnExpiryUrl: "HTTPS://App.Acme.Test/back" });
+    const stored = await createLink(t, company, {
+      userId: user.id,
+      eventId: event.id,
+      redirectOnExpiryUrl: "HTTPS://App.Acme.Test/back",
+    });
     expect(stored.redirectOnExpiryUrl).toBe("https://app.acme.test/back");
   });
 
   it("a company with no allowed origins accepts no redirect at all", async () => {
     const company = await makeCompany(t);
     const user = await makeUser(t, company);
-    await expectRefused(t, () => createLinkRaw(t, company, { userId: user.id, redirectOnExpiryUrl: "https://app.acme.test/" }), "REDIRECT_NOT_ALLOWED");
+    await expectRefused(
+      t,
+      () => createLinkRaw(t, company, { userId: user.id, redirectOnExpiryUrl: "https://app.acme.test/" }),
+      "REDIRECT_NOT_ALLOWED",
+    );
   });
 
   it("/logout redirects to an allowed origin only; every vector lands on the local page", async () => {
@@ -60,7 +81,11 @@ describe("redirects through the API", () => {
     // A repeated parameter is not a URL.
     const link = await createLink(t, company, { userId: user.id, eventId: event.id });
     const cookie = sessionCookieOf(await openLink(t, link.code)).value;
-    const twice = await postLogout(t, `/logout?redirectTo=${encodeURIComponent("https://app.acme.test/")}&redirectTo=x`, cookie);
+    const twice = await postLogout(
+      t,
+      `/logout?redirectTo=${encodeURIComponent("https://app.acme.test/")}&redirectTo=x`,
+      cookie,
+    );
     expect(twice.location).toBe("http://admit.test/logged-out");
   });
 });

@@ -49,12 +49,19 @@ async function exchange(
   options: { authorization?: string | null; body?: string; contentType?: string; method?: string } = {},
 ): Promise<Answer> {
   const form = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) for (const one of Array.isArray(value) ? value : [value]) form.append(name, one);
-  const headers: Record<string, string> = { "content-type": options.contentType ?? "application/x-www-form-urlencoded" };
+  for (const [name, value] of Object.entries(params))
+    for (const one of Array.isArray(value) ? value : [value]) form.append(name, one);
+  const headers: Record<string, string> = {
+    "content-type": options.contentType ?? "application/x-www-form-urlencoded",
+  };
   const authorization = options.authorization === undefined ? basic(company.slug, company.key) : options.authorization;
   if (authorization) headers.authorization = authorization;
   const method = options.method ?? "POST";
-  const response = await fetch(`${t.url}/oauth/token`, { method, headers, body: method === "GET" ? undefined : (options.body ?? form.toString()) });
+  const response = await fetch(`${t.url}/oauth/token`, {
+    method,
+    headers,
+    body: method === "GET" ? undefined : (options.body ?? form.toString()),
+  });
   const text = await response.text();
   let body: Record<string, any>;
   try {
@@ -84,7 +91,10 @@ describe("POST /oauth/token", () => {
     const id = `x-${uid()}`;
     const users = await userCount(t, company.id);
     const answer = await exchange(
-      await partnerGrant({ user: { id, name: "Xu", email: "xu@example.test" }, role: "PRESENTER", metadata: { via: "oauth" } }, { audience: event.slug }),
+      await partnerGrant(
+        { user: { id, name: "Xu", email: "xu@example.test" }, role: "PRESENTER", metadata: { via: "oauth" } },
+        { audience: event.slug },
+      ),
     );
     expect(answer.status).toBe(200);
     expect(answer.headers.get("cache-control")).toBe("no-store");
@@ -96,12 +106,21 @@ describe("POST /oauth/token", () => {
 
     const token: string = answer.body.access_token;
     expect(decodePart(token, 0).typ).toBe("join+jwt");
-    expect(decodePart(token, 1)).toMatchObject({ sub: id, evt: event.id, role: "PRESENTER", usr: { name: "Xu", email: "xu@example.test" } });
+    expect(decodePart(token, 1)).toMatchObject({
+      sub: id,
+      evt: event.id,
+      role: "PRESENTER",
+      usr: { name: "Xu", email: "xu@example.test" },
+    });
     expect(await userCount(t, company.id)).toBe(users);
 
     const joined = await join(t, event.slug, token);
     expect(joined.role).toBe("PRESENTER");
-    expect(joined.session).toMatchObject({ credentialType: "JOIN_TOKEN", metadata: { via: "oauth" }, user: { externalId: id, name: "Xu" } });
+    expect(joined.session).toMatchObject({
+      credentialType: "JOIN_TOKEN",
+      metadata: { via: "oauth" },
+      user: { externalId: id, name: "Xu" },
+    });
     expect(await userCount(t, company.id)).toBe(users + 1);
     // Neither token reaches the logs.
     expect(t.logs.join("\n")).not.toContain(token.split(".")[2]);
@@ -109,7 +128,9 @@ describe("POST /oauth/token", () => {
   });
 
   it("without audience the token opens any event of the company; Bearer authentication works too", async () => {
-    const answer = await exchange(await partnerGrant({ user: { id: `any-${uid()}` } }), { authorization: `Bearer ${company.key}` });
+    const answer = await exchange(await partnerGrant({ user: { id: `any-${uid()}` } }), {
+      authorization: `Bearer ${company.key}`,
+    });
     expect(answer.status).toBe(200);
     expect(decodePart(answer.body.access_token, 1).evt).toBeUndefined();
     const other = await makeEvent(t, company);
@@ -127,7 +148,10 @@ describe("POST /oauth/token", () => {
     const user = await makeUser(t, company, { name: "Existing", email: "existing@example.test" });
     const answer = await exchange(await partnerGrant({ sub: user.externalId }, { audience: event.id }));
     expect(answer.status).toBe(200);
-    expect(decodePart(answer.body.access_token, 1)).toMatchObject({ sub: user.externalId, usr: { name: "Existing", email: "existing@example.test" } });
+    expect(decodePart(answer.body.access_token, 1)).toMatchObject({
+      sub: user.externalId,
+      usr: { name: "Existing", email: "existing@example.test" },
+    });
     expect((await join(t, event.id, answer.body.access_token)).session.userId).toBe(user.id);
 
     expectError(await exchange(await partnerGrant({ sub: `ghost-${uid()}` })), 400, "invalid_grant");
@@ -135,15 +159,28 @@ describe("POST /oauth/token", () => {
   });
 
   it("the join token expires with the subject token, or sooner by the company's default lifetime", async () => {
-    const short = await exchange({ grant_type: GRANT, subject_token_type: JWT, subject_token: await signPartner(secret, { user: { id: `s-${uid()}` }, exp: nowSeconds(t) + 120 }) });
+    const short = await exchange({
+      grant_type: GRANT,
+      subject_token_type: JWT,
+      subject_token: await signPartner(secret, { user: { id: `s-${uid()}` }, exp: nowSeconds(t) + 120 }),
+    });
     expect(short.body.expires_in).toBeLessThanOrEqual(120);
-    const long = await exchange({ grant_type: GRANT, subject_token_type: JWT, subject_token: await signPartner(secret, { user: { id: `l-${uid()}` }, exp: nowSeconds(t) + 20 * 3600 }) });
+    const long = await exchange({
+      grant_type: GRANT,
+      subject_token_type: JWT,
+      subject_token: await signPartner(secret, { user: { id: `l-${uid()}` }, exp: nowSeconds(t) + 20 * 3600 }),
+    });
     expect(long.body.expires_in).toBe(3600);
   });
 
   it("a voice-SDK ticket opens its channel's event", async () => {
     const issuer = "acme-voice";
-    const claims = { iss: issuer, vxa: "join", f: `sip:.${issuer}.u${uid()}.@voice.test`, t: `sip:confctl-g-${issuer}.${event.slug}@voice.test` };
+    const claims = {
+      iss: issuer,
+      vxa: "join",
+      f: `sip:.${issuer}.u${uid()}.@voice.test`,
+      t: `sip:confctl-g-${issuer}.${event.slug}@voice.test`,
+    };
     const answer = await exchange(await partnerGrant(claims));
     expect(answer.status).toBe(200);
     expect(decodePart(answer.body.access_token, 1).evt).toBe(event.id);
@@ -158,12 +195,22 @@ describe("POST /oauth/token", () => {
       await addProvider(t, company, { name: "SSO", issuer, jwksUri: idp.jwksUri, audience: "admit" });
       const sub = `sso-${uid()}`;
       const idToken = await idp.sign(fresh(t, { iss: issuer, aud: "admit", sub, name: "Sso" }));
-      const answer = await exchange({ grant_type: GRANT, subject_token: idToken, subject_token_type: ID_TOKEN, audience: event.id, requested_token_type: JWT });
+      const answer = await exchange({
+        grant_type: GRANT,
+        subject_token: idToken,
+        subject_token_type: ID_TOKEN,
+        audience: event.id,
+        requested_token_type: JWT,
+      });
       expect(answer.status).toBe(200);
       const joined = await join(t, event.id, answer.body.access_token);
       expect(joined.session.user).toMatchObject({ externalId: sub, name: "Sso" });
       // The same ID token named as a partner JWT is not one.
-      expectError(await exchange({ grant_type: GRANT, subject_token: idToken, subject_token_type: JWT }), 400, "invalid_grant");
+      expectError(
+        await exchange({ grant_type: GRANT, subject_token: idToken, subject_token_type: JWT }),
+        400,
+        "invalid_grant",
+      );
     } finally {
       await idp.stop();
     }
@@ -181,26 +228,43 @@ describe("POST /oauth/token", () => {
     await join(t, event.id, first);
 
     ok(await t.gql(REVOKE_TOKEN, { jti }, { key: company.key }));
-    expect((await joinRaw(t, { event: event.id, credential: second })).errors?.[0]?.extensions?.code).toBe("TOKEN_REVOKED");
-    expect(ok(await t.gql(VALIDATE, { token: second })).validateToken).toMatchObject({ valid: false, errorCode: "TOKEN_REVOKED" });
+    expect((await joinRaw(t, { event: event.id, credential: second })).errors?.[0]?.extensions?.code).toBe(
+      "TOKEN_REVOKED",
+    );
+    expect(ok(await t.gql(VALIDATE, { token: second })).validateToken).toMatchObject({
+      valid: false,
+      errorCode: "TOKEN_REVOKED",
+    });
     expectError(await exchange(grant), 400, "invalid_grant");
     // Join tokens minted otherwise are not affected.
-    const plain = (await exchange(await partnerGrant({ jti: `other-${uid()}`, user: { id: `rv-${uid()}` } }, { audience: event.id }))).body.access_token;
+    const plain = (
+      await exchange(await partnerGrant({ jti: `other-${uid()}`, user: { id: `rv-${uid()}` } }, { audience: event.id }))
+    ).body.access_token;
     expect(ok(await t.gql(VALIDATE, { token: plain })).validateToken).toMatchObject({ valid: true, errorCode: null });
     const minted = await mint(t, company, { eventId: event.id, user: { id: `mint-${uid()}` } });
     expect(decodePart(minted.token, 1).sjt).toBeUndefined();
-    expect(ok(await t.gql(VALIDATE, { token: minted.token })).validateToken).toMatchObject({ valid: true, errorCode: null });
+    expect(ok(await t.gql(VALIDATE, { token: minted.token })).validateToken).toMatchObject({
+      valid: true,
+      errorCode: null,
+    });
     await join(t, event.id, minted.token);
   });
 
   it("a subject token without jti is known by its synthetic jti: banning it (joined directly) refuses the join tokens minted from it", async () => {
     const subject = await signPartner(secret, fresh(t, { user: { id: `syn-${uid()}` } }));
-    const minted = (await exchange({ grant_type: GRANT, subject_token: subject, subject_token_type: JWT })).body.access_token as string;
+    const minted = (await exchange({ grant_type: GRANT, subject_token: subject, subject_token_type: JWT })).body
+      .access_token as string;
     expect(decodePart(minted, 1).sjt).toBe(syntheticJtiOf(subject));
     const direct = ok(await partnerJoin(t, event.id, subject)).joinEvent;
     ok(await t.gql(END_SESSION, { id: direct.session.id, ban: true }, { key: company.key }));
-    expect((await joinRaw(t, { event: event.id, credential: minted })).errors?.[0]?.extensions?.code).toBe("TOKEN_REVOKED");
-    expectError(await exchange({ grant_type: GRANT, subject_token: subject, subject_token_type: JWT }), 400, "invalid_grant");
+    expect((await joinRaw(t, { event: event.id, credential: minted })).errors?.[0]?.extensions?.code).toBe(
+      "TOKEN_REVOKED",
+    );
+    expectError(
+      await exchange({ grant_type: GRANT, subject_token: subject, subject_token_type: JWT }),
+      400,
+      "invalid_grant",
+    );
   });
 
   it("a PARTNER_KEYS subject token must name this company's Admit issuer as aud", async () => {
@@ -208,11 +272,28 @@ describe("POST /oauth/token", () => {
     try {
       const issuer = `https://keys-${uid()}.example.test`;
       await addProvider(t, company, { kind: "PARTNER_KEYS", name: "Keys", issuer, jwksUri: idp.jwksUri });
-      const subject = (aud?: string) => idp.sign(fresh(t, { iss: issuer, ...(aud ? { aud } : {}), user: { id: `pk-${uid()}` } }));
-      expectError(await exchange({ grant_type: GRANT, subject_token: await subject(), subject_token_type: JWT }), 400, "invalid_grant");
+      const subject = (aud?: string) =>
+        idp.sign(fresh(t, { iss: issuer, ...(aud ? { aud } : {}), user: { id: `pk-${uid()}` } }));
+      expectError(
+        await exchange({ grant_type: GRANT, subject_token: await subject(), subject_token_type: JWT }),
+        400,
+        "invalid_grant",
+      );
       const otherIssuer = companyIssuer(await makeCompany(t));
-      expectError(await exchange({ grant_type: GRANT, subject_token: await subject(otherIssuer), subject_token_type: JWT }), 400, "invalid_grant");
-      expect((await exchange({ grant_type: GRANT, subject_token: await subject(companyIssuer(company)), subject_token_type: JWT })).status).toBe(200);
+      expectError(
+        await exchange({ grant_type: GRANT, subject_token: await subject(otherIssuer), subject_token_type: JWT }),
+        400,
+        "invalid_grant",
+      );
+      expect(
+        (
+          await exchange({
+            grant_type: GRANT,
+            subject_token: await subject(companyIssuer(company)),
+            subject_token_type: JWT,
+          })
+        ).status,
+      ).toBe(200);
     } finally {
       await idp.stop();
     }
@@ -220,12 +301,20 @@ describe("POST /oauth/token", () => {
 
   it("an HS256 subject token's aud, when present, must be the company's issuer; another service's is invalid_grant and creates nothing", async () => {
     const users = await userCount(t, company.id);
-    const ours = await exchange(await partnerGrant({ user: { id: `aud-${uid()}` }, aud: companyIssuer(company) }, { audience: event.slug }));
+    const ours = await exchange(
+      await partnerGrant({ user: { id: `aud-${uid()}` }, aud: companyIssuer(company) }, { audience: event.slug }),
+    );
     expect(ours.status).toBe(200);
-    expect((await exchange(await partnerGrant({ user: { id: `aud-${uid()}` }, aud: [companyIssuer(company)] }))).status).toBe(200);
+    expect(
+      (await exchange(await partnerGrant({ user: { id: `aud-${uid()}` }, aud: [companyIssuer(company)] }))).status,
+    ).toBe(200);
     const otherIssuer = companyIssuer(await makeCompany(t));
     const before = await tableCounts(t);
-    for (const aud of ["https://some-other-service.example", otherIssuer, [companyIssuer(company), "https://some-other-service.example"]]) {
+    for (const aud of [
+      "https://some-other-service.example",
+      otherIssuer,
+      [companyIssuer(company), "https://some-other-service.example"],
+    ]) {
       const answer = await exchange(await partnerGrant({ user: { id: `aud-${uid()}` }, aud, jti: `aud-${uid()}` }));
       expectError(answer, 400, "invalid_grant");
       expect(answer.body.error_description).toBe("The token is meant for another audience.");
@@ -236,12 +325,24 @@ describe("POST /oauth/token", () => {
 
   it("a bad client is 401 invalid_client with WWW-Authenticate; a key without MINT_TOKENS is unauthorized_client", async () => {
     const grant = await partnerGrant({ user: { id: `c-${uid()}` } });
-    for (const authorization of [null, basic(company.slug, "adm_wrong"), `Bearer adm_${"x".repeat(43)}`, `Bearer ${t.adminKey}`, "Digest abc"]) {
+    for (const authorization of [
+      null,
+      basic(company.slug, "adm_wrong"),
+      `Bearer adm_${"x".repeat(43)}`,
+      `Bearer ${t.adminKey}`,
+      "Digest abc",
+    ]) {
       const answer = await exchange(grant, { authorization });
       expectError(answer, 401, "invalid_client");
       expect(answer.headers.get("www-authenticate")).toMatch(/^(Basic|Bearer) realm="admit"$/);
     }
-    const reader = ok(await t.gql(`mutation { createApiKey(input: { name: "r", scopes: [READ_ANALYTICS] }) { secret } }`, {}, { key: company.key })).createApiKey.secret;
+    const reader = ok(
+      await t.gql(
+        `mutation { createApiKey(input: { name: "r", scopes: [READ_ANALYTICS] }) { secret } }`,
+        {},
+        { key: company.key },
+      ),
+    ).createApiKey.secret;
     expectError(await exchange(grant, { authorization: basic(company.slug, reader) }), 400, "unauthorized_client");
   });
 
@@ -260,7 +361,11 @@ describe("POST /oauth/token", () => {
       "not-a-jwt",
     ];
     for (const subject of bad) {
-      expectError(await exchange({ grant_type: GRANT, subject_token: subject, subject_token_type: JWT }), 400, "invalid_grant");
+      expectError(
+        await exchange({ grant_type: GRANT, subject_token: subject, subject_token_type: JWT }),
+        400,
+        "invalid_grant",
+      );
     }
     expect(await userCount(t, company.id)).toBe(users);
   });
@@ -270,7 +375,11 @@ describe("POST /oauth/token", () => {
     const get = await exchange(grant, { method: "GET" });
     expectError(get, 405, "invalid_request");
     expect(get.headers.get("allow")).toBe("POST");
-    expectError(await exchange(grant, { contentType: "application/json", body: JSON.stringify(grant) }), 400, "invalid_request");
+    expectError(
+      await exchange(grant, { contentType: "application/json", body: JSON.stringify(grant) }),
+      400,
+      "invalid_request",
+    );
     expectError(await exchange(grant, { contentType: "text/plain", body: "grant_type=x" }), 400, "invalid_request");
     expectError(await exchange(grant, { contentType: "application/xml", body: "<grant/>" }), 415, "invalid_request");
     expectError(await exchange({ ...grant, grant_type: "" }), 400, "invalid_request");
@@ -279,14 +388,30 @@ describe("POST /oauth/token", () => {
     expectError(await exchange(noToken), 400, "invalid_request");
     const { subject_token_type: _type, ...noType } = grant;
     expectError(await exchange(noType), 400, "invalid_request");
-    expectError(await exchange({ ...grant, subject_token_type: "urn:ietf:params:oauth:token-type:access_token" }), 400, "invalid_request");
-    expectError(await exchange({ ...grant, requested_token_type: "urn:ietf:params:oauth:token-type:access_token" }), 400, "invalid_request");
+    expectError(
+      await exchange({ ...grant, subject_token_type: "urn:ietf:params:oauth:token-type:access_token" }),
+      400,
+      "invalid_request",
+    );
+    expectError(
+      await exchange({ ...grant, requested_token_type: "urn:ietf:params:oauth:token-type:access_token" }),
+      400,
+      "invalid_request",
+    );
     expectError(await exchange({ ...grant, grant_type: [GRANT, GRANT] }), 400, "invalid_request");
     expectError(await exchange({ ...grant, actor_token: "x", actor_token_type: JWT }), 400, "invalid_request");
     expectError(await exchange({ ...grant, audience: "no-such-event" }), 400, "invalid_target");
-    expectError(await exchange({ ...grant, audience: (await makeEvent(t, await makeCompany(t))).id }), 400, "invalid_target");
+    expectError(
+      await exchange({ ...grant, audience: (await makeEvent(t, await makeCompany(t))).id }),
+      400,
+      "invalid_target",
+    );
     expectError(await exchange({ ...grant, audience: [event.id, event.slug] }), 400, "invalid_target");
-    expectError(await exchange({ ...grant, body: "x" }, { body: `grant_type=${GRANT}&subject_token=${"a".repeat(70_000)}` }), 413, "invalid_request");
+    expectError(
+      await exchange({ ...grant, body: "x" }, { body: `grant_type=${GRANT}&subject_token=${"a".repeat(70_000)}` }),
+      413,
+      "invalid_request",
+    );
     // The same grant, well-formed, goes through.
     expect((await exchange(grant)).status).toBe(200);
   });

@@ -1,5 +1,13 @@
 import { codeOf, ok, startTestApp, TestApp } from "../support/harness";
-import { companySnapshot, makeCompany, makeEvent, makeUser, TestCompany, TestEvent, TestUser } from "../support/factories";
+import {
+  companySnapshot,
+  makeCompany,
+  makeEvent,
+  makeUser,
+  TestCompany,
+  TestEvent,
+  TestUser,
+} from "../support/factories";
 
 /**
  * Who may call what: every foundation operation without a key, with a key that is not (or no
@@ -26,7 +34,9 @@ beforeAll(async () => {
     organizers: [{ email: "chair@a.example.com" }],
   });
   aUser = await makeUser(t, a, { externalId: "a-user-1", email: "Ann@A.example.com", name: "Ann" });
-  const made = ok(await t.gql(`mutation { createApiKey(input: { name: "second" }) { apiKey { id } secret } }`, {}, { key: a.key }));
+  const made = ok(
+    await t.gql(`mutation { createApiKey(input: { name: "second" }) { apiKey { id } secret } }`, {}, { key: a.key }),
+  );
   aSecondKeyId = made.createApiKey.apiKey.id;
   aSecondKey = made.createApiKey.secret;
   before = await companySnapshot(t, a);
@@ -47,13 +57,37 @@ interface Operation {
 
 /** Each operation with input that would succeed for company A's owner. */
 const OPERATIONS: Operation[] = [
-  { name: "createCompany", query: `mutation($input: CreateCompanyInput!) { createCompany(input: $input) { secret } }`, variables: () => ({ input: { name: "Intruder Inc" } }) },
+  {
+    name: "createCompany",
+    query: `mutation($input: CreateCompanyInput!) { createCompany(input: $input) { secret } }`,
+    variables: () => ({ input: { name: "Intruder Inc" } }),
+  },
   { name: "company", query: `{ company { id } }`, variables: () => ({}) },
-  { name: "updateCompanySettings", query: `mutation($input: UpdateCompanySettingsInput!) { updateCompanySettings(input: $input) { id } }`, variables: () => ({ input: { loginLinkTtlSeconds: 200, seatLimit: null } }) },
-  { name: "createApiKey", query: `mutation { createApiKey(input: { name: "stolen" }) { secret } }`, variables: () => ({}) },
-  { name: "revokeApiKey", query: `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, variables: () => ({ id: aSecondKeyId }) },
-  { name: "createEvent", query: `mutation { createEvent(input: { name: "Gatecrash" }) { id } }`, variables: () => ({}) },
-  { name: "updateEvent", query: `mutation($id: ID!) { updateEvent(id: $id, input: { name: "Renamed" }) { id } }`, variables: () => ({ id: aEvent.id }) },
+  {
+    name: "updateCompanySettings",
+    query: `mutation($input: UpdateCompanySettingsInput!) { updateCompanySettings(input: $input) { id } }`,
+    variables: () => ({ input: { loginLinkTtlSeconds: 200, seatLimit: null } }),
+  },
+  {
+    name: "createApiKey",
+    query: `mutation { createApiKey(input: { name: "stolen" }) { secret } }`,
+    variables: () => ({}),
+  },
+  {
+    name: "revokeApiKey",
+    query: `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`,
+    variables: () => ({ id: aSecondKeyId }),
+  },
+  {
+    name: "createEvent",
+    query: `mutation { createEvent(input: { name: "Gatecrash" }) { id } }`,
+    variables: () => ({}),
+  },
+  {
+    name: "updateEvent",
+    query: `mutation($id: ID!) { updateEvent(id: $id, input: { name: "Renamed" }) { id } }`,
+    variables: () => ({ id: aEvent.id }),
+  },
   { name: "endEvent", query: `mutation($id: ID!) { endEvent(id: $id) { id } }`, variables: () => ({ id: aEvent.id }) },
   { name: "event", query: `query($id: ID!) { event(id: $id) { id } }`, variables: () => ({ id: aEvent.id }) },
   { name: "events", query: `{ events { edges { node { id } } } }`, variables: () => ({}) },
@@ -65,9 +99,15 @@ const OPERATIONS: Operation[] = [
   {
     name: "removeEventPrincipals",
     query: `mutation($input: EventPrincipalsInput!) { removeEventPrincipals(input: $input) { id } }`,
-    variables: () => ({ input: { eventId: aEvent.id, role: "ORGANIZER", principals: [{ email: "chair@a.example.com" }] } }),
+    variables: () => ({
+      input: { eventId: aEvent.id, role: "ORGANIZER", principals: [{ email: "chair@a.example.com" }] },
+    }),
   },
-  { name: "upsertUser", query: `mutation($input: UpsertUserInput!) { upsertUser(input: $input) { id } }`, variables: () => ({ input: { externalId: "a-user-1", name: "Hijacked" } }) },
+  {
+    name: "upsertUser",
+    query: `mutation($input: UpsertUserInput!) { upsertUser(input: $input) { id } }`,
+    variables: () => ({ input: { externalId: "a-user-1", name: "Hijacked" } }),
+  },
   { name: "user", query: `query($id: ID) { user(id: $id) { id } }`, variables: () => ({ id: aUser.id }) },
   { name: "users", query: `{ users { edges { node { id } } } }`, variables: () => ({}) },
 ];
@@ -101,8 +141,20 @@ describe("without a valid key, every operation is UNAUTHENTICATED and changes no
 
 describe("a revoked key", () => {
   it.each(OPERATIONS)("$name with a revoked key of company B", async (op) => {
-    const made = ok(await t.gql(`mutation { createApiKey(input: { name: "soon revoked" }) { apiKey { id } secret } }`, {}, { key: b.key }));
-    ok(await t.gql(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: made.createApiKey.apiKey.id }, { key: b.key }));
+    const made = ok(
+      await t.gql(
+        `mutation { createApiKey(input: { name: "soon revoked" }) { apiKey { id } secret } }`,
+        {},
+        { key: b.key },
+      ),
+    );
+    ok(
+      await t.gql(
+        `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`,
+        { id: made.createApiKey.apiKey.id },
+        { key: b.key },
+      ),
+    );
     const res = await t.gql(op.query, op.variables(), { key: made.createApiKey.secret });
     expect(codeOf(res)).toBe("UNAUTHENTICATED");
   });
@@ -138,15 +190,20 @@ describe("another company's key sees and changes nothing of company A", () => {
 
   it("createEvent: the event belongs to the caller's company", async () => {
     const res = ok(await t.gql(`mutation { createEvent(input: { name: "B's own" }) { id } }`, {}, { key: b.key }));
-    expect(ok(await t.gql(`query($id: ID!) { event(id: $id) { id } }`, { id: res.createEvent.id }, { key: a.key })).event).toBeNull();
+    expect(
+      ok(await t.gql(`query($id: ID!) { event(id: $id) { id } }`, { id: res.createEvent.id }, { key: a.key })).event,
+    ).toBeNull();
   });
 
-  it.each(["updateEvent", "endEvent", "addEventPrincipals", "removeEventPrincipals"])("%s on A's event is NOT_FOUND", async (name) => {
-    const op = OPERATIONS.find((o) => o.name === name)!;
-    const res = await t.gql(op.query, op.variables(), { key: b.key });
-    expect(codeOf(res)).toBe("NOT_FOUND");
-    expect(res.data?.[name] ?? null).toBeNull();
-  });
+  it.each(["updateEvent", "endEvent", "addEventPrincipals", "removeEventPrincipals"])(
+    "%s on A's event is NOT_FOUND",
+    async (name) => {
+      const op = OPERATIONS.find((o) => o.name === name)!;
+      const res = await t.gql(op.query, op.variables(), { key: b.key });
+      expect(codeOf(res)).toBe("NOT_FOUND");
+      expect(res.data?.[name] ?? null).toBeNull();
+    },
+  );
 
   it("event: A's event is null, by its id", async () => {
     const res = ok(await t.gql(`query($id: ID!) { event(id: $id) { id } }`, { id: aEvent.id }, { key: b.key }));
@@ -171,7 +228,13 @@ describe("another company's key sees and changes nothing of company A", () => {
   });
 
   it("upsertUser: A's external id makes a separate user of B, and takes B's seat", async () => {
-    const res = ok(await t.gql(`mutation { upsertUser(input: { externalId: "a-user-1", name: "B's Ann" }) { id name } }`, {}, { key: b.key }));
+    const res = ok(
+      await t.gql(
+        `mutation { upsertUser(input: { externalId: "a-user-1", name: "B's Ann" }) { id name } }`,
+        {},
+        { key: b.key },
+      ),
+    );
     expect(res.upsertUser.id).not.toBe(aUser.id);
     expect(res.upsertUser.name).toBe("B's Ann");
     const company = ok(await t.gql(`{ company { seatsUsed } }`, {}, { key: b.key }));

@@ -31,7 +31,13 @@ afterAll(async () => {
 });
 
 async function makeKey(): Promise<{ id: string; secret: string }> {
-  const made = ok(await t.gql(`mutation { createApiKey(input: { name: "feed" }) { apiKey { id } secret } }`, {}, { key: company.key }));
+  const made = ok(
+    await t.gql(
+      `mutation { createApiKey(input: { name: "feed" }) { apiKey { id } secret } }`,
+      {},
+      { key: company.key },
+    ),
+  );
   return { id: made.createApiKey.apiKey.id, secret: made.createApiKey.secret };
 }
 
@@ -55,7 +61,10 @@ describe("change feed", () => {
     ok(await b.gql(COMPANY_ID, {}, key.secret));
     ok(await b.gql(COMPANY_ID, {}, key.secret));
     ok(await t.gql(REVOKE, { id: key.id }, { key: company.key }));
-    const refused = await eventually(() => b.gql(COMPANY_ID, {}, key.secret), (res) => codeOf(res) === "UNAUTHENTICATED");
+    const refused = await eventually(
+      () => b.gql(COMPANY_ID, {}, key.secret),
+      (res) => codeOf(res) === "UNAUTHENTICATED",
+    );
     expect(codeOf(refused)).toBe("UNAUTHENTICATED");
   });
 
@@ -73,7 +82,13 @@ describe("change feed", () => {
     const mint = () => b.gql(MINT, { input: { eventId: event.id, user: { id: "feed-user" } } }, company.key);
     expect(ok(await mint()).mintJoinToken.joinUrl).toContain(`/j/${event.slug}?`);
     const renamed = `${event.slug}-renamed`;
-    ok(await t.gql(`mutation($id: ID!, $slug: String!) { updateEvent(id: $id, input: { slug: $slug }) { slug } }`, { id: event.id, slug: renamed }, { key: company.key }));
+    ok(
+      await t.gql(
+        `mutation($id: ID!, $slug: String!) { updateEvent(id: $id, input: { slug: $slug }) { slug } }`,
+        { id: event.id, slug: renamed },
+        { key: company.key },
+      ),
+    );
     const after = await eventually(mint, (res) => Boolean(res.data?.mintJoinToken.joinUrl.includes(`/j/${renamed}?`)));
     expect(ok(after).mintJoinToken.joinUrl).toContain(`/j/${renamed}?`);
   });
@@ -93,7 +108,13 @@ describe("change feed", () => {
     const event = await makeEvent(t, fresh);
     const mint = () => b.gql(MINT, { input: { eventId: event.id, user: { id: "ttl-user" } } }, fresh.key);
     ok(await mint());
-    ok(await t.gql(`mutation { updateCompanySettings(input: { defaultTokenTtlSeconds: 120 }) { id } }`, {}, { key: fresh.key }));
+    ok(
+      await t.gql(
+        `mutation { updateCompanySettings(input: { defaultTokenTtlSeconds: 120 }) { id } }`,
+        {},
+        { key: fresh.key },
+      ),
+    );
     const ttlOf = (res: GqlResponse) => (Date.parse(res.data.mintJoinToken.expiresAt) - Date.now()) / 1000;
     const after = await eventually(mint, (res) => Boolean(res.data) && ttlOf(res) <= 125);
     expect(ttlOf(after)).toBeLessThanOrEqual(125);
@@ -105,7 +126,8 @@ describe("change feed", () => {
     const kidOf = (res: GqlResponse) => decodeProtectedHeader(res.data.mintJoinToken.token).kid;
     const mint = () => b.gql(MINT, { input: { eventId: event.id, user: { id: "kid-user" } } }, fresh.key);
     const before = kidOf(ok(await mint()) && (await mint()));
-    const rotated = ok(await t.gql(`mutation { rotateSigningKey { kid } }`, {}, { key: fresh.key })).rotateSigningKey.kid;
+    const rotated = ok(await t.gql(`mutation { rotateSigningKey { kid } }`, {}, { key: fresh.key })).rotateSigningKey
+      .kid;
     expect(rotated).not.toBe(before);
     const after = await eventually(mint, (res) => Boolean(res.data) && kidOf(res) === rotated);
     expect(kidOf(after)).toBe(rotated);
@@ -128,29 +150,53 @@ describe("change feed", () => {
   });
 
   // PGlite's feed is in-process and cannot drop; a server connection can.
-  (usingPglite() ? it.skip : it)("on PostgreSQL: while its listening connection is down a node does not trust its caches, and it comes back", async () => {
-    const key = await makeKey();
-    ok(await b.gql(COMPANY_ID, {}, key.secret));
-    // Every node's listening connection goes (t's too; both reconnect).
-    await t.db.dataSource.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN admit_changes' AND pid <> pg_backend_pid()`);
-    await eventually(async () => b.app.changes.live, (live) => !live);
-    // Revoked behind every node's back (no announcement): a node that kept trusting its cache would let it in.
-    await t.db.dataSource.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [key.id]);
-    // (Asked only while b is still reconnecting, which takes a quarter of a second at least.)
-    if (!b.app.changes.live) expect(codeOf(await b.gql(COMPANY_ID, {}, key.secret))).toBe("UNAUTHENTICATED");
-    expect(await eventually(async () => b.app.changes.live, (live) => live, 5_000)).toBe(true);
-    expect(codeOf(await b.gql(COMPANY_ID, {}, key.secret))).toBe("UNAUTHENTICATED");
-  });
+  (usingPglite() ? it.skip : it)(
+    "on PostgreSQL: while its listening connection is down a node does not trust its caches, and it comes back",
+    async () => {
+      const key = await makeKey();
+      ok(await b.gql(COMPANY_ID, {}, key.secret));
+      // Every node's listening connection goes (t's too; both reconnect).
+      await t.db.dataSource.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN admit_changes' AND pid <> pg_backend_pid()`,
+      );
+      await eventually(
+        async () => b.app.changes.live,
+        (live) => !live,
+      );
+      // Revoked behind every node's back (no announcement): a node that kept trusting its cache would let it in.
+      await t.db.dataSource.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [key.id]);
+      // (Asked only while b is still reconnecting, which takes a quarter of a second at least.)
+      if (!b.app.changes.live) expect(codeOf(await b.gql(COMPANY_ID, {}, key.secret))).toBe("UNAUTHENTICATED");
+      expect(
+        await eventually(
+          async () => b.app.changes.live,
+          (live) => live,
+          5_000,
+        ),
+      ).toBe(true);
+      expect(codeOf(await b.gql(COMPANY_ID, {}, key.secret))).toBe("UNAUTHENTICATED");
+    },
+  );
 
-  (usingPglite() ? it.skip : it)("on PostgreSQL: stays live through its self-checks (it notifies itself every 5 s to catch a silently dead connection)", async () => {
-    expect(await eventually(async () => b.app.changes.live, (live) => live, 5_000)).toBe(true);
-    let dropped = false;
-    // Past the first self-check of the connection the previous test made, and its deadline.
-    const until = Date.now() + 11_000;
-    while (Date.now() < until) {
-      if (!b.app.changes.live) dropped = true;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(dropped).toBe(false);
-  }, 20_000);
+  (usingPglite() ? it.skip : it)(
+    "on PostgreSQL: stays live through its self-checks (it notifies itself every 5 s to catch a silently dead connection)",
+    async () => {
+      expect(
+        await eventually(
+          async () => b.app.changes.live,
+          (live) => live,
+          5_000,
+        ),
+      ).toBe(true);
+      let dropped = false;
+      // Past the first self-check of the connection the previous test made, and its deadline.
+      const until = Date.now() + 11_000;
+      while (Date.now() < until) {
+        if (!b.app.changes.live) dropped = true;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(dropped).toBe(false);
+    },
+    20_000,
+  );
 });

@@ -20,7 +20,9 @@ describe("createCompany", () => {
     const company = await makeCompany(t);
     expect(codeOf(await t.gql(CREATE, { input: { name: "X" } }))).toBe("UNAUTHENTICATED");
     expect(codeOf(await t.gql(CREATE, { input: { name: "X" } }, { key: company.key }))).toBe("FORBIDDEN");
-    expect(codeOf(await t.gql(CREATE, { input: { name: "X" } }, { key: `adm_${"x".repeat(43)}` }))).toBe("UNAUTHENTICATED");
+    expect(codeOf(await t.gql(CREATE, { input: { name: "X" } }, { key: `adm_${"x".repeat(43)}` }))).toBe(
+      "UNAUTHENTICATED",
+    );
   });
 
   it("refuses a taken slug with SLUG_TAKEN and bad input with the field", async () => {
@@ -43,12 +45,22 @@ describe("API keys", () => {
   it("a revoked key fails on the next request", async () => {
     const company = await makeCompany(t);
     const made = ok(
-      await t.gql(`mutation { createApiKey(input: { name: "ci", scopes: [READ_ANALYTICS] }) { apiKey { id scopes } secret } }`, {}, { key: company.key }),
+      await t.gql(
+        `mutation { createApiKey(input: { name: "ci", scopes: [READ_ANALYTICS] }) { apiKey { id scopes } secret } }`,
+        {},
+        { key: company.key },
+      ),
     );
     const second = made.createApiKey.secret;
     expect(made.createApiKey.apiKey.scopes).toEqual(["READ_ANALYTICS"]);
     ok(await t.gql(`{ company { id } }`, {}, { key: second }));
-    const revoked = ok(await t.gql(`mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`, { id: made.createApiKey.apiKey.id }, { key: company.key }));
+    const revoked = ok(
+      await t.gql(
+        `mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`,
+        { id: made.createApiKey.apiKey.id },
+        { key: company.key },
+      ),
+    );
     expect(revoked.revokeApiKey.revokedAt).not.toBeNull();
     expect(codeOf(await t.gql(`{ company { id } }`, {}, { key: second }))).toBe("UNAUTHENTICATED");
   });
@@ -56,10 +68,26 @@ describe("API keys", () => {
   it("a key without a scope is FORBIDDEN; another company's key id is NOT_FOUND and stays valid", async () => {
     const a = await makeCompany(t);
     const b = await makeCompany(t);
-    const narrow = ok(await t.gql(`mutation { createApiKey(input: { name: "ro", scopes: [READ_ANALYTICS] }) { secret } }`, {}, { key: a.key }));
-    expect(codeOf(await t.gql(`mutation { createEvent(input: { name: "x" }) { id } }`, {}, { key: narrow.createApiKey.secret }))).toBe("FORBIDDEN");
-    const bKey = ok(await t.gql(`mutation { createApiKey(input: { name: "b" }) { apiKey { id } secret } }`, {}, { key: b.key }));
-    const res = await t.gql(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: bKey.createApiKey.apiKey.id }, { key: a.key });
+    const narrow = ok(
+      await t.gql(
+        `mutation { createApiKey(input: { name: "ro", scopes: [READ_ANALYTICS] }) { secret } }`,
+        {},
+        { key: a.key },
+      ),
+    );
+    expect(
+      codeOf(
+        await t.gql(`mutation { createEvent(input: { name: "x" }) { id } }`, {}, { key: narrow.createApiKey.secret }),
+      ),
+    ).toBe("FORBIDDEN");
+    const bKey = ok(
+      await t.gql(`mutation { createApiKey(input: { name: "b" }) { apiKey { id } secret } }`, {}, { key: b.key }),
+    );
+    const res = await t.gql(
+      `mutation($id: ID!) { revokeApiKey(id: $id) { id } }`,
+      { id: bKey.createApiKey.apiKey.id },
+      { key: a.key },
+    );
     expect(codeOf(res)).toBe("NOT_FOUND");
     ok(await t.gql(`{ company { id } }`, {}, { key: bKey.createApiKey.secret }));
   });

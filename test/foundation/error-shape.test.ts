@@ -40,30 +40,46 @@ function expectGraphqlRefusal(answer: Answer, status: number) {
 describe("a request /graphql cannot read", () => {
   it("without a content type: 415, with how to send one", async () => {
     // Bytes, not a string: fetch would label a string text/plain.
-    const error = expectGraphqlRefusal(await send({ method: "POST", body: new TextEncoder().encode(`{"query":"{ __typename }"}`) }), 415);
+    const error = expectGraphqlRefusal(
+      await send({ method: "POST", body: new TextEncoder().encode(`{"query":"{ __typename }"}`) }),
+      415,
+    );
     expect(error.extensions.hint).toContain("content-type: application/json");
   });
 
   it("form-encoded: 415", async () => {
     expectGraphqlRefusal(
-      await send({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "query={__typename}" }),
+      await send({
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "query={__typename}",
+      }),
       415,
     );
   });
 
   it("text/plain: 400 (the CSRF guard), with how to send one", async () => {
-    const error = expectGraphqlRefusal(await send({ method: "POST", headers: { "content-type": "text/plain" }, body: `{"query":"{ __typename }"}` }), 400);
+    const error = expectGraphqlRefusal(
+      await send({ method: "POST", headers: { "content-type": "text/plain" }, body: `{"query":"{ __typename }"}` }),
+      400,
+    );
     expect(error.extensions.hint).toContain("content-type: application/json");
   });
 
   it("a body that is not JSON: 400", async () => {
-    const error = expectGraphqlRefusal(await send({ method: "POST", headers: { "content-type": "application/json" }, body: `{"query":` }), 400);
+    const error = expectGraphqlRefusal(
+      await send({ method: "POST", headers: { "content-type": "application/json" }, body: `{"query":` }),
+      400,
+    );
     expect(error.message).toMatch(/not valid JSON/);
   });
 
   it("an empty body and an empty object: 400", async () => {
     expectGraphqlRefusal(await send({ method: "POST", headers: { "content-type": "application/json" } }), 400);
-    expectGraphqlRefusal(await send({ method: "POST", headers: { "content-type": "application/json" }, body: "{}" }), 400);
+    expectGraphqlRefusal(
+      await send({ method: "POST", headers: { "content-type": "application/json" }, body: "{}" }),
+      400,
+    );
   });
 
   it("a GET without a query: 400, with where the query goes", async () => {
@@ -75,12 +91,19 @@ describe("a request /graphql cannot read", () => {
 
   it("a body over 1 MB: 413", async () => {
     const body = JSON.stringify({ query: "{ __typename }", variables: { pad: "p".repeat(1024 * 1024) } });
-    const error = expectGraphqlRefusal(await send({ method: "POST", headers: { "content-type": "application/json" }, body }), 413);
+    const error = expectGraphqlRefusal(
+      await send({ method: "POST", headers: { "content-type": "application/json" }, body }),
+      413,
+    );
     expect(error.message).toContain("1048576");
   });
 
   it("another method: 405 with Allow", async () => {
-    const response = await fetch(`${t.url}/graphql`, { method: "PUT", headers: { "content-type": "application/json" }, body: "{}" });
+    const response = await fetch(`${t.url}/graphql`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(response.status).toBe(405);
     expect(response.headers.get("allow")).toBe("GET, POST, OPTIONS");
     expect(((await response.json()) as Answer["body"]).errors![0].extensions.code).toBe("BAD_USER_INPUT");
@@ -88,7 +111,10 @@ describe("a request /graphql cannot read", () => {
 
   it("a mutation sent as GET: 405, with a hint to POST it", async () => {
     const error = expectGraphqlRefusal(
-      await send({ query: "?query=" + encodeURIComponent("mutation { revokeToken(jti: \"x\") }"), headers: { "apollo-require-preflight": "1" } }),
+      await send({
+        query: "?query=" + encodeURIComponent('mutation { revokeToken(jti: "x") }'),
+        headers: { "apollo-require-preflight": "1" },
+      }),
       405,
     );
     expect(error.extensions.hint).toMatch(/POST/);
@@ -109,9 +135,17 @@ describe("naming a user by the company's id or Admit's", () => {
   it("createLoginLink, setUserPassword and revokeUserTokens take externalId", async () => {
     const event = await makeEvent(t, company);
     const user = await makeUser(t, company, { email: `ext-${Date.now()}@acme.test` });
-    const link = ok(await t.gql(LINK, { input: { externalId: user.externalId, eventId: event.id } }, { key: company.key }));
+    const link = ok(
+      await t.gql(LINK, { input: { externalId: user.externalId, eventId: event.id } }, { key: company.key }),
+    );
     expect(link.createLoginLink.url).toMatch(/\/login\//);
-    const set = ok(await t.gql(PASSWORD, { input: { externalId: user.externalId, password: "correct horse battery" } }, { key: company.key }));
+    const set = ok(
+      await t.gql(
+        PASSWORD,
+        { input: { externalId: user.externalId, password: "correct horse battery" } },
+        { key: company.key },
+      ),
+    );
     expect(set.setUserPassword.id).toBe(user.id);
     expect(ok(await t.gql(REVOKE, { externalId: user.externalId }, { key: company.key })).revokeUserTokens).toBe(0);
     // Admit's id still works.
@@ -128,12 +162,23 @@ describe("naming a user by the company's id or Admit's", () => {
 
   it("an unknown external id, both ids, or neither are refused with which one to give", async () => {
     const unknown = await t.gql(LINK, { input: { externalId: "nobody-here", eventId: null } }, { key: company.key });
-    expect(unknown.errors![0].extensions).toMatchObject({ code: "NOT_FOUND", hint: expect.stringMatching(/upsertUser/) });
+    expect(unknown.errors![0].extensions).toMatchObject({
+      code: "NOT_FOUND",
+      hint: expect.stringMatching(/upsertUser/),
+    });
     const user = await makeUser(t, company);
-    const both = await t.gql(PASSWORD, { input: { userId: user.id, externalId: user.externalId, password: "correct horse battery" } }, { key: company.key });
+    const both = await t.gql(
+      PASSWORD,
+      { input: { userId: user.id, externalId: user.externalId, password: "correct horse battery" } },
+      { key: company.key },
+    );
     expect(both.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "externalId" });
     const neither = await t.gql(REVOKE, {}, { key: company.key });
-    expect(neither.errors![0].extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "userId", hint: expect.stringMatching(/externalId/) });
+    expect(neither.errors![0].extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "userId",
+      hint: expect.stringMatching(/externalId/),
+    });
   });
 
   it("another company's user is not found by its external id", async () => {

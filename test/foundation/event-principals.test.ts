@@ -37,7 +37,12 @@ function expectBadInput(res: GqlResponse, field: string) {
 
 it("createEvent stores emails trimmed and lower-cased, and ignores duplicates", async () => {
   const event = await makeEvent(t, company, {
-    presenters: [{ email: "  Speaker@Example.COM " }, { email: "speaker@example.com" }, { userId: "u-1" }, { userId: "u-1" }],
+    presenters: [
+      { email: "  Speaker@Example.COM " },
+      { email: "speaker@example.com" },
+      { userId: "u-1" },
+      { userId: "u-1" },
+    ],
     organizers: [{ email: "Host@Example.com" }],
   });
   expect(await listsOf(event.id)).toEqual({
@@ -54,7 +59,13 @@ it("addEventPrincipals adds to one list, ignores entries already there, and keep
   const added = ok(
     await t.gql(
       ADD,
-      { input: { eventId: event.id, role: "ORGANIZER", principals: [{ userId: "u-1" }, { email: " Boss@Example.com" }, { email: "BOSS@example.com" }] } },
+      {
+        input: {
+          eventId: event.id,
+          role: "ORGANIZER",
+          principals: [{ userId: "u-1" }, { email: " Boss@Example.com" }, { email: "BOSS@example.com" }],
+        },
+      },
       { key: company.key },
     ),
   ).addEventPrincipals;
@@ -67,13 +78,27 @@ it("addEventPrincipals adds to one list, ignores entries already there, and keep
   };
   expect(sorted(added)).toEqual(expected);
   // Adding the same again changes nothing.
-  ok(await t.gql(ADD, { input: { eventId: event.id, role: "ORGANIZER", principals: [{ email: "boss@EXAMPLE.com" }, { userId: "u-1" }] } }, { key: company.key }));
+  ok(
+    await t.gql(
+      ADD,
+      {
+        input: { eventId: event.id, role: "ORGANIZER", principals: [{ email: "boss@EXAMPLE.com" }, { userId: "u-1" }] },
+      },
+      { key: company.key },
+    ),
+  );
   expect(await listsOf(event.id)).toEqual(expected);
 });
 
 it("user ids are kept exactly: another case is another principal", async () => {
   const event = await makeEvent(t, company);
-  ok(await t.gql(ADD, { input: { eventId: event.id, role: "PRESENTER", principals: [{ userId: "Ann" }, { userId: "ann" }] } }, { key: company.key }));
+  ok(
+    await t.gql(
+      ADD,
+      { input: { eventId: event.id, role: "PRESENTER", principals: [{ userId: "Ann" }, { userId: "ann" }] } },
+      { key: company.key },
+    ),
+  );
   expect((await listsOf(event.id)).presenters.map((p: any) => p.userId)).toEqual(["Ann", "ann"]);
 });
 
@@ -83,7 +108,13 @@ it("removeEventPrincipals removes by user id and by email in any case, from the 
     organizers: [{ userId: "u-1" }, { email: "p@example.com" }],
   });
   const removed = ok(
-    await t.gql(REMOVE, { input: { eventId: event.id, role: "PRESENTER", principals: [{ userId: "u-1" }, { email: " P@Example.com " }] } }, { key: company.key }),
+    await t.gql(
+      REMOVE,
+      {
+        input: { eventId: event.id, role: "PRESENTER", principals: [{ userId: "u-1" }, { email: " P@Example.com " }] },
+      },
+      { key: company.key },
+    ),
   ).removeEventPrincipals;
   const expected = {
     presenters: [{ role: "PRESENTER", userId: "u-2", email: null }],
@@ -98,7 +129,13 @@ it("removeEventPrincipals removes by user id and by email in any case, from the 
 
 it("removing an entry that is not there is not an error and changes nothing", async () => {
   const event = await makeEvent(t, company, { organizers: [{ userId: "u-1" }] });
-  ok(await t.gql(REMOVE, { input: { eventId: event.id, role: "ORGANIZER", principals: [{ userId: "U-1" }, { email: "x@example.com" }] } }, { key: company.key }));
+  ok(
+    await t.gql(
+      REMOVE,
+      { input: { eventId: event.id, role: "ORGANIZER", principals: [{ userId: "U-1" }, { email: "x@example.com" }] } },
+      { key: company.key },
+    ),
+  );
   expect((await listsOf(event.id)).organizers).toEqual([{ role: "ORGANIZER", userId: "u-1", email: null }]);
 });
 
@@ -108,15 +145,30 @@ describe.each([
 ])("%s refuses bad input with the field and changes nothing", (_name, mutation) => {
   it.each([
     ["role ATTENDEE", { role: "ATTENDEE", principals: [{ userId: "u-9" }] }, "role"],
-    ["an entry with both userId and email", { principals: [{ userId: "u-9", email: "u9@example.com" }] }, "principals.0"],
+    [
+      "an entry with both userId and email",
+      { principals: [{ userId: "u-9", email: "u9@example.com" }] },
+      "principals.0",
+    ],
     ["an entry with neither", { principals: [{ userId: "u-9" }, {}] }, "principals.1"],
     ["an entry with a blank userId", { principals: [{ userId: "   " }] }, "principals.0.userId"],
     ["an entry with a bad email", { principals: [{ email: "nobody" }] }, "principals.0.email"],
-    ["more than 1000 entries", { principals: Array.from({ length: 1001 }, (_, i) => ({ userId: `u-${i}` })) }, "principals"],
+    [
+      "more than 1000 entries",
+      { principals: Array.from({ length: 1001 }, (_, i) => ({ userId: `u-${i}` })) },
+      "principals",
+    ],
   ])("%s", async (_what, input, field) => {
-    const event = await makeEvent(t, company, { presenters: [{ userId: "u-1" }], organizers: [{ email: "o@example.com" }] });
+    const event = await makeEvent(t, company, {
+      presenters: [{ userId: "u-1" }],
+      organizers: [{ email: "o@example.com" }],
+    });
     const before = await companySnapshot(t, company);
-    const res = await t.gql(mutation, { input: { eventId: event.id, role: "ORGANIZER", ...input } }, { key: company.key });
+    const res = await t.gql(
+      mutation,
+      { input: { eventId: event.id, role: "ORGANIZER", ...input } },
+      { key: company.key },
+    );
     expectBadInput(res, field);
     expect(await companySnapshot(t, company)).toEqual(before);
   });

@@ -38,7 +38,13 @@ describe("createEvent", () => {
     expect(first.slug).toBe("q3-all-hands");
     expect(second.slug).toMatch(/^q3-all-hands-[a-z0-9]+$/);
     expect(second.slug).not.toBe(first.slug);
-    expect(first).toMatchObject({ privacy: "PRIVATE", knockingEnabled: false, status: "LIVE", sessionPolicy: "REPLACE_OLDEST", maxSessionsPerUser: 1 });
+    expect(first).toMatchObject({
+      privacy: "PRIVATE",
+      knockingEnabled: false,
+      status: "LIVE",
+      sessionPolicy: "REPLACE_OLDEST",
+      maxSessionsPerUser: 1,
+    });
     expect(first.joinUrl).toBe("http://admit.test/j/q3-all-hands");
     // Both are there, each under its own slug.
     const one = ok(await t.gql(GET, { id: first.id }, { key: company.key })).event;
@@ -71,7 +77,18 @@ describe("createEvent", () => {
     const event = ok(
       await t.gql(
         CREATE,
-        { input: { name: "  Webinar  ", privacy: "PUBLIC", knockingEnabled: true, startsAt, endsAt, capacity: 50, sessionPolicy: "REJECT_NEW", maxSessionsPerUser: 3 } },
+        {
+          input: {
+            name: "  Webinar  ",
+            privacy: "PUBLIC",
+            knockingEnabled: true,
+            startsAt,
+            endsAt,
+            capacity: 50,
+            sessionPolicy: "REJECT_NEW",
+            maxSessionsPerUser: 3,
+          },
+        },
         { key: company.key },
       ),
     ).createEvent;
@@ -94,10 +111,18 @@ describe("createEvent", () => {
     ["a slug with spaces", { slug: "Town Hall" }, "slug"],
     ["a slug ending with a dash", { slug: "town-" }, "slug"],
     ["endsAt before startsAt", { startsAt: "2031-01-01T10:00:00.000Z", endsAt: "2031-01-01T09:00:00.000Z" }, "endsAt"],
-    ["endsAt equal to startsAt", { startsAt: "2031-01-01T10:00:00.000Z", endsAt: "2031-01-01T10:00:00.000Z" }, "endsAt"],
+    [
+      "endsAt equal to startsAt",
+      { startsAt: "2031-01-01T10:00:00.000Z", endsAt: "2031-01-01T10:00:00.000Z" },
+      "endsAt",
+    ],
     ["capacity 0", { capacity: 0 }, "capacity"],
     ["maxSessionsPerUser 101", { maxSessionsPerUser: 101 }, "maxSessionsPerUser"],
-    ["a presenter with both userId and email", { presenters: [{ userId: "u1", email: "u1@example.com" }] }, "presenters.0"],
+    [
+      "a presenter with both userId and email",
+      { presenters: [{ userId: "u1", email: "u1@example.com" }] },
+      "presenters.0",
+    ],
     ["an organizer with neither userId nor email", { organizers: [{ userId: "ok" }, {}] }, "organizers.1"],
     ["an organizer with a bad email", { organizers: [{ email: "not-an-email" }] }, "organizers.0.email"],
   ])("refuses %s with the field, and creates nothing", async (_what, input, field) => {
@@ -112,8 +137,20 @@ describe("updateEvent", () => {
   it("changes only the fields given", async () => {
     const company = await makeCompany(t);
     const made = await makeEvent(t, company, { name: "Before", capacity: 10, startsAt: inSeconds(600) });
-    const updated = ok(await t.gql(UPDATE, { id: made.id, input: { name: "After", privacy: "PUBLIC", capacity: null } }, { key: company.key })).updateEvent;
-    expect(updated).toMatchObject({ name: "After", privacy: "PUBLIC", capacity: null, slug: made.slug, status: "SCHEDULED" });
+    const updated = ok(
+      await t.gql(
+        UPDATE,
+        { id: made.id, input: { name: "After", privacy: "PUBLIC", capacity: null } },
+        { key: company.key },
+      ),
+    ).updateEvent;
+    expect(updated).toMatchObject({
+      name: "After",
+      privacy: "PUBLIC",
+      capacity: null,
+      slug: made.slug,
+      status: "SCHEDULED",
+    });
     expect(ok(await t.gql(GET, { id: made.id }, { key: company.key })).event).toEqual(updated);
   });
 
@@ -136,7 +173,10 @@ describe("updateEvent", () => {
     ["startsAt after the stored endsAt", { startsAt: "2031-01-01T13:00:00.000Z" }, "endsAt"],
   ])("refuses %s with the field, and changes nothing", async (_what, input, field) => {
     const company = await makeCompany(t);
-    const event = await makeEvent(t, company, { startsAt: "2031-01-01T10:00:00.000Z", endsAt: "2031-01-01T12:00:00.000Z" });
+    const event = await makeEvent(t, company, {
+      startsAt: "2031-01-01T10:00:00.000Z",
+      endsAt: "2031-01-01T12:00:00.000Z",
+    });
     const before = await companySnapshot(t, company);
     const res = await t.gql(UPDATE, { id: event.id, input: { name: "Changed", ...input } }, { key: company.key });
     expectBadInput(res, field);
@@ -145,7 +185,9 @@ describe("updateEvent", () => {
 
   it("an id that is not a uuid is NOT_FOUND", async () => {
     const company = await makeCompany(t);
-    expect(codeOf(await t.gql(UPDATE, { id: "not-an-id", input: { name: "x" } }, { key: company.key }))).toBe("NOT_FOUND");
+    expect(codeOf(await t.gql(UPDATE, { id: "not-an-id", input: { name: "x" } }, { key: company.key }))).toBe(
+      "NOT_FOUND",
+    );
   });
 });
 
@@ -160,7 +202,10 @@ describe("endEvent", () => {
     const res = await t.gql(UPDATE, { id: event.id, input: { name: "Encore" } }, { key: company.key });
     expect(codeOf(res)).toBe("EVENT_ENDED");
     expect(await companySnapshot(t, company)).toEqual(before);
-    expect(ok(await t.gql(GET, { id: event.id }, { key: company.key })).event).toMatchObject({ name: "Keynote", status: "ENDED" });
+    expect(ok(await t.gql(GET, { id: event.id }, { key: company.key })).event).toMatchObject({
+      name: "Keynote",
+      status: "ENDED",
+    });
   });
 
   it("is idempotent: a second endEvent keeps the first end time", async () => {
@@ -175,7 +220,9 @@ describe("endEvent", () => {
   it("an id that is not a uuid, or of no event, is NOT_FOUND", async () => {
     const company = await makeCompany(t);
     expect(codeOf(await t.gql(END, { id: "42" }, { key: company.key }))).toBe("NOT_FOUND");
-    expect(codeOf(await t.gql(END, { id: "00000000-0000-4000-8000-000000000000" }, { key: company.key }))).toBe("NOT_FOUND");
+    expect(codeOf(await t.gql(END, { id: "00000000-0000-4000-8000-000000000000" }, { key: company.key }))).toBe(
+      "NOT_FOUND",
+    );
   });
 });
 
@@ -229,7 +276,10 @@ describe("events", () => {
     ["not base64 at all", "%%%not-a-cursor%%%"],
     ["base64 of something else", Buffer.from("hello").toString("base64url")],
     ["a cursor with the wrong parts", Buffer.from(JSON.stringify(["yesterday", "x"])).toString("base64url")],
-    ["a cursor whose id is not a uuid", Buffer.from(JSON.stringify([new Date().toISOString(), "x"])).toString("base64url")],
+    [
+      "a cursor whose id is not a uuid",
+      Buffer.from(JSON.stringify([new Date().toISOString(), "x"])).toString("base64url"),
+    ],
   ])("refuses an after that is %s with field after", async (_what, after) => {
     const company = await makeCompany(t);
     await makeEvent(t, company);

@@ -8,7 +8,11 @@ import { randomBytes } from "node:crypto";
 import { KeyEncryption } from "../../src/auth/key-encryption";
 import { ManualClock } from "../../src/clock";
 import { MasterKeyRefusedError, ResolvedMasterKey, verifyMasterKey } from "../../src/master-key";
-import { ENCRYPTED_COLUMNS, MasterKeyMismatchError, MasterKeyService } from "../../src/modules/master-key/master-key.service";
+import {
+  ENCRYPTED_COLUMNS,
+  MasterKeyMismatchError,
+  MasterKeyService,
+} from "../../src/modules/master-key/master-key.service";
 import { ok, openFreshTestDatabase, startTestApp, TestApp } from "../support/harness";
 import { makeCompany, makeEvent } from "../support/factories";
 import { beat, decodePart, join, mint, VALIDATE } from "../join/join-helpers";
@@ -54,7 +58,8 @@ async function encryptedState(): Promise<unknown[]> {
   return state;
 }
 
-const verifiers = async (): Promise<number> => (await db.dataSource.query("SELECT count(*)::int AS n FROM master_key_verifiers"))[0].n;
+const verifiers = async (): Promise<number> =>
+  (await db.dataSource.query("SELECT count(*)::int AS n FROM master_key_verifiers"))[0].n;
 
 it("every *_encrypted column of the schema is one that start checks and rotation re-encrypt", async () => {
   const columns: { table_name: string; column_name: string }[] = await db.dataSource.query(
@@ -100,7 +105,9 @@ it("a database from before the verifier: the first start checks the key against 
   // Refused: nothing recorded, so the right key is still accepted afterwards.
   expect(await verifiers()).toBe(0);
   expect(await verifyMasterKey(fromEnv(key), db.dataSource, clock)).toBe("recorded");
-  await expect(verifyMasterKey(fromEnv(another), db.dataSource, clock)).rejects.toThrow(`(they are under master key id ${keyIdOf(key)}; this key's id is ${keyIdOf(another)})`);
+  await expect(verifyMasterKey(fromEnv(another), db.dataSource, clock)).rejects.toThrow(
+    `(they are under master key id ${keyIdOf(key)}; this key's id is ${keyIdOf(another)})`,
+  );
 });
 
 it("a rotation: the app with the new key signs with keys made under the old one and verifies old partner secrets; a node left on the old key turns unready", async () => {
@@ -114,16 +121,33 @@ it("a rotation: the app with the new key signs with keys made under the old one 
   const minted = await mint(before, company, { eventId: event.id, user: { id: "made-before" } });
   const secret = await createSecret(before, company);
   const partnerToken = await signPartner(secret, fresh(before, { user: { id: "partner-before" } }));
-  const sessionBefore = await join(before, event.id, (await mint(before, company, { eventId: event.id, user: { id: "in-session" } })).token);
+  const sessionBefore = await join(
+    before,
+    event.id,
+    (await mint(before, company, { eventId: event.id, user: { id: "in-session" } })).token,
+  );
   // A webhook endpoint whose secret was rotated: a current and a previous secret, both encrypted.
   const receiver = await startReceiver();
   const endpoint = await createEndpoint(before, company, receiver.url, ["SESSION_STARTED"]);
-  const webhookSecret = ok(await before.gql(`mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, { id: endpoint.id }, { key: company.key })).rotateWebhookSecret.secret;
+  const webhookSecret = ok(
+    await before.gql(
+      `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`,
+      { id: endpoint.id },
+      { key: company.key },
+    ),
+  ).rotateWebhookSecret.secret;
   receiver.secrets.push(endpoint.secret);
   const stored = await encryptedState();
 
-  const result = await new MasterKeyService({ dataSource: db.dataSource, clock, encryption: new KeyEncryption(oldKey) }).rotateTo(new KeyEncryption(newKey));
-  expect(result).toEqual({ alreadyRotated: false, reencrypted: { signing_keys: 1, partner_secrets: 1, webhook_endpoints: 2 } });
+  const result = await new MasterKeyService({
+    dataSource: db.dataSource,
+    clock,
+    encryption: new KeyEncryption(oldKey),
+  }).rotateTo(new KeyEncryption(newKey));
+  expect(result).toEqual({
+    alreadyRotated: false,
+    reencrypted: { signing_keys: 1, partner_secrets: 1, webhook_endpoints: 2 },
+  });
   const rotated = await encryptedState();
   expect(rotated).toHaveLength(stored.length);
   for (let i = 0; i < rotated.length; i++) expect(rotated[i]).not.toEqual(stored[i]);
@@ -131,8 +155,13 @@ it("a rotation: the app with the new key signs with keys made under the old one 
   // The node still on the old key: out of the load balancer, with the reason.
   const unready = await readyz(before);
   expect(unready.status).toBe(503);
-  expect(unready.body).toEqual({ status: "unavailable", reason: expect.stringMatching(/^MASTER_KEY does not open this database's encrypted keys/) });
-  await expect(verifyMasterKey(fromEnv(oldKey), db.dataSource, clock)).rejects.toThrow(/^MASTER_KEY does not open this database's encrypted keys/);
+  expect(unready.body).toEqual({
+    status: "unavailable",
+    reason: expect.stringMatching(/^MASTER_KEY does not open this database's encrypted keys/),
+  });
+  await expect(verifyMasterKey(fromEnv(oldKey), db.dataSource, clock)).rejects.toThrow(
+    /^MASTER_KEY does not open this database's encrypted keys/,
+  );
   expect(await verifyMasterKey(fromEnv(newKey), db.dataSource, clock)).toBe("matched");
 
   const after = await start(newKey);
@@ -165,12 +194,17 @@ it("a rotation refuses a wrong old key, or a row the old key does not open, and 
   await verifyMasterKey(fromEnv(oldKey), db.dataSource, clock);
   const app = await start(oldKey);
   await createSecret(app, await makeCompany(app));
-  const rotation = (from: Buffer) => new MasterKeyService({ dataSource: db.dataSource, clock, encryption: new KeyEncryption(from) }).rotateTo(new KeyEncryption(newKey));
+  const rotation = (from: Buffer) =>
+    new MasterKeyService({ dataSource: db.dataSource, clock, encryption: new KeyEncryption(from) }).rotateTo(
+      new KeyEncryption(newKey),
+    );
 
   const stored = await encryptedState();
   const wrong = randomBytes(32);
   await expect(rotation(wrong)).rejects.toThrow(
-    new MasterKeyMismatchError(`MASTER_KEY_OLD does not open this database's encrypted keys (they are under master key id ${keyIdOf(oldKey)}; this key's id is ${keyIdOf(wrong)}).`),
+    new MasterKeyMismatchError(
+      `MASTER_KEY_OLD does not open this database's encrypted keys (they are under master key id ${keyIdOf(oldKey)}; this key's id is ${keyIdOf(wrong)}).`,
+    ),
   );
   expect(await encryptedState()).toEqual(stored);
 
@@ -179,13 +213,20 @@ it("a rotation refuses a wrong old key, or a row the old key does not open, and 
   const strayCompany = await makeCompany(stray);
   const straySecret = await createSecret(stray, strayCompany);
   const withStray = await encryptedState();
-  await expect(rotation(oldKey)).rejects.toThrow(new RegExp(`^MASTER_KEY_OLD does not open (signing key|partner secret) \\S+ \\(this key's id is ${KEY_ID}\\); nothing was changed\\.$`));
+  await expect(rotation(oldKey)).rejects.toThrow(
+    new RegExp(
+      `^MASTER_KEY_OLD does not open (signing key|partner secret) \\S+ \\(this key's id is ${KEY_ID}\\); nothing was changed\\.$`,
+    ),
+  );
   expect(await encryptedState()).toEqual(withStray);
   await db.dataSource.query("DELETE FROM partner_secrets WHERE id = $1", [straySecret.id]);
   await db.dataSource.query("DELETE FROM companies WHERE id = $1", [strayCompany.id]);
 
   expect((await rotation(oldKey)).alreadyRotated).toBe(false);
   const rotated = await encryptedState();
-  expect(await rotation(oldKey)).toEqual({ alreadyRotated: true, reencrypted: { signing_keys: 0, partner_secrets: 0, webhook_endpoints: 0 } });
+  expect(await rotation(oldKey)).toEqual({
+    alreadyRotated: true,
+    reencrypted: { signing_keys: 0, partner_secrets: 0, webhook_endpoints: 0 },
+  });
   expect(await encryptedState()).toEqual(rotated);
 });

@@ -66,7 +66,10 @@ beforeEach(() => {
 
 const TTL_MS = 60_000;
 
-function cacheOf<V = string>(changes?: Partial<NonNullable<NodeCacheOptions["changes"]>>, maxEntries = 100): NodeCache<V> {
+function cacheOf<V = string>(
+  changes?: Partial<NonNullable<NodeCacheOptions["changes"]>>,
+  maxEntries = 100,
+): NodeCache<V> {
   return new NodeCache<V>({
     clock,
     ttlMs: TTL_MS,

@@ -102,6 +102,11 @@ it("affected counts every row of a multi-row update and delete, outside transact
     .where("id IN (:...ids)", { ids })
     .execute();
   expect(updated.affected).toBe(3);
-  const deleted = await db.dataSource.createQueryBuilder().delete().from(CompanyEntity).where("id IN (:...ids)", { ids: ids.slice(0, 2) }).execute();
+  const deleted = await db.dataSource
+    .createQueryBuilder()
+    .delete()
+    .from(CompanyEntity)
+    .where("id IN (:...ids)", { ids: ids.slice(0, 2) })
+    .execute();
   expect(deleted.affected).toBe(2);
 });

@@ -70,9 +70,19 @@ class BlackHoleProxy {
 describe("the pool's limits", () => {
   it("come from DATABASE_STATEMENT_TIMEOUT_MS, DATABASE_QUERY_TIMEOUT_MS and DATABASE_CONNECT_TIMEOUT_MS, with defaults", () => {
     expect(loadConfig({}).databaseTimeouts).toEqual({ statementMs: 15_000, queryMs: 20_000, connectMs: 5_000 });
-    expect(loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: "60000" }).databaseTimeouts).toEqual({ statementMs: 60_000, queryMs: 65_000, connectMs: 5_000 });
-    expect(loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: "0" }).databaseTimeouts).toEqual({ statementMs: 0, queryMs: 0, connectMs: 5_000 });
-    expect(loadConfig({ DATABASE_QUERY_TIMEOUT_MS: "30000", DATABASE_CONNECT_TIMEOUT_MS: "2000" }).databaseTimeouts).toEqual({
+    expect(loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: "60000" }).databaseTimeouts).toEqual({
+      statementMs: 60_000,
+      queryMs: 65_000,
+      connectMs: 5_000,
+    });
+    expect(loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: "0" }).databaseTimeouts).toEqual({
+      statementMs: 0,
+      queryMs: 0,
+      connectMs: 5_000,
+    });
+    expect(
+      loadConfig({ DATABASE_QUERY_TIMEOUT_MS: "30000", DATABASE_CONNECT_TIMEOUT_MS: "2000" }).databaseTimeouts,
+    ).toEqual({
       statementMs: 15_000,
       queryMs: 30_000,
       connectMs: 2_000,
@@ -84,7 +94,9 @@ describe("the pool's limits", () => {
       ["DATABASE_QUERY_TIMEOUT_MS", "99999999"],
       ["DATABASE_CONNECT_TIMEOUT_MS", "0"],
     ]) {
-      expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name} must be a whole number of milliseconds`));
+      expect(() => loadConfig({ [name]: value })).toThrow(
+        new RegExp(`^Invalid configuration: ${name} must be a whole number of milliseconds`),
+      );
     }
     // The client's limit is for a connection that stopped answering: the server's must fire first.
     expect(() => loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: "20000", DATABASE_QUERY_TIMEOUT_MS: "20000" })).toThrow(
@@ -120,7 +132,9 @@ onPostgres("on PostgreSQL", () => {
     const runner = t.db.dataSource.createQueryRunner();
     try {
       expect(await runner.query("SHOW statement_timeout")).toEqual([{ statement_timeout: "1s" }]);
-      expect(await runner.query("SHOW idle_in_transaction_session_timeout")).toEqual([{ idle_in_transaction_session_timeout: "1s" }]);
+      expect(await runner.query("SHOW idle_in_transaction_session_timeout")).toEqual([
+        { idle_in_transaction_session_timeout: "1s" },
+      ]);
     } finally {
       await runner.release();
     }

@@ -20,38 +20,109 @@ const ORGANIZER = "organizer-or-key";
 const KEY = "key";
 const PUBLIC = "public";
 
-const rules = (type: string, rule: string, fields: string[]) => Object.fromEntries(fields.map((f) => [`${type}.${f}`, rule]));
+const rules = (type: string, rule: string, fields: string[]) =>
+  Object.fromEntries(fields.map((f) => [`${type}.${f}`, rule]));
 
 const ALLOW_LIST: Record<string, string> = {
   // Operations without an API key: each checks the credential it is given.
   ...rules("Mutation", PUBLIC, [
-    "joinEvent", "heartbeat", "leaveEvent", "endSession", "requestToJoin", "approveJoinRequest", "denyJoinRequest", "createReportLink",
+    "joinEvent",
+    "heartbeat",
+    "leaveEvent",
+    "endSession",
+    "requestToJoin",
+    "approveJoinRequest",
+    "denyJoinRequest",
+    "createReportLink",
   ]),
   ...rules("Query", PUBLIC, ["joinRequest", "validateToken", "liveEvent", "eventAnalytics"]),
 
   ...rules("JoinResult", SELF, ["session", "sessionToken", "sessionTokenExpiresAt", "role"]),
-  ...rules("SessionState", SELF, ["session", "role", "active", "endReason", "sessionToken", "sessionTokenExpiresAt", "ejectAt"]),
+  ...rules("SessionState", SELF, [
+    "session",
+    "role",
+    "active",
+    "endReason",
+    "sessionToken",
+    "sessionTokenExpiresAt",
+    "ejectAt",
+  ]),
   ...rules("Session", SELF, [
-    "id", "eventId", "userId", "registrantId", "role", "credentialType", "joinedAt", "lastSeenAt", "endedAt", "endReason", "ejectAt",
-    "active", "durationSeconds", "metadata", "event", "user",
+    "id",
+    "eventId",
+    "userId",
+    "registrantId",
+    "role",
+    "credentialType",
+    "joinedAt",
+    "lastSeenAt",
+    "endedAt",
+    "endReason",
+    "ejectAt",
+    "active",
+    "durationSeconds",
+    "metadata",
+    "event",
+    "user",
   ]),
   "Session.registrant": KEY,
-  ...rules("User", SELF, ["id", "externalId", "email", "name", "avatarUrl", "metadata", "isGuest", "createdAt", "updatedAt"]),
+  ...rules("User", SELF, [
+    "id",
+    "externalId",
+    "email",
+    "name",
+    "avatarUrl",
+    "metadata",
+    "isGuest",
+    "createdAt",
+    "updatedAt",
+  ]),
   "User.sessions": KEY,
   "User.createdVia": KEY,
   "User.suspendedAt": KEY,
 
   // The event's public face for the people in it…
-  ...rules("Event", PARTICIPANT, ["id", "name", "slug", "privacy", "knockingEnabled", "startsAt", "endsAt", "endedAt", "status", "joinUrl"]),
+  ...rules("Event", PARTICIPANT, [
+    "id",
+    "name",
+    "slug",
+    "privacy",
+    "knockingEnabled",
+    "startsAt",
+    "endsAt",
+    "endedAt",
+    "status",
+    "joinUrl",
+  ]),
   // …its configuration and its lists of people for its organizers and the company…
-  ...rules("Event", ORGANIZER, ["capacity", "sessionPolicy", "maxSessionsPerUser", "createdAt", "updatedAt", "organizers", "presenters", "joinRequests"]),
+  ...rules("Event", ORGANIZER, [
+    "capacity",
+    "sessionPolicy",
+    "maxSessionsPerUser",
+    "createdAt",
+    "updatedAt",
+    "organizers",
+    "presenters",
+    "joinRequests",
+  ]),
   // …and the company's records behind its key.
   ...rules("Event", KEY, ["registrants", "sessions", "analytics"]),
   ...rules("Principal", ORGANIZER, ["role", "userId", "email"]),
 
   ...rules("JoinRequestTicket", SELF, ["request", "secret"]),
   ...rules("JoinRequest", SELF, [
-    "id", "eventId", "status", "name", "email", "role", "denyReason", "createdAt", "expiresAt", "decidedAt", "usedAt", "credential",
+    "id",
+    "eventId",
+    "status",
+    "name",
+    "email",
+    "role",
+    "denyReason",
+    "createdAt",
+    "expiresAt",
+    "decidedAt",
+    "usedAt",
+    "credential",
   ]),
   ...rules("JoinRequestConnection", PUBLIC, ["edges", "pageInfo", "totalCount"]),
   ...rules("JoinRequestEdge", PUBLIC, ["cursor", "node"]),
@@ -67,8 +138,19 @@ const ALLOW_LIST: Record<string, string> = {
   // An event's report, for its report link (and the company's key): an organizer's reading.
   ...rules("ReportLink", PUBLIC, ["url", "expiresAt", "jti"]),
   ...rules("EventAnalytics", ORGANIZER, [
-    "from", "to", "event", "registrants", "attendees", "attendanceRate", "sessions", "totalAttendanceSeconds", "averageAttendanceSeconds",
-    "peakConcurrentSessions", "timeline", "breakdown", "attendeeList",
+    "from",
+    "to",
+    "event",
+    "registrants",
+    "attendees",
+    "attendanceRate",
+    "sessions",
+    "totalAttendanceSeconds",
+    "averageAttendanceSeconds",
+    "peakConcurrentSessions",
+    "timeline",
+    "breakdown",
+    "attendeeList",
   ]),
   ...rules("TimelineBucket", PUBLIC, ["start", "activeSessions", "joins"]),
   ...rules("BreakdownRow", PUBLIC, ["value", "attendees", "totalAttendanceSeconds"]),
@@ -205,10 +287,22 @@ describe("organizer and presenter lists through joinEvent and heartbeat", () => 
     expectNoLists(lists);
 
     const face = ok(await t.gql(BEAT_READING_FACE, { t: guest.sessionToken })).heartbeat;
-    expect(face).toMatchObject({ active: true, role: "ATTENDEE", session: { id: guest.session.id, role: "ATTENDEE", user: { name: "Nosy" }, event: { id: event.id, name: "Town hall" } } });
+    expect(face).toMatchObject({
+      active: true,
+      role: "ATTENDEE",
+      session: {
+        id: guest.session.id,
+        role: "ATTENDEE",
+        user: { name: "Nosy" },
+        event: { id: event.id, name: "Town hall" },
+      },
+    });
 
     // The event's configuration is the organizers' too.
-    const config = await t.gql(`mutation($t: String!) { heartbeat(sessionToken: $t) { session { event { capacity sessionPolicy createdAt } } } }`, { t: guest.sessionToken });
+    const config = await t.gql(
+      `mutation($t: String!) { heartbeat(sessionToken: $t) { session { event { capacity sessionPolicy createdAt } } } }`,
+      { t: guest.sessionToken },
+    );
     expect(codes(config)).toEqual(["FORBIDDEN"]);
   });
 
@@ -220,10 +314,16 @@ describe("organizer and presenter lists through joinEvent and heartbeat", () => 
     const lists = await t.gql(BEAT_READING_LISTS, { t: guest.sessionToken });
     expect(codes(lists)).toEqual(["FORBIDDEN"]);
     expectNoLists(lists);
-    const left = await t.gql(`mutation($t: String!) { leaveEvent(sessionToken: $t) { endReason event { ${LISTS} } } }`, { t: guest.sessionToken });
+    const left = await t.gql(
+      `mutation($t: String!) { leaveEvent(sessionToken: $t) { endReason event { ${LISTS} } } }`,
+      { t: guest.sessionToken },
+    );
     expect(codes(left)).toEqual(["FORBIDDEN"]);
     expectNoLists(left);
-    expect(ok(await t.gql(BEAT_READING_FACE, { t: guest.sessionToken })).heartbeat).toMatchObject({ active: false, endReason: "KICKED" });
+    expect(ok(await t.gql(BEAT_READING_FACE, { t: guest.sessionToken })).heartbeat).toMatchObject({
+      active: false,
+      endReason: "KICKED",
+    });
   });
 
   it("an attendee with a minted token, and another company's key, cannot read them either", async () => {
@@ -234,7 +334,9 @@ describe("organizer and presenter lists through joinEvent and heartbeat", () => 
     expectNoLists(asked);
 
     const other = await makeCompany(t);
-    const guest = ok(await t.gql(GUEST_JOIN, { input: { event: (await listedEvent()).id, displayName: "Rival" } })).joinEvent;
+    const guest = ok(
+      await t.gql(GUEST_JOIN, { input: { event: (await listedEvent()).id, displayName: "Rival" } }),
+    ).joinEvent;
     const viaOtherKey = await t.gql(BEAT_READING_LISTS, { t: guest.sessionToken }, { key: other.key });
     expect(codes(viaOtherKey)).toEqual(["FORBIDDEN"]);
     expectNoLists(viaOtherKey);
@@ -243,11 +345,17 @@ describe("organizer and presenter lists through joinEvent and heartbeat", () => 
   it("an ORGANIZER session of the event reads them: its own join and heartbeat, and its token as bearer", async () => {
     const event = await listedEvent({ privacy: "PRIVATE" });
     const minted = await mint(t, company, { eventId: event.id, user: { id: "boss-1", email: BOSS } });
-    const joined = ok(await t.gql(JOIN_READING_LISTS, { input: { event: event.id, credential: minted.token } })).joinEvent;
+    const joined = ok(
+      await t.gql(JOIN_READING_LISTS, { input: { event: event.id, credential: minted.token } }),
+    ).joinEvent;
     expect(joined.role).toBe("ORGANIZER");
     expect(joined.session.event).toEqual(expectedLists);
-    expect(ok(await t.gql(BEAT_READING_LISTS, { t: joined.sessionToken })).heartbeat.session.event).toEqual(expectedLists);
-    const live = ok(await t.gql(`query { liveEvent { event { ${LISTS} capacity } } }`, {}, { key: joined.sessionToken })).liveEvent;
+    expect(ok(await t.gql(BEAT_READING_LISTS, { t: joined.sessionToken })).heartbeat.session.event).toEqual(
+      expectedLists,
+    );
+    const live = ok(
+      await t.gql(`query { liveEvent { event { ${LISTS} capacity } } }`, {}, { key: joined.sessionToken }),
+    ).liveEvent;
     expect(live.event).toEqual({ ...expectedLists, capacity: null });
 
     // An organizer of another event of the company is nobody here.
@@ -261,27 +369,38 @@ describe("organizer and presenter lists through joinEvent and heartbeat", () => 
     const event = await listedEvent({ privacy: "PRIVATE" });
     await addPrincipals(t, company, event.id, "ORGANIZER", [{ email: "temp@example.com" }]);
     const minted = await mint(t, company, { eventId: event.id, user: { id: "temp-1", email: "temp@example.com" } });
-    const joined = ok(await t.gql(JOIN_READING_LISTS, { input: { event: event.id, credential: minted.token } })).joinEvent;
+    const joined = ok(
+      await t.gql(JOIN_READING_LISTS, { input: { event: event.id, credential: minted.token } }),
+    ).joinEvent;
     expect(joined.role).toBe("ORGANIZER");
 
     await removePrincipals(t, company, event.id, "ORGANIZER", [{ email: "temp@example.com" }]);
     const demoted = await t.gql(BEAT_READING_LISTS, { t: joined.sessionToken });
     expect(codes(demoted)).toEqual(["FORBIDDEN"]);
     expectNoLists(demoted);
-    expect(codes(await t.gql(`query { liveEvent { event { ${LISTS} } } }`, {}, { key: joined.sessionToken }))).toEqual(["FORBIDDEN"]);
+    expect(codes(await t.gql(`query { liveEvent { event { ${LISTS} } } }`, {}, { key: joined.sessionToken }))).toEqual([
+      "FORBIDDEN",
+    ]);
 
     // A granted organizer who has left reads its own session, not the lists.
     const granted = await mint(t, company, { eventId: event.id, role: "ORGANIZER", user: { id: "host-1" } });
     const host = ok(await t.gql(GUEST_JOIN, { input: { event: event.id, credential: granted.token } })).joinEvent;
     expect(host.role).toBe("ORGANIZER");
-    const left = await t.gql(`mutation($t: String!) { leaveEvent(sessionToken: $t) { endReason event { ${LISTS} } } }`, { t: host.sessionToken });
+    const left = await t.gql(
+      `mutation($t: String!) { leaveEvent(sessionToken: $t) { endReason event { ${LISTS} } } }`,
+      { t: host.sessionToken },
+    );
     expect(codes(left)).toEqual(["FORBIDDEN"]);
   });
 
   it("the company's key reads them, directly and through a join it makes", async () => {
     const event = await listedEvent();
-    expect(ok(await t.gql(`query($id: ID!) { event(id: $id) { ${LISTS} } }`, { id: event.id }, { key: company.key })).event).toEqual(expectedLists);
-    const joined = ok(await t.gql(JOIN_READING_LISTS, { input: { event: event.id, displayName: "Staff" } }, { key: company.key })).joinEvent;
+    expect(
+      ok(await t.gql(`query($id: ID!) { event(id: $id) { ${LISTS} } }`, { id: event.id }, { key: company.key })).event,
+    ).toEqual(expectedLists);
+    const joined = ok(
+      await t.gql(JOIN_READING_LISTS, { input: { event: event.id, displayName: "Staff" } }, { key: company.key }),
+    ).joinEvent;
     expect(joined.session.event).toEqual(expectedLists);
   });
 
@@ -298,7 +417,11 @@ describe("organizer and presenter lists through joinEvent and heartbeat", () => 
     // An organizer who kicks someone sees the session it ended, not that person's profile.
     const granted = await mint(t, company, { eventId: event.id, role: "ORGANIZER", user: { id: "kicker-1" } });
     const host = ok(await t.gql(GUEST_JOIN, { input: { event: event.id, credential: granted.token } })).joinEvent;
-    const kicked = await t.gql(`mutation($id: ID!) { endSession(id: $id) { id endReason user { name } } }`, { id: guest.session.id }, { key: host.sessionToken });
+    const kicked = await t.gql(
+      `mutation($id: ID!) { endSession(id: $id) { id endReason user { name } } }`,
+      { id: guest.session.id },
+      { key: host.sessionToken },
+    );
     expect(codes(kicked)).toEqual(["FORBIDDEN"]);
     expect(JSON.stringify(kicked)).not.toContain("Walker");
   });
@@ -310,21 +433,44 @@ describe("the join page's own queries", () => {
     const source = readFileSync(join(__dirname, "../../src/http/join-page/join.js"), "utf8");
     const piece = (name: string) => new RegExp(`const ${name} = ([\\s\\S]*?);\\n`).exec(source)?.[1];
     const [user, event, queries] = [piece("USER"), piece("EVENT"), piece("Q")];
-    if (!user || !event || !queries) throw new Error("join.js no longer declares USER, EVENT and Q as this test reads them");
+    if (!user || !event || !queries)
+      throw new Error("join.js no longer declares USER, EVENT and Q as this test reads them");
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- runs join.js's own query table, read from its source
     return new Function("USER", "EVENT", `return (${queries});`)(JSON.parse(user), JSON.parse(event));
   }
 
   it("all answer a guest, a knocker and an organizer without errors", async () => {
     const Q = pageQueries();
-    expect(Object.keys(Q).sort()).toEqual(["approve", "beat", "deny", "join", "knock", "leave", "live", "poll", "resume"]);
+    expect(Object.keys(Q).sort()).toEqual([
+      "approve",
+      "beat",
+      "deny",
+      "join",
+      "knock",
+      "leave",
+      "live",
+      "poll",
+      "resume",
+    ]);
     const event = await listedEvent({ privacy: "PRIVATE", knockingEnabled: true });
-    const host = ok(await t.gql(Q.join, { input: { event: event.id, credential: (await mint(t, company, { eventId: event.id, user: { id: "page-boss", email: BOSS } })).token } })).joinEvent;
+    const host = ok(
+      await t.gql(Q.join, {
+        input: {
+          event: event.id,
+          credential: (await mint(t, company, { eventId: event.id, user: { id: "page-boss", email: BOSS } })).token,
+        },
+      }),
+    ).joinEvent;
     expect(host.role).toBe("ORGANIZER");
 
-    const first = ok(await t.gql(Q.knock, { input: { event: event.id, name: "Knocker", email: "knocker@example.com" } })).requestToJoin;
+    const first = ok(
+      await t.gql(Q.knock, { input: { event: event.id, name: "Knocker", email: "knocker@example.com" } }),
+    ).requestToJoin;
     const second = ok(await t.gql(Q.knock, { input: { event: event.id, name: "Other" } })).requestToJoin;
-    expect(ok(await t.gql(Q.poll, { id: first.request.id, s: first.secret })).joinRequest).toEqual({ status: "PENDING", credential: null });
+    expect(ok(await t.gql(Q.poll, { id: first.request.id, s: first.secret })).joinRequest).toEqual({
+      status: "PENDING",
+      credential: null,
+    });
     const live = ok(await t.gql(Q.live, {}, { key: host.sessionToken })).liveEvent;
     expect(live.event.joinRequests.edges.map((e: any) => e.node.email)).toEqual(["knocker@example.com", null]);
     ok(await t.gql(Q.approve, { id: first.request.id }, { key: host.sessionToken }));

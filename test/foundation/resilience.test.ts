@@ -56,10 +56,13 @@ describe("the database drops every connection", () => {
     expect(ok(attempts[attempts.length - 1]).company.id).toBe(company.id);
 
     // Still serving: writes, reads and both health endpoints.
-    const made = ok(await t.gql(`mutation { createEvent(input: { name: "After the outage" }) { id } }`, {}, { key: company.key }));
-    expect(ok(await t.gql(`query($id: ID!) { event(id: $id) { name } }`, { id: made.createEvent.id }, { key: company.key })).event.name).toBe(
-      "After the outage",
+    const made = ok(
+      await t.gql(`mutation { createEvent(input: { name: "After the outage" }) { id } }`, {}, { key: company.key }),
     );
+    expect(
+      ok(await t.gql(`query($id: ID!) { event(id: $id) { name } }`, { id: made.createEvent.id }, { key: company.key }))
+        .event.name,
+    ).toBe("After the outage");
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${t.url}/readyz`)).status).toBe(200);
   });
@@ -70,7 +73,8 @@ describe("the database drops every connection", () => {
     for (let round = 0; round < 2; round++) {
       await terminateAppConnections();
       let last: GqlResponse | null = null;
-      for (let i = 0; i < 3 && (!last || last.errors); i++) last = await t.gql(`{ company { id } }`, {}, { key: company.key });
+      for (let i = 0; i < 3 && (!last || last.errors); i++)
+        last = await t.gql(`{ company { id } }`, {}, { key: company.key });
       expect(ok(last!).company.id).toBe(company.id);
     }
   });

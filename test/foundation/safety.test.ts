@@ -18,13 +18,22 @@ function expectNoLeak(text: string) {
   expect(text).not.toMatch(/stack/i);
 }
 
-async function post(app: TestApp, body: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
-  const response = await fetch(`${app.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+async function post(
+  app: TestApp,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${app.url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
   return { status: response.status, text: await response.text() };
 }
 
 async function eventCount(): Promise<number> {
-  return ok(await t.gql(`{ events(first: 100) { edges { node { id } } } }`, {}, { key: company.key })).events.edges.length;
+  return ok(await t.gql(`{ events(first: 100) { edges { node { id } } } }`, {}, { key: company.key })).events.edges
+    .length;
 }
 
 describe("an unexpected error", () => {
@@ -43,7 +52,11 @@ describe("an unexpected error", () => {
   });
 
   it("in a resolver is INTERNAL with the request id, and no stack, SQL or path", async () => {
-    const res = await broken.gql(`mutation { createCompany(input: { name: "Doomed" }) { secret } }`, {}, { key: broken.adminKey });
+    const res = await broken.gql(
+      `mutation { createCompany(input: { name: "Doomed" }) { secret } }`,
+      {},
+      { key: broken.adminKey },
+    );
     expect(res.errors).toHaveLength(1);
     const error = res.errors![0];
     expect(error.extensions).toEqual({ code: "INTERNAL", requestId: res.headers.get("x-request-id") });
@@ -51,7 +64,9 @@ describe("an unexpected error", () => {
     expect(Object.keys(error).sort()).toEqual(["extensions", "message", "path"]);
     expectNoLeak(JSON.stringify(res.errors));
     // The cause is logged, under the same request id, for whoever runs the service.
-    const logged = broken.logs.find((line) => line.includes(error.extensions!.requestId as string) && line.includes("unexpected error"));
+    const logged = broken.logs.find(
+      (line) => line.includes(error.extensions!.requestId as string) && line.includes("unexpected error"),
+    );
     expect(logged).toBeDefined();
   });
 
@@ -75,7 +90,9 @@ describe("request limits", () => {
   it("a body over 1 MB is refused with 413 and not executed", async () => {
     const before = await eventCount();
     const query = `mutation($pad: String) { createEvent(input: { name: "Padded", slug: $pad }) { id } }`;
-    const res = await post(t, JSON.stringify({ query, variables: { pad: "p".repeat(1024 * 1024) } }), { authorization: `Bearer ${company.key}` });
+    const res = await post(t, JSON.stringify({ query, variables: { pad: "p".repeat(1024 * 1024) } }), {
+      authorization: `Bearer ${company.key}`,
+    });
     expect(res.status).toBe(413);
     expectNoLeak(res.text);
     expect(await eventCount()).toBe(before);
@@ -119,7 +136,8 @@ describe("request limits", () => {
 
   it("a query that walks a relation cycle past the limit is refused", async () => {
     // Event.registrants and Registrant.event point at each other: a query can nest without end.
-    const loop = (depth: number): string => (depth === 0 ? "id" : `registrants { edges { node { event { ${loop(depth - 1)} } } } }`);
+    const loop = (depth: number): string =>
+      depth === 0 ? "id" : `registrants { edges { node { event { ${loop(depth - 1)} } } } }`;
     const res = await t.gql(`{ events { edges { node { ${loop(3)} } } } }`, {}, { key: company.key });
     expect(codeOf(res)).toBe("BAD_USER_INPUT");
     expect(res.errors![0].message).toMatch(/depth/i);
@@ -127,11 +145,19 @@ describe("request limits", () => {
   });
 
   it("a realistic depth-8 dashboard query passes: a connection inside a connection, with fragments", async () => {
-    const event = await makeEvent(t, company, { name: "Dashboard", organizers: [{ email: "host@example.com" }], presenters: [{ userId: "p-1" }] });
+    const event = await makeEvent(t, company, {
+      name: "Dashboard",
+      organizers: [{ email: "host@example.com" }],
+      presenters: [{ userId: "p-1" }],
+    });
     ok(
-      await t.gql(`mutation($eventId: ID!) { registerForEvent(input: { eventId: $eventId, name: "Reg", email: "reg@example.com" }) { id } }`, { eventId: event.id }, {
-        key: company.key,
-      }),
+      await t.gql(
+        `mutation($eventId: ID!) { registerForEvent(input: { eventId: $eventId, name: "Reg", email: "reg@example.com" }) { id } }`,
+        { eventId: event.id },
+        {
+          key: company.key,
+        },
+      ),
     );
     // events > edges > node > registrants > edges > node > ...RegistrantRow > email: depth 8,
     // and events > edges > node > ...EventRow > organizers > ...PrincipalRow > ... on Principal > email: depth 8.

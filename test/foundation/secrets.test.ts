@@ -19,7 +19,13 @@ function secretLookingFields(sdl: string): string[] {
   const found: string[] = [];
   for (const type of Object.values(schema.getTypeMap())) {
     // Root fields are operations (setUserPassword sets one), not data a response carries.
-    if (!isObjectType(type) || type.name.startsWith("__") || type === schema.getQueryType() || type === schema.getMutationType()) continue;
+    if (
+      !isObjectType(type) ||
+      type.name.startsWith("__") ||
+      type === schema.getQueryType() ||
+      type === schema.getMutationType()
+    )
+      continue;
     for (const field of Object.values(type.getFields())) {
       if (getNamedType(field.type) === GraphQLBoolean) continue;
       if (SECRET_LOOKING.test(field.name) || (field.name === "secret" && !SHOWS_A_SECRET_ONCE.test(type.name))) {
@@ -43,7 +49,13 @@ describe("the schema", () => {
       type JoinRequestTicket { secret: String }
       input LoginInput { password: String }
     `;
-    expect(secretLookingFields(planted).sort()).toEqual(["Account.MasterKey", "Account.keyHashes", "Account.passwordHash", "Account.privateJwk", "Account.secret"]);
+    expect(secretLookingFields(planted).sort()).toEqual([
+      "Account.MasterKey",
+      "Account.keyHashes",
+      "Account.passwordHash",
+      "Account.privateJwk",
+      "Account.secret",
+    ]);
   });
 });
 
@@ -58,7 +70,13 @@ describe("secrets at rest and in logs", () => {
 
   it("neither the API key secrets nor the admin key reach the logs or the api_keys table", async () => {
     const company = await makeCompany(t);
-    const made = ok(await t.gql(`mutation { createApiKey(input: { name: "ci" }) { apiKey { id } secret } }`, {}, { key: company.key }));
+    const made = ok(
+      await t.gql(
+        `mutation { createApiKey(input: { name: "ci" }) { apiKey { id } secret } }`,
+        {},
+        { key: company.key },
+      ),
+    );
     const second: string = made.createApiKey.secret;
     // Use both keys, fail with one, so that every logging path has run.
     ok(await t.gql(`{ company { id } }`, {}, { key: second }));
@@ -75,7 +93,10 @@ describe("secrets at rest and in logs", () => {
       expect(logs).not.toContain(body);
     }
 
-    const rows: Record<string, unknown>[] = await t.db.dataSource.query(`SELECT * FROM api_keys WHERE company_id = $1`, [company.id]);
+    const rows: Record<string, unknown>[] = await t.db.dataSource.query(
+      `SELECT * FROM api_keys WHERE company_id = $1`,
+      [company.id],
+    );
     expect(rows).toHaveLength(2);
     for (const row of rows) {
       for (const value of Object.values(row)) {

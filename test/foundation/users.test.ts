@@ -32,10 +32,22 @@ describe("upsertUser", () => {
   it("creates a user, then updates the same user by external id", async () => {
     const company = await makeCompany(t);
     const created = ok(
-      await t.gql(UPSERT, { input: { externalId: "crm-42", email: "Ada@Example.com", name: "Ada", metadata: { team: "core" } } }, { key: company.key }),
+      await t.gql(
+        UPSERT,
+        { input: { externalId: "crm-42", email: "Ada@Example.com", name: "Ada", metadata: { team: "core" } } },
+        { key: company.key },
+      ),
     ).upsertUser;
-    expect(created).toMatchObject({ externalId: "crm-42", email: "Ada@Example.com", name: "Ada", metadata: { team: "core" }, isGuest: false });
-    const updated = ok(await t.gql(UPSERT, { input: { externalId: "crm-42", name: "Ada Lovelace" } }, { key: company.key })).upsertUser;
+    expect(created).toMatchObject({
+      externalId: "crm-42",
+      email: "Ada@Example.com",
+      name: "Ada",
+      metadata: { team: "core" },
+      isGuest: false,
+    });
+    const updated = ok(
+      await t.gql(UPSERT, { input: { externalId: "crm-42", name: "Ada Lovelace" } }, { key: company.key }),
+    ).upsertUser;
     // Absent fields are left as they were.
     expect(updated).toEqual({ ...created, name: "Ada Lovelace" });
     expect(ok(await t.gql(GET, { id: created.id }, { key: company.key })).user).toEqual(updated);
@@ -54,11 +66,18 @@ describe("upsertUser", () => {
 
   it("falls back to the Gravatar of the lower-cased email when no avatar was given", async () => {
     const company = await makeCompany(t);
-    const user = ok(await t.gql(UPSERT, { input: { externalId: "g-1", email: "  Grace.Hopper@Example.COM " } }, { key: company.key })).upsertUser;
+    const user = ok(
+      await t.gql(UPSERT, { input: { externalId: "g-1", email: "  Grace.Hopper@Example.COM " } }, { key: company.key }),
+    ).upsertUser;
     expect(user.email).toBe("Grace.Hopper@Example.COM");
     expect(user.avatarUrl).toBe(`https://gravatar.com/avatar/${gravatarOf("grace.hopper@example.com")}?d=identicon`);
-    const withAvatar = ok(await t.gql(UPSERT, { input: { externalId: "g-1", avatarUrl: "https://cdn.example.com/grace.png" } }, { key: company.key }))
-      .upsertUser;
+    const withAvatar = ok(
+      await t.gql(
+        UPSERT,
+        { input: { externalId: "g-1", avatarUrl: "https://cdn.example.com/grace.png" } },
+        { key: company.key },
+      ),
+    ).upsertUser;
     expect(withAvatar.avatarUrl).toBe("https://cdn.example.com/grace.png");
     const noEmail = ok(await t.gql(UPSERT, { input: { externalId: "g-2" } }, { key: company.key })).upsertUser;
     expect(noEmail.avatarUrl).toBeNull();
@@ -72,23 +91,34 @@ describe("upsertUser", () => {
     ["a javascript: avatar", { avatarUrl: "javascript:alert(1)" }, "avatarUrl"],
     ["a relative avatar", { avatarUrl: "/me.png" }, "avatarUrl"],
     ["metadata over 8 KB", { metadata: { blob: "m".repeat(9000) } }, "metadata"],
-  ])("refuses %s with the field, for a new user and for an existing one, and changes nothing", async (_what, input, field) => {
-    const company = await makeCompany(t);
-    await makeUser(t, company, { externalId: "existing", email: "old@example.com", name: "Old", metadata: { a: 1 } });
-    const before = await companySnapshot(t, company);
-    expectBadInput(await t.gql(UPSERT, { input: { externalId: "new-one", ...input } }, { key: company.key }), field);
-    if (field !== "externalId") {
-      expectBadInput(await t.gql(UPSERT, { input: { externalId: "existing", name: "Changed", ...input } }, { key: company.key }), field);
-    }
-    expect(await companySnapshot(t, company)).toEqual(before);
-  });
+  ])(
+    "refuses %s with the field, for a new user and for an existing one, and changes nothing",
+    async (_what, input, field) => {
+      const company = await makeCompany(t);
+      await makeUser(t, company, { externalId: "existing", email: "old@example.com", name: "Old", metadata: { a: 1 } });
+      const before = await companySnapshot(t, company);
+      expectBadInput(await t.gql(UPSERT, { input: { externalId: "new-one", ...input } }, { key: company.key }), field);
+      if (field !== "externalId") {
+        expectBadInput(
+          await t.gql(UPSERT, { input: { externalId: "existing", name: "Changed", ...input } }, { key: company.key }),
+          field,
+        );
+      }
+      expect(await companySnapshot(t, company)).toEqual(before);
+    },
+  );
 });
 
 describe("user", () => {
   it("finds by id, by external id, and by email in any case", async () => {
     const company = await makeCompany(t);
     const user = await makeUser(t, company, { externalId: "e-1", email: "Linus@Example.org" });
-    for (const by of [{ id: user.id }, { externalId: "e-1" }, { email: "linus@example.org" }, { email: " LINUS@EXAMPLE.ORG " }]) {
+    for (const by of [
+      { id: user.id },
+      { externalId: "e-1" },
+      { email: "linus@example.org" },
+      { email: " LINUS@EXAMPLE.ORG " },
+    ]) {
       expect(ok(await t.gql(GET, by, { key: company.key })).user?.id).toBe(user.id);
     }
   });
@@ -96,7 +126,14 @@ describe("user", () => {
   it("is null when nothing matches, or the id is not a uuid", async () => {
     const company = await makeCompany(t);
     await makeUser(t, company, { externalId: "e-1", email: "someone@example.org" });
-    for (const by of [{ id: "00000000-0000-4000-8000-000000000000" }, { id: "not-a-uuid" }, { id: "" }, { externalId: "e-2" }, { externalId: "" }, { email: "nobody@example.org" }]) {
+    for (const by of [
+      { id: "00000000-0000-4000-8000-000000000000" },
+      { id: "not-a-uuid" },
+      { id: "" },
+      { externalId: "e-2" },
+      { externalId: "" },
+      { email: "nobody@example.org" },
+    ]) {
       const res = await t.gql(GET, by, { key: company.key });
       expect({ by, user: ok(res).user }).toEqual({ by, user: null });
     }
@@ -188,14 +225,18 @@ describe("seat limit", () => {
     expect(await externalIdsOf(company)).toEqual(["s-1", "s-2"]);
     expect(await seatsOf(company)).toEqual({ seatLimit: 2, seatsUsed: 2 });
 
-    const updated = ok(await t.gql(UPSERT, { input: { externalId: "s-2", name: "Second, renamed" } }, { key: company.key })).upsertUser;
+    const updated = ok(
+      await t.gql(UPSERT, { input: { externalId: "s-2", name: "Second, renamed" } }, { key: company.key }),
+    ).upsertUser;
     expect(updated.name).toBe("Second, renamed");
     expect(await seatsOf(company)).toEqual({ seatLimit: 2, seatsUsed: 2 });
   });
 
   it("a seatLimit of 0 admits no one", async () => {
     const company = await makeCompany(t, { seatLimit: 0 });
-    expect(codeOf(await t.gql(UPSERT, { input: { externalId: "z-1" } }, { key: company.key }))).toBe("SEAT_LIMIT_REACHED");
+    expect(codeOf(await t.gql(UPSERT, { input: { externalId: "z-1" } }, { key: company.key }))).toBe(
+      "SEAT_LIMIT_REACHED",
+    );
     expect(await seatsOf(company)).toEqual({ seatLimit: 0, seatsUsed: 0 });
   });
 
@@ -213,7 +254,9 @@ describe("seat limit", () => {
   it("concurrent upserts of the same new user make one user and take one seat, even at the limit", async () => {
     const company = await makeCompany(t, { seatLimit: 1 });
     const results = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => t.gql(UPSERT, { input: { externalId: "same", name: `try ${i}` } }, { key: company.key })),
+      Array.from({ length: 5 }, (_, i) =>
+        t.gql(UPSERT, { input: { externalId: "same", name: `try ${i}` } }, { key: company.key }),
+      ),
     );
     const ids = new Set(results.map((res) => ok(res).upsertUser.id));
     expect(ids.size).toBe(1);

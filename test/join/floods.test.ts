@@ -92,7 +92,11 @@ describe("a session that never heartbeats", () => {
     // Once it has heartbeated, the inactivity window (4 h by default) applies, not this one.
     t.clock.advance(3_600);
     expect(await beat(t, joined.sessionToken)).toMatchObject({ active: true });
-    const tooLow = await t.gql(`mutation { updateCompanySettings(input: { firstHeartbeatWindowSeconds: 5 }) { id } }`, {}, { key: company.key });
+    const tooLow = await t.gql(
+      `mutation { updateCompanySettings(input: { firstHeartbeatWindowSeconds: 5 }) { id } }`,
+      {},
+      { key: company.key },
+    );
     expect(codeOf(tooLow)).toBe("BAD_USER_INPUT");
   });
 });

@@ -8,8 +8,10 @@ beforeAll(async () => {
   company = await makeCompany(t);
 });
 
-const seatsUsed = async (c: TestCompany): Promise<number> => ok(await t.gql(`query { company { seatsUsed } }`, {}, { key: c.key })).company.seatsUsed;
-const guestJoin = async (event: string, displayName: string): Promise<Joined> => ok(await joinRaw(t, { event, displayName })).joinEvent;
+const seatsUsed = async (c: TestCompany): Promise<number> =>
+  ok(await t.gql(`query { company { seatsUsed } }`, {}, { key: c.key })).company.seatsUsed;
+const guestJoin = async (event: string, displayName: string): Promise<Joined> =>
+  ok(await joinRaw(t, { event, displayName })).joinEvent;
 
 describe("guests of a PUBLIC event", () => {
   it("a display name is enough: an ATTENDEE guest user that takes no seat", async () => {
@@ -18,7 +20,12 @@ describe("guests of a PUBLIC event", () => {
     const joined = await guestJoin(event.id, "  Curious Visitor ");
     expect(joined.role).toBe("ATTENDEE");
     expect(joined.session).toMatchObject({ credentialType: "GUEST", active: true, eventId: event.id });
-    expect(joined.session.user).toMatchObject({ isGuest: true, externalId: null, name: "Curious Visitor", email: null });
+    expect(joined.session.user).toMatchObject({
+      isGuest: true,
+      externalId: null,
+      name: "Curious Visitor",
+      email: null,
+    });
     expect(await seatsUsed(company)).toBe(seats);
     expect((await beat(t, joined.sessionToken)).active).toBe(true);
   });
@@ -44,13 +51,34 @@ describe("guests of a PUBLIC event", () => {
     const event = await makeEvent(t, company, { privacy: "PUBLIC" });
     await expectRefused(t, () => joinRaw(t, { event: event.id }), "BAD_USER_INPUT", "displayName");
     await expectRefused(t, () => joinRaw(t, { event: event.id, displayName: "   " }), "BAD_USER_INPUT", "displayName");
-    await expectRefused(t, () => joinRaw(t, { event: event.id, displayName: "x".repeat(101) }), "BAD_USER_INPUT", "displayName");
-    await expectRefused(t, () => joinRaw(t, { event: event.id, displayName: "Null\u0000Byte" }), "BAD_USER_INPUT", "displayName");
-    await expectRefused(t, () => joinRaw(t, { event: event.id, credentialType: "GUEST" }), "BAD_USER_INPUT", "displayName");
+    await expectRefused(
+      t,
+      () => joinRaw(t, { event: event.id, displayName: "x".repeat(101) }),
+      "BAD_USER_INPUT",
+      "displayName",
+    );
+    await expectRefused(
+      t,
+      () => joinRaw(t, { event: event.id, displayName: "Null\u0000Byte" }),
+      "BAD_USER_INPUT",
+      "displayName",
+    );
+    await expectRefused(
+      t,
+      () => joinRaw(t, { event: event.id, credentialType: "GUEST" }),
+      "BAD_USER_INPUT",
+      "displayName",
+    );
   });
 
   it("an unknown event is NOT_FOUND, whatever text names it", async () => {
-    for (const ref of ["no-such-event-anywhere", "00000000-0000-4000-8000-000000000000", `${company.slug}/nope`, "nul\u0000slug", "x".repeat(500)]) {
+    for (const ref of [
+      "no-such-event-anywhere",
+      "00000000-0000-4000-8000-000000000000",
+      `${company.slug}/nope`,
+      "nul\u0000slug",
+      "x".repeat(500),
+    ]) {
       await expectRefused(t, () => joinRaw(t, { event: ref, displayName: "Lost" }), "NOT_FOUND");
     }
   });

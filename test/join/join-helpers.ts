@@ -54,7 +54,14 @@ export interface Joined {
     endedAt: string | null;
     credentialType: string;
     metadata: Record<string, unknown>;
-    user: { id: string; externalId: string | null; name: string | null; email: string | null; isGuest: boolean; metadata: Record<string, unknown> };
+    user: {
+      id: string;
+      externalId: string | null;
+      name: string | null;
+      email: string | null;
+      isGuest: boolean;
+      metadata: Record<string, unknown>;
+    };
     event: { id: string; slug: string };
   };
 }
@@ -74,7 +81,14 @@ export interface Beat {
   sessionToken: string | null;
   sessionTokenExpiresAt: string | null;
   ejectAt: string | null;
-  session: { id: string; active: boolean; endReason: string | null; endedAt: string | null; lastSeenAt: string; role: string };
+  session: {
+    id: string;
+    active: boolean;
+    endReason: string | null;
+    endedAt: string | null;
+    lastSeenAt: string;
+    role: string;
+  };
 }
 
 export async function beat(t: TestApp, sessionToken: string): Promise<Beat> {
@@ -103,7 +117,9 @@ export async function dbState(t: TestApp): Promise<Record<string, string[]>> {
   );
   const state: Record<string, string[]> = {};
   for (const { table_name: table } of tables) {
-    const rows: { row: Record<string, unknown> }[] = await t.db.dataSource.query(`SELECT to_jsonb(x) AS row FROM "${table}" x`);
+    const rows: { row: Record<string, unknown> }[] = await t.db.dataSource.query(
+      `SELECT to_jsonb(x) AS row FROM "${table}" x`,
+    );
     state[table] = rows
       .map(({ row }) => {
         if (table === "api_keys") delete row.last_used_at;
@@ -140,10 +156,22 @@ export async function expectRefused(
 }
 
 export async function updateSettings(t: TestApp, company: TestCompany, input: Record<string, unknown>): Promise<void> {
-  ok(await t.gql(`mutation($input: UpdateCompanySettingsInput!) { updateCompanySettings(input: $input) { id } }`, { input }, { key: company.key }));
+  ok(
+    await t.gql(
+      `mutation($input: UpdateCompanySettingsInput!) { updateCompanySettings(input: $input) { id } }`,
+      { input },
+      { key: company.key },
+    ),
+  );
 }
 
-export async function addPrincipals(t: TestApp, company: TestCompany, eventId: string, role: string, principals: Record<string, string>[]) {
+export async function addPrincipals(
+  t: TestApp,
+  company: TestCompany,
+  eventId: string,
+  role: string,
+  principals: Record<string, string>[],
+) {
   ok(
     await t.gql(
       `mutation($input: EventPrincipalsInput!) { addEventPrincipals(input: $input) { id } }`,
@@ -153,7 +181,13 @@ export async function addPrincipals(t: TestApp, company: TestCompany, eventId: s
   );
 }
 
-export async function removePrincipals(t: TestApp, company: TestCompany, eventId: string, role: string, principals: Record<string, string>[]) {
+export async function removePrincipals(
+  t: TestApp,
+  company: TestCompany,
+  eventId: string,
+  role: string,
+  principals: Record<string, string>[],
+) {
   ok(
     await t.gql(
       `mutation($input: EventPrincipalsInput!) { removeEventPrincipals(input: $input) { id } }`,

@@ -1,6 +1,18 @@
 import { ok, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
-import { b64json, beat, BEAT, decodePart, expectRefused, join, joinRaw, mint, mintAndJoin, SESSION, updateSettings } from "./join-helpers";
+import {
+  b64json,
+  beat,
+  BEAT,
+  decodePart,
+  expectRefused,
+  join,
+  joinRaw,
+  mint,
+  mintAndJoin,
+  SESSION,
+  updateSettings,
+} from "./join-helpers";
 
 const t = useTestApp();
 let company: TestCompany;
@@ -26,7 +38,12 @@ describe("inactivity", () => {
     const res = await t.gql(BEAT, { t: last.sessionToken });
     expect(res.errors).toBeUndefined();
     expect(res.data.heartbeat).toMatchObject({ active: false, endReason: "INACTIVE", sessionToken: null });
-    expect(await sessionOf(joined.session.id)).toMatchObject({ active: false, endReason: "INACTIVE", endedAt: lastSeen, durationSeconds: 20 });
+    expect(await sessionOf(joined.session.id)).toMatchObject({
+      active: false,
+      endReason: "INACTIVE",
+      endedAt: lastSeen,
+      durationSeconds: 20,
+    });
   });
 
   it("follows sessionInactivityTimeoutSeconds: a heartbeat within it keeps the session, one after it is too late", async () => {
@@ -70,7 +87,11 @@ describe("inactivity", () => {
     const [h, , sig] = joined.sessionToken.split(".");
     const tampered = `${h}.${b64json({ ...decodePart(joined.sessionToken, 1), sub: other.session.id })}.${sig}`;
     await expectRefused(t, () => t.gql(BEAT, { t: tampered }), "TOKEN_INVALID");
-    await expectRefused(t, () => t.gql(`mutation($t: String!) { leaveEvent(sessionToken: $t) { id } }`, { t: tampered }), "TOKEN_INVALID");
+    await expectRefused(
+      t,
+      () => t.gql(`mutation($t: String!) { leaveEvent(sessionToken: $t) { id } }`, { t: tampered }),
+      "TOKEN_INVALID",
+    );
     const back = await beat(t, joined.sessionToken);
     expect(back).toMatchObject({ active: true, endReason: null });
     expect(at(back.sessionTokenExpiresAt)).toBeGreaterThan(t.clock.now().getTime());
@@ -78,7 +99,12 @@ describe("inactivity", () => {
     const target = await mintAndJoin(t, company, event.id);
     await expectRefused(
       t,
-      () => t.gql(`mutation($id: ID!) { endSession(id: $id) { id } }`, { id: target.session.id }, { key: joined.sessionToken }),
+      () =>
+        t.gql(
+          `mutation($id: ID!) { endSession(id: $id) { id } }`,
+          { id: target.session.id },
+          { key: joined.sessionToken },
+        ),
       "UNAUTHENTICATED",
     );
   });
@@ -92,7 +118,12 @@ describe("inactivity", () => {
     const live = await mintAndJoin(t, company, event.id);
     t.clock.advance(101);
     expect(await t.app.services.sessions.sweep()).toBeGreaterThanOrEqual(1);
-    expect(await sessionOf(idle.session.id)).toMatchObject({ active: false, endReason: "INACTIVE", endedAt: lastBeat.session.lastSeenAt, durationSeconds: 30 });
+    expect(await sessionOf(idle.session.id)).toMatchObject({
+      active: false,
+      endReason: "INACTIVE",
+      endedAt: lastBeat.session.lastSeenAt,
+      durationSeconds: 30,
+    });
     expect(await sessionOf(live.session.id)).toMatchObject({ active: true, endedAt: null });
     // The client learns the same on its next heartbeat.
     expect(await beat(t, lastBeat.sessionToken!)).toMatchObject({ active: false, endReason: "INACTIVE" });
@@ -118,7 +149,11 @@ describe("hard limits", () => {
     }
     t.clock.advance(11);
     expect(await beat(t, token)).toMatchObject({ active: false, endReason: "ELAPSED", sessionToken: null });
-    expect(await sessionOf(joined.session.id)).toMatchObject({ endReason: "ELAPSED", endedAt: iso(ejectAt), durationSeconds: 900 });
+    expect(await sessionOf(joined.session.id)).toMatchObject({
+      endReason: "ELAPSED",
+      endedAt: iso(ejectAt),
+      durationSeconds: 900,
+    });
   });
 
   it("a client that comes back long after ejectAt still learns ELAPSED", async () => {
@@ -147,7 +182,11 @@ describe("hard limits", () => {
 
   it("with both limits, the earlier wins", async () => {
     const event = await makeEvent(t, company);
-    const joined = await mintAndJoin(t, company, event.id, { ttlSeconds: 600, ejectAtTokenExpiry: true, ejectAfterElapsedSeconds: 3600 });
+    const joined = await mintAndJoin(t, company, event.id, {
+      ttlSeconds: 600,
+      ejectAtTokenExpiry: true,
+      ejectAfterElapsedSeconds: 3600,
+    });
     expect(at(joined.session.ejectAt)).toBe(at(joined.minted.expiresAt));
     t.clock.advance(601);
     expect((await beat(t, joined.sessionToken)).endReason).toBe("TOKEN_EXPIRED");
@@ -155,7 +194,12 @@ describe("hard limits", () => {
 
   it("a token already past its expiry (within the clock skew) with ejectAtTokenExpiry opens no session", async () => {
     const event = await makeEvent(t, company);
-    const minted = await mint(t, company, { eventId: event.id, user: { id: "too-late" }, ttlSeconds: 60, ejectAtTokenExpiry: true });
+    const minted = await mint(t, company, {
+      eventId: event.id,
+      user: { id: "too-late" },
+      ttlSeconds: 60,
+      ejectAtTokenExpiry: true,
+    });
     t.clock.advance(75);
     await expectRefused(t, () => joinRaw(t, { event: event.id, credential: minted.token }), "TOKEN_EXPIRED");
   });
@@ -224,7 +268,11 @@ describe("the event's end", () => {
     expect(await beat(t, viaBeat.sessionToken)).toMatchObject({ active: false, endReason: "INACTIVE" });
     await t.app.services.sessions.sweep();
     for (const s of [viaBeat, viaSweep]) {
-      expect(await sessionOf(s.session.id, strict.key)).toMatchObject({ endReason: "INACTIVE", endedAt: s.session.joinedAt, durationSeconds: 0 });
+      expect(await sessionOf(s.session.id, strict.key)).toMatchObject({
+        endReason: "INACTIVE",
+        endedAt: s.session.joinedAt,
+        durationSeconds: 0,
+      });
     }
   });
 
@@ -238,7 +286,10 @@ describe("the event's end", () => {
     expect((await beat(t, viaBeat.sessionToken)).endReason).toBe("INACTIVE");
     await t.app.services.sessions.sweep();
     for (const s of [viaBeat, viaSweep]) {
-      expect(await sessionOf(s.session.id, strict.key)).toMatchObject({ endReason: "INACTIVE", endedAt: s.session.joinedAt });
+      expect(await sessionOf(s.session.id, strict.key)).toMatchObject({
+        endReason: "INACTIVE",
+        endedAt: s.session.joinedAt,
+      });
     }
   });
 
@@ -246,7 +297,11 @@ describe("the event's end", () => {
     const event = await makeEvent(t, company);
     const joined = await mintAndJoin(t, company, event.id, { ttlSeconds: 24 * 3600 });
     t.clock.advance(DEFAULT_INACTIVITY_SECONDS + 600);
-    const left = ok(await t.gql(`mutation($t: String!) { leaveEvent(sessionToken: $t) { endReason endedAt } }`, { t: joined.sessionToken })).leaveEvent;
+    const left = ok(
+      await t.gql(`mutation($t: String!) { leaveEvent(sessionToken: $t) { endReason endedAt } }`, {
+        t: joined.sessionToken,
+      }),
+    ).leaveEvent;
     expect(left).toEqual({ endReason: "INACTIVE", endedAt: joined.session.joinedAt });
   });
 
@@ -259,12 +314,30 @@ describe("the event's end", () => {
     const fresh = await mintAndJoin(t, company, event.id);
     t.clock.advance(60);
 
-    ok(await t.gql(`mutation($id: ID!) { endSession(id: $id) { id } }`, { id: kicked.session.id }, { key: company.key }));
-    expect(ok(await t.gql(`mutation($id: ID!) { revokeUserTokens(userId: $id) }`, { id: revoked.session.userId }, { key: company.key })).revokeUserTokens).toBe(0);
+    ok(
+      await t.gql(`mutation($id: ID!) { endSession(id: $id) { id } }`, { id: kicked.session.id }, { key: company.key }),
+    );
+    expect(
+      ok(
+        await t.gql(
+          `mutation($id: ID!) { revokeUserTokens(userId: $id) }`,
+          { id: revoked.session.userId },
+          { key: company.key },
+        ),
+      ).revokeUserTokens,
+    ).toBe(0);
     ok(await t.gql(`mutation($id: ID!) { endEvent(id: $id) { id } }`, { id: event.id }, { key: company.key }));
     for (const s of [kicked, revoked, ended]) {
-      expect(await sessionOf(s.session.id)).toMatchObject({ endReason: "INACTIVE", endedAt: s.session.joinedAt, durationSeconds: 0 });
+      expect(await sessionOf(s.session.id)).toMatchObject({
+        endReason: "INACTIVE",
+        endedAt: s.session.joinedAt,
+        durationSeconds: 0,
+      });
     }
-    expect(await sessionOf(fresh.session.id)).toMatchObject({ endReason: "EVENT_ENDED", endedAt: t.clock.now().toISOString(), durationSeconds: 60 });
+    expect(await sessionOf(fresh.session.id)).toMatchObject({
+      endReason: "EVENT_ENDED",
+      endedAt: t.clock.now().toISOString(),
+      durationSeconds: 60,
+    });
   });
 });

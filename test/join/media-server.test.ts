@@ -14,9 +14,20 @@ const UPDATE = `mutation($input: UpdateCompanySettingsInput!) {
 /** The README's lines: verify with the company's JWKS, pin issuer and audience, read the grants. */
 async function mediaServerCheck(jwksUrl: string, issuer: string, audience: string, sessionToken: string) {
   const jwks = createRemoteJWKSet(new URL(jwksUrl));
-  const { payload } = await jwtVerify(sessionToken, jwks, { issuer, audience, typ: "session+jwt", currentDate: t.clock.now() });
+  const { payload } = await jwtVerify(sessionToken, jwks, {
+    issuer,
+    audience,
+    typ: "session+jwt",
+    currentDate: t.clock.now(),
+  });
   const permissions = payload.permissions as string[];
-  return { role: payload.role as string, permissions, mayPublish: permissions.includes("publish"), event: payload.evt, user: payload.uid };
+  return {
+    role: payload.role as string,
+    permissions,
+    mayPublish: permissions.includes("publish"),
+    event: payload.evt,
+    user: payload.uid,
+  };
 }
 
 describe("session tokens a media server can enforce", () => {
@@ -33,9 +44,19 @@ describe("session tokens a media server can enforce", () => {
       { role: "ORGANIZER", permissions: ["view", "publish", "screenshare", "moderate", "record"] },
     ]);
 
-    const joined = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "viewer-1" } })).token);
+    const joined = await join(
+      t,
+      event.id,
+      (await mint(t, company, { eventId: event.id, user: { id: "viewer-1" } })).token,
+    );
     const asAttendee = await mediaServerCheck(jwksUrl, issuer, issuer, joined.sessionToken);
-    expect(asAttendee).toEqual({ role: "ATTENDEE", permissions: ["view"], mayPublish: false, event: event.id, user: joined.session.userId });
+    expect(asAttendee).toEqual({
+      role: "ATTENDEE",
+      permissions: ["view"],
+      mayPublish: false,
+      event: event.id,
+      user: joined.session.userId,
+    });
 
     // Promoted while in the room: the next heartbeat's token carries the new role.
     await addPrincipals(t, company, event.id, "PRESENTER", [{ userId: "viewer-1" }]);
@@ -43,7 +64,11 @@ describe("session tokens a media server can enforce", () => {
     const refreshed = await beat(t, joined.sessionToken);
     expect(refreshed.role).toBe("PRESENTER");
     const asPresenter = await mediaServerCheck(jwksUrl, issuer, issuer, refreshed.sessionToken!);
-    expect(asPresenter).toMatchObject({ role: "PRESENTER", permissions: ["view", "publish", "screenshare"], mayPublish: true });
+    expect(asPresenter).toMatchObject({
+      role: "PRESENTER",
+      permissions: ["view", "publish", "screenshare"],
+      mayPublish: true,
+    });
     // The old token still says what it said: stale until it expires (10 minutes at most).
     expect(decodePart(joined.sessionToken, 1).role).toBe("ATTENDEE");
   });
@@ -55,7 +80,12 @@ describe("session tokens a media server can enforce", () => {
     const updated = ok(
       await t.gql(
         UPDATE,
-        { input: { sessionTokenAudience: "urn:sfu:eu-1", rolePermissions: [{ role: "ATTENDEE", permissions: ["view", "chat"] }] } },
+        {
+          input: {
+            sessionTokenAudience: "urn:sfu:eu-1",
+            rolePermissions: [{ role: "ATTENDEE", permissions: ["view", "chat"] }],
+          },
+        },
         { key: company.key },
       ),
     ).updateCompanySettings.settings;
@@ -65,9 +95,14 @@ describe("session tokens a media server can enforce", () => {
 
     const joined = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "u-2" } })).token);
     const jwksUrl = `${t.url}/c/${company.slug}/.well-known/jwks.json`;
-    expect(await mediaServerCheck(jwksUrl, issuer, "urn:sfu:eu-1", joined.sessionToken)).toMatchObject({ role: "ATTENDEE", permissions: ["view", "chat"] });
+    expect(await mediaServerCheck(jwksUrl, issuer, "urn:sfu:eu-1", joined.sessionToken)).toMatchObject({
+      role: "ATTENDEE",
+      permissions: ["view", "chat"],
+    });
     // A server pinned to another audience refuses it.
-    await expect(mediaServerCheck(jwksUrl, issuer, issuer, joined.sessionToken)).rejects.toMatchObject({ code: "ERR_JWT_CLAIM_VALIDATION_FAILED" });
+    await expect(mediaServerCheck(jwksUrl, issuer, issuer, joined.sessionToken)).rejects.toMatchObject({
+      code: "ERR_JWT_CLAIM_VALIDATION_FAILED",
+    });
     // Admit itself still takes it for heartbeats.
     expect((await beat(t, joined.sessionToken)).active).toBe(true);
 
@@ -79,17 +114,29 @@ describe("session tokens a media server can enforce", () => {
   it.each([
     ["an unknown permission shape", [{ role: "ATTENDEE", permissions: ["View All"] }]],
     ["a permission too long", [{ role: "ATTENDEE", permissions: ["v".repeat(41)] }]],
-    ["a role named twice", [{ role: "ATTENDEE", permissions: ["view"] }, { role: "ATTENDEE", permissions: ["chat"] }]],
+    [
+      "a role named twice",
+      [
+        { role: "ATTENDEE", permissions: ["view"] },
+        { role: "ATTENDEE", permissions: ["chat"] },
+      ],
+    ],
   ])("refuses %s and changes nothing", async (_what, rolePermissions) => {
     const company = await makeCompany(t);
     const res = await t.gql(UPDATE, { input: { rolePermissions } }, { key: company.key });
     expect(res.errors?.[0]?.extensions).toEqual({ code: "BAD_USER_INPUT", field: "rolePermissions" });
-    expect(ok(await t.gql(SETTINGS, {}, { key: company.key })).company.settings.rolePermissions[0].permissions).toEqual(["view"]);
+    expect(ok(await t.gql(SETTINGS, {}, { key: company.key })).company.settings.rolePermissions[0].permissions).toEqual(
+      ["view"],
+    );
   });
 
   it("refuses an unknown role and an audience with spaces", async () => {
     const company = await makeCompany(t);
-    expect(codeOf(await t.gql(UPDATE, { input: { rolePermissions: [{ role: "OWNER", permissions: [] }] } }, { key: company.key }))).toBe("BAD_USER_INPUT");
+    expect(
+      codeOf(
+        await t.gql(UPDATE, { input: { rolePermissions: [{ role: "OWNER", permissions: [] }] } }, { key: company.key }),
+      ),
+    ).toBe("BAD_USER_INPUT");
     const res = await t.gql(UPDATE, { input: { sessionTokenAudience: "my sfu" } }, { key: company.key });
     expect(res.errors?.[0]?.extensions).toEqual({ code: "BAD_USER_INPUT", field: "sessionTokenAudience" });
   });

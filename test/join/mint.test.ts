@@ -61,13 +61,24 @@ describe("mintJoinToken carries every field of its input", () => {
       role: "PRESENTER",
       exp: epoch(minted.expiresAt!),
       nbf: epoch(notBefore),
-      usr: { name: "Grace Hopper", email: "Grace@Example.com", avatarUrl: "https://cdn.example.com/grace.png", metadata: { department: "R&D" } },
+      usr: {
+        name: "Grace Hopper",
+        email: "Grace@Example.com",
+        avatarUrl: "https://cdn.example.com/grace.png",
+        metadata: { department: "R&D" },
+      },
       md: { company: "Navy", jobTitle: "Rear Admiral" },
     });
 
     const joined = await join(t, event.id, minted.token);
     expect(joined.role).toBe("PRESENTER");
-    expect(joined.session.user).toMatchObject({ externalId: "emp-42", name: "Grace Hopper", email: "Grace@Example.com", isGuest: false, metadata: { department: "R&D" } });
+    expect(joined.session.user).toMatchObject({
+      externalId: "emp-42",
+      name: "Grace Hopper",
+      email: "Grace@Example.com",
+      isGuest: false,
+      metadata: { department: "R&D" },
+    });
     expect(joined.session.metadata).toEqual({ company: "Navy", jobTitle: "Rear Admiral" });
     // The earlier of the two limits: joined + 600 s (token expiry is 900 s away).
     expect(new Date(joined.session.ejectAt!).getTime()).toBe(new Date(joined.session.joinedAt).getTime() + 600_000);
@@ -85,8 +96,16 @@ describe("mintJoinToken carries every field of its input", () => {
 
   it("an ORGANIZER grant makes an organizer; a PRESENTER grant a presenter; no grant an attendee", async () => {
     const event = await makeEvent(t, company);
-    for (const [role, expected] of [["ORGANIZER", "ORGANIZER"], ["PRESENTER", "PRESENTER"], [null, "ATTENDEE"]] as const) {
-      const minted = await mint(t, company, { eventId: event.id, user: { id: `grant-${role}` }, ...(role ? { role } : {}) });
+    for (const [role, expected] of [
+      ["ORGANIZER", "ORGANIZER"],
+      ["PRESENTER", "PRESENTER"],
+      [null, "ATTENDEE"],
+    ] as const) {
+      const minted = await mint(t, company, {
+        eventId: event.id,
+        user: { id: `grant-${role}` },
+        ...(role ? { role } : {}),
+      });
       const joined = await join(t, event.id, minted.token);
       expect(joined.role).toBe(expected);
       expect(joined.session.role).toBe(expected);
@@ -101,7 +120,12 @@ describe("mintJoinToken carries every field of its input", () => {
     expect((await join(t, event.id, minted.token)).session.metadata).toEqual(fits);
 
     const tooBig = { note: `${fits.note}y` };
-    const res = await expectRefused(t, () => mintRaw({ eventId: event.id, user: { id: "md-big" }, metadata: tooBig }), "BAD_USER_INPUT", "metadata");
+    const res = await expectRefused(
+      t,
+      () => mintRaw({ eventId: event.id, user: { id: "md-big" }, metadata: tooBig }),
+      "BAD_USER_INPUT",
+      "metadata",
+    );
     expect(res.errors![0].message).toMatch(/1000/);
   });
 
@@ -113,7 +137,10 @@ describe("mintJoinToken carries every field of its input", () => {
       "BAD_USER_INPUT",
       "user.metadata",
     );
-    const minted = await mint(t, company, { eventId: event.id, user: { id: "big-user", metadata: { bio: "z".repeat(4000) } } });
+    const minted = await mint(t, company, {
+      eventId: event.id,
+      user: { id: "big-user", metadata: { bio: "z".repeat(4000) } },
+    });
     const joined = await join(t, event.id, minted.token);
     expect(joined.session.user.metadata).toEqual({ bio: "z".repeat(4000) });
   });
@@ -122,13 +149,23 @@ describe("mintJoinToken carries every field of its input", () => {
     const event = await makeEvent(t, company);
     const countsBefore = await tableCounts(t);
     const before = await dbState(t);
-    const a = await mint(t, company, { eventId: event.id, user: { id: "never-seen", email: "never@example.com", name: "Never" } });
-    const b = await mint(t, company, { eventId: event.id, user: { id: "never-seen" }, role: "ORGANIZER", metadata: { a: 1 } });
+    const a = await mint(t, company, {
+      eventId: event.id,
+      user: { id: "never-seen", email: "never@example.com", name: "Never" },
+    });
+    const b = await mint(t, company, {
+      eventId: event.id,
+      user: { id: "never-seen" },
+      role: "ORGANIZER",
+      metadata: { a: 1 },
+    });
     await mint(t, company, { eventSpecific: false, user: { id: "never-seen-2" } });
     expect(a.jti).not.toBe(b.jti);
     expect(await tableCounts(t)).toEqual(countsBefore);
     expect(await dbState(t)).toEqual(before);
-    expect(ok(await t.gql(`query { user(externalId: "never-seen") { id } }`, {}, { key: company.key })).user).toBeNull();
+    expect(
+      ok(await t.gql(`query { user(externalId: "never-seen") { id } }`, {}, { key: company.key })).user,
+    ).toBeNull();
   });
 });
 
@@ -145,7 +182,12 @@ describe("eventSpecific", () => {
 
   it("true without eventId is BAD_USER_INPUT on eventId", async () => {
     await expectRefused(t, () => mintRaw({ user: { id: "no-event" } }), "BAD_USER_INPUT", "eventId");
-    await expectRefused(t, () => mintRaw({ eventSpecific: true, user: { id: "no-event" } }), "BAD_USER_INPUT", "eventId");
+    await expectRefused(
+      t,
+      () => mintRaw({ eventSpecific: true, user: { id: "no-event" } }),
+      "BAD_USER_INPUT",
+      "eventId",
+    );
   });
 
   it("false opens every event of the company, and never another company's", async () => {
@@ -160,10 +202,16 @@ describe("eventSpecific", () => {
     const rivalEvent = await makeEvent(t, rival, { slug: `rival-${Date.now()}` });
     const rivalPublic = await makeEvent(t, rival, { privacy: "PUBLIC" });
     for (const ref of [rivalEvent.id, rivalEvent.slug, rivalPublic.id, `${rival.slug}/${rivalEvent.slug}`]) {
-      await expectRefused(t, () => joinRaw(t, { event: ref, credential: minted.token }), ["NOT_FOUND", "TOKEN_INVALID"]);
+      await expectRefused(t, () => joinRaw(t, { event: ref, credential: minted.token }), [
+        "NOT_FOUND",
+        "TOKEN_INVALID",
+      ]);
     }
     // The rival's events have no session of ours.
-    const rivalSessions = await t.db.dataSource.query(`SELECT count(*)::int AS n FROM sessions WHERE event_id IN ($1, $2)`, [rivalEvent.id, rivalPublic.id]);
+    const rivalSessions = await t.db.dataSource.query(
+      `SELECT count(*)::int AS n FROM sessions WHERE event_id IN ($1, $2)`,
+      [rivalEvent.id, rivalPublic.id],
+    );
     expect(rivalSessions[0].n).toBe(0);
   });
 
@@ -203,26 +251,35 @@ describe("expiry", () => {
     const capped = await makeCompany(t);
     await updateSettings(t, capped, { maxTokenTtlSeconds: 7200, defaultTokenTtlSeconds: 600 });
     const event = await makeEvent(t, capped);
-    const raw = (input: Record<string, unknown>) => mintRaw({ eventId: event.id, user: { id: "cap" }, ...input }, capped.key);
+    const raw = (input: Record<string, unknown>) =>
+      mintRaw({ eventId: event.id, user: { id: "cap" }, ...input }, capped.key);
     await expectRefused(t, () => raw({ ttlSeconds: 7201 }), "BAD_USER_INPUT", "ttlSeconds");
     await expectRefused(t, () => raw({ expiresAt: inSeconds(7260) }), "BAD_USER_INPUT", "expiresAt");
     await expectRefused(t, () => raw({ ttlSeconds: -1 }), "BAD_USER_INPUT", "ttlSeconds");
     await expectRefused(t, () => raw({ expiresAt: inSeconds(-1) }), "BAD_USER_INPUT", "expiresAt");
-    expect(ok(await raw({ ttlSeconds: 7200 })).mintJoinToken.expiresAt).toBe(new Date(epoch(inSeconds(7200)) * 1000).toISOString());
+    expect(ok(await raw({ ttlSeconds: 7200 })).mintJoinToken.expiresAt).toBe(
+      new Date(epoch(inSeconds(7200)) * 1000).toISOString(),
+    );
     expect(epoch(ok(await raw({ expiresAt: inSeconds(7100) })).mintJoinToken.expiresAt)).toBe(epoch(inSeconds(7100)));
   });
 
   it("ttlSeconds 0 means no expiry only where the company allows it", async () => {
     const open = await makeCompany(t);
     const event = await makeEvent(t, open);
-    const raw = (input: Record<string, unknown>) => mintRaw({ eventId: event.id, user: { id: "forever" }, ...input }, open.key);
+    const raw = (input: Record<string, unknown>) =>
+      mintRaw({ eventId: event.id, user: { id: "forever" }, ...input }, open.key);
     await expectRefused(t, () => raw({ ttlSeconds: 0 }), "BAD_USER_INPUT", "ttlSeconds");
 
     await updateSettings(t, open, { allowNonExpiringTokens: true });
     const minted = ok(await raw({ ttlSeconds: 0 })).mintJoinToken;
     expect(minted.expiresAt).toBeNull();
     expect(decodePart(minted.token, 1)).not.toHaveProperty("exp");
-    await expectRefused(t, () => raw({ ttlSeconds: 0, ejectAtTokenExpiry: true }), "BAD_USER_INPUT", "ejectAtTokenExpiry");
+    await expectRefused(
+      t,
+      () => raw({ ttlSeconds: 0, ejectAtTokenExpiry: true }),
+      "BAD_USER_INPUT",
+      "ejectAtTokenExpiry",
+    );
 
     const validation = ok(await t.gql(VALIDATE, { token: minted.token })).validateToken;
     expect(validation).toMatchObject({ valid: true, errorCode: null, tokenType: "join", expiresAt: null });
@@ -240,12 +297,21 @@ describe("expiry", () => {
     expect((await join(t, event.id, early.token)).session.active).toBe(true);
     t.clock.advance(15);
     await expectRefused(t, () => joinRaw(t, { event: event.id, credential: late.token }), "TOKEN_EXPIRED");
-    expect(ok(await t.gql(VALIDATE, { token: late.token })).validateToken).toMatchObject({ valid: false, errorCode: "TOKEN_EXPIRED", tokenType: "join" });
+    expect(ok(await t.gql(VALIDATE, { token: late.token })).validateToken).toMatchObject({
+      valid: false,
+      errorCode: "TOKEN_EXPIRED",
+      tokenType: "join",
+    });
   });
 
   it("notBefore in the future: TOKEN_NOT_YET_VALID until the clock reaches it", async () => {
     const event = await makeEvent(t, company);
-    const minted = await mint(t, company, { eventId: event.id, user: { id: "patient" }, notBefore: inSeconds(300), ttlSeconds: 3600 });
+    const minted = await mint(t, company, {
+      eventId: event.id,
+      user: { id: "patient" },
+      notBefore: inSeconds(300),
+      ttlSeconds: 3600,
+    });
     await expectRefused(t, () => joinRaw(t, { event: event.id, credential: minted.token }), "TOKEN_NOT_YET_VALID");
     t.clock.advance(240);
     await expectRefused(t, () => joinRaw(t, { event: event.id, credential: minted.token }), "TOKEN_NOT_YET_VALID");
@@ -265,7 +331,12 @@ describe("expiry", () => {
 
   it("ejectAfterElapsedSeconds must be a positive number of seconds", async () => {
     const event = await makeEvent(t, company);
-    await expectRefused(t, () => mintRaw({ eventId: event.id, user: { id: "ej" }, ejectAfterElapsedSeconds: 0 }), "BAD_USER_INPUT", "ejectAfterElapsedSeconds");
+    await expectRefused(
+      t,
+      () => mintRaw({ eventId: event.id, user: { id: "ej" }, ejectAfterElapsedSeconds: 0 }),
+      "BAD_USER_INPUT",
+      "ejectAfterElapsedSeconds",
+    );
   });
 });
 
@@ -276,7 +347,12 @@ describe("the user of a token", () => {
     await expectRefused(t, () => raw({ id: "  " }), "BAD_USER_INPUT", "user.id");
     await expectRefused(t, () => raw({ id: "x".repeat(256) }), "BAD_USER_INPUT", "user.id");
     await expectRefused(t, () => raw({ id: "ok", email: "not-an-email" }), "BAD_USER_INPUT", "user.email");
-    await expectRefused(t, () => raw({ id: "ok", avatarUrl: "javascript:alert(1)" }), "BAD_USER_INPUT", "user.avatarUrl");
+    await expectRefused(
+      t,
+      () => raw({ id: "ok", avatarUrl: "javascript:alert(1)" }),
+      "BAD_USER_INPUT",
+      "user.avatarUrl",
+    );
     await expectRefused(t, () => raw({ id: "ok", name: "n".repeat(201) }), "BAD_USER_INPUT", "user.name");
   });
 
@@ -285,8 +361,18 @@ describe("the user of a token", () => {
     const raw = (input: Record<string, unknown>) => mintRaw({ eventId: event.id, ...input });
     await expectRefused(t, () => raw({ user: { id: "nul", name: "Eve\u0000" } }), "BAD_USER_INPUT", "user.name");
     await expectRefused(t, () => raw({ user: { id: "nul\u0000" } }), "BAD_USER_INPUT", "user.id");
-    await expectRefused(t, () => raw({ user: { id: "nul" }, metadata: { k: "v\u0000" } }), "BAD_USER_INPUT", "metadata");
-    await expectRefused(t, () => raw({ user: { id: "nul", metadata: { k: "\u0000" } } }), "BAD_USER_INPUT", "user.metadata");
+    await expectRefused(
+      t,
+      () => raw({ user: { id: "nul" }, metadata: { k: "v\u0000" } }),
+      "BAD_USER_INPUT",
+      "metadata",
+    );
+    await expectRefused(
+      t,
+      () => raw({ user: { id: "nul", metadata: { k: "\u0000" } } }),
+      "BAD_USER_INPUT",
+      "user.metadata",
+    );
   });
 });
 
@@ -298,7 +384,11 @@ describe("who may mint", () => {
     await expectRefused(t, () => mintRaw(input, "adm_not_a_real_key_at_all_0000000000"), "UNAUTHENTICATED");
 
     const limited = ok(
-      await t.gql(`mutation { createApiKey(input: { name: "events only", scopes: [MANAGE_EVENTS] }) { secret } }`, {}, { key: company.key }),
+      await t.gql(
+        `mutation { createApiKey(input: { name: "events only", scopes: [MANAGE_EVENTS] }) { secret } }`,
+        {},
+        { key: company.key },
+      ),
     ).createApiKey.secret;
     await expectRefused(t, () => mintRaw(input, limited), "FORBIDDEN");
 
@@ -309,5 +399,4 @@ describe("who may mint", () => {
     await expectRefused(t, () => mintRaw(input, rival.key), "NOT_FOUND");
     await expectRefused(t, () => mintRaw({ eventId: "not-a-uuid", user: { id: "who" } }), "NOT_FOUND");
   });
-
 });

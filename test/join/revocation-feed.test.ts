@@ -17,11 +17,20 @@ let b: Node;
 let company: TestCompany;
 let event: TestEvent;
 
-const viewLive = (node: { app: TestApp["app"] }) => eventually(async () => node.app.services.tokens.revocations.live, (live) => live, 5_000);
+const viewLive = (node: { app: TestApp["app"] }) =>
+  eventually(
+    async () => node.app.services.tokens.revocations.live,
+    (live) => live,
+    5_000,
+  );
 const validateOnB = async (token: string) => ok(await b.gql(VALIDATE, { token })).validateToken;
 const joinOnB = (token: string) => b.gql(JOIN, { input: { event: event.id, credential: token } });
 /** Asks B until it refuses the token, for at most 2 s (the feed's latency is far below). */
-const refusedByB = (token: string) => eventually(() => validateOnB(token), (answer) => answer.valid === false);
+const refusedByB = (token: string) =>
+  eventually(
+    () => validateOnB(token),
+    (answer) => answer.valid === false,
+  );
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -51,10 +60,17 @@ describe("a revocation made through one node", () => {
     expect(await validateOnB(minted.token)).toMatchObject({ valid: true });
 
     ok(await t.gql(REVOKE, { jti: minted.jti }, { key: company.key }));
-    expect(await refusedByB(minted.token)).toMatchObject({ valid: false, errorCode: "TOKEN_REVOKED", tokenType: "join" });
+    expect(await refusedByB(minted.token)).toMatchObject({
+      valid: false,
+      errorCode: "TOKEN_REVOKED",
+      tokenType: "join",
+    });
     expect(codeOf(await joinOnB(minted.token))).toBe("TOKEN_REVOKED");
     // The node that revoked it refuses it at once.
-    expect(ok(await t.gql(VALIDATE, { token: minted.token })).validateToken).toMatchObject({ valid: false, errorCode: "TOKEN_REVOKED" });
+    expect(ok(await t.gql(VALIDATE, { token: minted.token })).validateToken).toMatchObject({
+      valid: false,
+      errorCode: "TOKEN_REVOKED",
+    });
   });
 
   it("revokeUserTokens: another node refuses the user's older tokens, and still takes newer ones", async () => {
@@ -90,7 +106,10 @@ describe("a node that starts after the revocations", () => {
       c.clock.set(t.clock.now());
       expect(await viewLive(c)).toBe(true);
       for (const token of [byJti.token, byUser.token]) {
-        expect(ok(await c.gql(VALIDATE, { token })).validateToken).toMatchObject({ valid: false, errorCode: "TOKEN_REVOKED" });
+        expect(ok(await c.gql(VALIDATE, { token })).validateToken).toMatchObject({
+          valid: false,
+          errorCode: "TOKEN_REVOKED",
+        });
       }
       expect(c.app.services.tokens.revocations.mayBeRevoked(company.id, "jti-ünïcödé-✓")).toBe(true);
       expect(c.app.services.tokens.revocations.mayBeRevoked(company.id, "jti-never-revoked")).toBe(false);
@@ -145,9 +164,17 @@ describe("checking a token that is not revoked", () => {
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
       [FEED_APPLICATION_NAME],
     );
-    expect(await eventually(async () => b.app.changes.live, (live) => !live)).toBe(false);
+    expect(
+      await eventually(
+        async () => b.app.changes.live,
+        (live) => !live,
+      ),
+    ).toBe(false);
     // Revoked behind every node's back (no announcement): a node answering from its view would let it in.
-    await t.db.dataSource.query("INSERT INTO revoked_tokens (company_id, jti, revoked_at) VALUES ($1, $2, now())", [company.id, minted.jti]);
+    await t.db.dataSource.query("INSERT INTO revoked_tokens (company_id, jti, revoked_at) VALUES ($1, $2, now())", [
+      company.id,
+      minted.jti,
+    ]);
     const deaf = !b.app.changes.live;
     const whileDeaf: GqlResponse = await b.gql(VALIDATE, { token: minted.token });
     expect(whileDeaf.data.validateToken).toMatchObject({ valid: false, errorCode: "TOKEN_REVOKED" });

@@ -18,7 +18,11 @@ describe("revokeToken(jti)", () => {
     const event = await makeEvent(t, company);
     const minted = await mint(t, company, { eventId: event.id, user: { id: "revoked-one" } });
     const sibling = await mint(t, company, { eventId: event.id, user: { id: "revoked-one" } });
-    const other = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "bystander" } })).token);
+    const other = await join(
+      t,
+      event.id,
+      (await mint(t, company, { eventId: event.id, user: { id: "bystander" } })).token,
+    );
     const live = await join(t, event.id, minted.token);
 
     expect(ok(await t.gql(REVOKE, { jti: minted.jti }, { key: company.key })).revokeToken).toBe(true);
@@ -31,7 +35,11 @@ describe("revokeToken(jti)", () => {
     expect((await sessionOf(live.session.id)).active).toBe(true);
     t.clock.advance(15);
     expect(await beat(t, live.sessionToken)).toMatchObject({ active: false, endReason: "REVOKED", sessionToken: null });
-    expect(await sessionOf(live.session.id)).toMatchObject({ active: false, endReason: "REVOKED", endedAt: t.clock.now().toISOString() });
+    expect(await sessionOf(live.session.id)).toMatchObject({
+      active: false,
+      endReason: "REVOKED",
+      endedAt: t.clock.now().toISOString(),
+    });
 
     // Nothing else is touched: the same user's other token, and other users' sessions.
     expect(await validate(sibling.token)).toMatchObject({ valid: true });
@@ -50,12 +58,21 @@ describe("revokeToken(jti)", () => {
 
   it("needs MINT_TOKENS, and refuses a jti the database could not hold as BAD_USER_INPUT", async () => {
     const limited = ok(
-      await t.gql(`mutation { createApiKey(input: { name: "events", scopes: [MANAGE_EVENTS] }) { secret } }`, {}, { key: company.key }),
+      await t.gql(
+        `mutation { createApiKey(input: { name: "events", scopes: [MANAGE_EVENTS] }) { secret } }`,
+        {},
+        { key: company.key },
+      ),
     ).createApiKey.secret;
     await expectRefused(t, () => t.gql(REVOKE, { jti: "some-jti" }, { key: limited }), "FORBIDDEN");
     await expectRefused(t, () => t.gql(REVOKE, { jti: "some-jti" }), "UNAUTHENTICATED");
     await expectRefused(t, () => t.gql(REVOKE, { jti: "bad\u0000jti" }, { key: company.key }), "BAD_USER_INPUT", "jti");
-    await expectRefused(t, () => t.gql(REVOKE, { jti: "x".repeat(129) }, { key: company.key }), "BAD_USER_INPUT", "jti");
+    await expectRefused(
+      t,
+      () => t.gql(REVOKE, { jti: "x".repeat(129) }, { key: company.key }),
+      "BAD_USER_INPUT",
+      "jti",
+    );
     await expectRefused(t, () => t.gql(REVOKE, { jti: "   " }, { key: company.key }), "BAD_USER_INPUT", "jti");
   });
 });
@@ -68,7 +85,11 @@ describe("revokeUserTokens(userId)", () => {
     const unused = await mint(t, company, { eventId: first.id, user: { id: "compromised" } });
     const inFirst = await join(t, first.id, a.token);
     const inSecond = await join(t, second.id, a.token);
-    const bystander = await join(t, first.id, (await mint(t, company, { eventId: first.id, user: { id: "fine" } })).token);
+    const bystander = await join(
+      t,
+      first.id,
+      (await mint(t, company, { eventId: first.id, user: { id: "fine" } })).token,
+    );
     const userId = inFirst.session.userId;
 
     t.clock.advance(10);
@@ -107,10 +128,18 @@ describe("revokeUserTokens(userId)", () => {
 
   it("is NOT_FOUND for an unknown user or another company's, with nothing changed", async () => {
     const event = await makeEvent(t, company);
-    const joined = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "protected" } })).token);
+    const joined = await join(
+      t,
+      event.id,
+      (await mint(t, company, { eventId: event.id, user: { id: "protected" } })).token,
+    );
     const rival = await makeCompany(t);
     await expectRefused(t, () => t.gql(REVOKE_USER, { id: joined.session.userId }, { key: rival.key }), "NOT_FOUND");
-    await expectRefused(t, () => t.gql(REVOKE_USER, { id: "00000000-0000-4000-8000-000000000000" }, { key: company.key }), "NOT_FOUND");
+    await expectRefused(
+      t,
+      () => t.gql(REVOKE_USER, { id: "00000000-0000-4000-8000-000000000000" }, { key: company.key }),
+      "NOT_FOUND",
+    );
     await expectRefused(t, () => t.gql(REVOKE_USER, { id: "protected" }, { key: company.key }), "NOT_FOUND");
     expect((await beat(t, joined.sessionToken)).active).toBe(true);
   });

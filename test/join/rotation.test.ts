@@ -23,10 +23,20 @@ function verifiesWith(keys: Jwk[], token: string): boolean {
   const [header, payload, signature] = token.split(".");
   const jwk = keys.find((k) => k.kid === decodePart(token, 0).kid);
   if (!jwk) return false;
-  return cryptoVerify(null, Buffer.from(`${header}.${payload}`), createPublicKey({ key: jwk, format: "jwk" }), Buffer.from(signature, "base64url"));
+  return cryptoVerify(
+    null,
+    Buffer.from(`${header}.${payload}`),
+    createPublicKey({ key: jwk, format: "jwk" }),
+    Buffer.from(signature, "base64url"),
+  );
 }
 
-const keysOf = async (company: TestCompany) => ok(await t.gql(KEYS, {}, { key: company.key })).company.signingKeys as { kid: string; current: boolean; retiresAt: string | null }[];
+const keysOf = async (company: TestCompany) =>
+  ok(await t.gql(KEYS, {}, { key: company.key })).company.signingKeys as {
+    kid: string;
+    current: boolean;
+    retiresAt: string | null;
+  }[];
 const validate = async (token: string) => ok(await t.gql(VALIDATE, { token })).validateToken;
 
 it("new tokens carry the new kid, old tokens keep working until the old key retires, then the key leaves the JWKS", async () => {
@@ -148,7 +158,11 @@ it("where tokens may never expire, old keys are kept for good", async () => {
 it("only a key with MANAGE_COMPANY may rotate; a refused rotation changes nothing", async () => {
   const company = await makeCompany(t);
   const minter = ok(
-    await t.gql(`mutation { createApiKey(input: { name: "minter", scopes: [MINT_TOKENS, MANAGE_EVENTS] }) { secret } }`, {}, { key: company.key }),
+    await t.gql(
+      `mutation { createApiKey(input: { name: "minter", scopes: [MINT_TOKENS, MANAGE_EVENTS] }) { secret } }`,
+      {},
+      { key: company.key },
+    ),
   ).createApiKey.secret;
   const before = await keysOf(company);
   await expectRefused(t, () => t.gql(ROTATE, {}, { key: minter }), "FORBIDDEN");

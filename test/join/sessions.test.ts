@@ -36,7 +36,9 @@ describe("heartbeat", () => {
     const first = await beat(t, joined.sessionToken);
     expect(first).toMatchObject({ active: true, role: "ATTENDEE", endReason: null });
     expect(first.sessionToken).not.toBe(joined.sessionToken);
-    expect(new Date(first.sessionTokenExpiresAt!).getTime()).toBeGreaterThan(new Date(joined.sessionTokenExpiresAt).getTime());
+    expect(new Date(first.sessionTokenExpiresAt!).getTime()).toBeGreaterThan(
+      new Date(joined.sessionTokenExpiresAt).getTime(),
+    );
     expect(first.session.lastSeenAt).toBe(t.clock.now().toISOString());
     t.clock.advance(30);
     const second = await beat(t, first.sessionToken!);
@@ -96,7 +98,8 @@ describe("effectiveRole", () => {
       presenters: [{ userId: "pres-ext" }, { email: "Speaker@Example.com" }],
       organizers: [{ email: "boss@example.com" }],
     });
-    const role = async (u?: string, m?: string) => ok(await t.gql(ROLE, { e: event.id, u, m }, { key: company.key })).effectiveRole;
+    const role = async (u?: string, m?: string) =>
+      ok(await t.gql(ROLE, { e: event.id, u, m }, { key: company.key })).effectiveRole;
     expect(await role("nobody")).toEqual({ role: "ATTENDEE", source: "DEFAULT" });
     expect(await role(undefined, "nobody@example.com")).toEqual({ role: "ATTENDEE", source: "DEFAULT" });
     expect(await role("pres-ext")).toEqual({ role: "PRESENTER", source: "PRESENTER_LIST" });
@@ -132,7 +135,11 @@ describe("duplicate-session policy", () => {
     const first = await join(t, event.id, minted.token);
     t.clock.advance(5);
     const second = await join(t, event.id, minted.token);
-    expect(await beat(t, first.sessionToken)).toMatchObject({ active: false, endReason: "SUPERSEDED", sessionToken: null });
+    expect(await beat(t, first.sessionToken)).toMatchObject({
+      active: false,
+      endReason: "SUPERSEDED",
+      sessionToken: null,
+    });
     expect(await beat(t, second.sessionToken)).toMatchObject({ active: true });
     expect((await sessionOf(first.session.id)).endedAt).toBe(second.session.joinedAt);
   });
@@ -191,7 +198,11 @@ describe("duplicate-session policy", () => {
     t.clock.advance(14_400 + 1);
     const again = await join(t, event.id, minted.token);
     expect(again.session.active).toBe(true);
-    expect(await sessionOf(first.session.id)).toMatchObject({ active: false, endReason: "INACTIVE", endedAt: first.session.joinedAt });
+    expect(await sessionOf(first.session.id)).toMatchObject({
+      active: false,
+      endReason: "INACTIVE",
+      endedAt: first.session.joinedAt,
+    });
   });
 });
 
@@ -204,7 +215,10 @@ describe("endSession (kick) and ban", () => {
     expect(kicked).toMatchObject({ active: false, endReason: "KICKED", endedAt: t.clock.now().toISOString() });
     expect(await beat(t, joined.sessionToken)).toMatchObject({ active: false, endReason: "KICKED" });
     await expectRefused(t, () => joinRaw(t, { event: event.id, credential: minted.token }), "TOKEN_REVOKED");
-    expect(ok(await t.gql(VALIDATE, { token: minted.token })).validateToken).toMatchObject({ valid: false, errorCode: "TOKEN_REVOKED" });
+    expect(ok(await t.gql(VALIDATE, { token: minted.token })).validateToken).toMatchObject({
+      valid: false,
+      errorCode: "TOKEN_REVOKED",
+    });
     // The user is not banned, the credential is: a new token lets them in.
     expect((await mintAndJoin(t, company, event.id, {}, { id: "troll" })).session.active).toBe(true);
   });
@@ -239,10 +253,18 @@ describe("endSession (kick) and ban", () => {
     expect(host.role).toBe("ORGANIZER");
 
     await expectRefused(t, () => t.gql(END, { id: target.session.id }, { key: attendee.sessionToken }), "FORBIDDEN");
-    await expectRefused(t, () => t.gql(END, { id: target.session.id, ban: true }, { key: attendee.sessionToken }), "FORBIDDEN");
+    await expectRefused(
+      t,
+      () => t.gql(END, { id: target.session.id, ban: true }, { key: attendee.sessionToken }),
+      "FORBIDDEN",
+    );
 
-    expect(ok(await t.gql(END, { id: target.session.id }, { key: host.sessionToken })).endSession).toMatchObject({ endReason: "KICKED" });
-    expect(ok(await t.gql(END, { id: other.session.id, ban: true }, { key: granted.sessionToken })).endSession).toMatchObject({ endReason: "KICKED" });
+    expect(ok(await t.gql(END, { id: target.session.id }, { key: host.sessionToken })).endSession).toMatchObject({
+      endReason: "KICKED",
+    });
+    expect(
+      ok(await t.gql(END, { id: other.session.id, ban: true }, { key: granted.sessionToken })).endSession,
+    ).toMatchObject({ endReason: "KICKED" });
     await expectRefused(t, () => joinRaw(t, { event: event.id, credential: other.minted.token }), "TOKEN_REVOKED");
   });
 
@@ -266,7 +288,11 @@ describe("endSession (kick) and ban", () => {
     const rivalHost = await mintAndJoin(t, rival, rivalEvent.id, {}, { id: "rival-host" });
     const victim = await mintAndJoin(t, company, event.id);
     await expectRefused(t, () => t.gql(END, { id: victim.session.id }, { key: rival.key }), "NOT_FOUND");
-    await expectRefused(t, () => t.gql(END, { id: victim.session.id, ban: true }, { key: rivalHost.sessionToken }), "NOT_FOUND");
+    await expectRefused(
+      t,
+      () => t.gql(END, { id: victim.session.id, ban: true }, { key: rivalHost.sessionToken }),
+      "NOT_FOUND",
+    );
     expect(ok(await t.gql(SESSION, { id: victim.session.id }, { key: rival.key })).session).toBeNull();
     await expectRefused(t, () => t.gql(END, { id: "not-a-uuid" }, { key: company.key }), "NOT_FOUND");
   });
@@ -275,11 +301,19 @@ describe("endSession (kick) and ban", () => {
     const event = await makeEvent(t, company);
     const target = await mintAndJoin(t, company, event.id);
     const minter = ok(
-      await t.gql(`mutation { createApiKey(input: { name: "minter", scopes: [MINT_TOKENS] }) { secret } }`, {}, { key: company.key }),
+      await t.gql(
+        `mutation { createApiKey(input: { name: "minter", scopes: [MINT_TOKENS] }) { secret } }`,
+        {},
+        { key: company.key },
+      ),
     ).createApiKey.secret;
     await expectRefused(t, () => t.gql(END, { id: target.session.id }, { key: minter }), "FORBIDDEN");
     await expectRefused(t, () => t.gql(END, { id: target.session.id }), "UNAUTHENTICATED");
-    await expectRefused(t, () => t.gql(END, { id: target.session.id }, { key: target.minted.token }), "UNAUTHENTICATED");
+    await expectRefused(
+      t,
+      () => t.gql(END, { id: target.session.id }, { key: target.minted.token }),
+      "UNAUTHENTICATED",
+    );
   });
 
   it("an ended organizer session has no power left", async () => {
@@ -297,7 +331,12 @@ describe("leaveEvent", () => {
     const joined = await mintAndJoin(t, company, event.id);
     t.clock.advance(42);
     const left = ok(await t.gql(LEAVE, { t: joined.sessionToken })).leaveEvent;
-    expect(left).toMatchObject({ id: joined.session.id, active: false, endReason: "LEFT", endedAt: t.clock.now().toISOString() });
+    expect(left).toMatchObject({
+      id: joined.session.id,
+      active: false,
+      endReason: "LEFT",
+      endedAt: t.clock.now().toISOString(),
+    });
     t.clock.advance(10);
     const res = await t.gql(BEAT, { t: joined.sessionToken });
     expect(res.errors).toBeUndefined();

@@ -10,13 +10,25 @@ const BEAT = `mutation($t: String!) { heartbeat(sessionToken: $t) { active role 
 it("mints, joins, heartbeats with a live role change, and supersedes", async () => {
   const company = await makeCompany(t);
   const event = await makeEvent(t, company, { slug: "town-hall" });
-  const minted = ok(await t.gql(MINT, { input: { eventId: event.id, user: { id: "u-1", name: "Ada", email: "Ada@Example.com" } } }, { key: company.key }));
+  const minted = ok(
+    await t.gql(
+      MINT,
+      { input: { eventId: event.id, user: { id: "u-1", name: "Ada", email: "Ada@Example.com" } } },
+      { key: company.key },
+    ),
+  );
   expect(minted.mintJoinToken.joinUrl).toBe(`http://admit.test/j/town-hall?token=${minted.mintJoinToken.token}`);
   const joined = ok(await t.gql(JOIN, { input: { event: "town-hall", credential: minted.mintJoinToken.token } }));
   expect(joined.joinEvent.role).toBe("ATTENDEE");
   expect(joined.joinEvent.session.user).toEqual({ externalId: "u-1", name: "Ada" });
 
-  ok(await t.gql(`mutation($e: ID!) { addEventPrincipals(input: { eventId: $e, role: ORGANIZER, principals: [{ email: "ada@example.com" }] }) { id } }`, { e: event.id }, { key: company.key }));
+  ok(
+    await t.gql(
+      `mutation($e: ID!) { addEventPrincipals(input: { eventId: $e, role: ORGANIZER, principals: [{ email: "ada@example.com" }] }) { id } }`,
+      { e: event.id },
+      { key: company.key },
+    ),
+  );
   t.clock.advance(20);
   const beat = ok(await t.gql(BEAT, { t: joined.joinEvent.sessionToken }));
   expect(beat.heartbeat).toMatchObject({ active: true, role: "ORGANIZER" });

@@ -19,7 +19,8 @@ interface Validation {
   claims: Record<string, any> | null;
   expiresAt: string | null;
 }
-const validate = async (token: string, key: string | null = null): Promise<Validation> => ok(await t.gql(VALIDATE, { token }, { key })).validateToken;
+const validate = async (token: string, key: string | null = null): Promise<Validation> =>
+  ok(await t.gql(VALIDATE, { token }, { key })).validateToken;
 
 async function register(email: string): Promise<{ id: string; token: string }> {
   const r = ok(
@@ -33,7 +34,12 @@ async function register(email: string): Promise<{ id: string; token: string }> {
 }
 
 it("a valid join token: its kind, verified claims and expiry", async () => {
-  const minted = await mint(t, company, { eventId: event.id, user: { id: "val-1", email: "val@example.com" }, role: "PRESENTER", metadata: { tier: "gold" } });
+  const minted = await mint(t, company, {
+    eventId: event.id,
+    user: { id: "val-1", email: "val@example.com" },
+    role: "PRESENTER",
+    metadata: { tier: "gold" },
+  });
   const v = await validate(minted.token);
   expect(v).toMatchObject({ valid: true, errorCode: null, tokenType: "join", expiresAt: minted.expiresAt });
   expect(v.claims).toMatchObject({
@@ -52,8 +58,19 @@ it("a valid join token: its kind, verified claims and expiry", async () => {
 it("a valid session token", async () => {
   const joined = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "val-2" } })).token);
   const v = await validate(joined.sessionToken);
-  expect(v).toMatchObject({ valid: true, errorCode: null, tokenType: "session", expiresAt: joined.sessionTokenExpiresAt });
-  expect(v.claims).toMatchObject({ sub: joined.session.id, aud: `http://admit.test/c/${company.slug}`, evt: event.id, role: "ATTENDEE", permissions: ["view"] });
+  expect(v).toMatchObject({
+    valid: true,
+    errorCode: null,
+    tokenType: "session",
+    expiresAt: joined.sessionTokenExpiresAt,
+  });
+  expect(v.claims).toMatchObject({
+    sub: joined.session.id,
+    aud: `http://admit.test/c/${company.slug}`,
+    evt: event.id,
+    role: "ATTENDEE",
+    permissions: ["view"],
+  });
 });
 
 it("a valid registration token, from registerForEvent and signed directly", async () => {
@@ -72,17 +89,38 @@ it("a valid registration token, from registerForEvent and signed directly", asyn
     claims: { evt: event.id },
   });
   const v = await validate(signed);
-  expect(v).toMatchObject({ valid: true, tokenType: "registration", expiresAt: new Date(epoch(now) * 1000 + 3600_000).toISOString() });
+  expect(v).toMatchObject({
+    valid: true,
+    tokenType: "registration",
+    expiresAt: new Date(epoch(now) * 1000 + 3600_000).toISOString(),
+  });
   expect(v.claims).toMatchObject({ sub: registered.id, aud: "admit:registration" });
 });
 
 it("expired and not-yet-valid tokens: the code, the kind, no claims", async () => {
   const expiring = await mint(t, company, { eventId: event.id, user: { id: "val-exp" }, ttlSeconds: 60 });
-  const future = await mint(t, company, { eventId: event.id, user: { id: "val-nbf" }, ttlSeconds: 7200, notBefore: new Date(t.clock.now().getTime() + 3600_000).toISOString() });
-  expect(await validate(future.token)).toEqual({ valid: false, errorCode: "TOKEN_NOT_YET_VALID", tokenType: "join", claims: null, expiresAt: null });
+  const future = await mint(t, company, {
+    eventId: event.id,
+    user: { id: "val-nbf" },
+    ttlSeconds: 7200,
+    notBefore: new Date(t.clock.now().getTime() + 3600_000).toISOString(),
+  });
+  expect(await validate(future.token)).toEqual({
+    valid: false,
+    errorCode: "TOKEN_NOT_YET_VALID",
+    tokenType: "join",
+    claims: null,
+    expiresAt: null,
+  });
   expect((await validate(expiring.token)).valid).toBe(true);
   t.clock.advance(60 + 31);
-  expect(await validate(expiring.token)).toEqual({ valid: false, errorCode: "TOKEN_EXPIRED", tokenType: "join", claims: null, expiresAt: null });
+  expect(await validate(expiring.token)).toEqual({
+    valid: false,
+    errorCode: "TOKEN_EXPIRED",
+    tokenType: "join",
+    claims: null,
+    expiresAt: null,
+  });
 });
 
 it("revoked tokens: by jti, by revokeUserTokens, by a cancelled registration", async () => {
@@ -94,17 +132,44 @@ it("revoked tokens: by jti, by revokeUserTokens, by a cancelled registration", a
 
   const byUser = await mint(t, company, { eventId: event.id, user: { id: "val-rev-2" } });
   const joined = await join(t, event.id, byUser.token);
-  ok(await t.gql(`mutation($id: ID!) { revokeUserTokens(userId: $id) }`, { id: joined.session.userId }, { key: company.key }));
+  ok(
+    await t.gql(
+      `mutation($id: ID!) { revokeUserTokens(userId: $id) }`,
+      { id: joined.session.userId },
+      { key: company.key },
+    ),
+  );
   expect(await validate(byUser.token)).toMatchObject({ valid: false, errorCode: "TOKEN_REVOKED", tokenType: "join" });
 
   const registered = await register("reg-cancel@example.com");
-  ok(await t.gql(`mutation($id: ID!) { cancelRegistration(id: $id) { id } }`, { id: registered.id }, { key: company.key }));
-  expect(await validate(registered.token)).toMatchObject({ valid: false, errorCode: "TOKEN_REVOKED", tokenType: "registration" });
+  ok(
+    await t.gql(
+      `mutation($id: ID!) { cancelRegistration(id: $id) { id } }`,
+      { id: registered.id },
+      { key: company.key },
+    ),
+  );
+  expect(await validate(registered.token)).toMatchObject({
+    valid: false,
+    errorCode: "TOKEN_REVOKED",
+    tokenType: "registration",
+  });
 });
 
 it("garbage: TOKEN_INVALID, no kind, no claims", async () => {
-  for (const token of ["", "garbage", "a.b.c", `${Buffer.from('{"alg":"none","typ":"join+jwt"}').toString("base64url")}.e30.`]) {
-    expect(await validate(token)).toEqual({ valid: false, errorCode: "TOKEN_INVALID", tokenType: null, claims: null, expiresAt: null });
+  for (const token of [
+    "",
+    "garbage",
+    "a.b.c",
+    `${Buffer.from('{"alg":"none","typ":"join+jwt"}').toString("base64url")}.e30.`,
+  ]) {
+    expect(await validate(token)).toEqual({
+      valid: false,
+      errorCode: "TOKEN_INVALID",
+      tokenType: null,
+      claims: null,
+      expiresAt: null,
+    });
   }
   const stranger = await signToken({
     kind: "join",

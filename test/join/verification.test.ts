@@ -38,7 +38,11 @@ async function registrationToken(c: TestCompany, e: TestEvent): Promise<string> 
  * Signs a join-token-shaped JWT with the company's own current key, with any header and claims
  * (raw WebCrypto: jose itself refuses to sign some of the headers tried here).
  */
-async function signWithCompanyKey(c: TestCompany, header: Record<string, unknown>, claims: Record<string, unknown>): Promise<string> {
+async function signWithCompanyKey(
+  c: TestCompany,
+  header: Record<string, unknown>,
+  claims: Record<string, unknown>,
+): Promise<string> {
   const key = await t.app.services.signingKeys.currentKey(c.id);
   const now = epoch(t.clock.now());
   const input = `${b64json({ alg: key.alg, kid: key.kid, typ: "join+jwt", ...header })}.${b64json({
@@ -57,7 +61,11 @@ async function signWithCompanyKey(c: TestCompany, header: Record<string, unknown
 /** Every place a credential is taken must refuse `token` with TOKEN_INVALID and change nothing. */
 async function expectInvalidEverywhere(token: string, eventRef = event.id) {
   for (const credentialType of [undefined, "JOIN_TOKEN", "REGISTRATION_TOKEN"]) {
-    await expectRefused(t, () => joinRaw(t, { event: eventRef, credential: token, ...(credentialType ? { credentialType } : {}) }), "TOKEN_INVALID");
+    await expectRefused(
+      t,
+      () => joinRaw(t, { event: eventRef, credential: token, ...(credentialType ? { credentialType } : {}) }),
+      "TOKEN_INVALID",
+    );
   }
   await expectRefused(t, () => t.gql(BEAT, { t: token }), "TOKEN_INVALID");
   await expectRefused(t, () => t.gql(LEAVE, { t: token }), "TOKEN_INVALID");
@@ -68,21 +76,42 @@ async function expectInvalidEverywhere(token: string, eventRef = event.id) {
 describe("a token of one kind is refused as every other kind", () => {
   it("a join token as a registration token, as a session token (heartbeat, leaveEvent) and as a bearer", async () => {
     const minted = await mint(t, company, { eventId: event.id, user: { id: "kinds-join" } });
-    await expectRefused(t, () => joinRaw(t, { event: event.id, credential: minted.token, credentialType: "REGISTRATION_TOKEN" }), "TOKEN_INVALID");
+    await expectRefused(
+      t,
+      () => joinRaw(t, { event: event.id, credential: minted.token, credentialType: "REGISTRATION_TOKEN" }),
+      "TOKEN_INVALID",
+    );
     await expectRefused(t, () => t.gql(BEAT, { t: minted.token }), "TOKEN_INVALID");
     await expectRefused(t, () => t.gql(LEAVE, { t: minted.token }), "TOKEN_INVALID");
-    const victim = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "kinds-victim" } })).token);
-    await expectRefused(t, () => t.gql(END_SESSION, { id: victim.session.id }, { key: minted.token }), "UNAUTHENTICATED");
+    const victim = await join(
+      t,
+      event.id,
+      (await mint(t, company, { eventId: event.id, user: { id: "kinds-victim" } })).token,
+    );
+    await expectRefused(
+      t,
+      () => t.gql(END_SESSION, { id: victim.session.id }, { key: minted.token }),
+      "UNAUTHENTICATED",
+    );
     // The same token is fine where it belongs.
     expect((await join(t, event.id, minted.token)).session.active).toBe(true);
   });
 
   it("a session token passed to joinEvent, typed or not", async () => {
-    const joined = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "kinds-session" } })).token);
+    const joined = await join(
+      t,
+      event.id,
+      (await mint(t, company, { eventId: event.id, user: { id: "kinds-session" } })).token,
+    );
     for (const credentialType of [undefined, "JOIN_TOKEN", "REGISTRATION_TOKEN"]) {
       await expectRefused(
         t,
-        () => joinRaw(t, { event: event.id, credential: joined.sessionToken, ...(credentialType ? { credentialType } : {}) }),
+        () =>
+          joinRaw(t, {
+            event: event.id,
+            credential: joined.sessionToken,
+            ...(credentialType ? { credentialType } : {}),
+          }),
         "TOKEN_INVALID",
       );
     }
@@ -92,9 +121,16 @@ describe("a token of one kind is refused as every other kind", () => {
   it("a registration token as a join token and as a session token", async () => {
     const token = await registrationToken(company, event);
     expect(decodePart(token, 0).typ).toBe("registration+jwt");
-    await expectRefused(t, () => joinRaw(t, { event: event.id, credential: token, credentialType: "JOIN_TOKEN" }), "TOKEN_INVALID");
+    await expectRefused(
+      t,
+      () => joinRaw(t, { event: event.id, credential: token, credentialType: "JOIN_TOKEN" }),
+      "TOKEN_INVALID",
+    );
     await expectRefused(t, () => t.gql(BEAT, { t: token }), "TOKEN_INVALID");
-    expect(ok(await t.gql(VALIDATE, { token })).validateToken).toMatchObject({ valid: true, tokenType: "registration" });
+    expect(ok(await t.gql(VALIDATE, { token })).validateToken).toMatchObject({
+      valid: true,
+      tokenType: "registration",
+    });
   });
 
   it("a token whose typ and aud name different kinds", async () => {
@@ -138,8 +174,22 @@ describe("forged and tampered tokens are TOKEN_INVALID, never INTERNAL", () => {
   it("an unknown kid, a missing kid, and a kid that is not even text the database could hold", async () => {
     const { privateKey } = generateKeyPairSync("ed25519");
     const now = epoch(t.clock.now());
-    const claims = { iss: issuerOf(company), aud: "admit:join", sub: "kidless", jti: "j-1", iat: now, exp: now + 600, evt: event.id };
-    for (const kid of [randomBytes(16).toString("base64url"), "x".repeat(200), "kid\u0000nul", "../../etc/passwd", undefined]) {
+    const claims = {
+      iss: issuerOf(company),
+      aud: "admit:join",
+      sub: "kidless",
+      jti: "j-1",
+      iat: now,
+      exp: now + 600,
+      evt: event.id,
+    };
+    for (const kid of [
+      randomBytes(16).toString("base64url"),
+      "x".repeat(200),
+      "kid\u0000nul",
+      "../../etc/passwd",
+      undefined,
+    ]) {
       const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: "EdDSA", typ: "join+jwt", ...(kid === undefined ? {} : { kid }) })
         .sign(privateKey);
@@ -175,7 +225,11 @@ describe("forged and tampered tokens are TOKEN_INVALID, never INTERNAL", () => {
   });
 
   it("a session token signed by another company's key cannot act as a bearer", async () => {
-    const victim = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "bearer-victim" } })).token);
+    const victim = await join(
+      t,
+      event.id,
+      (await mint(t, company, { eventId: event.id, user: { id: "bearer-victim" } })).token,
+    );
     const forged = await signToken({
       kind: "session",
       key: await t.app.services.signingKeys.currentKey(rival.id),
@@ -196,8 +250,12 @@ describe("forged and tampered tokens are TOKEN_INVALID, never INTERNAL", () => {
     const { publicKey } = generateKeyPairSync("ed25519");
     const jwk = publicKey.export({ format: "jwk" });
     await expectInvalidEverywhere(await signWithCompanyKey(company, { jwk }, { evt: event.id }));
-    await expectInvalidEverywhere(await signWithCompanyKey(company, { jku: "https://evil.example/jwks.json" }, { evt: event.id }));
-    await expectInvalidEverywhere(await signWithCompanyKey(company, { x5u: "https://evil.example/cert.pem" }, { evt: event.id }));
+    await expectInvalidEverywhere(
+      await signWithCompanyKey(company, { jku: "https://evil.example/jwks.json" }, { evt: event.id }),
+    );
+    await expectInvalidEverywhere(
+      await signWithCompanyKey(company, { x5u: "https://evil.example/cert.pem" }, { evt: event.id }),
+    );
     await expectInvalidEverywhere(await signWithCompanyKey(company, { crit: ["exp"] }, { evt: event.id }));
     await expectInvalidEverywhere(await signWithCompanyKey(company, { crit: ["b64"], b64: true }, { evt: event.id }));
   });
@@ -239,14 +297,21 @@ describe("garbage credentials are TOKEN_INVALID", () => {
     `${"A".repeat(50_000)}.${"B".repeat(50_000)}.${"C".repeat(50_000)}`,
   ];
 
-  it.each(garbage.map((g) => [g.length > 60 ? `${g.slice(0, 40)}… (${g.length} chars)` : JSON.stringify(g), g]))("%s", async (_name, token) => {
-    await expectInvalidEverywhere(token);
-    const validation = ok(await t.gql(VALIDATE, { token })).validateToken;
-    expect(validation.tokenType).toBeNull();
-  });
+  it.each(garbage.map((g) => [g.length > 60 ? `${g.slice(0, 40)}… (${g.length} chars)` : JSON.stringify(g), g]))(
+    "%s",
+    async (_name, token) => {
+      await expectInvalidEverywhere(token);
+      const validation = ok(await t.gql(VALIDATE, { token })).validateToken;
+      expect(validation.tokenType).toBeNull();
+    },
+  );
 
   it("a bearer that is garbage is UNAUTHENTICATED, not INTERNAL", async () => {
-    const victim = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "garbage-victim" } })).token);
+    const victim = await join(
+      t,
+      event.id,
+      (await mint(t, company, { eventId: event.id, user: { id: "garbage-victim" } })).token,
+    );
     for (const bearer of ["a.b.c", "....x", `${b64json({ alg: "none" })}.e30.`]) {
       await expectRefused(t, () => t.gql(END_SESSION, { id: victim.session.id }, { key: bearer }), "UNAUTHENTICATED");
     }
@@ -269,31 +334,60 @@ describe("the JWKS", () => {
     const [header, payload, signature] = minted.token.split(".");
     expect(decodePart(minted.token, 0).kid).toBe(jwk.kid);
     const publicKey = createPublicKey({ key: jwk, format: "jwk" });
-    expect(cryptoVerify(null, Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, "base64url"))).toBe(true);
+    expect(
+      cryptoVerify(null, Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, "base64url")),
+    ).toBe(true);
     const altered = b64json({ ...decodePart(minted.token, 1), sub: "admin" });
-    expect(cryptoVerify(null, Buffer.from(`${header}.${altered}`), publicKey, Buffer.from(signature, "base64url"))).toBe(false);
+    expect(
+      cryptoVerify(null, Buffer.from(`${header}.${altered}`), publicKey, Buffer.from(signature, "base64url")),
+    ).toBe(false);
 
     // The rival's JWKS does not verify our token.
-    const rivalJwks = (await (await fetch(`${t.url}/c/${rival.slug}/.well-known/jwks.json`)).json()) as { keys: JsonWebKey[] };
+    const rivalJwks = (await (await fetch(`${t.url}/c/${rival.slug}/.well-known/jwks.json`)).json()) as {
+      keys: JsonWebKey[];
+    };
     const rivalKey = createPublicKey({ key: rivalJwks.keys[0], format: "jwk" });
-    expect(cryptoVerify(null, Buffer.from(`${header}.${payload}`), rivalKey, Buffer.from(signature, "base64url"))).toBe(false);
+    expect(cryptoVerify(null, Buffer.from(`${header}.${payload}`), rivalKey, Buffer.from(signature, "base64url"))).toBe(
+      false,
+    );
   });
 
   it("session tokens verify against the same JWKS", async () => {
-    const joined = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "jwks-session" } })).token);
-    const jwks = (await (await fetch(`${t.url}/c/${company.slug}/.well-known/jwks.json`)).json()) as { keys: (JsonWebKey & { kid: string })[] };
+    const joined = await join(
+      t,
+      event.id,
+      (await mint(t, company, { eventId: event.id, user: { id: "jwks-session" } })).token,
+    );
+    const jwks = (await (await fetch(`${t.url}/c/${company.slug}/.well-known/jwks.json`)).json()) as {
+      keys: (JsonWebKey & { kid: string })[];
+    };
     const [header, payload, signature] = joined.sessionToken.split(".");
     const jwk = jwks.keys.find((k) => k.kid === decodePart(joined.sessionToken, 0).kid)!;
-    expect(cryptoVerify(null, Buffer.from(`${header}.${payload}`), createPublicKey({ key: jwk, format: "jwk" }), Buffer.from(signature, "base64url"))).toBe(true);
+    expect(
+      cryptoVerify(
+        null,
+        Buffer.from(`${header}.${payload}`),
+        createPublicKey({ key: jwk, format: "jwk" }),
+        Buffer.from(signature, "base64url"),
+      ),
+    ).toBe(true);
     expect(decodePart(joined.sessionToken, 0).typ).toBe("session+jwt");
-    expect(decodePart(joined.sessionToken, 1)).toMatchObject({ aud: issuerOf(company), iss: issuerOf(company), sub: joined.session.id });
+    expect(decodePart(joined.sessionToken, 1)).toMatchObject({
+      aud: issuerOf(company),
+      iss: issuerOf(company),
+      sub: joined.session.id,
+    });
   });
 
   it("is 404 for an unknown company and never leaks another company's keys", async () => {
     expect((await fetch(`${t.url}/c/no-such-company-here/.well-known/jwks.json`)).status).toBe(404);
     expect((await fetch(`${t.url}/c/${encodeURIComponent("../x")}/.well-known/jwks.json`)).status).toBe(404);
-    const ours = (await (await fetch(`${t.url}/c/${company.slug}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
-    const theirs = (await (await fetch(`${t.url}/c/${rival.slug}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
+    const ours = (await (await fetch(`${t.url}/c/${company.slug}/.well-known/jwks.json`)).json()) as {
+      keys: { kid: string }[];
+    };
+    const theirs = (await (await fetch(`${t.url}/c/${rival.slug}/.well-known/jwks.json`)).json()) as {
+      keys: { kid: string }[];
+    };
     expect(ours.keys.map((k) => k.kid)).not.toEqual(expect.arrayContaining(theirs.keys.map((k) => k.kid)));
   });
 });

@@ -33,7 +33,9 @@ it("deploy/haproxy.cfg (docker compose's balancer) is what the local cluster run
 /** `describe` on PostgreSQL with haproxy installed; otherwise a skipped block that says why (a failure where CI requires it). */
 function describeCluster(name: string, body: () => void): void {
   if (usingPglite()) {
-    console.warn(`Cluster tests skipped: they need PostgreSQL (nodes share a database server; embedded PGlite lives in one process). Skipped: ${name}`);
+    console.warn(
+      `Cluster tests skipped: they need PostgreSQL (nodes share a database server; embedded PGlite lives in one process). Skipped: ${name}`,
+    );
     return describe.skip(`${name} [skipped: PostgreSQL only, this run is on PGlite]`, body);
   }
   if (haproxyBinary()) return describe(name, body);
@@ -95,6 +97,7 @@ describeCluster("three nodes behind HAProxy", () => {
     expect(figures.downAfter).toBeLessThan(3_000);
     expect(figures.upAfter).not.toBeNull();
     expect(figures.servedAfterRejoin).toBeGreaterThan(0);
-    for (const invariant of figures.invariants) expect({ [invariant.name]: invariant.actual }).toEqual({ [invariant.name]: invariant.expected });
+    for (const invariant of figures.invariants)
+      expect({ [invariant.name]: invariant.actual }).toEqual({ [invariant.name]: invariant.expected });
   }, 300_000);
 });

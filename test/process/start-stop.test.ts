@@ -77,7 +77,11 @@ it("starts with no configuration, prints the admin key once, keeps data across a
   expect(second.output()).not.toMatch(/admp_/);
   const me = await gql(port, `{ company { name } }`, companyKey);
   expect(me.data.company.name).toBe("Kept");
-  const adminStill = await gql(port, `mutation { createCompany(input: { name: "Again" }) { company { id } } }`, adminKey);
+  const adminStill = await gql(
+    port,
+    `mutation { createCompany(input: { name: "Again" }) { company { id } } }`,
+    adminKey,
+  );
   expect(adminStill.data.createCompany.company.id).toBeTruthy();
   second.child.kill("SIGTERM");
   expect(await second.exited).toBe(0);
@@ -115,17 +119,30 @@ it("on SIGTERM answers /readyz 503 at once, serves on through the delay, finishe
     inFlight.on("data", (chunk: Buffer) => (answer += chunk.toString()));
     const closed = new Promise<void>((resolve) => inFlight.on("close", () => resolve()));
     await new Promise<void>((resolve) => inFlight.once("connect", () => resolve()));
-    inFlight.write(`POST /graphql HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 4)}`);
+    inFlight.write(
+      `POST /graphql HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 4)}`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
 
     const signalled = Date.now();
     run.child.kill("SIGTERM");
     let seen = await readyz();
     while (seen.status === 200 && Date.now() - signalled < 3_000) seen = await readyz();
-    expect(seen).toEqual({ status: 503, body: { status: "unavailable", reason: expect.stringMatching(/^This node is stopping/) } });
+    expect(seen).toEqual({
+      status: 503,
+      body: { status: "unavailable", reason: expect.stringMatching(/^This node is stopping/) },
+    });
     // The balancer's delay: everything else still answers.
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`http://127.0.0.1:${port}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body })).json()).toEqual({
+    expect(
+      await (
+        await fetch(`http://127.0.0.1:${port}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        })
+      ).json(),
+    ).toEqual({
       data: { __typename: "Query" },
     });
 
@@ -152,13 +169,21 @@ it("on SIGTERM answers /readyz 503 at once, serves on through the delay, finishe
 it("exits with code 1 once DRAIN_TIMEOUT_MS has passed, when a request never finishes", async () => {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "admit-drain-"));
-  const run = startAdmit({ DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", DRAIN_DELAY_MS: "0", DRAIN_TIMEOUT_MS: "2000" });
+  const run = startAdmit({
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DRAIN_DELAY_MS: "0",
+    DRAIN_TIMEOUT_MS: "2000",
+  });
   let stuck: net.Socket | null = null;
   try {
     await waitFor(() => run.output().includes("Admit is listening"), 120_000);
     stuck = net.connect(port, "127.0.0.1");
     stuck.on("error", () => undefined);
-    stuck.write(`POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`);
+    stuck.write(
+      `POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     const signalled = Date.now();
     run.child.kill("SIGTERM");
@@ -187,10 +212,13 @@ it("refuses a bad configuration with one line naming the variable", async () => 
 }, 60_000);
 
 it("refuses a NODE_ENV it does not know instead of running with the development defaults", () => {
-  for (const known of ["development", "production", "test"]) expect(loadConfig({ NODE_ENV: known }).nodeEnv).toBe(known);
+  for (const known of ["development", "production", "test"])
+    expect(loadConfig({ NODE_ENV: known }).nodeEnv).toBe(known);
   expect(loadConfig({}).nodeEnv).toBe("development");
   for (const bad of ["prod", "Production", "staging"]) {
-    expect(() => loadConfig({ NODE_ENV: bad })).toThrow(/^Invalid configuration: NODE_ENV must be one of development, production, test\./);
+    expect(() => loadConfig({ NODE_ENV: bad })).toThrow(
+      /^Invalid configuration: NODE_ENV must be one of development, production, test\./,
+    );
   }
 });
 
@@ -202,7 +230,21 @@ it("reads TRUST_PROXY as the proxies' addresses, and refuses true, hop counts an
   expect(trusted).toEqual(["10.0.0.0/8", "192.0.2.10", "2001:db8::/32", "::1", "uniquelocal"]);
   // Fastify (proxy-addr) takes every value the config lets through.
   expect(() => Fastify({ trustProxy: [...(trusted as string[])] })).not.toThrow();
-  for (const bad of ["true", "TRUE", "1", "0", "10.0.0.0/33", "10.0.0.0/0", "::/129", "10.0.0.1/8/1", "10.0.0", "proxy.internal", "10.0.0.1,", "fe80::1%eth0", "*"]) {
+  for (const bad of [
+    "true",
+    "TRUE",
+    "1",
+    "0",
+    "10.0.0.0/33",
+    "10.0.0.0/0",
+    "::/129",
+    "10.0.0.1/8/1",
+    "10.0.0",
+    "proxy.internal",
+    "10.0.0.1,",
+    "fe80::1%eth0",
+    "*",
+  ]) {
     expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(/^Invalid configuration: TRUST_PROXY /);
   }
 });
@@ -211,17 +253,29 @@ it("reads the drain settings, and refuses a bound no longer than the wait for th
   expect(loadConfig({}).drain).toEqual({ delayMs: 2_000, timeoutMs: 25_000 });
   expect(loadConfig({ DRAIN_DELAY_MS: "0" }).drain).toEqual({ delayMs: 0, timeoutMs: 25_000 });
   expect(loadConfig({ DRAIN_DELAY_MS: "30000" }).drain).toEqual({ delayMs: 30_000, timeoutMs: 35_000 });
-  expect(loadConfig({ DRAIN_DELAY_MS: "1000", DRAIN_TIMEOUT_MS: "5000" }).drain).toEqual({ delayMs: 1_000, timeoutMs: 5_000 });
-  expect(() => loadConfig({ DRAIN_DELAY_MS: "5000", DRAIN_TIMEOUT_MS: "5000" })).toThrow(/^Invalid configuration: DRAIN_TIMEOUT_MS must be longer than DRAIN_DELAY_MS/);
-  expect(() => loadConfig({ DRAIN_DELAY_MS: "2s" })).toThrow(/^Invalid configuration: DRAIN_DELAY_MS must be a whole number of milliseconds from 0 to 3600000 \(0: stop accepting at once\)\.$/);
-  expect(() => loadConfig({ DRAIN_TIMEOUT_MS: "0" })).toThrow(/^Invalid configuration: DRAIN_TIMEOUT_MS must be a whole number of milliseconds from 1 to 3600000\.$/);
+  expect(loadConfig({ DRAIN_DELAY_MS: "1000", DRAIN_TIMEOUT_MS: "5000" }).drain).toEqual({
+    delayMs: 1_000,
+    timeoutMs: 5_000,
+  });
+  expect(() => loadConfig({ DRAIN_DELAY_MS: "5000", DRAIN_TIMEOUT_MS: "5000" })).toThrow(
+    /^Invalid configuration: DRAIN_TIMEOUT_MS must be longer than DRAIN_DELAY_MS/,
+  );
+  expect(() => loadConfig({ DRAIN_DELAY_MS: "2s" })).toThrow(
+    /^Invalid configuration: DRAIN_DELAY_MS must be a whole number of milliseconds from 0 to 3600000 \(0: stop accepting at once\)\.$/,
+  );
+  expect(() => loadConfig({ DRAIN_TIMEOUT_MS: "0" })).toThrow(
+    /^Invalid configuration: DRAIN_TIMEOUT_MS must be a whole number of milliseconds from 1 to 3600000\.$/,
+  );
 });
 
 /**
  * The database a process test runs on, as the suite was asked: embedded under DATA_DIR, or a
  * database of its own on the PostgreSQL server (DATABASE_URL).
  */
-async function processDatabase(): Promise<{ env: Record<string, string> & { DATA_DIR: string }; close(): Promise<void> }> {
+async function processDatabase(): Promise<{
+  env: Record<string, string> & { DATA_DIR: string };
+  close(): Promise<void>;
+}> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "admit-keys-"));
   if (usingPglite()) return { env: { DATA_DIR: dataDir }, close: async () => undefined };
   const db = await openFreshTestDatabase();
@@ -257,12 +311,25 @@ it("another MASTER_KEY, or none on a second node, stops the start in one line; a
     await waitFor(() => first.output().includes("Admit is listening"), 60_000);
     const created = await gql(port, `mutation { createCompany(input: { name: "Keyed" }) { secret } }`, adminKey);
     const companyKey: string = created.data.createCompany.secret;
-    const event = (await gql(port, `mutation { createEvent(input: { name: "Launch" }) { id } }`, companyKey)).data.createEvent;
+    const event = (await gql(port, `mutation { createEvent(input: { name: "Launch" }) { id } }`, companyKey)).data
+      .createEvent;
     const mintToken = async (user: string) =>
-      (await gql(port, `mutation($input: MintJoinTokenInput!) { mintJoinToken(input: $input) { token } }`, companyKey, { input: { eventId: event.id, user: { id: user } } }))
-        .data.mintJoinToken.token as string;
+      (
+        await gql(
+          port,
+          `mutation($input: MintJoinTokenInput!) { mintJoinToken(input: $input) { token } }`,
+          companyKey,
+          { input: { eventId: event.id, user: { id: user } } },
+        )
+      ).data.mintJoinToken.token as string;
     const minted = await mintToken("before");
-    const partner = (await gql(port, `mutation { createPartnerSecret(input: { name: "crm" }) { secret partnerSecret { id } } }`, companyKey)).data.createPartnerSecret;
+    const partner = (
+      await gql(
+        port,
+        `mutation { createPartnerSecret(input: { name: "crm" }) { secret partnerSecret { id } } }`,
+        companyKey,
+      )
+    ).data.createPartnerSecret;
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
 
@@ -273,28 +340,42 @@ it("another MASTER_KEY, or none on a second node, stops the start in one line; a
     );
     // A node without MASTER_KEY makes a key of its own: refused, and the stray key file is gone.
     const third = await refused(launch({}));
-    expect(third).toMatch(/^MASTER_KEY is not set, and the new key this start made in \S+master\.key \(removed again\) does not open [^\n]+\. Set MASTER_KEY to the key this database was set up with\.$/);
+    expect(third).toMatch(
+      /^MASTER_KEY is not set, and the new key this start made in \S+master\.key \(removed again\) does not open [^\n]+\. Set MASTER_KEY to the key this database was set up with\.$/,
+    );
     expect(fs.existsSync(path.join(env.DATA_DIR, "master.key"))).toBe(false);
 
     // Rotation: a wrong old key changes nothing; the right one re-encrypts everything.
-    const rotate = (keys: Record<string, string>) => launch(keys, path.join(root, "dist/src/scripts/rotate-master-key.js"));
+    const rotate = (keys: Record<string, string>) =>
+      launch(keys, path.join(root, "dist/src/scripts/rotate-master-key.js"));
     const wrongOld = await refused(rotate({ MASTER_KEY_OLD: k3, MASTER_KEY: k2 }));
-    expect(wrongOld).toMatch(/^master-key:rotate failed: MASTER_KEY_OLD does not open this database's encrypted keys \(they are under master key id /);
+    expect(wrongOld).toMatch(
+      /^master-key:rotate failed: MASTER_KEY_OLD does not open this database's encrypted keys \(they are under master key id /,
+    );
     const rotation = rotate({ MASTER_KEY_OLD: k1, MASTER_KEY: k2 });
     expect(await rotation.exited).toBe(0);
-    expect(rotation.output()).toMatch(/^Re-encrypted 1 signing key\(s\), 1 partner secret\(s\) and 0 webhook secret\(s\) under MASTER_KEY: master key id \S+ → \S+\. /);
+    expect(rotation.output()).toMatch(
+      /^Re-encrypted 1 signing key\(s\), 1 partner secret\(s\) and 0 webhook secret\(s\) under MASTER_KEY: master key id \S+ → \S+\. /,
+    );
 
-    expect(await refused(launch({ MASTER_KEY: k1 }))).toMatch(/^MASTER_KEY does not open this database's encrypted keys/);
+    expect(await refused(launch({ MASTER_KEY: k1 }))).toMatch(
+      /^MASTER_KEY does not open this database's encrypted keys/,
+    );
     const rotated = launch({ MASTER_KEY: k2 });
     await waitFor(() => rotated.output().includes("Admit is listening"), 60_000);
     expect(await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()).toEqual({ status: "ready" });
     const join = (credential: string, credentialType?: string) =>
-      gql(port, `mutation($input: JoinEventInput!) { joinEvent(input: $input) { role sessionToken } }`, undefined, { input: { event: event.id, credential, credentialType } });
+      gql(port, `mutation($input: JoinEventInput!) { joinEvent(input: $input) { role sessionToken } }`, undefined, {
+        input: { event: event.id, credential, credentialType },
+      });
     // Signed before the rotation: joins, and gets a session token signed by the same (re-encrypted) key.
     expect((await join(minted)).data.joinEvent.sessionToken).toMatch(/^ey/);
     expect((await join(await mintToken("after"))).data.joinEvent.role).toBe("ATTENDEE");
     const clock = { now: () => new Date() };
-    const partnerToken = await signPartner({ id: partner.partnerSecret.id, secret: partner.secret }, fresh({ clock } as never, { user: { id: "from-crm" } }));
+    const partnerToken = await signPartner(
+      { id: partner.partnerSecret.id, secret: partner.secret },
+      fresh({ clock } as never, { user: { id: "from-crm" } }),
+    );
     expect((await join(partnerToken, "PARTNER_JWT")).data.joinEvent.role).toBe("ATTENDEE");
     rotated.child.kill("SIGTERM");
     expect(await rotated.exited).toBe(0);

@@ -23,14 +23,26 @@ const tokenOf = (joinUrl: string): string => new URL(joinUrl).searchParams.get("
 async function setUp(): Promise<{ company: TestCompany; event: TestEvent; ceo: { id: string } }> {
   const company = await makeCompany(t);
   const ceo = ok(
-    await t.gql(UPSERT, { input: { externalId: "ceo-1", email: "ceo@acme.test", name: "The CEO", metadata: { level: "c" } } }, { key: company.key }),
+    await t.gql(
+      UPSERT,
+      { input: { externalId: "ceo-1", email: "ceo@acme.test", name: "The CEO", metadata: { level: "c" } } },
+      { key: company.key },
+    ),
   ).upsertUser;
-  const event = await makeEvent(t, company, { organizers: [{ email: "ceo@acme.test" }], presenters: [{ email: "speaker@acme.test" }] });
+  const event = await makeEvent(t, company, {
+    organizers: [{ email: "ceo@acme.test" }],
+    presenters: [{ email: "speaker@acme.test" }],
+  });
   return { company, event, ceo };
 }
 
 async function registerAndJoin(company: TestCompany, event: TestEvent, email: string, emailVerified?: boolean) {
-  const input = { eventId: event.id, name: "Mallory", email, ...(emailVerified === undefined ? {} : { emailVerified }) };
+  const input = {
+    eventId: event.id,
+    name: "Mallory",
+    email,
+    ...(emailVerified === undefined ? {} : { emailVerified }),
+  };
   const reg = ok(await t.gql(REGISTER, { input }, { key: company.key })).registerForEvent;
   const joined = ok(await t.gql(JOIN, { input: { event: event.id, credential: tokenOf(reg.joinUrl) } })).joinEvent;
   return { reg, joined };
@@ -47,7 +59,10 @@ describe("registration emails are trusted only when the company vouches for them
     expect(joined.session.user.metadata).toEqual({});
 
     // Still ATTENDEE on the next heartbeat, when the role is resolved again from the lists.
-    expect(ok(await t.gql(BEAT, { t: joined.sessionToken })).heartbeat).toMatchObject({ active: true, role: "ATTENDEE" });
+    expect(ok(await t.gql(BEAT, { t: joined.sessionToken })).heartbeat).toMatchObject({
+      active: true,
+      role: "ATTENDEE",
+    });
     // …and its session token is no organizer's: it cannot kick another attendee.
     const victim = await mintAndJoin(t, company, event.id);
     const kick = await t.gql(KICK, { id: victim.session.id }, { key: joined.sessionToken });
@@ -69,7 +84,9 @@ describe("registration emails are trusted only when the company vouches for them
     expect(joined.session.user).toMatchObject({ id: ceo.id, externalId: "ceo-1", metadata: { level: "c" } });
     // The same kick the unverified one was refused is this organizer's to make.
     const victim = await mintAndJoin(t, company, event.id);
-    expect(ok(await t.gql(KICK, { id: victim.session.id }, { key: joined.sessionToken })).endSession.endReason).toBe("KICKED");
+    expect(ok(await t.gql(KICK, { id: victim.session.id }, { key: joined.sessionToken })).endSession.endReason).toBe(
+      "KICKED",
+    );
   });
 
   it("a verified registration with no matching user joins as a user of its own that matches the lists by email", async () => {

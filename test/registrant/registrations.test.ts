@@ -20,7 +20,9 @@ const COUNT = `query($id: ID!) { event(id: $id) { live: registrants { totalCount
 const tokenOf = (joinUrl: string): string => new URL(joinUrl).searchParams.get("token")!;
 
 async function register(company: TestCompany, event: TestEvent, email: string, extra: Record<string, unknown> = {}) {
-  return ok(await t.gql(REGISTER, { input: { eventId: event.id, name: "Reggie", email, ...extra } }, { key: company.key })).registerForEvent;
+  return ok(
+    await t.gql(REGISTER, { input: { eventId: event.id, name: "Reggie", email, ...extra } }, { key: company.key }),
+  ).registerForEvent;
 }
 
 async function counts(company: TestCompany, event: TestEvent): Promise<{ live: number; all: number }> {
@@ -35,7 +37,9 @@ describe("registerForEvent", () => {
   it("returns a join URL whose registration token joins this event as the registrant", async () => {
     const company = await makeCompany(t);
     const event = await makeEvent(t, company, { slug: "launch" });
-    const reg = await register(company, event, "  Grace.Hopper@Example.com ", { metadata: { company: "Navy", jobTitle: "Admiral" } });
+    const reg = await register(company, event, "  Grace.Hopper@Example.com ", {
+      metadata: { company: "Navy", jobTitle: "Admiral" },
+    });
     expect(reg).toMatchObject({
       eventId: event.id,
       name: "Reggie",
@@ -47,7 +51,9 @@ describe("registerForEvent", () => {
     expect(reg.joinUrl).toMatch(/^http:\/\/admit\.test\/j\/launch\?token=[\w-]+\.[\w-]+\.[\w-]+$/);
 
     const token = tokenOf(reg.joinUrl);
-    const validation = ok(await t.gql(`query($t: String!) { validateToken(token: $t) { valid tokenType claims } }`, { t: token }));
+    const validation = ok(
+      await t.gql(`query($t: String!) { validateToken(token: $t) { valid tokenType claims } }`, { t: token }),
+    );
     expect(validation.validateToken).toMatchObject({ valid: true, tokenType: "registration" });
     expect(validation.validateToken.claims).toMatchObject({ sub: reg.id, jti: reg.id, evt: event.id });
 
@@ -71,12 +77,18 @@ describe("registerForEvent", () => {
     const company = await makeCompany(t);
     const event = await makeEvent(t, company);
     const first = await register(company, event, "ada@example.com");
-    const res = await t.gql(REGISTER, { input: { eventId: event.id, name: "Ada again", email: "  ADA@Example.COM  " } }, { key: company.key });
+    const res = await t.gql(
+      REGISTER,
+      { input: { eventId: event.id, name: "Ada again", email: "  ADA@Example.COM  " } },
+      { key: company.key },
+    );
     expect(codeOf(res)).toBe("EMAIL_ALREADY_REGISTERED");
     expect(res.errors![0].message).not.toMatch(/duplicate|constraint|idx_|registrants/i);
     expect(res.data?.registerForEvent ?? null).toBeNull();
     expect(await counts(company, event)).toEqual({ live: 1, all: 1 });
-    const found = ok(await t.gql(REGISTRANT_BY_EMAIL, { e: event.id, email: "ADA@example.com" }, { key: company.key })).registrant;
+    const found = ok(
+      await t.gql(REGISTRANT_BY_EMAIL, { e: event.id, email: "ADA@example.com" }, { key: company.key }),
+    ).registrant;
     expect(found).toEqual({ id: first.id, email: "ada@example.com", active: true });
 
     // Another event of the same company takes the same email.
@@ -89,7 +101,13 @@ describe("registerForEvent", () => {
     const event = await makeEvent(t, company);
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        t.gql(REGISTER, { input: { eventId: event.id, name: `Racer ${i}`, email: i % 2 ? "racer@example.com" : "RACER@example.com" } }, { key: company.key }),
+        t.gql(
+          REGISTER,
+          {
+            input: { eventId: event.id, name: `Racer ${i}`, email: i % 2 ? "racer@example.com" : "RACER@example.com" },
+          },
+          { key: company.key },
+        ),
       ),
     );
     const codes = results.map((r) => (r.errors ? codeOf(r) : "OK"));
@@ -109,8 +127,16 @@ describe("registerForEvent", () => {
       [{ metadata: { blob: "x".repeat(8200) } }, "metadata"],
     ];
     for (const [override, field] of cases) {
-      const res = await t.gql(REGISTER, { input: { eventId: event.id, name: "Ok", email: "ok@example.com", ...override } }, { key: company.key });
-      expect({ field, code: codeOf(res), got: res.errors?.[0]?.extensions?.field }).toEqual({ field, code: "BAD_USER_INPUT", got: field });
+      const res = await t.gql(
+        REGISTER,
+        { input: { eventId: event.id, name: "Ok", email: "ok@example.com", ...override } },
+        { key: company.key },
+      );
+      expect({ field, code: codeOf(res), got: res.errors?.[0]?.extensions?.field }).toEqual({
+        field,
+        code: "BAD_USER_INPUT",
+        got: field,
+      });
     }
     // A name of exactly 200 characters and metadata just under 8 KB are fine.
     await register(company, event, "edge@example.com", { name: "n".repeat(200), metadata: { blob: "x".repeat(8000) } });
@@ -121,16 +147,30 @@ describe("registerForEvent", () => {
     const company = await makeCompany(t);
     const event = await makeEvent(t, company);
     ok(await t.gql(`mutation($id: ID!) { endEvent(id: $id) { id } }`, { id: event.id }, { key: company.key }));
-    const ended = await t.gql(REGISTER, { input: { eventId: event.id, name: "Late", email: "late@example.com" } }, { key: company.key });
+    const ended = await t.gql(
+      REGISTER,
+      { input: { eventId: event.id, name: "Late", email: "late@example.com" } },
+      { key: company.key },
+    );
     expect(codeOf(ended)).toBe("EVENT_ENDED");
     expect(await counts(company, event)).toEqual({ live: 0, all: 0 });
 
     const soon = await makeEvent(t, company, { endsAt: new Date(t.clock.now().getTime() + 60_000).toISOString() });
     t.clock.advance(61);
-    expect(codeOf(await t.gql(REGISTER, { input: { eventId: soon.id, name: "Late", email: "late@example.com" } }, { key: company.key }))).toBe("EVENT_ENDED");
+    expect(
+      codeOf(
+        await t.gql(
+          REGISTER,
+          { input: { eventId: soon.id, name: "Late", email: "late@example.com" } },
+          { key: company.key },
+        ),
+      ),
+    ).toBe("EVENT_ENDED");
 
     for (const eventId of ["00000000-0000-4000-8000-000000000000", "not-a-uuid"]) {
-      expect(codeOf(await t.gql(REGISTER, { input: { eventId, name: "X", email: "x@example.com" } }, { key: company.key }))).toBe("NOT_FOUND");
+      expect(
+        codeOf(await t.gql(REGISTER, { input: { eventId, name: "X", email: "x@example.com" } }, { key: company.key })),
+      ).toBe("NOT_FOUND");
     }
   });
 });
@@ -164,7 +204,15 @@ describe("the registration link", () => {
     const reg = await register(company, event, "typ@example.com");
     const res = await join(event.slug, tokenOf(reg.joinUrl), "JOIN_TOKEN");
     expect(codeOf(res)).toBe("TOKEN_INVALID");
-    expect(ok(await t.gql(`query($id: ID!) { registrant(id: $id) { user { id } sessions { totalCount } } }`, { id: reg.id }, { key: company.key })).registrant).toEqual({
+    expect(
+      ok(
+        await t.gql(
+          `query($id: ID!) { registrant(id: $id) { user { id } sessions { totalCount } } }`,
+          { id: reg.id },
+          { key: company.key },
+        ),
+      ).registrant,
+    ).toEqual({
       user: null,
       sessions: { totalCount: 0 },
     });
@@ -211,7 +259,10 @@ describe("cancelRegistration", () => {
     expect(again).toEqual(cancelled);
 
     // The cancelled registration no longer holds the email, and is no longer found by it.
-    expect(ok(await t.gql(REGISTRANT_BY_EMAIL, { e: event.id, email: "quitter@example.com" }, { key: company.key })).registrant).toBeNull();
+    expect(
+      ok(await t.gql(REGISTRANT_BY_EMAIL, { e: event.id, email: "quitter@example.com" }, { key: company.key }))
+        .registrant,
+    ).toBeNull();
     const fresh = await register(company, event, "Quitter@Example.com");
     expect(fresh.id).not.toBe(reg.id);
     expect(await counts(company, event)).toEqual({ live: 1, all: 2 });
@@ -227,11 +278,22 @@ describe("registrant(...)", () => {
     const company = await makeCompany(t);
     const event = await makeEvent(t, company);
     const reg = await register(company, event, "Finder@Example.com");
-    const byId = ok(await t.gql(`query($id: ID) { registrant(id: $id) { id email event { id } } }`, { id: reg.id }, { key: company.key }));
+    const byId = ok(
+      await t.gql(
+        `query($id: ID) { registrant(id: $id) { id email event { id } } }`,
+        { id: reg.id },
+        { key: company.key },
+      ),
+    );
     expect(byId.registrant).toEqual({ id: reg.id, email: "Finder@Example.com", event: { id: event.id } });
-    const byEmail = ok(await t.gql(REGISTRANT_BY_EMAIL, { e: event.id, email: " FINDER@example.COM " }, { key: company.key }));
+    const byEmail = ok(
+      await t.gql(REGISTRANT_BY_EMAIL, { e: event.id, email: " FINDER@example.COM " }, { key: company.key }),
+    );
     expect(byEmail.registrant.id).toBe(reg.id);
-    expect(ok(await t.gql(REGISTRANT_BY_EMAIL, { e: event.id, email: "nobody@example.com" }, { key: company.key })).registrant).toBeNull();
+    expect(
+      ok(await t.gql(REGISTRANT_BY_EMAIL, { e: event.id, email: "nobody@example.com" }, { key: company.key }))
+        .registrant,
+    ).toBeNull();
     expect(ok(await t.gql(`{ registrant(id: "nope") { id } }`, {}, { key: company.key })).registrant).toBeNull();
 
     const wrong: [string, string][] = [
@@ -243,7 +305,11 @@ describe("registrant(...)", () => {
     ];
     for (const [query, field] of wrong) {
       const res = await t.gql(query, { e: event.id, id: reg.id }, { key: company.key });
-      expect({ query, code: codeOf(res), field: res.errors?.[0]?.extensions?.field }).toEqual({ query, code: "BAD_USER_INPUT", field });
+      expect({ query, code: codeOf(res), field: res.errors?.[0]?.extensions?.field }).toEqual({
+        query,
+        code: "BAD_USER_INPUT",
+        field,
+      });
     }
   });
 });
@@ -278,19 +344,38 @@ describe("access", () => {
 
   it("needs an API key: UNAUTHENTICATED without one", async () => {
     const before = await ownerView();
-    expectCode(await t.gql(REGISTER, { input: { eventId: event.id, name: "Anon", email: "anon@example.com" } }), "UNAUTHENTICATED");
+    expectCode(
+      await t.gql(REGISTER, { input: { eventId: event.id, name: "Anon", email: "anon@example.com" } }),
+      "UNAUTHENTICATED",
+    );
     expectCode(await t.gql(CANCEL, { id: reg.id }), "UNAUTHENTICATED");
     expectCode(await t.gql(`query($id: ID) { registrant(id: $id) { id } }`, { id: reg.id }), "UNAUTHENTICATED");
-    expectCode(await t.gql(CANCEL, { id: reg.id }, { key: "adm_notarealkey_0000000000000000000000" }), "UNAUTHENTICATED");
+    expectCode(
+      await t.gql(CANCEL, { id: reg.id }, { key: "adm_notarealkey_0000000000000000000000" }),
+      "UNAUTHENTICATED",
+    );
     expect(await ownerView()).toEqual(before);
   });
 
   it("answers NOT_FOUND to another company, and changes nothing", async () => {
     const before = await ownerView();
-    expectCode(await t.gql(REGISTER, { input: { eventId: event.id, name: "Spy", email: "spy@example.com" } }, { key: intruder.key }), "NOT_FOUND");
+    expectCode(
+      await t.gql(
+        REGISTER,
+        { input: { eventId: event.id, name: "Spy", email: "spy@example.com" } },
+        { key: intruder.key },
+      ),
+      "NOT_FOUND",
+    );
     expectCode(await t.gql(CANCEL, { id: reg.id }, { key: intruder.key }), "NOT_FOUND");
-    expect(ok(await t.gql(`query($id: ID) { registrant(id: $id) { id } }`, { id: reg.id }, { key: intruder.key })).registrant).toBeNull();
-    expect(ok(await t.gql(REGISTRANT_BY_EMAIL, { e: event.id, email: "owned@example.com" }, { key: intruder.key })).registrant).toBeNull();
+    expect(
+      ok(await t.gql(`query($id: ID) { registrant(id: $id) { id } }`, { id: reg.id }, { key: intruder.key }))
+        .registrant,
+    ).toBeNull();
+    expect(
+      ok(await t.gql(REGISTRANT_BY_EMAIL, { e: event.id, email: "owned@example.com" }, { key: intruder.key }))
+        .registrant,
+    ).toBeNull();
     expect(await ownerView()).toEqual(before);
     // The owner's link still works.
     expect(ok(await join(event.slug, tokenOf(reg.joinUrl))).joinEvent.session.registrantId).toBe(reg.id);
@@ -298,15 +383,29 @@ describe("access", () => {
 
   it("needs MANAGE_EVENTS to register, cancel, or read a join URL", async () => {
     const made = ok(
-      await t.gql(`mutation { createApiKey(input: { name: "dashboard", scopes: [READ_ANALYTICS] }) { secret } }`, {}, { key: owner.key }),
+      await t.gql(
+        `mutation { createApiKey(input: { name: "dashboard", scopes: [READ_ANALYTICS] }) { secret } }`,
+        {},
+        { key: owner.key },
+      ),
     );
     const reader = made.createApiKey.secret as string;
     const before = await ownerView();
-    expectCode(await t.gql(REGISTER, { input: { eventId: event.id, name: "R", email: "r@example.com" } }, { key: reader }), "FORBIDDEN");
+    expectCode(
+      await t.gql(REGISTER, { input: { eventId: event.id, name: "R", email: "r@example.com" } }, { key: reader }),
+      "FORBIDDEN",
+    );
     expectCode(await t.gql(CANCEL, { id: reg.id }, { key: reader }), "FORBIDDEN");
-    const read = await t.gql(`query($id: ID) { registrant(id: $id) { email joinUrl } }`, { id: reg.id }, { key: reader });
+    const read = await t.gql(
+      `query($id: ID) { registrant(id: $id) { email joinUrl } }`,
+      { id: reg.id },
+      { key: reader },
+    );
     expect(codeOf(read)).toBe("FORBIDDEN");
-    expect(ok(await t.gql(`query($id: ID) { registrant(id: $id) { email } }`, { id: reg.id }, { key: reader })).registrant.email).toBe("owned@example.com");
+    expect(
+      ok(await t.gql(`query($id: ID) { registrant(id: $id) { email } }`, { id: reg.id }, { key: reader })).registrant
+        .email,
+    ).toBe("owned@example.com");
     expect(await ownerView()).toEqual(before);
   });
 });

@@ -12,7 +12,9 @@ const MINT = `mutation($input: MintJoinTokenInput!) { mintJoinToken(input: $inpu
 const tokenOf = (joinUrl: string): string => new URL(joinUrl).searchParams.get("token")!;
 
 async function register(company: TestCompany, event: TestEvent, email: string) {
-  return ok(await t.gql(REGISTER, { input: { eventId: event.id, name: email.split("@")[0], email } }, { key: company.key })).registerForEvent as {
+  return ok(
+    await t.gql(REGISTER, { input: { eventId: event.id, name: email.split("@")[0], email } }, { key: company.key }),
+  ).registerForEvent as {
     id: string;
     email: string;
     joinUrl: string;
@@ -20,7 +22,10 @@ async function register(company: TestCompany, event: TestEvent, email: string) {
 }
 
 async function joinWith(event: TestEvent, credential: string) {
-  return ok(await t.gql(JOIN, { input: { event: event.id, credential } })).joinEvent as { sessionToken: string; session: { id: string } };
+  return ok(await t.gql(JOIN, { input: { event: event.id, credential } })).joinEvent as {
+    sessionToken: string;
+    session: { id: string };
+  };
 }
 
 describe("Event.registrants", () => {
@@ -29,7 +34,13 @@ describe("Event.registrants", () => {
     const event = await makeEvent(t, company);
     const made = [];
     for (let i = 0; i < 5; i++) made.push(await register(company, event, `p${i}@example.com`));
-    ok(await t.gql(`mutation($id: ID!) { cancelRegistration(id: $id) { id } }`, { id: made[1].id }, { key: company.key }));
+    ok(
+      await t.gql(
+        `mutation($id: ID!) { cancelRegistration(id: $id) { id } }`,
+        { id: made[1].id },
+        { key: company.key },
+      ),
+    );
     // Another event's registrants never show up here.
     await register(company, await makeEvent(t, company), "elsewhere@example.com");
 
@@ -51,7 +62,12 @@ describe("Event.registrants", () => {
       return seen;
     };
     const live = await walk(false);
-    expect(live.map((r) => r.id).sort()).toEqual(made.filter((_, i) => i !== 1).map((r) => r.id).sort());
+    expect(live.map((r) => r.id).sort()).toEqual(
+      made
+        .filter((_, i) => i !== 1)
+        .map((r) => r.id)
+        .sort(),
+    );
     expect(live.every((r) => r.active)).toBe(true);
     const all = await walk(true);
     expect(all.map((r) => r.id).sort()).toEqual(made.map((r) => r.id).sort());
@@ -62,7 +78,11 @@ describe("Event.registrants", () => {
     const bad = await t.gql(PAGE, { id: event.id, after: "garbage", all: false }, { key: company.key });
     expect(codeOf(bad)).toBe("BAD_USER_INPUT");
     expect(bad.errors![0].extensions!.field).toBe("after");
-    const tooMany = await t.gql(`query($id: ID!) { event(id: $id) { registrants(first: 101) { totalCount } } }`, { id: event.id }, { key: company.key });
+    const tooMany = await t.gql(
+      `query($id: ID!) { event(id: $id) { registrants(first: 101) { totalCount } } }`,
+      { id: event.id },
+      { key: company.key },
+    );
     expect(tooMany.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "first" });
   });
 
@@ -85,7 +105,18 @@ describe("Event.registrants", () => {
     expect(nodes).toHaveLength(10);
     expect(nodes.map((n: any) => n.registrants.totalCount)).toEqual([1, 2, 3, 4, 1, 2, 3, 4, 1, 2]);
     expect(nodes.map((n: any) => n.registrants.edges.length)).toEqual([1, 2, 3, 3, 1, 2, 3, 3, 1, 2]);
-    expect(nodes.map((n: any) => n.registrants.pageInfo.hasNextPage)).toEqual([false, false, false, true, false, false, false, true, false, false]);
+    expect(nodes.map((n: any) => n.registrants.pageInfo.hasNextPage)).toEqual([
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+    ]);
     expect(nodes[9].organizers).toEqual([{ email: "boss9@example.com" }]);
     expect(ok(three.result).events.edges).toHaveLength(3);
     expect(ten.statements.length).toBe(three.statements.length);
@@ -132,7 +163,13 @@ describe("relations both ways", () => {
     event = await makeEvent(t, company, { maxSessionsPerUser: 3 });
     reg = await register(company, event, "walker@example.com");
     regSession = (await joinWith(event, tokenOf(reg.joinUrl))).session.id;
-    const minted = ok(await t.gql(MINT, { input: { eventId: event.id, user: { id: "member-1", email: "member@example.com" } } }, { key: company.key }));
+    const minted = ok(
+      await t.gql(
+        MINT,
+        { input: { eventId: event.id, user: { id: "member-1", email: "member@example.com" } } },
+        { key: company.key },
+      ),
+    );
     tokenSessions = [];
     for (let i = 0; i < 3; i++) {
       t.clock.advance(1);
@@ -171,11 +208,18 @@ describe("relations both ways", () => {
         sessions: { totalCount: 1, edges: [{ node: { id: regSession } }] },
       },
     });
-    for (const node of fromToken) expect(node).toMatchObject({ credentialType: "JOIN_TOKEN", registrant: null, user: { externalId: "member-1", sessions: { totalCount: 3 } } });
+    for (const node of fromToken)
+      expect(node).toMatchObject({
+        credentialType: "JOIN_TOKEN",
+        registrant: null,
+        user: { externalId: "member-1", sessions: { totalCount: 3 } },
+      });
   });
 
   it("pages User.sessions and filters ended ones", async () => {
-    ok(await t.gql(`mutation($id: ID!) { endSession(id: $id) { id } }`, { id: tokenSessions[0] }, { key: company.key }));
+    ok(
+      await t.gql(`mutation($id: ID!) { endSession(id: $id) { id } }`, { id: tokenSessions[0] }, { key: company.key }),
+    );
     const QUERY = `query($after: String) { user(externalId: "member-1") { sessions(first: 2, after: $after) {
       totalCount edges { node { id active } } pageInfo { hasNextPage endCursor } }
       ended: sessions(active: false) { totalCount edges { node { id endReason } } } } }`;

@@ -11,11 +11,20 @@ export interface TestCompany {
 const unique = () => randomBytes(4).toString("hex");
 
 /** Creates a company through the API with the platform admin key. */
-export async function makeCompany(t: TestApp, overrides: { name?: string; slug?: string; seatLimit?: number } = {}): Promise<TestCompany> {
+export async function makeCompany(
+  t: TestApp,
+  overrides: { name?: string; slug?: string; seatLimit?: number } = {},
+): Promise<TestCompany> {
   const data = ok(
     await t.gql(
       `mutation($input: CreateCompanyInput!) { createCompany(input: $input) { company { id slug } secret } }`,
-      { input: { name: overrides.name ?? `Company ${unique()}`, slug: overrides.slug ?? `co-${unique()}`, seatLimit: overrides.seatLimit } },
+      {
+        input: {
+          name: overrides.name ?? `Company ${unique()}`,
+          slug: overrides.slug ?? `co-${unique()}`,
+          seatLimit: overrides.seatLimit,
+        },
+      },
       { key: t.adminKey },
     ),
   );
@@ -28,7 +37,11 @@ export interface TestEvent {
 }
 
 /** Creates an event through the API; `input` is merged into a CreateEventInput. */
-export async function makeEvent(t: TestApp, company: TestCompany, input: Record<string, unknown> = {}): Promise<TestEvent> {
+export async function makeEvent(
+  t: TestApp,
+  company: TestCompany,
+  input: Record<string, unknown> = {},
+): Promise<TestEvent> {
   const data = ok(
     await t.gql(
       `mutation($input: CreateEventInput!) { createEvent(input: $input) { id slug } }`,
@@ -45,7 +58,11 @@ export interface TestUser {
 }
 
 /** Creates (or updates) a user through upsertUser; `input` is merged into an UpsertUserInput. */
-export async function makeUser(t: TestApp, company: TestCompany, input: Record<string, unknown> = {}): Promise<TestUser> {
+export async function makeUser(
+  t: TestApp,
+  company: TestCompany,
+  input: Record<string, unknown> = {},
+): Promise<TestUser> {
   const data = ok(
     await t.gql(
       `mutation($input: UpsertUserInput!) { upsertUser(input: $input) { id externalId } }`,

@@ -61,7 +61,11 @@ export interface TestApp {
   /** Every log line the app wrote, as text: tests check that no secret is in them. */
   logs: string[];
   statements: StatementCounter;
-  gql<T = any>(query: string, variables?: Record<string, unknown>, options?: { key?: string | null; headers?: Record<string, string> }): Promise<GqlResponse<T>>;
+  gql<T = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    options?: { key?: string | null; headers?: Record<string, string> },
+  ): Promise<GqlResponse<T>>;
   close(): Promise<void>;
 }
 
@@ -91,12 +95,19 @@ function migratedPGliteDataDir(): Promise<Blob> | undefined {
  * Opens the test database: the fresh PostgreSQL database of global-setup, or a new in-memory
  * PGlite (a copy of the one global-setup migrated; `migrate` then finds nothing to do).
  */
-export async function openTestDatabase(logger?: TypeOrmLogger, poolSize?: number, database?: StartOptions["through"]): Promise<Database> {
+export async function openTestDatabase(
+  logger?: TypeOrmLogger,
+  poolSize?: number,
+  database?: StartOptions["through"],
+): Promise<Database> {
   if (process.env.ADMIT_TEST_DB === "postgres") {
     const url = database?.url ?? process.env.ADMIT_TEST_DATABASE_URL!;
     return openDatabase({ kind: "postgres", url }, { logger, poolSize, timeouts: database?.timeouts });
   }
-  const db = await openDatabase({ kind: "pglite", dataDir: null }, { logger, pgliteDataDir: await migratedPGliteDataDir() });
+  const db = await openDatabase(
+    { kind: "pglite", dataDir: null },
+    { logger, pgliteDataDir: await migratedPGliteDataDir() },
+  );
   await migrate(db.dataSource);
   return db;
 }
@@ -159,7 +170,11 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
   let url = "";
   const masterKey = options.masterKey ?? randomBytes(32);
   const app = await createApp({
-    config: { publicUrl: options.publicUrl ?? "http://admit.test", adminApiKey: adminKey, nodeEnv: options.nodeEnv ?? "test" },
+    config: {
+      publicUrl: options.publicUrl ?? "http://admit.test",
+      adminApiKey: adminKey,
+      nodeEnv: options.nodeEnv ?? "test",
+    },
     masterKey,
     dataSource: db.dataSource,
     clock,
@@ -175,7 +190,11 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
   ): Promise<GqlResponse<T>> => {
     const headers: Record<string, string> = { "content-type": "application/json", ...(opts.headers ?? {}) };
     if (opts.key) headers.authorization = `Bearer ${opts.key}`;
-    const response = await fetch(`${url}/graphql`, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+    const response = await fetch(`${url}/graphql`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ query, variables }),
+    });
     const text = await response.text();
     let body: { data?: T; errors?: GqlError[] } = {};
     try {

@@ -64,7 +64,12 @@ export class TestJwksServer {
       response.writeHead(302, { location: this.jwksUri }).end();
       return;
     }
-    const keys: Record<string, unknown>[] = this.keys.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: "sig" }));
+    const keys: Record<string, unknown>[] = this.keys.map((k) => ({
+      ...k.publicJwk,
+      kid: k.kid,
+      alg: k.alg,
+      use: "sig",
+    }));
     if (this.mode === "huge") keys.push({ kty: "oct", kid: "padding", k: "A".repeat(300 * 1024) });
     const body = JSON.stringify({ keys });
     response.writeHead(200, { "content-type": "application/json" });
@@ -74,7 +79,10 @@ export class TestJwksServer {
 
   /** Publishes a new key (beside the others) and returns its kid. */
   async addKey(alg: TestKeyAlg = "ES256"): Promise<string> {
-    const { publicKey, privateKey } = await generateKeyPair(alg, alg === "EdDSA" ? { crv: "Ed25519", extractable: true } : { extractable: true });
+    const { publicKey, privateKey } = await generateKeyPair(
+      alg,
+      alg === "EdDSA" ? { crv: "Ed25519", extractable: true } : { extractable: true },
+    );
     const kid = randomBytes(8).toString("hex");
     this.keys.push({ kid, alg, privateKey, publicJwk: await exportJWK(publicKey) });
     return kid;
@@ -98,9 +106,17 @@ export class TestJwksServer {
    * Signs `claims` as given (no defaults: the test says exactly what the token carries) with the
    * newest key, or `options.key`; `options.header` adds or overrides header members.
    */
-  async sign(claims: JWTPayload & Record<string, unknown>, options: { kid?: string; header?: Record<string, unknown>; omitKid?: boolean } = {}): Promise<string> {
+  async sign(
+    claims: JWTPayload & Record<string, unknown>,
+    options: { kid?: string; header?: Record<string, unknown>; omitKid?: boolean } = {},
+  ): Promise<string> {
     const key = this.key(options.kid);
-    const header = { alg: key.alg, typ: "JWT", ...(options.omitKid ? {} : { kid: key.kid }), ...(options.header ?? {}) };
+    const header = {
+      alg: key.alg,
+      typ: "JWT",
+      ...(options.omitKid ? {} : { kid: key.kid }),
+      ...(options.header ?? {}),
+    };
     return new SignJWT(claims).setProtectedHeader(header as { alg: string }).sign(key.privateKey);
   }
 

@@ -9,7 +9,12 @@ let b: Node;
 let company: TestCompany;
 let event: TestEvent;
 
-const viewLive = (node: { app: TestApp["app"] }) => eventually(async () => node.app.services.tokens.revocations.live, (live) => live, 5_000);
+const viewLive = (node: { app: TestApp["app"] }) =>
+  eventually(
+    async () => node.app.services.tokens.revocations.live,
+    (live) => live,
+    5_000,
+  );
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -34,9 +39,15 @@ it("a suspension on one node is answered by the other: validateToken and heartbe
   expect(ok(await b.gql(VALIDATE, { token: minted.token })).validateToken).toMatchObject({ valid: true });
 
   ok(await t.gql(`mutation { suspendUser(id: "n-sus") { id } }`, {}, { key: company.key }));
-  const answer = await eventually(async () => ok(await b.gql(VALIDATE, { token: minted.token })).validateToken, (v) => v.valid === false);
+  const answer = await eventually(
+    async () => ok(await b.gql(VALIDATE, { token: minted.token })).validateToken,
+    (v) => v.valid === false,
+  );
   expect(answer).toMatchObject({ valid: false, errorCode: "USER_SUSPENDED" });
-  expect(ok(await b.gql(VALIDATE, { token: joined.sessionToken })).validateToken).toMatchObject({ valid: false, errorCode: "USER_SUSPENDED" });
+  expect(ok(await b.gql(VALIDATE, { token: joined.sessionToken })).validateToken).toMatchObject({
+    valid: false,
+    errorCode: "USER_SUSPENDED",
+  });
   expect(codeOf(await b.gql(BEAT, { t: joined.sessionToken }))).toBe("USER_SUSPENDED");
 });
 
@@ -50,7 +61,10 @@ it("a node that loads its view after a deletion still refuses the deleted user's
   try {
     c.clock.set(t.clock.now());
     expect(await viewLive(c)).toBe(true);
-    expect(ok(await c.gql(VALIDATE, { token: minted.token })).validateToken).toMatchObject({ valid: false, errorCode: "TOKEN_REVOKED" });
+    expect(ok(await c.gql(VALIDATE, { token: minted.token })).validateToken).toMatchObject({
+      valid: false,
+      errorCode: "TOKEN_REVOKED",
+    });
   } finally {
     await c.close();
   }

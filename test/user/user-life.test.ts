@@ -18,7 +18,8 @@ const BY_ORIGIN = `query($via: UserOrigin) { users(first: 100, filter: { created
 const ANALYTICS = `query($id: ID!) { eventAnalytics(eventId: $id) {
   attendees sessions totalAttendanceSeconds breakdown(metadataKey: "cohort") { value attendees totalAttendanceSeconds } } }`;
 
-const seats = async (company: TestCompany): Promise<number> => ok(await t.gql(SEATS, {}, { key: company.key })).company.seatsUsed;
+const seats = async (company: TestCompany): Promise<number> =>
+  ok(await t.gql(SEATS, {}, { key: company.key })).company.seatsUsed;
 const tokenOf = (url: string): string => new URL(url).searchParams.get("token")!;
 
 async function partnerSecret(company: TestCompany) {
@@ -33,11 +34,18 @@ describe("suspendUser / unsuspendUser", () => {
     const token = (await mint(t, company, { eventId: event.id, user: { id: "sus-1" } })).token;
     const live = await join(t, event.id, token);
     const registration = ok(
-      await t.gql(REGISTER, { input: { eventId: event.id, name: "Sus", email: "sus@example.com", emailVerified: true } }, { key: company.key }),
+      await t.gql(
+        REGISTER,
+        { input: { eventId: event.id, name: "Sus", email: "sus@example.com", emailVerified: true } },
+        { key: company.key },
+      ),
     ).registerForEvent;
     const link = await createLink(t, company, { userId: user.id });
     const secret = await partnerSecret(company);
-    const partnerJwt = await signPartner({ id: secret.partnerSecret.id, secret: secret.secret }, fresh(t, { sub: "sus-1" }));
+    const partnerJwt = await signPartner(
+      { id: secret.partnerSecret.id, secret: secret.secret },
+      fresh(t, { sub: "sus-1" }),
+    );
     const seatsBefore = await seats(company);
 
     // By the company's external id.
@@ -45,26 +53,47 @@ describe("suspendUser / unsuspendUser", () => {
     expect(suspended).toMatchObject({ id: user.id, externalId: "sus-1" });
     expect(suspended.suspendedAt).not.toBeNull();
     expect(await seats(company)).toBe(seatsBefore);
-    expect(ok(await t.gql(SESSION, { id: live.session.id }, { key: company.key })).session).toMatchObject({ active: false, endReason: "SUSPENDED" });
+    expect(ok(await t.gql(SESSION, { id: live.session.id }, { key: company.key })).session).toMatchObject({
+      active: false,
+      endReason: "SUSPENDED",
+    });
 
     expect(codeOf(await t.gql(BEAT, { t: live.sessionToken }))).toBe("USER_SUSPENDED");
     expect(codeOf(await joinRaw(t, { event: event.id, credential: token }))).toBe("USER_SUSPENDED");
-    expect(codeOf(await joinRaw(t, { event: event.id, credential: tokenOf(registration.joinUrl) }))).toBe("USER_SUSPENDED");
-    expect(codeOf(await joinRaw(t, { event: event.id, credential: link.code, credentialType: "LOGIN_LINK" }))).toBe("USER_SUSPENDED");
+    expect(codeOf(await joinRaw(t, { event: event.id, credential: tokenOf(registration.joinUrl) }))).toBe(
+      "USER_SUSPENDED",
+    );
+    expect(codeOf(await joinRaw(t, { event: event.id, credential: link.code, credentialType: "LOGIN_LINK" }))).toBe(
+      "USER_SUSPENDED",
+    );
     expect(codeOf(await partnerJoin(t, event.id, partnerJwt))).toBe("USER_SUSPENDED");
-    expect(ok(await t.gql(VALIDATE, { token })).validateToken).toMatchObject({ valid: false, errorCode: "USER_SUSPENDED" });
-    expect(ok(await t.gql(VALIDATE, { token: live.sessionToken })).validateToken).toMatchObject({ valid: false, errorCode: "USER_SUSPENDED" });
+    expect(ok(await t.gql(VALIDATE, { token })).validateToken).toMatchObject({
+      valid: false,
+      errorCode: "USER_SUSPENDED",
+    });
+    expect(ok(await t.gql(VALIDATE, { token: live.sessionToken })).validateToken).toMatchObject({
+      valid: false,
+      errorCode: "USER_SUSPENDED",
+    });
     // validateToken of the foreign kinds answers as joinEvent would, and the peek uses no link.
     const VALIDATE_AS = `query($token: String!, $type: CredentialType, $event: String) { validateToken(token: $token, credentialType: $type, event: $event) { valid errorCode } }`;
-    expect(ok(await t.gql(VALIDATE_AS, { token: partnerJwt, type: "PARTNER_JWT", event: event.id })).validateToken).toMatchObject({ valid: false, errorCode: "USER_SUSPENDED" });
-    expect(ok(await t.gql(VALIDATE_AS, { token: link.code, type: "LOGIN_LINK" })).validateToken).toMatchObject({ valid: false, errorCode: "USER_SUSPENDED" });
+    expect(
+      ok(await t.gql(VALIDATE_AS, { token: partnerJwt, type: "PARTNER_JWT", event: event.id })).validateToken,
+    ).toMatchObject({ valid: false, errorCode: "USER_SUSPENDED" });
+    expect(ok(await t.gql(VALIDATE_AS, { token: link.code, type: "LOGIN_LINK" })).validateToken).toMatchObject({
+      valid: false,
+      errorCode: "USER_SUSPENDED",
+    });
 
     // By Admit's id. The refused login link was not used up.
     expect(ok(await t.gql(UNSUSPEND, { id: user.id }, { key: company.key })).unsuspendUser.suspendedAt).toBeNull();
     expect(ok(await t.gql(VALIDATE, { token })).validateToken).toMatchObject({ valid: true, errorCode: null });
     const again = await join(t, event.id, token);
     expect(again.session.active).toBe(true);
-    expect(ok(await joinRaw(t, { event: event.id, credential: link.code, credentialType: "LOGIN_LINK" })).joinEvent.session.userId).toBe(user.id);
+    expect(
+      ok(await joinRaw(t, { event: event.id, credential: link.code, credentialType: "LOGIN_LINK" })).joinEvent.session
+        .userId,
+    ).toBe(user.id);
     // The session the suspension ended stays ended.
     expect((await beat(t, live.sessionToken)).active).toBe(false);
   });
@@ -83,15 +112,31 @@ describe("User.createdVia", () => {
     const company = await makeCompany(t);
     const event = await makeEvent(t, company, { privacy: "PUBLIC" });
     await makeUser(t, company, { externalId: "by-api" });
-    await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "by-token", name: "Tok" } })).token);
+    await join(
+      t,
+      event.id,
+      (await mint(t, company, { eventId: event.id, user: { id: "by-token", name: "Tok" } })).token,
+    );
     const secret = await partnerSecret(company);
-    const jit = await signPartner({ id: secret.partnerSecret.id, secret: secret.secret }, fresh(t, { user: { id: "by-partner", name: "Jit" } }));
+    const jit = await signPartner(
+      { id: secret.partnerSecret.id, secret: secret.secret },
+      fresh(t, { user: { id: "by-partner", name: "Jit" } }),
+    );
     ok(await partnerJoin(t, event.id, jit));
     ok(await joinRaw(t, { event: event.id, displayName: "Guesty" }));
-    const registration = ok(await t.gql(REGISTER, { input: { eventId: event.id, name: "Reg", email: "reg@example.com" } }, { key: company.key })).registerForEvent;
+    const registration = ok(
+      await t.gql(
+        REGISTER,
+        { input: { eventId: event.id, name: "Reg", email: "reg@example.com" } },
+        { key: company.key },
+      ),
+    ).registerForEvent;
     await join(t, event.id, tokenOf(registration.joinUrl));
 
-    const all = ok(await t.gql(BY_ORIGIN, {}, { key: company.key })).users.edges.map((e: any) => [e.node.externalId ?? e.node.name, e.node.createdVia]);
+    const all = ok(await t.gql(BY_ORIGIN, {}, { key: company.key })).users.edges.map((e: any) => [
+      e.node.externalId ?? e.node.name,
+      e.node.createdVia,
+    ]);
     expect(all).toEqual([
       ["by-api", "API"],
       ["by-token", "JOIN_TOKEN"],
@@ -113,7 +158,14 @@ describe("deleteUser", () => {
     metadata: { favourite: "zq-secret-metadata" },
   };
   /** What must not be found anywhere once she is deleted. */
-  const TRACES = ["zq-erase-ext-7731", "zelda.erasable@example.com", "Zelda Qwertyerase", "zelda-qwerty-avatar", "zq-secret-metadata", "zq-session-cohort"];
+  const TRACES = [
+    "zq-erase-ext-7731",
+    "zelda.erasable@example.com",
+    "Zelda Qwertyerase",
+    "zelda-qwerty-avatar",
+    "zq-secret-metadata",
+    "zq-session-cohort",
+  ];
 
   /** Every row of every table, as text: what a dump holds (PGlite has no pg_dump). */
   async function dumpAsText(): Promise<string> {
@@ -122,11 +174,17 @@ describe("deleteUser", () => {
     );
     const parts: string[] = [];
     for (const { table_name } of tables) {
-      const rows: { line: string }[] = await t.db.dataSource.query(`SELECT row_to_json(x)::text AS line FROM "${table_name}" x`);
+      const rows: { line: string }[] = await t.db.dataSource.query(
+        `SELECT row_to_json(x)::text AS line FROM "${table_name}" x`,
+      );
       parts.push(`-- ${table_name}`, ...rows.map((r) => r.line));
     }
     if (!usingPglite()) {
-      parts.push(execFileSync("pg_dump", ["--data-only", process.env.ADMIT_TEST_DATABASE_URL!], { maxBuffer: 512 * 1024 * 1024 }).toString());
+      parts.push(
+        execFileSync("pg_dump", ["--data-only", process.env.ADMIT_TEST_DATABASE_URL!], {
+          maxBuffer: 512 * 1024 * 1024,
+        }).toString(),
+      );
     }
     return parts.join("\n");
   }
@@ -140,11 +198,33 @@ describe("deleteUser", () => {
     await makeUser(t, company, { externalId: "someone-else" });
     await addPrincipals(t, company, event.id, "PRESENTER", [{ userId: PERSON.externalId }, { email: PERSON.email }]);
     const registration = ok(
-      await t.gql(REGISTER, { input: { eventId: event.id, name: PERSON.name, email: PERSON.email, emailVerified: true, metadata: { cohort: "zq-session-cohort" } } }, { key: company.key }),
+      await t.gql(
+        REGISTER,
+        {
+          input: {
+            eventId: event.id,
+            name: PERSON.name,
+            email: PERSON.email,
+            emailVerified: true,
+            metadata: { cohort: "zq-session-cohort" },
+          },
+        },
+        { key: company.key },
+      ),
     ).registerForEvent;
-    ok(await t.gql(`mutation($input: RequestToJoinInput!) { requestToJoin(input: $input) { secret } }`, { input: { event: event.id, name: PERSON.name, email: PERSON.email } }));
+    ok(
+      await t.gql(`mutation($input: RequestToJoinInput!) { requestToJoin(input: $input) { secret } }`, {
+        input: { event: event.id, name: PERSON.name, email: PERSON.email },
+      }),
+    );
     const link = await createLink(t, company, { userId: user.id, redirectOnExpiryUrl: undefined });
-    const token = (await mint(t, company, { eventId: event.id, user: { id: PERSON.externalId, name: PERSON.name }, metadata: { cohort: "zq-session-cohort" } })).token;
+    const token = (
+      await mint(t, company, {
+        eventId: event.id,
+        user: { id: PERSON.externalId, name: PERSON.name },
+        metadata: { cohort: "zq-session-cohort" },
+      })
+    ).token;
 
     // Two sessions of hers (one ended, one live) and one of someone else's.
     const first = await join(t, event.id, tokenOf(registration.joinUrl));
@@ -152,14 +232,21 @@ describe("deleteUser", () => {
     await beat(t, first.sessionToken);
     ok(await t.gql(`mutation($t: String!) { leaveEvent(sessionToken: $t) { id } }`, { t: first.sessionToken }));
     const live = await join(t, event.id, token);
-    const other = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: "someone-else" }, metadata: { cohort: "b" } })).token);
+    const other = await join(
+      t,
+      event.id,
+      (await mint(t, company, { eventId: event.id, user: { id: "someone-else" }, metadata: { cohort: "b" } })).token,
+    );
     t.clock.advance(30);
     await beat(t, live.sessionToken);
     await beat(t, other.sessionToken);
     const seatsBefore = await seats(company);
     const dumpBefore = await dumpAsText();
     for (const trace of TRACES) expect(dumpBefore.toLowerCase()).toContain(trace.toLowerCase());
-    const [outbox] = await t.db.dataSource.query("SELECT string_agg(data::text, ' ') AS text FROM webhook_messages WHERE company_id = $1", [company.id]);
+    const [outbox] = await t.db.dataSource.query(
+      "SELECT string_agg(data::text, ' ') AS text FROM webhook_messages WHERE company_id = $1",
+      [company.id],
+    );
     expect(outbox.text.toLowerCase()).toContain(PERSON.email.toLowerCase());
 
     expect(ok(await t.gql(DELETE, { id: PERSON.externalId }, { key: company.key })).deleteUser).toBe(true);
@@ -169,19 +256,35 @@ describe("deleteUser", () => {
     // Nothing names her: not the database, not the CSV export.
     const dump = (await dumpAsText()).toLowerCase();
     for (const trace of TRACES) expect(dump).not.toContain(trace.toLowerCase());
-    const csv = await (await fetch(`${t.url}/c/${company.slug}/events/${event.id}/attendees.csv`, { headers: { authorization: `Bearer ${company.key}` } })).text();
+    const csv = await (
+      await fetch(`${t.url}/c/${company.slug}/events/${event.id}/attendees.csv`, {
+        headers: { authorization: `Bearer ${company.key}` },
+      })
+    ).text();
     expect(csv.split("\n").length).toBeGreaterThan(2);
     for (const trace of TRACES) expect(csv.toLowerCase()).not.toContain(trace.toLowerCase());
 
     // Her seat is free; her session ended; no credential of hers opens anything, not even to create her again.
     expect(await seats(company)).toBe(seatsBefore - 1);
-    expect(ok(await t.gql(SESSION, { id: live.session.id }, { key: company.key })).session).toMatchObject({ active: false, endReason: "REVOKED" });
+    expect(ok(await t.gql(SESSION, { id: live.session.id }, { key: company.key })).session).toMatchObject({
+      active: false,
+      endReason: "REVOKED",
+    });
     expect((await beat(t, live.sessionToken)).active).toBe(false);
     expect(codeOf(await joinRaw(t, { event: event.id, credential: token }))).toBe("TOKEN_REVOKED");
-    expect(ok(await t.gql(VALIDATE, { token })).validateToken).toMatchObject({ valid: false, errorCode: "TOKEN_REVOKED" });
-    expect(codeOf(await joinRaw(t, { event: event.id, credential: tokenOf(registration.joinUrl) }))).toBe("TOKEN_REVOKED");
-    expect(codeOf(await joinRaw(t, { event: event.id, credential: link.code, credentialType: "LOGIN_LINK" }))).not.toBeUndefined();
-    expect(ok(await t.gql(`query($id: ID) { user(id: $id) { id } }`, { id: user.id }, { key: company.key })).user).toBeNull();
+    expect(ok(await t.gql(VALIDATE, { token })).validateToken).toMatchObject({
+      valid: false,
+      errorCode: "TOKEN_REVOKED",
+    });
+    expect(codeOf(await joinRaw(t, { event: event.id, credential: tokenOf(registration.joinUrl) }))).toBe(
+      "TOKEN_REVOKED",
+    );
+    expect(
+      codeOf(await joinRaw(t, { event: event.id, credential: link.code, credentialType: "LOGIN_LINK" })),
+    ).not.toBeUndefined();
+    expect(
+      ok(await t.gql(`query($id: ID) { user(id: $id) { id } }`, { id: user.id }, { key: company.key })).user,
+    ).toBeNull();
     expect(codeOf(await t.gql(DELETE, { id: user.id }, { key: company.key }))).toBe("NOT_FOUND");
 
     // The numbers stay: two attendees, every second counted, the breakdown sums to the same total.
@@ -193,7 +296,11 @@ describe("deleteUser", () => {
     expect(rows.find((r) => r.value === "b")).toMatchObject({ attendees: 1, totalAttendanceSeconds: 60 });
 
     // A token minted after the deletion brings the person back, as a new user: the company's choice.
-    const back = await join(t, event.id, (await mint(t, company, { eventId: event.id, user: { id: PERSON.externalId } })).token);
+    const back = await join(
+      t,
+      event.id,
+      (await mint(t, company, { eventId: event.id, user: { id: PERSON.externalId } })).token,
+    );
     expect(back.session.user.id).not.toBe(user.id);
   });
 });

@@ -13,8 +13,10 @@ export const ALL_TYPES = [
   "EVENT_ENDED",
 ];
 
-export const ENDPOINT_FIELDS = "id url description eventTypes createdAt updatedAt disabledAt disabledReason failingSince previousSecretExpiresAt";
-export const DELIVERY_FIELDS = "id endpointId messageId type occurredAt payload status attempts nextAttemptAt lastAttemptAt lastResponseCode lastError deliveredAt createdAt";
+export const ENDPOINT_FIELDS =
+  "id url description eventTypes createdAt updatedAt disabledAt disabledReason failingSince previousSecretExpiresAt";
+export const DELIVERY_FIELDS =
+  "id endpointId messageId type occurredAt payload status attempts nextAttemptAt lastAttemptAt lastResponseCode lastError deliveredAt createdAt";
 
 export const CREATE_ENDPOINT = `mutation($input: CreateWebhookEndpointInput!) {
   createWebhookEndpoint(input: $input) { webhookEndpoint { ${ENDPOINT_FIELDS} } secret }
@@ -31,12 +33,21 @@ export async function createEndpoint(
   url: string,
   eventTypes: string[] = ALL_TYPES,
 ): Promise<{ id: string; secret: string }> {
-  const data = ok(await t.gql(CREATE_ENDPOINT, { input: { url, eventTypes, description: "backend" } }, { key: company.key })).createWebhookEndpoint;
+  const data = ok(
+    await t.gql(CREATE_ENDPOINT, { input: { url, eventTypes, description: "backend" } }, { key: company.key }),
+  ).createWebhookEndpoint;
   return { id: data.webhookEndpoint.id, secret: data.secret };
 }
 
-export async function deliveries(t: TestApp, company: TestCompany, endpointId: string, filter?: Record<string, unknown>): Promise<any[]> {
-  return ok(await t.gql(DELIVERIES, { endpointId, filter, first: 100 }, { key: company.key })).webhookDeliveries.edges.map((e: any) => e.node);
+export async function deliveries(
+  t: TestApp,
+  company: TestCompany,
+  endpointId: string,
+  filter?: Record<string, unknown>,
+): Promise<any[]> {
+  return ok(
+    await t.gql(DELIVERIES, { endpointId, filter, first: 100 }, { key: company.key }),
+  ).webhookDeliveries.edges.map((e: any) => e.node);
 }
 
 /** Runs the worker's rounds until nothing is due now (the worker is not started in these tests). */
@@ -51,7 +62,14 @@ export function drain(t: TestApp): Promise<number> {
  */
 export async function drainFor(t: TestApp, company: TestCompany): Promise<number> {
   const attempts = async (): Promise<number> =>
-    Number((await t.db.dataSource.query("SELECT coalesce(sum(attempts), 0) AS n FROM webhook_deliveries WHERE company_id = $1", [company.id]))[0].n);
+    Number(
+      (
+        await t.db.dataSource.query(
+          "SELECT coalesce(sum(attempts), 0) AS n FROM webhook_deliveries WHERE company_id = $1",
+          [company.id],
+        )
+      )[0].n,
+    );
   const before = await attempts();
   await drain(t);
   return (await attempts()) - before;

@@ -33,15 +33,26 @@ describe("two app instances on one database", () => {
       receiver.secrets.push(endpoint.secret);
       first.app.services.webhookWorker.start();
       second.app.services.webhookWorker.start();
-      const events = [await makeEvent(first, company), await makeEvent(first, company), await makeEvent(first, company)];
+      const events = [
+        await makeEvent(first, company),
+        await makeEvent(first, company),
+        await makeEvent(first, company),
+      ];
       const sessions: string[] = [];
       for (let i = 0; i < 30; i++) sessions.push((await mintAndJoin(first, company, events[i % 3].id)).session.id);
-      await eventually(async () => receiver.messages.length, (n) => n >= 30, 20_000);
+      await eventually(
+        async () => receiver.messages.length,
+        (n) => n >= 30,
+        20_000,
+      );
       // Give a duplicate the time to show up, if one were coming.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       expect(receiver.messages.map((m) => m.data.sessionId).sort()).toEqual([...sessions].sort());
       expect(receiver.requests).toBe(30);
-      const attempts = await first.db.dataSource.query("SELECT sum(attempts)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1", [endpoint.id]);
+      const attempts = await first.db.dataSource.query(
+        "SELECT sum(attempts)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1",
+        [endpoint.id],
+      );
       expect(attempts[0].n).toBe(30);
     } finally {
       await receiver.close();
@@ -56,10 +67,21 @@ const maybe = usingPglite() ? describe.skip : describe;
 maybe("a node killed mid-delivery (PostgreSQL)", () => {
   beforeAll(() => buildDist(), 120_000);
 
-  function startAdmit(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<unknown> } {
+  function startAdmit(env: Record<string, string>): {
+    child: ChildProcess;
+    output: () => string;
+    exited: Promise<unknown>;
+  } {
     let output = "";
     const child = spawn(process.execPath, [path.join(root, "dist/src/main.js")], {
-      env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), LOG_LEVEL: "warn", NODE_ENV: "test", HOST: "127.0.0.1", ...env },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: os.tmpdir(),
+        LOG_LEVEL: "warn",
+        NODE_ENV: "test",
+        HOST: "127.0.0.1",
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout.on("data", (c: Buffer) => (output += c.toString()));
@@ -81,13 +103,27 @@ maybe("a node killed mid-delivery (PostgreSQL)", () => {
     const receiver = await startReceiver();
     const port = 20000 + Math.floor(Math.random() * 20000);
     const adminKey = `admin-${randomBytes(24).toString("base64url")}`;
-    const env = { DATABASE_URL: db.url!, MASTER_KEY: randomBytes(32).toString("base64"), ADMIN_API_KEY: adminKey, PORT: String(port) };
+    const env = {
+      DATABASE_URL: db.url!,
+      MASTER_KEY: randomBytes(32).toString("base64"),
+      ADMIN_API_KEY: adminKey,
+      PORT: String(port),
+    };
     let running = startAdmit(env);
     try {
-      await eventually(async () => running.output(), (out) => out.includes("Admit is listening"), 60_000);
+      await eventually(
+        async () => running.output(),
+        (out) => out.includes("Admit is listening"),
+        60_000,
+      );
       const created = await gql(port, `mutation { createCompany(input: { name: "Kill" }) { secret } }`, adminKey);
       const key: string = created.data.createCompany.secret;
-      const endpoint = await gql(port, `mutation($u: String!) { createWebhookEndpoint(input: { url: $u, eventTypes: [EVENT_ENDED] }) { webhookEndpoint { id } secret } }`, key, { u: receiver.url });
+      const endpoint = await gql(
+        port,
+        `mutation($u: String!) { createWebhookEndpoint(input: { url: $u, eventTypes: [EVENT_ENDED] }) { webhookEndpoint { id } secret } }`,
+        key,
+        { u: receiver.url },
+      );
       receiver.secrets.push(endpoint.data.createWebhookEndpoint.secret);
       const ids: string[] = [];
       receiver.hold = true;
@@ -97,17 +133,29 @@ maybe("a node killed mid-delivery (PostgreSQL)", () => {
         await gql(port, `mutation($id: ID!) { endEvent(id: $id) { id } }`, key, { id: event.data.createEvent.id });
       }
       // The node's POSTs reach the receiver, which holds them unanswered; then the node dies.
-      await eventually(async () => receiver.held, (n) => n >= 3, 10_000);
+      await eventually(
+        async () => receiver.held,
+        (n) => n >= 3,
+        10_000,
+      );
       expect(receiver.held).toBe(3);
       running.child.kill("SIGKILL");
       await running.exited;
-      const leased = await db.dataSource.query("SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'PENDING' AND locked_until IS NOT NULL");
+      const leased = await db.dataSource.query(
+        "SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'PENDING' AND locked_until IS NOT NULL",
+      );
       expect(leased[0].n).toBe(3);
       // The dead node's leases last its POST timeout and 30 s more: stand in for that wait.
-      await db.dataSource.query("UPDATE webhook_deliveries SET locked_until = now() - interval '1 second' WHERE locked_until IS NOT NULL");
+      await db.dataSource.query(
+        "UPDATE webhook_deliveries SET locked_until = now() - interval '1 second' WHERE locked_until IS NOT NULL",
+      );
       receiver.hold = false;
       running = startAdmit(env);
-      await eventually(async () => receiver.messages.length, (n) => n >= 3, 60_000);
+      await eventually(
+        async () => receiver.messages.length,
+        (n) => n >= 3,
+        60_000,
+      );
       expect(receiver.messages.map((m) => m.data.eventId).sort()).toEqual([...ids].sort());
       expect(receiver.messages.every((m) => m.type === "event.ended")).toBe(true);
     } finally {

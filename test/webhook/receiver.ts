@@ -45,10 +45,11 @@ export async function startReceiver(): Promise<Receiver> {
     status: 200,
     hold: false,
     held: 0,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -76,7 +77,14 @@ export async function startReceiver(): Promise<Receiver> {
       if (!seen.has(id)) {
         seen.add(id);
         const parsed = JSON.parse(body);
-        receiver.messages.push({ id, type: parsed.type, timestamp: parsed.timestamp, data: parsed.data, body, headers });
+        receiver.messages.push({
+          id,
+          type: parsed.type,
+          timestamp: parsed.timestamp,
+          data: parsed.data,
+          body,
+          headers,
+        });
       }
       response.statusCode = 204;
       response.end();

@@ -9,7 +9,8 @@
 
   function frameUrl(joinUrl, externalAuthCode) {
     var url = new URL(joinUrl, document.baseURI);
-    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("Admit.mount: joinUrl must be an http(s) URL");
+    if (url.protocol !== "https:" && url.protocol !== "http:")
+      throw new Error("Admit.mount: joinUrl must be an http(s) URL");
     if (externalAuthCode) {
       // In the fragment: never sent to a server, so it stays out of access logs and Referer headers.
       var fragment = new URLSearchParams(url.hash.slice(1));

@@ -19,7 +19,12 @@
   // ?heartbeat=<seconds> shortens the interval (tests use 1); bounded so it cannot hammer the server.
   const seconds = Number(url.searchParams.get("heartbeat")) || cfg.heartbeatSeconds || 30;
   const beatMs = Math.min(Math.max(seconds, 1), 300) * 1000;
-  if (url.searchParams.has("token") || url.searchParams.has("code") || url.searchParams.has("externalAuthCode") || url.hash) {
+  if (
+    url.searchParams.has("token") ||
+    url.searchParams.has("code") ||
+    url.searchParams.has("externalAuthCode") ||
+    url.hash
+  ) {
     for (const k of ["token", "code", "externalAuthCode"]) url.searchParams.delete(k);
     history.replaceState(null, "", url.pathname + url.search);
   }
@@ -88,9 +93,25 @@
     deny: "mutation($id: ID!) { denyJoinRequest(id: $id) { id status } }",
   };
 
-  const st = { state: "loading", token: null, sessionId: null, role: null, user: null, event: ev, endReason: null, error: null, offset: 0, ejectAt: null, request: null, rejoin: null };
+  const st = {
+    state: "loading",
+    token: null,
+    sessionId: null,
+    role: null,
+    user: null,
+    event: ev,
+    endReason: null,
+    error: null,
+    offset: 0,
+    ejectAt: null,
+    request: null,
+    rejoin: null,
+  };
   const timers = {};
-  const later = (name, fn, ms) => { clearTimeout(timers[name]); timers[name] = setTimeout(fn, ms); };
+  const later = (name, fn, ms) => {
+    clearTimeout(timers[name]);
+    timers[name] = setTimeout(fn, ms);
+  };
   const stop = () => Object.values(timers).forEach(clearTimeout);
 
   async function gql(query, variables, bearer) {
@@ -98,13 +119,22 @@
     if (bearer) headers.authorization = `Bearer ${bearer}`;
     let body;
     try {
-      const res = await fetch("/graphql", { method: "POST", headers, body: JSON.stringify({ query, variables }), cache: "no-store" });
+      const res = await fetch("/graphql", {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ query, variables }),
+        cache: "no-store",
+      });
       body = await res.json();
     } catch {
       throw { code: "NETWORK" };
     }
     const err = body.errors && body.errors[0];
-    if (err) throw { code: (err.extensions && err.extensions.code) || "INTERNAL", field: err.extensions && err.extensions.field };
+    if (err)
+      throw {
+        code: (err.extensions && err.extensions.code) || "INTERNAL",
+        field: err.extensions && err.extensions.field,
+      };
     return body.data;
   }
 
@@ -157,12 +187,18 @@
       box.replaceChildren(img);
     } else {
       const words = (u.name || "?").trim().split(/\s+/).slice(0, 2);
-      box.textContent = words.map((w) => Array.from(w)[0] || "").join("").toUpperCase() || "?";
+      box.textContent =
+        words
+          .map((w) => Array.from(w)[0] || "")
+          .join("")
+          .toUpperCase() || "?";
     }
   }
 
   const clock = (s) => {
-    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = String(s % 60).padStart(2, "0");
+    const h = Math.floor(s / 3600),
+      m = Math.floor((s % 3600) / 60),
+      r = String(s % 60).padStart(2, "0");
     return h ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
   };
   function tick() {
@@ -211,7 +247,9 @@
   const store = (kind, value) => {
     if (!st.event.id) return;
     try {
-      value ? sessionStorage.setItem(`admit:${kind}:${st.event.id}`, JSON.stringify(value)) : sessionStorage.removeItem(`admit:${kind}:${st.event.id}`);
+      value
+        ? sessionStorage.setItem(`admit:${kind}:${st.event.id}`, JSON.stringify(value))
+        : sessionStorage.removeItem(`admit:${kind}:${st.event.id}`);
     } catch {}
   };
   const stored = (kind) => {
@@ -284,7 +322,8 @@
   }
 
   // The next heartbeat: the configured interval, or just after a hard limit ends the session.
-  const nextBeat = () => Math.max(1000, Math.min(beatMs, st.ejectAt ? st.ejectAt - Date.now() - st.offset + 500 : beatMs));
+  const nextBeat = () =>
+    Math.max(1000, Math.min(beatMs, st.ejectAt ? st.ejectAt - Date.now() - st.offset + 500 : beatMs));
 
   async function beat() {
     try {
@@ -326,7 +365,8 @@
     store("session", null);
     // A login link's session that ended by itself: the server sends the browser where the
     // company asked (redirectOnExpiryUrl), or renders the reason.
-    if (cfg.sessionToken && reason !== "LEFT" && reason !== "LOGGED_OUT") return location.replace(location.pathname + location.search);
+    if (cfg.sessionToken && reason !== "LEFT" && reason !== "LOGGED_OUT")
+      return location.replace(location.pathname + location.search);
     st.endReason = reason;
     st.role = null;
     st.token = null;
@@ -336,7 +376,8 @@
     if (r && (!REJOINABLE.includes(reason) || (r.until && r.until <= Date.now() + st.offset))) st.rejoin = null;
     $("rejoin").hidden = !st.rejoin;
     // The button goes when the credential expires, while the page stays open.
-    if (st.rejoin && st.rejoin.until) later("rejoin", () => end(reason), Math.min(st.rejoin.until - Date.now() - st.offset, 2 ** 31 - 1));
+    if (st.rejoin && st.rejoin.until)
+      later("rejoin", () => end(reason), Math.min(st.rejoin.until - Date.now() - st.offset, 2 ** 31 - 1));
     $("ended-reason").textContent = ENDED[reason] || ERRORS.SESSION_ENDED;
     show("ended", ENDED[reason], "ended-title");
   }
@@ -376,7 +417,9 @@
   // The cookie reached this page from another site: join with the sign-in, or resume the
   // session, only when the person asks to.
   const resumable = cfg.sessionToken || stored("session");
-  $("confirm-join").addEventListener("click", () => (resumable ? resume(resumable) : join({ event: st.event.id, credential: cfg.joinToken }, null, true)));
+  $("confirm-join").addEventListener("click", () =>
+    resumable ? resume(resumable) : join({ event: st.event.id, credential: cfg.joinToken }, null, true),
+  );
 
   $("guest-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -390,7 +433,9 @@
     const email = $("knock-email").value.trim();
     show("loading");
     try {
-      const ticket = (await gql(Q.knock, { input: { event: st.event.id, name: $("knock-name").value.trim(), email: email || null } })).requestToJoin;
+      const ticket = (
+        await gql(Q.knock, { input: { event: st.event.id, name: $("knock-name").value.trim(), email: email || null } })
+      ).requestToJoin;
       st.request = { id: ticket.request.id, secret: ticket.secret, at: Date.now() };
       store("knock", st.request);
       lobby();
@@ -424,7 +469,10 @@
       if (st.state !== "lobby") return; // cancelled meanwhile
       if (!request || request.status !== "PENDING") store("knock", null);
       if (!request) return fail({ code: "NOT_FOUND" });
-      if (request.status === "APPROVED") return request.credential ? join({ event: st.event.id, credential: request.credential }) : fail({ code: "APPROVAL_USED" });
+      if (request.status === "APPROVED")
+        return request.credential
+          ? join({ event: st.event.id, credential: request.credential })
+          : fail({ code: "APPROVAL_USED" });
       if (request.status === "DENIED") return fail({ code: "JOIN_REQUEST_DENIED" });
       if (request.status === "EXPIRED") return formError("knock", { code: "JOIN_REQUEST_EXPIRED" });
     } catch (e) {
@@ -481,13 +529,18 @@
     $("requests").replaceChildren(
       ...requests.map((r) => {
         const label = r.email ? `${r.name} (${r.email})` : r.name;
-        return item(label, [button("Let in", r.name, () => decide(r.id, "approve")), button("Deny", r.name, () => decide(r.id, "deny"), true)]);
+        return item(label, [
+          button("Let in", r.name, () => decide(r.id, "approve")),
+          button("Deny", r.name, () => decide(r.id, "deny"), true),
+        ]);
       }),
     );
     $("no-requests").hidden = requests.length > 0;
     $("participant-count").textContent = live.participantCount;
     $("participants").replaceChildren(
-      ...live.participants.map((p) => item(`${p.name || "Guest"}${p.sessionId === st.sessionId ? " (you)" : ""}`, [span(ROLES[p.role])])),
+      ...live.participants.map((p) =>
+        item(`${p.name || "Guest"}${p.sessionId === st.sessionId ? " (you)" : ""}`, [span(ROLES[p.role])]),
+      ),
     );
   }
 
@@ -526,7 +579,8 @@
 
   renderEvent(ev);
   if (cfg.error) fail({ code: cfg.error });
-  else if (credential) join({ event: ev.id || ev.ref, credential, ...(credentialType ? { credentialType } : {}) }, null, true);
+  else if (credential)
+    join({ event: ev.id || ev.ref, credential, ...(credentialType ? { credentialType } : {}) }, null, true);
   else if (cfg.confirmJoin && (resumable || cfg.joinToken)) show("confirm", null, "confirm-join");
   else if (resumable) resume(resumable);
   else if (cfg.joinToken) join({ event: ev.id, credential: cfg.joinToken }, null, true);

@@ -63,13 +63,18 @@
   };
 
   const MESSAGES = {
-    UNAUTHENTICATED: "This report link has expired or is not valid. Ask for a new one: open the report again from the event's organizer view, or make a new link with createReportLink.",
+    UNAUTHENTICATED:
+      "This report link has expired or is not valid. Ask for a new one: open the report again from the event's organizer view, or make a new link with createReportLink.",
     FORBIDDEN: "This link does not open this event's report.",
     NOT_FOUND: "This event does not exist.",
     NETWORK: "The report could not be reached. Check the connection and reload the page.",
     RATE_LIMITED: "Too many requests just now; reload the page in a moment.",
   };
-  const message = (e) => MESSAGES[e.code] || (e.code && e.code.startsWith("TOKEN_") ? MESSAGES.UNAUTHENTICATED : "Something went wrong on our side; reload the page to try again.");
+  const message = (e) =>
+    MESSAGES[e.code] ||
+    (e.code && e.code.startsWith("TOKEN_")
+      ? MESSAGES.UNAUTHENTICATED
+      : "Something went wrong on our side; reload the page to try again.");
 
   function fail(e) {
     $("report").dataset.state = "error";
@@ -116,7 +121,12 @@
   // Drawn at the width it is shown at, so its text stays at the page's size on a phone.
   const chartWidth = (el) => Math.max(300, Math.min(960, el.clientWidth || 720));
   function svgRoot(width, height, titleId, title) {
-    const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": titleId, focusable: "false" });
+    const svg = svgEl("svg", {
+      viewBox: `0 0 ${width} ${height}`,
+      role: "img",
+      "aria-labelledby": titleId,
+      focusable: "false",
+    });
     svg.append(svgEl("title", { id: titleId }, title));
     return svg;
   }
@@ -147,7 +157,15 @@
 
   // Coarse to fine: the first width that gives enough buckets to draw a shape (one request each).
   const WIDTHS = [604800, 86400, 21600, 3600, 900, 300, 60];
-  const WIDTH_NAMES = { 604800: "week", 86400: "day", 21600: "6 hours", 3600: "hour", 900: "15 minutes", 300: "5 minutes", 60: "minute" };
+  const WIDTH_NAMES = {
+    604800: "week",
+    86400: "day",
+    21600: "6 hours",
+    3600: "hour",
+    900: "15 minutes",
+    300: "5 minutes",
+    60: "minute",
+  };
 
   async function loadTimeline() {
     let buckets = [];
@@ -161,35 +179,68 @@
 
   function renderTimeline(buckets, width) {
     const label = (iso) =>
-      width >= 86400 ? new Date(iso).toLocaleDateString([], { dateStyle: "medium" }) : new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
-    $("timeline-table").tBodies[0].replaceChildren(...buckets.map((b) => row(cell(label(b.start)), cell(int.format(b.activeSessions), true), cell(int.format(b.joins), true))));
+      width >= 86400
+        ? new Date(iso).toLocaleDateString([], { dateStyle: "medium" })
+        : new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+    $("timeline-table").tBodies[0].replaceChildren(
+      ...buckets.map((b) =>
+        row(cell(label(b.start)), cell(int.format(b.activeSessions), true), cell(int.format(b.joins), true)),
+      ),
+    );
     const chart = $("timeline-chart");
     if (buckets.length === 0) {
       chart.replaceChildren();
       $("timeline-caption").textContent = "Nobody has joined yet.";
       return;
     }
-    const W = chartWidth(chart), H = Math.round(W * 0.36) + 40, left = 40, right = 12, top = 12, bottom = 34;
+    const W = chartWidth(chart),
+      H = Math.round(W * 0.36) + 40,
+      left = 40,
+      right = 12,
+      top = 12,
+      bottom = 34;
     const max = Math.max(1, ...buckets.map((b) => Math.max(b.activeSessions, b.joins)));
     const step = (W - left - right) / buckets.length;
     const y = (v) => top + (H - top - bottom) * (1 - v / max);
     const peak = buckets.reduce((p, b) => (b.activeSessions > p.activeSessions ? b : p), buckets[0]);
     const joins = buckets.reduce((n, b) => n + b.joins, 0);
-    const svg = svgRoot(W, H, "timeline-svg-title",
-      `Attendance over time, per ${WIDTH_NAMES[width]}: at most ${peak.activeSessions} active sessions (from ${label(peak.start)}); ${joins} joins in all. The table below has every bucket.`);
+    const svg = svgRoot(
+      W,
+      H,
+      "timeline-svg-title",
+      `Attendance over time, per ${WIDTH_NAMES[width]}: at most ${peak.activeSessions} active sessions (from ${label(peak.start)}); ${joins} joins in all. The table below has every bucket.`,
+    );
     for (const v of [0, Math.ceil(max / 2), max]) {
-      svg.append(svgEl("line", { class: "grid", x1: left, x2: W - right, y1: y(v), y2: y(v) }), svgEl("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end" }, int.format(v)));
+      svg.append(
+        svgEl("line", { class: "grid", x1: left, x2: W - right, y1: y(v), y2: y(v) }),
+        svgEl("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end" }, int.format(v)),
+      );
     }
     buckets.forEach((b, i) => {
       const h = y(0) - y(b.joins);
-      if (b.joins > 0) svg.append(svgEl("rect", { class: "joins", x: left + i * step + step * 0.2, y: y(b.joins), width: Math.max(1, step * 0.6), height: h }));
+      if (b.joins > 0)
+        svg.append(
+          svgEl("rect", {
+            class: "joins",
+            x: left + i * step + step * 0.2,
+            y: y(b.joins),
+            width: Math.max(1, step * 0.6),
+            height: h,
+          }),
+        );
     });
     // Active sessions as steps: flat across each bucket.
-    const points = buckets.flatMap((b, i) => [`${left + i * step},${y(b.activeSessions)}`, `${left + (i + 1) * step},${y(b.activeSessions)}`]);
+    const points = buckets.flatMap((b, i) => [
+      `${left + i * step},${y(b.activeSessions)}`,
+      `${left + (i + 1) * step},${y(b.activeSessions)}`,
+    ]);
     svg.append(svgEl("polyline", { class: "active", points: points.join(" ") }));
     svg.append(svgEl("line", { class: "axis", x1: left, x2: W - right, y1: y(0), y2: y(0) }));
     svg.append(svgEl("text", { x: left, y: H - 10 }, label(buckets[0].start)));
-    if (buckets.length > 1) svg.append(svgEl("text", { x: W - right, y: H - 10, "text-anchor": "end" }, label(buckets[buckets.length - 1].start)));
+    if (buckets.length > 1)
+      svg.append(
+        svgEl("text", { x: W - right, y: H - 10, "text-anchor": "end" }, label(buckets[buckets.length - 1].start)),
+      );
     const legend = document.createElement("p");
     legend.className = "legend";
     legend.setAttribute("aria-hidden", "true");
@@ -208,7 +259,9 @@
   function renderBreakdown(key, rows) {
     const name = (v) => (v === null ? "(none)" : v);
     $("breakdown-table").tBodies[0].replaceChildren(
-      ...rows.map((r) => row(cell(name(r.value)), cell(int.format(r.attendees), true), cell(duration(r.totalAttendanceSeconds), true))),
+      ...rows.map((r) =>
+        row(cell(name(r.value)), cell(int.format(r.attendees), true), cell(duration(r.totalAttendanceSeconds), true)),
+      ),
     );
     const chart = $("breakdown-chart");
     if (rows.length === 0) {
@@ -216,17 +269,33 @@
       $("breakdown-caption").textContent = "No attendees yet.";
       return;
     }
-    const W = chartWidth(chart), labelW = Math.min(200, Math.round(W * 0.35)), barH = 22, gap = 10, top = 6;
+    const W = chartWidth(chart),
+      labelW = Math.min(200, Math.round(W * 0.35)),
+      barH = 22,
+      gap = 10,
+      top = 6;
     const H = top + rows.length * (barH + gap);
     const max = Math.max(1, ...rows.map((r) => r.attendees));
-    const top3 = rows.slice(0, 3).map((r) => `${name(r.value)} ${r.attendees}`).join(", ");
-    const svg = svgRoot(W, H, "breakdown-svg-title", `Attendees by ${key}: ${top3}${rows.length > 3 ? ", and more in the table below" : ""}.`);
+    const top3 = rows
+      .slice(0, 3)
+      .map((r) => `${name(r.value)} ${r.attendees}`)
+      .join(", ");
+    const svg = svgRoot(
+      W,
+      H,
+      "breakdown-svg-title",
+      `Attendees by ${key}: ${top3}${rows.length > 3 ? ", and more in the table below" : ""}.`,
+    );
     rows.forEach((r, i) => {
       const yy = top + i * (barH + gap);
       const w = Math.max(2, ((W - labelW - 60) * r.attendees) / max);
       const text = name(r.value);
       svg.append(
-        svgEl("text", { class: "label", x: labelW - 8, y: yy + barH * 0.7, "text-anchor": "end" }, text.length > labelW / 7 ? `${text.slice(0, Math.floor(labelW / 7) - 1)}…` : text),
+        svgEl(
+          "text",
+          { class: "label", x: labelW - 8, y: yy + barH * 0.7, "text-anchor": "end" },
+          text.length > labelW / 7 ? `${text.slice(0, Math.floor(labelW / 7) - 1)}…` : text,
+        ),
         svgEl("rect", { class: "bar", x: labelW, y: yy, width: w, height: barH, rx: 3 }),
         svgEl("text", { x: labelW + w + 6, y: yy + barH * 0.7 }, int.format(r.attendees)),
       );
@@ -238,7 +307,11 @@
   $("breakdown-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const key = $("breakdown-key").value.trim();
-    if (key) loadBreakdown(key).then(() => announce(`Breakdown by ${key} shown.`), (err) => announce(message(err)));
+    if (key)
+      loadBreakdown(key).then(
+        () => announce(`Breakdown by ${key} shown.`),
+        (err) => announce(message(err)),
+      );
   });
 
   // ---- Attendees --------------------------------------------------------------------------------
@@ -247,7 +320,8 @@
   let pageIndex = 0;
 
   async function loadAttendees(index) {
-    const list = (await gql(Q.attendees, { id: eventId, first: PAGE_SIZE, after: cursors[index] })).eventAnalytics.attendeeList;
+    const list = (await gql(Q.attendees, { id: eventId, first: PAGE_SIZE, after: cursors[index] })).eventAnalytics
+      .attendeeList;
     pageIndex = index;
     cursors[index + 1] = list.pageInfo.hasNextPage ? list.pageInfo.endCursor : undefined;
     const people = list.edges.map((e) => e.node);
@@ -272,13 +346,19 @@
   }
 
   const turn = (delta) => () =>
-    loadAttendees(pageIndex + delta).then(() => announce($("page-label").textContent), (err) => announce(message(err)));
+    loadAttendees(pageIndex + delta).then(
+      () => announce($("page-label").textContent),
+      (err) => announce(message(err)),
+    );
   $("prev-page").addEventListener("click", turn(-1));
   $("next-page").addEventListener("click", turn(1));
 
   $("download-csv").addEventListener("click", async () => {
     try {
-      const res = await fetch(`/c/${companySlug}/events/${eventId}/attendees.csv`, { headers: { authorization: `Bearer ${token}` }, cache: "no-store" });
+      const res = await fetch(`/c/${companySlug}/events/${eventId}/attendees.csv`, {
+        headers: { authorization: `Bearer ${token}` },
+        cache: "no-store",
+      });
       if (!res.ok) {
         const body = await res.json().catch(() => ({}));
         throw { code: (body.error && body.error.code) || "INTERNAL" };
@@ -320,7 +400,9 @@
     $("view-report").hidden = false;
     await loadTimeline();
     const keys = [...new Set(people.flatMap((p) => Object.keys(p.metadata || {})))].sort();
-    $("breakdown-keys").replaceChildren(...keys.map((k) => Object.assign(document.createElement("option"), { value: k })));
+    $("breakdown-keys").replaceChildren(
+      ...keys.map((k) => Object.assign(document.createElement("option"), { value: k })),
+    );
     const key = keys.includes("company") ? "company" : keys[0];
     if (key) {
       $("breakdown-key").value = key;
@@ -328,7 +410,8 @@
     } else {
       $("breakdown-caption").textContent = "Type a metadata key to break the attendees down by it.";
     }
-    $("report-note").textContent = `All sessions so far, as of ${new Date().toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}.`;
+    $("report-note").textContent =
+      `All sessions so far, as of ${new Date().toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}.`;
     $("view-loading").hidden = true;
     $("view-report").hidden = false;
     $("report").dataset.state = "ready";

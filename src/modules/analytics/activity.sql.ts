@@ -2,7 +2,15 @@
  * The SQL of activity: sessions, peak concurrency and the timeline, from the second and minute
  * rollups (activity-rollup.entity.ts). The vocabulary is in analytics.sql.ts.
  */
-import { evCte, liveEnd, pendingCte, scopeParams, type AnalyticsScope, type ScopeParams, type Statement } from "./analytics.sql";
+import {
+  evCte,
+  liveEnd,
+  pendingCte,
+  scopeParams,
+  type AnalyticsScope,
+  type ScopeParams,
+  type Statement,
+} from "./analytics.sql";
 
 /**
  * The rollups of an event's activity as one ordered stream of rows (event_id, at, joins, ends,

@@ -2,7 +2,14 @@ import DataLoader from "dataloader";
 import type { DataSource } from "typeorm";
 import { registrantCountsSql, type AnalyticsScope, type Statement } from "./analytics.sql";
 import { activitySql, timelineSql } from "./activity.sql";
-import { activityBoundsSql, attendeePageSql, attendeeTotalsSql, breakdownSql, type AttendeeCursor, type AttendeeSources } from "./attendance.sql";
+import {
+  activityBoundsSql,
+  attendeePageSql,
+  attendeeTotalsSql,
+  breakdownSql,
+  type AttendeeCursor,
+  type AttendeeSources,
+} from "./attendance.sql";
 import { windowTotalsSql } from "./attendance-window.sql";
 
 /**
@@ -31,7 +38,8 @@ export interface Activity {
   peak: number;
 }
 
-export type Timeline = { buckets: { start: Date; activeSessions: number; joins: number }[] } | { tooManyBuckets: number };
+export type Timeline =
+  { buckets: { start: Date; activeSessions: number; joins: number }[] } | { tooManyBuckets: number };
 
 export interface BreakdownValue {
   value: string | null;
@@ -137,11 +145,14 @@ export function analyticsLoaders(dataSource: DataSource) {
     async (scope) => {
       const { from, to } = scope.window;
       if (!from && !to) return new Map(scope.eventIds.map((id) => [id, "fast" as const]));
-      const rows = await query<{ event_id: string; first_second: Date | null; last_second: Date | null }>(activityBoundsSql(scope));
+      const rows = await query<{ event_id: string; first_second: Date | null; last_second: Date | null }>(
+        activityBoundsSql(scope),
+      );
       return byEvent(rows, (row) => {
         if (!row.first_second || !row.last_second) return "fast" as const;
         const inside =
-          (!from || from.getTime() < row.first_second.getTime()) && (!to || to.getTime() >= row.last_second.getTime() + 1000);
+          (!from || from.getTime() < row.first_second.getTime()) &&
+          (!to || to.getTime() >= row.last_second.getTime() + 1000);
         return inside ? ("fast" as const) : ("raw" as const);
       });
     },
@@ -160,7 +171,8 @@ export function analyticsLoaders(dataSource: DataSource) {
 
   const registrants = scopedLoader<AnalyticsKey, number>(
     () => [],
-    async (scope) => byEvent(await query<{ event_id: string; n: number }>(registrantCountsSql(scope)), (r) => Number(r.n)),
+    async (scope) =>
+      byEvent(await query<{ event_id: string; n: number }>(registrantCountsSql(scope)), (r) => Number(r.n)),
     () => 0,
   );
 
@@ -174,7 +186,11 @@ export function analyticsLoaders(dataSource: DataSource) {
         fast.length > 0 ? query<Row>(attendeeTotalsSql({ ...scope, eventIds: fast }, { fast, raw: [] })) : [],
         raw.length > 0 ? query<Row>(windowTotalsSql({ ...scope, eventIds: raw })) : [],
       ]);
-      return byEvent([...fastRows, ...cutRows], (r) => ({ attendees: Number(r.attendees), attendedMs: Number(r.attended_ms), registered: Number(r.registered) }));
+      return byEvent([...fastRows, ...cutRows], (r) => ({
+        attendees: Number(r.attendees),
+        attendedMs: Number(r.attended_ms),
+        registered: Number(r.registered),
+      }));
     },
     () => ({ attendees: 0, attendedMs: 0, registered: 0 }),
   );
@@ -192,9 +208,13 @@ export function analyticsLoaders(dataSource: DataSource) {
   const timeline = scopedLoader<AnalyticsKey & { bucketSeconds: number; maxBuckets: number }, Timeline>(
     (k) => [k.bucketSeconds, k.maxBuckets],
     async (scope, first) => {
-      const rows = await query<{ event_id: string; k: string | null; active: number | null; joins: number | null; buckets: string | null }>(
-        timelineSql(scope, first.bucketSeconds, first.maxBuckets),
-      );
+      const rows = await query<{
+        event_id: string;
+        k: string | null;
+        active: number | null;
+        joins: number | null;
+        buckets: string | null;
+      }>(timelineSql(scope, first.bucketSeconds, first.maxBuckets));
       const width = first.bucketSeconds * 1000;
       const result = new Map<string, Timeline>();
       for (const [eventId, eventRows] of groupRows(rows, (r) => r)) {
@@ -203,7 +223,13 @@ export function analyticsLoaders(dataSource: DataSource) {
           eventId,
           tooMany
             ? { tooManyBuckets: Number(tooMany.buckets) }
-            : { buckets: eventRows.map((r) => ({ start: new Date(Number(r.k) * width), activeSessions: Number(r.active), joins: Number(r.joins) })) },
+            : {
+                buckets: eventRows.map((r) => ({
+                  start: new Date(Number(r.k) * width),
+                  activeSessions: Number(r.active),
+                  joins: Number(r.joins),
+                })),
+              },
         );
       }
       return result;
@@ -217,7 +243,11 @@ export function analyticsLoaders(dataSource: DataSource) {
       const rows = await query<{ event_id: string; value: string | null; attendees: number; attended_ms: string }>(
         breakdownSql(scope, await sourcesOf(scope, first), first.metadataKey, first.limit),
       );
-      return groupRows(rows, (r) => ({ value: r.value, attendees: Number(r.attendees), attendedMs: Number(r.attended_ms) }));
+      return groupRows(rows, (r) => ({
+        value: r.value,
+        attendees: Number(r.attendees),
+        attendedMs: Number(r.attended_ms),
+      }));
     },
     () => [],
   );

@@ -18,7 +18,10 @@ import {
   TimelineBucketType,
 } from "./analytics.types";
 
-const FROM = { nullable: true, description: "Start of the window (inclusive); absent: since the first session." } as const;
+const FROM = {
+  nullable: true,
+  description: "Start of the window (inclusive); absent: since the first session.",
+} as const;
 const TO = { nullable: true, description: "End of the window (exclusive), after from; absent: up to now." } as const;
 
 @Resolver(() => EventAnalyticsType)
@@ -26,7 +29,8 @@ export class EventAnalyticsResolver {
   // No @Authorized: a report link's token opens its own event's analytics too (analyticsReaderCompany).
   @Access("public")
   @Query(() => EventAnalyticsType, {
-    description: "Engagement of one of the company's events (API key with READ_ANALYTICS, or the token of that event's report link).",
+    description:
+      "Engagement of one of the company's events (API key with READ_ANALYTICS, or the token of that event's report link).",
   })
   eventAnalytics(
     @Ctx() ctx: RequestContext,
@@ -72,13 +76,18 @@ export class EventAnalyticsResolver {
   }
 
   @Access("organizer-or-key")
-  @FieldResolver(() => Int, { description: "Attendance in seconds within the window; overlapping sessions of one user count once." })
+  @FieldResolver(() => Int, {
+    description: "Attendance in seconds within the window; overlapping sessions of one user count once.",
+  })
   totalAttendanceSeconds(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number> {
     return ctx.services.analytics.totalAttendanceSeconds(ctx, a);
   }
 
   @Access("organizer-or-key")
-  @FieldResolver(() => Float, { nullable: true, description: "Attendance seconds per attendee; null without attendees." })
+  @FieldResolver(() => Float, {
+    nullable: true,
+    description: "Attendance seconds per attendee; null without attendees.",
+  })
   averageAttendanceSeconds(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number | null> {
     return ctx.services.analytics.averageAttendanceSeconds(ctx, a);
   }
@@ -91,12 +100,14 @@ export class EventAnalyticsResolver {
 
   @Access("organizer-or-key")
   @FieldResolver(() => [TimelineBucketType], {
-    description: "Running sessions and joins per bucket, from the window's start (or the first join) to its end (or the last activity).",
+    description:
+      "Running sessions and joins per bucket, from the window's start (or the first join) to its end (or the last activity).",
   })
   async timeline(
     @Root() a: EventAnalyticsType,
     @Ctx() ctx: RequestContext,
-    @Arg("bucketSeconds", () => Int, { description: "Bucket width in seconds (at least 1; at most 10,000 buckets)." }) bucketSeconds: number,
+    @Arg("bucketSeconds", () => Int, { description: "Bucket width in seconds (at least 1; at most 10,000 buckets)." })
+    bucketSeconds: number,
   ): Promise<TimelineBucketType[]> {
     return ctx.pacer.pace(await ctx.services.analytics.timeline(ctx, a, bucketSeconds));
   }
@@ -110,7 +121,10 @@ export class EventAnalyticsResolver {
     @Root() a: EventAnalyticsType,
     @Ctx() ctx: RequestContext,
     @Arg("metadataKey", { description: "The key, e.g. company or jobTitle." }) metadataKey: string,
-    @Arg("first", () => Int, { nullable: true, description: "At most this many values (default 100, at most 1000), most attendees first." })
+    @Arg("first", () => Int, {
+      nullable: true,
+      description: "At most this many values (default 100, at most 1000), most attendees first.",
+    })
     first?: number,
   ): Promise<BreakdownRowType[]> {
     return ctx.pacer.pace(await ctx.services.analytics.breakdown(ctx, a, metadataKey, first));
@@ -132,7 +146,9 @@ export class EventAnalyticsResolver {
 export class EventAnalyticsFieldResolver {
   @Access("key")
   @Authorized("READ_ANALYTICS")
-  @FieldResolver(() => EventAnalyticsType, { description: "Engagement of this event over a window (API key with READ_ANALYTICS)." })
+  @FieldResolver(() => EventAnalyticsType, {
+    description: "Engagement of this event over a window (API key with READ_ANALYTICS).",
+  })
   analytics(
     @Root() event: EventType,
     @Ctx() ctx: RequestContext,
@@ -155,7 +171,8 @@ export class AttendeeResolver {
   @Access("key")
   @FieldResolver(() => RegistrantType, {
     nullable: true,
-    description: "The registration: that of the latest session that came with one, else a live one linked to the user; null if none.",
+    description:
+      "The registration: that of the latest session that came with one, else a live one linked to the user; null if none.",
   })
   async registrant(@Root() attendee: AttendeeType, @Ctx() ctx: RequestContext): Promise<RegistrantType | null> {
     if (!attendee.registrantId) return null;
@@ -167,8 +184,13 @@ export class AttendeeResolver {
 @Resolver(() => AttendeeConnection)
 export class AttendeeConnectionResolver {
   @Access("public")
-  @FieldResolver(() => Int, { nullable: true, description: "Attendees in the window, across all pages (counted only when asked)." })
-  totalCount(@Root() page: { totalCount?: number; countTotal?: () => Promise<number> }): Promise<number> | number | null {
+  @FieldResolver(() => Int, {
+    nullable: true,
+    description: "Attendees in the window, across all pages (counted only when asked).",
+  })
+  totalCount(
+    @Root() page: { totalCount?: number; countTotal?: () => Promise<number> },
+  ): Promise<number> | number | null {
     return page.totalCount ?? page.countTotal?.() ?? null;
   }
 }
@@ -176,7 +198,9 @@ export class AttendeeConnectionResolver {
 @Resolver(() => CompanyAnalyticsType)
 export class CompanyAnalyticsResolver {
   @Authorized("READ_ANALYTICS")
-  @Query(() => CompanyAnalyticsType, { description: "Engagement across the company's events (API key with READ_ANALYTICS)." })
+  @Query(() => CompanyAnalyticsType, {
+    description: "Engagement across the company's events (API key with READ_ANALYTICS).",
+  })
   companyAnalytics(
     @Ctx() ctx: RequestContext,
     @Arg("from", () => Date, FROM) from?: Date,
@@ -185,8 +209,14 @@ export class CompanyAnalyticsResolver {
     return ctx.services.analytics.company(ctx, from, to);
   }
 
-  @FieldResolver(() => [EventAnalyticsType], { description: "Each event with at least one session in the window, oldest event first." })
-  async events(@Root() c: CompanyAnalyticsType, @Ctx() ctx: RequestContext, @Info() info: GraphQLResolveInfo): Promise<EventAnalyticsType[]> {
+  @FieldResolver(() => [EventAnalyticsType], {
+    description: "Each event with at least one session in the window, oldest event first.",
+  })
+  async events(
+    @Root() c: CompanyAnalyticsType,
+    @Ctx() ctx: RequestContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<EventAnalyticsType[]> {
     const events = await ctx.services.analytics.companyEvents(ctx, c);
     // Their timelines, breakdowns and pages count in the request's budget before any of them runs.
     ctx.budget?.chargeResolvedList(info, events.length);

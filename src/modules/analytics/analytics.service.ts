@@ -9,7 +9,14 @@ import { companyEventCandidatesSql, type AnalyticsWindow, type Statement } from 
 import { uniqueAttendeesSql, type AttendeeCursor, type AttendeeSources } from "./attendance.sql";
 import type { AnalyticsKey, AttendeeRow } from "./analytics.loaders";
 import { attendeeCsv } from "./attendee-export";
-import type { AttendeeType, BreakdownRowType, CompanyAnalyticsTotalsType, CompanyAnalyticsType, EventAnalyticsType, TimelineBucketType } from "./analytics.types";
+import type {
+  AttendeeType,
+  BreakdownRowType,
+  CompanyAnalyticsTotalsType,
+  CompanyAnalyticsType,
+  EventAnalyticsType,
+  TimelineBucketType,
+} from "./analytics.types";
 
 export interface AnalyticsServiceDeps {
   dataSource: DataSource;
@@ -69,7 +76,10 @@ export class AnalyticsService {
           AND pg_relation_size(c.oid) / current_setting('block_size')::int > 2 * GREATEST(c.relpages, 0) + 8`,
     );
     for (const { relname } of grown) {
-      const [{ statement }] = await this.deps.dataSource.query<{ statement: string }[]>("SELECT format('ANALYZE %I', $1::text) AS statement", [relname]);
+      const [{ statement }] = await this.deps.dataSource.query<{ statement: string }[]>(
+        "SELECT format('ANALYZE %I', $1::text) AS statement",
+        [relname],
+      );
       await this.deps.dataSource.query(statement);
     }
     return grown.map((t) => t.relname);
@@ -91,10 +101,16 @@ export class AnalyticsService {
   }
 
   /** eventAnalytics and Event.analytics: another company's event is NOT_FOUND, like a missing one. */
-  async forEvent(ctx: RequestContext, eventId: string, from?: Date | null, to?: Date | null): Promise<EventAnalyticsType> {
+  async forEvent(
+    ctx: RequestContext,
+    eventId: string,
+    from?: Date | null,
+    to?: Date | null,
+  ): Promise<EventAnalyticsType> {
     const companyId = analyticsReaderCompany(ctx, eventId);
     const window = this.window(from, to);
-    if (!v.isUuid(eventId) || !(await ctx.loaders.analytics.owned.load({ companyId, eventId }))) throw notFound("The event");
+    if (!v.isUuid(eventId) || !(await ctx.loaders.analytics.owned.load({ companyId, eventId })))
+      throw notFound("The event");
     return { companyId, eventId, ...window, now: this.nowOf(ctx) };
   }
 
@@ -113,7 +129,10 @@ export class AnalyticsService {
 
   /** Attendees linked to a live registration, over live registrations; null without registrations. */
   async attendanceRate(ctx: RequestContext, a: EventAnalyticsType): Promise<number | null> {
-    const [registrants, totals] = await Promise.all([this.registrants(ctx, a), ctx.loaders.analytics.totals.load(this.key(a))]);
+    const [registrants, totals] = await Promise.all([
+      this.registrants(ctx, a),
+      ctx.loaders.analytics.totals.load(this.key(a)),
+    ]);
     return registrants === 0 ? null : totals.registered / registrants;
   }
 
@@ -135,21 +154,38 @@ export class AnalyticsService {
   }
 
   async timeline(ctx: RequestContext, a: EventAnalyticsType, bucketSeconds: number): Promise<TimelineBucketType[]> {
-    if (!Number.isInteger(bucketSeconds) || bucketSeconds < 1) throw badInput("bucketSeconds", "bucketSeconds must be a whole number of at least 1.");
+    if (!Number.isInteger(bucketSeconds) || bucketSeconds < 1)
+      throw badInput("bucketSeconds", "bucketSeconds must be a whole number of at least 1.");
     if (a.from && a.to) {
       const buckets = timelineBucketCount(a.from, a.to, bucketSeconds);
       if (buckets > MAX_TIMELINE_BUCKETS) throw tooManyBuckets(bucketSeconds, buckets);
     }
-    const result = await ctx.loaders.analytics.timeline.load({ ...this.key(a), bucketSeconds, maxBuckets: MAX_TIMELINE_BUCKETS });
+    const result = await ctx.loaders.analytics.timeline.load({
+      ...this.key(a),
+      bucketSeconds,
+      maxBuckets: MAX_TIMELINE_BUCKETS,
+    });
     if ("tooManyBuckets" in result) throw tooManyBuckets(bucketSeconds, result.tooManyBuckets);
     return result.buckets;
   }
 
-  async breakdown(ctx: RequestContext, a: EventAnalyticsType, metadataKey: string, first?: number | null): Promise<BreakdownRowType[]> {
+  async breakdown(
+    ctx: RequestContext,
+    a: EventAnalyticsType,
+    metadataKey: string,
+    first?: number | null,
+  ): Promise<BreakdownRowType[]> {
     const key = v.requiredText("metadataKey", metadataKey, MAX_METADATA_KEY_LENGTH);
-    const limit = first === null || first === undefined ? DEFAULT_BREAKDOWN_ROWS : v.intInRange("first", first, 1, MAX_BREAKDOWN_ROWS);
+    const limit =
+      first === null || first === undefined
+        ? DEFAULT_BREAKDOWN_ROWS
+        : v.intInRange("first", first, 1, MAX_BREAKDOWN_ROWS);
     const rows = await ctx.loaders.analytics.breakdown.load({ ...this.key(a), metadataKey: key, limit });
-    return rows.map((row) => ({ value: row.value, attendees: row.attendees, totalAttendanceSeconds: seconds(row.attendedMs) }));
+    return rows.map((row) => ({
+      value: row.value,
+      attendees: row.attendees,
+      totalAttendanceSeconds: seconds(row.attendedMs),
+    }));
   }
 
   /** Attendees ordered by first join, then user id: the cursor is that pair, so pages never skip or repeat. */
@@ -193,7 +229,13 @@ export class AnalyticsService {
 
   private async findActiveEvents(ctx: RequestContext, c: CompanyAnalyticsType): Promise<string[]> {
     const candidates: { id: string }[] = await this.query(companyEventCandidatesSql(c.companyId, c));
-    const keys = candidates.map((row) => ({ companyId: c.companyId, eventId: row.id, from: c.from, to: c.to, now: c.now }));
+    const keys = candidates.map((row) => ({
+      companyId: c.companyId,
+      eventId: row.id,
+      from: c.from,
+      to: c.to,
+      now: c.now,
+    }));
     const activity = await Promise.all(keys.map((key) => ctx.loaders.analytics.activity.load(key)));
     return keys.filter((_, i) => activity[i].sessions > 0).map((key) => key.eventId);
   }
@@ -217,7 +259,11 @@ export class AnalyticsService {
     };
   }
 
-  private async uniqueAttendees(ctx: RequestContext, c: CompanyAnalyticsType, events: EventAnalyticsType[]): Promise<number> {
+  private async uniqueAttendees(
+    ctx: RequestContext,
+    c: CompanyAnalyticsType,
+    events: EventAnalyticsType[],
+  ): Promise<number> {
     if (events.length === 0) return 0;
     const keys = events.map((e) => this.key(e));
     const kinds = await ctx.loaders.analytics.sources.loadMany(keys);
@@ -281,4 +327,3 @@ function decodeAttendeeCursor(after: string | null | undefined): AttendeeCursor 
   if (Number.isNaN(firstJoinedAt.getTime())) throw badInput("after", "after is not a cursor this API gave out.");
   return { firstJoinedAt, userId };
 }
-

@@ -146,4 +146,3 @@ export function companyEventCandidatesSql(companyId: string, window: AnalyticsWi
     params: p.values,
   };
 }
-

@@ -33,7 +33,10 @@ export class EventAnalyticsType {
 @ObjectType("TimelineBucket", { description: "One bucket of an event's timeline.", simpleResolvers: true })
 export class TimelineBucketType {
   @Access("public")
-  @Field({ description: "Start of the bucket: a multiple of bucketSeconds since the Unix epoch. The first and last buckets are cut by the window." })
+  @Field({
+    description:
+      "Start of the bucket: a multiple of bucketSeconds since the Unix epoch. The first and last buckets are cut by the window.",
+  })
   start: Date;
 
   @Access("public")
@@ -50,7 +53,8 @@ export class BreakdownRowType {
   @Access("public")
   @Field(() => String, {
     nullable: true,
-    description: "The value, as a string (numbers and booleans as written in JSON); null for attendees without the key.",
+    description:
+      "The value, as a string (numbers and booleans as written in JSON); null for attendees without the key.",
   })
   value: string | null;
 
@@ -59,7 +63,9 @@ export class BreakdownRowType {
   attendees: number;
 
   @Access("public")
-  @Field(() => Int, { description: "Their time in the event, in seconds, overlapping sessions of a user counted once." })
+  @Field(() => Int, {
+    description: "Their time in the event, in seconds, overlapping sessions of a user counted once.",
+  })
   totalAttendanceSeconds: number;
 }
 
@@ -68,7 +74,8 @@ export class BreakdownRowType {
 export class AttendeeType {
   @Access("public")
   @Field(() => JSONObjectScalar, {
-    description: "Metadata merged: the latest session's (token) metadata, overridden by the user's, overridden by the registrant's.",
+    description:
+      "Metadata merged: the latest session's (token) metadata, overridden by the user's, overridden by the registrant's.",
   })
   metadata: Record<string, unknown>;
 
@@ -77,7 +84,9 @@ export class AttendeeType {
   firstJoinedAt: Date;
 
   @Access("public")
-  @Field(() => Int, { description: "Time in the event within the window, in seconds, overlapping sessions counted once." })
+  @Field(() => Int, {
+    description: "Time in the event within the window, in seconds, overlapping sessions counted once.",
+  })
   totalAttendanceSeconds: number;
 
   @Access("public")

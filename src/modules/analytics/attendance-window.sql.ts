@@ -20,7 +20,10 @@ const WINDOW_END = new Date(Date.UTC(9999, 0, 1));
  * live ones counted up to now as everywhere else.
  */
 export function windowTotalsSql(scope: AnalyticsScope): Statement {
-  const s = scopeParams({ ...scope, window: { from: scope.window.from ?? WINDOW_START, to: scope.window.to ?? WINDOW_END } });
+  const s = scopeParams({
+    ...scope,
+    window: { from: scope.window.from ?? WINDOW_START, to: scope.window.to ?? WINDOW_END },
+  });
   const ms = (at: string) => `(extract(epoch FROM ${at}) * 1000)`;
   const clamp = (at: string) => `${ms(`LEAST(GREATEST(${at}, c.f), c.t)`)}`;
   const minute = "interval '1 minute'";

@@ -64,12 +64,17 @@ type Detail = "totals" | "full";
 function attendeeCtes(a: AttendeeParams, detail: Detail): string {
   const full = detail === "full";
   const metadata = full ? "s.metadata" : "NULL::jsonb AS metadata";
-  const clipped = (from: string) => `SELECT x.*, GREATEST(x.joined_at, ${a.from}) AS cs, GREATEST(x.joined_at, ${a.from}, LEAST(x.end_at, ${a.to})) AS ce
+  const clipped = (
+    from: string,
+  ) => `SELECT x.*, GREATEST(x.joined_at, ${a.from}) AS cs, GREATEST(x.joined_at, ${a.from}, LEAST(x.end_at, ${a.to})) AS ce
       FROM ${from} x
      WHERE (${a.from} IS NULL OR x.end_at > ${a.from}) AND (${a.to} IS NULL OR x.joined_at < ${a.to})`;
   const latest = (column: string, filter = "") => `(array_agg(${column} ORDER BY joined_at DESC, id DESC)${filter})[1]`;
   const withRegistration = " FILTER (WHERE registrant_id IS NOT NULL)";
-  const profile = (rows: string, extra = "") => `SELECT x.event_id, x.user_id, x.sessions, x.first_joined_at, x.attended_ms, x.role_rank,
+  const profile = (
+    rows: string,
+    extra = "",
+  ) => `SELECT x.event_id, x.user_id, x.sessions, x.first_joined_at, x.attended_ms, x.role_rank,
            pr.registrant_id, pr.registered, pr.metadata${extra}
       FROM ${rows} x CROSS JOIN LATERAL analytics_attendee_profile(x.event_id, x.user_id, x.latest_registration_id,
                                                                    x.session_registrant_ids, x.latest_metadata) pr`;
@@ -148,7 +153,11 @@ function attendeeCtes(a: AttendeeParams, detail: Detail): string {
 
 function attendeeParams(scope: AnalyticsScope, sources: AttendeeSources): AttendeeParams {
   const p = new Params();
-  const named = placeholders(p, { ...scopeValues(scope), fast: [sources.fast, "uuid[]"], raw: [sources.raw, "uuid[]"] });
+  const named = placeholders(p, {
+    ...scopeValues(scope),
+    fast: [sources.fast, "uuid[]"],
+    raw: [sources.raw, "uuid[]"],
+  });
   return Object.assign(named, { p, sources });
 }
 
@@ -157,7 +166,8 @@ function attendeeParams(scope: AnalyticsScope, sources: AttendeeSources): Attend
  * (a column of the row, and of idx_attendance_rollups_totals) rather than joined to ev: the scan
  * stays index-only for totals and needs no join per row for breakdowns.
  */
-const fastRows = (a: AttendeeParams) => `attendance_rollups a WHERE a.event_id = ANY (${a.fast}) AND a.company_id = ${a.company}`;
+const fastRows = (a: AttendeeParams) =>
+  `attendance_rollups a WHERE a.event_id = ANY (${a.fast}) AND a.company_id = ${a.company}`;
 
 /**
  * The per-event sums of the fast events' rollup rows (attendance_event_rollups plus what is
@@ -199,11 +209,26 @@ export function attendeeTotalsSql(scope: AnalyticsScope, sources: AttendeeSource
       parts AS (
         ${unionOf(
           [
-            [hasFast, () => `SELECT t.event_id, t.attendees::bigint AS n, t.attended_ms::numeric AS ms, t.registered::bigint AS reg FROM ${fastTotals(a, null)}`],
-            [hasFast, () => `SELECT event_id, -count(*), -sum(rollup_ms), -count(*) FILTER (WHERE rollup_registered)
-                         FROM live_rows WHERE in_rollup GROUP BY event_id`],
-            [hasFast, () => `SELECT event_id, count(*), sum(attended_ms), count(*) FILTER (WHERE registered) FROM live_rows GROUP BY event_id`],
-            [hasRaw, () => `SELECT event_id, count(*) AS n, sum(attended_ms) AS ms, count(*) FILTER (WHERE registered) AS reg FROM raw_rows GROUP BY event_id`],
+            [
+              hasFast,
+              () =>
+                `SELECT t.event_id, t.attendees::bigint AS n, t.attended_ms::numeric AS ms, t.registered::bigint AS reg FROM ${fastTotals(a, null)}`,
+            ],
+            [
+              hasFast,
+              () => `SELECT event_id, -count(*), -sum(rollup_ms), -count(*) FILTER (WHERE rollup_registered)
+                         FROM live_rows WHERE in_rollup GROUP BY event_id`,
+            ],
+            [
+              hasFast,
+              () =>
+                `SELECT event_id, count(*), sum(attended_ms), count(*) FILTER (WHERE registered) FROM live_rows GROUP BY event_id`,
+            ],
+            [
+              hasRaw,
+              () =>
+                `SELECT event_id, count(*) AS n, sum(attended_ms) AS ms, count(*) FILTER (WHERE registered) AS reg FROM raw_rows GROUP BY event_id`,
+            ],
           ],
           "",
         )}
@@ -231,13 +256,27 @@ export function breakdownSql(scope: AnalyticsScope, sources: AttendeeSources, ke
         ${unionOf(
           [
             // Attendees with a value, and (the NULL group) every attendee minus those.
-            [hasFast, () => `SELECT v.event_id, v.value, v.attendees::bigint AS n, v.attended_ms::numeric AS ms FROM ${fastValues(a, k)} v`],
+            [
+              hasFast,
+              () =>
+                `SELECT v.event_id, v.value, v.attendees::bigint AS n, v.attended_ms::numeric AS ms FROM ${fastValues(a, k)} v`,
+            ],
             [hasFast, () => `SELECT v.event_id, NULL, -v.attendees, -v.attended_ms FROM ${fastValues(a, k)} v`],
             [hasFast, () => `SELECT t.event_id, NULL, t.attendees, t.attended_ms FROM ${fastTotals(a, k)}`],
-            [hasFast, () => `SELECT event_id, rollup_metadata ->> ${k}, -count(*), -sum(rollup_ms)
-                         FROM live_rows WHERE in_rollup GROUP BY 1, 2`],
-            [hasFast, () => `SELECT event_id, metadata ->> ${k}, count(*), sum(attended_ms) FROM live_rows GROUP BY 1, 2`],
-            [hasRaw, () => `SELECT event_id, metadata ->> ${k} AS value, count(*) AS n, sum(attended_ms) AS ms FROM raw_rows GROUP BY 1, 2`],
+            [
+              hasFast,
+              () => `SELECT event_id, rollup_metadata ->> ${k}, -count(*), -sum(rollup_ms)
+                         FROM live_rows WHERE in_rollup GROUP BY 1, 2`,
+            ],
+            [
+              hasFast,
+              () => `SELECT event_id, metadata ->> ${k}, count(*), sum(attended_ms) FROM live_rows GROUP BY 1, 2`,
+            ],
+            [
+              hasRaw,
+              () =>
+                `SELECT event_id, metadata ->> ${k} AS value, count(*) AS n, sum(attended_ms) AS ms FROM raw_rows GROUP BY 1, 2`,
+            ],
           ],
           "",
         )}
@@ -259,7 +298,12 @@ export interface AttendeeCursor {
 }
 
 /** One page of attendees per event, ordered by (first join, user id): keyset on idx_attendance_rollups_list. */
-export function attendeePageSql(scope: AnalyticsScope, sources: AttendeeSources, take: number, after: AttendeeCursor | null): Statement {
+export function attendeePageSql(
+  scope: AnalyticsScope,
+  sources: AttendeeSources,
+  take: number,
+  after: AttendeeCursor | null,
+): Statement {
   const a = attendeeParams(scope, sources);
   const n = a.p.add(take, "int");
   const at = a.p.add(after?.firstJoinedAt ?? null, "timestamptz");
@@ -269,17 +313,26 @@ export function attendeePageSql(scope: AnalyticsScope, sources: AttendeeSources,
       page AS (
         ${unionOf(
           [
-            [sources.fast.length > 0, () => `SELECT x.* FROM ev CROSS JOIN LATERAL (
+            [
+              sources.fast.length > 0,
+              () => `SELECT x.* FROM ev CROSS JOIN LATERAL (
                SELECT a.event_id, a.user_id, a.sessions, a.first_joined_at, a.attended_ms, a.role_rank, a.registrant_id, a.metadata
                  FROM attendance_rollups a
                 WHERE a.event_id = ev.id AND ev.id = ANY (${a.fast})
                   AND (${at} IS NULL OR (a.first_joined_at, a.user_id) > (${at}, ${id}))
                   AND NOT EXISTS (SELECT 1 FROM live_users lu WHERE lu.event_id = a.event_id AND lu.user_id = a.user_id)
-                ORDER BY a.first_joined_at, a.user_id LIMIT ${n}) x`],
-            [sources.fast.length > 0, () => `SELECT r.event_id, r.user_id, r.sessions, r.first_joined_at, r.attended_ms, r.role_rank, r.registrant_id, r.metadata
-                      FROM live_rows r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`],
-            [sources.raw.length > 0, () => `SELECT r.event_id, r.user_id, r.sessions, r.first_joined_at, r.attended_ms, r.role_rank, r.registrant_id, r.metadata
-                      FROM raw_rows r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`],
+                ORDER BY a.first_joined_at, a.user_id LIMIT ${n}) x`,
+            ],
+            [
+              sources.fast.length > 0,
+              () => `SELECT r.event_id, r.user_id, r.sessions, r.first_joined_at, r.attended_ms, r.role_rank, r.registrant_id, r.metadata
+                      FROM live_rows r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`,
+            ],
+            [
+              sources.raw.length > 0,
+              () => `SELECT r.event_id, r.user_id, r.sessions, r.first_joined_at, r.attended_ms, r.role_rank, r.registrant_id, r.metadata
+                      FROM raw_rows r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`,
+            ],
           ],
           "",
         )}
@@ -344,7 +397,9 @@ export interface ExportRegistrantRow {
 }
 
 /** $1 company id, $2 user ids. */
-export const EXPORT_USERS = "SELECT id, external_id, name, email FROM users WHERE company_id = $1 AND id = ANY ($2::uuid[])";
+export const EXPORT_USERS =
+  "SELECT id, external_id, name, email FROM users WHERE company_id = $1 AND id = ANY ($2::uuid[])";
 
 /** $1 company id, $2 registrant ids. */
-export const EXPORT_REGISTRANTS = "SELECT id, name, email FROM registrants WHERE company_id = $1 AND id = ANY ($2::uuid[])";
+export const EXPORT_REGISTRANTS =
+  "SELECT id, name, email FROM registrants WHERE company_id = $1 AND id = ANY ($2::uuid[])";

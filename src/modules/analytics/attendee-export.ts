@@ -108,7 +108,6 @@ async function metadataKeys(dataSource: DataSource, eventId: string): Promise<st
   return rows.map((r) => r.k);
 }
 
-
 interface PersonRows {
   users: Map<string, ExportUserRow>;
   registrants: Map<string, ExportRegistrantRow>;
@@ -120,7 +119,9 @@ async function peopleOf(dataSource: DataSource, companyId: string, rows: Attende
   const registrantIds = rows.flatMap((r) => (r.registrantId ? [r.registrantId] : []));
   const [users, registrants] = await Promise.all([
     dataSource.query(EXPORT_USERS, [companyId, userIds]) as Promise<ExportUserRow[]>,
-    registrantIds.length ? (dataSource.query(EXPORT_REGISTRANTS, [companyId, registrantIds]) as Promise<ExportRegistrantRow[]>) : Promise.resolve([]),
+    registrantIds.length
+      ? (dataSource.query(EXPORT_REGISTRANTS, [companyId, registrantIds]) as Promise<ExportRegistrantRow[]>)
+      : Promise.resolve([]),
   ]);
   return {
     users: new Map(users.map((u) => [u.id, u])),

@@ -11,7 +11,10 @@ export class ReportLinkResolver {
     description:
       "A short-lived link to the event's report page (API key with READ_ANALYTICS, or a live ORGANIZER session token of the event as bearer).",
   })
-  createReportLink(@Ctx() ctx: RequestContext, @Arg("eventId", () => ID, { description: "The event." }) eventId: string): Promise<ReportLinkType> {
+  createReportLink(
+    @Ctx() ctx: RequestContext,
+    @Arg("eventId", () => ID, { description: "The event." }) eventId: string,
+  ): Promise<ReportLinkType> {
     return ctx.services.reportLinks.create(ctx, eventId);
   }
 }

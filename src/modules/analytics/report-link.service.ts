@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../../clock";
 import { signToken } from "../../auth/tokens";
-import { analyticsReaderCompany, organizerCompany, reportTokenRefusal, type LiveRoleOf, type Principal, type RequestContext } from "../../request-context";
+import {
+  analyticsReaderCompany,
+  organizerCompany,
+  reportTokenRefusal,
+  type LiveRoleOf,
+  type Principal,
+  type RequestContext,
+} from "../../request-context";
 import { AppError, isAppError, notFound } from "../../errors";
 import * as v from "../../graphql/validate";
 import type { CompanyService } from "../company/company.service";
@@ -65,7 +72,8 @@ export class ReportLinkService {
     const principal = ctx.principal;
     if (principal.kind === "session") {
       // An organizer opens the report of the event they are in, and no other.
-      if (principal.eventId !== eventId) throw new AppError("FORBIDDEN", "Only an organizer of this event may open its report.");
+      if (principal.eventId !== eventId)
+        throw new AppError("FORBIDDEN", "Only an organizer of this event may open its report.");
       return organizerCompany(ctx, this.deps.liveRoleOf);
     }
     // A link does not renew itself: its short life would mean nothing.

@@ -1,7 +1,9 @@
 import { Field, ID, ObjectType } from "type-graphql";
 import { Access } from "../../graphql/access";
 
-@ObjectType("ReportLink", { description: "A short-lived link to an event's report page, for a person without an API key." })
+@ObjectType("ReportLink", {
+  description: "A short-lived link to an event's report page, for a person without an API key.",
+})
 export class ReportLinkType {
   @Access("public")
   @Field({

@@ -1,4 +1,13 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Relation } from "typeorm";
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  Relation,
+} from "typeorm";
 import { CompanyEntity } from "./company.entity";
 
 export const API_SCOPES = ["MANAGE_COMPANY", "MANAGE_EVENTS", "MANAGE_USERS", "MINT_TOKENS", "READ_ANALYTICS"] as const;

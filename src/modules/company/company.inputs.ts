@@ -30,7 +30,8 @@ export class RolePermissionsInput {
   role: Role;
 
   @Field(() => [String], {
-    description: "What it may do: 1 to 40 characters each (lower-case letters, digits, '_', '.', ':' or '-'), at most 20.",
+    description:
+      "What it may do: 1 to 40 characters each (lower-case letters, digits, '_', '.', ':' or '-'), at most 20.",
   })
   permissions: string[];
 }
@@ -42,7 +43,8 @@ export class UpdateCompanySettingsInput {
 
   @Field(() => Int, {
     nullable: true,
-    description: "30 to 3600 seconds (default 120): a session with no heartbeat this long after joining ends as NO_HEARTBEAT.",
+    description:
+      "30 to 3600 seconds (default 120): a session with no heartbeat this long after joining ends as NO_HEARTBEAT.",
   })
   firstHeartbeatWindowSeconds?: number;
 
@@ -55,7 +57,10 @@ export class UpdateCompanySettingsInput {
   @Field(() => Int, { nullable: true, description: "1 to 300 seconds." })
   loginLinkTtlSeconds?: number;
 
-  @Field(() => Int, { nullable: true, description: "60 seconds to 30 days (default 7 days): how far ahead a partner JWT's exp may lie." })
+  @Field(() => Int, {
+    nullable: true,
+    description: "60 seconds to 30 days (default 7 days): how far ahead a partner JWT's exp may lie.",
+  })
   partnerTokenMaxTtlSeconds?: number;
 
   @Field(() => Int, { nullable: true, description: "60 seconds to 7 days." })
@@ -78,13 +83,15 @@ export class UpdateCompanySettingsInput {
 
   @Field(() => [RolePermissionsInput], {
     nullable: true,
-    description: "What each role named may do, as session tokens carry it (`permissions`); roles not named keep theirs.",
+    description:
+      "What each role named may do, as session tokens carry it (`permissions`); roles not named keep theirs.",
   })
   rolePermissions?: RolePermissionsInput[];
 
   @Field(() => String, {
     nullable: true,
-    description: "The `aud` of session tokens, for a media server to pin (at most 2048 characters); null restores the default, the company's issuer.",
+    description:
+      "The `aud` of session tokens, for a media server to pin (at most 2048 characters); null restores the default, the company's issuer.",
   })
   sessionTokenAudience?: string | null;
 }

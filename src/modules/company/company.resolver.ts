@@ -24,7 +24,9 @@ export class CompanyResolver {
   }
 
   @Authorized("PLATFORM_ADMIN")
-  @Mutation(() => CreateCompanyPayload, { description: "Creates a company and its first API key (platform admin key)." })
+  @Mutation(() => CreateCompanyPayload, {
+    description: "Creates a company and its first API key (platform admin key).",
+  })
   createCompany(@Arg("input") input: CreateCompanyInput, @Ctx() ctx: RequestContext): Promise<CreateCompanyPayload> {
     return ctx.services.companies.createCompany(ctx, input);
   }

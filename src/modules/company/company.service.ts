@@ -60,7 +60,10 @@ export interface CompanyServiceDeps {
 export const issuerOf = (publicUrl: string, slug: string): string => `${publicUrl}/c/${slug}`;
 
 /** The `aud` of the company's session tokens: its setting, else its issuer. */
-export function sessionTokenAudienceOf(company: Pick<CompanyEntity, "slug" | "sessionTokenAudience">, publicUrl: string): string {
+export function sessionTokenAudienceOf(
+  company: Pick<CompanyEntity, "slug" | "sessionTokenAudience">,
+  publicUrl: string,
+): string {
   return company.sessionTokenAudience ?? issuerOf(publicUrl, company.slug);
 }
 
@@ -93,7 +96,10 @@ export function toCompanyType(company: CompanyEntity, publicUrl: string): Compan
 function sessionTokenAudience(value: string): string {
   const audience = value.trim();
   if (!/^[\x21-\x7e]{1,2048}$/.test(audience)) {
-    throw badInput("sessionTokenAudience", "sessionTokenAudience is 1 to 2048 printable ASCII characters without spaces (a URL or URN).");
+    throw badInput(
+      "sessionTokenAudience",
+      "sessionTokenAudience is 1 to 2048 printable ASCII characters without spaces (a URL or URN).",
+    );
   }
   return audience;
 }
@@ -252,7 +258,8 @@ export class CompanyService {
     const patch: Partial<CompanyEntity> = {};
     const int = (field: keyof UpdateCompanySettingsInput & keyof CompanyEntity, min: number, max: number) => {
       const value = input[field];
-      if (value !== undefined && value !== null) (patch as Record<string, unknown>)[field] = v.intInRange(field, value as number, min, max);
+      if (value !== undefined && value !== null)
+        (patch as Record<string, unknown>)[field] = v.intInRange(field, value as number, min, max);
     };
     int("sessionInactivityTimeoutSeconds", 60, 604_800);
     int("firstHeartbeatWindowSeconds", 30, 3_600);
@@ -261,8 +268,10 @@ export class CompanyService {
     int("loginLinkTtlSeconds", 1, 300);
     int("partnerTokenMaxTtlSeconds", 60, MAX_PARTNER_TOKEN_TTL_SECONDS);
     int("joinRequestTtlSeconds", 60, 604_800);
-    if (input.passwordAuthEnabled !== undefined && input.passwordAuthEnabled !== null) patch.passwordAuthEnabled = input.passwordAuthEnabled;
-    if (input.allowNonExpiringTokens !== undefined && input.allowNonExpiringTokens !== null) patch.allowNonExpiringTokens = input.allowNonExpiringTokens;
+    if (input.passwordAuthEnabled !== undefined && input.passwordAuthEnabled !== null)
+      patch.passwordAuthEnabled = input.passwordAuthEnabled;
+    if (input.allowNonExpiringTokens !== undefined && input.allowNonExpiringTokens !== null)
+      patch.allowNonExpiringTokens = input.allowNonExpiringTokens;
     for (const field of ["allowedRedirectOrigins", "allowedEmbedOrigins"] as const) {
       const list = input[field];
       if (list === undefined || list === null) continue;
@@ -273,7 +282,8 @@ export class CompanyService {
       patch.seatLimit = input.seatLimit === null ? null : v.intInRange("seatLimit", input.seatLimit, 0, MAX_SEAT_LIMIT);
     }
     if (input.sessionTokenAudience !== undefined) {
-      patch.sessionTokenAudience = input.sessionTokenAudience === null ? null : sessionTokenAudience(input.sessionTokenAudience);
+      patch.sessionTokenAudience =
+        input.sessionTokenAudience === null ? null : sessionTokenAudience(input.sessionTokenAudience);
     }
 
     return this.deps.dataSource.transaction(async (manager) => {

@@ -8,7 +8,9 @@ registerEnumType(ApiScopeEnum, {
   description: "What an API key may do.",
   valuesConfig: {
     MANAGE_COMPANY: { description: "Company settings, API keys, signing keys, partner secrets, identity providers." },
-    MANAGE_EVENTS: { description: "Events, their presenter and organizer lists, registrations, sessions and join requests." },
+    MANAGE_EVENTS: {
+      description: "Events, their presenter and organizer lists, registrations, sessions and join requests.",
+    },
     MANAGE_USERS: { description: "Users and their passwords." },
     MINT_TOKENS: { description: "Join tokens, login links and token revocation." },
     READ_ANALYTICS: { description: "Engagement analytics." },
@@ -29,7 +31,9 @@ export class CompanySettings {
   @Field(() => Int, { description: "A session with no heartbeat for this long ends as INACTIVE." })
   sessionInactivityTimeoutSeconds: number;
 
-  @Field(() => Int, { description: "A session that sends no heartbeat this long after joining ends as NO_HEARTBEAT, attending nothing." })
+  @Field(() => Int, {
+    description: "A session that sends no heartbeat this long after joining ends as NO_HEARTBEAT, attending nothing.",
+  })
   firstHeartbeatWindowSeconds: number;
 
   @Field(() => Int, { description: "Lifetime of a join token minted without ttlSeconds or expiresAt." })
@@ -41,7 +45,9 @@ export class CompanySettings {
   @Field(() => Int, { description: "How long a one-time login link may wait to be opened (at most 300)." })
   loginLinkTtlSeconds: number;
 
-  @Field(() => Int, { description: "How far ahead a partner-signed JWT's exp may lie (default 7 days, at most 30 days)." })
+  @Field(() => Int, {
+    description: "How far ahead a partner-signed JWT's exp may lie (default 7 days, at most 30 days).",
+  })
   partnerTokenMaxTtlSeconds: number;
 
   @Field(() => Int, { description: "How long a knock waits for an organizer before it expires." })
@@ -59,7 +65,9 @@ export class CompanySettings {
   @Field(() => [String], { description: "Origins that may frame the join page and receive its messages." })
   allowedEmbedOrigins: string[];
 
-  @Field(() => [RolePermissionsType], { description: "What each role may do: session tokens carry it as `permissions`, for media servers to enforce." })
+  @Field(() => [RolePermissionsType], {
+    description: "What each role may do: session tokens carry it as `permissions`, for media servers to enforce.",
+  })
   rolePermissions: RolePermissionsType[];
 
   @Field({ description: "The `aud` of the company's session tokens (default: its issuer)." })
@@ -79,7 +87,6 @@ export class CompanyType {
 
   @Field(() => Int, { nullable: true, description: "Most non-guest users the company may have; null is no limit." })
   seatLimit: number | null;
-
 
   @Field(() => CompanySettings, { description: "Settings." })
   settings: CompanySettings;

@@ -1,4 +1,13 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Relation } from "typeorm";
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  Relation,
+} from "typeorm";
 import { EventEntity } from "./event.entity";
 
 export const PRINCIPAL_ROLES = ["PRESENTER", "ORGANIZER"] as const;
@@ -6,7 +15,10 @@ export type PrincipalRole = (typeof PRINCIPAL_ROLES)[number];
 
 /** One entry of an event's presenter or organizer list: an external user id or an email. */
 @Entity({ name: "event_principals" })
-@Index("idx_event_principals_external_id", ["eventId", "role", "userExternalId"], { unique: true, where: "user_external_id IS NOT NULL" })
+@Index("idx_event_principals_external_id", ["eventId", "role", "userExternalId"], {
+  unique: true,
+  where: "user_external_id IS NOT NULL",
+})
 @Index("idx_event_principals_email", ["eventId", "role", "email"], { unique: true, where: "email IS NOT NULL" })
 export class EventPrincipalEntity {
   @PrimaryGeneratedColumn("uuid")

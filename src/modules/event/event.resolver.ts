@@ -9,7 +9,10 @@ import { EventConnection, EventType, PrincipalType } from "./event.types";
 @Resolver(() => EventType)
 export class EventResolver {
   @Authorized()
-  @Query(() => EventType, { nullable: true, description: "An event of the caller's company; null when there is none with this id." })
+  @Query(() => EventType, {
+    nullable: true,
+    description: "An event of the caller's company; null when there is none with this id.",
+  })
   async event(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<EventType | null> {
     const event = await ctx.services.events.find(companyIdOf(ctx), id);
     return event ? ctx.services.events.toType(event) : null;
@@ -63,14 +66,19 @@ export class EventResolver {
   }
 
   @Authorized("MANAGE_EVENTS")
-  @Mutation(() => EventType, { description: "Adds presenters or organizers; takes effect at the next join or heartbeat." })
+  @Mutation(() => EventType, {
+    description: "Adds presenters or organizers; takes effect at the next join or heartbeat.",
+  })
   async addEventPrincipals(@Arg("input") input: EventPrincipalsInput, @Ctx() ctx: RequestContext): Promise<EventType> {
     return ctx.services.events.toType(await ctx.services.events.addPrincipals(ctx, input));
   }
 
   @Authorized("MANAGE_EVENTS")
   @Mutation(() => EventType, { description: "Removes presenters or organizers." })
-  async removeEventPrincipals(@Arg("input") input: EventPrincipalsInput, @Ctx() ctx: RequestContext): Promise<EventType> {
+  async removeEventPrincipals(
+    @Arg("input") input: EventPrincipalsInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<EventType> {
     return ctx.services.events.toType(await ctx.services.events.removePrincipals(ctx, input));
   }
 }

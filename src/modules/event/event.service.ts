@@ -12,7 +12,13 @@ import { CompanyEntity } from "../company/company.entity";
 import { isStorable } from "../../db/storable";
 import { EventEntity } from "./event.entity";
 import { EventPrincipalEntity, PrincipalRole } from "./event-principal.entity";
-import type { CreateEventInput, EventFilter, EventPrincipalsInput, PrincipalInput, UpdateEventInput } from "./event.inputs";
+import type {
+  CreateEventInput,
+  EventFilter,
+  EventPrincipalsInput,
+  PrincipalInput,
+  UpdateEventInput,
+} from "./event.inputs";
 import type { EventConnection, EventType, PrincipalType } from "./event.types";
 
 export interface EventServiceDeps {
@@ -44,7 +50,8 @@ interface NormalizedPrincipal {
 
 function normalizePrincipals(field: string, list: PrincipalInput[] | undefined): NormalizedPrincipal[] {
   if (!list) return [];
-  if (list.length > MAX_PRINCIPALS_PER_CALL) throw badInput(field, `${field} may hold at most ${MAX_PRINCIPALS_PER_CALL} entries at a time.`);
+  if (list.length > MAX_PRINCIPALS_PER_CALL)
+    throw badInput(field, `${field} may hold at most ${MAX_PRINCIPALS_PER_CALL} entries at a time.`);
   return list.map((p, i) => {
     const hasId = p.userId !== undefined && p.userId !== null;
     const hasEmail = p.email !== undefined && p.email !== null;
@@ -90,7 +97,9 @@ export class EventService {
   /** The company's event with this id (minting), from this node's cache. Not inside a transaction. */
   async findById(companyId: string, id: string): Promise<EventEntity | null> {
     if (!v.isUuid(id)) return null;
-    return this.cachedEvent(`${companyId}/id/${id}`, () => this.deps.dataSource.getRepository(EventEntity).findOneBy({ id, companyId }));
+    return this.cachedEvent(`${companyId}/id/${id}`, () =>
+      this.deps.dataSource.getRepository(EventEntity).findOneBy({ id, companyId }),
+    );
   }
 
   toType(event: EventEntity): EventType {
@@ -174,14 +183,17 @@ export class EventService {
     }
     const slash = trimmed.indexOf("/");
     if (slash > 0) {
-      const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneBy({ slug: trimmed.slice(0, slash) });
+      const company = await this.deps.dataSource
+        .getRepository(CompanyEntity)
+        .findOneBy({ slug: trimmed.slice(0, slash) });
       const event = company ? await repo.findOneBy({ companyId: company.id, slug: trimmed.slice(slash + 1) }) : null;
       if (event) return event;
       throw notFound("The event");
     }
     const matches = await repo.find({ where: { slug: trimmed }, take: 2 });
     if (matches.length === 1) return matches[0];
-    if (matches.length > 1) throw badInput("event", "Several companies use this slug: name the event by its id or as companySlug/eventSlug.");
+    if (matches.length > 1)
+      throw badInput("event", "Several companies use this slug: name the event by its id or as companySlug/eventSlug.");
     throw notFound("The event");
   }
 
@@ -192,7 +204,10 @@ export class EventService {
     const startsAt = input.startsAt ?? null;
     const endsAt = input.endsAt ?? null;
     v.dateOrder("endsAt", startsAt, endsAt);
-    const capacity = input.capacity === undefined || input.capacity === null ? null : v.intInRange("capacity", input.capacity, 1, 1_000_000);
+    const capacity =
+      input.capacity === undefined || input.capacity === null
+        ? null
+        : v.intInRange("capacity", input.capacity, 1, 1_000_000);
     const maxSessionsPerUser = v.intInRange("maxSessionsPerUser", input.maxSessionsPerUser ?? 1, 1, 100);
     const presenters = normalizePrincipals("presenters", input.presenters);
     const organizers = normalizePrincipals("organizers", input.organizers);
@@ -222,7 +237,8 @@ export class EventService {
         });
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
-        if (givenSlug) throw new AppError("SLUG_TAKEN", `The slug "${givenSlug}" is taken by another event; choose another.`);
+        if (givenSlug)
+          throw new AppError("SLUG_TAKEN", `The slug "${givenSlug}" is taken by another event; choose another.`);
       }
     }
     throw new AppError("SLUG_TAKEN", "Could not find a free slug for this name; pass one explicitly.");
@@ -235,7 +251,8 @@ export class EventService {
     if (input.name !== undefined && input.name !== null) patch.name = v.requiredText("name", input.name);
     if (input.slug !== undefined && input.slug !== null) patch.slug = v.slug("slug", input.slug);
     if (input.privacy !== undefined && input.privacy !== null) patch.privacy = input.privacy;
-    if (input.knockingEnabled !== undefined && input.knockingEnabled !== null) patch.knockingEnabled = input.knockingEnabled;
+    if (input.knockingEnabled !== undefined && input.knockingEnabled !== null)
+      patch.knockingEnabled = input.knockingEnabled;
     if (input.startsAt !== undefined) patch.startsAt = input.startsAt;
     if (input.endsAt !== undefined) patch.endsAt = input.endsAt;
     if (input.capacity !== undefined) {
@@ -245,7 +262,11 @@ export class EventService {
     if (input.maxSessionsPerUser !== undefined && input.maxSessionsPerUser !== null) {
       patch.maxSessionsPerUser = v.intInRange("maxSessionsPerUser", input.maxSessionsPerUser, 1, 100);
     }
-    v.dateOrder("endsAt", patch.startsAt !== undefined ? patch.startsAt : event.startsAt, patch.endsAt !== undefined ? patch.endsAt : event.endsAt);
+    v.dateOrder(
+      "endsAt",
+      patch.startsAt !== undefined ? patch.startsAt : event.startsAt,
+      patch.endsAt !== undefined ? patch.endsAt : event.endsAt,
+    );
     if (Object.keys(patch).length === 0) return event;
     try {
       await this.deps.dataSource.transaction(async (manager) => {
@@ -253,7 +274,8 @@ export class EventService {
         await this.changed(manager, event.id);
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new AppError("SLUG_TAKEN", `The slug "${patch.slug}" is taken by another event; choose another.`);
+      if (isUniqueViolation(error))
+        throw new AppError("SLUG_TAKEN", `The slug "${patch.slug}" is taken by another event; choose another.`);
       throw error;
     }
     return this.deps.dataSource.getRepository(EventEntity).findOneByOrFail({ id: event.id });
@@ -279,7 +301,12 @@ export class EventService {
     });
   }
 
-  async list(ctx: RequestContext, first: number | null | undefined, after: string | null | undefined, filter?: EventFilter) {
+  async list(
+    ctx: RequestContext,
+    first: number | null | undefined,
+    after: string | null | undefined,
+    filter?: EventFilter,
+  ) {
     const companyId = companyIdOf(ctx);
     const limit = pageSize(first);
     const cursor = decodeCreatedAtCursor(after);
@@ -360,7 +387,12 @@ export class EventService {
     return event;
   }
 
-  private async insertPrincipals(manager: EntityManager, eventId: string, role: PrincipalRole, principals: NormalizedPrincipal[]) {
+  private async insertPrincipals(
+    manager: EntityManager,
+    eventId: string,
+    role: PrincipalRole,
+    principals: NormalizedPrincipal[],
+  ) {
     if (principals.length === 0) return;
     await manager
       .createQueryBuilder()

@@ -120,7 +120,14 @@ export class ExternalCredentialService {
 
   /** The existing non-guest user a subject names (a profile: by its external id), or null. */
   async existingUser(companyId: string, subject: ExternalSubject) {
-    type Row = { id: string; external_id: string | null; email: string | null; name: string | null; avatar_url: string | null; tokens_revoked_before: Date | null };
+    type Row = {
+      id: string;
+      external_id: string | null;
+      email: string | null;
+      name: string | null;
+      avatar_url: string | null;
+      tokens_revoked_before: Date | null;
+    };
     const columns = "id, external_id, email, name, avatar_url, tokens_revoked_before";
     if (subject.kind === "email") {
       const [row] = await this.sql<Row>(
@@ -140,7 +147,10 @@ export class ExternalCredentialService {
       return row ?? null;
     }
     const externalId = subject.kind === "externalId" ? subject.externalId : subject.profile.externalId;
-    const [row] = await this.sql<Row>(`SELECT ${columns} FROM users WHERE company_id = $1 AND external_id = $2 AND NOT is_guest`, [companyId, externalId]);
+    const [row] = await this.sql<Row>(
+      `SELECT ${columns} FROM users WHERE company_id = $1 AND external_id = $2 AND NOT is_guest`,
+      [companyId, externalId],
+    );
     return row ?? null;
   }
 

@@ -1,11 +1,21 @@
 import type { Clock } from "../../clock";
 import { idClaim, jtiClaim, malformedClaim, syntheticJti } from "../../auth/external-claims";
-import { ID_TOKEN_MAX_LIFETIME_SECONDS, peekExternalToken, tokenInvalid, verifyExternalToken } from "../../auth/external-tokens";
+import {
+  ID_TOKEN_MAX_LIFETIME_SECONDS,
+  peekExternalToken,
+  tokenInvalid,
+  verifyExternalToken,
+} from "../../auth/external-tokens";
 import type { CompanyEntity } from "../company/company.entity";
 import type { PartnerService } from "../partner/partner.service";
 import type { Admission } from "../session/admission.service";
 import type { JoinEventInput } from "../session/session.inputs";
-import { profileOf, type ExternalCredential, type ExternalCredentialService, type ExternalSubject } from "./external-credential.service";
+import {
+  profileOf,
+  type ExternalCredential,
+  type ExternalCredentialService,
+  type ExternalSubject,
+} from "./external-credential.service";
 import type { ProviderKeySets } from "./provider-key-sets";
 
 export interface IdTokenServiceDeps {
@@ -57,7 +67,8 @@ export class IdTokenService {
     });
     const payload = verified.payload as Record<string, unknown>;
     const externalId = idClaim(payload, provider.externalIdClaim);
-    if (externalId === undefined) throw tokenInvalid(`The ID token has no ${provider.externalIdClaim} claim to name the user by.`);
+    if (externalId === undefined)
+      throw tokenInvalid(`The ID token has no ${provider.externalIdClaim} claim to name the user by.`);
     let subject: ExternalSubject;
     if (provider.jitEnabled) {
       const email = payload[provider.emailClaim];
@@ -68,7 +79,10 @@ export class IdTokenService {
       // email_verified speaks of the `email` claim alone, so a mapped claim is never trusted.
       const verifiedEmail = provider.emailClaim === "email" && payload.email_verified === true;
       const trustedEmail = verifiedEmail ? (email ?? undefined) : undefined;
-      subject = { kind: "profile", profile: profileOf({ externalId, email: trustedEmail, name: name ?? undefined }, "") };
+      subject = {
+        kind: "profile",
+        profile: profileOf({ externalId, email: trustedEmail, name: name ?? undefined }, ""),
+      };
     } else {
       subject = { kind: "externalId", externalId };
     }

@@ -61,7 +61,9 @@ export const ADD_IDENTITY_PROVIDER = `INSERT INTO identity_providers (id, compan
 export const REMOVE_IDENTITY_PROVIDER = `UPDATE identity_providers SET disabled_at = COALESCE(disabled_at, $3) WHERE id = $1 AND company_id = $2 RETURNING *`;
 
 /** $1 company id; removed providers included, oldest first. */
-export const IDENTITY_PROVIDERS_OF_COMPANY = "SELECT * FROM identity_providers WHERE company_id = $1 ORDER BY created_at, id";
+export const IDENTITY_PROVIDERS_OF_COMPANY =
+  "SELECT * FROM identity_providers WHERE company_id = $1 ORDER BY created_at, id";
 
 /** The live provider. $1 company id, $2 issuer, $3 kind. */
-export const IDENTITY_PROVIDER_BY_ISSUER = "SELECT * FROM identity_providers WHERE company_id = $1 AND issuer = $2 AND kind = $3 AND disabled_at IS NULL";
+export const IDENTITY_PROVIDER_BY_ISSUER =
+  "SELECT * FROM identity_providers WHERE company_id = $1 AND issuer = $2 AND kind = $3 AND disabled_at IS NULL";

@@ -51,7 +51,8 @@ export class ProviderKeySets {
         cacheMaxAgeMs: JWKS_CACHE_MAX_AGE_MS,
         addresses: { allowLoopback: !this.deps.production },
         // The host only (a path or query could carry a secret of the provider's), never the token.
-        onFetchFailure: (detail) => this.deps.log?.debug({ identityProviderId: provider.id, jwksHost: host, detail }, "JWKS fetch failed"),
+        onFetchFailure: (detail) =>
+          this.deps.log?.debug({ identityProviderId: provider.id, jwksHost: host, detail }, "JWKS fetch failed"),
       });
       this.keySets.set(cacheKey, keySet);
     }

@@ -17,7 +17,10 @@ export class JoinRequestResolver {
     description:
       "Knocks on a PRIVATE event with knocking on (no API key): a PENDING request and the secret to poll it with, shown once. PUBLIC events need none (join as a guest).",
   })
-  async requestToJoin(@Arg("input") input: RequestToJoinInput, @Ctx() ctx: RequestContext): Promise<JoinRequestTicketType> {
+  async requestToJoin(
+    @Arg("input") input: RequestToJoinInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<JoinRequestTicketType> {
     const { request, secret } = await ctx.services.joinRequests.request(ctx, input);
     grantJoinRequest(ctx, request);
     return { request: toJoinRequestType(request, ctx.clock.now()), secret };
@@ -32,7 +35,8 @@ export class JoinRequestResolver {
   async joinRequest(
     @Arg("id", () => ID) id: string,
     @Ctx() ctx: RequestContext,
-    @Arg("secret", () => String, { nullable: true, description: "The requester's secret from requestToJoin." }) secret?: string,
+    @Arg("secret", () => String, { nullable: true, description: "The requester's secret from requestToJoin." })
+    secret?: string,
   ): Promise<JoinRequestType | null> {
     const found = await ctx.services.joinRequests.find(ctx, id, secret);
     // Found with a secret: the requester's own; without: the service admitted an organizer.
@@ -58,12 +62,17 @@ export class JoinRequestResolver {
 
   @Access("public")
   @Mutation(() => JoinRequestType, {
-    description: "Denies a PENDING join request (API key with MANAGE_EVENTS, or an ORGANIZER session of its event as bearer). Deciding twice is refused.",
+    description:
+      "Denies a PENDING join request (API key with MANAGE_EVENTS, or an ORGANIZER session of its event as bearer). Deciding twice is refused.",
   })
   async denyJoinRequest(
     @Arg("id", () => ID) id: string,
     @Ctx() ctx: RequestContext,
-    @Arg("reason", () => String, { nullable: true, description: "Why, shown to the requester (at most 500 characters)." }) reason?: string,
+    @Arg("reason", () => String, {
+      nullable: true,
+      description: "Why, shown to the requester (at most 500 characters).",
+    })
+    reason?: string,
   ): Promise<JoinRequestType> {
     const denied = await ctx.services.joinRequests.deny(ctx, id, reason);
     noteBearerIsOrganizer(ctx);
@@ -83,7 +92,10 @@ export class EventJoinRequestsResolver {
     @Ctx() ctx: RequestContext,
     @Arg("first", () => Int, { nullable: true, description: "Page size (default 20, at most 100)." }) first?: number,
     @Arg("after", () => String, { nullable: true, description: "endCursor of the previous page." }) after?: string,
-    @Arg("status", () => JoinRequestStatus, { nullable: true, description: "Only requests with this status (as read now)." })
+    @Arg("status", () => JoinRequestStatus, {
+      nullable: true,
+      description: "Only requests with this status (as read now).",
+    })
     status?: JoinRequestStatusValue,
   ): Promise<JoinRequestConnection> {
     return await ctx.services.joinRequests.listForEvent(ctx, event.id, { first, after, status });

@@ -5,7 +5,13 @@ import type { Clock } from "../../clock";
 import { generateOpaqueSecret, secretMatches } from "../../auth/opaque-secret";
 import { signToken } from "../../auth/tokens";
 import { queryRows, rawQuery, RawQuery } from "../../db/raw";
-import { createdAtCursorOf, CreatedAtCursor, decodeCreatedAtCursor, pageSize, toConnection } from "../../graphql/connection";
+import {
+  createdAtCursorOf,
+  CreatedAtCursor,
+  decodeCreatedAtCursor,
+  pageSize,
+  toConnection,
+} from "../../graphql/connection";
 import { organizerCompany, type LiveRoleOf, type RequestContext } from "../../request-context";
 import { AppError, badInput, notFound } from "../../errors";
 import { EventStatus, Role } from "../../graphql/enums";
@@ -54,7 +60,11 @@ export function statusAt(row: JoinRequestEntity, now: Date): JoinRequestStatusVa
   return row.status === "PENDING" && row.expiresAt.getTime() <= now.getTime() ? "EXPIRED" : row.status;
 }
 
-export function toJoinRequestType(row: JoinRequestEntity, now: Date, credential: string | null = null): JoinRequestType {
+export function toJoinRequestType(
+  row: JoinRequestEntity,
+  now: Date,
+  credential: string | null = null,
+): JoinRequestType {
   return {
     id: row.id,
     companyId: row.companyId,
@@ -80,7 +90,15 @@ interface PageKey {
   filter: JoinRequestFilter;
 }
 
-const pageKeyOf = (k: PageKey) => JSON.stringify([k.companyId, k.eventId, k.take, k.after?.createdAt.toISOString() ?? null, k.after?.id ?? null, k.filter]);
+const pageKeyOf = (k: PageKey) =>
+  JSON.stringify([
+    k.companyId,
+    k.eventId,
+    k.take,
+    k.after?.createdAt.toISOString() ?? null,
+    k.after?.id ?? null,
+    k.filter,
+  ]);
 
 /**
  * Event.joinRequests pages for one request: the pages of many events with the same shape cost
@@ -103,7 +121,8 @@ function joinRequestPageLoader(dataSource: DataSource, now: Date) {
           if (after) params.push(after.createdAt, after.id);
           const rows: JoinRequestRow[] = await dataSource.query(joinRequestPagesSql(filter, after !== null), params);
           const byEvent = new Map<string, JoinRequestEntity[]>();
-          for (const row of rows.map(joinRequestOfRow)) byEvent.set(row.eventId, [...(byEvent.get(row.eventId) ?? []), row]);
+          for (const row of rows.map(joinRequestOfRow))
+            byEvent.set(row.eventId, [...(byEvent.get(row.eventId) ?? []), row]);
           for (const key of group) byKey.set(pageKeyOf(key), byEvent.get(key.eventId) ?? []);
         }),
       );
@@ -132,36 +151,46 @@ export class JoinRequestService {
    * (shown once, stored as a SHA-256). A PUBLIC event needs no request (BAD_USER_INPUT: join as a
    * guest); a PRIVATE one without knocking is CREDENTIAL_REQUIRED; an ended one EVENT_ENDED.
    */
-  async request(ctx: RequestContext, input: RequestToJoinInput): Promise<{ request: JoinRequestEntity; secret: string }> {
+  async request(
+    ctx: RequestContext,
+    input: RequestToJoinInput,
+  ): Promise<{ request: JoinRequestEntity; secret: string }> {
     const event = await this.deps.events.publicEventOf(input.event);
     const now = this.deps.clock.now();
     if (eventStatus(event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
     if (event.privacy === "PUBLIC") {
-      throw badInput("event", "This event is public: join it as a guest (joinEvent with a displayName); no request is needed.");
+      throw badInput(
+        "event",
+        "This event is public: join it as a guest (joinEvent with a displayName); no request is needed.",
+      );
     }
     if (!event.knockingEnabled) {
-      throw new AppError("CREDENTIAL_REQUIRED", "This event is private and takes no requests to join: use the link or token you were given.");
+      throw new AppError(
+        "CREDENTIAL_REQUIRED",
+        "This event is private and takes no requests to join: use the link or token you were given.",
+      );
     }
     const name = v.requiredText("name", requireStorable("name", input.name), v.MAX_NAME_LENGTH);
     const email = v.optionalEmail("email", requireStorable("email", input.email));
     const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneByOrFail({ id: event.companyId });
     const knocks = await this.deps.limiter.hit(company.id, `knock:${addressSubject(ctx.ip)}`, KNOCK_ADDRESS_LIMIT);
-    const limited = this.deps.limiter.refusal(knocks, KNOCK_ADDRESS_LIMIT, "Too many requests to join from your address");
+    const limited = this.deps.limiter.refusal(
+      knocks,
+      KNOCK_ADDRESS_LIMIT,
+      "Too many requests to join from your address",
+    );
     if (limited) throw limited;
 
     const secret = generateOpaqueSecret("jrq_");
-    const [row] = await this.sql<JoinRequestRow>(
-      INSERT_JOIN_REQUEST,
-      [
-        company.id,
-        event.id,
-        name,
-        email?.email ?? null,
-        email?.normalized ?? null,
-        secret.hash,
-        new Date(now.getTime() + company.joinRequestTtlSeconds * 1000),
-      ],
-    );
+    const [row] = await this.sql<JoinRequestRow>(INSERT_JOIN_REQUEST, [
+      company.id,
+      event.id,
+      name,
+      email?.email ?? null,
+      email?.normalized ?? null,
+      secret.hash,
+      new Date(now.getTime() + company.joinRequestTtlSeconds * 1000),
+    ]);
     return { request: joinRequestOfRow(row), secret: secret.secret };
   }
 
@@ -174,7 +203,9 @@ export class JoinRequestService {
   async find(ctx: RequestContext, id: string, secret: string | null | undefined): Promise<JoinRequestType | null> {
     if (secret !== null && secret !== undefined) return this.poll(id, secret);
     const companyId = await organizerCompany(ctx, this.deps.liveRoleOf);
-    const row = v.isUuid(id) ? await this.deps.dataSource.getRepository(JoinRequestEntity).findOneBy({ id, companyId }) : null;
+    const row = v.isUuid(id)
+      ? await this.deps.dataSource.getRepository(JoinRequestEntity).findOneBy({ id, companyId })
+      : null;
     if (!row || (ctx.principal.kind === "session" && ctx.principal.eventId !== row.eventId)) return null;
     const now = this.deps.clock.now();
     return toJoinRequestType(await this.recordExpiry(row, now), now);
@@ -186,7 +217,8 @@ export class JoinRequestService {
     if (!row || !secretMatches(secret, row.secretHash)) return null;
     const now = this.deps.clock.now();
     const current = await this.recordExpiry(row, now);
-    const credential = current.status === "APPROVED" && current.consumedAt === null ? await this.credentialFor(current, now) : null;
+    const credential =
+      current.status === "APPROVED" && current.consumedAt === null ? await this.credentialFor(current, now) : null;
     return toJoinRequestType(current, now, credential);
   }
 
@@ -248,7 +280,12 @@ export class JoinRequestService {
     if (!v.isUuid(id)) throw notFound("The join request");
     const principal = ctx.principal;
     const onlyEvent = principal.kind === "session" ? principal.eventId : null;
-    const decidedBy = principal.kind === "session" ? `session:${principal.sessionId}` : principal.kind === "apiKey" ? `apiKey:${principal.apiKeyId}` : null;
+    const decidedBy =
+      principal.kind === "session"
+        ? `session:${principal.sessionId}`
+        : principal.kind === "apiKey"
+          ? `apiKey:${principal.apiKeyId}`
+          : null;
     const now = this.deps.clock.now();
     const params = [id, companyId, decision.status, decision.role, decision.reason, decidedBy, now, onlyEvent];
     const [decided] = await this.sql<JoinRequestRow>(DECIDE_JOIN_REQUEST, params);
@@ -309,7 +346,9 @@ export class JoinRequestService {
     }
     const event = await this.deps.events.eventOf(company.id, input.event);
     if (payload.evt !== event.id) throw new AppError("TOKEN_WRONG_EVENT", "This approval opens another event.");
-    const request = await this.deps.dataSource.getRepository(JoinRequestEntity).findOneBy({ id, companyId: company.id });
+    const request = await this.deps.dataSource
+      .getRepository(JoinRequestEntity)
+      .findOneBy({ id, companyId: company.id });
     if (!request) throw new AppError("TOKEN_INVALID", "This join request does not exist.");
     if (request.eventId !== event.id) throw new AppError("TOKEN_WRONG_EVENT", "This approval opens another event.");
     if (request.status === "DENIED") throw new AppError("JOIN_REQUEST_DENIED", "This join request was denied.");
@@ -332,7 +371,8 @@ export class JoinRequestService {
       entrant: { kind: "guest", name: request.name },
       consume: async (manager) => {
         const used = await queryRows<{ id: string }>(manager, CONSUME_APPROVAL, [id, company.id, now]);
-        if (!used.length) throw new AppError("TOKEN_REVOKED", "This approval was already used to join; ask to join again.");
+        if (!used.length)
+          throw new AppError("TOKEN_REVOKED", "This approval was already used to join; ask to join again.");
       },
     };
   }

@@ -75,7 +75,8 @@ export const INSERT_JOIN_REQUEST = `INSERT INTO join_requests (company_id, event
        RETURNING *`;
 
 /** A PENDING request past its expiry becomes EXPIRED; no row when it was decided meanwhile. $1 id, $2 now. */
-export const RECORD_EXPIRY = "UPDATE join_requests SET status = 'EXPIRED' WHERE id = $1 AND status = 'PENDING' AND expires_at <= $2 RETURNING *";
+export const RECORD_EXPIRY =
+  "UPDATE join_requests SET status = 'EXPIRED' WHERE id = $1 AND status = 'PENDING' AND expires_at <= $2 RETURNING *";
 
 /**
  * Decides a PENDING, unexpired request of the company (of one event when $8 is set) whose event

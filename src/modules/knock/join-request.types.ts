@@ -29,7 +29,9 @@ export class JoinRequestType {
   eventId: string;
 
   @Access("self")
-  @Field(() => JoinRequestStatus, { description: "PENDING, APPROVED, DENIED or EXPIRED (a PENDING request past expiresAt reads as EXPIRED)." })
+  @Field(() => JoinRequestStatus, {
+    description: "PENDING, APPROVED, DENIED or EXPIRED (a PENDING request past expiresAt reads as EXPIRED).",
+  })
   status: JoinRequestStatusValue;
 
   @Access("self")
@@ -39,7 +41,8 @@ export class JoinRequestType {
   @Access("self")
   @Field(() => String, {
     nullable: true,
-    description: "The email the requester gave, unverified: it is not matched against organizer lists, only carried into the session metadata (unverifiedEmail).",
+    description:
+      "The email the requester gave, unverified: it is not matched against organizer lists, only carried into the session metadata (unverifiedEmail).",
   })
   email: string | null;
 
@@ -64,7 +67,10 @@ export class JoinRequestType {
   decidedAt: Date | null;
 
   @Access("self")
-  @Field(() => Date, { nullable: true, description: "When the approval's credential was used to join (it works once)." })
+  @Field(() => Date, {
+    nullable: true,
+    description: "When the approval's credential was used to join (it works once).",
+  })
   usedAt: Date | null;
 
   @Access("self")
@@ -79,7 +85,11 @@ export class JoinRequestType {
   companyId: string;
 }
 
-@AccessOwner((t: JoinRequestTicketType) => ({ companyId: t.request.companyId, eventId: t.request.eventId, joinRequestId: t.request.id }))
+@AccessOwner((t: JoinRequestTicketType) => ({
+  companyId: t.request.companyId,
+  eventId: t.request.eventId,
+  joinRequestId: t.request.id,
+}))
 @ObjectType("JoinRequestTicket", { description: "A new join request and the secret to poll it with (shown once)." })
 export class JoinRequestTicketType {
   @Access("self")

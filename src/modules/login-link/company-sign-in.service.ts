@@ -29,7 +29,13 @@ export type CompanyCookieState =
       linkId: string;
       redirectOnExpiryUrl: string | null;
     }
-  | { kind: "ended"; endReason: "INACTIVE" | "REVOKED"; company: CompanyEntity; linkId: string; redirectTo: string | null };
+  | {
+      kind: "ended";
+      endReason: "INACTIVE" | "REVOKED";
+      company: CompanyEntity;
+      linkId: string;
+      redirectTo: string | null;
+    };
 
 /**
  * The company-wide sign-in of a login link without event. GET /login consumes the link and the

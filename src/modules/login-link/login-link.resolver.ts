@@ -27,7 +27,10 @@ export class LoginLinkResolver {
   }
 
   @Authorized("MINT_TOKENS")
-  @Query(() => LoginLinkType, { nullable: true, description: "A login link of the caller's company, by id (its url is null)." })
+  @Query(() => LoginLinkType, {
+    nullable: true,
+    description: "A login link of the caller's company, by id (its url is null).",
+  })
   async loginLink(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<LoginLinkType | null> {
     const link = await ctx.services.loginLinks.get(ctx, id);
     return link ? ctx.services.loginLinks.toType(link) : null;
@@ -39,7 +42,10 @@ export class LoginLinkResolver {
     return toUserType(await ctx.loaders.userById.load(link.userId));
   }
 
-  @FieldResolver(() => EventType, { nullable: true, description: "The event the link opens; null: the company's landing page." })
+  @FieldResolver(() => EventType, {
+    nullable: true,
+    description: "The event the link opens; null: the company's landing page.",
+  })
   async event(@Root() link: LoginLinkType, @Ctx() ctx: RequestContext): Promise<EventType | null> {
     if (link.companyId !== companyIdOf(ctx)) throw notFound("The login link");
     return link.eventId ? ctx.services.events.toType(await ctx.loaders.eventById.load(link.eventId)) : null;

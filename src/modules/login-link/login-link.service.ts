@@ -166,7 +166,10 @@ export class LoginLinkService {
     if (!company) throw notFound("The company");
 
     const userId = await userIdOfRef(this.deps.dataSource, companyId, input);
-    const [userRow] = await this.sql<UserRow>("SELECT * FROM users WHERE id = $1 AND company_id = $2 AND NOT is_guest", [userId, companyId]);
+    const [userRow] = await this.sql<UserRow>(
+      "SELECT * FROM users WHERE id = $1 AND company_id = $2 AND NOT is_guest",
+      [userId, companyId],
+    );
     if (!userRow) {
       throw new AppError("NOT_FOUND", "No non-guest user of your company has this id.", {
         hint: "Login links are for users made with upsertUser or a credential; a guest cannot have one.",
@@ -177,7 +180,10 @@ export class LoginLinkService {
     let eventId: string | null = null;
     if (input.eventId !== undefined && input.eventId !== null) {
       const [event] = v.isUuid(input.eventId)
-        ? await this.sql<{ id: string }>("SELECT id FROM events WHERE id = $1 AND company_id = $2", [input.eventId, companyId])
+        ? await this.sql<{ id: string }>("SELECT id FROM events WHERE id = $1 AND company_id = $2", [
+            input.eventId,
+            companyId,
+          ])
         : [];
       if (!event) throw notFound("The event");
       eventId = event.id;
@@ -186,17 +192,32 @@ export class LoginLinkService {
       throw badInput("eventId", "This user has no external id: give the eventId the link should open.");
     }
 
-    const ttl = v.intInRange("ttlSeconds", input.ttlSeconds ?? company.loginLinkTtlSeconds, 1, MAX_LOGIN_LINK_TTL_SECONDS);
+    const ttl = v.intInRange(
+      "ttlSeconds",
+      input.ttlSeconds ?? company.loginLinkTtlSeconds,
+      1,
+      MAX_LOGIN_LINK_TTL_SECONDS,
+    );
 
     let redirectOnExpiryUrl: string | null = null;
     if (input.redirectOnExpiryUrl !== undefined && input.redirectOnExpiryUrl !== null) {
       if (input.redirectOnExpiryUrl.length > MAX_REDIRECT_URL_LENGTH) {
-        throw badInput("redirectOnExpiryUrl", `redirectOnExpiryUrl must be at most ${MAX_REDIRECT_URL_LENGTH} characters.`);
+        throw badInput(
+          "redirectOnExpiryUrl",
+          `redirectOnExpiryUrl must be at most ${MAX_REDIRECT_URL_LENGTH} characters.`,
+        );
       }
-      redirectOnExpiryUrl = requireRedirect("redirectOnExpiryUrl", input.redirectOnExpiryUrl, company.allowedRedirectOrigins);
+      redirectOnExpiryUrl = requireRedirect(
+        "redirectOnExpiryUrl",
+        input.redirectOnExpiryUrl,
+        company.allowedRedirectOrigins,
+      );
       // Serialized again by the URL parser; still within the column.
       if (redirectOnExpiryUrl.length > MAX_REDIRECT_URL_LENGTH) {
-        throw badInput("redirectOnExpiryUrl", `redirectOnExpiryUrl must be at most ${MAX_REDIRECT_URL_LENGTH} characters.`);
+        throw badInput(
+          "redirectOnExpiryUrl",
+          `redirectOnExpiryUrl must be at most ${MAX_REDIRECT_URL_LENGTH} characters.`,
+        );
       }
     }
 
@@ -206,7 +227,16 @@ export class LoginLinkService {
     const [row] = await this.sql<LoginLinkRow>(
       `INSERT INTO login_links (company_id, user_id, event_id, code_lookup, code_hash, redirect_on_expiry_url, expires_at, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-      [companyId, user.id, eventId, code.lookup, code.hash, redirectOnExpiryUrl, new Date(now.getTime() + ttl * 1000), now],
+      [
+        companyId,
+        user.id,
+        eventId,
+        code.lookup,
+        code.hash,
+        redirectOnExpiryUrl,
+        new Date(now.getTime() + ttl * 1000),
+        now,
+      ],
     );
     return { link: linkOfRow(row), url: `${this.deps.publicUrl}/login/${code.secret}` };
   }
@@ -215,7 +245,10 @@ export class LoginLinkService {
   async get(ctx: RequestContext, id: string): Promise<LoginLinkEntity | null> {
     const companyId = companyIdOf(ctx);
     if (!v.isUuid(id)) return null;
-    const [row] = await this.sql<LoginLinkRow>("SELECT * FROM login_links WHERE id = $1 AND company_id = $2", [id, companyId]);
+    const [row] = await this.sql<LoginLinkRow>("SELECT * FROM login_links WHERE id = $1 AND company_id = $2", [
+      id,
+      companyId,
+    ]);
     return row ? linkOfRow(row) : null;
   }
 
@@ -251,7 +284,9 @@ export class LoginLinkService {
   async verifyCode(code: string, options: { peek?: boolean } = {}): Promise<VerifiedLoginLink> {
     const presented = code.trim();
     const lookup = lookupOf(presented);
-    const [row] = lookup ? await this.sql<LoginLinkRow>("SELECT * FROM login_links WHERE code_lookup = $1", [lookup]) : [];
+    const [row] = lookup
+      ? await this.sql<LoginLinkRow>("SELECT * FROM login_links WHERE code_lookup = $1", [lookup])
+      : [];
     const matches = secretMatches(presented, row?.code_hash ?? NO_SUCH_HASH) && row !== undefined;
     if (!matches) throw linkExpired();
     const link = linkOfRow(row);
@@ -263,11 +298,15 @@ export class LoginLinkService {
     const now = this.deps.clock.now();
     if (link.revokedAt || link.expiresAt.getTime() <= now.getTime()) throw linkExpired();
     const company = await this.deps.companies.cachedCompany("id", link.companyId);
-    const [userRow] = await this.sql<UserRow>("SELECT * FROM users WHERE id = $1 AND company_id = $2", [link.userId, link.companyId]);
+    const [userRow] = await this.sql<UserRow>("SELECT * FROM users WHERE id = $1 AND company_id = $2", [
+      link.userId,
+      link.companyId,
+    ]);
     if (!company || !userRow) throw linkExpired();
     const user = userOfRow(userRow);
     // revokeUserTokens revokes the links created before it like any other credential.
-    if (user.isGuest || (user.tokensRevokedBefore && link.createdAt.getTime() < user.tokensRevokedBefore.getTime())) throw linkExpired();
+    if (user.isGuest || (user.tokensRevokedBefore && link.createdAt.getTime() < user.tokensRevokedBefore.getTime()))
+      throw linkExpired();
     return { link, company, user };
   }
 
@@ -285,7 +324,9 @@ export class LoginLinkService {
   /** The event a link with an event opens (GET /login); LOGIN_LINK_EXPIRED when it is gone. */
   async eventOfLink(verified: VerifiedLoginLink): Promise<EventEntity> {
     const event = verified.link.eventId
-      ? await this.deps.dataSource.getRepository(EventEntity).findOneBy({ id: verified.link.eventId, companyId: verified.company.id })
+      ? await this.deps.dataSource
+          .getRepository(EventEntity)
+          .findOneBy({ id: verified.link.eventId, companyId: verified.company.id })
       : null;
     if (!event) throw linkExpired();
     return event;
@@ -317,7 +358,9 @@ export class LoginLinkService {
         // Its own statements, after this transaction has rolled back: the mutex of PGlite's one
         // connection queues them behind it; on PostgreSQL they touch nothing this transaction holds.
         if (error.code === "LOGIN_LINK_USED" && reuse === "background") {
-          this.handleReuse(link.id).catch((err) => this.deps.log.error({ err }, "could not end the session of a reused login link"));
+          this.handleReuse(link.id).catch((err) =>
+            this.deps.log.error({ err }, "could not end the session of a reused login link"),
+          );
         }
         throw error;
       },
@@ -364,7 +407,9 @@ export class LoginLinkService {
   /** Why the consuming UPDATE changed nothing: the link was used meanwhile, or it is no longer valid. */
   private async whyNotConsumed(linkId: string, manager?: EntityManager): Promise<AppError> {
     const sql = "SELECT used_at FROM login_links WHERE id = $1";
-    const [row] = manager ? await queryRows<{ used_at: Date | null }>(manager, sql, [linkId]) : await this.sql<{ used_at: Date | null }>(sql, [linkId]);
+    const [row] = manager
+      ? await queryRows<{ used_at: Date | null }>(manager, sql, [linkId])
+      : await this.sql<{ used_at: Date | null }>(sql, [linkId]);
     return row?.used_at ? linkUsed() : linkExpired();
   }
 
@@ -377,7 +422,9 @@ export class LoginLinkService {
    */
   async endSession(sessionId: string, companyId: string, reason: "LOGGED_OUT" | "REVOKED"): Promise<boolean> {
     const now = this.deps.clock.now();
-    return this.deps.dataSource.transaction((manager) => this.deps.sessions.endLive(manager, sessionId, companyId, reason, now));
+    return this.deps.dataSource.transaction((manager) =>
+      this.deps.sessions.endLive(manager, sessionId, companyId, reason, now),
+    );
   }
 
   /** "Ada Lovelace (ada@example.com)", for the landing page; not escaped. */

@@ -17,7 +17,9 @@ registerEnumType(LoginLinkStatus, {
   },
 });
 
-@ObjectType("LoginLink", { description: "A one-time URL that signs a user in: short window, single use, revocable by id." })
+@ObjectType("LoginLink", {
+  description: "A one-time URL that signs a user in: short window, single use, revocable by id.",
+})
 export class LoginLinkType {
   @Field(() => ID, { description: "Login link id (revokeLoginLink takes it); also the jti of the sessions it opens." })
   id: string;
@@ -35,10 +37,16 @@ export class LoginLinkType {
   @Field(() => ID, { description: "The user the link signs in." })
   userId: string;
 
-  @Field(() => ID, { nullable: true, description: "The event the link opens; null: the company's landing page (and any event through joinEvent)." })
+  @Field(() => ID, {
+    nullable: true,
+    description: "The event the link opens; null: the company's landing page (and any event through joinEvent).",
+  })
   eventId: string | null;
 
-  @Field(() => String, { nullable: true, description: "Where the browser is sent when the session the link opened expires." })
+  @Field(() => String, {
+    nullable: true,
+    description: "Where the browser is sent when the session the link opened expires.",
+  })
   redirectOnExpiryUrl: string | null;
 
   @Field({ description: "The link cannot be opened from this moment on." })

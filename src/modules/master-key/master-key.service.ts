@@ -85,7 +85,9 @@ export class MasterKeyService {
       return "matched";
     }
     for (const { table, column, aad } of ENCRYPTED_COLUMNS) {
-      const [row] = await this.sql<{ aad: string; blob: string }>(`SELECT ${aad} AS aad, ${column} AS blob FROM ${table} WHERE ${column} IS NOT NULL ORDER BY ${aad} LIMIT 1`);
+      const [row] = await this.sql<{ aad: string; blob: string }>(
+        `SELECT ${aad} AS aad, ${column} AS blob FROM ${table} WHERE ${column} IS NOT NULL ORDER BY ${aad} LIMIT 1`,
+      );
       if (row && !opens(encryption, row.blob, row.aad)) throw mismatch(keyName, encryption.keyId, null);
     }
     const inserted = await this.sql(
@@ -95,7 +97,8 @@ export class MasterKeyService {
     if (inserted.length > 0) return "recorded";
     // Another node, starting at the same moment, recorded its key first: it must be this one.
     const winner = await this.storedVerifier(this.sql);
-    if (!winner || !opensVerifier(encryption, winner)) throw mismatch(keyName, encryption.keyId, winner?.key_id ?? null);
+    if (!winner || !opensVerifier(encryption, winner))
+      throw mismatch(keyName, encryption.keyId, winner?.key_id ?? null);
     return "matched";
   }
 
@@ -152,7 +155,9 @@ async function reencryptColumn(
   next: KeyEncryption,
 ): Promise<number> {
   const { table, column, aad, what } = target;
-  const rows = await sql<{ aad: string; blob: string }>(`SELECT ${aad} AS aad, ${column} AS blob FROM ${table} WHERE ${column} IS NOT NULL`);
+  const rows = await sql<{ aad: string; blob: string }>(
+    `SELECT ${aad} AS aad, ${column} AS blob FROM ${table} WHERE ${column} IS NOT NULL`,
+  );
   if (rows.length === 0) return 0;
   const blobs = rows.map((row) => {
     let plaintext: string;
@@ -160,7 +165,9 @@ async function reencryptColumn(
       plaintext = old.decrypt(row.blob, row.aad);
     } catch {
       // Ids of signing keys and partner secrets are public (JWT kids): naming one helps find it.
-      throw new MasterKeyMismatchError(`MASTER_KEY_OLD does not open ${what} ${row.aad} (this key's id is ${old.keyId}); nothing was changed.`);
+      throw new MasterKeyMismatchError(
+        `MASTER_KEY_OLD does not open ${what} ${row.aad} (this key's id is ${old.keyId}); nothing was changed.`,
+      );
     }
     return next.encrypt(plaintext, row.aad);
   });
@@ -178,7 +185,10 @@ function makeVerifier(encryption: KeyEncryption): string {
 
 function opensVerifier(encryption: KeyEncryption, stored: VerifierRow): boolean {
   // The stored key id is only a label: the decryption is what proves the key.
-  return stored.key_id === encryption.keyId && opens(encryption, stored.verifier, verifierAad(stored.key_id), VERIFIER_PLAINTEXT);
+  return (
+    stored.key_id === encryption.keyId &&
+    opens(encryption, stored.verifier, verifierAad(stored.key_id), VERIFIER_PLAINTEXT)
+  );
 }
 
 function opens(encryption: KeyEncryption, blob: string, aad: string, expected?: string): boolean {

@@ -3,7 +3,11 @@ import { tokenInvalid } from "../../auth/external-tokens";
 import { isStorable } from "../../db/storable";
 import type { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
-import { profileOf, type ExternalSubject, type ValidatedProfile } from "../identity-provider/external-credential.service";
+import {
+  profileOf,
+  type ExternalSubject,
+  type ValidatedProfile,
+} from "../identity-provider/external-credential.service";
 import { normalizeGrant } from "../session/role";
 import { MAX_TOKEN_METADATA_CHARS } from "../token/token.service";
 
@@ -14,7 +18,10 @@ export function roleClaim(payload: Record<string, unknown>): Role | null {
   const role = payload.role;
   if (role === undefined || role === null) return null;
   const grant = typeof role === "string" ? normalizeGrant(role) : null;
-  if (!grant) throw tokenInvalid("The token's role claim must be ATTENDEE, PRESENTER or ORGANIZER (admin and owner mean ORGANIZER).");
+  if (!grant)
+    throw tokenInvalid(
+      "The token's role claim must be ATTENDEE, PRESENTER or ORGANIZER (admin and owner mean ORGANIZER).",
+    );
   return grant;
 }
 
@@ -38,7 +45,8 @@ export function partnerSubject(payload: Record<string, unknown>): ExternalSubjec
     const user = payload.user;
     if (!isClaimObject(user)) throw malformedClaim("user");
     const id = idClaim(user, "id", "user.id");
-    if (id !== undefined && sub !== undefined && id !== sub) throw tokenInvalid("The token's user.id and sub name different users.");
+    if (id !== undefined && sub !== undefined && id !== sub)
+      throw tokenInvalid("The token's user.id and sub name different users.");
     const externalId = id ?? sub;
     if (externalId === undefined) throw tokenInvalid("The token's user claim needs an id (or the token a sub).");
     const field = (name: string): string | null | undefined => {
@@ -53,7 +61,10 @@ export function partnerSubject(payload: Record<string, unknown>): ExternalSubjec
     const metadata = given || Object.keys(extra).length > 0 ? { ...(given ?? {}), ...extra } : undefined;
     return {
       kind: "profile",
-      profile: profileOf({ externalId, email: field("email"), name: field("name"), avatarUrl: field("avatarUrl"), metadata }, "user."),
+      profile: profileOf(
+        { externalId, email: field("email"), name: field("name"), avatarUrl: field("avatarUrl"), metadata },
+        "user.",
+      ),
     };
   }
   if (sub !== undefined) {
@@ -103,7 +114,11 @@ const TICKET_TO = /^sip:confctl-g-([^.@\s]+)\.([^@\s]+)@([^@\s]+)$/;
  *   (`vxi:<iss>:<vxi>`) unless a `jti` claim is given (with neither, the synthetic jti). `exp`,
  *   `nbf`, `iat`, `role` and `metadata` are read as for any partner JWT; `sub` is not read.
  */
-export function ticketClaims(payload: Record<string, unknown>): { profile: ValidatedProfile; channel: string; jti: string | null } {
+export function ticketClaims(payload: Record<string, unknown>): {
+  profile: ValidatedProfile;
+  channel: string;
+  jti: string | null;
+} {
   if (payload.vxa !== "join") throw tokenInvalid('Only join tickets (vxa: "join") open an event.');
   const issuer = stringClaim(payload, "iss", 255);
   if (issuer === undefined) throw tokenInvalid("A ticket must carry iss.");
@@ -112,7 +127,8 @@ export function ticketClaims(payload: Record<string, unknown>): { profile: Valid
   const to = TICKET_TO.exec(stringClaim(payload, "t", 1024) ?? "");
   if (!to || to[1] !== issuer || to[3] !== from[3]) throw malformedClaim("t");
   const vxi = payload.vxi;
-  if (vxi !== undefined && !(typeof vxi === "number" && Number.isSafeInteger(vxi) && vxi >= 0)) throw malformedClaim("vxi");
+  if (vxi !== undefined && !(typeof vxi === "number" && Number.isSafeInteger(vxi) && vxi >= 0))
+    throw malformedClaim("vxi");
   const jti = jtiClaim(payload) ?? (vxi === undefined ? null : `vxi:${issuer}:${vxi}`.slice(0, MAX_JTI));
   return { profile: profileOf({ externalId: from[2] }, "user."), channel: to[2], jti };
 }

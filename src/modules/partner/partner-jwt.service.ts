@@ -1,7 +1,13 @@
 import type { EntityManager } from "typeorm";
 import type { Clock } from "../../clock";
 import { jtiClaim, syntheticJti } from "../../auth/external-claims";
-import { isAsymmetricAlg, peekExternalToken, tokenInvalid, verifyExternalToken, VerifiedExternalToken } from "../../auth/external-tokens";
+import {
+  isAsymmetricAlg,
+  peekExternalToken,
+  tokenInvalid,
+  verifyExternalToken,
+  VerifiedExternalToken,
+} from "../../auth/external-tokens";
 import type { CompanyEntity } from "../company/company.entity";
 import type { ExternalCredential, ExternalCredentialService } from "../identity-provider/external-credential.service";
 import type { ProviderKeySets } from "../identity-provider/provider-key-sets";
@@ -89,12 +95,14 @@ export class PartnerJwtService {
     if (peek.alg === "HS256") {
       if (peek.kid) {
         secret = await this.deps.partners.secretKey(company.id, peek.kid);
-        if (!secret?.key) throw tokenInvalid("The token names a partner secret this company does not have (or has revoked).");
+        if (!secret?.key)
+          throw tokenInvalid("The token names a partner secret this company does not have (or has revoked).");
       } else {
         // No kid, as integrators of "external auth code" schemes sign: the secret whose HMAC
         // matches, found by checking every active one (at most five, all of them every time).
         secret = await signedByOneOf(token, await this.deps.partners.activeSecretKeys(company.id));
-        if (!secret?.key) throw tokenInvalid("The token's signature does not verify with any active partner secret of this company.");
+        if (!secret?.key)
+          throw tokenInvalid("The token's signature does not verify with any active partner secret of this company.");
       }
       verified = await verifyExternalToken(token, {
         key: secret.key,
@@ -106,8 +114,11 @@ export class PartnerJwtService {
         maxLifetimeSeconds: company.partnerTokenMaxTtlSeconds,
       });
     } else if (isAsymmetricAlg(peek.alg)) {
-      const provider = peek.issuer ? await this.deps.partners.providerByIssuer(company.id, "PARTNER_KEYS", peek.issuer) : null;
-      if (!provider) throw tokenInvalid("No partner keys of this company are registered for this token's issuer (iss).");
+      const provider = peek.issuer
+        ? await this.deps.partners.providerByIssuer(company.id, "PARTNER_KEYS", peek.issuer)
+        : null;
+      if (!provider)
+        throw tokenInvalid("No partner keys of this company are registered for this token's issuer (iss).");
       verified = await verifyExternalToken(token, {
         key: this.deps.keySets.of(provider),
         algorithms: provider.algorithms,
@@ -118,7 +129,9 @@ export class PartnerJwtService {
         maxLifetimeSeconds: company.partnerTokenMaxTtlSeconds,
       });
     } else {
-      throw tokenInvalid("A partner JWT must be signed with HS256 (a partner secret) or with the partner's registered keys.");
+      throw tokenInvalid(
+        "A partner JWT must be signed with HS256 (a partner secret) or with the partner's registered keys.",
+      );
     }
     const payload = verified.payload as Record<string, unknown>;
     const used = secret;
@@ -134,9 +147,19 @@ export class PartnerJwtService {
     };
     if (payload.vxa !== undefined) {
       const ticket = ticketClaims(payload);
-      return { ...common, subject: { kind: "profile", profile: ticket.profile }, jti: ticket.jti ?? syntheticJti(token), channel: ticket.channel };
+      return {
+        ...common,
+        subject: { kind: "profile", profile: ticket.profile },
+        jti: ticket.jti ?? syntheticJti(token),
+        channel: ticket.channel,
+      };
     }
-    return { ...common, subject: partnerSubject(payload), jti: jtiClaim(payload) ?? syntheticJti(token), channel: null };
+    return {
+      ...common,
+      subject: partnerSubject(payload),
+      jti: jtiClaim(payload) ?? syntheticJti(token),
+      channel: null,
+    };
   }
 }
 
@@ -149,7 +172,9 @@ async function signedByOneOf(token: string, secrets: PartnerSecretKey[]): Promis
   const data = Buffer.from(token.slice(0, dot), "ascii");
   const signature = Buffer.from(token.slice(dot + 1), "base64url");
   const results = await Promise.all(
-    secrets.map((secret) => (secret.key ? crypto.subtle.verify("HMAC", secret.key, signature, data) : Promise.resolve(false))),
+    secrets.map((secret) =>
+      secret.key ? crypto.subtle.verify("HMAC", secret.key, signature, data) : Promise.resolve(false),
+    ),
   );
   const index = results.indexOf(true);
   return index < 0 ? null : secrets[index];

@@ -15,7 +15,8 @@ export class ClaimMappingInput {
 
   @Field({
     nullable: true,
-    description: "The claim holding the email (default email). Only the email claim is taken, and only when email_verified is true: another claim is never taken.",
+    description:
+      "The claim holding the email (default email). Only the email claim is taken, and only when email_verified is true: another claim is never taken.",
   })
   email?: string;
 
@@ -34,7 +35,10 @@ export class AddIdentityProviderInput {
   @Field({ description: "The exact `iss` of its tokens; unique per company." })
   issuer: string;
 
-  @Field({ description: "https URL of its JWKS, on a host with public addresses only (http, and loopback hosts, only outside production)." })
+  @Field({
+    description:
+      "https URL of its JWKS, on a host with public addresses only (http, and loopback hosts, only outside production).",
+  })
   jwksUri: string;
 
   @Field({
@@ -44,12 +48,21 @@ export class AddIdentityProviderInput {
   })
   audience?: string;
 
-  @Field(() => [String], { nullable: true, description: "Accepted algorithms, asymmetric only (default RS256, ES256, EdDSA)." })
+  @Field(() => [String], {
+    nullable: true,
+    description: "Accepted algorithms, asymmetric only (default RS256, ES256, EdDSA).",
+  })
   algorithms?: string[];
 
-  @Field(() => ClaimMappingInput, { nullable: true, description: "Which claims give the user's fields (default sub, email, name)." })
+  @Field(() => ClaimMappingInput, {
+    nullable: true,
+    description: "Which claims give the user's fields (default sub, email, name).",
+  })
   claimMapping?: ClaimMappingInput;
 
-  @Field({ nullable: true, description: "Create unknown users just in time (default true); false: only existing users, by external id." })
+  @Field({
+    nullable: true,
+    description: "Create unknown users just in time (default true); false: only existing users, by external id.",
+  })
   jitEnabled?: boolean;
 }

@@ -9,40 +9,59 @@ import { CreatePartnerSecretPayload, IdentityProviderType, PartnerSecretType } f
 export class PartnerResolver {
   @Authorized("MANAGE_COMPANY")
   @Mutation(() => CreatePartnerSecretPayload, {
-    description: "Creates an HS256 partner secret; the secret is shown once. Partners sign JWTs with it, its id as the kid.",
+    description:
+      "Creates an HS256 partner secret; the secret is shown once. Partners sign JWTs with it, its id as the kid.",
   })
-  createPartnerSecret(@Arg("input") input: CreatePartnerSecretInput, @Ctx() ctx: RequestContext): Promise<CreatePartnerSecretPayload> {
+  createPartnerSecret(
+    @Arg("input") input: CreatePartnerSecretInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<CreatePartnerSecretPayload> {
     return ctx.services.partners.createSecret(ctx, input);
   }
 
   @Authorized("MANAGE_COMPANY")
-  @Mutation(() => PartnerSecretType, { description: "Revokes a partner secret: tokens signed with it are refused within seconds on every node." })
+  @Mutation(() => PartnerSecretType, {
+    description: "Revokes a partner secret: tokens signed with it are refused within seconds on every node.",
+  })
   revokePartnerSecret(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<PartnerSecretType> {
     return ctx.services.partners.revokeSecret(ctx, id);
   }
 
   @Authorized("MANAGE_COMPANY")
   @Mutation(() => IdentityProviderType, {
-    description: "Registers an OIDC identity provider (its ID tokens join as OIDC_ID_TOKEN) or a partner's own public keys (PARTNER_KEYS).",
+    description:
+      "Registers an OIDC identity provider (its ID tokens join as OIDC_ID_TOKEN) or a partner's own public keys (PARTNER_KEYS).",
   })
-  async addIdentityProvider(@Arg("input") input: AddIdentityProviderInput, @Ctx() ctx: RequestContext): Promise<IdentityProviderType> {
+  async addIdentityProvider(
+    @Arg("input") input: AddIdentityProviderInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<IdentityProviderType> {
     return toIdentityProviderType(await ctx.services.partners.addProvider(ctx, input));
   }
 
   @Authorized("MANAGE_COMPANY")
-  @Mutation(() => IdentityProviderType, { description: "Removes an identity provider: its tokens are refused from the next join on." })
-  async removeIdentityProvider(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<IdentityProviderType> {
+  @Mutation(() => IdentityProviderType, {
+    description: "Removes an identity provider: its tokens are refused from the next join on.",
+  })
+  async removeIdentityProvider(
+    @Arg("id", () => ID) id: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<IdentityProviderType> {
     return toIdentityProviderType(await ctx.services.partners.removeProvider(ctx, id));
   }
 
   @Authorized("MANAGE_COMPANY")
-  @FieldResolver(() => [PartnerSecretType], { description: "Partner secrets, revoked ones included, oldest first (never the secret itself)." })
+  @FieldResolver(() => [PartnerSecretType], {
+    description: "Partner secrets, revoked ones included, oldest first (never the secret itself).",
+  })
   partnerSecrets(@Root() _company: CompanyType, @Ctx() ctx: RequestContext): Promise<PartnerSecretType[]> {
     return ctx.services.partners.listSecrets(companyIdOf(ctx));
   }
 
   @Authorized("MANAGE_COMPANY")
-  @FieldResolver(() => [IdentityProviderType], { description: "Identity providers and partner keys, removed ones included, oldest first." })
+  @FieldResolver(() => [IdentityProviderType], {
+    description: "Identity providers and partner keys, removed ones included, oldest first.",
+  })
   async identityProviders(@Root() _company: CompanyType, @Ctx() ctx: RequestContext): Promise<IdentityProviderType[]> {
     return (await ctx.services.partners.listProviders(companyIdOf(ctx))).map(toIdentityProviderType);
   }

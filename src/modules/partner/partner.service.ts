@@ -132,7 +132,10 @@ export class PartnerService {
       await queryRows(manager, "SELECT 1 FROM companies WHERE id = $1 FOR UPDATE", [companyId]);
       const [{ active }] = await queryRows<{ active: number }>(manager, COUNT_ACTIVE_PARTNER_SECRETS, [companyId]);
       if (active >= MAX_ACTIVE_PARTNER_SECRETS) {
-        throw badInput("name", `A company may hold at most ${MAX_ACTIVE_PARTNER_SECRETS} active partner secrets: revoke one first.`);
+        throw badInput(
+          "name",
+          `A company may hold at most ${MAX_ACTIVE_PARTNER_SECRETS} active partner secrets: revoke one first.`,
+        );
       }
       const [inserted] = await queryRows<PartnerSecretRow>(manager, INSERT_PARTNER_SECRET, [
         id,
@@ -181,10 +184,7 @@ export class PartnerService {
    */
   async activeSecretKeys(companyId: string): Promise<PartnerSecretKey[]> {
     const ids = await this.activeCache.get(companyId, async () => {
-      const rows = await this.sql<{ id: string }>(
-        ACTIVE_PARTNER_SECRET_IDS,
-        [companyId, MAX_ACTIVE_PARTNER_SECRETS],
-      );
+      const rows = await this.sql<{ id: string }>(ACTIVE_PARTNER_SECRET_IDS, [companyId, MAX_ACTIVE_PARTNER_SECRETS]);
       return rows.map((r) => r.id);
     });
     const keys = await Promise.all(ids.map((id) => this.secretKey(companyId, id)));
@@ -204,7 +204,13 @@ export class PartnerService {
     const base = { id: row.id, companyId: row.company_id, lastUsedAt: row.last_used_at?.getTime() ?? null };
     if (row.revoked_at) return { ...base, key: null };
     const secret = this.deps.encryption.decrypt(row.secret_encrypted, row.id);
-    const key = await crypto.subtle.importKey("raw", Buffer.from(secret, "utf8"), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    const key = await crypto.subtle.importKey(
+      "raw",
+      Buffer.from(secret, "utf8"),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["verify"],
+    );
     return { ...base, key: key as CryptoKey };
   }
 
@@ -236,37 +242,42 @@ export class PartnerService {
     const name = v.requiredText("name", requireStorable("name", input.name));
     const issuer = exactText("issuer", input.issuer, MAX_URI);
     const jwksUri = this.jwksUri(input.jwksUri);
-    const audience = input.audience === undefined || input.audience === null ? null : exactText("audience", input.audience, MAX_URI);
-    if (kind === "OIDC" && !audience) throw badInput("audience", "audience is required for an OIDC provider: Admit's client id at the provider.");
+    const audience =
+      input.audience === undefined || input.audience === null ? null : exactText("audience", input.audience, MAX_URI);
+    if (kind === "OIDC" && !audience)
+      throw badInput("audience", "audience is required for an OIDC provider: Admit's client id at the provider.");
     const algorithms = input.algorithms ?? DEFAULT_ALGORITHMS;
     if (algorithms.length === 0) throw badInput("algorithms", "algorithms must name at least one algorithm.");
     for (const alg of algorithms) {
       if (!isAsymmetricAlg(alg)) {
-        throw badInput("algorithms", `algorithms may only name asymmetric algorithms (${ASYMMETRIC_ALGS.join(", ")}); "${String(alg).slice(0, 20)}" is not one.`);
+        throw badInput(
+          "algorithms",
+          `algorithms may only name asymmetric algorithms (${ASYMMETRIC_ALGS.join(", ")}); "${String(alg).slice(0, 20)}" is not one.`,
+        );
       }
     }
     const mapping = input.claimMapping ?? {};
     const claim = (field: "externalId" | "email" | "name", fallback: string) =>
-      mapping[field] === undefined || mapping[field] === null ? fallback : exactText(`claimMapping.${field}`, mapping[field]!, MAX_CLAIM_NAME);
-    const [row] = await this.sql<IdentityProviderRow>(
-      ADD_IDENTITY_PROVIDER,
-      [
-        randomUUID(),
-        companyId,
-        kind,
-        name,
-        issuer,
-        jwksUri,
-        audience,
-        [...new Set(algorithms)],
-        claim("externalId", "sub"),
-        claim("email", "email"),
-        claim("name", "name"),
-        input.jitEnabled ?? true,
-        this.deps.clock.now(),
-      ],
-    );
-    if (!row) throw badInput("issuer", "This company already has an identity provider with this issuer; remove it first.");
+      mapping[field] === undefined || mapping[field] === null
+        ? fallback
+        : exactText(`claimMapping.${field}`, mapping[field]!, MAX_CLAIM_NAME);
+    const [row] = await this.sql<IdentityProviderRow>(ADD_IDENTITY_PROVIDER, [
+      randomUUID(),
+      companyId,
+      kind,
+      name,
+      issuer,
+      jwksUri,
+      audience,
+      [...new Set(algorithms)],
+      claim("externalId", "sub"),
+      claim("email", "email"),
+      claim("name", "name"),
+      input.jitEnabled ?? true,
+      this.deps.clock.now(),
+    ]);
+    if (!row)
+      throw badInput("issuer", "This company already has an identity provider with this issuer; remove it first.");
     return identityProviderOfRow(row);
   }
 
@@ -286,7 +297,11 @@ export class PartnerService {
   }
 
   /** The live provider of this kind whose issuer is exactly `issuer`, in this company. Read per join: a removal applies at once. */
-  async providerByIssuer(companyId: string, kind: IdentityProviderKindValue, issuer: string): Promise<IdentityProviderEntity | null> {
+  async providerByIssuer(
+    companyId: string,
+    kind: IdentityProviderKindValue,
+    issuer: string,
+  ): Promise<IdentityProviderEntity | null> {
     if (issuer.length === 0 || issuer.length > MAX_URI || !isStorable(issuer)) return null;
     const [row] = await this.sql<IdentityProviderRow>(IDENTITY_PROVIDER_BY_ISSUER, [companyId, issuer, kind]);
     return row ? identityProviderOfRow(row) : null;
@@ -317,7 +332,10 @@ export class PartnerService {
       return uri;
     }
     if (url.protocol === "http:" && loopback && !this.deps.production) return uri;
-    throw badInput("jwksUri", "jwksUri must be an https URL (http is allowed only on a loopback host outside production).");
+    throw badInput(
+      "jwksUri",
+      "jwksUri must be an https URL (http is allowed only on a loopback host outside production).",
+    );
   }
 }
 
@@ -325,7 +343,8 @@ export class PartnerService {
 function exactText(field: string, value: string, max: number): string {
   requireStorable(field, value);
   if (value.length === 0) throw badInput(field, `${field} must not be empty.`);
-  if (value.trim() !== value) throw badInput(field, `${field} must not start or end with spaces (it is compared exactly).`);
+  if (value.trim() !== value)
+    throw badInput(field, `${field} must not start or end with spaces (it is compared exactly).`);
   if (value.length > max) throw badInput(field, `${field} must be at most ${max} characters.`);
   return value;
 }

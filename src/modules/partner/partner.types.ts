@@ -8,11 +8,16 @@ registerEnumType(IdentityProviderKind, {
   description: "What a registered JWKS issuer vouches for.",
   valuesConfig: {
     OIDC: { description: "An OpenID Connect provider: its ID tokens are OIDC_ID_TOKEN credentials." },
-    PARTNER_KEYS: { description: "A partner's own public keys: its asymmetric PARTNER_JWTs (ES256, EdDSA, RS256…) are verified with them." },
+    PARTNER_KEYS: {
+      description:
+        "A partner's own public keys: its asymmetric PARTNER_JWTs (ES256, EdDSA, RS256…) are verified with them.",
+    },
   },
 });
 
-@ObjectType("PartnerSecret", { description: "A shared HS256 secret a partner signs its JWTs with. The secret itself is shown once, at creation." })
+@ObjectType("PartnerSecret", {
+  description: "A shared HS256 secret a partner signs its JWTs with. The secret itself is shown once, at creation.",
+})
 export class PartnerSecretType {
   @Field(() => ID, { description: "Partner secret id: the `kid` the partner puts in its JWT header." })
   id: string;
@@ -51,7 +56,9 @@ export class ClaimMappingType {
   name: string;
 }
 
-@ObjectType("IdentityProvider", { description: "An issuer whose keys Admit fetches from a JWKS URI: an OIDC provider or a partner's own keys." })
+@ObjectType("IdentityProvider", {
+  description: "An issuer whose keys Admit fetches from a JWKS URI: an OIDC provider or a partner's own keys.",
+})
 export class IdentityProviderType {
   @Field(() => ID, { description: "Identity provider id." })
   id: string;
@@ -70,7 +77,8 @@ export class IdentityProviderType {
 
   @Field(() => String, {
     nullable: true,
-    description: "The exact `aud` its tokens must carry (OIDC: Admit's client id at the provider). Null (PARTNER_KEYS only): the company's Admit issuer.",
+    description:
+      "The exact `aud` its tokens must carry (OIDC: Admit's client id at the provider). Null (PARTNER_KEYS only): the company's Admit issuer.",
   })
   audience: string | null;
 

@@ -1,6 +1,12 @@
 import type { DataSource } from "typeorm";
 import type { Clock } from "../../clock";
-import { dummyPasswordHash, hashPassword, needsRehash, validateNewPassword, verifyPassword } from "../../auth/password-hash";
+import {
+  dummyPasswordHash,
+  hashPassword,
+  needsRehash,
+  validateNewPassword,
+  verifyPassword,
+} from "../../auth/password-hash";
 import { rawQuery, RawQuery } from "../../db/raw";
 import { companyIdOf, RequestContext } from "../../request-context";
 import { AppError, badInput, notFound } from "../../errors";
@@ -13,7 +19,14 @@ import { isStorable, TokenService } from "../token/token.service";
 import { UserEntity } from "../user/user.entity";
 import { userIdOfRef } from "../user/user.service";
 import type { SetUserPasswordInput } from "./password.inputs";
-import { addressSubject, AuthRateLimiter, Count, PASSWORD_ADDRESS_LIMIT, PASSWORD_USERNAME_LIMIT, usernameSubject } from "../../auth/rate-limit";
+import {
+  addressSubject,
+  AuthRateLimiter,
+  Count,
+  PASSWORD_ADDRESS_LIMIT,
+  PASSWORD_USERNAME_LIMIT,
+  usernameSubject,
+} from "../../auth/rate-limit";
 
 export interface PasswordServiceDeps {
   dataSource: DataSource;
@@ -57,7 +70,11 @@ export class PasswordService {
     const userId = await userIdOfRef(this.deps.dataSource, companyId, input);
     const user = await this.deps.dataSource.getRepository(UserEntity).findOneBy({ id: userId, companyId });
     if (!user) throw notFound("The user");
-    if (user.isGuest) throw badInput(input.userId ? "userId" : "externalId", "Guest users cannot have a password; give one to a user made with upsertUser.");
+    if (user.isGuest)
+      throw badInput(
+        input.userId ? "userId" : "externalId",
+        "Guest users cannot have a password; give one to a user made with upsertUser.",
+      );
     const hash = await hashPassword(password);
     // One statement; the user's company and kind are checked again in it.
     const stored = await this.sql(
@@ -83,7 +100,10 @@ export class PasswordService {
     const event = await this.deps.events.publicEventOf(input.event);
     const company = await this.deps.dataSource.getRepository(CompanyEntity).findOneByOrFail({ id: event.companyId });
     if (!company.passwordAuthEnabled) {
-      throw new AppError("PASSWORD_AUTH_DISABLED", "This company does not accept passwords; use the link or token you were given.");
+      throw new AppError(
+        "PASSWORD_AUTH_DISABLED",
+        "This company does not accept passwords; use the link or token you were given.",
+      );
     }
     const username = input.username?.trim() ?? "";
     if (!username) throw badInput("username", "username (your email or user id) is required to join with a password.");
@@ -123,7 +143,8 @@ export class PasswordService {
     // endSession(ban: true) revokes this jti: the user's password no longer opens this event
     // (other events still). Checked only once the password is right, so it tells a guesser nothing.
     const jti = passwordCredentialJti(event.id, account.userId);
-    if (await this.deps.tokens.isRevoked(company.id, jti)) throw new AppError("TOKEN_REVOKED", "You were removed from this event.");
+    if (await this.deps.tokens.isRevoked(company.id, jti))
+      throw new AppError("TOKEN_REVOKED", "You were removed from this event.");
     return {
       company,
       event,
@@ -152,7 +173,12 @@ export class PasswordService {
     username: string,
   ): Promise<{ userId: string; passwordHash: string | null; usernames: string[] } | null> {
     if (username.length > MAX_USERNAME_LENGTH || !isStorable(username)) return null;
-    const [row] = await this.sql<{ id: string; password_hash: string | null; external_id: string | null; email_normalized: string | null }>(
+    const [row] = await this.sql<{
+      id: string;
+      password_hash: string | null;
+      external_id: string | null;
+      email_normalized: string | null;
+    }>(
       `SELECT u.id, p.password_hash, u.external_id, u.email_normalized
          FROM users u LEFT JOIN user_passwords p ON p.user_id = u.id
         WHERE u.company_id = $1 AND NOT u.is_guest AND (u.external_id = $2 OR u.email_normalized = $3)
@@ -168,6 +194,10 @@ export class PasswordService {
   /** Upgrades a hash made with older parameters; skipped when the password changed meanwhile. */
   private async rehash(userId: string, oldHash: string, password: string): Promise<void> {
     const hash = await hashPassword(password.normalize("NFC"));
-    await this.sql("UPDATE user_passwords SET password_hash = $3 WHERE user_id = $1 AND password_hash = $2", [userId, oldHash, hash]);
+    await this.sql("UPDATE user_passwords SET password_hash = $3 WHERE user_id = $1 AND password_hash = $2", [
+      userId,
+      oldHash,
+      hash,
+    ]);
   }
 }

@@ -12,7 +12,10 @@ export class RegisterForEventInput {
   @Field({ description: "The registrant's email; one live registration per email per event (case-insensitive)." })
   email: string;
 
-  @Field(() => JSONObjectScalar, { nullable: true, description: "Free metadata (at most 8 KB serialized), e.g. company or jobTitle, for analytics breakdowns." })
+  @Field(() => JSONObjectScalar, {
+    nullable: true,
+    description: "Free metadata (at most 8 KB serialized), e.g. company or jobTitle, for analytics breakdowns.",
+  })
   metadata?: Record<string, unknown>;
 
   @Field({

@@ -50,7 +50,14 @@ function groupBy<K>(keys: readonly K[], groupOf: (key: K) => string): Map<string
 }
 
 const pageKeyOf = <F extends string>(k: PageKey<F>) =>
-  JSON.stringify([k.companyId, k.parentId, k.take, k.after?.createdAt.toISOString() ?? null, k.after?.id ?? null, k.filter]);
+  JSON.stringify([
+    k.companyId,
+    k.parentId,
+    k.take,
+    k.after?.createdAt.toISOString() ?? null,
+    k.after?.id ?? null,
+    k.filter,
+  ]);
 
 /**
  * Pages of many parents at once: one statement per (company, page size, cursor, filter) in a
@@ -130,7 +137,10 @@ function countLoader<T, F extends string>(dataSource: DataSource, spec: ChildSpe
 }
 
 /** Rows by id within the caller's company; null for an id of no row of it. */
-function scopedByIdLoader<T extends ObjectLiteral & { id: string; companyId: string }>(dataSource: DataSource, entity: EntityTarget<T>) {
+function scopedByIdLoader<T extends ObjectLiteral & { id: string; companyId: string }>(
+  dataSource: DataSource,
+  entity: EntityTarget<T>,
+) {
   const keyOf = (k: { companyId: string; id: string }) => `${k.companyId}:${k.id}`;
   return new DataLoader<{ companyId: string; id: string }, T | null, string>(
     async (keys) => {
@@ -146,7 +156,11 @@ export type RegistrantFilter = "live" | "all";
 export type SessionFilter = "all" | "active" | "ended";
 
 const REGISTRANT_FILTERS: Record<RegistrantFilter, string> = { live: "AND cancelled_at IS NULL", all: "" };
-const SESSION_FILTERS: Record<SessionFilter, string> = { all: "", active: "AND ended_at IS NULL", ended: "AND ended_at IS NOT NULL" };
+const SESSION_FILTERS: Record<SessionFilter, string> = {
+  all: "",
+  active: "AND ended_at IS NULL",
+  ended: "AND ended_at IS NOT NULL",
+};
 
 const registrantsOfEvent: ChildSpec<RegistrantEntity, RegistrantFilter> = {
   entity: RegistrantEntity,
@@ -157,7 +171,10 @@ const registrantsOfEvent: ChildSpec<RegistrantEntity, RegistrantFilter> = {
   filters: REGISTRANT_FILTERS,
 };
 
-const sessionsBy = (parentColumn: string, parentOf: (s: SessionEntity) => string): ChildSpec<SessionEntity, SessionFilter> => ({
+const sessionsBy = (
+  parentColumn: string,
+  parentOf: (s: SessionEntity) => string,
+): ChildSpec<SessionEntity, SessionFilter> => ({
   entity: SessionEntity,
   table: "sessions",
   parentColumn,

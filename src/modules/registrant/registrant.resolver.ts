@@ -28,26 +28,36 @@ export class RegistrantResolver {
   @Authorized()
   @Query(() => RegistrantType, {
     nullable: true,
-    description: "A registration of the caller's company: by id, or the live one of an email (case-insensitive) for an event.",
+    description:
+      "A registration of the caller's company: by id, or the live one of an email (case-insensitive) for an event.",
   })
   async registrant(
     @Ctx() ctx: RequestContext,
     @Arg("id", () => ID, { nullable: true, description: "Registrant id (alone)." }) id?: string,
     @Arg("eventId", () => ID, { nullable: true, description: "The event (with email)." }) eventId?: string,
-    @Arg("email", () => String, { nullable: true, description: "Email (with eventId), matched case-insensitively." }) email?: string,
+    @Arg("email", () => String, { nullable: true, description: "Email (with eventId), matched case-insensitively." })
+    email?: string,
   ): Promise<RegistrantType | null> {
     const row = await ctx.services.registrants.findOne(ctx, { id, eventId, email });
     return row ? toRegistrantType(row) : null;
   }
 
   @Authorized("MANAGE_EVENTS")
-  @Mutation(() => RegistrantType, { description: "Registers an email for an event; a second live registration of the email is EMAIL_ALREADY_REGISTERED." })
-  async registerForEvent(@Arg("input") input: RegisterForEventInput, @Ctx() ctx: RequestContext): Promise<RegistrantType> {
+  @Mutation(() => RegistrantType, {
+    description:
+      "Registers an email for an event; a second live registration of the email is EMAIL_ALREADY_REGISTERED.",
+  })
+  async registerForEvent(
+    @Arg("input") input: RegisterForEventInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<RegistrantType> {
     return toRegistrantType(await ctx.services.registrants.register(ctx, input));
   }
 
   @Authorized("MANAGE_EVENTS")
-  @Mutation(() => RegistrantType, { description: "Cancels a registration (idempotent): its links are refused and its live sessions end as REVOKED." })
+  @Mutation(() => RegistrantType, {
+    description: "Cancels a registration (idempotent): its links are refused and its live sessions end as REVOKED.",
+  })
   async cancelRegistration(@Arg("id", () => ID) id: string, @Ctx() ctx: RequestContext): Promise<RegistrantType> {
     return toRegistrantType(await ctx.services.registrants.cancel(ctx, id));
   }
@@ -55,7 +65,8 @@ export class RegistrantResolver {
   // A join URL is a credential: minted for keys that may manage events only.
   @Authorized("MANAGE_EVENTS")
   @FieldResolver(() => String, {
-    description: "<PUBLIC_URL>/j/<event slug>?token=<registration token>: opens this event only; refused once the registration is cancelled.",
+    description:
+      "<PUBLIC_URL>/j/<event slug>?token=<registration token>: opens this event only; refused once the registration is cancelled.",
   })
   joinUrl(@Root() registrant: RegistrantType, @Ctx() ctx: RequestContext): Promise<string> {
     if (registrant.companyId !== companyIdOf(ctx)) throw notFound("The registration");
@@ -67,12 +78,17 @@ export class RegistrantResolver {
     return ctx.services.events.toType(await ctx.loaders.eventById.load(registrant.eventId));
   }
 
-  @FieldResolver(() => UserType, { nullable: true, description: "The user the registrant joined as; null before the first join." })
+  @FieldResolver(() => UserType, {
+    nullable: true,
+    description: "The user the registrant joined as; null before the first join.",
+  })
   async user(@Root() registrant: RegistrantType, @Ctx() ctx: RequestContext): Promise<UserType | null> {
     return registrant.userId ? toUserType(await ctx.loaders.userById.load(registrant.userId)) : null;
   }
 
-  @FieldResolver(() => SessionConnection, { description: "Sessions that came in with this registration, oldest first." })
+  @FieldResolver(() => SessionConnection, {
+    description: "Sessions that came in with this registration, oldest first.",
+  })
   async sessions(
     @Root() registrant: RegistrantType,
     @Ctx() ctx: RequestContext,
@@ -80,20 +96,27 @@ export class RegistrantResolver {
     @Arg("after", () => String, AFTER) after?: string,
     @Arg("active", () => Boolean, ACTIVE) active?: boolean,
   ): Promise<SessionConnection> {
-    return sessionPage(await ctx.services.registrants.sessionsOf(ctx, "Registrant", registrant.id, { first, after, active }));
+    return sessionPage(
+      await ctx.services.registrants.sessionsOf(ctx, "Registrant", registrant.id, { first, after, active }),
+    );
   }
 }
 
 @Resolver(() => EventType)
 export class EventRelationsResolver {
   @Access("key")
-  @FieldResolver(() => RegistrantConnection, { description: "The event's registrations, oldest first: live ones unless includeCancelled." })
+  @FieldResolver(() => RegistrantConnection, {
+    description: "The event's registrations, oldest first: live ones unless includeCancelled.",
+  })
   async registrants(
     @Root() event: EventType,
     @Ctx() ctx: RequestContext,
     @Arg("first", () => Int, FIRST) first?: number,
     @Arg("after", () => String, AFTER) after?: string,
-    @Arg("includeCancelled", () => Boolean, { nullable: true, description: "Also list cancelled registrations (default false)." })
+    @Arg("includeCancelled", () => Boolean, {
+      nullable: true,
+      description: "Also list cancelled registrations (default false).",
+    })
     includeCancelled?: boolean,
   ): Promise<RegistrantConnection> {
     return await ctx.services.registrants.registrantsOfEvent(ctx, event.id, { first, after, includeCancelled });
@@ -115,7 +138,10 @@ export class EventRelationsResolver {
 @Resolver(() => SessionType)
 export class SessionRegistrantResolver {
   @Access("key")
-  @FieldResolver(() => RegistrantType, { nullable: true, description: "The registration it came in with; null for other credentials." })
+  @FieldResolver(() => RegistrantType, {
+    nullable: true,
+    description: "The registration it came in with; null for other credentials.",
+  })
   async registrant(@Root() session: SessionType, @Ctx() ctx: RequestContext): Promise<RegistrantType | null> {
     if (!session.registrantId) return null;
     const row = await ctx.loaders.registrantById.load({ companyId: companyIdOf(ctx), id: session.registrantId });
@@ -138,7 +164,10 @@ export class UserSessionsResolver {
   }
 }
 
-const TOTAL_COUNT = { nullable: true, description: "How many items match, across all pages (counted only when asked)." } as const;
+const TOTAL_COUNT = {
+  nullable: true,
+  description: "How many items match, across all pages (counted only when asked).",
+} as const;
 
 @Resolver(() => RegistrantConnection)
 export class RegistrantConnectionResolver {

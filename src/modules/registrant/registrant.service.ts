@@ -96,7 +96,9 @@ export class RegistrantService {
    */
   async cancel(ctx: RequestContext, id: string): Promise<RegistrantEntity> {
     const companyId = companyIdOf(ctx);
-    const found = v.isUuid(id) ? await this.deps.dataSource.getRepository(RegistrantEntity).findOneBy({ id, companyId }) : null;
+    const found = v.isUuid(id)
+      ? await this.deps.dataSource.getRepository(RegistrantEntity).findOneBy({ id, companyId })
+      : null;
     if (!found) throw notFound("The registration");
     const now = this.deps.clock.now();
     return this.deps.dataSource.transaction(async (manager) => {
@@ -164,7 +166,13 @@ export class RegistrantService {
     const limit = pageSize(page.first);
     const after = decodeCreatedAtCursor(page.after);
     const filter: RegistrantFilter = page.includeCancelled ? "all" : "live";
-    const rows = await ctx.loaders.registrantPageByEvent.load({ companyId, parentId: eventId, take: limit + 1, after, filter });
+    const rows = await ctx.loaders.registrantPageByEvent.load({
+      companyId,
+      parentId: eventId,
+      take: limit + 1,
+      after,
+      filter,
+    });
     return {
       ...toConnection(rows, limit, createdAtCursorOf, toRegistrantType),
       countTotal: () => ctx.loaders.registrantCountByEvent.load({ companyId, parentId: eventId, filter }),
@@ -190,7 +198,12 @@ export class RegistrantService {
     const [pages, counts] = loaders[parent];
     const rows = await pages.load({ companyId, parentId, take: limit + 1, after, filter });
     return {
-      ...toConnection(rows, limit, (s) => [s.joinedAt.toISOString(), s.id], (s) => s),
+      ...toConnection(
+        rows,
+        limit,
+        (s) => [s.joinedAt.toISOString(), s.id],
+        (s) => s,
+      ),
       countTotal: () => counts.load({ companyId, parentId, filter }),
     };
   }

@@ -5,7 +5,9 @@ import { SessionType } from "../session/session.types";
 
 @ObjectType("Registrant", { description: "A registration for one event, with a join URL that opens that event only." })
 export class RegistrantType {
-  @Field(() => ID, { description: "Registrant id; also the jti of its registration tokens (revokeToken revokes its links)." })
+  @Field(() => ID, {
+    description: "Registrant id; also the jti of its registration tokens (revokeToken revokes its links).",
+  })
   id: string;
 
   @Field(() => ID, { description: "The event registered for." })
@@ -20,7 +22,9 @@ export class RegistrantType {
   @Field({ description: "Whether the company vouched for the email at registration (registerForEvent emailVerified)." })
   emailVerified: boolean;
 
-  @Field(() => JSONObjectScalar, { description: "Free metadata the company attached; carried into the registrant's sessions." })
+  @Field(() => JSONObjectScalar, {
+    description: "Free metadata the company attached; carried into the registrant's sessions.",
+  })
   metadata: Record<string, unknown>;
 
   @Field({ description: "When the registration was made." })

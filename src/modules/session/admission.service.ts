@@ -7,7 +7,13 @@ import { CompanyEntity } from "../company/company.entity";
 import type { EventService } from "../event/event.service";
 import { RegistrantEntity } from "../registrant/registrant.entity";
 import { joinTokenOf, requireStorable, type TokenService } from "../token/token.service";
-import { GUEST_ADDRESS_LIMIT, type Admission, type CredentialAdmitters, type JoinRequestAdmitter, type JoinRequestFacts } from "./admission.types";
+import {
+  GUEST_ADDRESS_LIMIT,
+  type Admission,
+  type CredentialAdmitters,
+  type JoinRequestAdmitter,
+  type JoinRequestFacts,
+} from "./admission.types";
 export * from "./admission.types";
 import type { JoinEventInput } from "./session.inputs";
 import type { JoinOutcome, SessionService } from "./session.service";
@@ -76,7 +82,10 @@ export class OwnCredentials {
     }
     // sjt: the subject token a token exchange minted this one for; revoking it revokes this too.
     const subjectJti = typeof payload.sjt === "string" ? payload.sjt : null;
-    if ((await this.deps.tokens.isRevoked(company.id, claims.jti)) || (subjectJti !== null && (await this.deps.tokens.isRevoked(company.id, subjectJti)))) {
+    if (
+      (await this.deps.tokens.isRevoked(company.id, claims.jti)) ||
+      (subjectJti !== null && (await this.deps.tokens.isRevoked(company.id, subjectJti)))
+    ) {
       throw new AppError("TOKEN_REVOKED", "This token was revoked.");
     }
     return {
@@ -100,10 +109,13 @@ export class OwnCredentials {
     const { company, payload } = await this.deps.tokens.verify(token, ["registration"]);
     const event = await this.deps.events.eventOf(company.id, input.event);
     const registrant = v.isUuid(payload.sub!)
-      ? await this.deps.dataSource.getRepository(RegistrantEntity).findOneBy({ id: payload.sub!, companyId: company.id })
+      ? await this.deps.dataSource
+          .getRepository(RegistrantEntity)
+          .findOneBy({ id: payload.sub!, companyId: company.id })
       : null;
     if (!registrant) throw new AppError("TOKEN_INVALID", "This registration does not exist.");
-    if (registrant.eventId !== event.id) throw new AppError("TOKEN_WRONG_EVENT", "This registration is for another event.");
+    if (registrant.eventId !== event.id)
+      throw new AppError("TOKEN_WRONG_EVENT", "This registration is for another event.");
     if (registrant.cancelledAt || (await this.deps.tokens.isRevoked(company.id, payload.jti!))) {
       throw new AppError("TOKEN_REVOKED", "This registration was cancelled or revoked.");
     }
@@ -150,8 +162,17 @@ export class OwnCredentials {
       entrant: { kind: "guest", name },
       // Counted in the join's transaction: a guest join refused for any reason counts nothing.
       consume: async (manager) => {
-        const counted = await this.deps.limiter.hit(company.id, `guest:${addressSubject(facts.ip)}`, GUEST_ADDRESS_LIMIT, manager);
-        const limited = this.deps.limiter.refusal(counted, GUEST_ADDRESS_LIMIT, "Too many guests have joined from your address");
+        const counted = await this.deps.limiter.hit(
+          company.id,
+          `guest:${addressSubject(facts.ip)}`,
+          GUEST_ADDRESS_LIMIT,
+          manager,
+        );
+        const limited = this.deps.limiter.refusal(
+          counted,
+          GUEST_ADDRESS_LIMIT,
+          "Too many guests have joined from your address",
+        );
         if (limited) throw limited;
       },
     };

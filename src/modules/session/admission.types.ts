@@ -70,7 +70,11 @@ export interface JoinRequestFacts {
  * Verifies one kind of credential for joinEvent and says who it lets in; writes nothing (a
  * single-use credential is consumed by Admission.consume, inside the join transaction).
  */
-export type CredentialAdmitter = (input: JoinEventInput, credential: string | null, facts: JoinRequestFacts) => Promise<Admission>;
+export type CredentialAdmitter = (
+  input: JoinEventInput,
+  credential: string | null,
+  facts: JoinRequestFacts,
+) => Promise<Admission>;
 
 /**
  * The admitter of every credential type of joinEvent. A mapped type over CredentialTypeValue: a
@@ -79,4 +83,8 @@ export type CredentialAdmitter = (input: JoinEventInput, credential: string | nu
 export type CredentialAdmitters = { readonly [Type in CredentialTypeValue]: CredentialAdmitter };
 
 /** Admits a verified join token (signature, kind, issuer, times checked) that names a join request. */
-export type JoinRequestAdmitter = (company: CompanyEntity, payload: JWTPayload, input: JoinEventInput) => Promise<Admission>;
+export type JoinRequestAdmitter = (
+  company: CompanyEntity,
+  payload: JWTPayload,
+  input: JoinEventInput,
+) => Promise<Admission>;

@@ -57,7 +57,9 @@ export class LiveEventType {
   participantCount: number;
 
   @Access("organizer-or-key")
-  @Field(() => [LiveParticipantType], { description: `Live sessions, oldest join first (at most ${LIVE_PARTICIPANTS_SHOWN}).` })
+  @Field(() => [LiveParticipantType], {
+    description: `Live sessions, oldest join first (at most ${LIVE_PARTICIPANTS_SHOWN}).`,
+  })
   participants: LiveParticipantType[];
 }
 
@@ -71,10 +73,16 @@ export class OrganizerResolver {
   async liveEvent(@Ctx() ctx: RequestContext): Promise<LiveEventType> {
     const principal = ctx.principal;
     if (principal.kind === "anonymous" || principal.kind === "invalid") {
-      throw new AppError("UNAUTHENTICATED", "Present a live organizer session token as bearer (Authorization: Bearer <session token>).");
+      throw new AppError(
+        "UNAUTHENTICATED",
+        "Present a live organizer session token as bearer (Authorization: Bearer <session token>).",
+      );
     }
     if (principal.kind !== "session") {
-      throw new AppError("FORBIDDEN", "liveEvent answers an organizer's session token; with an API key, read event(id) { sessions }.");
+      throw new AppError(
+        "FORBIDDEN",
+        "liveEvent answers an organizer's session token; with an API key, read event(id) { sessions }.",
+      );
     }
     // FORBIDDEN unless this session is live and its user is an ORGANIZER of the event right now.
     const companyId = await organizerOf(ctx);

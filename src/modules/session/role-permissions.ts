@@ -24,8 +24,13 @@ export function permissionsOf(setting: RolePermissionsSetting | null | undefined
 }
 
 /** The role → permissions table a company shows: every role, its setting or the default. */
-export function rolePermissionsTable(setting: RolePermissionsSetting | null | undefined): { role: Role; permissions: string[] }[] {
-  return (Object.keys(DEFAULT_ROLE_PERMISSIONS) as Role[]).map((role) => ({ role, permissions: [...permissionsOf(setting, role)] }));
+export function rolePermissionsTable(
+  setting: RolePermissionsSetting | null | undefined,
+): { role: Role; permissions: string[] }[] {
+  return (Object.keys(DEFAULT_ROLE_PERMISSIONS) as Role[]).map((role) => ({
+    role,
+    permissions: [...permissionsOf(setting, role)],
+  }));
 }
 
 /**

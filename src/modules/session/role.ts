@@ -38,7 +38,11 @@ export function normalizeGrant(grant: string | null | undefined): Role | null {
  * The role at this moment (F9): ORGANIZER if listed as organizer or granted; else PRESENTER if
  * listed or granted; else ATTENDEE. A list match is named as the source over an equal grant.
  */
-export function resolveRole(principals: EventPrincipalEntity[], subject: RoleSubject, grant: Role | null): RoleResolution {
+export function resolveRole(
+  principals: EventPrincipalEntity[],
+  subject: RoleSubject,
+  grant: Role | null,
+): RoleResolution {
   const listedRoles = principals
     .filter(
       (p) =>

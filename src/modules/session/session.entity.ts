@@ -42,7 +42,9 @@ export type SessionEndReasonValue = (typeof SESSION_END_REASONS)[number];
 /** One presence of one user in one event. Ended sessions keep their times and reason for analytics. */
 @Entity({ name: "sessions" })
 @Index("idx_sessions_live_by_user", ["eventId", "userId"], { where: "ended_at IS NULL" })
-@Index("idx_sessions_live_by_registrant", ["eventId", "registrantId"], { where: "ended_at IS NULL AND registrant_id IS NOT NULL" })
+@Index("idx_sessions_live_by_registrant", ["eventId", "registrantId"], {
+  where: "ended_at IS NULL AND registrant_id IS NOT NULL",
+})
 @Index("idx_sessions_live_by_last_seen", ["lastSeenAt"], { where: "ended_at IS NULL" })
 @Index("idx_sessions_event_joined", ["eventId", "joinedAt"])
 @Index("idx_sessions_user_joined", ["userId", "joinedAt"])

@@ -10,7 +10,10 @@ export class JoinEventInput {
   @Field({ nullable: true, description: "Token, code or ID token; absent for GUEST." })
   credential?: string;
 
-  @Field(() => CredentialType, { nullable: true, description: "May be omitted for Admit's own tokens (told by the JWT typ)." })
+  @Field(() => CredentialType, {
+    nullable: true,
+    description: "May be omitted for Admit's own tokens (told by the JWT typ).",
+  })
   credentialType?: CredentialTypeValue;
 
   @Field({ nullable: true, description: "GUEST: the name to show." })

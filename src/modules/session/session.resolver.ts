@@ -31,7 +31,10 @@ export function toSessionType(session: SessionEntity): SessionType {
   };
 }
 
-const toStateType = (state: SessionStateOutcome): SessionStateType => ({ ...state, session: toSessionType(state.session) });
+const toStateType = (state: SessionStateOutcome): SessionStateType => ({
+  ...state,
+  session: toSessionType(state.session),
+});
 
 @Resolver(() => SessionType)
 export class SessionResolver {
@@ -39,7 +42,9 @@ export class SessionResolver {
   // own session and user, their event's public face, and the organizer's view while their live
   // role is ORGANIZER (the field rules of src/graphql/access.ts read the grant).
   @Access("public")
-  @Mutation(() => JoinResultType, { description: "Exchanges a credential for a session. No API key: the credential is the authority." })
+  @Mutation(() => JoinResultType, {
+    description: "Exchanges a credential for a session. No API key: the credential is the authority.",
+  })
   async joinEvent(@Arg("input") input: JoinEventInput, @Ctx() ctx: RequestContext): Promise<JoinResultType> {
     const joined = await ctx.services.admission.join(input, { ip: ctx.ip });
     grantSession(ctx, joined.session, joined.session.endedAt === null && joined.role === Role.ORGANIZER);
@@ -47,7 +52,10 @@ export class SessionResolver {
   }
 
   @Access("public")
-  @Mutation(() => SessionStateType, { description: "Keeps a session alive; answers its live state and a fresh session token. An ended session is not an error: active is false." })
+  @Mutation(() => SessionStateType, {
+    description:
+      "Keeps a session alive; answers its live state and a fresh session token. An ended session is not an error: active is false.",
+  })
   async heartbeat(@Arg("sessionToken") sessionToken: string, @Ctx() ctx: RequestContext): Promise<SessionStateType> {
     const state = await ctx.services.sessions.heartbeat(sessionToken);
     grantSession(ctx, state.session, state.active && state.role === Role.ORGANIZER);
@@ -63,11 +71,15 @@ export class SessionResolver {
   }
 
   @Access("public")
-  @Mutation(() => SessionType, { description: "Kicks a session (API key, or an ORGANIZER session token of the event as bearer); ban also revokes its credential." })
+  @Mutation(() => SessionType, {
+    description:
+      "Kicks a session (API key, or an ORGANIZER session token of the event as bearer); ban also revokes its credential.",
+  })
   async endSession(
     @Arg("id", () => ID) id: string,
     @Ctx() ctx: RequestContext,
-    @Arg("ban", () => Boolean, { nullable: true, description: "Also revoke the credential it came in with." }) ban?: boolean,
+    @Arg("ban", () => Boolean, { nullable: true, description: "Also revoke the credential it came in with." })
+    ban?: boolean,
   ): Promise<SessionType> {
     const kicked = await ctx.services.sessions.kick(ctx, id, ban ?? false);
     // The service admitted the caller: an API key, or a session token of a live organizer of the event.
@@ -83,7 +95,9 @@ export class SessionResolver {
   }
 
   @Authorized()
-  @Query(() => RoleResolutionType, { description: "The role a user (external id) or email would have in the event now, and why." })
+  @Query(() => RoleResolutionType, {
+    description: "The role a user (external id) or email would have in the event now, and why.",
+  })
   effectiveRole(
     @Arg("eventId", () => ID) eventId: string,
     @Ctx() ctx: RequestContext,
@@ -94,11 +108,21 @@ export class SessionResolver {
   }
 
   @Authorized("MINT_TOKENS")
-  @Mutation(() => Int, { description: "Revokes every credential of the user issued before now; returns how many live sessions it ended." })
+  @Mutation(() => Int, {
+    description: "Revokes every credential of the user issued before now; returns how many live sessions it ended.",
+  })
   revokeUserTokens(
     @Ctx() ctx: RequestContext,
-    @Arg("userId", () => ID, { nullable: true, description: "The user by Admit's id (User.id). Give this or externalId." }) userId?: string,
-    @Arg("externalId", () => String, { nullable: true, description: "The user by the company's own id for it. Give this or userId." }) externalId?: string,
+    @Arg("userId", () => ID, {
+      nullable: true,
+      description: "The user by Admit's id (User.id). Give this or externalId.",
+    })
+    userId?: string,
+    @Arg("externalId", () => String, {
+      nullable: true,
+      description: "The user by the company's own id for it. Give this or userId.",
+    })
+    externalId?: string,
   ): Promise<number> {
     return ctx.services.sessions.revokeUserTokens(ctx, { userId, externalId });
   }

@@ -80,7 +80,8 @@ export class SessionService {
     const now = this.deps.clock.now();
     // Fetched before any transaction: inside one, only its own connection may be used (PGlite has one).
     const key = await this.deps.signingKeys.currentKey(admission.company.id);
-    if (eventStatus(admission.event, now) === EventStatus.ENDED) throw new AppError("EVENT_ENDED", "This event has ended.");
+    if (eventStatus(admission.event, now) === EventStatus.ENDED)
+      throw new AppError("EVENT_ENDED", "This event has ended.");
     const params = joinParams(admission, now, this.mayLookForRoom(admission.event.id, now));
     let session: SessionEntity;
     try {
@@ -130,7 +131,13 @@ export class SessionService {
   }
 
   /** Signs a session token and remembers it on this node (replacing the one it refreshes), see TokenService.rememberSessionToken. */
-  private async signSessionToken(key: TokenSigningKey, company: CompanyEntity, session: SessionEntity, now: Date, replaces?: string) {
+  private async signSessionToken(
+    key: TokenSigningKey,
+    company: CompanyEntity,
+    session: SessionEntity,
+    now: Date,
+    replaces?: string,
+  ) {
     // Never past the session's first hard limit: a refresh cannot extend it.
     const expiresAt = earliest(new Date(now.getTime() + SESSION_TOKEN_TTL_SECONDS * 1000), session.ejectAt)!;
     const role = session.role as Role;
@@ -145,7 +152,12 @@ export class SessionService {
       expiresAt,
       // What a media server enforces without calling Admit: the role as of this token (a
       // heartbeat re-signs it, so a role change reaches the next token) and what it may do.
-      claims: { evt: session.eventId, uid: session.userId, role, permissions: permissionsOf(company.rolePermissions, role) },
+      claims: {
+        evt: session.eventId,
+        uid: session.userId,
+        role,
+        permissions: permissionsOf(company.rolePermissions, role),
+      },
     });
     this.deps.tokens.rememberSessionToken(token, company.id, decodeJwt(token), replaces);
     return { token, expiresAt: new Date(Math.floor(expiresAt.getTime() / 1000) * 1000) };
@@ -223,7 +235,8 @@ export class SessionService {
     now: Date,
   ): Promise<Pick<SessionEntity, "endedAt" | "endReason"> | null> {
     const credentialRevoked =
-      (session.credentialJti !== null && (await this.deps.tokens.isRevoked(company.id, session.credentialJti, manager))) ||
+      (session.credentialJti !== null &&
+        (await this.deps.tokens.isRevoked(company.id, session.credentialJti, manager))) ||
       (user.tokensRevokedBefore !== null &&
         session.credentialIssuedAt !== null &&
         session.credentialIssuedAt.getTime() < user.tokensRevokedBefore.getTime());
@@ -263,12 +276,18 @@ export class SessionService {
     const { company, sessionId } = await this.sessionOfToken(sessionToken);
     const now = this.deps.clock.now();
     return this.deps.dataSource.transaction(async (manager) => {
-      const session = await manager.findOne(SessionEntity, { where: { id: sessionId, companyId: company.id }, lock: { mode: "pessimistic_write" } });
+      const session = await manager.findOne(SessionEntity, {
+        where: { id: sessionId, companyId: company.id },
+        lock: { mode: "pessimistic_write" },
+      });
       if (!session) throw new AppError("TOKEN_INVALID", "This session does not exist.");
       if (session.endedAt) return session;
       const event = await manager.findOneByOrFail(EventEntity, { id: session.eventId });
       const user = await manager.findOneByOrFail(UserEntity, { id: session.userId });
-      const ending = (await this.endingOf(manager, company, event, user, session, now)) ?? { endedAt: now, endReason: "LEFT" as const };
+      const ending = (await this.endingOf(manager, company, event, user, session, now)) ?? {
+        endedAt: now,
+        endReason: "LEFT" as const,
+      };
       await manager.update(SessionEntity, { id: session.id }, ending);
       return { ...session, ...ending };
     });
@@ -284,7 +303,12 @@ export class SessionService {
     return this.deps.dataSource.transaction(async (manager) => {
       await this.endLive(manager, session.id, session.companyId, "KICKED", now);
       if (ban && session.credentialJti) {
-        await this.deps.tokens.revokeJti(manager, session.companyId, session.credentialJti, session.credentialExpiresAt);
+        await this.deps.tokens.revokeJti(
+          manager,
+          session.companyId,
+          session.credentialJti,
+          session.credentialExpiresAt,
+        );
       }
       return manager.findOneByOrFail(SessionEntity, { id: session.id });
     });
@@ -296,7 +320,13 @@ export class SessionService {
    * over) is first written down as that (SWEEP_SQL), never hidden under `reason`. Returns whether
    * this call ended it.
    */
-  async endLive(manager: EntityManager, sessionId: string, companyId: string, reason: SessionEndReasonValue, now: Date): Promise<boolean> {
+  async endLive(
+    manager: EntityManager,
+    sessionId: string,
+    companyId: string,
+    reason: SessionEndReasonValue,
+    now: Date,
+  ): Promise<boolean> {
     await manager.query(`${SWEEP_SQL} AND s.id = $2`, [now, sessionId]);
     const ended = await queryRows(
       manager,
@@ -309,7 +339,9 @@ export class SessionService {
   /** A session the caller may act on as organizer: its company's API key, or an ORGANIZER session of its event. */
   private async sessionForOrganizer(ctx: RequestContext, id: string): Promise<SessionEntity> {
     const companyId = await organizerCompany(ctx, (companyId, sessionId) => this.liveRoleOf(companyId, sessionId));
-    const session = v.isUuid(id) ? await this.deps.dataSource.getRepository(SessionEntity).findOneBy({ id, companyId }) : null;
+    const session = v.isUuid(id)
+      ? await this.deps.dataSource.getRepository(SessionEntity).findOneBy({ id, companyId })
+      : null;
     if (!session) throw notFound("The session");
     if (ctx.principal.kind === "session" && ctx.principal.eventId !== session.eventId) throw notFound("The session");
     return session;
@@ -363,7 +395,12 @@ export class SessionService {
   }
 
   /** effectiveRole: the role a user or email would have in the event now, from its lists. */
-  async effectiveRole(ctx: RequestContext, eventId: string, userId?: string | null, email?: string | null): Promise<RoleResolution> {
+  async effectiveRole(
+    ctx: RequestContext,
+    eventId: string,
+    userId?: string | null,
+    email?: string | null,
+  ): Promise<RoleResolution> {
     const event = await this.deps.events.get(ctx, eventId);
     if (!userId && !email) throw badInput("userId", "Give userId, email or both.");
     const subject: RoleSubject = {
@@ -371,7 +408,9 @@ export class SessionService {
       emailNormalized: email ? v.normalizeEmail("email", email).normalized : null,
     };
     if (userId && !subject.emailNormalized) {
-      const user = await this.deps.dataSource.getRepository(UserEntity).findOneBy({ companyId: event.companyId, externalId: userId });
+      const user = await this.deps.dataSource
+        .getRepository(UserEntity)
+        .findOneBy({ companyId: event.companyId, externalId: userId });
       subject.emailNormalized = user?.emailNormalized ?? null;
     }
     const principals = await this.deps.dataSource.getRepository(EventPrincipalEntity).findBy({ eventId: event.id });
@@ -421,10 +460,15 @@ interface EndingFacts {
  * before the event ended is INACTIVE and its time stops at its last heartbeat. Then revocation.
  * The same rule, in SQL, is SWEEP_SQL (session.sql.ts).
  */
-export function decideEnding(session: SessionEntity, facts: EndingFacts): Pick<SessionEntity, "endedAt" | "endReason"> | null {
+export function decideEnding(
+  session: SessionEntity,
+  facts: EndingFacts,
+): Pick<SessionEntity, "endedAt" | "endReason"> | null {
   const limits: { at: Date; endedAt: Date; endReason: SessionEndReasonValue }[] = [];
-  if (facts.eventEnd) limits.push({ at: facts.eventEnd, endedAt: maxDate(facts.eventEnd, session.joinedAt), endReason: "EVENT_ENDED" });
-  if (session.ejectAt) limits.push({ at: session.ejectAt, endedAt: session.ejectAt, endReason: session.ejectReason ?? "ELAPSED" });
+  if (facts.eventEnd)
+    limits.push({ at: facts.eventEnd, endedAt: maxDate(facts.eventEnd, session.joinedAt), endReason: "EVENT_ENDED" });
+  if (session.ejectAt)
+    limits.push({ at: session.ejectAt, endedAt: session.ejectAt, endReason: session.ejectReason ?? "ELAPSED" });
   // A guest's session that never heartbeated gives its place back sooner, as NO_HEARTBEAT (bots
   // that join and never come alive); its time stops at its join.
   const neverBeaten = session.credentialType === "GUEST" && session.lastSeenAt.getTime() === session.joinedAt.getTime();
@@ -432,7 +476,9 @@ export function decideEnding(session: SessionEntity, facts: EndingFacts): Pick<S
   const idleAt = new Date(session.lastSeenAt.getTime() + idleSeconds * 1000);
   limits.push({ at: idleAt, endedAt: session.lastSeenAt, endReason: neverBeaten ? "NO_HEARTBEAT" : "INACTIVE" });
   // Stable sort: on a tie the order above (event, eject, idle) decides, as in SWEEP_SQL.
-  const reached = limits.filter((l) => l.at.getTime() <= facts.now.getTime()).sort((a, b) => a.at.getTime() - b.at.getTime())[0];
+  const reached = limits
+    .filter((l) => l.at.getTime() <= facts.now.getTime())
+    .sort((a, b) => a.at.getTime() - b.at.getTime())[0];
   if (reached) return { endedAt: reached.endedAt, endReason: reached.endReason };
   if (facts.credentialRevoked || facts.registrantGone) return { endedAt: facts.now, endReason: "REVOKED" };
   return null;
@@ -442,9 +488,13 @@ export function decideEnding(session: SessionEntity, facts: EndingFacts): Pick<S
 function joinParams(admission: Admission, now: Date, sweepWhenFull: boolean): unknown[] {
   const ejectCandidates: { at: Date; reason: SessionEndReasonValue }[] = [];
   if (admission.ejectAfterElapsedSeconds) {
-    ejectCandidates.push({ at: new Date(now.getTime() + admission.ejectAfterElapsedSeconds * 1000), reason: "ELAPSED" });
+    ejectCandidates.push({
+      at: new Date(now.getTime() + admission.ejectAfterElapsedSeconds * 1000),
+      reason: "ELAPSED",
+    });
   }
-  if (admission.ejectAtTokenExpiry && admission.expiresAt) ejectCandidates.push({ at: admission.expiresAt, reason: "TOKEN_EXPIRED" });
+  if (admission.ejectAtTokenExpiry && admission.expiresAt)
+    ejectCandidates.push({ at: admission.expiresAt, reason: "TOKEN_EXPIRED" });
   const eject = ejectCandidates.sort((a, b) => a.at.getTime() - b.at.getTime())[0] ?? null;
   // A token accepted within the clock skew after its exp would open a session already over.
   if (eject && eject.at.getTime() <= now.getTime()) throw new AppError("TOKEN_EXPIRED", "The token has expired.");
@@ -463,7 +513,8 @@ function joinParams(admission: Admission, now: Date, sweepWhenFull: boolean): un
   } else if (entrant.kind === "guest") {
     profile = { name: entrant.name };
   }
-  const metadata = entrant.kind === "registrant" ? { ...admission.metadata, ...entrant.registrant.metadata } : admission.metadata;
+  const metadata =
+    entrant.kind === "registrant" ? { ...admission.metadata, ...entrant.registrant.metadata } : admission.metadata;
   return [
     admission.company.id,
     admission.event.id,

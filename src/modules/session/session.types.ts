@@ -92,7 +92,11 @@ export class SessionType {
 }
 
 // The answer to the caller's own session token or credential: the session's rules.
-@AccessOwner((r: JoinResultType) => ({ companyId: r.session.companyId, eventId: r.session.eventId, sessionId: r.session.id }))
+@AccessOwner((r: JoinResultType) => ({
+  companyId: r.session.companyId,
+  eventId: r.session.eventId,
+  sessionId: r.session.id,
+}))
 @ObjectType("JoinResult", { description: "A new session and its short-lived session token." })
 export class JoinResultType {
   @Access("self")
@@ -113,7 +117,11 @@ export class JoinResultType {
 }
 
 // The answer to the caller's own session token or credential: the session's rules.
-@AccessOwner((r: SessionStateType) => ({ companyId: r.session.companyId, eventId: r.session.eventId, sessionId: r.session.id }))
+@AccessOwner((r: SessionStateType) => ({
+  companyId: r.session.companyId,
+  eventId: r.session.eventId,
+  sessionId: r.session.id,
+}))
 @ObjectType("SessionState", { description: "A session's live state, as heartbeat sees it." })
 export class SessionStateType {
   @Access("self")

@@ -26,7 +26,8 @@ export function fingerprint(companyId: string, key: string): number {
 }
 
 /** `fingerprint(company_id, column)` in SQL: the same bytes whatever the database's encoding. */
-const FINGERPRINT_OF = (column: string) => `('x' || left(md5(convert_to(company_id::text || ' ' || ${column}, 'UTF8')), 8))::bit(32)::int`;
+const FINGERPRINT_OF = (column: string) =>
+  `('x' || left(md5(convert_to(company_id::text || ' ' || ${column}, 'UTF8')), 8))::bit(32)::int`;
 
 /** A sorted array's membership, by bisection. */
 function sortedHas(sorted: Int32Array, value: number): boolean {
@@ -125,7 +126,11 @@ export class RevocationView {
   }
 
   /** Inside the transaction that suspends the user: applies it here now, and to every node at COMMIT. */
-  async announceSuspension(manager: EntityManager, companyId: string, user: { id: string; externalId: string | null }): Promise<void> {
+  async announceSuspension(
+    manager: EntityManager,
+    companyId: string,
+    user: { id: string; externalId: string | null },
+  ): Promise<void> {
     const prints = [fingerprint(companyId, `user:${user.id}`)];
     if (user.externalId) prints.push(fingerprint(companyId, user.externalId));
     for (const print of prints) {
@@ -208,7 +213,9 @@ export class RevocationView {
     if (generation !== this.generation || !this.deps.changes.live) return;
     const horizonMs = this.deps.clock.now().getTime() - CUTOFF_HORIZON_MS;
     try {
-      const jtis = await this.deps.dataSource.query<{ print: number }[]>(`SELECT ${FINGERPRINT_OF("jti")} AS print FROM revoked_tokens`);
+      const jtis = await this.deps.dataSource.query<{ print: number }[]>(
+        `SELECT ${FINGERPRINT_OF("jti")} AS print FROM revoked_tokens`,
+      );
       const cutoffs = await this.deps.dataSource.query<{ print: number; cutoff: Date }[]>(
         `SELECT ${FINGERPRINT_OF("external_id")} AS print, max(tokens_revoked_before) AS cutoff FROM users
           WHERE tokens_revoked_before > $1 AND external_id IS NOT NULL GROUP BY 1`,
@@ -231,7 +238,10 @@ export class RevocationView {
       this.ready = true;
     } catch (error) {
       if (generation !== this.generation || !this.deps.changes.live) return;
-      this.deps.log.warn({ err: error }, "could not load the revocation view: revocations are checked in the database meanwhile");
+      this.deps.log.warn(
+        { err: error },
+        "could not load the revocation view: revocations are checked in the database meanwhile",
+      );
       const retry = setTimeout(() => void this.load(generation), this.retryMs);
       retry.unref();
       this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);

@@ -3,7 +3,13 @@ import { DataSource, EntityManager, IsNull, MoreThan } from "typeorm";
 import type { CryptoKey, JWK } from "jose";
 import type { Clock } from "../../clock";
 import type { KeyEncryption } from "../../auth/key-encryption";
-import { generateSigningKeyPair, importPrivateKey, importPublicKey, SigningAlg, toPublicJwks } from "../../auth/signing-keys";
+import {
+  generateSigningKeyPair,
+  importPrivateKey,
+  importPublicKey,
+  SigningAlg,
+  toPublicJwks,
+} from "../../auth/signing-keys";
 import type { TokenSigningKey, TokenVerificationKey } from "../../auth/tokens";
 import { companyIdOf, RequestContext } from "../../request-context";
 import { notFound } from "../../errors";
@@ -70,7 +76,11 @@ export class SigningKeyService {
   }
 
   /** Makes a company's first (or next) current key inside the caller's transaction. */
-  async createCurrentKey(manager: EntityManager, companyId: string, alg: SigningAlg = "EdDSA"): Promise<SigningKeyEntity> {
+  async createCurrentKey(
+    manager: EntityManager,
+    companyId: string,
+    alg: SigningAlg = "EdDSA",
+  ): Promise<SigningKeyEntity> {
     const { publicJwk, privateJwk } = await generateSigningKeyPair(alg);
     const kid = randomBytes(16).toString("base64url");
     const privateJwkEncrypted = this.deps.encryption.encrypt(JSON.stringify(privateJwk), kid);
@@ -88,11 +98,18 @@ export class SigningKeyService {
     const companyId = companyIdOf(ctx);
     const now = this.deps.clock.now();
     const key = await this.deps.dataSource.transaction(async (manager) => {
-      const company = await manager.findOne(CompanyEntity, { where: { id: companyId }, lock: { mode: "pessimistic_write" } });
+      const company = await manager.findOne(CompanyEntity, {
+        where: { id: companyId },
+        lock: { mode: "pessimistic_write" },
+      });
       if (!company) throw notFound("The company");
       const lifetime = Math.max(company.maxTokenTtlSeconds, REGISTRATION_TOKEN_TTL_SECONDS) + RETIREMENT_GRACE_SECONDS;
       const retiresAt = company.allowNonExpiringTokens ? null : new Date(now.getTime() + lifetime * 1000);
-      await manager.update(SigningKeyEntity, { companyId, isCurrent: true }, { isCurrent: false, rotatedAt: now, retiresAt });
+      await manager.update(
+        SigningKeyEntity,
+        { companyId, isCurrent: true },
+        { isCurrent: false, rotatedAt: now, retiresAt },
+      );
       const made = await this.createCurrentKey(manager, companyId, alg);
       await announce(manager, "signing_key", companyId);
       return made;
@@ -131,7 +148,12 @@ export class SigningKeyService {
   private async loadVerificationKey(kid: string): Promise<VerificationEntry | null> {
     const row = await this.deps.dataSource.getRepository(SigningKeyEntity).findOneBy({ id: kid });
     if (!row) return null;
-    return { alg: row.alg, publicKey: await importPublicKey(row.publicJwk, row.alg), companyId: row.companyId, retiresAt: row.retiresAt };
+    return {
+      alg: row.alg,
+      publicKey: await importPublicKey(row.publicJwk, row.alg),
+      companyId: row.companyId,
+      retiresAt: row.retiresAt,
+    };
   }
 
   /** Keys that still verify something, newest first. */
@@ -148,7 +170,9 @@ export class SigningKeyService {
 
   /** The JWKS served at <iss>/.well-known/jwks.json: public members only. */
   async jwks(companyId: string) {
-    return toPublicJwks((await this.liveKeys(companyId)).map((k) => ({ kid: k.id, alg: k.alg, publicJwk: k.publicJwk })));
+    return toPublicJwks(
+      (await this.liveKeys(companyId)).map((k) => ({ kid: k.id, alg: k.alg, publicJwk: k.publicJwk })),
+    );
   }
 }
 

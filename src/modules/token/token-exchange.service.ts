@@ -58,10 +58,17 @@ export class TokenExchangeService {
     return this.mint(company, verified, event);
   }
 
-  private async mint(company: CompanyEntity, verified: ExternalCredential, event: EventEntity | null): Promise<{ token: JoinTokenType; expiresIn: number }> {
+  private async mint(
+    company: CompanyEntity,
+    verified: ExternalCredential,
+    event: EventEntity | null,
+  ): Promise<{ token: JoinTokenType; expiresIn: number }> {
     if (verified.channel !== null) {
-      if (event && event.slug !== verified.channel) throw new AppError("TOKEN_WRONG_EVENT", "This ticket opens another channel (event).");
-      event ??= isStorable(verified.channel) ? await this.deps.events.findByIdOrSlug(company.id, verified.channel) : null;
+      if (event && event.slug !== verified.channel)
+        throw new AppError("TOKEN_WRONG_EVENT", "This ticket opens another channel (event).");
+      event ??= isStorable(verified.channel)
+        ? await this.deps.events.findByIdOrSlug(company.id, verified.channel)
+        : null;
       if (!event) throw new AppError("TOKEN_WRONG_EVENT", "This ticket's channel names no event of this company.");
     }
     await this.deps.externalCredentials.refuseRevoked(company, verified);
@@ -70,7 +77,11 @@ export class TokenExchangeService {
     if (subject.kind !== "profile" && (!existing || existing.external_id === null)) {
       throw new AppError("INVALID_CREDENTIALS", "No user of this company matches this token.");
     }
-    if (existing?.tokens_revoked_before && verified.issuedAt && verified.issuedAt.getTime() < existing.tokens_revoked_before.getTime()) {
+    if (
+      existing?.tokens_revoked_before &&
+      verified.issuedAt &&
+      verified.issuedAt.getTime() < existing.tokens_revoked_before.getTime()
+    ) {
       throw new AppError("TOKEN_REVOKED", "This token was revoked.");
     }
     const user =
@@ -106,7 +117,8 @@ export class TokenExchangeService {
       token = await this.deps.tokens.mintJoinTokenFor(company.id, input, { subjectJti: verified.jti });
     } catch (error) {
       // The claims could not make a join token (the subject token's fault, not the request's).
-      if (isAppError(error) && error.code === "BAD_USER_INPUT") throw tokenInvalid(`The subject token's claims cannot make a join token: ${error.message}`);
+      if (isAppError(error) && error.code === "BAD_USER_INPUT")
+        throw tokenInvalid(`The subject token's claims cannot make a join token: ${error.message}`);
       throw error;
     }
     if (verified.recordUse) await verified.recordUse();

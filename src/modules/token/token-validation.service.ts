@@ -46,7 +46,9 @@ export interface AdmissionFacts {
  * the role takes statements that a caller asking only "is it valid?" (the hot path: the revocation
  * view answers that without any) should not pay for. The resolver runs it when `admits` is asked.
  */
-export type ValidationOutcome = Omit<TokenValidationType, "admits" | "admitsOf"> & { admits: () => Promise<AdmissionFacts | null> };
+export type ValidationOutcome = Omit<TokenValidationType, "admits" | "admitsOf"> & {
+  admits: () => Promise<AdmissionFacts | null>;
+};
 
 const none = async (): Promise<null> => null;
 const known = (facts: AdmissionFacts) => async (): Promise<AdmissionFacts> => facts;
@@ -65,7 +67,12 @@ const known = (facts: AdmissionFacts) => async (): Promise<AdmissionFacts> => fa
 export class TokenValidationService {
   constructor(private readonly deps: TokenValidationServiceDeps) {}
 
-  async validate(ctx: RequestContext, token: string, credentialType: CredentialTypeValue | null, eventRef: string | null): Promise<ValidationOutcome> {
+  async validate(
+    ctx: RequestContext,
+    token: string,
+    credentialType: CredentialTypeValue | null,
+    eventRef: string | null,
+  ): Promise<ValidationOutcome> {
     const failed = (error: AppError, tokenType: string | null): ValidationOutcome => ({
       valid: false,
       errorCode: error.code,
@@ -105,14 +112,22 @@ export class TokenValidationService {
     return { ...result, admits: () => (facts ??= this.admissionOf(token, result.tokenType, claims, eventRef)) };
   }
 
-  private async admissionOf(token: string, tokenType: string | null, payload: Record<string, unknown>, eventRef: string | null): Promise<AdmissionFacts | null> {
+  private async admissionOf(
+    token: string,
+    tokenType: string | null,
+    payload: Record<string, unknown>,
+    eventRef: string | null,
+  ): Promise<AdmissionFacts | null> {
     const company = await this.deps.tokens.companyForIssuer(peekToken(token).issuer);
     if (!company) return null;
     const repo = <T extends object>(entity: new () => T) => this.deps.dataSource.getRepository(entity);
     if (tokenType === "session") {
       const session = await repo(SessionEntity).findOneBy({ id: String(payload.sub), companyId: company.id });
       if (!session) return null;
-      const [user, event] = await Promise.all([repo(UserEntity).findOneBy({ id: session.userId }), repo(EventEntity).findOneBy({ id: session.eventId })]);
+      const [user, event] = await Promise.all([
+        repo(UserEntity).findOneBy({ id: session.userId }),
+        repo(EventEntity).findOneBy({ id: session.eventId }),
+      ]);
       return { user, event, role: session.role as Role };
     }
     if (tokenType === "registration") {
@@ -121,13 +136,24 @@ export class TokenValidationService {
       const user = registrant.userId ? await repo(UserEntity).findOneBy({ id: registrant.userId }) : null;
       const event = await repo(EventEntity).findOneBy({ id: registrant.eventId });
       // An unverified registration's email is a label: it matches no list (see registerForEvent).
-      const subject = user ? subjectOf(user) : { externalId: null, emailNormalized: registrant.emailVerified ? registrant.emailNormalized : null };
+      const subject = user
+        ? subjectOf(user)
+        : { externalId: null, emailNormalized: registrant.emailVerified ? registrant.emailNormalized : null };
       return { user, event, role: await this.roleIn(event, subject, null) };
     }
     const { claims, profile } = joinTokenOf(payload);
-    const event = claims.eventId ? await repo(EventEntity).findOneBy({ id: claims.eventId }) : await this.namedEvent(company, eventRef);
-    const user = await repo(UserEntity).findOneBy({ companyId: company.id, externalId: claims.externalId, isGuest: false });
-    const subject = { externalId: claims.externalId, emailNormalized: profile.email ? profile.email.normalized : (user?.emailNormalized ?? null) };
+    const event = claims.eventId
+      ? await repo(EventEntity).findOneBy({ id: claims.eventId })
+      : await this.namedEvent(company, eventRef);
+    const user = await repo(UserEntity).findOneBy({
+      companyId: company.id,
+      externalId: claims.externalId,
+      isGuest: false,
+    });
+    const subject = {
+      externalId: claims.externalId,
+      emailNormalized: profile.email ? profile.email.normalized : (user?.emailNormalized ?? null),
+    };
     return { user, event, role: await this.roleIn(event, subject, claims.roleGrant) };
   }
 
@@ -145,24 +171,33 @@ export class TokenValidationService {
       companyId = kid ? await this.deps.partners.companyOfSecret(kid) : null;
     }
     const company = companyId ? await this.deps.companies.cachedCompany("id", companyId) : null;
-    if (!company) throw tokenInvalid("Name the event this token is for (event), or call with the company's API key: the token does not say whose it is.");
+    if (!company)
+      throw tokenInvalid(
+        "Name the event this token is for (event), or call with the company's API key: the token does not say whose it is.",
+      );
     const verified: ExternalCredential =
-      kind === "PARTNER_JWT" ? await this.deps.partnerJwts.verify(company, token) : await this.deps.idTokens.verify(company, token);
+      kind === "PARTNER_JWT"
+        ? await this.deps.partnerJwts.verify(company, token)
+        : await this.deps.idTokens.verify(company, token);
     const base = { tokenType: FOREIGN_TYPES[kind], claims: { ...verified.claims }, expiresAt: verified.expiresAt };
     const existing = await this.deps.externalCredentials.existingUser(company.id, verified.subject);
     const revoked =
       (await this.deps.tokens.isRevoked(company.id, verified.jti)) ||
-      (existing?.tokens_revoked_before != null && verified.issuedAt !== null && verified.issuedAt < existing.tokens_revoked_before);
+      (existing?.tokens_revoked_before != null &&
+        verified.issuedAt !== null &&
+        verified.issuedAt < existing.tokens_revoked_before);
     if (revoked) return { valid: false, errorCode: "TOKEN_REVOKED", ...base, admits: none };
     // Nobody to admit: joinEvent would refuse it the same way.
-    if (!existing && verified.subject.kind !== "profile") return { valid: false, errorCode: "INVALID_CREDENTIALS", ...base, admits: none };
+    if (!existing && verified.subject.kind !== "profile")
+      return { valid: false, errorCode: "INVALID_CREDENTIALS", ...base, admits: none };
     const user = existing ? await this.deps.dataSource.getRepository(UserEntity).findOneBy({ id: existing.id }) : null;
     const refusal = standingOf(user);
     if (refusal) return { valid: false, errorCode: refusal, ...base, admits: none };
     let event = named;
     if (verified.channel !== null) {
       event ??= await this.deps.events.eventOf(company.id, verified.channel).catch(() => null);
-      if (event?.slug !== verified.channel) return { valid: false, errorCode: "TOKEN_WRONG_EVENT", ...base, admits: none };
+      if (event?.slug !== verified.channel)
+        return { valid: false, errorCode: "TOKEN_WRONG_EVENT", ...base, admits: none };
     }
     if (event && event.companyId !== company.id) throw tokenInvalid("The event named is another company's.");
     const profile = verified.subject.kind === "profile" ? verified.subject.profile : null;
@@ -170,14 +205,20 @@ export class TokenValidationService {
       externalId: user?.externalId ?? profile?.externalId ?? null,
       emailNormalized: profile?.email ? profile.email.normalized : (user?.emailNormalized ?? null),
     };
-    return { valid: true, errorCode: null, ...base, admits: known({ user, event, role: await this.roleIn(event, subject, verified.roleGrant) }) };
+    return {
+      valid: true,
+      errorCode: null,
+      ...base,
+      admits: known({ user, event, role: await this.roleIn(event, subject, verified.roleGrant) }),
+    };
   }
 
   /** A login link's code: peeked at, never redeemed. */
   private async loginLink(code: string, eventRef: string | null): Promise<ValidationOutcome> {
     const { link, company, user } = await this.deps.loginLinks.verifyCode(code, { peek: true });
     const refusal = standingOf(user);
-    if (refusal) throw new AppError(refusal, refusal === "USER_SUSPENDED" ? "This user is suspended." : "This link was revoked.");
+    if (refusal)
+      throw new AppError(refusal, refusal === "USER_SUSPENDED" ? "This user is suspended." : "This link was revoked.");
     const event = link.eventId
       ? await this.deps.dataSource.getRepository(EventEntity).findOneBy({ id: link.eventId })
       : await this.namedEvent(company, eventRef);

@@ -20,12 +20,17 @@ export class TokenUserInput {
   metadata?: Record<string, unknown>;
 }
 
-@InputType({ description: "What a join token carries (an events platform's embed token plus a video API's access-token grants)." })
+@InputType({
+  description: "What a join token carries (an events platform's embed token plus a video API's access-token grants).",
+})
 export class MintJoinTokenInput {
   @Field(() => ID, { nullable: true, description: "The event; required unless eventSpecific is false." })
   eventId?: string;
 
-  @Field({ nullable: true, description: "Default true: the token opens this event only. False: any event of the company." })
+  @Field({
+    nullable: true,
+    description: "Default true: the token opens this event only. False: any event of the company.",
+  })
   eventSpecific?: boolean;
 
   @Field(() => TokenUserInput, { description: "Who the token is for." })
@@ -34,7 +39,10 @@ export class MintJoinTokenInput {
   @Field(() => Role, { nullable: true, description: "A role grant; absent = resolved from the event's lists at join." })
   role?: Role;
 
-  @Field(() => Int, { nullable: true, description: "Lifetime in seconds (default: company setting). 0 = no expiry, where the company allows it." })
+  @Field(() => Int, {
+    nullable: true,
+    description: "Lifetime in seconds (default: company setting). 0 = no expiry, where the company allows it.",
+  })
   ttlSeconds?: number;
 
   @Field({ nullable: true, description: "Absolute expiry, instead of ttlSeconds." })
@@ -49,6 +57,9 @@ export class MintJoinTokenInput {
   @Field({ nullable: true, description: "The session ends when the token expires." })
   ejectAtTokenExpiry?: boolean;
 
-  @Field(() => JSONObjectScalar, { nullable: true, description: "Free metadata carried into the session (at most 1000 characters serialized)." })
+  @Field(() => JSONObjectScalar, {
+    nullable: true,
+    description: "Free metadata carried into the session (at most 1000 characters serialized).",
+  })
   metadata?: Record<string, unknown>;
 }

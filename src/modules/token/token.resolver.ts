@@ -1,4 +1,15 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, registerEnumType, Resolver, Root } from "type-graphql";
+import {
+  Arg,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  ID,
+  Mutation,
+  Query,
+  registerEnumType,
+  Resolver,
+  Root,
+} from "type-graphql";
 import { Access } from "../../graphql/access";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { CompanyType } from "../company/company.types";
@@ -44,15 +55,24 @@ export class TokenResolver {
   async validateToken(
     @Arg("token") token: string,
     @Ctx() ctx: RequestContext,
-    @Arg("credentialType", () => CredentialType, { nullable: true, description: "Omitted: one of Admit's own tokens (told by its typ)." })
+    @Arg("credentialType", () => CredentialType, {
+      nullable: true,
+      description: "Omitted: one of Admit's own tokens (told by its typ).",
+    })
     credentialType?: CredentialTypeValue | null,
     @Arg("event", () => String, {
       nullable: true,
-      description: "The event (id, slug or companySlug/eventSlug) to resolve the role in; also names the company of a foreign token.",
+      description:
+        "The event (id, slug or companySlug/eventSlug) to resolve the role in; also names the company of a foreign token.",
     })
     event?: string | null,
   ): Promise<TokenValidationType> {
-    const { admits, ...result } = await ctx.services.tokenValidation.validate(ctx, token, credentialType ?? null, event ?? null);
+    const { admits, ...result } = await ctx.services.tokenValidation.validate(
+      ctx,
+      token,
+      credentialType ?? null,
+      event ?? null,
+    );
     const admitsOf = async (): Promise<AdmissionType | null> => {
       const facts = await admits();
       return (
@@ -67,10 +87,13 @@ export class TokenResolver {
   }
 
   @Authorized("MANAGE_COMPANY")
-  @Mutation(() => SigningKeyType, { description: "Makes a new current signing key; old keys keep verifying until their tokens have expired." })
+  @Mutation(() => SigningKeyType, {
+    description: "Makes a new current signing key; old keys keep verifying until their tokens have expired.",
+  })
   async rotateSigningKey(
     @Ctx() ctx: RequestContext,
-    @Arg("alg", () => SigningAlgorithm, { nullable: true, description: "EdDSA (Ed25519, the default) or ES256." }) alg?: SigningAlg,
+    @Arg("alg", () => SigningAlgorithm, { nullable: true, description: "EdDSA (Ed25519, the default) or ES256." })
+    alg?: SigningAlg,
   ): Promise<SigningKeyType> {
     return toSigningKeyType(await ctx.services.signingKeys.rotate(ctx, alg ?? "EdDSA"));
   }
@@ -95,7 +118,10 @@ export class TokenResolver {
 @Resolver(() => TokenValidationType)
 export class TokenValidationResolver {
   @Access("public")
-  @FieldResolver(() => AdmissionType, { nullable: true, description: "Whom it would admit (user, event, role), without joining; null unless valid." })
+  @FieldResolver(() => AdmissionType, {
+    nullable: true,
+    description: "Whom it would admit (user, event, role), without joining; null unless valid.",
+  })
   admits(@Root() validation: TokenValidationType): Promise<AdmissionType | null> | AdmissionType | null {
     return validation.admitsOf ? validation.admitsOf() : validation.admits;
   }

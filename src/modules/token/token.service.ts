@@ -39,7 +39,12 @@ export interface JoinClaims {
   expiresAt: Date | null;
   externalId: string;
   eventId: string | null;
-  profile: { name?: string | null; email?: string | null; avatarUrl?: string | null; metadata?: Record<string, unknown> | null };
+  profile: {
+    name?: string | null;
+    email?: string | null;
+    avatarUrl?: string | null;
+    metadata?: Record<string, unknown> | null;
+  };
   roleGrant: Role | null;
   ejectAfterElapsedSeconds: number | null;
   ejectAtTokenExpiry: boolean;
@@ -68,7 +73,8 @@ export { isStorable };
 
 /** BAD_USER_INPUT on `field` unless the value can be stored. */
 export function requireStorable<T>(field: string, value: T): T {
-  if (!isStorable(value)) throw badInput(field, `${field} contains characters that cannot be stored (NUL or a broken surrogate pair).`);
+  if (!isStorable(value))
+    throw badInput(field, `${field} contains characters that cannot be stored (NUL or a broken surrogate pair).`);
   return value;
 }
 
@@ -78,7 +84,8 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 const optionalString = (value: unknown, max: number): string | null | undefined => {
   if (value === undefined) return undefined;
   if (value === null) return null;
-  if (typeof value !== "string" || value.length > max) throw new AppError("TOKEN_INVALID", "The token's claims are malformed.");
+  if (typeof value !== "string" || value.length > max)
+    throw new AppError("TOKEN_INVALID", "The token's claims are malformed.");
   return value;
 };
 
@@ -123,7 +130,8 @@ export function parseJoinClaims(payload: JWTPayload): JoinClaims {
 export function joinTokenOf(payload: JWTPayload): { claims: JoinClaims; profile: ReturnType<typeof validateProfile> } {
   const claims = parseJoinClaims(payload);
   try {
-    if (!isStorable(claims.externalId) || !isStorable(claims.profile) || !isStorable(claims.metadata)) throw new Error("unstorable");
+    if (!isStorable(claims.externalId) || !isStorable(claims.profile) || !isStorable(claims.metadata))
+      throw new Error("unstorable");
     return { claims, profile: validateProfile({ externalId: claims.externalId, ...claims.profile }) };
   } catch {
     throw new AppError("TOKEN_INVALID", "The token's user claims are malformed.");
@@ -195,7 +203,11 @@ export class TokenService {
    * Verifies one of Admit's own tokens: finds the company from the (unverified) issuer, then
    * verifies with that company's keys only, so no company's key can vouch for another's token.
    */
-  async verify(token: string, kinds: TokenKind[], options: { acceptExpired?: boolean } = {}): Promise<VerifiedAdmitToken> {
+  async verify(
+    token: string,
+    kinds: TokenKind[],
+    options: { acceptExpired?: boolean } = {},
+  ): Promise<VerifiedAdmitToken> {
     const signedHere = await this.signedHereAndLive(token, kinds);
     if (signedHere) return signedHere;
     const peek = peekToken(token);
@@ -212,7 +224,8 @@ export class TokenService {
       acceptExpired: options.acceptExpired,
       // A session token's audience is the company's to set (media servers pin it); its issuer,
       // the default, is accepted too, so a change of the setting does not strand live sessions.
-      audiences: (kind) => (kind === "session" ? [this.sessionTokenAudience(company), this.issuerOf(company.slug)] : null),
+      audiences: (kind) =>
+        kind === "session" ? [this.sessionTokenAudience(company), this.issuerOf(company.slug)] : null,
     });
     return { company, kind: verified.kind, payload: verified.payload, expired: verified.expired };
   }
@@ -225,7 +238,9 @@ export class TokenService {
   async isRevoked(companyId: string, jti: string, manager?: EntityManager): Promise<boolean> {
     if (manager) return (await manager.countBy(RevokedTokenEntity, { companyId, jti })) > 0;
     if (this.revocations.live && !this.revocations.mayBeRevoked(companyId, jti)) return false;
-    return (await this.sql("SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND jti = $2", [companyId, jti])).length > 0;
+    return (
+      (await this.sql("SELECT 1 FROM revoked_tokens WHERE company_id = $1 AND jti = $2", [companyId, jti])).length > 0
+    );
   }
 
   /**
@@ -235,7 +250,9 @@ export class TokenService {
   async revokeJti(manager: EntityManager, companyId: string, jti: string, expiresAt: Date | null): Promise<boolean> {
     // Never the row without its announcement: another node would go on accepting the token.
     if (!manager.queryRunner?.isTransactionActive) {
-      return this.deps.dataSource.transaction((inTransaction) => this.revokeJti(inTransaction, companyId, jti, expiresAt));
+      return this.deps.dataSource.transaction((inTransaction) =>
+        this.revokeJti(inTransaction, companyId, jti, expiresAt),
+      );
     }
     const inserted = await queryRows(
       manager,
@@ -272,13 +289,18 @@ export class TokenService {
    * `subjectJti`: the jti of the token exchanged for this one, carried as the `sjt` claim; revoking
    * it refuses this token too (at join and in validateToken).
    */
-  async mintJoinTokenFor(companyId: string, input: MintJoinTokenInput, options: { subjectJti?: string } = {}): Promise<JoinTokenType> {
+  async mintJoinTokenFor(
+    companyId: string,
+    input: MintJoinTokenInput,
+    options: { subjectJti?: string } = {},
+  ): Promise<JoinTokenType> {
     const company = await this.deps.companies.cachedCompany("id", companyId);
     if (!company) throw notFound("The company");
     const now = this.deps.clock.now();
 
     const eventSpecific = input.eventSpecific ?? true;
-    if (eventSpecific && !input.eventId) throw badInput("eventId", "eventId is required unless eventSpecific is false.");
+    if (eventSpecific && !input.eventId)
+      throw badInput("eventId", "eventId is required unless eventSpecific is false.");
     // Only the id and slug are needed, from the per-node cache that every change to an event clears.
     const event = input.eventId ? await this.deps.events.findById(companyId, input.eventId) : null;
     if (input.eventId && !event) throw notFound("The event");
@@ -291,7 +313,13 @@ export class TokenService {
     requireStorable("user.avatarUrl", input.user.avatarUrl);
     requireStorable("user.metadata", input.user.metadata);
     const profile = validateProfile(
-      { externalId, email: input.user.email, name: input.user.name, avatarUrl: input.user.avatarUrl, metadata: input.user.metadata },
+      {
+        externalId,
+        email: input.user.email,
+        name: input.user.name,
+        avatarUrl: input.user.avatarUrl,
+        metadata: input.user.metadata,
+      },
       "user.",
     );
     const metadata = requireStorable("metadata", v.metadata("metadata", input.metadata, MAX_TOKEN_METADATA_CHARS));
@@ -304,7 +332,10 @@ export class TokenService {
       expiresAt = input.expiresAt;
       if (expiresAt.getTime() <= now.getTime()) throw badInput("expiresAt", "expiresAt must be in the future.");
       if (expiresAt.getTime() - now.getTime() > company.maxTokenTtlSeconds * 1000) {
-        throw badInput("expiresAt", `expiresAt may be at most ${company.maxTokenTtlSeconds} seconds ahead (company setting).`);
+        throw badInput(
+          "expiresAt",
+          `expiresAt may be at most ${company.maxTokenTtlSeconds} seconds ahead (company setting).`,
+        );
       }
     } else if (input.ttlSeconds === 0) {
       if (!company.allowNonExpiringTokens) {
@@ -312,7 +343,12 @@ export class TokenService {
       }
       expiresAt = null;
     } else {
-      const ttl = v.intInRange("ttlSeconds", input.ttlSeconds ?? company.defaultTokenTtlSeconds, 1, company.maxTokenTtlSeconds);
+      const ttl = v.intInRange(
+        "ttlSeconds",
+        input.ttlSeconds ?? company.defaultTokenTtlSeconds,
+        1,
+        company.maxTokenTtlSeconds,
+      );
       expiresAt = new Date(now.getTime() + ttl * 1000);
     }
     const notBefore = input.notBefore ?? null;
@@ -355,7 +391,10 @@ export class TokenService {
     // Verification refuses longer tokens (and a join URL this long would not survive a browser);
     // only user metadata can make one this long, the other fields are bounded well below it.
     if (token.length > MAX_TOKEN_LENGTH) {
-      throw badInput("user.metadata", `The token would be longer than ${MAX_TOKEN_LENGTH} characters: put less in user.metadata.`);
+      throw badInput(
+        "user.metadata",
+        `The token would be longer than ${MAX_TOKEN_LENGTH} characters: put less in user.metadata.`,
+      );
     }
     // A token that opens any event leads to the company's page, which lists the events to choose from.
     const path = event ? `/j/${encodeURIComponent(event.slug)}` : `/c/${encodeURIComponent(company.slug)}/`;
@@ -380,7 +419,12 @@ export class TokenService {
     // before" cutoff (for a registration: whether it was cancelled, and its user's cutoff).
     if (kind === "join") {
       // The single-use credential of an approved knock (jrq) is spent once it has been joined with.
-      const joinRequest = payload.jrq === undefined ? null : typeof payload.jrq === "string" && v.isUuid(payload.jrq) ? payload.jrq : undefined;
+      const joinRequest =
+        payload.jrq === undefined
+          ? null
+          : typeof payload.jrq === "string" && v.isUuid(payload.jrq)
+            ? payload.jrq
+            : undefined;
       if (joinRequest === undefined) return true;
       // sjt: the subject token a token exchange minted this one for (revoking it revokes this too).
       const subjectJti = typeof payload.sjt === "string" ? payload.sjt : null;
@@ -435,13 +479,19 @@ export class TokenService {
     const view = this.revocations;
     if (kind === "join") {
       if (sub === null || (view.live && !view.mayBeSuspended(company.id, { externalId: sub }))) return false;
-      const rows = await this.sql("SELECT 1 FROM users WHERE company_id = $1 AND external_id = $2 AND suspended_at IS NOT NULL", [company.id, sub]);
+      const rows = await this.sql(
+        "SELECT 1 FROM users WHERE company_id = $1 AND external_id = $2 AND suspended_at IS NOT NULL",
+        [company.id, sub],
+      );
       return rows.length > 0;
     }
     if (kind === "session") {
       const uid = typeof payload.uid === "string" && v.isUuid(payload.uid) ? payload.uid : null;
       if (uid === null || (view.live && !view.mayBeSuspended(company.id, { userId: uid }))) return false;
-      const rows = await this.sql("SELECT 1 FROM users WHERE company_id = $1 AND id = $2 AND suspended_at IS NOT NULL", [company.id, uid]);
+      const rows = await this.sql(
+        "SELECT 1 FROM users WHERE company_id = $1 AND id = $2 AND suspended_at IS NOT NULL",
+        [company.id, uid],
+      );
       return rows.length > 0;
     }
     if (sub === null || !v.isUuid(sub)) return false;

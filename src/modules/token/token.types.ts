@@ -10,7 +10,10 @@ export class JoinTokenType {
   @Field({ description: "The token. Stateless: minting stores nothing." })
   token: string;
 
-  @Field({ description: "<PUBLIC_URL>/j/<event slug>?token=…; for a token that opens any event, the company page <PUBLIC_URL>/c/<companySlug>/?token=…" })
+  @Field({
+    description:
+      "<PUBLIC_URL>/j/<event slug>?token=…; for a token that opens any event, the company page <PUBLIC_URL>/c/<companySlug>/?token=…",
+  })
   joinUrl: string;
 
   @Field(() => ID, { description: "The token id, for revokeToken." })
@@ -29,15 +32,25 @@ export class JoinTokenType {
 @ObjectType("Admission", { description: "Whom a credential would admit, found without joining." })
 export class AdmissionType {
   @Access("public")
-  @Field(() => UserType, { nullable: true, description: "The existing user it names; null when joining would create them (just in time)." })
+  @Field(() => UserType, {
+    nullable: true,
+    description: "The existing user it names; null when joining would create them (just in time).",
+  })
   user: UserType | null;
 
   @Access("public")
-  @Field(() => EventType, { nullable: true, description: "The event it opens (or the event named); null when it opens any event of the company." })
+  @Field(() => EventType, {
+    nullable: true,
+    description: "The event it opens (or the event named); null when it opens any event of the company.",
+  })
   event: EventType | null;
 
   @Access("public")
-  @Field(() => Role, { nullable: true, description: "The role it would have in that event now (its lists and the credential's grant); null without an event." })
+  @Field(() => Role, {
+    nullable: true,
+    description:
+      "The role it would have in that event now (its lists and the credential's grant); null without an event.",
+  })
   role: Role | null;
 }
 
@@ -51,19 +64,24 @@ export class TokenValidationType {
   @Access("public")
   @Field(() => String, {
     nullable: true,
-    description: "Why not: TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, TOKEN_REVOKED, TOKEN_WRONG_EVENT, LOGIN_LINK_USED, LOGIN_LINK_EXPIRED, INVALID_CREDENTIALS or NOT_FOUND.",
+    description:
+      "Why not: TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, TOKEN_REVOKED, TOKEN_WRONG_EVENT, LOGIN_LINK_USED, LOGIN_LINK_EXPIRED, INVALID_CREDENTIALS or NOT_FOUND.",
   })
   errorCode: string | null;
 
   @Access("public")
   @Field(() => String, {
     nullable: true,
-    description: "join, registration or session (Admit's own, from the typ header); partner_jwt, oidc_id_token or login_link.",
+    description:
+      "join, registration or session (Admit's own, from the typ header); partner_jwt, oidc_id_token or login_link.",
   })
   tokenType: string | null;
 
   @Access("public")
-  @Field(() => JSONObjectScalar, { nullable: true, description: "The verified claims; null unless the signature verified." })
+  @Field(() => JSONObjectScalar, {
+    nullable: true,
+    description: "The verified claims; null unless the signature verified.",
+  })
   claims: Record<string, unknown> | null;
 
   @Access("public")
@@ -71,7 +89,10 @@ export class TokenValidationType {
   expiresAt: Date | null;
 
   @Access("public")
-  @Field(() => AdmissionType, { nullable: true, description: "Whom it would admit (user, event, role), without joining; null unless valid." })
+  @Field(() => AdmissionType, {
+    nullable: true,
+    description: "Whom it would admit (user, event, role), without joining; null unless valid.",
+  })
   admits: AdmissionType | null;
 
   /** Finds `admits` when it is asked for (its statements are not run for a bare validity check). */
@@ -92,6 +113,9 @@ export class SigningKeyType {
   @Field({ description: "When it was made." })
   createdAt: Date;
 
-  @Field(() => Date, { nullable: true, description: "When it stops verifying and leaves the JWKS; null while current or kept for ever." })
+  @Field(() => Date, {
+    nullable: true,
+    description: "When it stops verifying and leaves the JWKS; null while current or kept for ever.",
+  })
   retiresAt: Date | null;
 }

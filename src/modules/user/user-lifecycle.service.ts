@@ -97,7 +97,8 @@ export class UserLifecycleService {
         `SELECT id FROM registrants WHERE company_id = $2 AND (user_id = $1 OR ($3::text IS NOT NULL AND email_normalized = $3))`,
         [...params, user.emailNormalized],
       );
-      for (const { id: registrantId } of registrants) await this.deps.tokens.revokeJti(manager, companyId, registrantId, null);
+      for (const { id: registrantId } of registrants)
+        await this.deps.tokens.revokeJti(manager, companyId, registrantId, null);
       await manager.query("DELETE FROM login_links WHERE user_id = $1 AND company_id = $2", params);
       await manager.query("DELETE FROM user_passwords WHERE user_id = $1 AND company_id = $2", params);
       await this.endLiveSessions(manager, user.id, now, "REVOKED");
@@ -130,7 +131,10 @@ export class UserLifecycleService {
       );
       // Failed password attempts are counted under a digest of the username typed.
       const usernames = [user.externalId, ...names].filter((n): n is string => Boolean(n)).map(usernameSubject);
-      await manager.query("DELETE FROM auth_failures WHERE company_id = $1 AND subject = ANY ($2::text[])", [companyId, usernames]);
+      await manager.query("DELETE FROM auth_failures WHERE company_id = $1 AND subject = ANY ($2::text[])", [
+        companyId,
+        usernames,
+      ]);
       await manager.query(
         `UPDATE users SET external_id = NULL, email = NULL, email_normalized = NULL, name = NULL, avatar_url = NULL,
                 metadata = '{}'::jsonb, suspended_at = NULL, deleted_at = COALESCE(deleted_at, $3), updated_at = now()
@@ -139,7 +143,12 @@ export class UserLifecycleService {
       );
       // Last: the steps above wrote webhook messages of their own (sessions ended, registrations
       // cancelled) that still name the person.
-      await eraseUserFromWebhookMessages(manager, { companyId, userId: user.id, registrantIds: registrants.map((r) => r.id), emails: names });
+      await eraseUserFromWebhookMessages(manager, {
+        companyId,
+        userId: user.id,
+        registrantIds: registrants.map((r) => r.id),
+        emails: names,
+      });
       // The analytics sums learn of the metadata just removed through pending rows that still
       // name its values, folded once a second; fold them now, so that a value only this person
       // had is gone when this commits, not a second later.
@@ -156,7 +165,12 @@ export class UserLifecycleService {
   }
 
   /** Ends the user's live sessions as `reason`; those a time limit had ended are written down as that first. */
-  private async endLiveSessions(manager: EntityManager, userId: string, now: Date, reason: "SUSPENDED" | "REVOKED"): Promise<void> {
+  private async endLiveSessions(
+    manager: EntityManager,
+    userId: string,
+    now: Date,
+    reason: "SUSPENDED" | "REVOKED",
+  ): Promise<void> {
     const live = await queryRows<{ id: string; company_id: string }>(
       manager,
       "SELECT id, company_id FROM sessions WHERE user_id = $1 AND ended_at IS NULL",
@@ -175,6 +189,9 @@ export class UserLifecycleService {
         RETURNING s.stripe`,
       [companyId],
     );
-    if (freed.length === 0) await manager.query("UPDATE companies SET seats_used = seats_used - 1 WHERE id = $1 AND seats_used > 0", [companyId]);
+    if (freed.length === 0)
+      await manager.query("UPDATE companies SET seats_used = seats_used - 1 WHERE id = $1 AND seats_used > 0", [
+        companyId,
+      ]);
   }
 }

@@ -12,7 +12,16 @@ import {
 import { CompanyEntity } from "../company/company.entity";
 
 /** How a user came to exist: the API, or the credential that created it just in time. */
-export const USER_ORIGINS = ["API", "PARTNER_JWT", "OIDC", "LOGIN_LINK", "PASSWORD", "GUEST", "JOIN_TOKEN", "REGISTRATION"] as const;
+export const USER_ORIGINS = [
+  "API",
+  "PARTNER_JWT",
+  "OIDC",
+  "LOGIN_LINK",
+  "PASSWORD",
+  "GUEST",
+  "JOIN_TOKEN",
+  "REGISTRATION",
+] as const;
 export type UserOriginValue = (typeof USER_ORIGINS)[number];
 
 @Entity({ name: "users" })
@@ -23,7 +32,9 @@ export type UserOriginValue = (typeof USER_ORIGINS)[number];
 @Index("idx_users_suspended", ["suspendedAt"], { where: "suspended_at IS NOT NULL" })
 @Index("idx_users_created_via", ["companyId", "createdVia", "createdAt", "id"])
 // Each node's revocation view loads the users whose tokens were revoked: few, among many.
-@Index("idx_users_tokens_revoked", ["tokensRevokedBefore"], { where: "tokens_revoked_before IS NOT NULL AND external_id IS NOT NULL" })
+@Index("idx_users_tokens_revoked", ["tokensRevokedBefore"], {
+  where: "tokens_revoked_before IS NOT NULL AND external_id IS NOT NULL",
+})
 export class UserEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;

@@ -15,6 +15,9 @@ export class UpsertUserInput {
   @Field({ nullable: true, description: "Avatar URL (http or https)." })
   avatarUrl?: string;
 
-  @Field(() => JSONObjectScalar, { nullable: true, description: "Free metadata (at most 8 KB serialized); replaces the old." })
+  @Field(() => JSONObjectScalar, {
+    nullable: true,
+    description: "Free metadata (at most 8 KB serialized); replaces the old.",
+  })
   metadata?: Record<string, unknown>;
 }

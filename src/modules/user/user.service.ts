@@ -54,7 +54,9 @@ export function validateProfile(input: UpsertUserInput | UserProfile, prefix = "
   const email = input.email === undefined ? undefined : v.optionalEmail(`${prefix}email`, input.email);
   const name = input.name === undefined ? undefined : v.optionalText(`${prefix}name`, input.name);
   const avatarUrl =
-    input.avatarUrl === undefined || input.avatarUrl === null ? input.avatarUrl : v.httpUrl(`${prefix}avatarUrl`, input.avatarUrl);
+    input.avatarUrl === undefined || input.avatarUrl === null
+      ? input.avatarUrl
+      : v.httpUrl(`${prefix}avatarUrl`, input.avatarUrl);
   const metadata = input.metadata === undefined ? undefined : v.metadata(`${prefix}metadata`, input.metadata);
   return { externalId, email, name, avatarUrl, metadata };
 }
@@ -63,7 +65,8 @@ export function validateProfile(input: UpsertUserInput | UserProfile, prefix = "
 const USER_FIELDS = ["email", "emailNormalized", "name", "avatarUrl", "metadata"] as const;
 
 /** jsonb parameters go as JSON text, which pg and PGlite both accept. */
-const jsonbParam = (value: unknown): unknown => (value !== null && typeof value === "object" ? JSON.stringify(value) : value);
+const jsonbParam = (value: unknown): unknown =>
+  value !== null && typeof value === "object" ? JSON.stringify(value) : value;
 
 /** A user named by an operation: by Admit's id or by the company's own id, exactly one. */
 export interface UserRef {
@@ -71,7 +74,8 @@ export interface UserRef {
   externalId?: string | null;
 }
 
-const NAME_THE_USER = "Name the user by userId (Admit's User.id) or by externalId (your own id for it, as in upsertUser and mintJoinToken).";
+const NAME_THE_USER =
+  "Name the user by userId (Admit's User.id) or by externalId (your own id for it, as in upsertUser and mintJoinToken).";
 
 /**
  * The Admit id of the caller's company's user `ref` names. An operation that takes a user accepts
@@ -85,14 +89,20 @@ export async function userIdOfRef(
 ): Promise<string> {
   const given = (["userId", "externalId"] as const).filter((k) => ref[k] !== undefined && ref[k] !== null);
   if (given.length !== 1) {
-    throw new AppError("BAD_USER_INPUT", given.length ? "Give userId or externalId, not both." : "Give userId or externalId.", {
-      field: given[1] ?? "userId",
-      hint: NAME_THE_USER,
-    });
+    throw new AppError(
+      "BAD_USER_INPUT",
+      given.length ? "Give userId or externalId, not both." : "Give userId or externalId.",
+      {
+        field: given[1] ?? "userId",
+        hint: NAME_THE_USER,
+      },
+    );
   }
   const repo = manager.getRepository(UserEntity);
   if (given[0] === "userId") {
-    const user = v.isUuid(ref.userId!) ? await repo.findOne({ where: { id: ref.userId!, companyId }, select: { id: true } }) : null;
+    const user = v.isUuid(ref.userId!)
+      ? await repo.findOne({ where: { id: ref.userId!, companyId }, select: { id: true } })
+      : null;
     if (user) return user.id;
     throw new AppError("NOT_FOUND", `No user of your company has the Admit id "${ref.userId}".`, {
       hint: v.isUuid(ref.userId!)
@@ -152,22 +162,21 @@ export class UserService {
       // Most joins present the same profile again: then there is nothing to write.
       const changed = (Object.keys(patch) as (keyof typeof patch)[]).some((k) => !isDeepStrictEqual(user[k], patch[k]));
       if (!changed) return { user, created: false };
-      const [row] = await queryRows<UserRow>(
-        manager,
-        UPDATE_USER_PROFILE,
-        [user.id, ...USER_FIELDS.map((k) => (k in patch ? patch[k] : user[k])).map(jsonbParam)],
-      );
+      const [row] = await queryRows<UserRow>(manager, UPDATE_USER_PROFILE, [
+        user.id,
+        ...USER_FIELDS.map((k) => (k in patch ? patch[k] : user[k])).map(jsonbParam),
+      ]);
       return { user: userOfRow(row), created: false };
     };
 
     const [existing] = await queryRows<UserRow>(manager, USER_BY_EXTERNAL_ID, [companyId, profile.externalId]);
     if (existing) return refresh(userOfRow(existing));
     // Yields to a concurrent creator of the same user (no row): then that user is the one.
-    const [inserted] = await queryRows<UserRow>(
-      manager,
-      INSERT_USER,
-      [companyId, profile.externalId, ...USER_FIELDS.map((k) => (k === "metadata" ? (patch.metadata ?? {}) : (patch[k] ?? null))).map(jsonbParam)],
-    );
+    const [inserted] = await queryRows<UserRow>(manager, INSERT_USER, [
+      companyId,
+      profile.externalId,
+      ...USER_FIELDS.map((k) => (k === "metadata" ? (patch.metadata ?? {}) : (patch[k] ?? null))).map(jsonbParam),
+    ]);
     if (inserted) return { user: userOfRow(inserted), created: true };
     const [winner] = await queryRows<UserRow>(manager, USER_BY_EXTERNAL_ID, [companyId, profile.externalId]);
     return refresh(userOfRow(winner));
@@ -176,7 +185,10 @@ export class UserService {
   /** Takes a seat for a new user, or refuses with SEAT_LIMIT_REACHED (the limit holds under concurrency). */
   async chargeSeat(manager: EntityManager, companyId: string): Promise<void> {
     if (!(await this.takeSeat(manager, companyId))) {
-      throw new AppError("SEAT_LIMIT_REACHED", "The company has used every seat of its seat limit; raise seatLimit to add users.");
+      throw new AppError(
+        "SEAT_LIMIT_REACHED",
+        "The company has used every seat of its seat limit; raise seatLimit to add users.",
+      );
     }
   }
 
@@ -200,7 +212,8 @@ export class UserService {
     const repo = this.deps.dataSource.getRepository(UserEntity);
     // Branch on which one was given, not on truthiness: an empty id must not fall through to email.
     // A deleted user's anonymous row is for analytics only: no lookup finds it.
-    if (given[0] === "id") return v.isUuid(by.id!) ? repo.findOneBy({ id: by.id!, companyId, deletedAt: IsNull() }) : null;
+    if (given[0] === "id")
+      return v.isUuid(by.id!) ? repo.findOneBy({ id: by.id!, companyId, deletedAt: IsNull() }) : null;
     if (given[0] === "externalId") return repo.findOneBy({ externalId: by.externalId!, companyId });
     const { normalized } = v.normalizeEmail("email", by.email!);
     return repo.findOne({ where: { emailNormalized: normalized, companyId }, order: { createdAt: "ASC", id: "ASC" } });
@@ -231,7 +244,9 @@ export class UserService {
       if (term.length > 200) throw badInput("search", "search must be at most 200 characters.");
       // The term is a bound parameter; LIKE's own wildcards in it are escaped so they match literally.
       const pattern = `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      qb.andWhere("(u.name ILIKE :pattern OR u.email_normalized ILIKE :pattern OR u.external_id ILIKE :pattern)", { pattern });
+      qb.andWhere("(u.name ILIKE :pattern OR u.email_normalized ILIKE :pattern OR u.external_id ILIKE :pattern)", {
+        pattern,
+      });
     }
     const rows = await qb.getMany();
     return toConnection(rows, limit, createdAtCursorOf, toUserType);

@@ -23,14 +23,19 @@ registerEnumType(UserOrigin, {
 
 @InputType({ description: "Narrows users()." })
 export class UserFilter {
-  @Field(() => UserOrigin, { nullable: true, description: "Only users created this way (e.g. PARTNER_JWT: a partner's just-in-time users)." })
+  @Field(() => UserOrigin, {
+    nullable: true,
+    description: "Only users created this way (e.g. PARTNER_JWT: a partner's just-in-time users).",
+  })
   createdVia?: UserOriginValue;
 }
 
 // What the person sees about themselves; nobody else without the company's key, except the
 // readers of an event's report for the users met there as its attendees.
 @AccessOwner((u: UserType) => ({ companyId: u.companyId, eventId: u.viaEventId ?? null, userId: u.id }))
-@ObjectType("User", { description: "An identity of the company: created by API, just in time from a credential, or as a guest." })
+@ObjectType("User", {
+  description: "An identity of the company: created by API, just in time from a credential, or as a guest.",
+})
 export class UserType {
   @Access("self")
   @Field(() => ID, { description: "Admit's user id." })
@@ -61,11 +66,16 @@ export class UserType {
   isGuest: boolean;
 
   @Access("key")
-  @Field(() => UserOrigin, { description: "How the user came to exist: the API, or the credential that created it just in time." })
+  @Field(() => UserOrigin, {
+    description: "How the user came to exist: the API, or the credential that created it just in time.",
+  })
   createdVia: UserOriginValue;
 
   @Access("key")
-  @Field(() => Date, { nullable: true, description: "When suspendUser suspended the user (every credential refused); null when not suspended." })
+  @Field(() => Date, {
+    nullable: true,
+    description: "When suspendUser suspended the user (every credential refused); null when not suspended.",
+  })
   suspendedAt: Date | null;
 
   @Access("self")

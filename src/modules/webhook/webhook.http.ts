@@ -1,7 +1,13 @@
 import http, { ClientRequest } from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
-import { guardedLookup, outboundHost, HostResolver, JwksAddressPolicy, refusedAddress } from "../../auth/external-tokens";
+import {
+  guardedLookup,
+  outboundHost,
+  HostResolver,
+  JwksAddressPolicy,
+  refusedAddress,
+} from "../../auth/external-tokens";
 import { badInput } from "../../errors";
 
 /** What came back from one POST: a status, or why there was none. */
@@ -19,7 +25,8 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
  */
 export function checkWebhookUrl(value: string, policy: JwksAddressPolicy): string {
   const raw = value.trim();
-  if (raw.length === 0 || raw.length > MAX_URL) throw badInput("url", `url must be an https URL of at most ${MAX_URL} characters.`);
+  if (raw.length === 0 || raw.length > MAX_URL)
+    throw badInput("url", `url must be an https URL of at most ${MAX_URL} characters.`);
   let url: URL;
   try {
     url = new URL(raw);
@@ -30,7 +37,8 @@ export function checkWebhookUrl(value: string, policy: JwksAddressPolicy): strin
   if (url.hash) throw badInput("url", "url must not have a fragment.");
   const { kind, loopback } = outboundHost(url);
   if (loopback && !policy.allowLoopback) throw badInput("url", "url must be on a public host.");
-  if (kind !== "invalid" && kind !== "public" && kind !== "loopback") throw badInput("url", "url must be on a public host.");
+  if (kind !== "invalid" && kind !== "public" && kind !== "loopback")
+    throw badInput("url", "url must be on a public host.");
   if (url.protocol === "https:") return url.toString();
   if (url.protocol === "http:" && loopback) return url.toString();
   throw badInput("url", "url must be an https URL (http is allowed only on a loopback host outside production).");
@@ -89,7 +97,9 @@ export function postWebhook(
         response.on("error", () => finish({ status: response.statusCode ?? 0 }));
       },
     );
-    request.on("error", (error: Error & { code?: string }) => finish({ error: `${error.code ?? error.name}: ${error.message}`.slice(0, 300) }));
+    request.on("error", (error: Error & { code?: string }) =>
+      finish({ error: `${error.code ?? error.name}: ${error.message}`.slice(0, 300) }),
+    );
     request.end(body);
   });
 }

@@ -4,7 +4,8 @@ import { WebhookDeliveryStatus, WebhookEventType } from "./webhook.types";
 @InputType({ description: "A new webhook endpoint." })
 export class CreateWebhookEndpointInput {
   @Field({
-    description: "https URL on a host with public addresses only, without credentials (outside production, http on a loopback host is also accepted).",
+    description:
+      "https URL on a host with public addresses only, without credentials (outside production, http on a loopback host is also accepted).",
   })
   url: string;
 
@@ -29,7 +30,10 @@ export class UpdateWebhookEndpointInput {
   @Field(() => String, { nullable: true, description: "A new description; null clears it." })
   description?: string | null;
 
-  @Field({ nullable: true, description: "true re-enables a disabled endpoint: its pending deliveries resume; false disables it." })
+  @Field({
+    nullable: true,
+    description: "true re-enables a disabled endpoint: its pending deliveries resume; false disables it.",
+  })
   enabled?: boolean;
 }
 

@@ -1,4 +1,18 @@
-import { Arg, Args, ArgsType, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import {
+  Arg,
+  Args,
+  ArgsType,
+  Authorized,
+  Ctx,
+  Field,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from "type-graphql";
 import { companyIdOf, RequestContext } from "../../graphql/context";
 import { CompanyType } from "../company/company.types";
 import { CreateWebhookEndpointInput, UpdateWebhookEndpointInput, WebhookDeliveryFilter } from "./webhook.inputs";
@@ -29,25 +43,39 @@ class WebhookDeliveriesArgs {
 export class WebhookResolver {
   @Authorized("MANAGE_COMPANY")
   @Mutation(() => CreateWebhookEndpointPayload, {
-    description: "Creates a webhook endpoint; the signing secret (whsec_…) is shown once. Messages of the chosen types are POSTed to it, signed per Standard Webhooks.",
+    description:
+      "Creates a webhook endpoint; the signing secret (whsec_…) is shown once. Messages of the chosen types are POSTed to it, signed per Standard Webhooks.",
   })
-  createWebhookEndpoint(@Arg("input") input: CreateWebhookEndpointInput, @Ctx() ctx: RequestContext): Promise<CreateWebhookEndpointPayload> {
+  createWebhookEndpoint(
+    @Arg("input") input: CreateWebhookEndpointInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<CreateWebhookEndpointPayload> {
     return ctx.services.webhooks.createEndpoint(ctx, input);
   }
 
   @Authorized("MANAGE_COMPANY")
-  @Mutation(() => WebhookEndpointType, { description: "Changes a webhook endpoint's URL, types or description, or re-enables (enabled: true) a disabled one." })
-  updateWebhookEndpoint(@Arg("input") input: UpdateWebhookEndpointInput, @Ctx() ctx: RequestContext): Promise<WebhookEndpointType> {
+  @Mutation(() => WebhookEndpointType, {
+    description:
+      "Changes a webhook endpoint's URL, types or description, or re-enables (enabled: true) a disabled one.",
+  })
+  updateWebhookEndpoint(
+    @Arg("input") input: UpdateWebhookEndpointInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<WebhookEndpointType> {
     return ctx.services.webhooks.updateEndpoint(ctx, input);
   }
 
   @Authorized("MANAGE_COMPANY")
   @Mutation(() => RotateWebhookSecretPayload, {
-    description: "Makes a new signing secret (shown once). The previous one keeps signing beside it for graceSeconds (default a day), so receivers can switch over.",
+    description:
+      "Makes a new signing secret (shown once). The previous one keeps signing beside it for graceSeconds (default a day), so receivers can switch over.",
   })
   rotateWebhookSecret(
     @Arg("id", () => ID, { description: "The endpoint." }) id: string,
-    @Arg("graceSeconds", () => Int, { nullable: true, description: "How long the previous secret still signs (default 86400, at most 604800; 0: not at all)." })
+    @Arg("graceSeconds", () => Int, {
+      nullable: true,
+      description: "How long the previous secret still signs (default 86400, at most 604800; 0: not at all).",
+    })
     graceSeconds: number | null,
     @Ctx() ctx: RequestContext,
   ): Promise<RotateWebhookSecretPayload> {
@@ -55,10 +83,14 @@ export class WebhookResolver {
   }
 
   @Authorized("MANAGE_COMPANY")
-  @Mutation(() => WebhookEndpointType, { description: "Stops sending to an endpoint; its deliveries wait until updateWebhookEndpoint(enabled: true). Idempotent." })
+  @Mutation(() => WebhookEndpointType, {
+    description:
+      "Stops sending to an endpoint; its deliveries wait until updateWebhookEndpoint(enabled: true). Idempotent.",
+  })
   disableWebhookEndpoint(
     @Arg("id", () => ID, { description: "The endpoint." }) id: string,
-    @Arg("reason", () => String, { nullable: true, description: "Why (shown as disabledReason)." }) reason: string | null,
+    @Arg("reason", () => String, { nullable: true, description: "Why (shown as disabledReason)." })
+    reason: string | null,
     @Ctx() ctx: RequestContext,
   ): Promise<WebhookEndpointType> {
     return ctx.services.webhooks.disableEndpoint(ctx, id, reason);
@@ -66,19 +98,28 @@ export class WebhookResolver {
 
   @Authorized("MANAGE_COMPANY")
   @Mutation(() => ID, { description: "Deletes an endpoint and its deliveries; returns its id." })
-  deleteWebhookEndpoint(@Arg("id", () => ID, { description: "The endpoint." }) id: string, @Ctx() ctx: RequestContext): Promise<string> {
+  deleteWebhookEndpoint(
+    @Arg("id", () => ID, { description: "The endpoint." }) id: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<string> {
     return ctx.services.webhooks.deleteEndpoint(ctx, id);
   }
 
   @Authorized("MANAGE_COMPANY")
-  @Query(() => WebhookDeliveryConnection, { description: "An endpoint's deliveries, newest first: status, attempts, last response code and time." })
-  webhookDeliveries(@Args() args: WebhookDeliveriesArgs, @Ctx() ctx: RequestContext): Promise<WebhookDeliveryConnection> {
+  @Query(() => WebhookDeliveryConnection, {
+    description: "An endpoint's deliveries, newest first: status, attempts, last response code and time.",
+  })
+  webhookDeliveries(
+    @Args() args: WebhookDeliveriesArgs,
+    @Ctx() ctx: RequestContext,
+  ): Promise<WebhookDeliveryConnection> {
     return ctx.services.webhooks.listDeliveries(ctx, args.endpointId, args.filter, args.first, args.after);
   }
 
   @Authorized("MANAGE_COMPANY")
   @Mutation(() => [WebhookDeliveryType], {
-    description: "Sends a message again (same webhook-id, fresh signature) to endpointId, or to every endpoint it was sent to before. Returns the new deliveries.",
+    description:
+      "Sends a message again (same webhook-id, fresh signature) to endpointId, or to every endpoint it was sent to before. Returns the new deliveries.",
   })
   replayWebhookMessage(
     @Arg("id", () => ID, { description: "The message (a delivery's messageId)." }) id: string,
@@ -89,13 +130,20 @@ export class WebhookResolver {
   }
 
   @Authorized("MANAGE_COMPANY")
-  @Mutation(() => WebhookDeliveryType, { description: "Sends a `webhook.test` message to the endpoint, signed and retried like any other." })
-  sendTestWebhook(@Arg("endpointId", () => ID, { description: "The endpoint." }) endpointId: string, @Ctx() ctx: RequestContext): Promise<WebhookDeliveryType> {
+  @Mutation(() => WebhookDeliveryType, {
+    description: "Sends a `webhook.test` message to the endpoint, signed and retried like any other.",
+  })
+  sendTestWebhook(
+    @Arg("endpointId", () => ID, { description: "The endpoint." }) endpointId: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<WebhookDeliveryType> {
     return ctx.services.webhooks.sendTest(ctx, endpointId);
   }
 
   @Authorized("MANAGE_COMPANY")
-  @FieldResolver(() => [WebhookEndpointType], { description: "Webhook endpoints, disabled ones included, oldest first (never a secret)." })
+  @FieldResolver(() => [WebhookEndpointType], {
+    description: "Webhook endpoints, disabled ones included, oldest first (never a secret).",
+  })
   webhookEndpoints(@Root() _company: CompanyType, @Ctx() ctx: RequestContext): Promise<WebhookEndpointType[]> {
     return ctx.services.webhooks.listEndpoints(companyIdOf(ctx));
   }

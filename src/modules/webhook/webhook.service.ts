@@ -11,7 +11,13 @@ import { queryRows, rawQuery, RawQuery } from "../../db/raw";
 import { requireStorable } from "../token/token.service";
 import { WEBHOOK_DELIVERY_STATUSES, WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_TYPE } from "./webhook.entity";
 import type { CreateWebhookEndpointInput, UpdateWebhookEndpointInput, WebhookDeliveryFilter } from "./webhook.inputs";
-import type { CreateWebhookEndpointPayload, RotateWebhookSecretPayload, WebhookDeliveryType, WebhookEndpointType, WebhookEventType } from "./webhook.types";
+import type {
+  CreateWebhookEndpointPayload,
+  RotateWebhookSecretPayload,
+  WebhookDeliveryType,
+  WebhookEndpointType,
+  WebhookEventType,
+} from "./webhook.types";
 import { checkWebhookUrl } from "./webhook.http";
 import { messageBody } from "./webhook.sql";
 
@@ -126,8 +132,15 @@ export class WebhookService {
     const url = checkWebhookUrl(requireStorable("url", input.url), this.deps.addresses);
     const eventTypes = this.eventTypes(input.eventTypes);
     const description = v.optionalText("description", requireStorable("description", input.description ?? null), 500);
-    const [{ count }] = await this.sql<{ count: number }>("SELECT count(*)::int AS count FROM webhook_endpoints WHERE company_id = $1", [companyId]);
-    if (count >= MAX_ENDPOINTS_PER_COMPANY) throw badInput("url", `A company may have at most ${MAX_ENDPOINTS_PER_COMPANY} webhook endpoints; delete one first.`);
+    const [{ count }] = await this.sql<{ count: number }>(
+      "SELECT count(*)::int AS count FROM webhook_endpoints WHERE company_id = $1",
+      [companyId],
+    );
+    if (count >= MAX_ENDPOINTS_PER_COMPANY)
+      throw badInput(
+        "url",
+        `A company may have at most ${MAX_ENDPOINTS_PER_COMPANY} webhook endpoints; delete one first.`,
+      );
     const id = randomUUID();
     const secret = newWebhookSecret();
     const now = this.deps.clock.now();
@@ -144,14 +157,27 @@ export class WebhookService {
   async updateEndpoint(ctx: RequestContext, input: UpdateWebhookEndpointInput): Promise<WebhookEndpointType> {
     const companyId = companyIdOf(ctx);
     const current = await this.endpoint(companyId, input.id);
-    const url = input.url === undefined || input.url === null ? current.url : checkWebhookUrl(requireStorable("url", input.url), this.deps.addresses);
-    const eventTypes = input.eventTypes === undefined || input.eventTypes === null ? current.event_types : this.eventTypes(input.eventTypes);
+    const url =
+      input.url === undefined || input.url === null
+        ? current.url
+        : checkWebhookUrl(requireStorable("url", input.url), this.deps.addresses);
+    const eventTypes =
+      input.eventTypes === undefined || input.eventTypes === null
+        ? current.event_types
+        : this.eventTypes(input.eventTypes);
     const description =
-      input.description === undefined ? current.description : v.optionalText("description", requireStorable("description", input.description), 500);
+      input.description === undefined
+        ? current.description
+        : v.optionalText("description", requireStorable("description", input.description), 500);
     const now = this.deps.clock.now();
-    let disabled: [Date | null, string | null, Date | null] = [current.disabled_at, current.disabled_reason, current.failing_since];
+    let disabled: [Date | null, string | null, Date | null] = [
+      current.disabled_at,
+      current.disabled_reason,
+      current.failing_since,
+    ];
     if (input.enabled === true) disabled = [null, null, null];
-    if (input.enabled === false && !current.disabled_at) disabled = [now, "Disabled through the API.", current.failing_since];
+    if (input.enabled === false && !current.disabled_at)
+      disabled = [now, "Disabled through the API.", current.failing_since];
     const [row] = await this.sql<EndpointRow>(
       `UPDATE webhook_endpoints SET url = $3, event_types = $4, description = $5, disabled_at = $6, disabled_reason = $7,
               failing_since = $8, updated_at = $9
@@ -168,9 +194,18 @@ export class WebhookService {
    * (two signatures in `webhook-signature`, as the standard allows) for `graceSeconds`, so
    * receivers can switch without dropping a message.
    */
-  async rotateSecret(ctx: RequestContext, id: string, graceSeconds?: number | null): Promise<RotateWebhookSecretPayload> {
+  async rotateSecret(
+    ctx: RequestContext,
+    id: string,
+    graceSeconds?: number | null,
+  ): Promise<RotateWebhookSecretPayload> {
     const companyId = companyIdOf(ctx);
-    const grace = v.intInRange("graceSeconds", graceSeconds ?? DEFAULT_ROTATION_GRACE_SECONDS, 0, MAX_ROTATION_GRACE_SECONDS);
+    const grace = v.intInRange(
+      "graceSeconds",
+      graceSeconds ?? DEFAULT_ROTATION_GRACE_SECONDS,
+      0,
+      MAX_ROTATION_GRACE_SECONDS,
+    );
     const current = await this.endpoint(companyId, id);
     const secret = newWebhookSecret();
     const now = this.deps.clock.now();
@@ -178,7 +213,14 @@ export class WebhookService {
     const [row] = await this.sql<EndpointRow>(
       `UPDATE webhook_endpoints SET secret_encrypted = $3, previous_secret_encrypted = $4, previous_secret_expires_at = $5, updated_at = $6
         WHERE id = $1 AND company_id = $2 AND secret_encrypted = $4 RETURNING ${ENDPOINT_COLUMNS}`,
-      [current.id, companyId, this.deps.encryption.encrypt(secret, current.id), current.secret_encrypted, new Date(now.getTime() + grace * 1000), now],
+      [
+        current.id,
+        companyId,
+        this.deps.encryption.encrypt(secret, current.id),
+        current.secret_encrypted,
+        new Date(now.getTime() + grace * 1000),
+        now,
+      ],
     );
     // Another rotation came first: this one is refused rather than dropping the one in between.
     if (!row) throw badInput("id", "The secret was rotated meanwhile; try again.");
@@ -205,14 +247,20 @@ export class WebhookService {
   async deleteEndpoint(ctx: RequestContext, id: string): Promise<string> {
     const companyId = companyIdOf(ctx);
     if (!v.isUuid(id)) throw notFound("The webhook endpoint");
-    const rows = await this.sql<{ id: string }>("DELETE FROM webhook_endpoints WHERE id = $1 AND company_id = $2 RETURNING id", [id, companyId]);
+    const rows = await this.sql<{ id: string }>(
+      "DELETE FROM webhook_endpoints WHERE id = $1 AND company_id = $2 RETURNING id",
+      [id, companyId],
+    );
     if (rows.length === 0) throw notFound("The webhook endpoint");
     return id;
   }
 
   /** The company's endpoints, oldest first. Never a secret. */
   async listEndpoints(companyId: string): Promise<WebhookEndpointType[]> {
-    const rows = await this.sql<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE company_id = $1 ORDER BY created_at, id`, [companyId]);
+    const rows = await this.sql<EndpointRow>(
+      `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE company_id = $1 ORDER BY created_at, id`,
+      [companyId],
+    );
     return rows.map(toEndpointType);
   }
 
@@ -228,10 +276,17 @@ export class WebhookService {
     const limit = pageSize(first);
     await this.endpoint(companyId, endpointId);
     const cursor = decodeCursor(after, 2);
-    if (cursor && (typeof cursor[0] !== "string" || typeof cursor[1] !== "string" || !v.isUuid(cursor[1]) || Number.isNaN(Date.parse(cursor[0])))) {
+    if (
+      cursor &&
+      (typeof cursor[0] !== "string" ||
+        typeof cursor[1] !== "string" ||
+        !v.isUuid(cursor[1]) ||
+        Number.isNaN(Date.parse(cursor[0])))
+    ) {
       throw badInput("after", "after is not a cursor this API gave out.");
     }
-    if (filter?.status && !(WEBHOOK_DELIVERY_STATUSES as readonly string[]).includes(filter.status)) throw badInput("status", "Unknown status.");
+    if (filter?.status && !(WEBHOOK_DELIVERY_STATUSES as readonly string[]).includes(filter.status))
+      throw badInput("status", "Unknown status.");
     const params: unknown[] = [endpointId, companyId, filter?.status ?? null, filter?.type ?? null, limit + 1];
     let keyset = "";
     if (cursor) {
@@ -269,7 +324,10 @@ export class WebhookService {
       [messageId, companyId, endpointId ?? null, now],
     );
     if (rows.length === 0) {
-      const [exists] = await this.sql("SELECT 1 FROM webhook_messages WHERE id = $1 AND company_id = $2", [messageId, companyId]);
+      const [exists] = await this.sql("SELECT 1 FROM webhook_messages WHERE id = $1 AND company_id = $2", [
+        messageId,
+        companyId,
+      ]);
       if (!exists) throw notFound("The webhook message");
       throw badInput("endpointId", "The message was never sent to an endpoint: name the endpoint to send it to.");
     }
@@ -288,7 +346,14 @@ export class WebhookService {
             d AS (INSERT INTO webhook_deliveries (company_id, endpoint_id, message_id, seq, ordering_key, status, next_attempt_at, created_at)
                   SELECT $1, $6, m.id, m.seq, m.ordering_key, 'PENDING', $5, $5 FROM m RETURNING *)
        SELECT ${DELIVERY_COLUMNS} FROM d JOIN m ON m.id = d.message_id`,
-      [companyId, WEBHOOK_TEST_TYPE, `test:${endpoint.id}`, { endpointId: endpoint.id, message: "A test message from Admit." }, now, endpoint.id],
+      [
+        companyId,
+        WEBHOOK_TEST_TYPE,
+        `test:${endpoint.id}`,
+        { endpointId: endpoint.id, message: "A test message from Admit." },
+        now,
+        endpoint.id,
+      ],
     );
     this.deps.wake();
     return toDeliveryType(row);
@@ -296,7 +361,10 @@ export class WebhookService {
 
   private async endpoint(companyId: string, id: string): Promise<EndpointRow> {
     if (!v.isUuid(id)) throw notFound("The webhook endpoint");
-    const [row] = await this.sql<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1 AND company_id = $2`, [id, companyId]);
+    const [row] = await this.sql<EndpointRow>(
+      `SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1 AND company_id = $2`,
+      [id, companyId],
+    );
     if (!row) throw notFound("The webhook endpoint");
     return row;
   }
@@ -305,7 +373,8 @@ export class WebhookService {
     const unique = [...new Set(types)];
     if (unique.length === 0) throw badInput("eventTypes", "eventTypes must name at least one event type.");
     for (const type of unique) {
-      if (!(WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) throw badInput("eventTypes", "eventTypes names an unknown event type.");
+      if (!(WEBHOOK_EVENT_TYPES as readonly string[]).includes(type))
+        throw badInput("eventTypes", "eventTypes names an unknown event type.");
     }
     return unique.sort();
   }

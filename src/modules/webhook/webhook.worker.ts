@@ -42,7 +42,12 @@ export interface WebhookWorkerOptions {
   concurrency: number;
 }
 
-export const DEFAULT_WORKER_OPTIONS: WebhookWorkerOptions = { timeoutMs: 10_000, pollMs: 1_000, batch: 16, concurrency: 64 };
+export const DEFAULT_WORKER_OPTIONS: WebhookWorkerOptions = {
+  timeoutMs: 10_000,
+  pollMs: 1_000,
+  batch: 16,
+  concurrency: 64,
+};
 
 export interface WebhookWorkerDeps {
   dataSource: DataSource;
@@ -180,7 +185,10 @@ export class WebhookDeliveryWorker {
     const body = messageBody(row.type, row.occurred_at, row.data);
     let outcome: PostOutcome;
     try {
-      outcome = await postWebhook(row.url, this.headers(row, body), body, { timeoutMs: this.options.timeoutMs, policy: this.deps.addresses });
+      outcome = await postWebhook(row.url, this.headers(row, body), body, {
+        timeoutMs: this.options.timeoutMs,
+        policy: this.deps.addresses,
+      });
     } catch (error) {
       outcome = { error: error instanceof Error ? error.message.slice(0, 300) : "the request failed" };
     }
@@ -193,15 +201,22 @@ export class WebhookDeliveryWorker {
     const code = "status" in outcome ? outcome.status : null;
     const error = "error" in outcome ? outcome.error : null;
     const wait = RETRY_SCHEDULE_SECONDS[row.attempts - 1];
-    const next = wait === undefined ? null : new Date(now.getTime() + wait * 1000 * (1 - JITTER + Math.random() * 2 * JITTER));
+    const next =
+      wait === undefined ? null : new Date(now.getTime() + wait * 1000 * (1 - JITTER + Math.random() * 2 * JITTER));
     await this.sql(MARK_FAILED, [row.id, code, error, next]);
     const [endpoint] = await this.sql<{ failing_since: Date }>(ENDPOINT_FAILED, [row.endpoint_id, now]);
     if (next === null && endpoint) {
       // Given up: the endpoint is disabled when nothing has reached it for (most of) the schedule.
       const since = new Date(now.getTime() - SCHEDULE_TOTAL_SECONDS * 1000 * (1 - JITTER));
       const reason = `Every delivery attempt failed for ${Math.round(SCHEDULE_TOTAL_SECONDS / 3600)} hours (last: ${code !== null ? `HTTP ${code}` : error}).`;
-      const disabled = await this.sql(`${DISABLE_FAILING} RETURNING id`, [row.endpoint_id, now, reason.slice(0, 500), since]);
-      if (disabled.length > 0) this.deps.log.warn({ endpointId: row.endpoint_id }, "webhook endpoint disabled: failing for about 3 days");
+      const disabled = await this.sql(`${DISABLE_FAILING} RETURNING id`, [
+        row.endpoint_id,
+        now,
+        reason.slice(0, 500),
+        since,
+      ]);
+      if (disabled.length > 0)
+        this.deps.log.warn({ endpointId: row.endpoint_id }, "webhook endpoint disabled: failing for about 3 days");
     }
   }
 
@@ -212,7 +227,11 @@ export class WebhookDeliveryWorker {
   private headers(row: ClaimedRow, body: string): Record<string, string> {
     const at = new Date();
     const secrets = [this.deps.encryption.decrypt(row.secret_encrypted, row.endpoint_id)];
-    if (row.previous_secret_encrypted && row.previous_secret_expires_at && row.previous_secret_expires_at > this.deps.clock.now()) {
+    if (
+      row.previous_secret_encrypted &&
+      row.previous_secret_expires_at &&
+      row.previous_secret_expires_at > this.deps.clock.now()
+    ) {
       secrets.push(this.deps.encryption.decrypt(row.previous_secret_encrypted, row.endpoint_id));
     }
     const signature = secrets.map((secret) => new Webhook(secret).sign(row.message_id, at, body)).join(" ");

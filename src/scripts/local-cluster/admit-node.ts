@@ -68,7 +68,8 @@ export class AdmitNode {
     child.stderr!.on("data", take);
     const until = Date.now() + timeoutMs;
     while (!this.captured.includes("Admit is listening")) {
-      if (!this.running) throw new Error(`${this.name} exited before listening (${String(await this.exited)}): ${this.captured.trim()}`);
+      if (!this.running)
+        throw new Error(`${this.name} exited before listening (${String(await this.exited)}): ${this.captured.trim()}`);
       if (Date.now() > until) {
         await this.kill();
         throw new Error(`${this.name} did not listen within ${timeoutMs} ms: ${this.captured.trim()}`);

@@ -70,11 +70,15 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   };
   try {
     log(`starting ${nodes.length} Admit nodes${options.replicaPort ? " and a streaming replica" : ""}…`);
-    const replicaStarting = Promise.allSettled([options.replicaPort ? startReplica(options.databaseUrl, options.replicaPort, log) : null]);
+    const replicaStarting = Promise.allSettled([
+      options.replicaPort ? startReplica(options.databaseUrl, options.replicaPort, log) : null,
+    ]);
     const nodesStarting = Promise.allSettled(nodes.map((node) => node.start()));
     const [replicaStarted] = await replicaStarting;
     if (replicaStarted.status === "fulfilled") replica = replicaStarted.value;
-    const failed = [replicaStarted, ...(await nodesStarting)].find((result): result is PromiseRejectedResult => result.status === "rejected");
+    const failed = [replicaStarted, ...(await nodesStarting)].find(
+      (result): result is PromiseRejectedResult => result.status === "rejected",
+    );
     if (failed) throw failed.reason;
     haproxy = await Haproxy.start(
       {

@@ -80,7 +80,15 @@ export function haproxyConfig(layout: BalancerLayout): string {
     "    option allbackups",
     ...layout.servers.map((server) => `    server ${server.name}${FAIL_OPEN_SUFFIX} ${server.address} backup${dns}`),
     ...(layout.statsBind
-      ? ["", "frontend stats", `    bind ${layout.statsBind}`, "    stats enable", "    stats uri /", "    stats refresh 2s", "    stats show-legends"]
+      ? [
+          "",
+          "frontend stats",
+          `    bind ${layout.statsBind}`,
+          "    stats enable",
+          "    stats uri /",
+          "    stats refresh 2s",
+          "    stats show-legends",
+        ]
       : []),
   ];
   return `${lines.join("\n")}\n`;
@@ -127,13 +135,30 @@ const HTTPLOG =
 export function parseHttpLog(line: string): LoggedRequest | null {
   const m = HTTPLOG.exec(line);
   if (!m) return null;
-  const at = new Date(Number(m[3]), MONTHS.indexOf(m[2]), Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7])).getTime();
-  return { at, server: m[8], activeMs: Number(m[9]), status: Number(m[10]), termination: m[11], retries: m[12], request: m[13] };
+  const at = new Date(
+    Number(m[3]),
+    MONTHS.indexOf(m[2]),
+    Number(m[1]),
+    Number(m[4]),
+    Number(m[5]),
+    Number(m[6]),
+    Number(m[7]),
+  ).getTime();
+  return {
+    at,
+    server: m[8],
+    activeMs: Number(m[9]),
+    status: Number(m[10]),
+    termination: m[11],
+    retries: m[12],
+    request: m[13],
+  };
 }
 
 /** `haproxy`, or null when it is not installed. */
 export function haproxyBinary(): string | null {
-  for (const candidate of ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]) if (fs.existsSync(candidate)) return candidate;
+  for (const candidate of ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"])
+    if (fs.existsSync(candidate)) return candidate;
   try {
     return execFileSync("which", ["haproxy"], { encoding: "utf8" }).trim() || null;
   } catch {
@@ -206,7 +231,12 @@ export class Haproxy {
     const at = (row: string[], name: string) => row[columns.indexOf(name)] ?? "";
     return rows
       .map((line) => line.split(","))
-      .filter((row) => at(row, "pxname") === "admit_nodes" && !["FRONTEND", "BACKEND"].includes(at(row, "svname")) && at(row, "bck") !== "1")
+      .filter(
+        (row) =>
+          at(row, "pxname") === "admit_nodes" &&
+          !["FRONTEND", "BACKEND"].includes(at(row, "svname")) &&
+          at(row, "bck") !== "1",
+      )
       .map((row) => ({
         name: at(row, "svname"),
         status: at(row, "status"),
@@ -223,7 +253,10 @@ export class Haproxy {
     for (;;) {
       const servers = await this.stats();
       if (done(servers)) return servers;
-      if (Date.now() > until) throw new Error(`HAProxy: ${what} did not happen within ${ms} ms (${servers.map((s) => `${s.name} ${s.status}`).join(", ")})`);
+      if (Date.now() > until)
+        throw new Error(
+          `HAProxy: ${what} did not happen within ${ms} ms (${servers.map((s) => `${s.name} ${s.status}`).join(", ")})`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }

@@ -24,7 +24,13 @@ interface Runner {
 }
 
 /** Settings a hot standby must have at least as high as its primary. */
-const STANDBY_MINIMUMS = ["max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions", "max_locks_per_transaction"];
+const STANDBY_MINIMUMS = [
+  "max_connections",
+  "max_worker_processes",
+  "max_wal_senders",
+  "max_prepared_transactions",
+  "max_locks_per_transaction",
+];
 
 function runnerFor(majorVersion: number): Runner {
   const versioned = `/usr/lib/postgresql/${majorVersion}/bin`;
@@ -43,7 +49,12 @@ function runnerFor(majorVersion: number): Runner {
 
 function run(runner: Runner, tool: string, args: string[], env: Record<string, string> = {}): void {
   try {
-    execFileSync(path.join(runner.bin, tool), args, { stdio: "pipe", uid: runner.uid, gid: runner.gid, env: { ...process.env, ...env } });
+    execFileSync(path.join(runner.bin, tool), args, {
+      stdio: "pipe",
+      uid: runner.uid,
+      gid: runner.gid,
+      env: { ...process.env, ...env },
+    });
   } catch (error) {
     throw new Error(`${tool} failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`);
   }
@@ -51,7 +62,9 @@ function run(runner: Runner, tool: string, args: string[], env: Record<string, s
 
 /** Whether the primary takes a replication connection from 127.0.0.1 with these credentials. */
 async function replicationAllowed(url: URL): Promise<boolean> {
-  const client = new Client({ connectionString: url.toString(), replication: "true" } as ConstructorParameters<typeof Client>[0]);
+  const client = new Client({ connectionString: url.toString(), replication: "true" } as ConstructorParameters<
+    typeof Client
+  >[0]);
   try {
     await client.connect();
     await client.query("IDENTIFY_SYSTEM");
@@ -76,7 +89,9 @@ async function allowReplication(primary: Client, url: URL, log: (line: string) =
   try {
     fs.appendFileSync(hbaFile, `\n# Added by npm run cluster: streaming replicas on this machine.\n${line}\n`);
   } catch (error) {
-    throw new Error(`the primary refuses replication connections, and ${hbaFile} cannot be written here (${String(error)}): add "${line}" to it and reload PostgreSQL`);
+    throw new Error(
+      `the primary refuses replication connections, and ${hbaFile} cannot be written here (${String(error)}): add "${line}" to it and reload PostgreSQL`,
+    );
   }
   await primary.query("SELECT pg_reload_conf()");
   log(`added "${line}" to ${hbaFile} and reloaded PostgreSQL`);
@@ -87,19 +102,31 @@ async function allowReplication(primary: Client, url: URL, log: (line: string) =
  * pg_basebackup into a temporary directory and run on `port` (127.0.0.1 and a socket in that
  * directory only). Resolves once the replica streams from the primary.
  */
-export async function startReplica(primaryUrl: string, port: number, log: (line: string) => void = () => undefined): Promise<Replica> {
+export async function startReplica(
+  primaryUrl: string,
+  port: number,
+  log: (line: string) => void = () => undefined,
+): Promise<Replica> {
   const url = new URL(primaryUrl);
   const primary = new Client({ connectionString: primaryUrl });
   await primary.connect();
   let settings: Map<string, string>;
   let major: number;
   try {
-    const rows = (await primary.query("SELECT name, setting FROM pg_settings WHERE name = ANY($1)", [[...STANDBY_MINIMUMS, "wal_level", "server_version_num"]])).rows;
+    const rows = (
+      await primary.query("SELECT name, setting FROM pg_settings WHERE name = ANY($1)", [
+        [...STANDBY_MINIMUMS, "wal_level", "server_version_num"],
+      ])
+    ).rows;
     settings = new Map(rows.map((row: { name: string; setting: string }) => [row.name, row.setting]));
-    if (settings.get("wal_level") === "minimal") throw new Error("the primary runs with wal_level = minimal: set it to replica (the default) to have a streaming replica");
+    if (settings.get("wal_level") === "minimal")
+      throw new Error(
+        "the primary runs with wal_level = minimal: set it to replica (the default) to have a streaming replica",
+      );
     major = Math.floor(Number(settings.get("server_version_num")) / 10_000);
     if (!(await replicationAllowed(url))) await allowReplication(primary, url, log);
-    if (!(await replicationAllowed(url))) throw new Error("the primary still refuses replication connections from 127.0.0.1");
+    if (!(await replicationAllowed(url)))
+      throw new Error("the primary still refuses replication connections from 127.0.0.1");
   } finally {
     await primary.end();
   }
@@ -126,11 +153,19 @@ export async function startReplica(primaryUrl: string, port: number, log: (line:
     const password: Record<string, string> = url.password ? { PGPASSWORD: decodeURIComponent(url.password) } : {};
     const user = decodeURIComponent(url.username || "postgres");
     // -R: standby.signal and primary_conninfo; -X stream: the WAL of the copy's own duration.
-    run(runner, "pg_basebackup", ["-h", url.hostname, "-p", url.port || "5432", "-U", user, "-D", data, "-X", "stream", "-R", "-c", "fast"], password);
+    run(
+      runner,
+      "pg_basebackup",
+      ["-h", url.hostname, "-p", url.port || "5432", "-U", user, "-D", data, "-X", "stream", "-R", "-c", "fast"],
+      password,
+    );
     // The configuration is written beside the data: Debian keeps the primary's in /etc, so the
     // copy has none of its own; the standby minimums are the primary's.
     const hba = path.join(dir, "pg_hba.conf");
-    fs.writeFileSync(hba, `local all all trust\nhost all all 127.0.0.1/32 ${url.password ? "scram-sha-256" : "trust"}\n`);
+    fs.writeFileSync(
+      hba,
+      `local all all trust\nhost all all 127.0.0.1/32 ${url.password ? "scram-sha-256" : "trust"}\n`,
+    );
     fs.writeFileSync(path.join(dir, "pg_ident.conf"), "");
     const conf = path.join(dir, "postgresql.conf");
     fs.writeFileSync(
@@ -146,7 +181,8 @@ export async function startReplica(primaryUrl: string, port: number, log: (line:
         "",
       ].join("\n"),
     );
-    for (const file of [hba, conf, path.join(dir, "pg_ident.conf")]) if (runner.uid !== undefined) fs.chownSync(file, runner.uid, runner.gid!);
+    for (const file of [hba, conf, path.join(dir, "pg_ident.conf")])
+      if (runner.uid !== undefined) fs.chownSync(file, runner.uid, runner.gid!);
     const logFd = fs.openSync(logFile, "a");
     child = spawn(path.join(runner.bin, "postgres"), ["-D", data, "-c", `config_file=${conf}`], {
       stdio: ["ignore", logFd, logFd],
@@ -173,11 +209,16 @@ async function waitUntilStreaming(url: string, exited: () => boolean, logFile: s
   const until = Date.now() + 60_000;
   let last: unknown = null;
   while (Date.now() < until) {
-    if (exited()) throw new Error(`the replica's postgres exited: ${fs.readFileSync(logFile, "utf8").trim().split("\n").slice(-5).join("\n")}`);
+    if (exited())
+      throw new Error(
+        `the replica's postgres exited: ${fs.readFileSync(logFile, "utf8").trim().split("\n").slice(-5).join("\n")}`,
+      );
     const client = new Client({ connectionString: url });
     try {
       await client.connect();
-      const { rows } = await client.query("SELECT pg_is_in_recovery() AS standby, (SELECT status FROM pg_stat_wal_receiver) AS receiver");
+      const { rows } = await client.query(
+        "SELECT pg_is_in_recovery() AS standby, (SELECT status FROM pg_stat_wal_receiver) AS receiver",
+      );
       if (rows[0].standby && rows[0].receiver === "streaming") return;
       last = `recovery ${String(rows[0].standby)}, WAL receiver ${String(rows[0].receiver)}`;
     } catch (error) {
