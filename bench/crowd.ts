@@ -339,7 +339,7 @@ async function checkThroughApi(checks: Checks, company: Company, eventId: string
   checks.check("live sessions (event.sessions(active: true).totalCount)", live.event.sessions.totalCount, expected);
 
   const started = performance.now();
-  let seen = { attendees: -1, peakConcurrentSessions: -1 };
+  let seen: { attendees: number; peakConcurrentSessions: number };
   let highest = 0;
   for (;;) {
     seen = (

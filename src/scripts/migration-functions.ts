@@ -26,25 +26,25 @@ interface Catalog {
 /** What the catalog holds for functions named prefix* in the current schema, and their triggers. */
 async function catalogOf(runner: QueryRunner, prefix: string): Promise<Catalog> {
   const functions = new Map<string, string>();
-  const rows: { signature: string; definition: string; body: string }[] = await runner.query(
+  const rows = (await runner.query(
     `SELECT p.oid::regprocedure::text AS signature, pg_get_functiondef(p.oid) AS definition, p.prosrc AS body
        FROM pg_proc p
       WHERE p.pronamespace = current_schema()::regnamespace AND left(p.proname, length($1)) = $1`,
     [prefix],
-  );
+  )) as { signature: string; definition: string; body: string }[];
   for (const { signature, definition, body } of rows) {
     const at = definition.lastIndexOf(body);
     functions.set(signature, `${definition.slice(0, at)}${normaliseSql(body)}${definition.slice(at + body.length)}`);
   }
   const triggers = new Map<string, { table: string; name: string; definition: string }>();
-  const found: { table: string; name: string; definition: string; enabled: string }[] = await runner.query(
+  const found = (await runner.query(
     `SELECT t.tgrelid::regclass::text AS table, t.tgname AS name, pg_get_triggerdef(t.oid) AS definition,
             t.tgenabled::text AS enabled
        FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
       WHERE NOT t.tgisinternal AND p.pronamespace = current_schema()::regnamespace
         AND left(p.proname, length($1)) = $1`,
     [prefix],
-  );
+  )) as { table: string; name: string; definition: string; enabled: string }[];
   for (const { table, name, definition, enabled } of found) {
     triggers.set(`${name} on ${table}`, { table, name, definition: `${definition} (tgenabled ${enabled})` });
   }

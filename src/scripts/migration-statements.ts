@@ -58,6 +58,7 @@ export async function recordStatements(migration: MigrationInterface, direction:
   const name = migration.name ?? migration.constructor.name;
   const runner = new Proxy(recorder, {
     get(target, property) {
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- the recorder's methods are arrow-free on purpose: TypeORM calls them on the proxy
       if (property in target) return target[property as keyof typeof target];
       throw new Error(
         `${name}.${direction}() uses queryRunner.${String(property)}; the statement check records query() only`,
@@ -83,7 +84,10 @@ function fingerprintOf(migration: string, direction: Direction, position: number
 }
 
 /** The fingerprints of every migration in MIGRATIONS, in order. */
-export async function currentFingerprints(migrations: Function[] = MIGRATIONS): Promise<Map<string, Fingerprint[]>> {
+export async function currentFingerprints(
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's migrations option is Function[]
+  migrations: Function[] = MIGRATIONS,
+): Promise<Map<string, Fingerprint[]>> {
   const result = new Map<string, Fingerprint[]>();
   for (const Migration of migrations) {
     const migration = new (Migration as new () => MigrationInterface)();
@@ -125,6 +129,7 @@ export interface StatementCheck {
 /** Compares what the migrations run now with what was recorded. */
 export async function checkStatements(
   file = FINGERPRINT_FILE,
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's migrations option is Function[]
   migrations: Function[] = MIGRATIONS,
 ): Promise<StatementCheck> {
   const recorded = readFingerprints(file);
@@ -155,6 +160,7 @@ export async function checkStatements(
 /** Appends the fingerprints of the migrations not recorded yet; returns their names. */
 export async function recordNewMigrations(
   file = FINGERPRINT_FILE,
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's migrations option is Function[]
   migrations: Function[] = MIGRATIONS,
 ): Promise<string[]> {
   const recorded = readFingerprints(file);

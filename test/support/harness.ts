@@ -196,7 +196,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
       body: JSON.stringify({ query, variables }),
     });
     const text = await response.text();
-    let body: { data?: T; errors?: GqlError[] } = {};
+    let body: { data?: T; errors?: GqlError[] };
     try {
       body = JSON.parse(text);
     } catch {
@@ -237,6 +237,7 @@ export function useTestApp(options: StartOptions = {}): TestApp {
   return new Proxy({} as TestApp, {
     get(_target, property) {
       if (!running) throw new Error("The test app is not started yet: use it inside tests and hooks.");
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- hands over the running app's members; TestApp's methods are arrow functions
       return running[property as keyof TestApp];
     },
   });

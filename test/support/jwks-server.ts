@@ -117,7 +117,7 @@ export class TestJwksServer {
       ...(options.omitKid ? {} : { kid: key.kid }),
       ...(options.header ?? {}),
     };
-    return new SignJWT(claims).setProtectedHeader(header as { alg: string }).sign(key.privateKey);
+    return new SignJWT(claims).setProtectedHeader(header).sign(key.privateKey);
   }
 
   /** Closes the port: later fetches get "connection refused". */

@@ -118,9 +118,9 @@ async function peopleOf(dataSource: DataSource, companyId: string, rows: Attende
   const userIds = rows.map((r) => r.userId);
   const registrantIds = rows.flatMap((r) => (r.registrantId ? [r.registrantId] : []));
   const [users, registrants] = await Promise.all([
-    dataSource.query(EXPORT_USERS, [companyId, userIds]) as Promise<ExportUserRow[]>,
+    dataSource.query<ExportUserRow[]>(EXPORT_USERS, [companyId, userIds]),
     registrantIds.length
-      ? (dataSource.query(EXPORT_REGISTRANTS, [companyId, registrantIds]) as Promise<ExportRegistrantRow[]>)
+      ? dataSource.query<ExportRegistrantRow[]>(EXPORT_REGISTRANTS, [companyId, registrantIds])
       : Promise.resolve([]),
   ]);
   return {

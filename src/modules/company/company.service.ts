@@ -302,7 +302,7 @@ export class CompanyService {
       if (patch.seatLimit !== undefined && next.seatLimit !== null) {
         // Exact: the lock above waited for every user creation in flight (a new user's foreign key
         // holds the company's row), and new ones wait for this transaction.
-        const [{ used }] = await manager.query("SELECT admit_seats_used($1) AS used", [companyId]);
+        const [{ used }] = await manager.query<{ used: number }[]>("SELECT admit_seats_used($1) AS used", [companyId]);
         if (next.seatLimit < used) throw badInput("seatLimit", `seatLimit cannot be below the ${used} seats in use.`);
       }
       if (Object.keys(patch).length > 0) {

@@ -19,7 +19,7 @@ import type {
   PrincipalInput,
   UpdateEventInput,
 } from "./event.inputs";
-import type { EventConnection, EventType, PrincipalType } from "./event.types";
+import type { EventType, PrincipalType } from "./event.types";
 
 export interface EventServiceDeps {
   dataSource: DataSource;
@@ -338,7 +338,7 @@ export class EventService {
       }
     }
     const rows = await qb.getMany();
-    return toConnection(rows, limit, createdAtCursorOf, (e) => this.toType(e)) as EventConnection;
+    return toConnection(rows, limit, createdAtCursorOf, (e) => this.toType(e));
   }
 
   /**

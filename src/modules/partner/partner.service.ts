@@ -211,7 +211,7 @@ export class PartnerService {
       false,
       ["verify"],
     );
-    return { ...base, key: key as CryptoKey };
+    return { ...base, key: key };
   }
 
   /**
@@ -260,7 +260,7 @@ export class PartnerService {
     const claim = (field: "externalId" | "email" | "name", fallback: string) =>
       mapping[field] === undefined || mapping[field] === null
         ? fallback
-        : exactText(`claimMapping.${field}`, mapping[field]!, MAX_CLAIM_NAME);
+        : exactText(`claimMapping.${field}`, mapping[field], MAX_CLAIM_NAME);
     const [row] = await this.sql<IdentityProviderRow>(ADD_IDENTITY_PROVIDER, [
       randomUUID(),
       companyId,

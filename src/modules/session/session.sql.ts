@@ -172,6 +172,6 @@ export async function runJoin(query: RawQuery, params: unknown[], admission: Adm
     }
     const message = JOIN_REFUSALS[refusal];
     if (!message) throw error;
-    throw new AppError(refusal as keyof typeof JOIN_REFUSALS & AppError["code"], message);
+    throw new AppError(refusal as AppError["code"], message);
   }
 }

@@ -94,10 +94,10 @@ export class TokenExchangeService {
             metadata: subject.profile.metadata ?? undefined,
           }
         : {
-            id: existing!.external_id!,
-            name: existing!.name ?? undefined,
-            email: existing!.email ?? undefined,
-            avatarUrl: existing!.avatar_url ?? undefined,
+            id: existing.external_id!,
+            name: existing.name ?? undefined,
+            email: existing.email ?? undefined,
+            avatarUrl: existing.avatar_url ?? undefined,
           };
     const now = this.deps.clock.now();
     const byDefault = new Date(now.getTime() + company.defaultTokenTtlSeconds * 1000);

@@ -64,8 +64,8 @@ export class AdmitNode {
       partial = lines.pop() ?? "";
       for (const line of lines) this.sink(this.name, line);
     };
-    child.stdout!.on("data", take);
-    child.stderr!.on("data", take);
+    child.stdout.on("data", take);
+    child.stderr.on("data", take);
     const until = Date.now() + timeoutMs;
     while (!this.captured.includes("Admit is listening")) {
       if (!this.running)

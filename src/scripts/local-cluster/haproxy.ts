@@ -190,7 +190,9 @@ export class Haproxy {
     try {
       execFileSync(binary, ["-c", "-q", "-f", file], { stdio: "pipe" });
     } catch (error) {
-      throw new Error(`haproxy refused ${file}: ${String((error as { stderr?: Buffer }).stderr ?? error)}`);
+      throw new Error(`haproxy refused ${file}: ${String((error as { stderr?: Buffer }).stderr ?? error)}`, {
+        cause: error,
+      });
     }
     const child = spawn(binary, ["-db", "-f", file], { stdio: ["ignore", "pipe", "pipe"], detached: true });
     const statsUrl = layout.statsBind ? `http://${layout.statsBind.replace(/^\*:/, "127.0.0.1:")}/` : null;

@@ -56,7 +56,9 @@ function run(runner: Runner, tool: string, args: string[], env: Record<string, s
       env: { ...process.env, ...env },
     });
   } catch (error) {
-    throw new Error(`${tool} failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`);
+    throw new Error(`${tool} failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`, {
+      cause: error,
+    });
   }
 }
 
@@ -83,7 +85,7 @@ async function replicationAllowed(url: URL): Promise<boolean> {
  * none: trust, as the primary already trusts these connections). The line stays afterwards.
  */
 async function allowReplication(primary: Client, url: URL, log: (line: string) => void): Promise<void> {
-  const hbaFile = String((await primary.query("SHOW hba_file")).rows[0].hba_file);
+  const hbaFile = String((await primary.query<{ hba_file: string }>("SHOW hba_file")).rows[0].hba_file);
   const user = decodeURIComponent(url.username || "postgres");
   const line = `host replication ${user} 127.0.0.1/32 ${url.password ? "scram-sha-256" : "trust"}`;
   try {
@@ -91,6 +93,7 @@ async function allowReplication(primary: Client, url: URL, log: (line: string) =
   } catch (error) {
     throw new Error(
       `the primary refuses replication connections, and ${hbaFile} cannot be written here (${String(error)}): add "${line}" to it and reload PostgreSQL`,
+      { cause: error },
     );
   }
   await primary.query("SELECT pg_reload_conf()");
@@ -216,7 +219,7 @@ async function waitUntilStreaming(url: string, exited: () => boolean, logFile: s
     const client = new Client({ connectionString: url });
     try {
       await client.connect();
-      const { rows } = await client.query(
+      const { rows } = await client.query<{ standby: boolean; receiver: string | null }>(
         "SELECT pg_is_in_recovery() AS standby, (SELECT status FROM pg_stat_wal_receiver) AS receiver",
       );
       if (rows[0].standby && rows[0].receiver === "streaming") return;
