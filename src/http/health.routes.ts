@@ -22,12 +22,10 @@ export function registerHealthRoutes(fastify: FastifyInstance, masterKeys: Maste
 
   fastify.get("/readyz", async (_request, reply) => {
     if (draining.has(fastify)) {
-      return reply
-        .status(503)
-        .send({
-          status: "unavailable",
-          reason: "This node is stopping: it finishes the requests it has and takes no new ones.",
-        });
+      return reply.status(503).send({
+        status: "unavailable",
+        reason: "This node is stopping: it finishes the requests it has and takes no new ones.",
+      });
     }
     let reason: string | null;
     try {

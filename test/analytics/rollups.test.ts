@@ -164,15 +164,13 @@ beforeAll(async () => {
   await insertSessions(
     t,
     company.id,
-    rows
-      .slice(0, 12)
-      .map((r) => ({
-        ...r,
-        joinedAt: shift(r.joinedAt)!,
-        lastSeenAt: shift(r.lastSeenAt)!,
-        endedAt: shift(r.endedAt),
-        ejectAt: shift(r.ejectAt),
-      })),
+    rows.slice(0, 12).map((r) => ({
+      ...r,
+      joinedAt: shift(r.joinedAt)!,
+      lastSeenAt: shift(r.lastSeenAt)!,
+      endedAt: shift(r.endedAt),
+      ejectAt: shift(r.ejectAt),
+    })),
   );
 }, 120_000);
 afterAll(async () => {
