@@ -1,3 +1,4 @@
+import { LiveChangeNotices1796561000000 } from "./1796561000000-live-change-notices";
 import { WindowSegments1796553047572 } from "./1796553047572-window-segments";
 import { UserLifeAndRolePermissions1796549106376 } from "./1796549106376-user-life-and-role-permissions";
 import { Webhooks1796549111891 } from "./1796549111891-webhooks";
@@ -24,4 +25,5 @@ export const MIGRATIONS: Function[] = [
   Webhooks1796549111891,
   AttendanceSums1796549292447,
   WindowSegments1796553047572,
+  LiveChangeNotices1796561000000,
 ];
