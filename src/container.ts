@@ -23,6 +23,7 @@ import { ExternalCredentialService } from "./modules/identity-provider/external-
 import { LoginLinkService } from "./modules/login-link/login-link.service";
 import { MasterKeyService } from "./modules/master-key/master-key.service";
 import { WebhookService } from "./modules/webhook/webhook.service";
+import { LiveService } from "./modules/live/live.service";
 import { WebhookDeliveryWorker, WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
 
 export interface ContainerDeps {
@@ -82,7 +83,9 @@ export function createContainer(deps: ContainerDeps) {
   const webhooks = new WebhookService({ dataSource, clock, encryption, addresses: webhookAddresses, wake: () => webhookWorker.wake() });
   // validateToken for every credential kind, through the verifiers above.
   const tokenValidation = new TokenValidationService({ dataSource, companies, tokens, sessions, partners, externalCredentials, loginLinks });
-  return { tokenValidation, userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
+  // Live push (GraphQL subscriptions): woken by the change feed, read their own state.
+  const live = new LiveService({ dataSource, clock, log, changes, sessions, companies, events });
+  return { live, tokenValidation, userLifecycle, webhooks, webhookWorker, masterKeys, companies, events, users, signingKeys, tokens, sessions, registrants, analytics, reportLinks, authLimiter, passwords, joinRequests, partners, externalCredentials, loginLinks };
 }
 
 export type Services = ReturnType<typeof createContainer>;
