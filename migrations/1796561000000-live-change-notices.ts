@@ -5,9 +5,12 @@ import { MigrationInterface, QueryRunner } from "typeorm";
  * on the change feed (pg_notify on admit_changes, delivered at COMMIT, never for a rollback) by
  * row triggers, so that every path that makes them announces them, in the writer's transaction:
  *
- * - sessions: started, ended (kick, ban, supersede, sweep, event end, suspend, revoke), role or
- *   ejection time changed. "session:<event id>/<session id>". A heartbeat that only touches
- *   last_seen_at is kept out by the WHEN clause.
+ * - sessions: ended (kick, ban, supersede, sweep, event end, suspend, revoke), role or ejection
+ *   time changed. "session:<event id>/<session id>". A heartbeat that only touches last_seen_at
+ *   is kept out by the WHEN clause. A session's start is NOT announced: a notifying transaction
+ *   takes PostgreSQL's database-wide notify lock at COMMIT and holds it through the commit, so a
+ *   notification per join would line every join of every event up behind one another (the join
+ *   bench halved). eventLive finds new sessions by reading (src/modules/live/event-watch.ts).
  * - join_requests: a knock made or decided. "join_request:<event id>/<id>".
  * - event_principals: the organizer or presenter lists of an event changed (a role may change
  *   without any session row being written). "event_principals:<event id>"; a transaction that
@@ -22,8 +25,6 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE TRIGGER admit_live_session_started AFTER INSERT ON sessions
-  FOR EACH ROW EXECUTE FUNCTION admit_live_notice_of_session();
 CREATE TRIGGER admit_live_session_changed AFTER UPDATE OF ended_at, role, eject_at ON sessions
   FOR EACH ROW WHEN (OLD.ended_at IS DISTINCT FROM NEW.ended_at OR OLD.role IS DISTINCT FROM NEW.role
                      OR OLD.eject_at IS DISTINCT FROM NEW.eject_at)
@@ -54,7 +55,6 @@ DROP FUNCTION admit_live_notice_of_event_principal();
 DROP TRIGGER admit_live_join_request_changed ON join_requests;
 DROP FUNCTION admit_live_notice_of_join_request();
 DROP TRIGGER admit_live_session_changed ON sessions;
-DROP TRIGGER admit_live_session_started ON sessions;
 DROP FUNCTION admit_live_notice_of_session();
 `;
 

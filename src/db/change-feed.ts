@@ -23,8 +23,8 @@ export type ChangeTopic =
   /** Webhook messages were committed (written by row triggers): delivery workers look for work. */
   | "webhook"
   /**
-   * A session started, ended, or changed role or ejection time (a row trigger); the payload is
-   * "<event id>/<session id>". Heartbeats that change nothing of these announce nothing.
+   * A session ended, or changed role or ejection time (a row trigger); the payload is
+   * "<event id>/<session id>". Heartbeats that change nothing of these, and joins, announce nothing.
    */
   | "session"
   /** A knock was made or decided (a row trigger); the payload is "<event id>/<join request id>". */
