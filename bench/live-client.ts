@@ -21,7 +21,8 @@ export interface Closed {
 }
 
 /** What a subscription receives: a result (data or errors), or its completion. */
-export type Received = { kind: "next"; data?: any; errors?: any[] } | { kind: "error"; errors: any[] } | { kind: "complete" };
+export type Received =
+  { kind: "next"; data?: any; errors?: any[] } | { kind: "error"; errors: any[] } | { kind: "complete" };
 
 class Queue<T> {
   private readonly items: T[] = [];
@@ -103,14 +104,19 @@ export class LiveClient {
       if (message.type === "ping") return this.send({ type: "pong" });
       const subscription = message.id ? this.subscriptions.get(message.id) : undefined;
       if (!subscription) return;
-      if (message.type === "next") subscription.received.push({ kind: "next", data: message.payload?.data, errors: message.payload?.errors });
+      if (message.type === "next")
+        subscription.received.push({ kind: "next", data: message.payload?.data, errors: message.payload?.errors });
       else if (message.type === "error") subscription.received.push({ kind: "error", errors: message.payload });
       else if (message.type === "complete") subscription.received.push({ kind: "complete" });
     });
   }
 
   /** Opens a connection to `url` (ws://…/graphql/ws) and sends connection_init with `payload`. */
-  static async connect(url: string, payload?: Record<string, unknown>, options: { init?: boolean; protocol?: string } = {}): Promise<LiveClient> {
+  static async connect(
+    url: string,
+    payload?: Record<string, unknown>,
+    options: { init?: boolean; protocol?: string } = {},
+  ): Promise<LiveClient> {
     const protocol = options.protocol ?? "graphql-transport-ws";
     const socket = new WebSocket(url, protocol) as RawSocket;
     await new Promise<void>((resolve, reject) => {

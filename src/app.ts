@@ -28,7 +28,7 @@ import { registerOAuthRoutes } from "./http/oauth.routes";
 import { registerCompanyPageRoutes } from "./http/company-page.routes";
 import { registerJoinPageRoutes } from "./http/join-page.routes";
 import { bearerOf, principalOfBearer } from "./http/bearer";
-import { registerLiveRoutes } from "./http/live.routes";
+import { refuseSubscriptionsOverHttp, registerLiveRoutes } from "./http/live.routes";
 import { registerAttendeesCsvRoutes } from "./http/attendees-csv.routes";
 import { registerReportPageRoutes } from "./http/report-page.routes";
 import type { WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
@@ -255,6 +255,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
       // No cache hints are used; left on, it wraps every field's resolver, leaves included.
       ApolloServerPluginCacheControlDisabled(),
       fastifyApolloDrainPlugin(fastify),
+      refuseSubscriptionsOverHttp,
       loggingPlugin(log),
       {
         async requestDidStart() {
@@ -376,7 +377,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   });
 
   // GraphQL subscriptions over WebSocket (/graphql/ws), with POST /graphql's validation limits.
-  const live = await registerLiveRoutes(fastify, { services, dataSource, clock, log, schema, validationRules: protection.validationRules ?? [], formatError });
+  const live = await registerLiveRoutes(fastify, { services, clock, log, schema, validationRules: protection.validationRules ?? [], formatError });
 
   registerHealthRoutes(fastify, services.masterKeys);
   registerJwksRoutes(fastify, services);

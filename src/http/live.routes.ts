@@ -14,13 +14,12 @@ import {
   type ValidationRule,
 } from "graphql";
 import type { Logger } from "pino";
-import type { DataSource } from "typeorm";
 import type { Clock } from "../clock";
 import type { Services } from "../container";
 import { AppError, isAppError, type ErrorCode } from "../errors";
 import { newAccessState } from "../graphql/access";
-import type { Principal } from "../graphql/context";
-import { createLoaders } from "../graphql/loaders";
+import type { Principal, RequestContext } from "../graphql/context";
+import type { ApolloServerPlugin } from "@apollo/server";
 import { Pacer } from "../graphql/pacer";
 import type { LiveContext } from "../modules/live/live.resolver";
 import { principalOfBearer } from "./bearer";
@@ -47,7 +46,13 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
 const MAX_REASON = 120;
 
 /** Credentials that do not authenticate: the connection closes with 4401. */
-const UNAUTHORIZED_CODES: ReadonlySet<ErrorCode> = new Set(["UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED", "TOKEN_NOT_YET_VALID", "TOKEN_REVOKED"]);
+const UNAUTHORIZED_CODES: ReadonlySet<ErrorCode> = new Set([
+  "UNAUTHENTICATED",
+  "TOKEN_INVALID",
+  "TOKEN_EXPIRED",
+  "TOKEN_NOT_YET_VALID",
+  "TOKEN_REVOKED",
+]);
 /** Credentials that authenticate but are not allowed: 4403. */
 const FORBIDDEN_CODES: ReadonlySet<ErrorCode> = new Set(["FORBIDDEN", "USER_SUSPENDED"]);
 
@@ -82,7 +87,6 @@ interface Extra {
 
 export interface LiveServerDeps {
   services: Services;
-  dataSource: DataSource;
   clock: Clock;
   log: Logger;
   schema: GraphQLSchema;
@@ -103,11 +107,12 @@ export interface LiveServer {
 }
 
 export async function registerLiveRoutes(fastify: FastifyInstance, deps: LiveServerDeps): Promise<LiveServer> {
-  const { services, dataSource, clock, log, schema, formatError } = deps;
+  const { services, clock, log, schema, formatError } = deps;
   const sockets = new Set<LiveSocket>();
   const rules = [...specifiedRules, ...deps.validationRules];
 
-  const closeWith = (socket: LiveSocket, code: number, reason: string) => socket.close(code, reason.slice(0, MAX_REASON));
+  const closeWith = (socket: LiveSocket, code: number, reason: string) =>
+    socket.close(code, reason.slice(0, MAX_REASON));
 
   /** Formats a message's errors as POST /graphql would, and closes the connection on a refusal. */
   const formatted = (extra: Extra, errors: readonly GraphQLError[]): GraphQLFormattedError[] => {
@@ -148,7 +153,10 @@ export async function registerLiveRoutes(fastify: FastifyInstance, deps: LiveSer
     onSubscribe: (ctx, id, payload) => {
       if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
         return [
-          new AppError("BAD_USER_INPUT", `At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection: complete one, or open another connection.`),
+          new AppError(
+            "BAD_USER_INPUT",
+            `At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection: complete one, or open another connection.`,
+          ),
         ];
       }
       let document;
@@ -172,7 +180,7 @@ export async function registerLiveRoutes(fastify: FastifyInstance, deps: LiveSer
         ip: extra.request.ip,
         clock,
         services,
-        loaders: createLoaders(dataSource),
+        loaders: services.live.newLoaders(),
         access: newAccessState(),
         pacer: new Pacer(),
         log: (extra.request.log as Logger).child({ subscription: id }),
@@ -186,7 +194,8 @@ export async function registerLiveRoutes(fastify: FastifyInstance, deps: LiveSer
       };
       return args;
     },
-    onNext: (ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: formatted(ctx.extra, result.errors) } : undefined),
+    onNext: (ctx, _id, _payload, _args, result) =>
+      result.errors ? { ...result, errors: formatted(ctx.extra, result.errors) } : undefined,
     onError: (ctx, _id, _payload, errors) => formatted(ctx.extra, errors),
   });
 
@@ -246,6 +255,30 @@ export async function registerLiveRoutes(fastify: FastifyInstance, deps: LiveSer
     },
   };
 }
+
+/**
+ * POST /graphql refuses a subscription operation (graphql-js would run its field once, without a
+ * stream), saying where subscriptions are served.
+ */
+export const refuseSubscriptionsOverHttp: ApolloServerPlugin<RequestContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation !== "subscription") return;
+        const error = new AppError(
+          "BAD_USER_INPUT",
+          `Subscriptions are served over WebSocket at ${LIVE_PATH} (graphql-ws protocol), not over HTTP.`,
+          {
+            hint: `Open a WebSocket to ${LIVE_PATH} with the subprotocol graphql-transport-ws (see docs/live.md).`,
+          },
+        );
+        // A client error, as a query that does not validate: 400, not Apollo's 500 for a plugin's throw.
+        error.extensions.http = { status: 400 };
+        throw error;
+      },
+    };
+  },
+};
 
 /** A request the client got wrong, in the shape and code of POST /graphql's. */
 function badRequest(message: string): GraphQLError {

@@ -36,8 +36,16 @@ describe("eventLive with the company's API key", () => {
     const subscription = (await live(company.key)).subscribe(EVENT_LIVE, { id: event.id });
 
     const snapshot = (await subscription.data()).eventLive;
-    expect(snapshot).toMatchObject({ snapshot: true, eventId: event.id, participantCount: 1, departures: [], joinRequests: [] });
-    expect(snapshot.participants).toEqual([expect.objectContaining({ sessionId: early.session.id, name: "Early Bird", role: "ATTENDEE", isGuest: false })]);
+    expect(snapshot).toMatchObject({
+      snapshot: true,
+      eventId: event.id,
+      participantCount: 1,
+      departures: [],
+      joinRequests: [],
+    });
+    expect(snapshot.participants).toEqual([
+      expect.objectContaining({ sessionId: early.session.id, name: "Early Bird", role: "ATTENDEE", isGuest: false }),
+    ]);
 
     const knock = ok(await t.gql(KNOCK, { input: { event: event.id, name: "Knocker" } })).requestToJoin;
     expect((await subscription.data()).eventLive).toMatchObject({
@@ -54,7 +62,9 @@ describe("eventLive with the company's API key", () => {
     });
 
     ok(await t.gql(DENY, { id: knock.request.id }, { key: company.key }));
-    expect((await subscription.data()).eventLive.joinRequests).toEqual([{ id: knock.request.id, status: "DENIED", name: "Knocker" }]);
+    expect((await subscription.data()).eventLive.joinRequests).toEqual([
+      { id: knock.request.id, status: "DENIED", name: "Knocker" },
+    ]);
 
     ok(await t.gql(KICK, { id: early.session.id }, { key: company.key }));
     expect((await subscription.data()).eventLive).toMatchObject({
@@ -81,7 +91,9 @@ describe("eventLive with an organizer's session token", () => {
     const boss = await mintAndJoin(t, company, event.id, {}, { id: "boss", name: "Boss" });
     const client = await live(boss.sessionToken);
     const subscription = client.subscribe(EVENT_LIVE, { id: event.id });
-    expect((await subscription.data()).eventLive.participants).toEqual([expect.objectContaining({ sessionId: boss.session.id, role: "ORGANIZER" })]);
+    expect((await subscription.data()).eventLive.participants).toEqual([
+      expect.objectContaining({ sessionId: boss.session.id, role: "ORGANIZER" }),
+    ]);
 
     await removePrincipals(t, company, event.id, "ORGANIZER", [{ userId: "boss" }]);
     const refused = await subscription.next();

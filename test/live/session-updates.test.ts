@@ -35,11 +35,20 @@ describe("sessionUpdates", () => {
     const subscription = (await live()).subscribe(SESSION_UPDATES, { t: joined.sessionToken });
 
     const first = (await subscription.data()).sessionUpdates;
-    expect(first).toMatchObject({ active: true, role: "ATTENDEE", endReason: null, session: { id: joined.session.id, user: { name: "Kim" } } });
+    expect(first).toMatchObject({
+      active: true,
+      role: "ATTENDEE",
+      endReason: null,
+      session: { id: joined.session.id, user: { name: "Kim" } },
+    });
     expect(typeof first.sessionToken).toBe("string");
 
     ok(await t.gql(KICK, { id: joined.session.id, ban: true }, { key: company.key }));
-    expect((await subscription.data()).sessionUpdates).toMatchObject({ active: false, endReason: "KICKED", sessionToken: null });
+    expect((await subscription.data()).sessionUpdates).toMatchObject({
+      active: false,
+      endReason: "KICKED",
+      sessionToken: null,
+    });
     expect(await subscription.next()).toEqual({ kind: "complete" });
   });
 
@@ -107,8 +116,18 @@ describe("refusals", () => {
   it("a suspended user: 4403 USER_SUSPENDED, as heartbeat refuses it", async () => {
     const event = await makeEvent(t, company);
     const joined = await mintAndJoin(t, company, event.id);
-    ok(await t.gql(`mutation($id: ID!) { suspendUser(id: $id) { id } }`, { id: joined.session.userId }, { key: company.key }));
-    expect(codeOf(await t.gql(`mutation($t: String!) { heartbeat(sessionToken: $t) { active } }`, { t: joined.sessionToken }))).toBe("USER_SUSPENDED");
+    ok(
+      await t.gql(
+        `mutation($id: ID!) { suspendUser(id: $id) { id } }`,
+        { id: joined.session.userId },
+        { key: company.key },
+      ),
+    );
+    expect(
+      codeOf(
+        await t.gql(`mutation($t: String!) { heartbeat(sessionToken: $t) { active } }`, { t: joined.sessionToken }),
+      ),
+    ).toBe("USER_SUSPENDED");
     const client = await live();
     const refused = await client.subscribe(SESSION_UPDATES, { t: joined.sessionToken }).next();
     expect(refused.kind === "next" && refused.errors?.[0]?.extensions?.code).toBe("USER_SUSPENDED");
@@ -140,7 +159,9 @@ describe("refusals", () => {
     const event = await makeEvent(t, company);
     const joined = await mintAndJoin(t, company, event.id);
     const client = await live();
-    const subscriptions = Array.from({ length: 20 }, () => client.subscribe(SESSION_UPDATES, { t: joined.sessionToken }));
+    const subscriptions = Array.from({ length: 20 }, () =>
+      client.subscribe(SESSION_UPDATES, { t: joined.sessionToken }),
+    );
     for (const s of subscriptions) expect((await s.data()).sessionUpdates.active).toBe(true);
     const extra = await client.subscribe(SESSION_UPDATES, { t: joined.sessionToken }).next();
     expect(extra).toMatchObject({ kind: "error", errors: [{ extensions: { code: "BAD_USER_INPUT" } }] });
@@ -165,5 +186,14 @@ describe("shutdown", () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+describe("POST /graphql", () => {
+  it("refuses a subscription, pointing to /graphql/ws", async () => {
+    const answer = await t.gql(`subscription($t: String!) { sessionUpdates(sessionToken: $t) { active } }`, { t: "x" });
+    expect(answer.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
+    expect(JSON.stringify(answer.errors)).toContain("/graphql/ws");
+    expect(answer.status).toBe(400);
   });
 });

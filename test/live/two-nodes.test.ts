@@ -49,10 +49,13 @@ describe("a change made on node A, a subscriber on node B", () => {
     await addPrincipals(t, company, event.id, "ORGANIZER", [{ userId: "far-away" }]);
     expect((await subscription.data()).sessionUpdates).toMatchObject({ active: true, role: "ORGANIZER" });
 
-    ok(await t.gql(`mutation($id: ID!) { endSession(id: $id) { id } }`, { id: joined.session.id }, { key: company.key }));
+    ok(
+      await t.gql(`mutation($id: ID!) { endSession(id: $id) { id } }`, { id: joined.session.id }, { key: company.key }),
+    );
     expect((await subscription.data()).sessionUpdates).toMatchObject({ active: false, endReason: "KICKED" });
   });
 
+  // Joins are not announced (they are read once a second by the node that serves eventLive).
   it("eventLive sees a join", async () => {
     const event = await makeEvent(t, company);
     const subscription = (await liveOn(baseOfB(), company.key)).subscribe(EVENT_LIVE, { id: event.id });
@@ -79,10 +82,21 @@ describe("a change made on node A, a subscriber on node B", () => {
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
       [FEED_APPLICATION_NAME],
     );
-    expect(await eventually(async () => b.app.changes.live, (live) => !live)).toBe(false);
+    expect(
+      await eventually(
+        async () => b.app.changes.live,
+        (live) => !live,
+      ),
+    ).toBe(false);
 
     // Back: a snapshot each, whatever was missed.
-    expect(await eventually(async () => b.app.changes.live, (live) => live, 15_000)).toBe(true);
+    expect(
+      await eventually(
+        async () => b.app.changes.live,
+        (live) => live,
+        15_000,
+      ),
+    ).toBe(true);
     expect((await sessionSub.data(15_000)).sessionUpdates).toMatchObject({ active: true, role: "ATTENDEE" });
     const snapshot = (await eventSub.data(15_000)).eventLive;
     expect(snapshot.snapshot).toBe(true);

@@ -11,7 +11,12 @@ import { JoinRequestEntity } from "../knock/join-request.entity";
 import { toJoinRequestType } from "../knock/join-request.service";
 import type { LiveParticipantType } from "../session/organizer.resolver";
 import { LiveWatch } from "./live-watch";
-import { EventLiveUpdateType, LIVE_SNAPSHOT_JOIN_REQUESTS, LIVE_SNAPSHOT_PARTICIPANTS, LiveDepartureType } from "./live.types";
+import {
+  EventLiveUpdateType,
+  LIVE_SNAPSHOT_JOIN_REQUESTS,
+  LIVE_SNAPSHOT_PARTICIPANTS,
+  LiveDepartureType,
+} from "./live.types";
 
 export interface EventWatchDeps {
   dataSource: DataSource;
@@ -36,7 +41,18 @@ const PARTICIPANT_COLUMNS = "s.id, s.event_id, s.role, s.joined_at, s.ended_at, 
 /** $1 event, $2 company, $3 how many: the live sessions, oldest join first (as liveEvent lists them). */
 const LIVE_SQL = `SELECT ${PARTICIPANT_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
   WHERE s.event_id = $1 AND s.company_id = $2 AND s.ended_at IS NULL ORDER BY s.joined_at, s.id LIMIT $3`;
-const COUNT_SQL = "SELECT count(*)::int AS n FROM sessions WHERE event_id = $1 AND company_id = $2 AND ended_at IS NULL";
+const COUNT_SQL =
+  "SELECT count(*)::int AS n FROM sessions WHERE event_id = $1 AND company_id = $2 AND ended_at IS NULL";
+/** $1 event, $2 company, $3 a time: the sessions that joined after it (the index on event_id, joined_at). */
+const JOINED_SQL = "SELECT id FROM sessions WHERE event_id = $1 AND company_id = $2 AND joined_at > $3";
+/**
+ * New sessions are looked for this often. Joins are not announced on the change feed (see the
+ * migration LiveChangeNotices: a notification per join would serialize every join's COMMIT), so
+ * eventLive reads them: one indexed statement per watched event and second, nothing on the join.
+ */
+export const JOIN_POLL_MS = 1_000;
+/** How far back each look reaches: covers the time between nodes' clocks and a slow look. */
+const JOIN_POLL_WINDOW_MS = 15_000;
 /** $1 event, $2 company, $3 session ids: those sessions as they are now. */
 const CHANGED_SQL = `SELECT ${PARTICIPANT_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
   WHERE s.event_id = $1 AND s.company_id = $2 AND s.id = ANY($3::uuid[])`;
@@ -52,6 +68,9 @@ export class EventWatch extends LiveWatch<EventLiveUpdateType> {
   private readonly changedSessions = new Set<string>();
   private readonly changedRequests = new Set<string>();
   private recheck = false;
+  /** Sessions already shown as joined, and when they were seen (forgotten after twice the window). */
+  private readonly seenJoins = new Map<string, number>();
+  private looking = false;
   companyId = "";
 
   constructor(
@@ -81,6 +100,33 @@ export class EventWatch extends LiveWatch<EventLiveUpdateType> {
     this.changed();
   }
 
+  /** Looks for sessions that joined since the last look; new ones are sent as participants. */
+  async lookForJoins(): Promise<void> {
+    if (this.looking || this.closed || !this.companyId) return;
+    this.looking = true;
+    try {
+      const now = this.deps.clock.now().getTime();
+      const rows = await this.deps.dataSource.query<{ id: string }[]>(JOINED_SQL, [
+        this.eventId,
+        this.companyId,
+        new Date(now - JOIN_POLL_WINDOW_MS),
+      ]);
+      let found = false;
+      for (const { id } of rows) {
+        if (this.seenJoins.has(id)) continue;
+        this.seenJoins.set(id, now);
+        this.changedSessions.add(id);
+        found = true;
+      }
+      for (const [id, at] of this.seenJoins) if (at < now - 2 * JOIN_POLL_WINDOW_MS) this.seenJoins.delete(id);
+      if (found) this.changed();
+    } catch (error) {
+      this.log.debug({ err: error }, "eventLive could not look for joins; it looks again");
+    } finally {
+      this.looking = false;
+    }
+  }
+
   /** The caller's right may have changed: checked again before the next message. */
   accessMayHaveChanged(): void {
     this.recheck = true;
@@ -91,12 +137,16 @@ export class EventWatch extends LiveWatch<EventLiveUpdateType> {
   async authorize(): Promise<void> {
     const principal = this.principal;
     if (principal.kind === "anonymous" || principal.kind === "invalid") {
-      throw new AppError("UNAUTHENTICATED", "eventLive needs a company API key or an organizer's session token: connection_init { authorization: \"Bearer …\" }.");
+      throw new AppError(
+        "UNAUTHENTICATED",
+        'eventLive needs a company API key or an organizer\'s session token: connection_init { authorization: "Bearer …" }.',
+      );
     }
     if (principal.kind === "apiKey" && this.companyId) {
       // Revoked since the connection was made: the key no longer authenticates.
       const again = await this.deps.companies.authenticate(this.bearer);
-      if (again.kind !== "apiKey" || again.apiKeyId !== principal.apiKeyId) throw new AppError("UNAUTHENTICATED", "This API key was revoked.");
+      if (again.kind !== "apiKey" || again.apiKeyId !== principal.apiKeyId)
+        throw new AppError("UNAUTHENTICATED", "This API key was revoked.");
     }
     if (principal.kind === "session" && principal.eventId !== this.eventId) {
       throw new AppError("FORBIDDEN", "This session token is an organizer's of another event.");
@@ -143,13 +193,20 @@ export class EventWatch extends LiveWatch<EventLiveUpdateType> {
         }),
       ]);
       update.participants = live.map((row) => this.participantOf(row));
-      update.joinRequests = pending.filter((r) => r.expiresAt.getTime() > now.getTime()).map((r) => toJoinRequestType(r, now));
+      // Shown already: a later look does not announce them again.
+      const seenAt = now.getTime();
+      for (const row of live) this.seenJoins.set(row.id, seenAt);
+      update.joinRequests = pending
+        .filter((r) => r.expiresAt.getTime() > now.getTime())
+        .map((r) => toJoinRequestType(r, now));
     } else {
       if (sessionIds.length === 0 && requestIds.length === 0) return null;
       const [rows, requests] = await Promise.all([
         sessionIds.length ? query<ParticipantRow>(CHANGED_SQL, [this.eventId, this.companyId, sessionIds]) : [],
         requestIds.length
-          ? this.deps.dataSource.getRepository(JoinRequestEntity).findBy({ id: In(requestIds), eventId: this.eventId, companyId: this.companyId })
+          ? this.deps.dataSource
+              .getRepository(JoinRequestEntity)
+              .findBy({ id: In(requestIds), eventId: this.eventId, companyId: this.companyId })
           : [],
       ]);
       for (const row of rows) {
@@ -177,6 +234,12 @@ export class EventWatch extends LiveWatch<EventLiveUpdateType> {
   }
 
   private departureOf(row: ParticipantRow): LiveDepartureType {
-    return { sessionId: row.id, endReason: row.end_reason, endedAt: row.ended_at!, companyId: this.companyId, eventId: row.event_id };
+    return {
+      sessionId: row.id,
+      endReason: row.end_reason,
+      endedAt: row.ended_at!,
+      companyId: this.companyId,
+      eventId: row.event_id,
+    };
   }
 }

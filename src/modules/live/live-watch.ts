@@ -21,7 +21,7 @@ export abstract class LiveWatch<T> implements AsyncIterableIterator<T> {
   private snapshotWanted = true;
   private wake: (() => void) | null = null;
   private finished = false;
-  private failure: unknown = null;
+  private failure: Error | null = null;
   /** Set by compute: the value it returns is the last one (the session ended). */
   protected lastValue = false;
   private retryMs = RETRY_MIN_MS;
@@ -48,7 +48,7 @@ export abstract class LiveWatch<T> implements AsyncIterableIterator<T> {
 
   /** Ends the stream with `error` (an AppError: the subscriber is no longer allowed). */
   fail(error: unknown): void {
-    this.failure ??= error;
+    this.failure ??= error instanceof Error ? error : new Error(String(error));
     this.wake?.();
   }
 

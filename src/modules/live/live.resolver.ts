@@ -26,7 +26,15 @@ export class LiveResolver {
       "The session's state, as heartbeat answers it: first now, then at every change (role, kick, ban, ejection time, end of the session or of the event). Verifies the session token as heartbeat does. Ends after the message whose active is false. Keep heartbeating: this makes changes immediate, heartbeats keep the session alive.",
     subscribe: ({ args, context }: Data) => context.services.live.watchSession(args.sessionToken, context.log),
   })
-  sessionUpdates(@Root() state: SessionStateOutcome, @Ctx() ctx: LiveContext, @Arg("sessionToken") _sessionToken: string): SessionStateType {
+  sessionUpdates(
+    @Root() state: SessionStateOutcome,
+    @Ctx() ctx: LiveContext,
+    @Arg("sessionToken", {
+      description:
+        "The session token from joinEvent or the newest heartbeat (an expired one is accepted, as heartbeat accepts it).",
+    })
+    _sessionToken: string,
+  ): SessionStateType {
     ctx.services.live.freshRequest(ctx);
     grantSession(ctx, state.session, state.active && state.role === Role.ORGANIZER);
     return { ...state, session: toSessionType(state.session) };
@@ -35,10 +43,14 @@ export class LiveResolver {
   @Access("public")
   @Subscription(() => EventLiveUpdateType, {
     description:
-      "Who is in the event and who knocks, for its organizers: a snapshot first, then the changes. For an ORGANIZER session token of the event (resolved now from the lists) or a company API key with MANAGE_EVENTS, presented in connection_init as { authorization: \"Bearer …\" }.",
+      'Who is in the event and who knocks, for its organizers: a snapshot first, then the changes. For an ORGANIZER session token of the event (resolved now from the lists) or a company API key with MANAGE_EVENTS, presented in connection_init as { authorization: "Bearer …" }.',
     subscribe: ({ args, context }: Data) => context.services.live.watchEvent(context, context.bearer, args.eventId),
   })
-  eventLive(@Root() update: EventLiveUpdateType, @Ctx() ctx: LiveContext, @Arg("eventId", () => ID) _eventId: string): EventLiveUpdateType {
+  eventLive(
+    @Root() update: EventLiveUpdateType,
+    @Ctx() ctx: LiveContext,
+    @Arg("eventId", () => ID, { description: "The event." }) _eventId: string,
+  ): EventLiveUpdateType {
     ctx.services.live.freshRequest(ctx);
     // The watch admitted the caller (again, whenever its right may have changed).
     if (ctx.principal.kind === "session") noteBearerIsOrganizer(ctx);

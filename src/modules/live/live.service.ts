@@ -5,13 +5,13 @@ import type { Clock } from "../../clock";
 import type { ChangeFeed } from "../../db/change-feed";
 import { newAccessState } from "../../graphql/access";
 import type { RequestContext } from "../../graphql/context";
-import { createLoaders } from "../../graphql/loaders";
+import { createLoaders, type Loaders } from "../../graphql/loaders";
 import type { CompanyService } from "../company/company.service";
 import { EventPrincipalEntity } from "../event/event-principal.entity";
 import type { EventService } from "../event/event.service";
 import { normalizeGrant, resolveRole } from "../session/role";
 import type { SessionService } from "../session/session.service";
-import { EventWatch } from "./event-watch";
+import { EventWatch, JOIN_POLL_MS } from "./event-watch";
 import { SessionWatch } from "./session-watch";
 
 export interface LiveServiceDeps {
@@ -45,7 +45,7 @@ function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
 function peekClaims(token: string): { sessionId: string; eventId: string } {
   try {
     const payload = decodeJwt(token);
-    return { sessionId: String(payload.sub ?? ""), eventId: String(payload.evt ?? "") };
+    return { sessionId: payload.sub ?? "", eventId: typeof payload.evt === "string" ? payload.evt : "" };
   } catch {
     return { sessionId: "", eventId: "" };
   }
@@ -80,7 +80,8 @@ export class LiveService {
       if (this.sessionsByEvent.has(eventId)) void this.rolesMayHaveChanged(eventId);
     });
     changes.on("api_key", () => {
-      for (const watches of this.eventWatches.values()) for (const watch of watches) if (watch.principal.kind === "apiKey") watch.accessMayHaveChanged();
+      for (const watches of this.eventWatches.values())
+        for (const watch of watches) if (watch.principal.kind === "apiKey") watch.accessMayHaveChanged();
     });
     changes.onReset(() => void this.resnapshotWhenLive());
   }
@@ -122,8 +123,18 @@ export class LiveService {
   /** eventLive: a snapshot of the event's room for an organizer or an API key, then every change. */
   async watchEvent(ctx: RequestContext, bearer: string | null, eventId: string): Promise<EventWatch> {
     const { dataSource, clock, sessions, companies, events } = this.deps;
-    const watch = new EventWatch({ dataSource, clock, sessions, companies, events }, ctx, bearer, eventId, ctx.log, () =>
-      removeFrom(this.eventWatches, eventId, watch),
+    const lookForJoins = setInterval(() => void watch.lookForJoins(), JOIN_POLL_MS);
+    lookForJoins.unref();
+    const watch = new EventWatch(
+      { dataSource, clock, sessions, companies, events },
+      ctx,
+      bearer,
+      eventId,
+      ctx.log,
+      () => {
+        clearInterval(lookForJoins);
+        removeFrom(this.eventWatches, eventId, watch);
+      },
     );
     // Registered before the snapshot is read: a change that commits meanwhile is read again.
     addTo(this.eventWatches, eventId, watch);
@@ -139,7 +150,12 @@ export class LiveService {
   /** Before each message: the rules and loaders of a request that starts now, not of the subscription's start. */
   freshRequest(ctx: RequestContext): void {
     ctx.access = newAccessState();
-    ctx.loaders = createLoaders(this.deps.dataSource);
+    ctx.loaders = this.newLoaders();
+  }
+
+  /** A subscription's own DataLoaders (replaced before each message). */
+  newLoaders(): Loaders {
+    return createLoaders(this.deps.dataSource);
   }
 
   /**
@@ -154,21 +170,33 @@ export class LiveService {
       const manager = this.deps.dataSource.manager;
       const [principals, rows] = await Promise.all([
         manager.findBy(EventPrincipalEntity, { eventId }),
-        manager.query<{ id: string; role_grant: string | null; external_id: string | null; email_normalized: string | null }[]>(
+        manager.query<
+          { id: string; role_grant: string | null; external_id: string | null; email_normalized: string | null }[]
+        >(
           `SELECT s.id, s.role_grant, u.external_id, u.email_normalized FROM sessions s JOIN users u ON u.id = s.user_id
             WHERE s.id = ANY($1::uuid[]) AND s.ended_at IS NULL`,
           [watches.map((w) => w.sessionId)],
         ),
       ]);
       const roleOf = new Map(
-        rows.map((r) => [r.id, resolveRole(principals, { externalId: r.external_id, emailNormalized: r.email_normalized }, normalizeGrant(r.role_grant)).role]),
+        rows.map((r) => [
+          r.id,
+          resolveRole(
+            principals,
+            { externalId: r.external_id, emailNormalized: r.email_normalized },
+            normalizeGrant(r.role_grant),
+          ).role,
+        ]),
       );
       for (const watch of watches) {
         const role = roleOf.get(watch.sessionId);
         if (role !== undefined && role !== watch.role) watch.changed();
       }
     } catch (error) {
-      this.deps.log.warn({ err: error }, "live: could not re-resolve roles after a list change; every watch of the event reads its own");
+      this.deps.log.warn(
+        { err: error },
+        "live: could not re-resolve roles after a list change; every watch of the event reads its own",
+      );
       for (const watch of watches) watch.changed();
     }
   }
@@ -190,6 +218,7 @@ export class LiveService {
   /** Ends every watch (the app is closing); their sockets are closed by the WebSocket server. */
   stop(): void {
     this.stopped = true;
-    for (const watches of [...this.bySession.values(), ...this.eventWatches.values()]) for (const watch of [...watches]) watch.finish();
+    for (const watches of [...this.bySession.values(), ...this.eventWatches.values()])
+      for (const watch of [...watches]) watch.finish();
   }
 }
