@@ -1,3 +1,4 @@
+import { LiveChangeNotices1796561000000 } from "./1796561000000-live-change-notices";
 import { NamedIndexes1796561938525 } from "./1796561938525-named-indexes";
 import { WindowSegments1796553047572 } from "./1796553047572-window-segments";
 import { UserLifeAndRolePermissions1796549106376 } from "./1796549106376-user-life-and-role-permissions";
@@ -25,5 +26,6 @@ export const MIGRATIONS: Function[] = [
   Webhooks1796549111891,
   AttendanceSums1796549292447,
   WindowSegments1796553047572,
+  LiveChangeNotices1796561000000,
   NamedIndexes1796561938525,
 ];

@@ -27,7 +27,8 @@ import { redactPath, registerLoginRoutes } from "./http/login.routes";
 import { registerOAuthRoutes } from "./http/oauth.routes";
 import { registerCompanyPageRoutes } from "./http/company-page.routes";
 import { registerJoinPageRoutes } from "./http/join-page.routes";
-import { bearerOf, isReportToken } from "./http/bearer";
+import { bearerOf, principalOfBearer } from "./http/bearer";
+import { refuseSubscriptionsOverHttp, registerLiveRoutes } from "./http/live.routes";
 import { registerAttendeesCsvRoutes } from "./http/attendees-csv.routes";
 import { registerReportPageRoutes } from "./http/report-page.routes";
 import type { WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
@@ -48,6 +49,11 @@ export interface App {
   services: Services;
   /** Changes announced by any node; the per-node caches trust themselves only while it is live. */
   changes: ChangeFeed;
+  /**
+   * Ends every live subscription and closes its WebSocket with `code` and `reason` (on shutdown:
+   * 1001, "going away, reconnect"); the clients reconnect to another node and get a snapshot.
+   */
+  closeLive(code: number, reason: string): void;
   /** Stops taking requests, lets in-flight ones finish, closes the HTTP server. */
   close(): Promise<void>;
 }
@@ -252,8 +258,9 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   });
   const protection = armor.protect();
 
+  const schema = await getSchema();
   const apollo = new ApolloServer<RequestContext>({
-    schema: await getSchema(),
+    schema,
     introspection: !production,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
@@ -267,6 +274,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
       // No cache hints are used; left on, it wraps every field's resolver, leaves included.
       ApolloServerPluginCacheControlDisabled(),
       fastifyApolloDrainPlugin(fastify),
+      refuseSubscriptionsOverHttp,
       loggingPlugin(log),
       {
         async requestDidStart() {
@@ -352,12 +360,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
       let principal: Principal;
       try {
         // A JWT as bearer is a session token (an organizer acting from the embed page).
-        principal =
-          bearer && bearer.split(".").length === 3
-            ? isReportToken(bearer)
-              ? await services.reportLinks.principalOf(bearer)
-              : await services.sessions.principalOf(bearer)
-            : await services.companies.authenticate(bearer);
+        principal = await principalOfBearer(services, bearer);
       } catch (error) {
         // Before the request pipeline exists, so it is logged here, with the request id.
         request.log.error({ err: error }, "could not authenticate the request");
@@ -403,6 +406,16 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
     return payload;
   });
 
+  // GraphQL subscriptions over WebSocket (/graphql/ws), with POST /graphql's validation limits.
+  const live = await registerLiveRoutes(fastify, {
+    services,
+    clock,
+    log,
+    schema,
+    validationRules: protection.validationRules ?? [],
+    formatError,
+  });
+
   registerHealthRoutes(fastify, services.masterKeys);
   registerJwksRoutes(fastify, services);
   registerLoginRoutes(fastify, services);
@@ -417,7 +430,9 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
     fastify,
     services,
     changes,
+    closeLive: (code, reason) => live.closeAll(code, reason),
     close: async () => {
+      live.closeAll(1001, "going away, reconnect");
       await apollo.stop();
       await services.webhookWorker.stop();
       await changes.close();

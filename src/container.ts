@@ -29,6 +29,7 @@ import { LoginLinkService } from "./modules/login-link/login-link.service";
 import { CompanySignInService } from "./modules/login-link/company-sign-in.service";
 import { MasterKeyService } from "./modules/master-key/master-key.service";
 import { WebhookService } from "./modules/webhook/webhook.service";
+import { LiveService } from "./modules/live/live.service";
 import { WebhookDeliveryWorker, WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
 
 export interface ContainerDeps {
@@ -166,7 +167,10 @@ export function createContainer(deps: ContainerDeps) {
     externalCredentials,
     loginLinks,
   });
+  // Live push (GraphQL subscriptions): woken by the change feed, read their own state.
+  const live = new LiveService({ dataSource, clock, log, changes, sessions, companies, events });
   return {
+    live,
     tokenValidation,
     userLifecycle,
     webhooks,

@@ -21,7 +21,16 @@ export type ChangeTopic =
   /** A jti was revoked or a user's tokens were cut off; the payload is RevocationView's. */
   | "revocation"
   /** Webhook messages were committed (written by row triggers): delivery workers look for work. */
-  | "webhook";
+  | "webhook"
+  /**
+   * A session ended, or changed role or ejection time (a row trigger); the payload is
+   * "<event id>/<session id>". Heartbeats that change nothing of these, and joins, announce nothing.
+   */
+  | "session"
+  /** A knock was made or decided (a row trigger); the payload is "<event id>/<join request id>". */
+  | "join_request"
+  /** An event's organizer or presenter lists changed (a row trigger); the payload is the event's id. */
+  | "event_principals";
 
 const CHANNEL = "admit_changes";
 /** The application_name of every node's listening connection (pg_stat_activity shows it). */
@@ -33,6 +42,9 @@ const TOPICS: ReadonlySet<string> = new Set<ChangeTopic>([
   "signing_key",
   "revocation",
   "webhook",
+  "session",
+  "join_request",
+  "event_principals",
 ]);
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 10_000;

@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { buildSchema } from "type-graphql";
+import { buildSchema, type PubSub } from "type-graphql";
 import type { GraphQLSchema } from "graphql";
 import { applyAccessRules } from "./access-guard";
 import { authChecker } from "./auth-checker";
@@ -17,6 +17,7 @@ import { OrganizerResolver } from "../modules/session/organizer.resolver";
 import { PARTNER_RESOLVERS } from "../modules/partner/partner.resolver";
 import { LOGIN_LINK_RESOLVERS } from "../modules/login-link/login-link.resolver";
 import { WEBHOOK_RESOLVERS } from "../modules/webhook/webhook.resolver";
+import { LiveResolver } from "../modules/live/live.resolver";
 
 export const RESOLVERS = [
   CompanyResolver,
@@ -33,7 +34,17 @@ export const RESOLVERS = [
   ...PARTNER_RESOLVERS,
   ...LOGIN_LINK_RESOLVERS,
   ...WEBHOOK_RESOLVERS,
+  LiveResolver,
 ] as const;
+
+const NO_TOPICS: PubSub = {
+  publish: () => {
+    throw new Error("Subscriptions here read their own streams; nothing is published by topic.");
+  },
+  subscribe: () => {
+    throw new Error("Subscriptions here read their own streams; nothing is subscribed by topic.");
+  },
+};
 
 let built: Promise<GraphQLSchema> | null = null;
 
@@ -46,6 +57,8 @@ export function getSchema(): Promise<GraphQLSchema> {
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,
     emitSchemaFile: false,
+    // Subscriptions bring their own streams (src/modules/live): no topics are published.
+    pubSub: NO_TOPICS,
   }).then((schema) => {
     // Every field answers only whom its @Access rule admits (src/graphql/access.ts).
     applyAccessRules(schema);

@@ -29,14 +29,28 @@ export const scriptJson = (value: unknown): string =>
 /** An origin as CSP's frame-ancestors takes it; anything else (already validated by settings) is dropped. */
 const CSP_ORIGIN = /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9a-f:.]+\](:\d{1,5})?$/;
 
-/** The page's whole Content-Security-Policy: nothing but this origin, framed only by the company's origins. */
-export function joinPageCsp(embedOrigins: string[]): string {
+/** A Host header as it may stand in a ws:// source of CSP; anything else is left out. */
+const CSP_HOST = /^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i;
+
+/**
+ * The WebSocket origin of the page's own origin (ws://host or wss://host), for connect-src: the
+ * join page's live push (/graphql/ws). CSP 3 counts it in 'self', older browsers do not.
+ */
+export function liveOriginOf(request: FastifyRequest): string | null {
+  return CSP_HOST.test(request.host) ? `${request.protocol === "https" ? "wss" : "ws"}://${request.host}` : null;
+}
+
+/**
+ * The page's whole Content-Security-Policy: nothing but this origin (and its WebSocket origin,
+ * `liveOrigin`), framed only by the company's origins.
+ */
+export function joinPageCsp(embedOrigins: string[], liveOrigin: string | null = null): string {
   const ancestors = embedOrigins.length ? embedOrigins.join(" ") : "'none'";
   return [
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    "connect-src 'self'",
+    liveOrigin ? `connect-src 'self' ${liveOrigin}` : "connect-src 'self'",
     "img-src 'self' data:",
     "base-uri 'none'",
     "form-action 'self'",
@@ -206,7 +220,7 @@ export function registerJoinPageRoutes(fastify: FastifyInstance, services: Servi
     reply
       .status(config.error ? 404 : 200)
       .header("content-type", "text/html; charset=utf-8")
-      .header("content-security-policy", joinPageCsp(embedOrigins))
+      .header("content-security-policy", joinPageCsp(embedOrigins, liveOriginOf(request)))
       .header("referrer-policy", "no-referrer")
       .header("x-content-type-options", "nosniff")
       .header("cache-control", "no-store");

@@ -30,7 +30,8 @@ describe("GET /j/<event>: the join page", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(response.headers.get("content-security-policy")).toBe(
-      "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; " +
+      // connect-src names the page's own WebSocket origin too, for the live push (/graphql/ws).
+      `default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ${t.url.replace(/^http/, "ws")}; img-src 'self' data:; base-uri 'none'; ` +
         "form-action 'self'; frame-ancestors https://app.acme.test http://127.0.0.1:8080",
     );
     expect(response.headers.get("referrer-policy")).toBe("no-referrer");

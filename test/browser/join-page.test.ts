@@ -189,6 +189,23 @@ describeInBrowser("the join page in a real browser", () => {
     await a.context.close();
   });
 
+  it("learns of a kick and a role change at once over the live push, not at the next heartbeat", async () => {
+    const event = await makeEvent(t, company);
+    const externalId = `u-pushed-${Date.now()}`;
+    const minted = await mint(t, company, { eventId: event.id, user: { id: externalId, name: "Push Test" } });
+    const { context, page } = await newPage(b.browser);
+    // Heartbeats every 300 s (the longest the page allows): only the push can bring the changes in time.
+    await page.goto(pageUrl(t, event.slug, { token: minted.token, heartbeat: "300" }));
+    await waitForState(page, "joined");
+    await addPrincipals(t, company, event.id, "PRESENTER", [{ userId: externalId }]);
+    await page.waitForSelector(`#role:text-is("Presenter")`, { timeout: 10_000 });
+    const [session] = await sessionsOf(event.id);
+    ok(await t.gql(`mutation($id: ID!) { endSession(id: $id) { id } }`, { id: session.id }, { key: company.key }));
+    await waitForState(page, "ended", 10_000);
+    expect(await textOf(page, "#ended-reason")).toBe("An organizer removed you from the event.");
+    await context.close();
+  });
+
   it("a refused link says why in a sentence, keyed by the error code", async () => {
     const event = await makeEvent(t, company);
     const minted = await mint(t, company, { eventId: event.id, user: { id: `u-revoked-${Date.now()}` } });

@@ -36,6 +36,8 @@ const ALLOW_LIST: Record<string, string> = {
     "createReportLink",
   ]),
   ...rules("Query", PUBLIC, ["joinRequest", "validateToken", "liveEvent", "eventAnalytics"]),
+  // Live push (/graphql/ws): each checks its session token, or the connection's bearer.
+  ...rules("Subscription", PUBLIC, ["sessionUpdates", "eventLive"]),
 
   ...rules("JoinResult", SELF, ["session", "sessionToken", "sessionTokenExpiresAt", "role"]),
   ...rules("SessionState", SELF, [
@@ -134,6 +136,15 @@ const ALLOW_LIST: Record<string, string> = {
 
   ...rules("LiveEvent", ORGANIZER, ["event", "participantCount", "participants"]),
   ...rules("LiveParticipant", ORGANIZER, ["sessionId", "name", "role", "isGuest", "joinedAt"]),
+  ...rules("EventLiveUpdate", ORGANIZER, [
+    "snapshot",
+    "eventId",
+    "participantCount",
+    "participants",
+    "departures",
+    "joinRequests",
+  ]),
+  ...rules("LiveDeparture", ORGANIZER, ["sessionId", "endReason", "endedAt"]),
 
   // An event's report, for its report link (and the company's key): an organizer's reading.
   ...rules("ReportLink", PUBLIC, ["url", "expiresAt", "jti"]),
@@ -165,7 +176,7 @@ function authorizedRootFields(): Set<string> {
   const storage = getMetadataStorage();
   const names = new Set<string>();
   for (const auth of storage.authorizedFields) {
-    for (const handler of [...storage.queries, ...storage.mutations]) {
+    for (const handler of [...storage.queries, ...storage.mutations, ...storage.subscriptions]) {
       if (handler.target === auth.target && handler.methodName === auth.fieldName) names.add(handler.schemaName);
     }
   }
@@ -192,7 +203,7 @@ function reachableWithoutKey(schema: GraphQLSchema): Record<string, string> {
       queue.push(target);
     }
   };
-  for (const root of [schema.getQueryType()!, schema.getMutationType()!]) {
+  for (const root of [schema.getQueryType()!, schema.getMutationType()!, schema.getSubscriptionType()!]) {
     for (const name of Object.keys(root.getFields())) if (!authorized.has(name)) visit(root, name);
   }
   while (queue.length > 0) {

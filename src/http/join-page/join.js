@@ -112,7 +112,10 @@
     clearTimeout(timers[name]);
     timers[name] = setTimeout(fn, ms);
   };
-  const stop = () => Object.values(timers).forEach(clearTimeout);
+  const stop = () => {
+    Object.values(timers).forEach(clearTimeout);
+    unlisten();
+  };
 
   async function gql(query, variables, bearer) {
     const headers = { "content-type": "application/json" };
@@ -319,6 +322,64 @@
     tick();
     performance.mark("admit:joined");
     later("beat", beat, nextBeat());
+    listen();
+  }
+
+  // ---- Live push ----------------------------------------------------------------------------------
+  // Where WebSocket works, the server pushes the session's state the moment it changes
+  // (sessionUpdates on /graphql/ws, graphql-ws protocol): a kick, a ban or a role change shows at
+  // once. Heartbeats go on regardless: they keep the session alive, and they are the fallback
+  // while the socket is down (it reconnects with the newest session token).
+  const PUSH =
+    "subscription($t: String!) { sessionUpdates(sessionToken: $t) { active role endReason sessionToken ejectAt session { lastSeenAt } } }";
+  let socket = null;
+  function listen() {
+    if (typeof WebSocket !== "function" || socket || !st.token) return;
+    let ws;
+    try {
+      ws = new WebSocket(
+        `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/graphql/ws`,
+        "graphql-transport-ws",
+      );
+    } catch {
+      return;
+    }
+    socket = ws;
+    const send = (message) => ws.readyState === 1 && ws.send(JSON.stringify(message));
+    ws.onopen = () => send({ type: "connection_init" });
+    ws.onmessage = (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (message.type === "connection_ack")
+        send({ id: "session", type: "subscribe", payload: { query: PUSH, variables: { t: st.token } } });
+      else if (message.type === "ping") send({ type: "pong" });
+      else if (message.type === "next" && message.payload && message.payload.data)
+        pushed(message.payload.data.sessionUpdates);
+    };
+    ws.onclose = (event) => {
+      if (socket !== ws) return;
+      socket = null;
+      // Dropped (a restart, the network): again in a while. Refused (4401, 4403): the heartbeat says why.
+      if (st.state === "joined" && event.code < 4400) later("listen", listen, 3000 + Math.random() * 2000);
+    };
+  }
+
+  function unlisten() {
+    const ws = socket;
+    socket = null;
+    if (ws) ws.close(1000, "left");
+  }
+
+  function pushed(state) {
+    if (st.state !== "joined" || !state) return;
+    if (!state.active) return end(state.endReason);
+    st.token = state.sessionToken;
+    store("session", st.token);
+    update(state.role, state.ejectAt, state.session.lastSeenAt);
   }
 
   // The next heartbeat: the configured interval, or just after a hard limit ends the session.
