@@ -1,6 +1,6 @@
 import "reflect-metadata";
 import type { SessionEntity } from "../../src/modules/session/session.entity";
-import { decideEnding } from "../../src/modules/session/session.service";
+import { decideEnding } from "../../src/modules/session/ending";
 
 /**
  * Why a live session ends, case by case, without a database. The same rule also runs as SQL (the

@@ -20,8 +20,9 @@ import { type UserRef, userIdOfRef } from "../user/user.service";
 import type { Admission } from "./admission.types";
 import { permissionsOf } from "./role-permissions";
 import { normalizeGrant, resolveRole, RoleResolution, RoleSubject, subjectOf } from "./role";
-import { ORIGIN_OF_CREDENTIAL, SessionEndReasonValue, SessionEntity } from "./session.entity";
-import { HEARTBEAT_SQL, runJoin, SessionRow, sessionOfRow, SWEEP_SQL } from "./session.sql";
+import { SessionEndReasonValue, SessionEntity } from "./session.entity";
+import { decideEnding } from "./ending";
+import { HEARTBEAT_SQL, joinParams, runJoin, SessionRow, sessionOfRow, SWEEP_SQL } from "./session.sql";
 
 // The guest admitter (admission.service.ts) owns this limit; it is still read from here too.
 export { GUEST_ADDRESS_LIMIT } from "./admission.types";
@@ -445,101 +446,5 @@ export class SessionService {
   }
 }
 
-interface EndingFacts {
-  eventEnd: Date | null;
-  idleSeconds: number;
-  firstHeartbeatSeconds: number;
-  credentialRevoked: boolean;
-  registrantGone: boolean;
-  now: Date;
-}
-
-/**
- * Why a live session must end now, or null. Of the limits that time has passed (event end,
- * ejectAt, the inactivity window) the one reached first decides, so a session that idled out
- * before the event ended is INACTIVE and its time stops at its last heartbeat. Then revocation.
- * The same rule, in SQL, is SWEEP_SQL (session.sql.ts).
- */
-export function decideEnding(
-  session: SessionEntity,
-  facts: EndingFacts,
-): Pick<SessionEntity, "endedAt" | "endReason"> | null {
-  const limits: { at: Date; endedAt: Date; endReason: SessionEndReasonValue }[] = [];
-  if (facts.eventEnd)
-    limits.push({ at: facts.eventEnd, endedAt: maxDate(facts.eventEnd, session.joinedAt), endReason: "EVENT_ENDED" });
-  if (session.ejectAt)
-    limits.push({ at: session.ejectAt, endedAt: session.ejectAt, endReason: session.ejectReason ?? "ELAPSED" });
-  // A guest's session that never heartbeated gives its place back sooner, as NO_HEARTBEAT (bots
-  // that join and never come alive); its time stops at its join.
-  const neverBeaten = session.credentialType === "GUEST" && session.lastSeenAt.getTime() === session.joinedAt.getTime();
-  const idleSeconds = neverBeaten ? Math.min(facts.firstHeartbeatSeconds, facts.idleSeconds) : facts.idleSeconds;
-  const idleAt = new Date(session.lastSeenAt.getTime() + idleSeconds * 1000);
-  limits.push({ at: idleAt, endedAt: session.lastSeenAt, endReason: neverBeaten ? "NO_HEARTBEAT" : "INACTIVE" });
-  // Stable sort: on a tie the order above (event, eject, idle) decides, as in SWEEP_SQL.
-  const reached = limits
-    .filter((l) => l.at.getTime() <= facts.now.getTime())
-    .sort((a, b) => a.at.getTime() - b.at.getTime())[0];
-  if (reached) return { endedAt: reached.endedAt, endReason: reached.endReason };
-  if (facts.credentialRevoked || facts.registrantGone) return { endedAt: facts.now, endReason: "REVOKED" };
-  return null;
-}
-
-/** admit_join's parameters for an admission; refuses a session that would already be over. */
-function joinParams(admission: Admission, now: Date, sweepWhenFull: boolean): unknown[] {
-  const ejectCandidates: { at: Date; reason: SessionEndReasonValue }[] = [];
-  if (admission.ejectAfterElapsedSeconds) {
-    ejectCandidates.push({
-      at: new Date(now.getTime() + admission.ejectAfterElapsedSeconds * 1000),
-      reason: "ELAPSED",
-    });
-  }
-  if (admission.ejectAtTokenExpiry && admission.expiresAt)
-    ejectCandidates.push({ at: admission.expiresAt, reason: "TOKEN_EXPIRED" });
-  const eject = ejectCandidates.sort((a, b) => a.at.getTime() - b.at.getTime())[0] ?? null;
-  // A token accepted within the clock skew after its exp would open a session already over.
-  if (eject && eject.at.getTime() <= now.getTime()) throw new AppError("TOKEN_EXPIRED", "The token has expired.");
-
-  const entrant = admission.entrant;
-  let profile: Record<string, unknown> = {};
-  if (entrant.kind === "external") {
-    const p = entrant.profile;
-    if (p.email !== undefined) {
-      profile.email = p.email?.email ?? null;
-      profile.email_normalized = p.email?.normalized ?? null;
-    }
-    if (p.name !== undefined) profile.name = p.name;
-    if (p.avatarUrl !== undefined) profile.avatar_url = p.avatarUrl;
-    if (p.metadata !== undefined) profile.metadata = p.metadata ?? {};
-  } else if (entrant.kind === "guest") {
-    profile = { name: entrant.name };
-  }
-  const metadata =
-    entrant.kind === "registrant" ? { ...admission.metadata, ...entrant.registrant.metadata } : admission.metadata;
-  return [
-    admission.company.id,
-    admission.event.id,
-    now,
-    admission.company.sessionInactivityTimeoutSeconds,
-    admission.company.firstHeartbeatWindowSeconds,
-    entrant.kind,
-    entrant.kind === "user" ? entrant.userId : null,
-    entrant.kind === "external" ? entrant.profile.externalId : null,
-    JSON.stringify(profile),
-    entrant.kind === "registrant" ? entrant.registrant.id : null,
-    admission.credentialType,
-    admission.jti,
-    admission.issuedAt,
-    admission.expiresAt,
-    admission.roleGrant,
-    eject?.at ?? null,
-    eject?.reason ?? null,
-    JSON.stringify(metadata),
-    sweepWhenFull,
-    admission.createdVia ?? ORIGIN_OF_CREDENTIAL[admission.credentialType],
-  ];
-}
-
 const userSuspended = (): AppError =>
   new AppError("USER_SUSPENDED", "This user is suspended: the company must unsuspend them before they can join.");
-
-const maxDate = (a: Date, b: Date): Date => (a.getTime() >= b.getTime() ? a : b);

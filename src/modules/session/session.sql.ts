@@ -5,7 +5,7 @@
  */
 import { AppError, notFound } from "../../errors";
 import type { Admission } from "./admission.types";
-import { SessionEndReasonValue, SessionEntity } from "./session.entity";
+import { ORIGIN_OF_CREDENTIAL, SessionEndReasonValue, SessionEntity } from "./session.entity";
 import type { RawQuery } from "../../db/raw";
 
 /** The columns of a sessions row, as plain SQL returns them (SESSION_COLUMNS). */
@@ -61,7 +61,7 @@ export function sessionOfRow(row: SessionRow): SessionEntity {
 }
 
 /*
- * The end-of-session rule of decideEnding (session.service.ts), in SQL: of the limits that have
+ * The end-of-session rule of decideEnding (ending.ts), in SQL: of the limits that have
  * passed (event end, ejectAt, last heartbeat + the company's inactivity window), the first reached
  * decides the reason and the end time; ties go to the event end, then ejectAt. LEAST ignores
  * NULLs. The fragments read `s` (sessions), `e` (events) and `c` (companies).
@@ -174,4 +174,59 @@ export async function runJoin(query: RawQuery, params: unknown[], admission: Adm
     if (!message) throw error;
     throw new AppError(refusal as AppError["code"], message);
   }
+}
+
+/** admit_join's parameters for an admission; refuses a session that would already be over. */
+export function joinParams(admission: Admission, now: Date, sweepWhenFull: boolean): unknown[] {
+  const ejectCandidates: { at: Date; reason: SessionEndReasonValue }[] = [];
+  if (admission.ejectAfterElapsedSeconds) {
+    ejectCandidates.push({
+      at: new Date(now.getTime() + admission.ejectAfterElapsedSeconds * 1000),
+      reason: "ELAPSED",
+    });
+  }
+  if (admission.ejectAtTokenExpiry && admission.expiresAt)
+    ejectCandidates.push({ at: admission.expiresAt, reason: "TOKEN_EXPIRED" });
+  const eject = ejectCandidates.sort((a, b) => a.at.getTime() - b.at.getTime())[0] ?? null;
+  // A token accepted within the clock skew after its exp would open a session already over.
+  if (eject && eject.at.getTime() <= now.getTime()) throw new AppError("TOKEN_EXPIRED", "The token has expired.");
+
+  const entrant = admission.entrant;
+  let profile: Record<string, unknown> = {};
+  if (entrant.kind === "external") {
+    const p = entrant.profile;
+    if (p.email !== undefined) {
+      profile.email = p.email?.email ?? null;
+      profile.email_normalized = p.email?.normalized ?? null;
+    }
+    if (p.name !== undefined) profile.name = p.name;
+    if (p.avatarUrl !== undefined) profile.avatar_url = p.avatarUrl;
+    if (p.metadata !== undefined) profile.metadata = p.metadata ?? {};
+  } else if (entrant.kind === "guest") {
+    profile = { name: entrant.name };
+  }
+  const metadata =
+    entrant.kind === "registrant" ? { ...admission.metadata, ...entrant.registrant.metadata } : admission.metadata;
+  return [
+    admission.company.id,
+    admission.event.id,
+    now,
+    admission.company.sessionInactivityTimeoutSeconds,
+    admission.company.firstHeartbeatWindowSeconds,
+    entrant.kind,
+    entrant.kind === "user" ? entrant.userId : null,
+    entrant.kind === "external" ? entrant.profile.externalId : null,
+    JSON.stringify(profile),
+    entrant.kind === "registrant" ? entrant.registrant.id : null,
+    admission.credentialType,
+    admission.jti,
+    admission.issuedAt,
+    admission.expiresAt,
+    admission.roleGrant,
+    eject?.at ?? null,
+    eject?.reason ?? null,
+    JSON.stringify(metadata),
+    sweepWhenFull,
+    admission.createdVia ?? ORIGIN_OF_CREDENTIAL[admission.credentialType],
+  ];
 }

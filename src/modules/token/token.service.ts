@@ -6,13 +6,19 @@ import type { Clock } from "../../clock";
 import { MAX_TOKEN_LENGTH, peekToken, signToken, TokenKind, verifyToken } from "../../auth/tokens";
 import { companyIdOf, RequestContext } from "../../request-context";
 import { AppError, badInput, isAppError, notFound } from "../../errors";
-import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { CompanyEntity } from "../company/company.entity";
 import { sessionTokenAudienceOf, type CompanyService } from "../company/company.service";
 import type { ChangeFeed } from "../../db/change-feed";
 import { preparedQuery, queryRows, RawQuery } from "../../db/raw";
 import { isStorable } from "../../db/storable";
+import {
+  joinTokenOf,
+  MAX_TOKEN_METADATA_CHARS,
+  parseJoinClaims,
+  requireStorable,
+  type JoinClaims,
+} from "./join-claims";
 import { validateProfile } from "../user/user.service";
 import { RevokedTokenEntity } from "./revoked-token.entity";
 import { RevocationView } from "./revocations";
@@ -32,25 +38,6 @@ export interface TokenServiceDeps {
   log: Logger;
 }
 
-/** What a verified join token says (claims checked for type before use). */
-export interface JoinClaims {
-  jti: string;
-  issuedAt: Date;
-  expiresAt: Date | null;
-  externalId: string;
-  eventId: string | null;
-  profile: {
-    name?: string | null;
-    email?: string | null;
-    avatarUrl?: string | null;
-    metadata?: Record<string, unknown> | null;
-  };
-  roleGrant: Role | null;
-  ejectAfterElapsedSeconds: number | null;
-  ejectAtTokenExpiry: boolean;
-  metadata: Record<string, unknown>;
-}
-
 export interface VerifiedAdmitToken {
   company: CompanyEntity;
   kind: TokenKind;
@@ -59,7 +46,6 @@ export interface VerifiedAdmitToken {
   expired: boolean;
 }
 
-export const MAX_TOKEN_METADATA_CHARS = 1000;
 /**
  * Session tokens this node signed that it accepts again without verifying their signature: one
  * per live session on the node (the newest), so a heartbeat that comes back here skips the
@@ -68,75 +54,10 @@ export const MAX_TOKEN_METADATA_CHARS = 1000;
 const SIGNED_SESSION_TOKENS_MAX = 50_000;
 const MAX_EJECT_AFTER_SECONDS = 7 * 24 * 3600;
 
-// isStorable lives in db/ so that src/auth can use it too; the modules import it from here as before.
+// isStorable lives in db/ so that src/auth can use it too; the claims in join-claims.ts. The
+// modules import them from here as before.
 export { isStorable };
-
-/** BAD_USER_INPUT on `field` unless the value can be stored. */
-export function requireStorable<T>(field: string, value: T): T {
-  if (!isStorable(value))
-    throw badInput(field, `${field} contains characters that cannot be stored (NUL or a broken surrogate pair).`);
-  return value;
-}
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-
-const optionalString = (value: unknown, max: number): string | null | undefined => {
-  if (value === undefined) return undefined;
-  if (value === null) return null;
-  if (typeof value !== "string" || value.length > max)
-    throw new AppError("TOKEN_INVALID", "The token's claims are malformed.");
-  return value;
-};
-
-/** Reads the claims of a verified join token, refusing any of the wrong type. */
-export function parseJoinClaims(payload: JWTPayload): JoinClaims {
-  const bad = () => new AppError("TOKEN_INVALID", "The token's claims are malformed.");
-  const usr = payload.usr === undefined ? {} : payload.usr;
-  if (!isRecord(usr)) throw bad();
-  const md = payload.md === undefined ? {} : payload.md;
-  if (!isRecord(md)) throw bad();
-  if (usr.metadata !== undefined && usr.metadata !== null && !isRecord(usr.metadata)) throw bad();
-  const role = payload.role;
-  if (role !== undefined && !(typeof role === "string" && role in Role)) throw bad();
-  const ejs = payload.ejs;
-  if (ejs !== undefined && !(Number.isInteger(ejs) && (ejs as number) > 0)) throw bad();
-  const eje = payload.eje;
-  if (eje !== undefined && typeof eje !== "boolean") throw bad();
-  const evt = optionalString(payload.evt, 64);
-  return {
-    jti: payload.jti!,
-    issuedAt: new Date(payload.iat! * 1000),
-    expiresAt: typeof payload.exp === "number" ? new Date(payload.exp * 1000) : null,
-    externalId: payload.sub!,
-    eventId: evt ?? null,
-    profile: {
-      name: optionalString(usr.name, 200),
-      email: optionalString(usr.email, 320),
-      avatarUrl: optionalString(usr.avatarUrl, 2048),
-      metadata: usr.metadata,
-    },
-    roleGrant: (role as Role | undefined) ?? null,
-    ejectAfterElapsedSeconds: (ejs as number | undefined) ?? null,
-    ejectAtTokenExpiry: eje === true,
-    metadata: md,
-  };
-}
-
-/**
- * The claims of a verified join token and the user they name, every one checked for type: a
- * token whose claims do not hold up is TOKEN_INVALID (at join and in validateToken alike).
- */
-export function joinTokenOf(payload: JWTPayload): { claims: JoinClaims; profile: ReturnType<typeof validateProfile> } {
-  const claims = parseJoinClaims(payload);
-  try {
-    if (!isStorable(claims.externalId) || !isStorable(claims.profile) || !isStorable(claims.metadata))
-      throw new Error("unstorable");
-    return { claims, profile: validateProfile({ externalId: claims.externalId, ...claims.profile }) };
-  } catch {
-    throw new AppError("TOKEN_INVALID", "The token's user claims are malformed.");
-  }
-}
+export { joinTokenOf, MAX_TOKEN_METADATA_CHARS, parseJoinClaims, requireStorable, type JoinClaims };
 
 export class TokenService {
   private readonly sql: RawQuery;
