@@ -10,7 +10,7 @@ import { loadConfig } from "../../src/config";
 import type { DatabaseTimeouts } from "../../src/db/pool";
 import { startReplica, type Replica } from "../../src/scripts/local-cluster/replica";
 import { freePort } from "../../bench/harness";
-import { ok, startTestApp, TestApp, usingPglite } from "../support/harness";
+import { ok, openTestDatabase, startTestApp, TestApp, usingPglite } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany, TestEvent } from "../support/factories";
 import { insertSessions, makeUsers } from "./analytics-helpers";
 
@@ -55,13 +55,18 @@ describe("DATABASE_READ_URL in the configuration", () => {
     ).toThrow(/^Invalid configuration: READ_REPLICA_MAX_LAG_MS must be a whole number of milliseconds/);
   });
 
-  it("is refused by an app on the embedded database", async () => {
-    if (!usingPglite()) return;
-    await expect(
-      startTestApp({
-        readReplica: { settings: { url: replica, maxLagMs: 5_000, retryAfterMs: 5_000 }, timeouts: TIMEOUTS },
-      }),
-    ).rejects.toThrow(/embedded PGlite database has none/);
+  (usingPglite() ? it : it.skip)("is refused by an app on the embedded database (run on PGlite)", async () => {
+    const db = await openTestDatabase();
+    try {
+      await expect(
+        startTestApp({
+          database: db,
+          readReplica: { settings: { url: replica, maxLagMs: 5_000, retryAfterMs: 5_000 }, timeouts: TIMEOUTS },
+        }),
+      ).rejects.toThrow(/embedded PGlite database has none/);
+    } finally {
+      await db.close();
+    }
   });
 });
 
