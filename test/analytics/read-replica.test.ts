@@ -233,7 +233,7 @@ onPostgres("analytics on a streaming replica", () => {
     );
     await addSession();
     await addSession();
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await replicaAdmin?.query("SELECT pg_wal_replay_resume()").catch(() => undefined);
