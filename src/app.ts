@@ -32,12 +32,21 @@ import { refuseSubscriptionsOverHttp, registerLiveRoutes } from "./http/live.rou
 import { registerAttendeesCsvRoutes } from "./http/attendees-csv.routes";
 import { registerReportPageRoutes } from "./http/report-page.routes";
 import type { WebhookWorkerOptions } from "./modules/webhook/webhook.worker";
+import { ReadRouter, type ReadReplicaSettings } from "./db/read-replica";
+import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseTimeouts } from "./db/pool";
+import { embeddedPGliteOf } from "./db/database";
+import { readinessConnection } from "./db/readiness-connection";
 
 export interface AppDeps {
   config: Pick<Config, "publicUrl" | "adminApiKey" | "nodeEnv"> & Partial<Pick<Config, "trustProxy">>;
   /** 32 bytes that encrypt private keys at rest. */
   masterKey: Buffer;
   dataSource: DataSource;
+  /**
+   * A streaming replica of the database for analytics and the CSV export (DATABASE_READ_URL),
+   * with the pool limits of its connections; absent: they read the primary.
+   */
+  readReplica?: { settings: ReadReplicaSettings; timeouts: DatabaseTimeouts } | null;
   clock: Clock;
   log: Logger;
   /** Webhook delivery worker settings; main.ts starts the worker, tests may drive it by hand. */
@@ -221,8 +230,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
 async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
   const { dataSource, clock, log, config } = deps;
+  if (deps.readReplica && embeddedPGliteOf(dataSource))
+    throw new Error("A read replica needs a PostgreSQL server: the embedded PGlite database has none.");
+  const reads = new ReadRouter(
+    dataSource,
+    deps.readReplica?.settings ?? null,
+    deps.readReplica?.timeouts ?? DEFAULT_DATABASE_TIMEOUTS,
+    log,
+  );
   const services = createContainer({
     dataSource,
+    reads,
     clock,
     log,
     config,
@@ -374,7 +392,7 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
         ip: request.ip,
         clock,
         services,
-        loaders: createLoaders(dataSource),
+        loaders: createLoaders(dataSource, reads),
         access: newAccessState(),
         pacer: new Pacer(),
         log: request.log as Logger,
@@ -416,7 +434,8 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
     formatError,
   });
 
-  registerHealthRoutes(fastify, services.masterKeys);
+  const readiness = readinessConnection(dataSource);
+  registerHealthRoutes(fastify, services.masterKeys, readiness);
   registerJwksRoutes(fastify, services);
   registerLoginRoutes(fastify, services);
   registerCompanyPageRoutes(fastify, services);
@@ -436,6 +455,8 @@ async function assembleApp(deps: AppDeps, changes: ChangeFeed): Promise<App> {
       await apollo.stop();
       await services.webhookWorker.stop();
       await changes.close();
+      await reads.close();
+      await readiness.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import path from "node:path";
 import { DatabaseTimeouts, DEFAULT_DATABASE_TIMEOUTS } from "./db/pool";
+import { DEFAULT_READ_REPLICA_MAX_LAG_MS, DEFAULT_READ_REPLICA_RETRY_MS, ReadReplicaSettings } from "./db/read-replica";
 
 /**
  * The only reader of the environment. Parsed once at start, validated, frozen. A bad value
@@ -13,6 +14,11 @@ export interface Config {
   readonly publicUrl: string;
   /** null: embedded PGlite under dataDir. */
   readonly databaseUrl: string | null;
+  /**
+   * DATABASE_READ_URL: a streaming replica of DATABASE_URL that serves analytics and the CSV
+   * export while it lags at most maxLagMs; null: everything reads the primary.
+   */
+  readonly readReplica: ReadReplicaSettings | null;
   /** Statement, read and connect limits of the pool on a PostgreSQL server. */
   readonly databaseTimeouts: DatabaseTimeouts;
   readonly dataDir: string;
@@ -203,6 +209,30 @@ function parseTrustProxy(env: Env): false | readonly string[] {
   return Object.freeze(entries);
 }
 
+/** DATABASE_READ_URL and its settings; refused without DATABASE_URL (embedded PGlite has no replicas). */
+function parseReadReplica(env: Env, databaseUrl: string | null): ReadReplicaSettings | null {
+  const url = parseUrl(env, "DATABASE_READ_URL", ["postgres:", "postgresql:"]);
+  const maxLagMs = parseMs(
+    env,
+    "READ_REPLICA_MAX_LAG_MS",
+    DEFAULT_READ_REPLICA_MAX_LAG_MS,
+    0,
+    "only a caught-up replica",
+  );
+  const retryAfterMs = parseMs(env, "READ_REPLICA_RETRY_MS", DEFAULT_READ_REPLICA_RETRY_MS, 1);
+  if (url === null) return null;
+  if (databaseUrl === null) {
+    throw new ConfigError(
+      "DATABASE_READ_URL",
+      "needs DATABASE_URL: the embedded PGlite database has no replicas. Set DATABASE_URL to the primary PostgreSQL server, or unset DATABASE_READ_URL.",
+    );
+  }
+  if (url === databaseUrl) {
+    throw new ConfigError("DATABASE_READ_URL", "is DATABASE_URL: name a streaming replica of it, or unset it.");
+  }
+  return Object.freeze({ url, maxLagMs, retryAfterMs });
+}
+
 const NODE_ENVS = ["development", "production", "test"];
 
 export function loadConfig(env: Env = process.env): Config {
@@ -229,6 +259,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: nonEmpty(env, "HOST") ?? "0.0.0.0",
     publicUrl,
     databaseUrl,
+    readReplica: parseReadReplica(env, databaseUrl),
     databaseTimeouts: parseDatabaseTimeouts(env),
     dataDir: path.resolve(nonEmpty(env, "DATA_DIR") ?? "./data"),
     adminApiKey: parseAdminKey(env),

@@ -5,6 +5,8 @@ import type { Clock } from "./clock";
 import type { Config } from "./config";
 import { KeyEncryption } from "./auth/key-encryption";
 import type { ChangeFeed } from "./db/change-feed";
+import { ReadRouter } from "./db/read-replica";
+import { DEFAULT_DATABASE_TIMEOUTS } from "./db/pool";
 import { CompanyService } from "./modules/company/company.service";
 import { EventService } from "./modules/event/event.service";
 import { UserService } from "./modules/user/user.service";
@@ -39,6 +41,8 @@ export interface ContainerDeps {
   clock: Clock;
   log: Logger;
   changes: ChangeFeed;
+  /** Where analytics read (the read replica or the primary); default: the primary only. */
+  reads?: ReadRouter;
   /** Delivery worker settings (tests shorten the POST timeout). */
   webhookWorker?: Partial<WebhookWorkerOptions>;
 }
@@ -82,7 +86,8 @@ export function createContainer(deps: ContainerDeps) {
     events,
   });
   events.onEventEnded.push((manager, event, at) => sessions.endEventSessions(manager, event.id, at));
-  const analytics = new AnalyticsService({ dataSource, clock });
+  const reads = deps.reads ?? new ReadRouter(dataSource, null, DEFAULT_DATABASE_TIMEOUTS, log);
+  const analytics = new AnalyticsService({ dataSource, clock, reads });
   const liveRoleOf = (companyId: string, sessionId: string) => sessions.liveRoleOf(companyId, sessionId);
   const reportLinks = new ReportLinkService({ clock, companies, events, signingKeys, tokens, liveRoleOf });
   // The modules that own a credential of joinEvent (passwords, knocking, partner JWTs and OIDC ID
@@ -168,8 +173,9 @@ export function createContainer(deps: ContainerDeps) {
     loginLinks,
   });
   // Live push (GraphQL subscriptions): woken by the change feed, read their own state.
-  const live = new LiveService({ dataSource, clock, log, changes, sessions, companies, events });
+  const live = new LiveService({ dataSource, reads, clock, log, changes, sessions, companies, events });
   return {
+    reads,
     live,
     tokenValidation,
     userLifecycle,

@@ -59,7 +59,14 @@ async function main(): Promise<void> {
   if (config.masterKeyOld)
     log.warn("MASTER_KEY_OLD is set: only npm run master-key:rotate reads it; remove it from the app's environment.");
 
-  const app = await createApp({ config, masterKey: masterKey.key, dataSource: db.dataSource, clock: systemClock, log });
+  const app = await createApp({
+    config,
+    masterKey: masterKey.key,
+    dataSource: db.dataSource,
+    readReplica: config.readReplica && { settings: config.readReplica, timeouts: config.databaseTimeouts },
+    clock: systemClock,
+    log,
+  });
   const adminKey = await app.services.companies.ensurePlatformAdminKey();
   if (adminKey) {
     process.stdout.write(

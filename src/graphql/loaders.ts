@@ -5,6 +5,7 @@ import { EventEntity } from "../modules/event/event.entity";
 import { UserEntity } from "../modules/user/user.entity";
 import { registrantLoaders } from "../modules/registrant/registrant.loaders";
 import { analyticsLoaders } from "../modules/analytics/analytics.loaders";
+import type { ReadRouter } from "../db/read-replica";
 
 /** One statement for many ids; keys come from rows that were already tenant-checked. */
 function byIdLoader<T extends ObjectLiteral & { id: string }>(dataSource: DataSource, entity: EntityTarget<T>) {
@@ -15,14 +16,20 @@ function byIdLoader<T extends ObjectLiteral & { id: string }>(dataSource: DataSo
   });
 }
 
-/** Per-request DataLoaders. Built in the context function: a loader shared across requests would leak rows between tenants. */
-export function createLoaders(dataSource: DataSource) {
+/**
+ * Per-request DataLoaders. Built in the context function: a loader shared across requests would
+ * leak rows between tenants. Analytics read where `reads` says (the read replica or the primary).
+ */
+export function createLoaders(dataSource: DataSource, reads: ReadRouter) {
   return {
     principalsByEvent: principalsByEventLoader(dataSource),
     eventById: byIdLoader(dataSource, EventEntity),
     userById: byIdLoader(dataSource, UserEntity),
     ...registrantLoaders(dataSource),
-    ...analyticsLoaders(dataSource),
+    ...analyticsLoaders(
+      (sql, params) => dataSource.query(sql, params),
+      () => reads.choose(),
+    ),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { MasterKeyService } from "../modules/master-key/master-key.service";
+import { READINESS_TIMEOUT_MS, type ReadinessConnection } from "../db/readiness-connection";
 
 /** Servers whose node is stopping (see markDraining). */
 const draining = new WeakSet<FastifyInstance>();
@@ -15,9 +16,14 @@ export function markDraining(fastify: FastifyInstance): void {
 /**
  * /healthz: the process is up. /readyz (a load balancer's signal): the database answers and this
  * node's master key still opens its encrypted keys, and the node is not stopping; 503 with the
- * reason otherwise.
+ * reason otherwise. The check runs on a connection of its own, not the requests' pool: a busy
+ * node (every pooled connection taken) is still ready.
  */
-export function registerHealthRoutes(fastify: FastifyInstance, masterKeys: MasterKeyService): void {
+export function registerHealthRoutes(
+  fastify: FastifyInstance,
+  masterKeys: MasterKeyService,
+  connection: ReadinessConnection,
+): void {
   fastify.get("/healthz", async () => ({ status: "ok" }));
 
   fastify.get("/readyz", async (_request, reply) => {
@@ -31,9 +37,9 @@ export function registerHealthRoutes(fastify: FastifyInstance, masterKeys: Maste
     try {
       // One indexed read of one row: the database check and the key check at once.
       reason = await Promise.race([
-        masterKeys.readiness(),
+        masterKeys.readiness(connection.query),
         new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error("database check timed out")), 2000).unref(),
+          setTimeout(() => reject(new Error("database check timed out")), READINESS_TIMEOUT_MS).unref(),
         ),
       ]);
     } catch {

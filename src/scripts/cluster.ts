@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     [
       "replica",
       cluster.replica
-        ? `${shown(cluster.replica.url)}  (streaming; Admit does not read from it yet)`
+        ? `${shown(cluster.replica.url)}  (streaming; the nodes read analytics from it: DATABASE_READ_URL)`
         : "none (CLUSTER_REPLICA_PORT=0)",
     ],
   ];

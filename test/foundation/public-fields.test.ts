@@ -149,6 +149,7 @@ const ALLOW_LIST: Record<string, string> = {
   // An event's report, for its report link (and the company's key): an organizer's reading.
   ...rules("ReportLink", PUBLIC, ["url", "expiresAt", "jti"]),
   ...rules("EventAnalytics", ORGANIZER, [
+    "asOf",
     "from",
     "to",
     "event",

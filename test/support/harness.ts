@@ -5,7 +5,7 @@ import { Writable } from "node:stream";
 import type { AddressInfo } from "node:net";
 import type { Logger as TypeOrmLogger } from "typeorm";
 import { Client } from "pg";
-import { createApp, App } from "../../src/app";
+import { createApp, App, type AppDeps } from "../../src/app";
 import { ManualClock } from "../../src/clock";
 import { Database, migrate, openDatabase } from "../../src/db/database";
 import type { DatabaseTimeouts } from "../../src/db/pool";
@@ -79,6 +79,8 @@ export interface StartOptions {
   database?: Database;
   /** PostgreSQL only: reach the test database through this URL (a proxy in front of it), with these pool limits. */
   through?: { url: string; timeouts?: DatabaseTimeouts };
+  /** PostgreSQL only: analytics read this streaming replica of the test database (DATABASE_READ_URL). */
+  readReplica?: AppDeps["readReplica"];
 }
 
 let migratedPGlite: Promise<Blob> | undefined;
@@ -177,6 +179,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     },
     masterKey,
     dataSource: db.dataSource,
+    readReplica: options.readReplica,
     clock,
     log,
   });

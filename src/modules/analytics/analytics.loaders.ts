@@ -1,5 +1,5 @@
 import DataLoader from "dataloader";
-import type { DataSource } from "typeorm";
+import type { AnalyticsRead, SqlReader } from "../../db/read-replica";
 import { registrantCountsSql, type AnalyticsScope, type Statement } from "./analytics.sql";
 import { activitySql, timelineSql } from "./activity.sql";
 import {
@@ -115,8 +115,16 @@ const groupRows = <R extends { event_id: string }, V>(rows: R[], value: (row: R)
   return map;
 };
 
-export function analyticsLoaders(dataSource: DataSource) {
-  const query = <R>(statement: Statement): Promise<R[]> => dataSource.query(statement.sql, statement.params);
+/**
+ * `primary` reads the tenant check (an event made a moment ago is the caller's even before the
+ * replica has it); `chooseRead` says where every other statement of the request reads (the read
+ * replica or the primary, see ReadRouter), asked once, when the first of them runs.
+ */
+export function analyticsLoaders(primary: SqlReader, chooseRead: () => Promise<AnalyticsRead>) {
+  let chosen: Promise<AnalyticsRead> | null = null;
+  const read = (): Promise<AnalyticsRead> => (chosen ??= chooseRead());
+  const query = async <R>(statement: Statement): Promise<R[]> =>
+    (await read()).reader<R>(statement.sql, statement.params);
 
   /** Which events of the keys belong to the company: the tenant check of every analytics field. */
   const owned = new DataLoader<{ companyId: string; eventId: string }, boolean, string>(
@@ -124,10 +132,10 @@ export function analyticsLoaders(dataSource: DataSource) {
       const owners = new Set<string>();
       await Promise.all(
         groupBy(keys, (k) => k.companyId).map(async (group) => {
-          const rows = await query<{ id: string }>({
-            sql: "SELECT id FROM events WHERE company_id = $1::uuid AND id = ANY ($2::uuid[])",
-            params: [group[0].companyId, [...new Set(group.map((k) => k.eventId))]],
-          });
+          const rows = await primary<{ id: string }>(
+            "SELECT id FROM events WHERE company_id = $1::uuid AND id = ANY ($2::uuid[])",
+            [group[0].companyId, [...new Set(group.map((k) => k.eventId))]],
+          );
           for (const row of rows) owners.add(`${group[0].companyId}:${row.id}`);
         }),
       );
@@ -278,7 +286,9 @@ export function analyticsLoaders(dataSource: DataSource) {
     () => [],
   );
 
-  return { analytics: { owned, sources, registrants, totals, activity, timeline, breakdown, attendeePage } };
+  return {
+    analytics: { read, query, owned, sources, registrants, totals, activity, timeline, breakdown, attendeePage },
+  };
 }
 
 export type AnalyticsLoaders = ReturnType<typeof analyticsLoaders>["analytics"];

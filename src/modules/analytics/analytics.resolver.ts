@@ -24,6 +24,11 @@ const FROM = {
 } as const;
 const TO = { nullable: true, description: "End of the window (exclusive), after from; absent: up to now." } as const;
 
+const AS_OF = {
+  description:
+    "How fresh these numbers are: every change committed before this instant is in them. Read from a replica of the database, it is the replica's replay point (it lags the primary by at most a few seconds, or the numbers come from the primary); from the primary, when the request's reads began.",
+} as const;
+
 @Resolver(() => EventAnalyticsType)
 export class EventAnalyticsResolver {
   // No @Authorized: a report link's token opens its own event's analytics too (analyticsReaderCompany).
@@ -39,6 +44,12 @@ export class EventAnalyticsResolver {
     @Arg("to", () => Date, TO) to?: Date,
   ): Promise<EventAnalyticsType> {
     return ctx.services.analytics.forEvent(ctx, eventId, from, to);
+  }
+
+  @Access("organizer-or-key")
+  @FieldResolver(() => Date, AS_OF)
+  asOf(@Ctx() ctx: RequestContext): Promise<Date> {
+    return ctx.services.analytics.asOf(ctx);
   }
 
   @Access("organizer-or-key")
@@ -221,6 +232,11 @@ export class CompanyAnalyticsResolver {
     // Their timelines, breakdowns and pages count in the request's budget before any of them runs.
     ctx.budget?.chargeResolvedList(info, events.length);
     return events;
+  }
+
+  @FieldResolver(() => Date, AS_OF)
+  asOf(@Ctx() ctx: RequestContext): Promise<Date> {
+    return ctx.services.analytics.asOf(ctx);
   }
 
   @FieldResolver(() => CompanyAnalyticsTotalsType, { description: "Totals over those events." })

@@ -1,4 +1,5 @@
 import type { DataSource } from "typeorm";
+import type { ReadRouter } from "../../db/read-replica";
 import type { Clock } from "../../clock";
 import { analyticsReaderCompany, companyIdOf, RequestContext } from "../../request-context";
 import { decodeCursor, pageSize, toConnection, ConnectionShape } from "../../graphql/connection";
@@ -21,6 +22,8 @@ import type {
 export interface AnalyticsServiceDeps {
   dataSource: DataSource;
   clock: Clock;
+  /** Where the reports read: the read replica while it keeps up, else the primary. */
+  reads: ReadRouter;
 }
 
 /** A timeline has at most this many buckets; more is BAD_USER_INPUT on bucketSeconds. */
@@ -112,6 +115,14 @@ export class AnalyticsService {
     if (!v.isUuid(eventId) || !(await ctx.loaders.analytics.owned.load({ companyId, eventId })))
       throw notFound("The event");
     return { companyId, eventId, ...window, now: this.nowOf(ctx) };
+  }
+
+  /**
+   * How fresh the request's numbers are: every change committed before this instant is in them
+   * (the read replica's replay point, or when the primary's reads began). One per request.
+   */
+  async asOf(ctx: RequestContext): Promise<Date> {
+    return (await ctx.loaders.analytics.read()).asOf();
   }
 
   private key(analytics: EventAnalyticsType): AnalyticsKey {
@@ -207,10 +218,22 @@ export class AnalyticsService {
   /**
    * The attendee list of one event as CSV lines (GET …/attendees.csv), as of now, with the same
    * numbers as attendeeList; the route has decided who may read it. Read a page at a time, so the
-   * caller can stream it.
+   * caller can stream it; from the read replica while it keeps up, and `asOf` says how fresh.
    */
-  exportAttendees(companyId: string, eventId: string, window: AnalyticsWindow): AsyncGenerator<string> {
-    return attendeeCsv(this.deps.dataSource, { companyId, eventId, window, now: this.deps.clock.now() });
+  async exportAttendees(
+    companyId: string,
+    eventId: string,
+    window: AnalyticsWindow,
+  ): Promise<{ asOf: Date; lines: AsyncGenerator<string> }> {
+    const read = await this.deps.reads.choose();
+    const lines = attendeeCsv(read, { companyId, eventId, window, now: this.deps.clock.now() });
+    // The header row is read first, so asOf is known (on the primary: when its reads began).
+    const first = await lines.next();
+    async function* all() {
+      if (!first.done) yield first.value;
+      yield* lines;
+    }
+    return { asOf: read.asOf(), lines: all() };
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -228,7 +251,7 @@ export class AnalyticsService {
   }
 
   private async findActiveEvents(ctx: RequestContext, c: CompanyAnalyticsType): Promise<string[]> {
-    const candidates: { id: string }[] = await this.query(companyEventCandidatesSql(c.companyId, c));
+    const candidates: { id: string }[] = await this.query(ctx, companyEventCandidatesSql(c.companyId, c));
     const keys = candidates.map((row) => ({
       companyId: c.companyId,
       eventId: row.id,
@@ -273,12 +296,13 @@ export class AnalyticsService {
       sources[kind].push(keys[i].eventId);
     });
     const scope = { companyId: c.companyId, eventIds: keys.map((k) => k.eventId), window: c, now: c.now };
-    const [row] = await this.query<{ n: number }>(uniqueAttendeesSql(scope, sources));
+    const [row] = await this.query<{ n: number }>(ctx, uniqueAttendeesSql(scope, sources));
     return Number(row?.n ?? 0);
   }
 
-  private query<R>(statement: Statement): Promise<R[]> {
-    return this.deps.dataSource.query(statement.sql, statement.params);
+  /** Where the request's other analytics statements read (see AnalyticsRead). */
+  private query<R>(ctx: RequestContext, statement: Statement): Promise<R[]> {
+    return ctx.loaders.analytics.query<R>(statement);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { DataSource } from "typeorm";
+import type { AnalyticsRead, SqlReader } from "../../db/read-replica";
 import { Role } from "../../graphql/enums";
 import { analyticsLoaders, AttendeeRow } from "./analytics.loaders";
 import type { AnalyticsWindow } from "./analytics.sql";
@@ -59,13 +59,14 @@ const csvLine = (cells: unknown[]): string => `${cells.map(csvCell).join(",")}\r
  * `eventAnalytics.attendeeList` (the same loaders and statements), then one column per metadata
  * key (`metadata.<key>`). Read a page at a time by keyset, so the caller can stream it.
  */
-export async function* attendeeCsv(dataSource: DataSource, scope: AttendeeExportScope): AsyncGenerator<string> {
-  const keys = await metadataKeys(dataSource, scope.eventId);
+export async function* attendeeCsv(read: AnalyticsRead, scope: AttendeeExportScope): AsyncGenerator<string> {
+  const query = read.reader;
+  const keys = await metadataKeys(query, scope.eventId);
   yield csvLine([...FIXED_COLUMNS, ...keys.map((k) => `metadata.${k}`)]);
   let after: AttendeeCursor | null = null;
   for (;;) {
     // Fresh loaders per page: their cache would otherwise hold every page until the end.
-    const loaders = analyticsLoaders(dataSource).analytics;
+    const loaders = analyticsLoaders(query, () => Promise.resolve(read)).analytics;
     const rows: AttendeeRow[] = await loaders.attendeePage.load({
       companyId: scope.companyId,
       eventId: scope.eventId,
@@ -76,7 +77,7 @@ export async function* attendeeCsv(dataSource: DataSource, scope: AttendeeExport
       after,
     });
     if (rows.length === 0) return;
-    const people = await peopleOf(dataSource, scope.companyId, rows);
+    const people = await peopleOf(query, scope.companyId, rows);
     let chunk = "";
     for (const row of rows) {
       const user = people.users.get(row.userId);
@@ -103,8 +104,8 @@ export async function* attendeeCsv(dataSource: DataSource, scope: AttendeeExport
 }
 
 /** The columns of the metadata, one per key (see ATTENDEE_METADATA_KEYS), sorted. */
-async function metadataKeys(dataSource: DataSource, eventId: string): Promise<string[]> {
-  const rows: { k: string }[] = await dataSource.query(ATTENDEE_METADATA_KEYS, [eventId, MAX_METADATA_COLUMNS]);
+async function metadataKeys(query: SqlReader, eventId: string): Promise<string[]> {
+  const rows = await query<{ k: string }>(ATTENDEE_METADATA_KEYS, [eventId, MAX_METADATA_COLUMNS]);
   return rows.map((r) => r.k);
 }
 
@@ -114,13 +115,13 @@ interface PersonRows {
 }
 
 /** Names and emails of one page's attendees: two statements per page, never one per row. */
-async function peopleOf(dataSource: DataSource, companyId: string, rows: AttendeeRow[]): Promise<PersonRows> {
+async function peopleOf(query: SqlReader, companyId: string, rows: AttendeeRow[]): Promise<PersonRows> {
   const userIds = rows.map((r) => r.userId);
   const registrantIds = rows.flatMap((r) => (r.registrantId ? [r.registrantId] : []));
   const [users, registrants] = await Promise.all([
-    dataSource.query<ExportUserRow[]>(EXPORT_USERS, [companyId, userIds]),
+    query<ExportUserRow>(EXPORT_USERS, [companyId, userIds]),
     registrantIds.length
-      ? dataSource.query<ExportRegistrantRow[]>(EXPORT_REGISTRANTS, [companyId, registrantIds])
+      ? query<ExportRegistrantRow>(EXPORT_REGISTRANTS, [companyId, registrantIds])
       : Promise.resolve([]),
   ]);
   return {

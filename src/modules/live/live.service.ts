@@ -3,6 +3,7 @@ import { decodeJwt } from "jose";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock";
 import type { ChangeFeed } from "../../db/change-feed";
+import type { ReadRouter } from "../../db/read-replica";
 import { newAccessState, type AccessState } from "../../graphql/access";
 import type { RequestContext } from "../../request-context";
 import { createLoaders, type Loaders } from "../../graphql/loaders";
@@ -16,6 +17,7 @@ import { SessionWatch } from "./session-watch";
 
 export interface LiveServiceDeps {
   dataSource: DataSource;
+  reads: ReadRouter;
   clock: Clock;
   log: Logger;
   changes: ChangeFeed;
@@ -155,7 +157,7 @@ export class LiveService {
 
   /** A subscription's own DataLoaders (replaced before each message). */
   newLoaders(): Loaders {
-    return createLoaders(this.deps.dataSource);
+    return createLoaders(this.deps.dataSource, this.deps.reads);
   }
 
   /**

@@ -106,9 +106,10 @@ export class MasterKeyService {
    * For /readyz: null when this node's key opens the database's verifier (or none is recorded),
    * else why not. A rotation made while this node runs is noticed here: the load balancer stops
    * sending it requests it could only answer with INTERNAL.
+   * @param sql the connection to ask (/readyz has one of its own); default: the pool.
    */
-  async readiness(): Promise<string | null> {
-    const stored = await this.storedVerifier(this.sql);
+  async readiness(sql: RawQuery = this.sql): Promise<string | null> {
+    const stored = await this.storedVerifier(sql);
     return !stored || opensVerifier(this.deps.encryption, stored) ? null : KEY_NOT_READY_REASON;
   }
 

@@ -47,10 +47,17 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const log = options.log ?? (() => undefined);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "admit-cluster-"));
   const balancerUrl = `http://127.0.0.1:${options.balancerPort}`;
+  // The nodes read analytics from the replica (as startReplica names it); until it streams, from the primary.
+  const readUrl = options.replicaPort ? new URL(options.databaseUrl) : null;
+  if (readUrl) {
+    readUrl.hostname = "127.0.0.1";
+    readUrl.port = String(options.replicaPort);
+  }
   const env = {
     LOG_LEVEL: "warn",
     ...options.env,
     DATABASE_URL: options.databaseUrl,
+    ...(readUrl ? { DATABASE_READ_URL: readUrl.toString() } : {}),
     MASTER_KEY: options.masterKey,
     ADMIN_API_KEY: options.adminKey,
     PUBLIC_URL: balancerUrl,

@@ -12,6 +12,10 @@ export interface Replica {
   /** What the replica's postgres wrote (its log). */
   logFile: string;
   stop(): Promise<void>;
+  /** Fast shutdown, keeping the data directory: `resume` starts it again. */
+  halt(): Promise<void>;
+  /** Starts a halted replica again; resolves once it streams from the primary. */
+  resume(): Promise<void>;
   /** Immediate shutdown, synchronously (a process `exit` handler's last resort); leaves the directory. */
   killNow(): void;
 }
@@ -140,16 +144,36 @@ export async function startReplica(
   const data = path.join(dir, "data");
   const logFile = path.join(dir, "postgres.log");
   let child: ChildProcess | null = null;
-  const stop = async () => {
+  const halt = async () => {
     if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child!.once("exit", resolve));
+      const running = child;
+      const exited = new Promise((resolve) => running.once("exit", resolve));
       // SIGINT: PostgreSQL's fast shutdown.
-      child.kill("SIGINT");
-      const timer = setTimeout(() => child!.kill("SIGKILL"), 10_000);
+      running.kill("SIGINT");
+      const timer = setTimeout(() => running.kill("SIGKILL"), 10_000);
       await exited;
       clearTimeout(timer);
     }
+  };
+  const stop = async () => {
+    await halt();
     fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const conf = path.join(dir, "postgresql.conf");
+  const replicaUrl = new URL(primaryUrl);
+  replicaUrl.hostname = "127.0.0.1";
+  replicaUrl.port = String(port);
+  const launch = async () => {
+    const logFd = fs.openSync(logFile, "a");
+    const started = spawn(path.join(runner.bin, "postgres"), ["-D", data, "-c", `config_file=${conf}`], {
+      stdio: ["ignore", logFd, logFd],
+      uid: runner.uid,
+      gid: runner.gid,
+      detached: true,
+    });
+    child = started;
+    fs.closeSync(logFd);
+    await waitUntilStreaming(replicaUrl.toString(), () => started.exitCode !== null, logFile);
   };
 
   try {
@@ -170,7 +194,6 @@ export async function startReplica(
       `local all all trust\nhost all all 127.0.0.1/32 ${url.password ? "scram-sha-256" : "trust"}\n`,
     );
     fs.writeFileSync(path.join(dir, "pg_ident.conf"), "");
-    const conf = path.join(dir, "postgresql.conf");
     fs.writeFileSync(
       conf,
       [
@@ -186,22 +209,13 @@ export async function startReplica(
     );
     for (const file of [hba, conf, path.join(dir, "pg_ident.conf")])
       if (runner.uid !== undefined) fs.chownSync(file, runner.uid, runner.gid!);
-    const logFd = fs.openSync(logFile, "a");
-    child = spawn(path.join(runner.bin, "postgres"), ["-D", data, "-c", `config_file=${conf}`], {
-      stdio: ["ignore", logFd, logFd],
-      uid: runner.uid,
-      gid: runner.gid,
-      detached: true,
-    });
-    fs.closeSync(logFd);
-    const replicaUrl = new URL(primaryUrl);
-    replicaUrl.hostname = "127.0.0.1";
-    replicaUrl.port = String(port);
-    await waitUntilStreaming(replicaUrl.toString(), () => child!.exitCode !== null, logFile);
-    const running = child;
+    await launch();
     // SIGQUIT: PostgreSQL's immediate shutdown.
-    const killNow = () => void (running.exitCode === null && running.signalCode === null && running.kill("SIGQUIT"));
-    return { url: replicaUrl.toString(), port, logFile, stop, killNow };
+    const killNow = () => {
+      const running = child;
+      if (running && running.exitCode === null && running.signalCode === null) running.kill("SIGQUIT");
+    };
+    return { url: replicaUrl.toString(), port, logFile, stop, halt, resume: launch, killNow };
   } catch (error) {
     await stop();
     throw error;
