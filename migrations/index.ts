@@ -1,3 +1,4 @@
+import { CompanyInEveryKey1796574153104 } from "./1796574153104-company-in-every-key";
 import { LiveChangeNotices1796561000000 } from "./1796561000000-live-change-notices";
 import { NamedIndexes1796561938525 } from "./1796561938525-named-indexes";
 import { WindowSegments1796553047572 } from "./1796553047572-window-segments";
@@ -28,4 +29,5 @@ export const MIGRATIONS: Function[] = [
   WindowSegments1796553047572,
   LiveChangeNotices1796561000000,
   NamedIndexes1796561938525,
+  CompanyInEveryKey1796574153104,
 ];

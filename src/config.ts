@@ -21,6 +21,12 @@ export interface Config {
   readonly readReplica: ReadReplicaSettings | null;
   /** Statement, read and connect limits of the pool on a PostgreSQL server. */
   readonly databaseTimeouts: DatabaseTimeouts;
+  /**
+   * DATABASE_NAMED_STATEMENTS (default true): the hot paths' statements are named prepared
+   * statements, planned once per connection. false for a pooler in transaction mode that does not
+   * keep them (PgBouncer before 1.21, or without max_prepared_statements; docs/scaling-out.md).
+   */
+  readonly databaseNamedStatements: boolean;
   readonly dataDir: string;
   /** The platform admin key when given; otherwise one is made on first start. */
   readonly adminApiKey: string | null;
@@ -108,6 +114,14 @@ function parseAdminKey(env: Env): string | null {
   if (raw === null) return null;
   if (raw.length < 32) throw new ConfigError("ADMIN_API_KEY", "must be at least 32 characters long.");
   return raw;
+}
+
+function parseBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = nonEmpty(env, name);
+  if (raw === null) return fallback;
+  if (raw === "true") return true;
+  if (raw === "false") return false;
+  throw new ConfigError(name, "must be true or false.");
 }
 
 /** The longest a database limit (or a drain setting) may be set to: an hour. */
@@ -261,6 +275,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     readReplica: parseReadReplica(env, databaseUrl),
     databaseTimeouts: parseDatabaseTimeouts(env),
+    databaseNamedStatements: parseBoolean(env, "DATABASE_NAMED_STATEMENTS", true),
     dataDir: path.resolve(nonEmpty(env, "DATA_DIR") ?? "./data"),
     adminApiKey: parseAdminKey(env),
     masterKey,

@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     {
       onPoolError: (error) => log.warn({ err: error }, "database connection lost; the pool will reconnect"),
       timeouts: config.databaseTimeouts,
+      namedStatements: config.databaseNamedStatements,
     },
   );
   const ran = await migrate(db.dataSource);

@@ -25,6 +25,12 @@ export interface OpenDatabaseOptions {
   /** On a PostgreSQL server: statement, read and connect limits of the pool (default DEFAULT_DATABASE_TIMEOUTS). */
   timeouts?: DatabaseTimeouts;
   /**
+   * On a PostgreSQL server: whether the hot paths' statements are named prepared statements
+   * (default true). Off for a pooler in transaction mode that does not carry them from one server
+   * connection to the next (PgBouncer before 1.21, or without max_prepared_statements).
+   */
+  namedStatements?: boolean;
+  /**
    * Embedded only: start from this copy of a data directory (PGlite's `dumpDataDir`) instead of
    * an empty one. The tests migrate one database and start every app on a copy of it.
    */
@@ -47,10 +53,16 @@ function baseOptions(options: OpenDatabaseOptions) {
 }
 
 const embedded = new WeakMap<DataSource, PGlite>();
+const withoutNamedStatements = new WeakSet<DataSource>();
 
 /** The PGlite instance under a data source opened here in embedded mode; null on a server. */
 export function embeddedPGliteOf(dataSource: DataSource): PGlite | null {
   return embedded.get(dataSource) ?? null;
+}
+
+/** Whether the hot paths may send named prepared statements on this data source (openDatabase's namedStatements). */
+export function namedStatementsOn(dataSource: DataSource): boolean {
+  return !withoutNamedStatements.has(dataSource);
 }
 
 /** Opens (but does not migrate) the database. */
@@ -68,6 +80,7 @@ export async function openDatabase(target: DatabaseTarget, options: OpenDatabase
       extra: poolOptions(options.timeouts ?? DEFAULT_DATABASE_TIMEOUTS),
     });
     await dataSource.initialize();
+    if (options.namedStatements === false) withoutNamedStatements.add(dataSource);
     return { dataSource, kind: "postgres", close: () => dataSource.destroy() };
   }
 

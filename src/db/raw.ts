@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { DataSource, EntityManager } from "typeorm";
-import { embeddedPGliteOf } from "./database";
+import { embeddedPGliteOf, namedStatementsOn } from "./database";
 
 /**
  * A plain parameterised statement straight on the pool, for the hot paths (API-key check,
@@ -22,10 +22,14 @@ export type RawQuery = <T = Record<string, unknown>>(sql: string, params?: unkno
  * a migration adds a column ("cached plan must not change result type"). Texts are constants of
  * the code; past MAX_PREPARED distinct texts the rest run unnamed, so a text built from data by
  * mistake cannot fill the server's memory with statements.
+ *
+ * With DATABASE_NAMED_STATEMENTS=false (openDatabase's namedStatements) the texts run unnamed:
+ * a pooler in transaction mode may hand the next statement to a server connection that never
+ * prepared it.
  */
 export function preparedQuery(dataSource: DataSource): RawQuery {
   // PGlite's driver is in-process (no planning over the wire to save) and takes (sql, params).
-  if (embeddedPGliteOf(dataSource) !== null) return rawQuery(dataSource);
+  if (embeddedPGliteOf(dataSource) !== null || !namedStatementsOn(dataSource)) return rawQuery(dataSource);
   return async <T>(sql: string, params: unknown[] = []) => {
     const pool = (
       dataSource.driver as unknown as {

@@ -5,6 +5,7 @@ import {
   Index,
   JoinColumn,
   ManyToOne,
+  PrimaryColumn,
   PrimaryGeneratedColumn,
   Relation,
 } from "typeorm";
@@ -15,12 +16,14 @@ export type ApiScope = (typeof API_SCOPES)[number];
 
 /** A company API key. Only the SHA-256 of the secret is kept, found by its lookup prefix. */
 @Entity({ name: "api_keys" })
+@Index("idx_api_keys_lookup", ["lookup", "companyId"], { unique: true })
 export class ApiKeyEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
   @Index("idx_api_keys_company")
-  @Column({ type: "uuid" })
+  /** Part of the primary key: a database distributed by company keeps every key within one company. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @ManyToOne(() => CompanyEntity, { onDelete: "CASCADE" })
@@ -30,7 +33,6 @@ export class ApiKeyEntity {
   @Column({ type: "varchar", length: 200 })
   name: string;
 
-  @Index("idx_api_keys_lookup", { unique: true })
   @Column({ type: "varchar", length: 16 })
   lookup: string;
 

@@ -5,6 +5,7 @@ import {
   Index,
   JoinColumn,
   ManyToOne,
+  PrimaryColumn,
   PrimaryGeneratedColumn,
   Relation,
 } from "typeorm";
@@ -15,20 +16,30 @@ export type PrincipalRole = (typeof PRINCIPAL_ROLES)[number];
 
 /** One entry of an event's presenter or organizer list: an external user id or an email. */
 @Entity({ name: "event_principals" })
-@Index("idx_event_principals_external_id", ["eventId", "role", "userExternalId"], {
+@Index("idx_event_principals_external_id", ["eventId", "role", "userExternalId", "companyId"], {
   unique: true,
   where: "user_external_id IS NOT NULL",
 })
-@Index("idx_event_principals_email", ["eventId", "role", "email"], { unique: true, where: "email IS NOT NULL" })
+@Index("idx_event_principals_email", ["eventId", "role", "email", "companyId"], {
+  unique: true,
+  where: "email IS NOT NULL",
+})
 export class EventPrincipalEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
+
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
 
   @Column({ type: "uuid" })
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @Column({ type: "varchar", length: 16 })

@@ -231,8 +231,8 @@ export class EventService {
               maxSessionsPerUser,
             }),
           );
-          await this.insertPrincipals(manager, event.id, "PRESENTER", presenters);
-          await this.insertPrincipals(manager, event.id, "ORGANIZER", organizers);
+          await this.insertPrincipals(manager, event, "PRESENTER", presenters);
+          await this.insertPrincipals(manager, event, "ORGANIZER", organizers);
           return event;
         });
       } catch (error) {
@@ -363,7 +363,7 @@ export class EventService {
     const role = principalRole(input.role);
     const principals = normalizePrincipals("principals", input.principals);
     const event = await this.get(ctx, input.eventId);
-    await this.insertPrincipals(this.deps.dataSource.manager, event.id, role, principals);
+    await this.insertPrincipals(this.deps.dataSource.manager, event, role, principals);
     return event;
   }
 
@@ -377,7 +377,11 @@ export class EventService {
       .createQueryBuilder()
       .delete()
       .from(EventPrincipalEntity)
-      .where("event_id = :eventId AND role = :role", { eventId: event.id, role })
+      .where("event_id = :eventId AND company_id = :companyId AND role = :role", {
+        eventId: event.id,
+        companyId: event.companyId,
+        role,
+      })
       .andWhere(
         new Brackets((w) =>
           w.where("user_external_id = ANY(:ids)", { ids }).orWhere("email = ANY(:emails)", { emails }),
@@ -389,7 +393,7 @@ export class EventService {
 
   private async insertPrincipals(
     manager: EntityManager,
-    eventId: string,
+    event: Pick<EventEntity, "id" | "companyId">,
     role: PrincipalRole,
     principals: NormalizedPrincipal[],
   ) {
@@ -398,7 +402,15 @@ export class EventService {
       .createQueryBuilder()
       .insert()
       .into(EventPrincipalEntity)
-      .values(principals.map((p) => ({ eventId, role, userExternalId: p.userExternalId, email: p.email })))
+      .values(
+        principals.map((p) => ({
+          companyId: event.companyId,
+          eventId: event.id,
+          role,
+          userExternalId: p.userExternalId,
+          email: p.email,
+        })),
+      )
       .orIgnore()
       .execute();
   }

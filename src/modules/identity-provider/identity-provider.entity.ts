@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from "typeorm";
 
 export const IDENTITY_PROVIDER_KINDS = ["OIDC", "PARTNER_KEYS"] as const;
 export type IdentityProviderKindValue = (typeof IDENTITY_PROVIDER_KINDS)[number];
@@ -15,7 +15,8 @@ export class IdentityProviderEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
-  @Column({ type: "uuid" })
+  /** Part of the primary key: a database distributed by company keeps every key within one company. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @Column({ type: "varchar", length: 16 })

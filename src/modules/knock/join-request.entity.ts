@@ -5,6 +5,7 @@ import {
   Index,
   JoinColumn,
   ManyToOne,
+  PrimaryColumn,
   PrimaryGeneratedColumn,
   Relation,
 } from "typeorm";
@@ -25,14 +26,18 @@ export class JoinRequestEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
-  @Column({ type: "uuid" })
+  /** Part of the primary key: a database distributed by company keeps every key within one company. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @Column({ type: "uuid" })
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @Column({ type: "varchar", length: 200 })

@@ -5,6 +5,7 @@ import {
   Index,
   JoinColumn,
   ManyToOne,
+  PrimaryColumn,
   PrimaryGeneratedColumn,
   Relation,
 } from "typeorm";
@@ -17,25 +18,29 @@ import { UserEntity } from "../user/user.entity";
  */
 @Entity({ name: "login_links" })
 @Index("idx_login_links_list", ["companyId", "createdAt", "id"])
+@Index("idx_login_links_code_lookup", ["codeLookup", "companyId"], { unique: true })
 export class LoginLinkEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
-  @Column({ type: "uuid" })
+  /** Part of the primary key: a database distributed by company keeps every key within one company. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @Column({ type: "uuid" })
   userId: string;
 
   @ManyToOne(() => UserEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "user_id" })
+  @JoinColumn([
+    { name: "user_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   user?: Relation<UserEntity>;
 
   /** The event the link opens; null: the company's landing page. */
   @Column({ type: "uuid", nullable: true })
   eventId: string | null;
 
-  @Index("idx_login_links_code_lookup", { unique: true })
   @Column({ type: "varchar", length: 16 })
   codeLookup: string;
 

@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from "typeorm";
 
 /**
  * A shared HS256 secret a partner signs its JWTs with. The id is the JWT `kid`. The secret
@@ -11,7 +11,8 @@ export class PartnerSecretEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
-  @Column({ type: "uuid" })
+  /** Part of the primary key: a database distributed by company keeps every key within one company. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @Column({ type: "varchar", length: 200 })

@@ -80,7 +80,7 @@ export class PasswordService {
     const stored = await this.sql(
       `INSERT INTO user_passwords (user_id, company_id, password_hash, updated_at)
        SELECT u.id, u.company_id, $3, $4 FROM users u WHERE u.id = $1 AND u.company_id = $2 AND NOT u.is_guest
-       ON CONFLICT (user_id) DO UPDATE SET password_hash = EXCLUDED.password_hash, updated_at = EXCLUDED.updated_at
+       ON CONFLICT (user_id, company_id) DO UPDATE SET password_hash = EXCLUDED.password_hash, updated_at = EXCLUDED.updated_at
        RETURNING user_id`,
       [user.id, companyId, hash, this.deps.clock.now()],
     );
@@ -180,7 +180,7 @@ export class PasswordService {
       email_normalized: string | null;
     }>(
       `SELECT u.id, p.password_hash, u.external_id, u.email_normalized
-         FROM users u LEFT JOIN user_passwords p ON p.user_id = u.id
+         FROM users u LEFT JOIN user_passwords p ON p.user_id = u.id AND p.company_id = u.company_id
         WHERE u.company_id = $1 AND NOT u.is_guest AND (u.external_id = $2 OR u.email_normalized = $3)
         ORDER BY COALESCE(u.external_id = $2, false) DESC, (p.password_hash IS NOT NULL) DESC, u.created_at, u.id
         LIMIT 1`,

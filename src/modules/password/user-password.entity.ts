@@ -1,4 +1,4 @@
-import { Column, Entity, JoinColumn, OneToOne, PrimaryColumn, Relation, UpdateDateColumn } from "typeorm";
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, Relation, UpdateDateColumn } from "typeorm";
 import { UserEntity } from "../user/user.entity";
 
 /**
@@ -10,11 +10,15 @@ export class UserPasswordEntity {
   @PrimaryColumn({ type: "uuid" })
   userId: string;
 
-  @OneToOne(() => UserEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "user_id" })
+  @ManyToOne(() => UserEntity, { onDelete: "CASCADE" })
+  @JoinColumn([
+    { name: "user_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   user?: Relation<UserEntity>;
 
-  @Column({ type: "uuid" })
+  /** Part of the primary key: a database distributed by company keeps every key within one company. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @Column({ type: "text" })

@@ -5,6 +5,7 @@ import {
   Index,
   JoinColumn,
   ManyToOne,
+  PrimaryColumn,
   PrimaryGeneratedColumn,
   Relation,
 } from "typeorm";
@@ -12,7 +13,10 @@ import { EventEntity } from "../event/event.entity";
 
 /** A registration for one event. One live registration per email per event, held by a unique index. */
 @Entity({ name: "registrants" })
-@Index("idx_registrants_event_email", ["eventId", "emailNormalized"], { unique: true, where: "cancelled_at IS NULL" })
+@Index("idx_registrants_event_email", ["eventId", "emailNormalized", "companyId"], {
+  unique: true,
+  where: "cancelled_at IS NULL",
+})
 @Index("idx_registrants_list", ["eventId", "createdAt", "id"])
 // Analytics: live registrations by event (counts, index-only) and by the user they joined as.
 @Index("idx_registrants_live_by_user", ["eventId", "userId"], { where: "cancelled_at IS NULL" })
@@ -20,14 +24,18 @@ export class RegistrantEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
-  @Column({ type: "uuid" })
+  /** Part of the primary key: a database distributed by company keeps every key within one company. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @Column({ type: "uuid" })
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   /** The user the registrant joined as (set at the first join). */

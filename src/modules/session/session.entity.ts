@@ -1,4 +1,4 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Relation } from "typeorm";
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, Relation } from "typeorm";
 import { EventEntity } from "../event/event.entity";
 import { UserEntity, type UserOriginValue } from "../user/user.entity";
 
@@ -52,21 +52,28 @@ export class SessionEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
-  @Column({ type: "uuid" })
+  /** Part of the primary key: a database distributed by company keeps every key within one company. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @Column({ type: "uuid" })
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @Column({ type: "uuid" })
   userId: string;
 
   @ManyToOne(() => UserEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "user_id" })
+  @JoinColumn([
+    { name: "user_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   user?: Relation<UserEntity>;
 
   @Column({ type: "uuid", nullable: true })

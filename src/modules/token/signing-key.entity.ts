@@ -16,7 +16,8 @@ export class SigningKeyEntity {
   @PrimaryColumn({ type: "varchar", length: 64 })
   id: string;
 
-  @Column({ type: "uuid" })
+  /** Part of the primary key: a database distributed by company keeps every key within one company. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @ManyToOne(() => CompanyEntity, { onDelete: "CASCADE" })

@@ -124,8 +124,8 @@ export class UserLifecycleService {
         );
       }
       await manager.query(
-        `DELETE FROM event_principals p USING events e
-          WHERE e.id = p.event_id AND e.company_id = $1
+        `DELETE FROM event_principals p
+          WHERE p.company_id = $1
             AND ((p.user_external_id IS NOT NULL AND p.user_external_id = $2) OR (p.email IS NOT NULL AND p.email = ANY ($3::text[])))`,
         [companyId, user.externalId, names],
       );

@@ -42,7 +42,8 @@ export class WebhookEndpointEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
-  @Column({ type: "uuid" })
+  /** Part of the primary key: a database distributed by company keeps every key within one company. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @ManyToOne(() => CompanyEntity, { onDelete: "CASCADE" })
@@ -116,7 +117,8 @@ export class WebhookMessageEntity {
   seq: string;
 
   /** No foreign key: the join's trigger writes this row, and a key check would lock the company's row too. */
-  @Column({ type: "uuid" })
+  /** Part of the primary key: a database distributed by company keeps every key within one company. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @Column({ type: "varchar", length: 40 })
@@ -152,21 +154,28 @@ export class WebhookDeliveryEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
-  @Column({ type: "uuid" })
+  /** Part of the primary key: a database distributed by company keeps every key within one company. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @Column({ type: "uuid" })
   endpointId: string;
 
   @ManyToOne(() => WebhookEndpointEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "endpoint_id" })
+  @JoinColumn([
+    { name: "endpoint_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   endpoint?: Relation<WebhookEndpointEntity>;
 
   @Column({ type: "uuid" })
   messageId: string;
 
   @ManyToOne(() => WebhookMessageEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "message_id" })
+  @JoinColumn([
+    { name: "message_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   message?: Relation<WebhookMessageEntity>;
 
   /** The message's seq, copied so the ordering check reads one index. */
