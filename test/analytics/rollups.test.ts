@@ -397,6 +397,9 @@ function agreesWithTheReference(state: string) {
         { from: 60_000, to: 120_000 },
         { from: 60_000, to: 60_001 },
         { from: 3_599_999, to: 3_600_000 },
+        // Whole minutes on both sides, several apart: the gaps inside come from whole cells alone.
+        { from: 120_000, to: 3_540_000 },
+        { from: 600_000, to: 2_400_000 },
       );
       for (const event of events) {
         for (const w of windows) {

@@ -69,14 +69,12 @@ export function windowTotalsSql(scope: AnalyticsScope): Statement {
          GROUP BY 1, 2
         UNION ALL
         -- Gaps wholly inside: whole cells, then those ending (e) in from's minute, then those starting (s) in to's.
-        -- (Cells: one index range per minute of the window, bounded by the event's minutes, so
-        -- only the window's triangle is read, not every cell after it.)
+        -- (Cells: one index range over the window's end minutes, start_minute checked in the
+        -- index, so only the window's triangle reaches the heap.)
         SELECT f.event_id, f.family, 0, 0, 0, sum(x.gaps)
           FROM fam f
-          CROSS JOIN LATERAL (SELECT min(m.minute) AS lo, max(m.minute) AS hi FROM attendance_window_minutes m
-                               WHERE m.event_id = f.event_id AND m.family = f.family) b
-          CROSS JOIN LATERAL generate_series(GREATEST(f.fm + ${minute}, b.lo), LEAST(f.tm - ${minute}, b.hi), ${minute}) AS em(minute)
-          JOIN attendance_gap_cells x ON x.event_id = f.event_id AND x.family = f.family AND x.end_minute = em.minute AND x.start_minute < f.tm
+          JOIN attendance_gap_cells x ON x.event_id = f.event_id AND x.family = f.family
+           AND x.end_minute > f.fm AND x.end_minute < f.tm AND x.start_minute < f.tm
          GROUP BY 1, 2
         UNION ALL
         SELECT p.event_id, p.family, 0, 0, 0, sum(p.gaps)

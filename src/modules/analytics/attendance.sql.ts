@@ -42,8 +42,20 @@ export function activityBoundsSql(scope: AnalyticsScope): Statement {
 
 type AttendeeParams = ScopeParams & Record<"fast" | "raw", string> & { sources: AttendeeSources };
 
-/** Whether raw rows need the metadata and registration of each attendee, or only its time and whether it registered. */
-type Detail = "totals" | "full";
+/**
+ * What the attendee rows of live and raw users carry beside their time: only whether they
+ * registered ("totals"), their profile (registration and metadata, "full"), or what their profile
+ * is made from ("deferred": latest_registration_id, session_registrant_ids, latest_metadata), for
+ * a statement that keeps a few rows and profiles only those (attendeePageSql).
+ */
+type Detail = "totals" | "full" | "deferred";
+
+const LATEST_TYPES: Record<string, string> = {
+  joined_at: "timestamptz",
+  id: "uuid",
+  metadata: "jsonb",
+  registrant_id: "uuid",
+};
 
 /**
  * The CTEs every attendee statement builds on, each yielding attendee rows (event_id, user_id,
@@ -63,27 +75,47 @@ type Detail = "totals" | "full";
  */
 function attendeeCtes(a: AttendeeParams, detail: Detail): string {
   const full = detail === "full";
-  const metadata = full ? "s.metadata" : "NULL::jsonb AS metadata";
+  const metadata = detail === "totals" ? "NULL::jsonb AS metadata" : "s.metadata";
   const clipped = (
     from: string,
   ) => `SELECT x.*, GREATEST(x.joined_at, ${a.from}) AS cs, GREATEST(x.joined_at, ${a.from}, LEAST(x.end_at, ${a.to})) AS ce
       FROM ${from} x
      WHERE (${a.from} IS NULL OR x.end_at > ${a.from}) AND (${a.to} IS NULL OR x.joined_at < ${a.to})`;
-  const latest = (column: string, filter = "") => `(array_agg(${column} ORDER BY joined_at DESC, id DESC)${filter})[1]`;
+  // The latest session's values make a profile; totals need none, and skip their sorts.
+  const latest = (column: string, filter = "") =>
+    detail === "totals"
+      ? `NULL::${LATEST_TYPES[column]}`
+      : `(array_agg(${column} ORDER BY joined_at DESC, id DESC)${filter})[1]`;
   const withRegistration = " FILTER (WHERE registrant_id IS NOT NULL)";
-  const profile = (
-    rows: string,
-    extra = "",
-  ) => `SELECT x.event_id, x.user_id, x.sessions, x.first_joined_at, x.attended_ms, x.role_rank,
-           pr.registrant_id, pr.registered, pr.metadata${extra}
+  const profile = (rows: string, extra = "") => {
+    const base = "x.event_id, x.user_id, x.sessions, x.first_joined_at, x.attended_ms, x.role_rank";
+    if (detail === "deferred")
+      return `SELECT ${base}, NULL::uuid AS registrant_id, NULL::boolean AS registered, NULL::jsonb AS metadata${extra},
+           x.latest_registration_id, x.session_registrant_ids, x.latest_metadata FROM ${rows} x`;
+    if (detail === "totals")
+      // Only "registered" of analytics_attendee_profile, the same two probes: the profile's
+      // lookups of the user and the registration cost as much again, per live user. A scalar
+      // subquery, not EXISTS, which PostgreSQL may hash over every registration of the event.
+      return `SELECT ${base}, NULL::uuid AS registrant_id,
+           coalesce((SELECT true FROM registrants r WHERE r.event_id = x.event_id AND r.user_id = x.user_id AND r.cancelled_at IS NULL LIMIT 1), false)
+             OR (cardinality(x.session_registrant_ids) > 0
+                 AND EXISTS (SELECT 1 FROM unnest(x.session_registrant_ids) AS rid JOIN registrants r ON r.id = rid
+                              WHERE r.event_id = x.event_id AND r.cancelled_at IS NULL)) AS registered,
+           NULL::jsonb AS metadata${extra}
+      FROM ${rows} x`;
+    return `SELECT ${base}, pr.registrant_id, pr.registered, pr.metadata${extra}
       FROM ${rows} x CROSS JOIN LATERAL analytics_attendee_profile(x.event_id, x.user_id, x.latest_registration_id,
                                                                    x.session_registrant_ids, x.latest_metadata) pr`;
+  };
   const hasFast = a.sources.fast.length > 0;
   const hasRaw = a.sources.raw.length > 0;
   const none = (columns: string) => `SELECT ${columns} WHERE false`;
   const rowColumns =
     "NULL::uuid AS event_id, NULL::uuid AS user_id, 0 AS sessions, NULL::timestamptz AS first_joined_at, 0::bigint AS attended_ms, " +
-    "0::smallint AS role_rank, NULL::uuid AS registrant_id, false AS registered, NULL::jsonb AS metadata";
+    "0::smallint AS role_rank, NULL::uuid AS registrant_id, false AS registered, NULL::jsonb AS metadata" +
+    (detail === "deferred"
+      ? ", NULL::uuid AS latest_registration_id, NULL::uuid[] AS session_registrant_ids, NULL::jsonb AS latest_metadata"
+      : "");
 
   const live = hasFast
     ? `live_s AS (
@@ -297,7 +329,11 @@ export interface AttendeeCursor {
   userId: string;
 }
 
-/** One page of attendees per event, ordered by (first join, user id): keyset on idx_attendance_rollups_list. */
+/**
+ * One page of attendees per event, ordered by (first join, user id): keyset on
+ * idx_attendance_rollups_list. Live and raw users are profiled (analytics_attendee_profile) once
+ * the page is cut: a thousand live users cost a thousand profiles otherwise, for 20 rows shown.
+ */
 export function attendeePageSql(
   scope: AnalyticsScope,
   sources: AttendeeSources,
@@ -308,14 +344,22 @@ export function attendeePageSql(
   const n = a.p.add(take, "int");
   const at = a.p.add(after?.firstJoinedAt ?? null, "timestamptz");
   const id = a.p.add(after?.userId ?? null, "uuid");
+  const columns =
+    "r.event_id, r.user_id, r.sessions, r.first_joined_at, r.attended_ms, r.role_rank, r.registrant_id, r.metadata";
+  const toProfile = (
+    rows: string,
+  ) => `SELECT ${columns}, true AS deferred, r.latest_registration_id, r.session_registrant_ids, r.latest_metadata
+                      FROM ${rows} r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`;
   return {
-    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "full")},
+    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "deferred")},
       page AS (
         ${unionOf(
           [
             [
               sources.fast.length > 0,
-              () => `SELECT x.* FROM ev CROSS JOIN LATERAL (
+              () => `SELECT x.*, false AS deferred, NULL::uuid AS latest_registration_id, NULL::uuid[] AS session_registrant_ids,
+                      NULL::jsonb AS latest_metadata
+                 FROM ev CROSS JOIN LATERAL (
                SELECT a.event_id, a.user_id, a.sessions, a.first_joined_at, a.attended_ms, a.role_rank, a.registrant_id, a.metadata
                  FROM attendance_rollups a
                 WHERE a.event_id = ev.id AND ev.id = ANY (${a.fast})
@@ -323,24 +367,22 @@ export function attendeePageSql(
                   AND NOT EXISTS (SELECT 1 FROM live_users lu WHERE lu.event_id = a.event_id AND lu.user_id = a.user_id)
                 ORDER BY a.first_joined_at, a.user_id LIMIT ${n}) x`,
             ],
-            [
-              sources.fast.length > 0,
-              () => `SELECT r.event_id, r.user_id, r.sessions, r.first_joined_at, r.attended_ms, r.role_rank, r.registrant_id, r.metadata
-                      FROM live_rows r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`,
-            ],
-            [
-              sources.raw.length > 0,
-              () => `SELECT r.event_id, r.user_id, r.sessions, r.first_joined_at, r.attended_ms, r.role_rank, r.registrant_id, r.metadata
-                      FROM raw_rows r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`,
-            ],
+            [sources.fast.length > 0, () => toProfile("live_rows")],
+            [sources.raw.length > 0, () => toProfile("raw_rows")],
           ],
           "",
         )}
+      ), cut AS (
+        SELECT * FROM (SELECT page.*, row_number() OVER (PARTITION BY event_id ORDER BY first_joined_at, user_id) AS rn FROM page) p
+         WHERE rn <= ${n}
       )
-      SELECT event_id, user_id, sessions, first_joined_at, attended_ms::text AS attended_ms, role_rank, registrant_id, metadata
-        FROM (SELECT page.*, row_number() OVER (PARTITION BY event_id ORDER BY first_joined_at, user_id) AS rn FROM page) p
-       WHERE rn <= ${n}
-       ORDER BY event_id, first_joined_at, user_id`,
+      SELECT c.event_id, c.user_id, c.sessions, c.first_joined_at, c.attended_ms::text AS attended_ms, c.role_rank,
+             CASE WHEN c.deferred THEN pr.registrant_id ELSE c.registrant_id END AS registrant_id,
+             CASE WHEN c.deferred THEN pr.metadata ELSE c.metadata END AS metadata
+        FROM cut c
+        LEFT JOIN LATERAL analytics_attendee_profile(c.event_id, c.user_id, c.latest_registration_id,
+                                                     c.session_registrant_ids, c.latest_metadata) pr ON c.deferred
+       ORDER BY c.event_id, c.first_joined_at, c.user_id`,
     params: a.p.values,
   };
 }
