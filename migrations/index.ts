@@ -1,3 +1,4 @@
+import { ActivityHourRollups1796573980046 } from "./1796573980046-activity-hour-rollups";
 import { LiveChangeNotices1796561000000 } from "./1796561000000-live-change-notices";
 import { NamedIndexes1796561938525 } from "./1796561938525-named-indexes";
 import { WindowSegments1796553047572 } from "./1796553047572-window-segments";
@@ -28,4 +29,5 @@ export const MIGRATIONS: Function[] = [
   WindowSegments1796553047572,
   LiveChangeNotices1796561000000,
   NamedIndexes1796561938525,
+  ActivityHourRollups1796573980046,
 ];
