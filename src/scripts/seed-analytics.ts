@@ -187,7 +187,7 @@ export async function seedAnalytics(
     // chunks of attendees (see sessionChunks), each chunk's sessions in one statement whose
     // instants are then folded: the triggers recompute each attendee once, from their sessions
     // in that one chunk, and no statement carries more than a chunk.
-    const [{ n: attendees }] = await dataSource.query(
+    const [{ n: attendees }] = await dataSource.query<{ n: string }[]>(
       `SELECT (SELECT count(*) FROM registrants WHERE event_id = $2 AND user_id IS NOT NULL)
             + (SELECT count(*) FROM users WHERE company_id = $1 AND external_id LIKE 'member-%') AS n`,
       [companyId, eventId],
