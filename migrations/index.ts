@@ -1,4 +1,5 @@
 import { CompanyInEveryKey1796574153104 } from "./1796574153104-company-in-every-key";
+import { ActivityHourRollups1796573980046 } from "./1796573980046-activity-hour-rollups";
 import { LiveChangeNotices1796561000000 } from "./1796561000000-live-change-notices";
 import { NamedIndexes1796561938525 } from "./1796561938525-named-indexes";
 import { WindowSegments1796553047572 } from "./1796553047572-window-segments";
@@ -29,5 +30,6 @@ export const MIGRATIONS: Function[] = [
   WindowSegments1796553047572,
   LiveChangeNotices1796561000000,
   NamedIndexes1796561938525,
+  ActivityHourRollups1796573980046,
   CompanyInEveryKey1796574153104,
 ];

@@ -39,6 +39,7 @@ import {
 import {
   AnalyticsPendingInstantEntity,
   SessionMinuteRollupEntity,
+  SessionHourRollupEntity,
   SessionSecondRollupEntity,
 } from "../modules/analytics/activity-rollup.entity";
 
@@ -57,6 +58,7 @@ export const ENTITIES = [
   AttendanceRollupEntity,
   SessionSecondRollupEntity,
   SessionMinuteRollupEntity,
+  SessionHourRollupEntity,
   AnalyticsPendingInstantEntity,
   AttendanceEventRollupEntity,
   AttendanceValueRollupEntity,

@@ -94,6 +94,36 @@ const PERSON_METADATA = `jsonb_build_object(
   'jobTitle', (${textArray(JOB_TITLES)})[${skewed(JOB_TITLES.length, 1.6)}],
   'country', (${textArray(COUNTRIES)})[${skewed(COUNTRIES.length, 2.2)}])`;
 
+/** Attendee k attends with probability falling as k^(1/SKEW - 1): k = 1 + floor(n × u^SKEW). */
+const SKEW = 1.6;
+/** About this many sessions per statement when seeding: one statement of ten million would not fit. */
+export const SESSIONS_PER_CHUNK = 500_000;
+
+/**
+ * Chunks of attendees (k in (from, to], disjoint) with the number of sessions each draws, so that
+ * the chunks together draw exactly `sessions` from the same skewed distribution as one draw would:
+ * a chunk's share is the probability that k falls in it. Heavy attendees come first, so the
+ * first chunks hold few of them; no attendee is split across chunks.
+ */
+export function sessionChunks(attendees: number, sessions: number): { from: number; to: number; sessions: number }[] {
+  if (attendees === 0 || sessions === 0) return [];
+  const cdf = (k: number) => Math.pow(k / attendees, 1 / SKEW);
+  const count = Math.max(1, Math.ceil(sessions / SESSIONS_PER_CHUNK));
+  const chunks: { from: number; to: number; sessions: number }[] = [];
+  let from = 0;
+  for (let c = 1; c <= count && from < attendees; c++) {
+    // The attendee where the cumulative share reaches c / count (at least one attendee per chunk).
+    const to =
+      c === count
+        ? attendees
+        : Math.max(from + 1, Math.min(attendees, Math.round(attendees * Math.pow(c / count, SKEW))));
+    const drawn = Math.round(sessions * cdf(to)) - Math.round(sessions * cdf(from));
+    if (drawn > 0) chunks.push({ from, to, sessions: drawn });
+    from = to;
+  }
+  return chunks;
+}
+
 export async function seedAnalytics(
   dataSource: DataSource,
   companies: ReturnType<typeof createContainer>["companies"],
@@ -153,41 +183,57 @@ export async function seedAnalytics(
     await dataSource.query("ANALYZE users");
     progress(`event ${j + 1}: ${options.registrants} registrants`);
     // Sessions: attendee k (registrant users and members, shuffled) is drawn with probability
-    // falling with k, so a few attend many times; joins lean towards the start.
-    await dataSource.query(
-      `WITH a AS (
-         SELECT row_number() OVER (ORDER BY md5(id::text)) AS k, user_id, registrant_id, metadata FROM (
-           SELECT r.id, r.user_id, r.id AS registrant_id, r.metadata FROM registrants r
-            WHERE r.event_id = $2 AND r.user_id IS NOT NULL
-           UNION ALL
-           SELECT u.id, u.id, NULL, jsonb_build_object('source', (ARRAY['newsletter', 'web', 'partner'])[${skewed(3, 1.3)}])
-             FROM users u WHERE u.company_id = $1 AND u.external_id LIKE 'member-%') x
-       ), n AS (SELECT count(*) AS n FROM a),
-       g AS (
-         SELECT 1 + floor(n.n * power(random(), 1.6))::bigint AS k, random() < ${LIVE_RATE} AS live,
-                random() AS r1, random() AS r2, random() AS r3
-           FROM generate_series(1, $3::int), n
-       ), t AS (
-         SELECT g.k, g.live,
-                date_trunc('milliseconds', CASE WHEN g.live THEN $5::timestamptz - g.r1 * interval '20 minutes'
-                                                ELSE $4::timestamptz + power(g.r1, 1.3) * ${SPAN_HOURS} * interval '1 hour' END) AS joined,
-                date_trunc('milliseconds', CASE WHEN g.r3 < 0.1 THEN interval '1 hour' + g.r2 * interval '2 hours'
-                                                ELSE LEAST(-ln(1 - g.r2) * 15, 180) * interval '1 minute' END) AS length
-           FROM g
-       )
-       INSERT INTO sessions (company_id, event_id, user_id, registrant_id, credential_type, role, joined_at, last_seen_at, ended_at, end_reason, metadata)
-       SELECT $1, $2, a.user_id, a.registrant_id,
-              CASE WHEN a.registrant_id IS NULL THEN 'JOIN_TOKEN' ELSE 'REGISTRATION_TOKEN' END,
-              CASE WHEN a.k % 499 = 0 THEN 'ORGANIZER' WHEN a.k % 97 = 0 THEN 'PRESENTER' ELSE 'ATTENDEE' END,
-              t.joined,
-              CASE WHEN t.live THEN $5::timestamptz - interval '10 seconds' ELSE LEAST(t.joined + t.length, $5::timestamptz - interval '1 minute') END,
-              CASE WHEN t.live THEN NULL ELSE LEAST(t.joined + t.length, $5::timestamptz - interval '1 minute') END,
-              CASE WHEN t.live THEN NULL ELSE 'LEFT' END,
-              a.metadata
-         FROM t JOIN a ON a.k = t.k`,
-      [companyId, eventId, options.sessions, start, now],
+    // falling with k, so a few attend many times; joins lean towards the start. They go in by
+    // chunks of attendees (see sessionChunks), each chunk's sessions in one statement whose
+    // instants are then folded: the triggers recompute each attendee once, from their sessions
+    // in that one chunk, and no statement carries more than a chunk.
+    const [{ n: attendees }] = await dataSource.query<{ n: string }[]>(
+      `SELECT (SELECT count(*) FROM registrants WHERE event_id = $2 AND user_id IS NOT NULL)
+            + (SELECT count(*) FROM users WHERE company_id = $1 AND external_id LIKE 'member-%') AS n`,
+      [companyId, eventId],
     );
-    await dataSource.query("SELECT analytics_fold_pending()");
+    const chunks = sessionChunks(Number(attendees), options.sessions);
+    for (const [c, chunk] of chunks.entries()) {
+      await dataSource.query(
+        `WITH a AS (
+           SELECT row_number() OVER (ORDER BY md5(id::text)) AS k, user_id, registrant_id, metadata FROM (
+             SELECT r.id, r.user_id, r.id AS registrant_id, r.metadata FROM registrants r
+              WHERE r.event_id = $2 AND r.user_id IS NOT NULL
+             UNION ALL
+             SELECT u.id, u.id, NULL, jsonb_build_object('source', (ARRAY['newsletter', 'web', 'partner'])[${skewed(3, 1.3)}])
+               FROM users u WHERE u.company_id = $1 AND u.external_id LIKE 'member-%') x
+         ), a_chunk AS (SELECT * FROM a WHERE k > $3::bigint AND k <= $4::bigint),
+         g AS (
+           -- k = 1 + floor(n × u^${SKEW}) with u uniform, drawn only where it lands in (lo, hi].
+           SELECT LEAST($4::bigint, GREATEST($3::bigint + 1,
+                    1 + floor($6::bigint * power(lo_u + random() * (hi_u - lo_u), ${SKEW}))::bigint)) AS k,
+                  random() < ${LIVE_RATE} AS live, random() AS r1, random() AS r2, random() AS r3
+             FROM generate_series(1, $5::int),
+                  LATERAL (SELECT power($3::bigint::float8 / $6::bigint, 1 / ${SKEW}::float8) AS lo_u,
+                                  power($4::bigint::float8 / $6::bigint, 1 / ${SKEW}::float8) AS hi_u) b
+         ), t AS (
+           SELECT g.k, g.live,
+                  date_trunc('milliseconds', CASE WHEN g.live THEN $8::timestamptz - g.r1 * interval '20 minutes'
+                                                  ELSE $7::timestamptz + power(g.r1, 1.3) * ${SPAN_HOURS} * interval '1 hour' END) AS joined,
+                  date_trunc('milliseconds', CASE WHEN g.r3 < 0.1 THEN interval '1 hour' + g.r2 * interval '2 hours'
+                                                  ELSE LEAST(-ln(1 - g.r2) * 15, 180) * interval '1 minute' END) AS length
+             FROM g
+         )
+         INSERT INTO sessions (company_id, event_id, user_id, registrant_id, credential_type, role, joined_at, last_seen_at, ended_at, end_reason, metadata)
+         SELECT $1, $2, a.user_id, a.registrant_id,
+                CASE WHEN a.registrant_id IS NULL THEN 'JOIN_TOKEN' ELSE 'REGISTRATION_TOKEN' END,
+                CASE WHEN a.k % 499 = 0 THEN 'ORGANIZER' WHEN a.k % 97 = 0 THEN 'PRESENTER' ELSE 'ATTENDEE' END,
+                t.joined,
+                CASE WHEN t.live THEN $8::timestamptz - interval '10 seconds' ELSE LEAST(t.joined + t.length, $8::timestamptz - interval '1 minute') END,
+                CASE WHEN t.live THEN NULL ELSE LEAST(t.joined + t.length, $8::timestamptz - interval '1 minute') END,
+                CASE WHEN t.live THEN NULL ELSE 'LEFT' END,
+                a.metadata
+           FROM t JOIN a_chunk a ON a.k = t.k`,
+        [companyId, eventId, chunk.from, chunk.to, chunk.sessions, Number(attendees), start, now],
+      );
+      await dataSource.query("SELECT analytics_fold_pending()");
+      if (chunks.length > 1) progress(`event ${j + 1}: chunk ${c + 1} of ${chunks.length}, ${chunk.sessions} sessions`);
+    }
     progress(`event ${j + 1}: ${options.sessions} sessions, rolled up`);
   }
   // Fresh statistics and visibility maps: the analytics reads are index-only where they can be.
@@ -198,6 +244,7 @@ export async function seedAnalytics(
     "attendance_rollups",
     "session_second_rollups",
     "session_minute_rollups",
+    "session_hour_rollups",
     "analytics_pending_instants",
     "attendance_event_rollups",
     "attendance_value_rollups",

@@ -333,6 +333,32 @@ export function expectedMinuteRollups(raw: RawData, eventId: string) {
   });
 }
 
+/** What session_hour_rollups must hold, composed from the expected minutes. */
+export function expectedHourRollups(raw: RawData, eventId: string) {
+  const hours = new Map<string, ReturnType<typeof expectedMinuteRollups>>();
+  for (const m of expectedMinuteRollups(raw, eventId)) {
+    const hour = new Date(Math.floor(Date.parse(m.minute) / 3_600_000) * 3_600_000).toISOString();
+    hours.set(hour, [...(hours.get(hour) ?? []), m]);
+  }
+  return [...hours.entries()].map(([hour, list]) => {
+    let prior = 0;
+    let max = -Infinity;
+    for (const m of list) {
+      max = Math.max(max, prior + m.max_after);
+      prior += m.joins - m.ends;
+    }
+    const first = list.find((m) => m.minute === hour);
+    return {
+      hour,
+      joins: list.reduce((n, m) => n + m.joins, 0),
+      ends: list.reduce((n, m) => n + m.ends, 0),
+      joins_at_start: first?.joins_at_start ?? 0,
+      ends_at_start: first?.ends_at_start ?? 0,
+      max_after: max,
+    };
+  });
+}
+
 /** What attendance_event_rollups must hold: the rows of attendance_rollups, summed. */
 export function expectedEventSums(raw: RawData, eventId: string) {
   const rows = expectedAttendanceRollups(raw, eventId);

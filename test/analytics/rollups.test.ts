@@ -6,7 +6,8 @@ import * as ref from "./reference";
 /**
  * The rollups are exactly what the raw rows say, after any mix of writes: random sessions (live,
  * ended, overlapping, zero-length, on second and minute boundaries), then ends, moved times,
- * deletions, cancelled and relinked registrations, edited metadata, and concurrent ends. And what
+ * deletions, cancelled and relinked registrations, edited metadata, concurrent ends, and sessions
+ * moved across an hour's edge while folds run. And what
  * the API shows (from the rollups, or from the raw rows when a window cuts sessions) is what the
  * slow reference in reference.ts computes from the raw rows, both while instants wait in
  * analytics_pending_instants and once they are folded into the rollups.
@@ -17,6 +18,8 @@ let company: TestCompany;
 let events: TestEvent[];
 let T0: Date;
 let NOW: number;
+/** The first hour's edge (UTC) at or after T0, relative to it: sessions and windows meet it. */
+let HOUR: number;
 const at = (ms: number) => new Date(T0.getTime() + ms);
 
 /** A small deterministic generator (mulberry32), so a failure can be replayed. */
@@ -44,6 +47,7 @@ beforeAll(async () => {
     ),
   );
   T0 = minuteAfter(t);
+  HOUR = Math.ceil(T0.getTime() / 3_600_000) * 3_600_000 - T0.getTime();
   events = [await makeEvent(t, company), await makeEvent(t, company, { endsAt: at(2_400_000).toISOString() })];
   const teams = ["red", "blue", "green", null];
   const users = await makeUsers(
@@ -106,6 +110,25 @@ beforeAll(async () => {
       metadata: rnd() < 0.5 ? { team: pick(teams), source: pick(["mail", "web"]) } : {},
     });
   }
+  // Sessions that join or end on the hour's edge, a millisecond either side of it, or span it.
+  for (const [joined, end] of [
+    [HOUR, HOUR + 90_000],
+    [HOUR - 120_000, HOUR],
+    [HOUR - 1, HOUR + 1],
+    [HOUR, HOUR],
+    [HOUR - 1000, HOUR + 3_000_000],
+    [HOUR - 1, null],
+  ] as [number, number | null][]) {
+    rows.push({
+      eventId: events[0].id,
+      userId: users[rows.length % users.length],
+      role: "ATTENDEE",
+      joinedAt: at(joined),
+      lastSeenAt: at(end ?? Math.min(NOW, joined + 60_000)),
+      endedAt: end === null ? null : at(end),
+      metadata: {},
+    });
+  }
   // Several statement shapes: two multi-row inserts and single-row ones.
   await insertSessions(t, company.id, rows.slice(0, 200));
   await insertSessions(t, company.id, rows.slice(200, 350));
@@ -158,6 +181,20 @@ beforeAll(async () => {
       }),
     ),
   );
+  // Sessions moved across the hour's edge (removals: written at once, under the fold's lock) in
+  // concurrent transactions, while folds run: the hours they leave and reach stay exact.
+  const moved = await ids("ended_at IS NOT NULL AND id::text LIKE '%e%'", 8);
+  await Promise.all([
+    ...moved.map((id, i) =>
+      t.db.dataSource.transaction(async (manager) => {
+        await manager.query(
+          `UPDATE sessions SET joined_at = $2, last_seen_at = GREATEST(ended_at, $2), ended_at = GREATEST(ended_at, $2) WHERE id = $1`,
+          [id, at(HOUR + (i % 2 === 0 ? -1 : 0) + (i % 4) * 500)],
+        );
+      }),
+    ),
+    ...[1, 2].map(() => t.app.services.analytics.foldPending()),
+  ]);
   // Last, sessions that only add instants (joins, and ends): those wait in
   // analytics_pending_instants until a fold, so the API's first answers must add them.
   const shift = (d: Date | null | undefined) => (d ? new Date(d.getTime() + 1234) : null);
@@ -279,6 +316,15 @@ describe("rollups", () => {
       ).map((r: any) => ({ ...r, minute: asIso(r.minute) }));
       expect(minutes).toEqual(ref.expectedMinuteRollups(raw, event.id));
 
+      const hours = (
+        await t.db.dataSource.query(
+          `SELECT hour, joins, ends, joins_at_start, ends_at_start, max_after FROM session_hour_rollups WHERE event_id = $1 ORDER BY hour`,
+          [event.id],
+        )
+      ).map((r: any) => ({ ...r, hour: asIso(r.hour) }));
+      expect(hours).toEqual(ref.expectedHourRollups(raw, event.id));
+      expect(hours.length).toBeGreaterThan(1);
+
       // The segments, for windows that cut sessions, are what the ended sessions say.
       const iso = (d: Date | null) => (d ? asIso(d) : null);
       const segments = (
@@ -335,6 +381,14 @@ function agreesWithTheReference(state: string) {
       { from: 2_400_000, to: 4_500_000 }, // past the event end of the second event, and past now
       { from: -60_000, to: 5_000_000 }, // around everything: the rollups answer
     ];
+    // On and a millisecond around the hour's edge, and whole hours (HOUR is set by beforeAll).
+    const hourWindows = (): ref.Window[] => [
+      { from: null, to: HOUR },
+      { from: HOUR, to: null },
+      { from: HOUR - 1, to: HOUR + 1 },
+      { from: HOUR, to: HOUR + 3_600_000 },
+      { from: HOUR - 3_600_000, to: HOUR },
+    ];
     const vars = (w: ref.Window) => ({
       from: w.from === null ? null : at(w.from).toISOString(),
       to: w.to === null ? null : at(w.to).toISOString(),
@@ -350,7 +404,7 @@ function agreesWithTheReference(state: string) {
         events.map((e) => e.id),
       );
       for (const event of events) {
-        for (const w of windows) {
+        for (const w of [...windows, ...hourWindows()]) {
           const got = ok(await t.gql(HEADLINE, { id: event.id, ...vars(w) }, { key: company.key })).eventAnalytics;
           const want = ref.headline(raw, event.id, abs(w), at(NOW).getTime());
           expect({
@@ -381,6 +435,7 @@ function agreesWithTheReference(state: string) {
       const edge = (): number => {
         const kind = r();
         if (kind < 0.3) return instants[Math.floor(r() * instants.length)];
+        if (kind < 0.35) return HOUR + (Math.floor(r() * 3) - 1) * 3_600_000 + Math.floor(r() * 3) - 1; // at or by an hour edge
         if (kind < 0.5) return Math.floor(r() * 70) * 60_000; // a minute edge
         if (kind < 0.6) return Math.floor(r() * 4_200) * 1000; // a second edge
         return Math.floor(r() * 4_200_000); // inside a minute
@@ -434,8 +489,8 @@ function agreesWithTheReference(state: string) {
       const byValue = (rows: { value: string | null }[]) =>
         [...rows].sort((a, b) => String(a.value).localeCompare(String(b.value)));
       for (const event of events) {
-        for (const w of windows.slice(0, 5)) {
-          for (const bucketSeconds of [60, 7, 300]) {
+        for (const w of [...windows.slice(0, 5), ...hourWindows().slice(0, 3)]) {
+          for (const bucketSeconds of [60, 7, 300, 3600, 7200]) {
             const got = ok(await t.gql(TIMELINE, { id: event.id, w: bucketSeconds, ...vars(w) }, { key: company.key }))
               .eventAnalytics.timeline;
             expect({ w, bucketSeconds, got }).toEqual({

@@ -37,6 +37,7 @@ const ANALYTICS_TABLES_NOT_YET_DISTRIBUTABLE = new Set([
   "attendance_window_minutes",
   "event_occupancy",
   "session_minute_rollups",
+  "session_hour_rollups",
   "session_second_rollups",
 ]);
 

@@ -73,6 +73,38 @@ export class SessionMinuteRollupEntity {
 }
 
 /**
+ * The same summary an hour at a time, composed from its minutes: what a company's dashboard reads
+ * (an event of a working day is a handful of hours, hundreds of minutes).
+ */
+@Entity({ name: "session_hour_rollups" })
+export class SessionHourRollupEntity {
+  @PrimaryColumn({ type: "uuid" })
+  eventId: string;
+
+  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "event_id" })
+  event?: Relation<EventEntity>;
+
+  @PrimaryColumn({ type: "timestamptz", precision: 0 })
+  hour: Date;
+
+  @Column({ type: "integer", default: 0 })
+  joins: number;
+
+  @Column({ type: "integer", default: 0 })
+  ends: number;
+
+  @Column({ type: "integer", default: 0 })
+  joinsAtStart: number;
+
+  @Column({ type: "integer", default: 0 })
+  endsAtStart: number;
+
+  @Column({ type: "integer", default: 0 })
+  maxAfter: number;
+}
+
+/**
  * Join and end instants that sessions added and session_second_rollups does not hold yet. A
  * session's INSERT or end writes its instant here (one cheap row, no lock shared with other
  * sessions) instead of folding it into the rollups in the join's own transaction, where every

@@ -19,15 +19,34 @@ import {
  * - Seconds holding an instant the rollups cannot know (a live session's end as of now, an
  *   instant still pending) or an edge of the window are read instant by instant (from their
  *   offsets, plus the live ends and the pending instants).
- * - With minutes, the other minutes are read whole, and the rest of a minute holding such a second
- *   second by second; without, every other second is read whole.
+ * - With hours, the other hours are read whole, and the rest of an hour holding such a second
+ *   minute by minute; then (with hours or minutes) the other minutes are read whole, and the rest
+ *   of a minute holding such a second second by second; with seconds only, every other second is
+ *   read whole.
  */
-function streamCtes(s: ScopeParams, tier: "minute" | "second"): string {
-  const minuteTier =
-    tier === "minute"
-      ? `SELECT m.event_id, m.minute AS at, m.joins, m.ends, m.joins_at_start, m.ends_at_start, m.max_after
+/** Which rollups a stream reads whole where it can: hours (then minutes, seconds), minutes or seconds. */
+export type ActivityTier = "hour" | "minute" | "second";
+
+function streamCtes(s: ScopeParams, tier: ActivityTier): string {
+  const minutes =
+    tier === "hour"
+      ? `SELECT h.event_id, h.hour AS at, h.joins, h.ends, h.joins_at_start, h.ends_at_start, h.max_after
+           FROM ev JOIN session_hour_rollups h ON h.event_id = ev.id
+          WHERE NOT EXISTS (SELECT 1 FROM dirty_h d WHERE d.event_id = h.event_id AND d.hour = h.hour)
+         UNION ALL
+         SELECT m.event_id, m.minute, m.joins, m.ends, m.joins_at_start, m.ends_at_start, m.max_after
+           FROM dirty_h d
+           -- One index range per dirty hour, kept a nested loop (OFFSET 0) like the seconds below.
+           CROSS JOIN LATERAL (SELECT m.* FROM session_minute_rollups m
+                                WHERE m.event_id = d.event_id AND m.minute >= d.hour AND m.minute < d.hour + interval '1 hour'
+                               OFFSET 0) m
+          WHERE NOT EXISTS (SELECT 1 FROM dirty_m x WHERE x.event_id = m.event_id AND x.minute = m.minute)`
+      : `SELECT m.event_id, m.minute AS at, m.joins, m.ends, m.joins_at_start, m.ends_at_start, m.max_after
            FROM ev JOIN session_minute_rollups m ON m.event_id = ev.id
-          WHERE NOT EXISTS (SELECT 1 FROM dirty_m d WHERE d.event_id = m.event_id AND d.minute = m.minute)
+          WHERE NOT EXISTS (SELECT 1 FROM dirty_m d WHERE d.event_id = m.event_id AND d.minute = m.minute)`;
+  const minuteTier =
+    tier !== "second"
+      ? `${minutes}
          UNION ALL
          SELECT r.event_id, r.second, r.joins, r.ends, r.joins_at_start, r.ends_at_start, r.max_after
            FROM dirty_m d
@@ -52,6 +71,8 @@ function streamCtes(s: ScopeParams, tier: "minute" | "second"): string {
       UNION ALL SELECT id, ${s.to} FROM ev WHERE ${s.to} IS NOT NULL) x
   ), dirty_m AS (
     SELECT DISTINCT event_id, date_trunc('minute', second, 'UTC') AS minute FROM dirty_s
+  ), dirty_h AS (
+    SELECT DISTINCT event_id, date_trunc('hour', minute, 'UTC') AS hour FROM dirty_m
   ), instants AS (
     SELECT event_id, at, sum(j)::int AS joins, sum(e)::int AS ends FROM (
       SELECT r.event_id, r.second + o * interval '1 millisecond' AS at, 1 AS j, 0 AS e
@@ -91,7 +112,7 @@ function streamCtes(s: ScopeParams, tier: "minute" | "second"): string {
 export function activitySql(scope: AnalyticsScope): Statement {
   const s = scopeParams(scope);
   return {
-    sql: `WITH ${evCte(s)}, ${streamCtes(s, "minute")},
+    sql: `WITH ${evCte(s)}, ${streamCtes(s, "hour")},
       inside AS (
         SELECT event_id, at, joins, ends, max_after,
                coalesce(sum(joins - ends) OVER (PARTITION BY event_id ORDER BY at
@@ -115,8 +136,9 @@ export function activitySql(scope: AnalyticsScope): Statement {
 /**
  * Buckets of bucketSeconds aligned on the Unix epoch, from the window's start (or the first join)
  * to its end (or the last end). Per bucket: sessions running at some time in it (within the
- * window), and joins in it. A bucket holds whole minutes when bucketSeconds is a multiple of 60,
- * so minutes are read whole then; otherwise seconds are. Each row names its bucket by k, its start
+ * window), and joins in it. A bucket holds whole hours when bucketSeconds is a multiple of 3600,
+ * so hours are read whole then, and whole minutes when it is a multiple of 60; otherwise seconds
+ * are. Each row names its bucket by k, its start
  * being k × bucketSeconds since the epoch (a number is cheaper to read than a timestamp, 10,000
  * times over). When an event would have more than maxBuckets, its only row has k NULL and the
  * count.
@@ -127,7 +149,7 @@ export function timelineSql(scope: AnalyticsScope, bucketSeconds: number, maxBuc
   const max = s.p.add(maxBuckets, "bigint");
   const bucketOf = (at: string) => `floor(extract(epoch FROM ${at}) / ${w})::bigint`;
   return {
-    sql: `WITH ${evCte(s)}, ${streamCtes(s, bucketSeconds % 60 === 0 ? "minute" : "second")},
+    sql: `WITH ${evCte(s)}, ${streamCtes(s, bucketSeconds % 3600 === 0 ? "hour" : bucketSeconds % 60 === 0 ? "minute" : "second")},
       inside AS (SELECT event_id, at, joins, ends, ends_at_start FROM cls WHERE NOT before),
       span AS (
         -- From the window's start or the first join; to the window's end, or the bucket before

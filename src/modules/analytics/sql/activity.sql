@@ -1,8 +1,10 @@
 -- The activity rollups: per event and second (session_second_rollups) the join and end instants
 -- of its sessions, as millisecond offsets, with counts derived from them; per event and minute
 -- (session_minute_rollups) the same summary composed from its seconds, so that a peak or a
--- timeline over hours reads hundreds of rows, not millions. Every session's join counts from its
--- INSERT, its end once it has one.
+-- timeline over hours reads hundreds of rows, not millions; per event and hour
+-- (session_hour_rollups) the same again composed from its minutes, so that a company's dashboard
+-- reads a handful of rows per event. Every session's join counts from its INSERT, its end once it
+-- has one.
 --
 -- A statement on sessions hands its instants to analytics_apply_instants (attendance.sql): those
 -- that only add wait in analytics_pending_instants for the fold (fold.sql); those that remove are
@@ -30,9 +32,10 @@ END $$;
 CREATE TRIGGER analytics_second_derive BEFORE INSERT OR UPDATE ON session_second_rollups
   FOR EACH ROW EXECUTE FUNCTION analytics_second_derive();
 
--- Recomputes the minutes named from their seconds. The minute rows are locked first, in key
--- order; the recomputation is a later statement, so it sees what a transaction that held the
--- lock before us committed. A minute left without seconds (only after removals) goes.
+-- Recomputes the minutes named from their seconds, then their hours from their minutes. The
+-- minute rows are locked first, in key order; the recomputation is a later statement, so it sees
+-- what a transaction that held the lock before us committed. A minute left without seconds (only
+-- after removals) goes.
 CREATE OR REPLACE FUNCTION analytics_refresh_minutes(event_ids uuid[], minutes timestamptz[], removals boolean)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -67,6 +70,49 @@ BEGIN
      WHERE t.event_id = p.e AND t.minute = p.m
        AND NOT EXISTS (SELECT 1 FROM session_second_rollups r
                         WHERE r.event_id = p.e AND r.second >= p.m AND r.second < p.m + interval '1 minute');
+  END IF;
+  PERFORM analytics_refresh_hours(event_ids, minutes, removals);
+END $$;
+
+-- Recomputes the hours holding the instants named from their minutes, the way minutes are
+-- recomputed from their seconds (analytics_refresh_minutes, its only caller, after the minutes).
+-- Every writer of the rollups holds the fold's lock, so hours are rewritten one writer at a time;
+-- the row locks keep that true of any other. An hour left without minutes (only after removals) goes.
+CREATE OR REPLACE FUNCTION analytics_refresh_hours(event_ids uuid[], instants timestamptz[], removals boolean)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF coalesce(cardinality(event_ids), 0) = 0 THEN RETURN; END IF;
+  INSERT INTO session_hour_rollups (event_id, hour)
+  SELECT DISTINCT p.e, date_trunc('hour', p.at, 'UTC') FROM unnest(event_ids, instants) AS p(e, at) JOIN events ev ON ev.id = p.e
+   ORDER BY 1, 2
+  ON CONFLICT DO NOTHING;
+  PERFORM 1 FROM session_hour_rollups t
+    JOIN (SELECT DISTINCT e, date_trunc('hour', at, 'UTC') AS h FROM unnest(event_ids, instants) AS p(e, at)) p
+      ON t.event_id = p.e AND t.hour = p.h
+   ORDER BY t.event_id, t.hour FOR UPDATE OF t;
+  WITH p AS (SELECT DISTINCT e, date_trunc('hour', at, 'UTC') AS h FROM unnest(event_ids, instants) AS p(e, at)),
+  s AS (
+    SELECT m.event_id, p.h AS hour, m.minute, m.joins, m.ends, m.joins_at_start, m.ends_at_start, m.max_after,
+           coalesce(sum(m.joins - m.ends) OVER (PARTITION BY m.event_id, p.h ORDER BY m.minute
+                                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS prior
+      FROM p JOIN session_minute_rollups m ON m.event_id = p.e AND m.minute >= p.h AND m.minute < p.h + interval '1 hour'
+  ), agg AS (
+    SELECT event_id, hour, sum(joins)::int AS joins, sum(ends)::int AS ends,
+           coalesce(sum(joins_at_start) FILTER (WHERE minute = hour), 0)::int AS joins_at_start,
+           coalesce(sum(ends_at_start) FILTER (WHERE minute = hour), 0)::int AS ends_at_start,
+           max(prior + max_after)::int AS max_after
+      FROM s GROUP BY event_id, hour
+  )
+  UPDATE session_hour_rollups t
+     SET joins = agg.joins, ends = agg.ends, joins_at_start = agg.joins_at_start, ends_at_start = agg.ends_at_start,
+         max_after = agg.max_after
+    FROM agg WHERE t.event_id = agg.event_id AND t.hour = agg.hour;
+  IF removals THEN
+    DELETE FROM session_hour_rollups t
+     USING (SELECT DISTINCT e, date_trunc('hour', at, 'UTC') AS h FROM unnest(event_ids, instants) AS p(e, at)) p
+     WHERE t.event_id = p.e AND t.hour = p.h
+       AND NOT EXISTS (SELECT 1 FROM session_minute_rollups m
+                        WHERE m.event_id = p.e AND m.minute >= p.h AND m.minute < p.h + interval '1 hour');
   END IF;
 END $$;
 
