@@ -36,8 +36,8 @@ const ANALYTICS_TABLES_NOT_YET_DISTRIBUTABLE = new Set([
   "attendance_value_rollups",
   "attendance_window_minutes",
   "event_occupancy",
-  "session_minute_rollups",
   "session_hour_rollups",
+  "session_minute_rollups",
   "session_second_rollups",
 ]);
 
