@@ -47,6 +47,8 @@ export interface AppDeps {
    * with the pool limits of its connections; absent: they read the primary.
    */
   readReplica?: { settings: ReadReplicaSettings; timeouts: DatabaseTimeouts } | null;
+  /** DATABASE_DIRECT_URL: where the change feed LISTENs when the pool goes through a pooler; absent: the pool's URL. */
+  directDatabaseUrl?: string | null;
   clock: Clock;
   log: Logger;
   /** Webhook delivery worker settings; main.ts starts the worker, tests may drive it by hand. */
@@ -218,7 +220,7 @@ function loggingPlugin(log: Logger): ApolloServerPlugin<RequestContext> {
 export async function createApp(deps: AppDeps): Promise<App> {
   const { dataSource, log } = deps;
   // Per-node caches on the hot paths drop what any node changes, through the database's LISTEN/NOTIFY.
-  const changes = openChangeFeed(dataSource, log);
+  const changes = openChangeFeed(dataSource, log, deps.directDatabaseUrl ?? null);
   try {
     await changes.whenLive();
     return await assembleApp(deps, changes);

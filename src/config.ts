@@ -19,6 +19,12 @@ export interface Config {
    * export while it lags at most maxLagMs; null: everything reads the primary.
    */
   readonly readReplica: ReadReplicaSettings | null;
+  /**
+   * DATABASE_DIRECT_URL: the same database reached without a transaction-mode pooler, for what
+   * needs a session of its own (the change feed's LISTEN, the migrations' advisory lock); null:
+   * DATABASE_URL serves those too.
+   */
+  readonly databaseDirectUrl: string | null;
   /** Statement, read and connect limits of the pool on a PostgreSQL server. */
   readonly databaseTimeouts: DatabaseTimeouts;
   /**
@@ -247,6 +253,18 @@ function parseReadReplica(env: Env, databaseUrl: string | null): ReadReplicaSett
   return Object.freeze({ url, maxLagMs, retryAfterMs });
 }
 
+/** DATABASE_DIRECT_URL; refused without DATABASE_URL (embedded PGlite has no pooler in front). */
+function parseDirectUrl(env: Env, databaseUrl: string | null): string | null {
+  const url = parseUrl(env, "DATABASE_DIRECT_URL", ["postgres:", "postgresql:"]);
+  if (url !== null && databaseUrl === null) {
+    throw new ConfigError(
+      "DATABASE_DIRECT_URL",
+      "needs DATABASE_URL: it is the same PostgreSQL database reached without a pooler. Set DATABASE_URL, or unset DATABASE_DIRECT_URL.",
+    );
+  }
+  return url;
+}
+
 const NODE_ENVS = ["development", "production", "test"];
 
 export function loadConfig(env: Env = process.env): Config {
@@ -274,6 +292,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     databaseUrl,
     readReplica: parseReadReplica(env, databaseUrl),
+    databaseDirectUrl: parseDirectUrl(env, databaseUrl),
     databaseTimeouts: parseDatabaseTimeouts(env),
     databaseNamedStatements: parseBoolean(env, "DATABASE_NAMED_STATEMENTS", true),
     dataDir: path.resolve(nonEmpty(env, "DATA_DIR") ?? "./data"),

@@ -2,7 +2,7 @@ import "reflect-metadata";
 import path from "node:path";
 import { ConfigError, loadConfig } from "./config";
 import { createLogger } from "./logger";
-import { migrate, openDatabase } from "./db/database";
+import { migrateDirectly, openDatabase } from "./db/database";
 import { createApp } from "./app";
 import { markDraining } from "./http/health.routes";
 import { systemClock } from "./clock";
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       namedStatements: config.databaseNamedStatements,
     },
   );
-  const ran = await migrate(db.dataSource);
+  const ran = await migrateDirectly(db, config.databaseDirectUrl);
   if (ran.length > 0) log.info({ migrations: ran }, "migrations applied");
   // A key that cannot open the database's keys stops the start here, instead of every mint and
   // join answering INTERNAL later (a second node with its own key, a key made afresh per run).
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     masterKey: masterKey.key,
     dataSource: db.dataSource,
     readReplica: config.readReplica && { settings: config.readReplica, timeouts: config.databaseTimeouts },
+    directDatabaseUrl: config.databaseDirectUrl,
     clock: systemClock,
     log,
   });

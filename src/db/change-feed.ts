@@ -287,11 +287,14 @@ class PGliteChangeFeed extends BaseFeed {
   }
 }
 
-/** The change feed of a data source: PGlite's own, or a listening connection to the server. */
-export function openChangeFeed(dataSource: DataSource, log: Logger): ChangeFeed {
+/**
+ * The change feed of a data source: PGlite's own, or a listening connection to the server, made
+ * to `directUrl` when given (a LISTEN through a transaction-mode pooler hears nothing).
+ */
+export function openChangeFeed(dataSource: DataSource, log: Logger, directUrl: string | null = null): ChangeFeed {
   const pglite = embeddedPGliteOf(dataSource);
   if (pglite) return new PGliteChangeFeed(dataSource, pglite, log);
-  const url = (dataSource.options as { url?: string }).url;
+  const url = directUrl ?? (dataSource.options as { url?: string }).url;
   if (!url) throw new Error("The change feed needs the data source's connection URL.");
   return new PostgresChangeFeed(url, log);
 }

@@ -132,6 +132,21 @@ export async function migrate(dataSource: DataSource): Promise<string[]> {
   }
 }
 
+/**
+ * Runs pending migrations on `db`, or, given DATABASE_DIRECT_URL, on a connection of their own to
+ * that address: their session-level advisory lock and `SET`s need one server session throughout,
+ * which a transaction-mode pooler in front of DATABASE_URL does not promise.
+ */
+export async function migrateDirectly(db: Database, directUrl: string | null): Promise<string[]> {
+  if (directUrl === null || db.kind !== "postgres") return migrate(db.dataSource);
+  const direct = await openDatabase({ kind: "postgres", url: directUrl }, { poolSize: 1 });
+  try {
+    return await migrate(direct.dataSource);
+  } finally {
+    await direct.close();
+  }
+}
+
 /** The SQL that would bring the database in line with the entities; empty when they agree. */
 export async function pendingSchemaChanges(dataSource: DataSource): Promise<string[]> {
   const log = await dataSource.driver.createSchemaBuilder().log();

@@ -81,6 +81,8 @@ export interface StartOptions {
   through?: { url: string; timeouts?: DatabaseTimeouts };
   /** PostgreSQL only: analytics read this streaming replica of the test database (DATABASE_READ_URL). */
   readReplica?: AppDeps["readReplica"];
+  /** PostgreSQL only: DATABASE_DIRECT_URL, where the change feed listens. */
+  directDatabaseUrl?: string;
 }
 
 let migratedPGlite: Promise<Blob> | undefined;
@@ -180,6 +182,7 @@ export async function startTestApp(options: StartOptions = {}): Promise<TestApp>
     masterKey,
     dataSource: db.dataSource,
     readReplica: options.readReplica,
+    directDatabaseUrl: options.directDatabaseUrl,
     clock,
     log,
   });
