@@ -64,7 +64,9 @@ const LATEST_TYPES: Record<string, string> = {
  * - live_rows, for fast events: users with a live session in the window. Their rollup row (their
  *   ended sessions) and their live sessions, counted up to now, are combined: islands united,
  *   counts added, the latest session (ended or live) deciding the session metadata and
- *   registration. live_users names them, so that their rollup rows are taken out.
+ *   registration. live_users names them (with their live first join), so that their rollup
+ *   rows are taken out. `nearPage`, CTEs defining live_near (event_id, user_id), merges only
+ *   those live users (attendeePageSql).
  * - raw_rows, for raw events: every user, from the raw sessions, clipped to the window, a user's
  *   overlapping sessions merged with a gaps-and-islands window function.
  *
@@ -73,7 +75,7 @@ const LATEST_TYPES: Record<string, string> = {
  * sessions table would make it compile the statement to machine code (JIT), costing more than
  * the statement itself.
  */
-function attendeeCtes(a: AttendeeParams, detail: Detail): string {
+function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): string {
   const full = detail === "full";
   const metadata = detail === "totals" ? "NULL::jsonb AS metadata" : "s.metadata";
   const clipped = (
@@ -124,7 +126,9 @@ function attendeeCtes(a: AttendeeParams, detail: Detail): string {
      WHERE ev.id = ANY (${a.fast})
   ), live_c AS (
     ${clipped("live_s")}
-  ), live_a AS (
+  ), live_users AS (
+    SELECT event_id, user_id, min(joined_at) AS live_first FROM live_c GROUP BY event_id, user_id
+  ),${nearPage ? ` ${nearPage},` : ""} live_a AS (
     SELECT event_id, user_id, count(*)::int AS sessions, min(joined_at) AS first_joined_at, range_agg(tstzrange(cs, ce)) AS islands,
            max(analytics_role_rank(role)) AS role_rank,
            coalesce(array_agg(DISTINCT registrant_id) FILTER (WHERE registrant_id IS NOT NULL), '{}') AS session_registrant_ids,
@@ -132,9 +136,8 @@ function attendeeCtes(a: AttendeeParams, detail: Detail): string {
            ${latest("joined_at", withRegistration)} AS latest_registration_joined_at,
            ${latest("id", withRegistration)} AS latest_registration_session_id,
            ${latest("registrant_id", withRegistration)} AS latest_registration_id
-      FROM live_c GROUP BY event_id, user_id
-  ), live_users AS (
-    SELECT event_id, user_id FROM live_a
+      FROM live_c${nearPage ? " WHERE (event_id, user_id) IN (SELECT event_id, user_id FROM live_near)" : ""}
+     GROUP BY event_id, user_id
   ), live_m AS (
     SELECT l.event_id, l.user_id, l.sessions + coalesce(r.sessions, 0) AS sessions,
            LEAST(l.first_joined_at, r.first_joined_at) AS first_joined_at,
@@ -333,6 +336,12 @@ export interface AttendeeCursor {
  * One page of attendees per event, ordered by (first join, user id): keyset on
  * idx_attendance_rollups_list. Live and raw users are profiled (analytics_attendee_profile) once
  * the page is cut: a thousand live users cost a thousand profiles otherwise, for 20 rows shown.
+ *
+ * Nor are all live users merged with their rollup rows. A live user's first join is the earlier
+ * of its live sessions' and its rollup row's, so with K the key of the n-th row of the page's
+ * users without a live session (`head`), only live users whose live first join or rollup row
+ * comes by K can be on the page (`live_near`): those whose live sessions say so, and the live
+ * rows the keyset skipped on its way to K (an index range of about n rows).
  */
 export function attendeePageSql(
   scope: AnalyticsScope,
@@ -350,24 +359,47 @@ export function attendeePageSql(
     rows: string,
   ) => `SELECT ${columns}, true AS deferred, r.latest_registration_id, r.session_registrant_ids, r.latest_metadata
                       FROM ${rows} r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`;
+  const hasFast = sources.fast.length > 0;
+  // After live_users, before live_a (attendeeCtes): the page's other users, and the live users near them.
+  const nearPage = `head AS (
+    SELECT x.*, false AS deferred, NULL::uuid AS latest_registration_id, NULL::uuid[] AS session_registrant_ids,
+           NULL::jsonb AS latest_metadata
+      FROM ev CROSS JOIN LATERAL (
+    SELECT a.event_id, a.user_id, a.sessions, a.first_joined_at, a.attended_ms, a.role_rank, a.registrant_id, a.metadata
+      FROM attendance_rollups a
+     WHERE a.event_id = ev.id AND ev.id = ANY (${a.fast})
+       AND (${at} IS NULL OR (a.first_joined_at, a.user_id) > (${at}, ${id}))
+       AND (a.event_id, a.user_id) NOT IN (SELECT event_id, user_id FROM live_users)
+     ORDER BY a.first_joined_at, a.user_id LIMIT ${n}) x
+  ), bound AS (
+    -- K per event: the n-th row of head; past every live user when head has fewer rows, or when
+    -- its last has no first join (sorted after every row that has one).
+    SELECT ev.id AS event_id,
+           CASE WHEN k.n < ${n} OR k.at IS NULL THEN 'infinity'::timestamptz ELSE k.at END AS k_at,
+           CASE WHEN k.n < ${n} OR k.at IS NULL THEN 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid ELSE k.id END AS k_id
+      FROM ev CROSS JOIN LATERAL (
+        SELECT count(*) AS n, (array_agg(h.first_joined_at ORDER BY h.first_joined_at DESC, h.user_id DESC))[1] AS at,
+               (array_agg(h.user_id ORDER BY h.first_joined_at DESC, h.user_id DESC))[1] AS id
+          FROM head h WHERE h.event_id = ev.id) k
+     WHERE ev.id = ANY (${a.fast})
+  ), live_near AS (
+    SELECT u.event_id, u.user_id FROM live_users u JOIN bound b ON b.event_id = u.event_id
+     WHERE (u.live_first, u.user_id) <= (b.k_at, b.k_id)
+    UNION
+    SELECT r.event_id, r.user_id FROM bound b CROSS JOIN LATERAL (
+      SELECT a.event_id, a.user_id, (a.event_id, a.user_id) IN (SELECT event_id, user_id FROM live_users) AS live
+        FROM attendance_rollups a
+       WHERE a.event_id = b.event_id AND (a.first_joined_at, a.user_id) <= (b.k_at, b.k_id)
+         AND (${at} IS NULL OR (a.first_joined_at, a.user_id) > (${at}, ${id}))) r
+     WHERE r.live
+  )`;
   return {
-    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "deferred")},
+    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "deferred", hasFast ? nearPage : undefined)},
       page AS (
         ${unionOf(
           [
-            [
-              sources.fast.length > 0,
-              () => `SELECT x.*, false AS deferred, NULL::uuid AS latest_registration_id, NULL::uuid[] AS session_registrant_ids,
-                      NULL::jsonb AS latest_metadata
-                 FROM ev CROSS JOIN LATERAL (
-               SELECT a.event_id, a.user_id, a.sessions, a.first_joined_at, a.attended_ms, a.role_rank, a.registrant_id, a.metadata
-                 FROM attendance_rollups a
-                WHERE a.event_id = ev.id AND ev.id = ANY (${a.fast})
-                  AND (${at} IS NULL OR (a.first_joined_at, a.user_id) > (${at}, ${id}))
-                  AND NOT EXISTS (SELECT 1 FROM live_users lu WHERE lu.event_id = a.event_id AND lu.user_id = a.user_id)
-                ORDER BY a.first_joined_at, a.user_id LIMIT ${n}) x`,
-            ],
-            [sources.fast.length > 0, () => toProfile("live_rows")],
+            [hasFast, () => "SELECT * FROM head"],
+            [hasFast, () => toProfile("live_rows")],
             [sources.raw.length > 0, () => toProfile("raw_rows")],
           ],
           "",
