@@ -361,7 +361,8 @@ export function attendeePageSql(
                       FROM ${rows} r WHERE ${at} IS NULL OR (r.first_joined_at, r.user_id) > (${at}, ${id})`;
   const hasFast = sources.fast.length > 0;
   // After live_users, before live_a (attendeeCtes): the page's other users, and the live users near them.
-  const nearPage = `head AS (
+  // A function: building it numbers the fast events' parameter, which PostgreSQL refuses unused.
+  const nearPage = () => `head AS (
     SELECT x.*, false AS deferred, NULL::uuid AS latest_registration_id, NULL::uuid[] AS session_registrant_ids,
            NULL::jsonb AS latest_metadata
       FROM ev CROSS JOIN LATERAL (
@@ -394,7 +395,7 @@ export function attendeePageSql(
      WHERE r.live
   )`;
   return {
-    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "deferred", hasFast ? nearPage : undefined)},
+    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "deferred", hasFast ? nearPage() : undefined)},
       page AS (
         ${unionOf(
           [
