@@ -89,7 +89,7 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
       ? `NULL::${LATEST_TYPES[column]}`
       : `(array_agg(${column} ORDER BY joined_at DESC, id DESC)${filter})[1]`;
   const withRegistration = " FILTER (WHERE registrant_id IS NOT NULL)";
-  const profile = (rows: string, extra = "") => {
+  const profile = (rows: string, extra = "", known = "false") => {
     const base = "x.event_id, x.user_id, x.sessions, x.first_joined_at, x.attended_ms, x.role_rank";
     if (detail === "deferred")
       return `SELECT ${base}, NULL::uuid AS registrant_id, NULL::boolean AS registered, NULL::jsonb AS metadata${extra},
@@ -98,11 +98,14 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
       // Only "registered" of analytics_attendee_profile, the same two probes: the profile's
       // lookups of the user and the registration cost as much again, per live user. A scalar
       // subquery, not EXISTS, which PostgreSQL may hash over every registration of the event.
+      // Neither when `known` says so already: a live user whose rollup row is registered (kept
+      // current by the triggers on registrants) is registered with more sessions too.
       return `SELECT ${base}, NULL::uuid AS registrant_id,
+           CASE WHEN ${known} THEN true ELSE
            coalesce((SELECT true FROM registrants r WHERE r.event_id = x.event_id AND r.user_id = x.user_id AND r.cancelled_at IS NULL LIMIT 1), false)
              OR (cardinality(x.session_registrant_ids) > 0
                  AND EXISTS (SELECT 1 FROM unnest(x.session_registrant_ids) AS rid JOIN registrants r ON r.id = rid
-                              WHERE r.event_id = x.event_id AND r.cancelled_at IS NULL)) AS registered,
+                              WHERE r.event_id = x.event_id AND r.cancelled_at IS NULL)) END AS registered,
            NULL::jsonb AS metadata${extra}
       FROM ${rows} x`;
     return `SELECT ${base}, pr.registrant_id, pr.registered, pr.metadata${extra}
@@ -156,7 +159,7 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
            ${full ? "r.metadata" : "NULL::jsonb"} AS rollup_metadata
       FROM live_a l LEFT JOIN attendance_rollups r ON r.event_id = l.event_id AND r.user_id = l.user_id
   ), live_rows AS (
-    ${profile("live_m", ", x.in_rollup, x.rollup_ms, x.rollup_registered, x.rollup_metadata")}
+    ${profile("live_m", ", x.in_rollup, x.rollup_ms, x.rollup_registered, x.rollup_metadata", "coalesce(x.rollup_registered, false)")}
   )`
     : `live_users AS (${none("NULL::uuid AS event_id, NULL::uuid AS user_id")}), live_rows AS (${none(rowColumns)})`;
 
