@@ -51,6 +51,9 @@ export function readinessConnection(dataSource: DataSource): ReadinessConnection
     })().finally(() => (connecting = null)));
 
   const run = async <T>(sql: string, params: unknown[]): Promise<T[]> => {
+    // The check's own connection answering says little if the requests' pool is gone (closed
+    // at shutdown, or never reopened): this node cannot serve, whatever the server says.
+    if (!dataSource.isInitialized) throw new Error("the database pool is closed");
     const reused = client;
     const current = reused ?? (await open());
     try {
