@@ -3,7 +3,7 @@
  * made with pg_basebackup as `npm run cluster` makes it, reached through a TCP proxy that counts
  * the connections made to it. PostgreSQL only; the configuration checks run on both databases.
  */
-import net from "node:net";
+import { TcpProxy } from "../support/tcp-proxy";
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
 import { loadConfig } from "../../src/config";
@@ -70,45 +70,6 @@ describe("DATABASE_READ_URL in the configuration", () => {
   });
 });
 
-/** Forwards 127.0.0.1:<port> to the replica and counts the connections made through it. */
-class CountingProxy {
-  connections = 0;
-  private readonly sockets = new Set<net.Socket>();
-  private constructor(private readonly server: net.Server) {}
-
-  static async start(targetPort: number): Promise<CountingProxy> {
-    const server = net.createServer();
-    const proxy = new CountingProxy(server);
-    server.on("connection", (client) => {
-      proxy.connections++;
-      const upstream = net.connect(targetPort, "127.0.0.1");
-      for (const [from, to] of [
-        [client, upstream],
-        [upstream, client],
-      ] as const) {
-        proxy.sockets.add(from);
-        from.pipe(to);
-        from.on("close", () => {
-          proxy.sockets.delete(from);
-          to.destroy();
-        });
-        from.on("error", () => undefined);
-      }
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return proxy;
-  }
-
-  get port(): number {
-    return (this.server.address() as net.AddressInfo).port;
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
-
 /** PostgreSQL only; on PGlite a skipped block that says why. */
 function onPostgres(name: string, body: () => void): void {
   if (!usingPglite()) return describe(name, body);
@@ -118,7 +79,7 @@ function onPostgres(name: string, body: () => void): void {
 onPostgres("analytics on a streaming replica", () => {
   const primaryUrl = () => process.env.ADMIT_TEST_DATABASE_URL!;
   let replica: Replica;
-  let proxy: CountingProxy;
+  let proxy: TcpProxy;
   /** Reads the replica while it lags up to a minute. */
   let patient: TestApp;
   /** Reads the replica while it lags up to 1 s. */
@@ -217,7 +178,7 @@ onPostgres("analytics on a streaming replica", () => {
     replica = await startReplica(primaryUrl(), await freePort());
     replicaAdmin = adminClient();
     await replicaAdmin.connect();
-    proxy = await CountingProxy.start(replica.port);
+    proxy = await TcpProxy.start({ host: "127.0.0.1", port: replica.port });
     const reading = (maxLagMs: number) => ({
       settings: { url: viaProxy(), maxLagMs, retryAfterMs: RETRY_MS },
       timeouts: TIMEOUTS,

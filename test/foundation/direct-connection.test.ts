@@ -1,4 +1,4 @@
-import net from "node:net";
+import { TcpProxy } from "../support/tcp-proxy";
 import { loadConfig } from "../../src/config";
 import { FEED_APPLICATION_NAME } from "../../src/db/change-feed";
 import { migrateDirectly, openDatabase } from "../../src/db/database";
@@ -9,47 +9,6 @@ import { startTestApp, usingPglite } from "../support/harness";
  * stands in for it), the change feed's LISTEN and the migrations' session lock must reach
  * PostgreSQL on a session of their own, not through the pooler.
  */
-
-/**
- * A TCP proxy in front of the test database that remembers the local port of every connection it
- * opens to it, and counts the bytes clients send through it.
- */
-class PortRecordingProxy {
-  readonly upstreamPorts = new Set<number>();
-  bytesForwarded = 0;
-  private readonly sockets = new Set<net.Socket>();
-  private constructor(private readonly server: net.Server) {}
-
-  static async start(target: { host: string; port: number }): Promise<PortRecordingProxy> {
-    const server = net.createServer();
-    const proxy = new PortRecordingProxy(server);
-    server.on("connection", (client) => {
-      const upstream = net.connect(target.port, target.host, () => {
-        if (upstream.localPort) proxy.upstreamPorts.add(upstream.localPort);
-      });
-      for (const socket of [client, upstream]) {
-        proxy.sockets.add(socket);
-        socket.on("close", () => proxy.sockets.delete(socket));
-        socket.on("error", () => socket.destroy());
-      }
-      client.on("data", (chunk: Buffer) => (proxy.bytesForwarded += chunk.length));
-      client.pipe(upstream).pipe(client);
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return proxy;
-  }
-
-  get port(): number {
-    return (this.server.address() as net.AddressInfo).port;
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 describe("DATABASE_DIRECT_URL in the configuration", () => {
   it("is refused without DATABASE_URL, and read as given with it", () => {
@@ -72,16 +31,14 @@ describe("DATABASE_DIRECT_URL in the configuration", () => {
 const onPostgres = usingPglite() ? describe.skip : describe;
 
 onPostgres("with the pool behind a pooler, on PostgreSQL", () => {
-  let proxy: PortRecordingProxy;
+  let proxy: TcpProxy;
   let direct: URL;
   let pooled: URL;
 
   beforeAll(async () => {
     direct = new URL(process.env.ADMIT_TEST_DATABASE_URL!);
-    proxy = await PortRecordingProxy.start({ host: direct.hostname, port: Number(direct.port || 5432) });
-    pooled = new URL(direct);
-    pooled.hostname = "127.0.0.1";
-    pooled.port = String(proxy.port);
+    proxy = await TcpProxy.start({ host: direct.hostname, port: Number(direct.port || 5432) });
+    pooled = proxy.urlThrough(direct);
   });
   afterAll(async () => {
     await proxy?.close();
@@ -122,12 +79,12 @@ onPostgres("with the pool behind a pooler, on PostgreSQL", () => {
   it("the migrations run on DATABASE_DIRECT_URL, not through the pooler", async () => {
     const db = await openDatabase({ kind: "postgres", url: pooled.toString() });
     try {
-      const before = proxy.bytesForwarded;
+      const before = proxy.bytesFromClients;
       expect(await migrateDirectly(db, direct.toString())).toEqual([]);
-      expect(proxy.bytesForwarded).toBe(before);
+      expect(proxy.bytesFromClients).toBe(before);
       // Without it, they run on a connection of the pool, through the pooler.
       await migrateDirectly(db, null);
-      expect(proxy.bytesForwarded).toBeGreaterThan(before);
+      expect(proxy.bytesFromClients).toBeGreaterThan(before);
     } finally {
       await db.close();
     }

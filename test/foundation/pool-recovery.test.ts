@@ -5,7 +5,7 @@
  * serves again within seconds, with no restart. Also: the limits the pool sets, and that
  * migrations run without them.
  */
-import net from "node:net";
+import { TcpProxy } from "../support/tcp-proxy";
 import { performance } from "node:perf_hooks";
 import { loadConfig } from "../../src/config";
 import { migrate } from "../../src/db/database";
@@ -16,56 +16,6 @@ import { makeCompany, TestCompany } from "../support/factories";
 /** Short limits, so the test takes seconds: statements 1 s, answers 1.5 s, connecting 1 s. */
 const TIMEOUTS: DatabaseTimeouts = { statementMs: 1_000, queryMs: 1_500, connectMs: 1_000 };
 const PAUSE_MS = 2_000;
-
-/** A TCP proxy on 127.0.0.1 that can stop forwarding without closing or resetting anything. */
-class BlackHoleProxy {
-  private forwarding = true;
-  private readonly sockets = new Set<net.Socket>();
-  private constructor(private readonly server: net.Server) {}
-
-  static async start(target: { host: string; port: number }): Promise<BlackHoleProxy> {
-    const server = net.createServer();
-    const proxy = new BlackHoleProxy(server);
-    server.on("connection", (client) => {
-      const upstream = net.connect(target.port, target.host);
-      for (const [from, to] of [
-        [client, upstream],
-        [upstream, client],
-      ] as const) {
-        proxy.sockets.add(from);
-        // While paused, bytes are read and dropped: the sender sees them acknowledged, as when
-        // a link fails after the last hop that answers.
-        from.on("data", (chunk) => {
-          if (proxy.forwarding) to.write(chunk);
-        });
-        from.on("close", () => {
-          proxy.sockets.delete(from);
-          to.destroy();
-        });
-        from.on("error", () => undefined);
-      }
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return proxy;
-  }
-
-  get port(): number {
-    return (this.server.address() as net.AddressInfo).port;
-  }
-
-  pause(): void {
-    this.forwarding = false;
-  }
-
-  resume(): void {
-    this.forwarding = true;
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
 
 describe("the pool's limits", () => {
   it("come from DATABASE_STATEMENT_TIMEOUT_MS, DATABASE_QUERY_TIMEOUT_MS and DATABASE_CONNECT_TIMEOUT_MS, with defaults", () => {
@@ -109,16 +59,14 @@ describe("the pool's limits", () => {
 const onPostgres = usingPglite() ? describe.skip : describe;
 
 onPostgres("on PostgreSQL", () => {
-  let proxy: BlackHoleProxy;
+  let proxy: TcpProxy;
   let t: TestApp;
   let company: TestCompany;
 
   beforeAll(async () => {
     const direct = new URL(process.env.ADMIT_TEST_DATABASE_URL!);
-    proxy = await BlackHoleProxy.start({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const viaProxy = new URL(direct);
-    viaProxy.hostname = "127.0.0.1";
-    viaProxy.port = String(proxy.port);
+    proxy = await TcpProxy.start({ host: direct.hostname, port: Number(direct.port || 5432) });
+    const viaProxy = proxy.urlThrough(direct);
     t = await startTestApp({ poolSize: 4, through: { url: viaProxy.toString(), timeouts: TIMEOUTS } });
     company = await makeCompany(t);
   });
