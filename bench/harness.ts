@@ -27,6 +27,8 @@ export interface BenchDatabase {
   label: string;
   /** The run's own database (PostgreSQL only): for the floors and the SQL checks. */
   url: string | null;
+  /** The name of that database (PostgreSQL only): whose backends' CPU a run counts. */
+  name: string | null;
   /** Admit's DATA_DIR; with PGlite the data itself is under <dataDir>/pgdata. */
   dataDir: string;
   drop(): Promise<void>;
@@ -40,7 +42,14 @@ export async function freshDatabase(kind: DatabaseKind, tag: string): Promise<Be
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `admit-${tag}-`));
   const removeDir = () => fs.rmSync(dataDir, { recursive: true, force: true });
   if (kind === "pglite") {
-    return { kind, label: `embedded PGlite in ${dataDir}`, url: null, dataDir, drop: async () => removeDir() };
+    return {
+      kind,
+      label: `embedded PGlite in ${dataDir}`,
+      url: null,
+      name: null,
+      dataDir,
+      drop: async () => removeDir(),
+    };
   }
   const serverUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const name = `admit_${tag}_${Date.now()}_${randomBytes(2).toString("hex")}`;
@@ -54,6 +63,7 @@ export async function freshDatabase(kind: DatabaseKind, tag: string): Promise<Be
     kind,
     label: `PostgreSQL (${name})`,
     url: url.toString(),
+    name,
     dataDir,
     drop: async () => {
       removeDir();
@@ -177,13 +187,39 @@ export interface CpuSnapshot {
   loadGenerator: number;
 }
 
-/** CPU so far of the server under test, of every PostgreSQL process, and of this process (ms). */
-export function cpuSnapshot(serverPid: number | undefined): CpuSnapshot {
+/**
+ * Whether a PostgreSQL process's CPU belongs to a run on `database`: a backend or an autovacuum
+ * worker counts when it serves that database, never when it serves another (other benchmarks or
+ * tests may run on the same server); the server's shared processes (WAL writer, checkpointer,
+ * background writer, the postmaster) always count, since the run's writes are what keep them busy.
+ * Without a database name, every PostgreSQL process counts.
+ */
+function countsFor(database: string | undefined, pid: string): boolean {
+  if (!database) return true;
+  let title: string;
+  try {
+    title = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+  } catch {
+    return false;
+  }
+  // "postgres: [<cluster>: ]<user> <database> <host>(<port>) <state>" (or [local] for a socket)
+  const backend = /^postgres: (?:\S+: )?\S+ (\S+) (?:\S+\(\d+\)|\[local\])/.exec(title);
+  if (backend) return backend[1] === database;
+  const autovacuum = /^postgres: (?:\S+: )?autovacuum worker (\S+)/.exec(title);
+  if (autovacuum) return autovacuum[1] === database;
+  return true;
+}
+
+/**
+ * CPU so far of the server under test, of the PostgreSQL processes that work for `database`
+ * (every PostgreSQL process without it, see countsFor), and of this process (ms).
+ */
+export function cpuSnapshot(serverPid: number | undefined, database?: string): CpuSnapshot {
   const postgres = new Map<number, number>();
   for (const entry of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (fs.readFileSync(`/proc/${entry}/comm`, "utf8").trim().startsWith("postgres"))
+      if (fs.readFileSync(`/proc/${entry}/comm`, "utf8").trim().startsWith("postgres") && countsFor(database, entry))
         postgres.set(Number(entry), cpuMsOf(Number(entry)));
     } catch {
       // gone meanwhile

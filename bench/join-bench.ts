@@ -28,8 +28,9 @@
  * Join tokens are minted ahead; before each join line, one untimed second of the same load sizes
  * the pools so that no token or (user, event) pair is used twice in a run.
  *
- * Every line shows its CPU per request from /proc (Linux): the server under test, every
- * PostgreSQL process on the machine, and this process (the load generator). Then a final table:
+ * Every line shows its CPU per request from /proc (Linux): the server under test, PostgreSQL (the
+ * backends of the run's database and the server's shared processes, not other databases'
+ * backends), and this process (the load generator). Then a final table:
  * operation | req/s | p99 ms | measured against | ratio | target | met?
  *
  * Environment:
@@ -143,7 +144,7 @@ async function measure(name: string, url: string, load: Load, options: RunOption
   let errors = 0;
   let spentAt: number | null = null;
   const started = performance.now();
-  const before = cpuSnapshot(options.pid);
+  const before = cpuSnapshot(options.pid, cpuDatabase);
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const spent = () => {
       if (spentAt !== null) return;
@@ -176,7 +177,7 @@ async function measure(name: string, url: string, load: Load, options: RunOption
       (error: Error | null, done) => (error ? reject(error) : resolve(done)),
     );
   });
-  const after = cpuSnapshot(options.pid);
+  const after = cpuSnapshot(options.pid, cpuDatabase);
   const requests = result.requests.total;
   const cpu = cpuPerRequest(before, after, requests);
   return {
@@ -234,8 +235,12 @@ const validations = (pool: string[]): Load => {
   };
 };
 
+/** The run's database: PostgreSQL's CPU counts its backends only (see cpuSnapshot). */
+let cpuDatabase: string | undefined;
+
 async function main(): Promise<void> {
   const database = await freshDatabase(KIND, "bench");
+  cpuDatabase = database.name ?? undefined;
   const children: ChildProcess[] = [];
   try {
     const [portA, portB, barePort, signPort, verifyPort] = await Promise.all([
@@ -639,7 +644,7 @@ class Floors {
     const latencies: number[] = [];
     let errors = 0;
     let spent = false;
-    const before = cpuSnapshot(undefined);
+    const before = cpuSnapshot(undefined, cpuDatabase);
     const started = performance.now();
     const end = started + SECONDS * 1000;
     const worker = async () => {
@@ -665,7 +670,7 @@ class Floors {
     };
     await Promise.all(Array.from({ length: CONNECTIONS }, worker));
     const elapsed = (performance.now() - started) / 1000;
-    const cpu = cpuPerRequest(before, cpuSnapshot(undefined), latencies.length);
+    const cpu = cpuPerRequest(before, cpuSnapshot(undefined, cpuDatabase), latencies.length);
     latencies.sort((a, b) => a - b);
     return {
       name,
