@@ -169,7 +169,7 @@ export function startAdmit(cluster: AdmitCluster, port: number, nodeArgs: string
 }
 
 /** utime + stime of a process in milliseconds, from /proc/<pid>/stat (0 when unreadable). */
-function cpuMsOf(pid: number): number {
+export function cpuMsOf(pid: number): number {
   try {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
     // fields[0] is the state (field 3): utime and stime are fields 14 and 15.

@@ -18,7 +18,7 @@ import { MigrationInterface, QueryRunner } from "typeorm";
  * shape the session token a media server verifies.
  */
 
-const ADMIT_JOIN = String.raw`
+export const ADMIT_JOIN = String.raw`
 -- p_entrant: 'external' (p_external_id, p_profile: the keys present are the fields to set:
 -- email, email_normalized, name, avatar_url, metadata), 'user' (p_user), 'guest' (p_profile.name),
 -- 'registrant' (p_registrant). p_idle_seconds: the company's inactivity window. p_created_via: the

@@ -1,4 +1,5 @@
 import { CompanyInEveryKey1796574153104 } from "./1796574153104-company-in-every-key";
+import { FullEventRefusesAtOnce1796586335322 } from "./1796586335322-full-event-refuses-at-once";
 import { ActivityHourRollups1796573980046 } from "./1796573980046-activity-hour-rollups";
 import { LiveChangeNotices1796561000000 } from "./1796561000000-live-change-notices";
 import { NamedIndexes1796561938525 } from "./1796561938525-named-indexes";
@@ -32,4 +33,5 @@ export const MIGRATIONS: Function[] = [
   NamedIndexes1796561938525,
   ActivityHourRollups1796573980046,
   CompanyInEveryKey1796574153104,
+  FullEventRefusesAtOnce1796586335322,
 ];

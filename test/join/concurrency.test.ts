@@ -1,4 +1,4 @@
-import { codeOf, ok, useTestApp } from "../support/harness";
+import { codeOf, GqlResponse, ok, usingPglite, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany } from "../support/factories";
 import { joinRaw, mint } from "./join-helpers";
 
@@ -88,4 +88,66 @@ it("capacity holds for guests joining a public event at once", async () => {
   );
   expect(tally(results.map(codeOf))).toEqual({ OK: 2, EVENT_FULL: 4 });
   expect(await liveSessions(event.id)).toBe(2);
+});
+
+it("5 joins of the same user at once at an event with capacity 1: each replaces the last, one stays", async () => {
+  const event = await makeEvent(t, company, { capacity: 1 });
+  const minted = await mint(t, company, { eventId: event.id, user: { id: "door-clicker" } });
+  const results = await Promise.all(
+    Array.from({ length: 5 }, () => joinRaw(t, { event: event.id, credential: minted.token })),
+  );
+  expect(tally(results.map(codeOf))).toEqual({ OK: 5 });
+  expect(await liveSessions(event.id)).toBe(1);
+});
+
+/**
+ * A join that holds the event's turn (from its first statement to COMMIT) is played by a
+ * transaction of the test's own that locks the event's row as admit_join does. PostgreSQL only:
+ * PGlite has one connection, so nothing else can run while it is held.
+ */
+(usingPglite() ? describe.skip : describe)("a full event while an admission holds its turn", () => {
+  /** "settled" when `promise` settles within `ms`, else "pending". */
+  const settled = async <T>(promise: Promise<T>, ms: number): Promise<string> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve("pending"), ms)));
+    try {
+      return await Promise.race([promise.then(() => "settled"), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  it("refuses a newcomer at once; a returning user waits for the turn, then gets back in", async () => {
+    const event = await makeEvent(t, company, { capacity: 1 });
+    const inside = await mint(t, company, { eventId: event.id, user: { id: "inside-1" } });
+    ok(await joinRaw(t, { event: event.id, credential: inside.token }));
+    // The first refusal looks for room (once a second per node, on the test's clock): then it may wait.
+    const first = await mint(t, company, { eventId: event.id, user: { id: "newcomer-1" } });
+    expect(codeOf(await joinRaw(t, { event: event.id, credential: first.token }))).toBe("EVENT_FULL");
+
+    const turn = t.db.dataSource.createQueryRunner();
+    await turn.connect();
+    let returning: Promise<GqlResponse> | undefined;
+    try {
+      await turn.startTransaction();
+      await turn.query(`SELECT 1 FROM events WHERE id = $1 FOR NO KEY UPDATE`, [event.id]);
+      const newcomer = await mint(t, company, { eventId: event.id, user: { id: "newcomer-2" } });
+      const refused = joinRaw(t, { event: event.id, credential: newcomer.token });
+      expect(await settled(refused, 10_000)).toBe("settled");
+      expect(codeOf(await refused)).toBe("EVENT_FULL");
+      // Replacing a session of one's own changes the count: that takes the turn.
+      returning = joinRaw(t, { event: event.id, credential: inside.token });
+      expect(await settled(returning, 300)).toBe("pending");
+    } finally {
+      await turn.rollbackTransaction().catch(() => undefined);
+      await turn.release();
+    }
+    ok(await returning);
+    expect(await liveSessions(event.id)).toBe(1);
+    const users = await t.db.dataSource.query(
+      `SELECT count(*)::int AS n FROM users WHERE company_id = $1 AND external_id LIKE 'newcomer-%'`,
+      [company.id],
+    );
+    expect(users[0].n).toBe(0);
+  });
 });

@@ -38,6 +38,11 @@ export class AdmitNode {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** The running process's id (benchmarks read its CPU); undefined when stopped. */
+  get pid(): number | undefined {
+    return this.running ? this.child!.pid : undefined;
+  }
+
   /** Everything the node wrote since its last start. */
   output(): string {
     return this.captured;
