@@ -1,3 +1,4 @@
+import { AnalyticsCompanyInEveryKey1796585881468 } from "./1796585881468-analytics-company-in-every-key";
 import { CompanyInEveryKey1796574153104 } from "./1796574153104-company-in-every-key";
 import { ActivityHourRollups1796573980046 } from "./1796573980046-activity-hour-rollups";
 import { LiveChangeNotices1796561000000 } from "./1796561000000-live-change-notices";
@@ -32,4 +33,5 @@ export const MIGRATIONS: Function[] = [
   NamedIndexes1796561938525,
   ActivityHourRollups1796573980046,
   CompanyInEveryKey1796574153104,
+  AnalyticsCompanyInEveryKey1796585881468,
 ];

@@ -25,21 +25,13 @@ const REFERENCE_TABLES = new Set(["companies"]);
  * of (event_id, …) without company_id, foreign keys to events(id) or users(id). Remove a table
  * from here when it holds (the last test fails while a listed table already does).
  */
-const ANALYTICS_TABLES_NOT_YET_DISTRIBUTABLE = new Set([
-  "analytics_pending_attendance",
-  "analytics_pending_instants",
-  "analytics_pending_windows",
-  "attendance_event_rollups",
-  "attendance_gap_cells",
-  "attendance_rollups",
-  "attendance_segments",
-  "attendance_value_rollups",
-  "attendance_window_minutes",
-  "event_occupancy",
-  "session_hour_rollups",
-  "session_minute_rollups",
-  "session_second_rollups",
-]);
+const ANALYTICS_TABLES_NOT_YET_DISTRIBUTABLE = new Set<string>([]);
+
+/**
+ * Tables that still keep PRIMARY KEY (id) beside the unique (id, company_id) that foreign keys
+ * name; allowed while no foreign key outside ANALYTICS_TABLES_NOT_YET_DISTRIBUTABLE relies on it.
+ */
+const PRIMARY_KEY_NOT_YET_DISTRIBUTABLE = new Set(["events", "users"]);
 
 interface Table {
   name: string;
@@ -50,6 +42,7 @@ interface UniqueKey {
   table: string;
   definition: string;
   hasCompanyId: boolean;
+  isPrimary: boolean;
   /** Tables whose foreign keys rely on this key. */
   referencedBy: string[];
 }
@@ -75,6 +68,7 @@ async function schemaOf(manager: EntityManager) {
     table_name: string;
     definition: string;
     has_company_id: boolean;
+    is_primary: boolean;
     referenced_by: string | null;
   }>(
     manager,
@@ -82,6 +76,7 @@ async function schemaOf(manager: EntityManager) {
             EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) AS k(attnum)
                       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
                      WHERE a.attname = 'company_id') AS has_company_id,
+            i.indisprimary AS is_primary,
             (SELECT string_agg(f.conrelid::regclass::text, ',') FROM pg_constraint f
               WHERE f.contype = 'f' AND f.conindid = i.indexrelid) AS referenced_by
        FROM pg_index i
@@ -112,6 +107,7 @@ async function schemaOf(manager: EntityManager) {
         table: u.table_name,
         definition: u.definition,
         hasCompanyId: u.has_company_id,
+        isPrimary: u.is_primary,
         referencedBy: u.referenced_by ? u.referenced_by.split(",").map((name) => name.replace(/^public\./, "")) : [],
       }),
     ),
@@ -140,9 +136,11 @@ async function distributionProblems(manager: EntityManager): Promise<string[]> {
   }
   for (const key of uniqueKeys) {
     if (!held(key.table) || key.hasCompanyId) continue;
-    // events(id) and users(id) stay unique while the phase-2 tables' foreign keys name them.
+    // events(id) and users(id) stay unique while no foreign key but the phase-2 tables' names them.
     const forPhase2 =
-      key.referencedBy.length > 0 && key.referencedBy.every((t) => ANALYTICS_TABLES_NOT_YET_DISTRIBUTABLE.has(t));
+      PRIMARY_KEY_NOT_YET_DISTRIBUTABLE.has(key.table) &&
+      key.isPrimary &&
+      key.referencedBy.every((t) => ANALYTICS_TABLES_NOT_YET_DISTRIBUTABLE.has(t));
     if (!forPhase2) problems.push(`${key.table}: unique key without company_id: ${key.definition}`);
   }
   for (const fk of foreignKeys) {
