@@ -1,3 +1,4 @@
+import { EventsAndUsersKeyedByCompany1796586650660 } from "./1796586650660-events-and-users-keyed-by-company";
 import { AnalyticsCompanyInEveryKey1796585881468 } from "./1796585881468-analytics-company-in-every-key";
 import { CompanyInEveryKey1796574153104 } from "./1796574153104-company-in-every-key";
 import { ActivityHourRollups1796573980046 } from "./1796573980046-activity-hour-rollups";
@@ -34,4 +35,5 @@ export const MIGRATIONS: Function[] = [
   ActivityHourRollups1796573980046,
   CompanyInEveryKey1796574153104,
   AnalyticsCompanyInEveryKey1796585881468,
+  EventsAndUsersKeyedByCompany1796586650660,
 ];
