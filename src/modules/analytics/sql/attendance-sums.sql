@@ -10,9 +10,9 @@
 
 -- After any statement on attendance_rollups (whichever path wrote sessions, registrants or users:
 -- every change reaches it through analytics_refresh_attendance): its changes to the sums, pending.
--- Each branch appends what its rows (sign, event_id, attended_ms, registered, metadata) add to or
--- take from the sums: per row one attendee, its time and whether it is registered, and the same
--- under the value of every key of its metadata. Sums that net out are not written; nor are rows
+-- Each branch appends what its rows (sign, event_id, company_id, attended_ms, registered,
+-- metadata) add to or take from the sums: per row one attendee, its time and whether it is
+-- registered, and the same under the value of every key of its metadata. Sums that net out are not written; nor are rows
 -- of an event being deleted. The three branches differ only in their first line.
 CREATE OR REPLACE FUNCTION analytics_attendance_changed()
 RETURNS trigger LANGUAGE plpgsql AS $$
