@@ -1,3 +1,5 @@
+import { EventsAndUsersKeyedByCompany1796586650660 } from "./1796586650660-events-and-users-keyed-by-company";
+import { AnalyticsCompanyInEveryKey1796585881468 } from "./1796585881468-analytics-company-in-every-key";
 import { CompanyInEveryKey1796574153104 } from "./1796574153104-company-in-every-key";
 import { FullEventRefusesAtOnce1796586335322 } from "./1796586335322-full-event-refuses-at-once";
 import { ActivityHourRollups1796573980046 } from "./1796573980046-activity-hour-rollups";
@@ -33,5 +35,7 @@ export const MIGRATIONS: Function[] = [
   NamedIndexes1796561938525,
   ActivityHourRollups1796573980046,
   CompanyInEveryKey1796574153104,
+  AnalyticsCompanyInEveryKey1796585881468,
   FullEventRefusesAtOnce1796586335322,
+  EventsAndUsersKeyedByCompany1796586650660,
 ];

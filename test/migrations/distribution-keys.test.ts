@@ -20,27 +20,6 @@ const PLATFORM_TABLES = new Set(["migrations", "platform_admin_keys", "master_ke
  */
 const REFERENCE_TABLES = new Set(["companies"]);
 
-/**
- * Phase 2: analytics tables, next. Company-owned tables that do not yet hold to the rule: keys
- * of (event_id, …) without company_id, foreign keys to events(id) or users(id). Remove a table
- * from here when it holds (the last test fails while a listed table already does).
- */
-const ANALYTICS_TABLES_NOT_YET_DISTRIBUTABLE = new Set([
-  "analytics_pending_attendance",
-  "analytics_pending_instants",
-  "analytics_pending_windows",
-  "attendance_event_rollups",
-  "attendance_gap_cells",
-  "attendance_rollups",
-  "attendance_segments",
-  "attendance_value_rollups",
-  "attendance_window_minutes",
-  "event_occupancy",
-  "session_hour_rollups",
-  "session_minute_rollups",
-  "session_second_rollups",
-]);
-
 interface Table {
   name: string;
   hasCompanyId: boolean;
@@ -50,8 +29,6 @@ interface UniqueKey {
   table: string;
   definition: string;
   hasCompanyId: boolean;
-  /** Tables whose foreign keys rely on this key. */
-  referencedBy: string[];
 }
 
 interface ForeignKey {
@@ -75,15 +52,12 @@ async function schemaOf(manager: EntityManager) {
     table_name: string;
     definition: string;
     has_company_id: boolean;
-    referenced_by: string | null;
   }>(
     manager,
     `SELECT t.relname AS table_name, pg_get_indexdef(i.indexrelid) AS definition,
             EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) AS k(attnum)
                       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
-                     WHERE a.attname = 'company_id') AS has_company_id,
-            (SELECT string_agg(f.conrelid::regclass::text, ',') FROM pg_constraint f
-              WHERE f.contype = 'f' AND f.conindid = i.indexrelid) AS referenced_by
+                     WHERE a.attname = 'company_id') AS has_company_id
        FROM pg_index i
        JOIN pg_class t ON t.oid = i.indrelid
       WHERE t.relnamespace = 'public'::regnamespace AND (i.indisunique OR i.indisexclusion)`,
@@ -112,7 +86,6 @@ async function schemaOf(manager: EntityManager) {
         table: u.table_name,
         definition: u.definition,
         hasCompanyId: u.has_company_id,
-        referencedBy: u.referenced_by ? u.referenced_by.split(",").map((name) => name.replace(/^public\./, "")) : [],
       }),
     ),
     foreignKeys: foreignKeys.map(
@@ -130,20 +103,17 @@ type Kind = "platform" | "reference" | "company";
 const kindOf = (table: string): Kind =>
   PLATFORM_TABLES.has(table) ? "platform" : REFERENCE_TABLES.has(table) ? "reference" : "company";
 
-/** What a database distributed by company could not hold, one sentence each; phase-2 tables aside. */
+/** What a database distributed by company could not hold, one sentence each. */
 async function distributionProblems(manager: EntityManager): Promise<string[]> {
   const { tables, uniqueKeys, foreignKeys } = await schemaOf(manager);
-  const held = (table: string) => kindOf(table) === "company" && !ANALYTICS_TABLES_NOT_YET_DISTRIBUTABLE.has(table);
   const problems: string[] = [];
   for (const table of tables) {
-    if (held(table.name) && !table.hasCompanyId) problems.push(`${table.name} has no company_id column`);
+    if (kindOf(table.name) === "company" && !table.hasCompanyId) problems.push(`${table.name} has no company_id column`);
   }
   for (const key of uniqueKeys) {
-    if (!held(key.table) || key.hasCompanyId) continue;
-    // events(id) and users(id) stay unique while the phase-2 tables' foreign keys name them.
-    const forPhase2 =
-      key.referencedBy.length > 0 && key.referencedBy.every((t) => ANALYTICS_TABLES_NOT_YET_DISTRIBUTABLE.has(t));
-    if (!forPhase2) problems.push(`${key.table}: unique key without company_id: ${key.definition}`);
+    if (kindOf(key.table) === "company" && !key.hasCompanyId) {
+      problems.push(`${key.table}: unique key without company_id: ${key.definition}`);
+    }
   }
   for (const fk of foreignKeys) {
     const from = kindOf(fk.table);
@@ -152,7 +122,7 @@ async function distributionProblems(manager: EntityManager): Promise<string[]> {
       problems.push(`${fk.table} (platform) refers to ${fk.referenced}: ${fk.definition}`);
     } else if (from === "reference" && to !== "reference") {
       problems.push(`${fk.table} (reference) refers to ${fk.referenced}: ${fk.definition}`);
-    } else if (from === "company" && held(fk.table)) {
+    } else if (from === "company") {
       if (to === "platform") problems.push(`${fk.table} refers to the platform table ${fk.referenced}: ${fk.definition}`);
       if (to === "company" && !fk.pairsCompanyId) {
         problems.push(`${fk.table}: foreign key without company_id: ${fk.definition}`);
@@ -193,7 +163,7 @@ describe("a schema a PostgreSQL distributed by company can hold", () => {
   it("names each table it exempts, and the platform and reference tables exist", async () => {
     const { tables } = await schemaOf(db.dataSource.manager);
     const names = new Set(tables.map((t) => t.name));
-    for (const name of [...PLATFORM_TABLES, ...REFERENCE_TABLES, ...ANALYTICS_TABLES_NOT_YET_DISTRIBUTABLE]) {
+    for (const name of [...PLATFORM_TABLES, ...REFERENCE_TABLES]) {
       expect({ name, exists: names.has(name) }).toEqual({ name, exists: true });
     }
   });
@@ -204,37 +174,27 @@ describe("a schema a PostgreSQL distributed by company can hold", () => {
         `CREATE TABLE distribution_probe (
            id uuid PRIMARY KEY,
            company_id uuid NOT NULL,
-           event_id uuid REFERENCES events (id),
+           event_id uuid,
+           event_company_id uuid,
            user_id uuid,
            code text UNIQUE,
+           FOREIGN KEY (event_id, event_company_id) REFERENCES events (id, company_id),
            FOREIGN KEY (user_id, company_id) REFERENCES users (id, company_id)
          )`,
       );
       await manager.query(`CREATE TABLE distribution_probe_orphan (id uuid PRIMARY KEY)`);
       return distributionProblems(manager);
     });
-    expect(problems).toHaveLength(6);
+    expect(problems).toHaveLength(5);
     expect(problems).toEqual(
       expect.arrayContaining([
       "distribution_probe_orphan has no company_id column",
-      // events(id) stays unique only for the phase-2 tables' foreign keys, not for new ones.
-      expect.stringMatching(/^events: unique key without company_id: .*\(id\)$/),
       expect.stringMatching(/^distribution_probe: unique key without company_id: .*\(id\)$/),
       expect.stringMatching(/^distribution_probe: unique key without company_id: .*\(code\)$/),
       expect.stringMatching(/^distribution_probe_orphan: unique key without company_id: .*\(id\)$/),
-      "distribution_probe: foreign key without company_id: FOREIGN KEY (event_id) REFERENCES events(id)",
+      "distribution_probe: foreign key without company_id: FOREIGN KEY (event_id, event_company_id) REFERENCES events(id, company_id)",
       ]),
     );
   });
 
-  it("lists only analytics tables that still break the rule", async () => {
-    const { tables, uniqueKeys, foreignKeys } = await schemaOf(db.dataSource.manager);
-    const breaking = new Set([
-      ...tables.filter((t) => !t.hasCompanyId).map((t) => t.name),
-      ...uniqueKeys.filter((k) => !k.hasCompanyId).map((k) => k.table),
-      ...foreignKeys.filter((f) => kindOf(f.referenced) === "company" && !f.pairsCompanyId).map((f) => f.table),
-    ]);
-    const alreadyHolding = [...ANALYTICS_TABLES_NOT_YET_DISTRIBUTABLE].filter((name) => !breaking.has(name));
-    expect(alreadyHolding).toEqual([]);
-  });
 });

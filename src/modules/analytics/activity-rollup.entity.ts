@@ -13,11 +13,18 @@ export class SessionSecondRollupEntity {
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "timestamptz", precision: 0 })
   second: Date;
+
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
 
   @Column({ type: "integer", default: 0 })
   joins: number;
@@ -50,11 +57,18 @@ export class SessionMinuteRollupEntity {
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "timestamptz", precision: 0 })
   minute: Date;
+
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
 
   @Column({ type: "integer", default: 0 })
   joins: number;
@@ -82,11 +96,18 @@ export class SessionHourRollupEntity {
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "timestamptz", precision: 0 })
   hour: Date;
+
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
 
   @Column({ type: "integer", default: 0 })
   joins: number;
@@ -120,11 +141,18 @@ export class AnalyticsPendingInstantEntity {
   @PrimaryGeneratedColumn({ type: "bigint" })
   id: string;
 
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
+
   @Column({ type: "uuid" })
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @Column({ type: "timestamptz", precision: 3 })

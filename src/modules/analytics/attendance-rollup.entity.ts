@@ -20,17 +20,24 @@ export class AttendanceRollupEntity {
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "uuid" })
   userId: string;
 
   @ManyToOne(() => UserEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "user_id" })
+  @JoinColumn([
+    { name: "user_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   user?: Relation<UserEntity>;
 
-  @Column({ type: "uuid" })
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   /** Ended sessions. */
@@ -103,8 +110,15 @@ export class AttendanceEventRollupEntity {
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
+
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
 
   @Column({ type: "integer", default: 0 })
   attendees: number;
@@ -127,7 +141,10 @@ export class AttendanceValueRollupEntity {
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "text" })
@@ -135,6 +152,10 @@ export class AttendanceValueRollupEntity {
 
   @PrimaryColumn({ type: "text" })
   value: string;
+
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
 
   @Column({ type: "integer", default: 0 })
   attendees: number;
@@ -157,11 +178,18 @@ export class AnalyticsPendingAttendanceEntity {
   @PrimaryGeneratedColumn({ type: "bigint" })
   id: string;
 
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
+
   @Column({ type: "uuid" })
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @Column({ type: "text", nullable: true })

@@ -26,7 +26,10 @@ export class AttendanceSegmentEntity {
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   // No foreign key to users: erasing a user deletes its attendance rows, whose trigger takes its
@@ -39,6 +42,10 @@ export class AttendanceSegmentEntity {
 
   @PrimaryColumn({ type: "timestamptz", precision: 3 })
   startAt: Date;
+
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
 
   @Column({ type: "timestamptz", precision: 3 })
   endAt: Date;
@@ -59,7 +66,10 @@ export class AttendanceWindowMinuteEntity {
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "smallint" })
@@ -67,6 +77,10 @@ export class AttendanceWindowMinuteEntity {
 
   @PrimaryColumn({ type: "timestamptz" })
   minute: Date;
+
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
 
   @Column({ type: "integer", default: 0 })
   starts: number;
@@ -88,7 +102,10 @@ export class AttendanceGapCellEntity {
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "smallint" })
@@ -99,6 +116,10 @@ export class AttendanceGapCellEntity {
 
   @PrimaryColumn({ type: "timestamptz" })
   startMinute: Date;
+
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
 
   @Column({ type: "integer", default: 0 })
   gaps: number;
@@ -114,11 +135,18 @@ export class AnalyticsPendingWindowEntity {
   @PrimaryGeneratedColumn({ type: "bigint" })
   id: string;
 
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
+
   @Column({ type: "uuid" })
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
 
   @Column({ type: "smallint" })

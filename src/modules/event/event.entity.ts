@@ -5,6 +5,7 @@ import {
   Index,
   JoinColumn,
   ManyToOne,
+  PrimaryColumn,
   PrimaryGeneratedColumn,
   Relation,
   UpdateDateColumn,
@@ -16,20 +17,18 @@ export type EventPrivacyValue = (typeof EVENT_PRIVACIES)[number];
 export const SESSION_POLICIES = ["REPLACE_OLDEST", "REJECT_NEW"] as const;
 export type SessionPolicyValue = (typeof SESSION_POLICIES)[number];
 
-/*
- * idx_events_id_company is what the company-owned tables' foreign keys name: (id, company_id) keeps
- * each reference inside one company, as a database distributed by company needs. The primary key
- * stays (id) until the analytics tables' foreign keys name the company too (docs/scaling-out.md).
- */
 @Entity({ name: "events" })
-@Index("idx_events_id_company", ["id", "companyId"], { unique: true })
 @Index("idx_events_company_slug", ["companyId", "slug"], { unique: true })
 @Index("idx_events_list", ["companyId", "createdAt", "id"])
 export class EventEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
-  @Column({ type: "uuid" })
+  /**
+   * Part of the primary key (id, company_id), which the company-owned tables' foreign keys name:
+   * each reference stays inside one company, as a database distributed by company needs.
+   */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @ManyToOne(() => CompanyEntity, { onDelete: "CASCADE" })

@@ -14,8 +14,15 @@ export class EventOccupancyEntity {
   eventId: string;
 
   @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn({ name: "event_id" })
+  @JoinColumn([
+    { name: "event_id", referencedColumnName: "id" },
+    { name: "company_id", referencedColumnName: "companyId" },
+  ])
   event?: Relation<EventEntity>;
+
+  /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
+  @PrimaryColumn({ type: "uuid" })
+  companyId: string;
 
   @Column({ type: "integer", default: 0 })
   live: number;

@@ -5,6 +5,7 @@ import {
   Index,
   JoinColumn,
   ManyToOne,
+  PrimaryColumn,
   PrimaryGeneratedColumn,
   Relation,
   UpdateDateColumn,
@@ -24,13 +25,7 @@ export const USER_ORIGINS = [
 ] as const;
 export type UserOriginValue = (typeof USER_ORIGINS)[number];
 
-/*
- * idx_users_id_company is what the company-owned tables' foreign keys name: (id, company_id) keeps
- * each reference inside one company, as a database distributed by company needs. The primary key
- * stays (id) until the analytics tables' foreign keys name the company too (docs/scaling-out.md).
- */
 @Entity({ name: "users" })
-@Index("idx_users_id_company", ["id", "companyId"], { unique: true })
 @Index("idx_users_external_id", ["companyId", "externalId"], { unique: true, where: "external_id IS NOT NULL" })
 @Index("idx_users_email", ["companyId", "emailNormalized"])
 @Index("idx_users_list", ["companyId", "createdAt", "id"])
@@ -45,7 +40,11 @@ export class UserEntity {
   @PrimaryGeneratedColumn("uuid")
   id: string;
 
-  @Column({ type: "uuid" })
+  /**
+   * Part of the primary key (id, company_id), which the company-owned tables' foreign keys name:
+   * each reference stays inside one company, as a database distributed by company needs.
+   */
+  @PrimaryColumn({ type: "uuid" })
   companyId: string;
 
   @ManyToOne(() => CompanyEntity, { onDelete: "CASCADE" })

@@ -10,66 +10,66 @@
 
 -- After any statement on attendance_rollups (whichever path wrote sessions, registrants or users:
 -- every change reaches it through analytics_refresh_attendance): its changes to the sums, pending.
--- Each branch appends what its rows (sign, event_id, attended_ms, registered, metadata) add to or
--- take from the sums: per row one attendee, its time and whether it is registered, and the same
--- under the value of every key of its metadata. Sums that net out are not written; nor are rows
+-- Each branch appends what its rows (sign, event_id, company_id, attended_ms, registered,
+-- metadata) add to or take from the sums: per row one attendee, its time and whether it is
+-- registered, and the same under the value of every key of its metadata. Sums that net out are not written; nor are rows
 -- of an event being deleted. The three branches differ only in their first line.
 CREATE OR REPLACE FUNCTION analytics_attendance_changed()
 RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    WITH changed AS (SELECT 1 AS sign, event_id, attended_ms, registered, metadata FROM new_rows),
+    WITH changed AS (SELECT 1 AS sign, event_id, company_id, attended_ms, registered, metadata FROM new_rows),
     deltas AS (
-      SELECT event_id, NULL::text AS key, NULL::text AS value, sum(sign)::int AS attendees,
+      SELECT event_id, company_id, NULL::text AS key, NULL::text AS value, sum(sign)::int AS attendees,
              sum(sign * attended_ms)::bigint AS attended_ms, sum(sign * registered::int)::int AS registered
-        FROM changed GROUP BY event_id
+        FROM changed GROUP BY event_id, company_id
       UNION ALL
-      SELECT c.event_id, m.key, m.value, sum(c.sign)::int, sum(c.sign * c.attended_ms)::bigint, 0
+      SELECT c.event_id, c.company_id, m.key, m.value, sum(c.sign)::int, sum(c.sign * c.attended_ms)::bigint, 0
         FROM changed c
         CROSS JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(c.metadata) = 'object' THEN c.metadata ELSE '{}' END) m
        WHERE m.value IS NOT NULL
-       GROUP BY 1, 2, 3
+       GROUP BY 1, 2, 3, 4
     )
-    INSERT INTO analytics_pending_attendance (event_id, key, value, attendees, attended_ms, registered)
-    SELECT d.event_id, d.key, d.value, d.attendees, d.attended_ms, d.registered FROM deltas d
+    INSERT INTO analytics_pending_attendance (event_id, company_id, key, value, attendees, attended_ms, registered)
+    SELECT d.event_id, d.company_id, d.key, d.value, d.attendees, d.attended_ms, d.registered FROM deltas d
      WHERE (d.attendees <> 0 OR d.attended_ms <> 0 OR d.registered <> 0)
-       AND EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id);
+       AND EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id AND e.company_id = d.company_id);
   ELSIF TG_OP = 'DELETE' THEN
-    WITH changed AS (SELECT -1 AS sign, event_id, attended_ms, registered, metadata FROM old_rows),
+    WITH changed AS (SELECT -1 AS sign, event_id, company_id, attended_ms, registered, metadata FROM old_rows),
     deltas AS (
-      SELECT event_id, NULL::text AS key, NULL::text AS value, sum(sign)::int AS attendees,
+      SELECT event_id, company_id, NULL::text AS key, NULL::text AS value, sum(sign)::int AS attendees,
              sum(sign * attended_ms)::bigint AS attended_ms, sum(sign * registered::int)::int AS registered
-        FROM changed GROUP BY event_id
+        FROM changed GROUP BY event_id, company_id
       UNION ALL
-      SELECT c.event_id, m.key, m.value, sum(c.sign)::int, sum(c.sign * c.attended_ms)::bigint, 0
+      SELECT c.event_id, c.company_id, m.key, m.value, sum(c.sign)::int, sum(c.sign * c.attended_ms)::bigint, 0
         FROM changed c
         CROSS JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(c.metadata) = 'object' THEN c.metadata ELSE '{}' END) m
        WHERE m.value IS NOT NULL
-       GROUP BY 1, 2, 3
+       GROUP BY 1, 2, 3, 4
     )
-    INSERT INTO analytics_pending_attendance (event_id, key, value, attendees, attended_ms, registered)
-    SELECT d.event_id, d.key, d.value, d.attendees, d.attended_ms, d.registered FROM deltas d
+    INSERT INTO analytics_pending_attendance (event_id, company_id, key, value, attendees, attended_ms, registered)
+    SELECT d.event_id, d.company_id, d.key, d.value, d.attendees, d.attended_ms, d.registered FROM deltas d
      WHERE (d.attendees <> 0 OR d.attended_ms <> 0 OR d.registered <> 0)
-       AND EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id);
+       AND EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id AND e.company_id = d.company_id);
   ELSE
     -- A refresh rewrites rows whose shares may not change: those net out.
-    WITH changed AS (SELECT -1 AS sign, event_id, attended_ms, registered, metadata FROM old_rows
-                     UNION ALL SELECT 1, event_id, attended_ms, registered, metadata FROM new_rows),
+    WITH changed AS (SELECT -1 AS sign, event_id, company_id, attended_ms, registered, metadata FROM old_rows
+                     UNION ALL SELECT 1, event_id, company_id, attended_ms, registered, metadata FROM new_rows),
     deltas AS (
-      SELECT event_id, NULL::text AS key, NULL::text AS value, sum(sign)::int AS attendees,
+      SELECT event_id, company_id, NULL::text AS key, NULL::text AS value, sum(sign)::int AS attendees,
              sum(sign * attended_ms)::bigint AS attended_ms, sum(sign * registered::int)::int AS registered
-        FROM changed GROUP BY event_id
+        FROM changed GROUP BY event_id, company_id
       UNION ALL
-      SELECT c.event_id, m.key, m.value, sum(c.sign)::int, sum(c.sign * c.attended_ms)::bigint, 0
+      SELECT c.event_id, c.company_id, m.key, m.value, sum(c.sign)::int, sum(c.sign * c.attended_ms)::bigint, 0
         FROM changed c
         CROSS JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(c.metadata) = 'object' THEN c.metadata ELSE '{}' END) m
        WHERE m.value IS NOT NULL
-       GROUP BY 1, 2, 3
+       GROUP BY 1, 2, 3, 4
     )
-    INSERT INTO analytics_pending_attendance (event_id, key, value, attendees, attended_ms, registered)
-    SELECT d.event_id, d.key, d.value, d.attendees, d.attended_ms, d.registered FROM deltas d
+    INSERT INTO analytics_pending_attendance (event_id, company_id, key, value, attendees, attended_ms, registered)
+    SELECT d.event_id, d.company_id, d.key, d.value, d.attendees, d.attended_ms, d.registered FROM deltas d
      WHERE (d.attendees <> 0 OR d.attended_ms <> 0 OR d.registered <> 0)
-       AND EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id);
+       AND EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id AND e.company_id = d.company_id);
   END IF;
   RETURN NULL;
 END $$;
@@ -91,33 +91,38 @@ CREATE TRIGGER analytics_attendance_deleted AFTER DELETE ON attendance_rollups
 CREATE OR REPLACE FUNCTION analytics_fold_attendance()
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
-  e uuid[]; k text[]; v text[]; n_att integer[]; n_ms bigint[]; n_reg integer[]; n integer;
+  e uuid[]; c uuid[]; k text[]; v text[]; n_att integer[]; n_ms bigint[]; n_reg integer[]; n integer;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM analytics_pending_attendance) THEN RETURN 0; END IF;
   PERFORM pg_advisory_xact_lock(726473913);  -- the fold's lock (fold.sql)
-  WITH taken AS (DELETE FROM analytics_pending_attendance RETURNING event_id, key, value, attendees, attended_ms, registered),
+  WITH taken AS (
+    DELETE FROM analytics_pending_attendance RETURNING event_id, company_id, key, value, attendees, attended_ms, registered
+  ),
   summed AS (
-    SELECT event_id, key, value, sum(attendees)::int AS a, sum(attended_ms)::bigint AS ms, sum(registered)::int AS r, count(*) AS rows
-      FROM taken GROUP BY 1, 2, 3
+    SELECT event_id, company_id, key, value, sum(attendees)::int AS a, sum(attended_ms)::bigint AS ms,
+           sum(registered)::int AS r, count(*) AS rows
+      FROM taken GROUP BY 1, 2, 3, 4
   )
-  SELECT array_agg(event_id ORDER BY event_id, key, value), array_agg(key ORDER BY event_id, key, value),
-         array_agg(value ORDER BY event_id, key, value), array_agg(a ORDER BY event_id, key, value),
-         array_agg(ms ORDER BY event_id, key, value), array_agg(r ORDER BY event_id, key, value), coalesce(sum(rows), 0)
-    INTO e, k, v, n_att, n_ms, n_reg, n FROM summed;
+  SELECT array_agg(event_id ORDER BY event_id, key, value), array_agg(company_id ORDER BY event_id, key, value),
+         array_agg(key ORDER BY event_id, key, value), array_agg(value ORDER BY event_id, key, value),
+         array_agg(a ORDER BY event_id, key, value), array_agg(ms ORDER BY event_id, key, value),
+         array_agg(r ORDER BY event_id, key, value), coalesce(sum(rows), 0)
+    INTO e, c, k, v, n_att, n_ms, n_reg, n FROM summed;
   IF n = 0 THEN RETURN 0; END IF;
-  INSERT INTO attendance_event_rollups AS t (event_id, attendees, attended_ms, registered)
-  SELECT u.e, u.a, u.ms, u.r FROM unnest(e, k, n_att, n_ms, n_reg) AS u(e, k, a, ms, r) WHERE u.k IS NULL
-  ON CONFLICT (event_id) DO UPDATE
+  INSERT INTO attendance_event_rollups AS t (event_id, company_id, attendees, attended_ms, registered)
+  SELECT u.e, u.c, u.a, u.ms, u.r FROM unnest(e, c, k, n_att, n_ms, n_reg) AS u(e, c, k, a, ms, r) WHERE u.k IS NULL
+  ON CONFLICT (event_id, company_id) DO UPDATE
     SET attendees = t.attendees + EXCLUDED.attendees, attended_ms = t.attended_ms + EXCLUDED.attended_ms,
         registered = t.registered + EXCLUDED.registered;
-  INSERT INTO attendance_value_rollups AS t (event_id, key, value, attendees, attended_ms)
-  SELECT u.e, u.k, u.v, u.a, u.ms FROM unnest(e, k, v, n_att, n_ms) AS u(e, k, v, a, ms) WHERE u.k IS NOT NULL
-  ON CONFLICT (event_id, key, value) DO UPDATE
+  INSERT INTO attendance_value_rollups AS t (event_id, key, value, company_id, attendees, attended_ms)
+  SELECT u.e, u.k, u.v, u.c, u.a, u.ms FROM unnest(e, c, k, v, n_att, n_ms) AS u(e, c, k, v, a, ms) WHERE u.k IS NOT NULL
+  ON CONFLICT (event_id, key, value, company_id) DO UPDATE
     SET attendees = t.attendees + EXCLUDED.attendees, attended_ms = t.attended_ms + EXCLUDED.attended_ms;
-  DELETE FROM attendance_event_rollups t USING unnest(e, k) AS u(e, k)
-   WHERE u.k IS NULL AND t.event_id = u.e AND t.attendees = 0 AND t.attended_ms = 0 AND t.registered = 0;
-  DELETE FROM attendance_value_rollups t USING unnest(e, k, v) AS u(e, k, v)
-   WHERE t.event_id = u.e AND t.key = u.k AND t.value = u.v AND t.attendees = 0 AND t.attended_ms = 0;
+  DELETE FROM attendance_event_rollups t USING unnest(e, c, k) AS u(e, c, k)
+   WHERE u.k IS NULL AND t.event_id = u.e AND t.company_id = u.c
+     AND t.attendees = 0 AND t.attended_ms = 0 AND t.registered = 0;
+  DELETE FROM attendance_value_rollups t USING unnest(e, c, k, v) AS u(e, c, k, v)
+   WHERE t.event_id = u.e AND t.key = u.k AND t.value = u.v AND t.company_id = u.c AND t.attendees = 0 AND t.attended_ms = 0;
   RETURN n;
 END $$;
 

@@ -35,29 +35,31 @@ $$;
 -- Recomputes the attendance rows of (event, user) pairs from their ended sessions. Rows are
 -- locked first, in key order (a placeholder row is inserted for a new pair); the recomputation
 -- is a later statement, so it sees what a transaction that held the lock before us committed.
-CREATE OR REPLACE FUNCTION analytics_refresh_attendance(event_ids uuid[], user_ids uuid[])
+CREATE OR REPLACE FUNCTION analytics_refresh_attendance(event_ids uuid[], company_ids uuid[], user_ids uuid[])
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   IF coalesce(cardinality(event_ids), 0) = 0 THEN RETURN; END IF;
   INSERT INTO attendance_rollups (event_id, user_id, company_id)
-  SELECT DISTINCT p.e, p.u, ev.company_id FROM unnest(event_ids, user_ids) AS p(e, u)
-    JOIN events ev ON ev.id = p.e JOIN users us ON us.id = p.u
+  SELECT DISTINCT p.e, p.u, p.c FROM unnest(event_ids, company_ids, user_ids) AS p(e, c, u)
+    JOIN events ev ON ev.id = p.e AND ev.company_id = p.c JOIN users us ON us.id = p.u AND us.company_id = p.c
    ORDER BY 1, 2
   ON CONFLICT DO NOTHING;
   PERFORM 1 FROM attendance_rollups a
-    JOIN (SELECT DISTINCT e, u FROM unnest(event_ids, user_ids) AS p(e, u)) p ON a.event_id = p.e AND a.user_id = p.u
+    JOIN (SELECT DISTINCT e, c, u FROM unnest(event_ids, company_ids, user_ids) AS p(e, c, u)) p
+      ON a.event_id = p.e AND a.user_id = p.u AND a.company_id = p.c
    ORDER BY a.event_id, a.user_id FOR UPDATE OF a;
-  WITH p AS (SELECT DISTINCT e, u FROM unnest(event_ids, user_ids) AS p(e, u)),
+  WITH p AS (SELECT DISTINCT e, c, u FROM unnest(event_ids, company_ids, user_ids) AS p(e, c, u)),
   iv AS (
-    SELECT s.id, s.event_id, s.user_id, s.joined_at, GREATEST(s.joined_at, s.ended_at) AS end_at, s.role, s.registrant_id, s.metadata
-      FROM p JOIN sessions s ON s.event_id = p.e AND s.user_id = p.u WHERE s.ended_at IS NOT NULL
+    SELECT s.id, s.event_id, s.company_id, s.user_id, s.joined_at, GREATEST(s.joined_at, s.ended_at) AS end_at, s.role,
+           s.registrant_id, s.metadata
+      FROM p JOIN sessions s ON s.event_id = p.e AND s.user_id = p.u AND s.company_id = p.c WHERE s.ended_at IS NOT NULL
   ), w AS (
     -- Gaps and islands: each session adds only what lies beyond the latest end before it.
     SELECT iv.*, max(end_at) OVER (PARTITION BY event_id, user_id ORDER BY joined_at, end_at, id
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered_to
       FROM iv
   ), agg AS (
-    SELECT event_id, user_id, count(*)::int AS sessions, min(joined_at) AS first_joined_at,
+    SELECT event_id, company_id, user_id, count(*)::int AS sessions, min(joined_at) AS first_joined_at,
            range_agg(tstzrange(joined_at, end_at)) AS islands,
            sum(GREATEST(0, extract(epoch FROM end_at - GREATEST(joined_at, coalesce(covered_to, joined_at))) * 1000))::bigint AS attended_ms,
            max(analytics_role_rank(role)) AS role_rank,
@@ -68,7 +70,7 @@ BEGIN
            (array_agg(joined_at ORDER BY joined_at DESC, id DESC) FILTER (WHERE registrant_id IS NOT NULL))[1] AS latest_registration_joined_at,
            (array_agg(id ORDER BY joined_at DESC, id DESC) FILTER (WHERE registrant_id IS NOT NULL))[1] AS latest_registration_session_id,
            (array_agg(registrant_id ORDER BY joined_at DESC, id DESC) FILTER (WHERE registrant_id IS NOT NULL))[1] AS latest_registration_id
-      FROM w GROUP BY event_id, user_id
+      FROM w GROUP BY event_id, company_id, user_id
   ), refreshed AS (
     UPDATE attendance_rollups a
        SET sessions = agg.sessions, first_joined_at = agg.first_joined_at, islands = agg.islands, attended_ms = agg.attended_ms,
@@ -79,13 +81,13 @@ BEGIN
            registrant_id = pr.registrant_id, registered = pr.registered, metadata = pr.metadata
       FROM agg CROSS JOIN LATERAL analytics_attendee_profile(agg.event_id, agg.user_id, agg.latest_registration_id,
                                                              agg.session_registrant_ids, agg.latest_metadata) pr
-     WHERE a.event_id = agg.event_id AND a.user_id = agg.user_id
+     WHERE a.event_id = agg.event_id AND a.user_id = agg.user_id AND a.company_id = agg.company_id
     RETURNING a.event_id, a.user_id
   )
   -- A pair left without ended sessions (or a placeholder never filled) goes.
   DELETE FROM attendance_rollups a
    USING p
-   WHERE a.event_id = p.e AND a.user_id = p.u
+   WHERE a.event_id = p.e AND a.user_id = p.u AND a.company_id = p.c
      AND NOT EXISTS (SELECT 1 FROM refreshed r WHERE r.event_id = p.e AND r.user_id = p.u);
 END $$;
 
@@ -93,19 +95,23 @@ END $$;
 CREATE OR REPLACE FUNCTION analytics_sessions_changed()
 RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-  d_events uuid[]; d_ats timestamptz[]; d_join boolean[]; d_signs integer[];
-  p_events uuid[]; p_users uuid[];
+  d_events uuid[]; d_companies uuid[]; d_ats timestamptz[]; d_join boolean[]; d_signs integer[];
+  p_events uuid[]; p_companies uuid[]; p_users uuid[];
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    SELECT array_agg(e), array_agg(at), array_agg(j), array_agg(s) INTO d_events, d_ats, d_join, d_signs FROM (
-      SELECT event_id AS e, joined_at AS at, true AS j, 1 AS s FROM new_rows
-      UNION ALL SELECT event_id, GREATEST(joined_at, ended_at), false, 1 FROM new_rows WHERE ended_at IS NOT NULL) x;
-    SELECT array_agg(event_id), array_agg(user_id) INTO p_events, p_users FROM new_rows WHERE ended_at IS NOT NULL;
+    SELECT array_agg(e), array_agg(c), array_agg(at), array_agg(j), array_agg(s)
+      INTO d_events, d_companies, d_ats, d_join, d_signs FROM (
+      SELECT event_id AS e, company_id AS c, joined_at AS at, true AS j, 1 AS s FROM new_rows
+      UNION ALL SELECT event_id, company_id, GREATEST(joined_at, ended_at), false, 1 FROM new_rows WHERE ended_at IS NOT NULL) x;
+    SELECT array_agg(event_id), array_agg(company_id), array_agg(user_id) INTO p_events, p_companies, p_users
+      FROM new_rows WHERE ended_at IS NOT NULL;
   ELSIF TG_OP = 'DELETE' THEN
-    SELECT array_agg(e), array_agg(at), array_agg(j), array_agg(s) INTO d_events, d_ats, d_join, d_signs FROM (
-      SELECT event_id AS e, joined_at AS at, true AS j, -1 AS s FROM old_rows
-      UNION ALL SELECT event_id, GREATEST(joined_at, ended_at), false, -1 FROM old_rows WHERE ended_at IS NOT NULL) x;
-    SELECT array_agg(event_id), array_agg(user_id) INTO p_events, p_users FROM old_rows WHERE ended_at IS NOT NULL;
+    SELECT array_agg(e), array_agg(c), array_agg(at), array_agg(j), array_agg(s)
+      INTO d_events, d_companies, d_ats, d_join, d_signs FROM (
+      SELECT event_id AS e, company_id AS c, joined_at AS at, true AS j, -1 AS s FROM old_rows
+      UNION ALL SELECT event_id, company_id, GREATEST(joined_at, ended_at), false, -1 FROM old_rows WHERE ended_at IS NOT NULL) x;
+    SELECT array_agg(event_id), array_agg(company_id), array_agg(user_id) INTO p_events, p_companies, p_users
+      FROM old_rows WHERE ended_at IS NOT NULL;
   ELSE
     -- A heartbeat of a live session changes nothing here: leave at once.
     IF NOT EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
@@ -113,35 +119,36 @@ BEGIN
                        OR (o.event_id, o.joined_at) IS DISTINCT FROM (n.event_id, n.joined_at)) THEN
       RETURN NULL;
     END IF;
-    SELECT array_agg(e), array_agg(at), array_agg(j), array_agg(s) INTO d_events, d_ats, d_join, d_signs FROM (
-      SELECT o.event_id AS e, o.joined_at AS at, true AS j, -1 AS s
+    SELECT array_agg(e), array_agg(c), array_agg(at), array_agg(j), array_agg(s)
+      INTO d_events, d_companies, d_ats, d_join, d_signs FROM (
+      SELECT o.event_id AS e, o.company_id AS c, o.joined_at AS at, true AS j, -1 AS s
         FROM old_rows o JOIN new_rows n ON n.id = o.id
        WHERE (o.event_id, o.joined_at) IS DISTINCT FROM (n.event_id, n.joined_at)
       UNION ALL
-      SELECT n.event_id, n.joined_at, true, 1
+      SELECT n.event_id, n.company_id, n.joined_at, true, 1
         FROM old_rows o JOIN new_rows n ON n.id = o.id
        WHERE (o.event_id, o.joined_at) IS DISTINCT FROM (n.event_id, n.joined_at)
       UNION ALL
-      SELECT o.event_id, GREATEST(o.joined_at, o.ended_at), false, -1
+      SELECT o.event_id, o.company_id, GREATEST(o.joined_at, o.ended_at), false, -1
         FROM old_rows o JOIN new_rows n ON n.id = o.id
        WHERE o.ended_at IS NOT NULL AND (o.event_id, o.joined_at, o.ended_at) IS DISTINCT FROM (n.event_id, n.joined_at, n.ended_at)
       UNION ALL
-      SELECT n.event_id, GREATEST(n.joined_at, n.ended_at), false, 1
+      SELECT n.event_id, n.company_id, GREATEST(n.joined_at, n.ended_at), false, 1
         FROM old_rows o JOIN new_rows n ON n.id = o.id
        WHERE n.ended_at IS NOT NULL AND (o.event_id, o.joined_at, o.ended_at) IS DISTINCT FROM (n.event_id, n.joined_at, n.ended_at)) x;
-    SELECT array_agg(e), array_agg(u) INTO p_events, p_users FROM (
-      SELECT o.event_id AS e, o.user_id AS u FROM old_rows o JOIN new_rows n ON n.id = o.id
+    SELECT array_agg(e), array_agg(c), array_agg(u) INTO p_events, p_companies, p_users FROM (
+      SELECT o.event_id AS e, o.company_id AS c, o.user_id AS u FROM old_rows o JOIN new_rows n ON n.id = o.id
        WHERE o.ended_at IS NOT NULL
          AND (o.event_id, o.user_id, o.joined_at, o.ended_at, o.role, o.registrant_id, o.metadata)
              IS DISTINCT FROM (n.event_id, n.user_id, n.joined_at, n.ended_at, n.role, n.registrant_id, n.metadata)
       UNION
-      SELECT n.event_id, n.user_id FROM old_rows o JOIN new_rows n ON n.id = o.id
+      SELECT n.event_id, n.company_id, n.user_id FROM old_rows o JOIN new_rows n ON n.id = o.id
        WHERE n.ended_at IS NOT NULL
          AND (o.event_id, o.user_id, o.joined_at, o.ended_at, o.role, o.registrant_id, o.metadata)
              IS DISTINCT FROM (n.event_id, n.user_id, n.joined_at, n.ended_at, n.role, n.registrant_id, n.metadata)) y;
   END IF;
-  PERFORM analytics_apply_instants(d_events, d_ats, d_join, d_signs);
-  PERFORM analytics_refresh_attendance(p_events, p_users);
+  PERFORM analytics_apply_instants(d_events, d_companies, d_ats, d_join, d_signs);
+  PERFORM analytics_refresh_attendance(p_events, p_companies, p_users);
   RETURN NULL;
 END $$;
 
@@ -166,28 +173,29 @@ RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   changed_ids uuid[];
   p_events uuid[];
+  p_companies uuid[];
   p_users uuid[];
 BEGIN
   IF TG_OP = 'INSERT' THEN
     SELECT array_agg(id) INTO changed_ids FROM new_rows;
-    SELECT array_agg(e), array_agg(u) INTO p_events, p_users FROM (
-      SELECT event_id AS e, user_id AS u FROM new_rows WHERE user_id IS NOT NULL
-      UNION SELECT a.event_id, a.user_id FROM attendance_rollups a WHERE a.session_registrant_ids && changed_ids) x;
+    SELECT array_agg(e), array_agg(c), array_agg(u) INTO p_events, p_companies, p_users FROM (
+      SELECT event_id AS e, company_id AS c, user_id AS u FROM new_rows WHERE user_id IS NOT NULL
+      UNION SELECT a.event_id, a.company_id, a.user_id FROM attendance_rollups a WHERE a.session_registrant_ids && changed_ids) x;
   ELSIF TG_OP = 'DELETE' THEN
     SELECT array_agg(id) INTO changed_ids FROM old_rows;
-    SELECT array_agg(e), array_agg(u) INTO p_events, p_users FROM (
-      SELECT event_id AS e, user_id AS u FROM old_rows WHERE user_id IS NOT NULL
-      UNION SELECT a.event_id, a.user_id FROM attendance_rollups a WHERE a.session_registrant_ids && changed_ids) x;
+    SELECT array_agg(e), array_agg(c), array_agg(u) INTO p_events, p_companies, p_users FROM (
+      SELECT event_id AS e, company_id AS c, user_id AS u FROM old_rows WHERE user_id IS NOT NULL
+      UNION SELECT a.event_id, a.company_id, a.user_id FROM attendance_rollups a WHERE a.session_registrant_ids && changed_ids) x;
   ELSE
     SELECT array_agg(o.id) INTO changed_ids FROM old_rows o JOIN new_rows n ON n.id = o.id
      WHERE (o.event_id, o.user_id, o.cancelled_at, o.metadata) IS DISTINCT FROM (n.event_id, n.user_id, n.cancelled_at, n.metadata);
     IF changed_ids IS NULL THEN RETURN NULL; END IF;
-    SELECT array_agg(e), array_agg(u) INTO p_events, p_users FROM (
-      SELECT event_id AS e, user_id AS u FROM old_rows WHERE id = ANY (changed_ids) AND user_id IS NOT NULL
-      UNION SELECT event_id, user_id FROM new_rows WHERE id = ANY (changed_ids) AND user_id IS NOT NULL
-      UNION SELECT a.event_id, a.user_id FROM attendance_rollups a WHERE a.session_registrant_ids && changed_ids) x;
+    SELECT array_agg(e), array_agg(c), array_agg(u) INTO p_events, p_companies, p_users FROM (
+      SELECT event_id AS e, company_id AS c, user_id AS u FROM old_rows WHERE id = ANY (changed_ids) AND user_id IS NOT NULL
+      UNION SELECT event_id, company_id, user_id FROM new_rows WHERE id = ANY (changed_ids) AND user_id IS NOT NULL
+      UNION SELECT a.event_id, a.company_id, a.user_id FROM attendance_rollups a WHERE a.session_registrant_ids && changed_ids) x;
   END IF;
-  PERFORM analytics_refresh_attendance(p_events, p_users);
+  PERFORM analytics_refresh_attendance(p_events, p_companies, p_users);
   RETURN NULL;
 END $$;
 
@@ -208,12 +216,14 @@ CREATE OR REPLACE FUNCTION analytics_users_changed()
 RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   p_events uuid[];
+  p_companies uuid[];
   p_users uuid[];
 BEGIN
-  SELECT array_agg(a.event_id), array_agg(a.user_id) INTO p_events, p_users
+  SELECT array_agg(a.event_id), array_agg(a.company_id), array_agg(a.user_id) INTO p_events, p_companies, p_users
     FROM attendance_rollups a
-   WHERE a.user_id IN (SELECT o.id FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE o.metadata IS DISTINCT FROM n.metadata);
-  PERFORM analytics_refresh_attendance(p_events, p_users);
+   WHERE (a.user_id, a.company_id) IN (SELECT o.id, o.company_id FROM old_rows o JOIN new_rows n ON n.id = o.id
+                                        WHERE o.metadata IS DISTINCT FROM n.metadata);
+  PERFORM analytics_refresh_attendance(p_events, p_companies, p_users);
   RETURN NULL;
 END $$;
 

@@ -14,14 +14,15 @@
 CREATE OR REPLACE FUNCTION analytics_fold_pending()
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
-  d_events uuid[]; d_ats timestamptz[]; d_join boolean[]; n integer;
+  d_events uuid[]; d_companies uuid[]; d_ats timestamptz[]; d_join boolean[]; n integer;
 BEGIN
   PERFORM analytics_fold_attendance();
   PERFORM analytics_fold_windows();
   IF NOT EXISTS (SELECT 1 FROM analytics_pending_instants) THEN RETURN 0; END IF;
   PERFORM pg_advisory_xact_lock(726473913);
-  WITH taken AS (DELETE FROM analytics_pending_instants RETURNING event_id, at, is_join)
-  SELECT array_agg(event_id), array_agg(at), array_agg(is_join), count(*) INTO d_events, d_ats, d_join, n FROM taken;
-  IF n > 0 THEN PERFORM analytics_write_instants(d_events, d_ats, d_join, array_fill(1, ARRAY[n])); END IF;
+  WITH taken AS (DELETE FROM analytics_pending_instants RETURNING event_id, company_id, at, is_join)
+  SELECT array_agg(event_id), array_agg(company_id), array_agg(at), array_agg(is_join), count(*)
+    INTO d_events, d_companies, d_ats, d_join, n FROM taken;
+  IF n > 0 THEN PERFORM analytics_write_instants(d_events, d_companies, d_ats, d_join, array_fill(1, ARRAY[n])); END IF;
   RETURN n;
 END $$;
