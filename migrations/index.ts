@@ -1,3 +1,5 @@
+import { RegistrantCounts1796586982893 } from "./1796586982893-registrant-counts";
+import { CompanyAttendees1796586641413 } from "./1796586641413-company-attendees";
 import { CompanyInEveryKey1796574153104 } from "./1796574153104-company-in-every-key";
 import { ActivityHourRollups1796573980046 } from "./1796573980046-activity-hour-rollups";
 import { LiveChangeNotices1796561000000 } from "./1796561000000-live-change-notices";
@@ -32,4 +34,6 @@ export const MIGRATIONS: Function[] = [
   NamedIndexes1796561938525,
   ActivityHourRollups1796573980046,
   CompanyInEveryKey1796574153104,
+  CompanyAttendees1796586641413,
+  RegistrantCounts1796586982893,
 ];
