@@ -71,7 +71,9 @@ export class AnalyticsService {
    * every minute. A node finding another one's VACUUM running skips its turn.
    */
   async vacuumPending(): Promise<void> {
-    await this.deps.dataSource.query("VACUUM (SKIP_LOCKED) analytics_pending_instants, analytics_pending_attendance");
+    await this.deps.dataSource.query(
+      "VACUUM (SKIP_LOCKED) analytics_pending_instants, analytics_pending_attendance, analytics_pending_registrants",
+    );
   }
 
   /**
