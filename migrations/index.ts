@@ -1,5 +1,7 @@
 import { EventsAndUsersKeyedByCompany1796586650660 } from "./1796586650660-events-and-users-keyed-by-company";
 import { AnalyticsCompanyInEveryKey1796585881468 } from "./1796585881468-analytics-company-in-every-key";
+import { RegistrantCounts1796588100001 } from "./1796588100001-registrant-counts";
+import { CompanyAttendees1796588100000 } from "./1796588100000-company-attendees";
 import { CompanyInEveryKey1796574153104 } from "./1796574153104-company-in-every-key";
 import { FullEventRefusesAtOnce1796586335322 } from "./1796586335322-full-event-refuses-at-once";
 import { ActivityHourRollups1796573980046 } from "./1796573980046-activity-hour-rollups";
@@ -38,4 +40,6 @@ export const MIGRATIONS: Function[] = [
   AnalyticsCompanyInEveryKey1796585881468,
   FullEventRefusesAtOnce1796586335322,
   EventsAndUsersKeyedByCompany1796586650660,
+  CompanyAttendees1796588100000,
+  RegistrantCounts1796588100001,
 ];

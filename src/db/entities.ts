@@ -14,6 +14,8 @@ import {
   AttendanceRollupEntity,
   AttendanceValueRollupEntity,
 } from "../modules/analytics/attendance-rollup.entity";
+import { CompanyAttendeeEntity } from "../modules/analytics/company-attendee.entity";
+import { AnalyticsPendingRegistrantsEntity, RegistrantCountEntity } from "../modules/analytics/registrant-count.entity";
 import {
   AnalyticsPendingWindowEntity,
   AttendanceGapCellEntity,
@@ -67,6 +69,9 @@ export const ENTITIES = [
   AttendanceWindowMinuteEntity,
   AttendanceGapCellEntity,
   AnalyticsPendingWindowEntity,
+  CompanyAttendeeEntity,
+  RegistrantCountEntity,
+  AnalyticsPendingRegistrantsEntity,
   LoginLinkEntity,
   PartnerSecretEntity,
   IdentityProviderEntity,

@@ -435,3 +435,30 @@ export function expectedSegments(raw: RawData, eventId: string) {
         : x.family - y.family || x.start_at.localeCompare(y.start_at),
   );
 }
+
+/**
+ * companyAnalytics over some events: those with a session in the window, with the sums of their
+ * numbers, and the distinct users attending any of them (a user of several events counts once).
+ */
+export function company(raw: RawData, eventIds: string[], w: Window, now: number) {
+  const active = eventIds.filter((id) => inWindow(raw, id, w, now).length > 0);
+  const users = new Set<string>();
+  let ms = 0;
+  let sessions = 0;
+  let registrants = 0;
+  for (const id of active) {
+    for (const a of attendees(raw, id, w, now)) {
+      users.add(a.userId);
+      ms += a.ms;
+    }
+    sessions += inWindow(raw, id, w, now).length;
+    registrants += raw.registrants.filter((r) => r.event_id === id && r.cancelled_at === null).length;
+  }
+  return {
+    events: active.length,
+    uniqueAttendees: users.size,
+    sessions,
+    registrants,
+    totalAttendanceSeconds: seconds(ms),
+  };
+}

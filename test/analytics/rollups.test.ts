@@ -209,6 +209,29 @@ beforeAll(async () => {
       ejectAt: shift(r.ejectAt),
     })),
   );
+  // A user whose only sessions are live, one in each event: in no attendance row, and one
+  // attendee of the company.
+  const [liveOnly] = await makeUsers(t, company, [{ externalId: "live-only" }]);
+  await insertSessions(
+    t,
+    company.id,
+    events.map((e) => ({
+      eventId: e.id,
+      userId: liveOnly,
+      role: "ATTENDEE",
+      joinedAt: at(NOW - 400_000),
+      lastSeenAt: at(NOW - 5_000),
+      endedAt: null,
+      metadata: {},
+    })),
+  );
+  // And registrations that wait in analytics_pending_registrants: a cancellation and a new one.
+  await q(`UPDATE registrants SET cancelled_at = now() WHERE id = $1`, [registrants[5].id]);
+  await q(
+    `INSERT INTO registrants (company_id, event_id, user_id, name, email, email_normalized)
+     VALUES ($1, $2, $3, 'Late', 'late@example.com', 'late@example.com')`,
+    [company.id, events[1].id, liveOnly],
+  );
 }, 120_000);
 afterAll(async () => {
   await t.close();
@@ -231,11 +254,16 @@ describe("rollups", () => {
       "SELECT count(*)::int AS n FROM analytics_pending_windows",
     );
     expect(pendingWindows).toBeGreaterThan(3);
+    const [{ n: pendingRegistrants }] = await t.db.dataSource.query(
+      "SELECT count(*)::int AS n FROM analytics_pending_registrants",
+    );
+    expect(pendingRegistrants).toBe(2);
     const moved = await Promise.all([1, 2, 3].map(() => t.app.services.analytics.foldPending()));
     expect(moved.reduce((a, b) => a + b, 0)).toBe(pending);
     expect((await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_instants"))[0].n).toBe(0);
     expect((await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_attendance"))[0].n).toBe(0);
     expect((await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_windows"))[0].n).toBe(0);
+    expect((await t.db.dataSource.query("SELECT count(*)::int AS n FROM analytics_pending_registrants"))[0].n).toBe(0);
     // What each node does every minute (PGlite has no autovacuum): it runs on both databases.
     await t.app.services.analytics.vacuumPending();
     const raw = await ref.loadRaw(
@@ -262,6 +290,38 @@ describe("rollups", () => {
       ),
     );
     expect(overlapping.length).toBeGreaterThan(20);
+    // The company's attendees (one row per user, counting the events with an attendance row) and
+    // the live registrations per event are what the raw rows say.
+    const attendedEvents = new Map<string, number>();
+    for (const event of events) {
+      for (const row of ref.expectedAttendanceRollups(raw, event.id))
+        attendedEvents.set(row.user_id, (attendedEvents.get(row.user_id) ?? 0) + 1);
+    }
+    expect(
+      await t.db.dataSource.query(
+        "SELECT user_id, events FROM company_attendees WHERE company_id = $1 ORDER BY user_id",
+        [company.id],
+      ),
+    ).toEqual(
+      [...attendedEvents.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([user_id, n]) => ({ user_id, events: n })),
+    );
+    expect(
+      await t.db.dataSource.query(
+        "SELECT event_id, registrants FROM registrant_counts WHERE company_id = $1 ORDER BY event_id",
+        [company.id],
+      ),
+    ).toEqual(
+      events
+        .map((e) => e.id)
+        .sort()
+        .map((id) => ({
+          event_id: id,
+          registrants: raw.registrants.filter((r) => r.event_id === id && r.cancelled_at === null).length,
+        }))
+        .filter((r) => r.registrants > 0),
+    );
     for (const event of events) {
       const attendance = (
         await t.db.dataSource.query(
@@ -472,6 +532,38 @@ function agreesWithTheReference(state: string) {
         }
       }
     }, 120_000);
+
+    it("agrees on companyAnalytics, whole range and windows: users of both events count once", async () => {
+      const raw = await ref.loadRaw(
+        t,
+        events.map((e) => e.id),
+      );
+      const now = at(NOW).getTime();
+      const whole = ref.company(
+        raw,
+        events.map((e) => e.id),
+        { from: null, to: null },
+        now,
+      );
+      // What the whole range's count is about: users attending both events, and users whose only
+      // sessions are live (in no attendance row).
+      const perEvent = events.map((e) => ref.attendees(raw, e.id, { from: null, to: null }, now).length);
+      expect(perEvent[0] + perEvent[1]).toBeGreaterThan(whole.uniqueAttendees);
+      const ended = new Set(raw.sessions.filter((s) => s.ended_at).map((s) => s.user_id));
+      expect(raw.sessions.some((s) => !s.ended_at && !ended.has(s.user_id))).toBe(true);
+      const COMPANY = `query($from: DateTime, $to: DateTime) { companyAnalytics(from: $from, to: $to) {
+        totals { events uniqueAttendees sessions registrants totalAttendanceSeconds } } }`;
+      for (const w of [...windows, ...hourWindows()]) {
+        const got = ok(await t.gql(COMPANY, vars(w), { key: company.key })).companyAnalytics.totals;
+        const want = ref.company(
+          raw,
+          events.map((e) => e.id),
+          abs(w),
+          now,
+        );
+        expect({ window: w, ...got }).toEqual({ window: w, ...want });
+      }
+    });
 
     it("agrees on timelines, breakdowns and attendee lists", async () => {
       const raw = await ref.loadRaw(

@@ -7,7 +7,7 @@ import { badInput, notFound } from "../../errors";
 import { Role } from "../../graphql/enums";
 import * as v from "../../graphql/validate";
 import { companyEventCandidatesSql, type AnalyticsWindow, type Statement } from "./analytics.sql";
-import { uniqueAttendeesSql, type AttendeeCursor, type AttendeeSources } from "./attendance.sql";
+import { companyAttendeesSql, uniqueAttendeesSql, type AttendeeCursor, type AttendeeSources } from "./attendance.sql";
 import type { AnalyticsKey, AttendeeRow } from "./analytics.loaders";
 import { attendeeCsv } from "./attendee-export";
 import type {
@@ -44,16 +44,24 @@ const seconds = (ms: number) => Math.round(ms / 1000);
 export class AnalyticsService {
   /** "Now" is read once per request: every number of a response is as of the same instant, and loaders batch. */
   private readonly nowByRequest = new WeakMap<RequestContext, Date>();
+  /**
+   * The company's active events, found once per request and window: `events` and `totals` each
+   * get their own copy of the CompanyAnalytics object, so it cannot hold them.
+   */
+  private readonly activeEventsByRequest = new WeakMap<RequestContext, Map<string, Promise<string[]>>>();
 
   constructor(private readonly deps: AnalyticsServiceDeps) {}
 
   /**
    * Moves the join and end instants that sessions added into the activity rollups, in one batch
-   * (every node calls this every second; callers take turns). Readers add what is still pending,
-   * so this only keeps the pending table short. Returns how many instants it moved.
+   * (every node calls this every second; callers take turns), and the changes to the registrant
+   * counts into theirs. Readers add what is still pending, so this only keeps the pending tables
+   * short. Returns how many instants it moved.
    */
   async foldPending(): Promise<number> {
-    const [row] = await this.deps.dataSource.query<{ n: number | string }[]>("SELECT analytics_fold_pending() AS n");
+    const [row] = await this.deps.dataSource.query<{ n: number | string }[]>(
+      "SELECT analytics_fold_pending() AS n, analytics_fold_registrants() AS registrants",
+    );
     return Number(row.n);
   }
 
@@ -63,7 +71,9 @@ export class AnalyticsService {
    * every minute. A node finding another one's VACUUM running skips its turn.
    */
   async vacuumPending(): Promise<void> {
-    await this.deps.dataSource.query("VACUUM (SKIP_LOCKED) analytics_pending_instants, analytics_pending_attendance");
+    await this.deps.dataSource.query(
+      "VACUUM (SKIP_LOCKED) analytics_pending_instants, analytics_pending_attendance, analytics_pending_registrants",
+    );
   }
 
   /**
@@ -245,8 +255,12 @@ export class AnalyticsService {
 
   /** The company's events with at least one session in the window, oldest first. */
   async companyEvents(ctx: RequestContext, c: CompanyAnalyticsType): Promise<EventAnalyticsType[]> {
-    c.eventIds ??= this.findActiveEvents(ctx, c);
-    const ids = await c.eventIds;
+    let byWindow = this.activeEventsByRequest.get(ctx);
+    if (!byWindow) this.activeEventsByRequest.set(ctx, (byWindow = new Map<string, Promise<string[]>>()));
+    const window = JSON.stringify([c.companyId, c.from, c.to, c.now]);
+    let found = byWindow.get(window);
+    if (!found) byWindow.set(window, (found = this.findActiveEvents(ctx, c)));
+    const ids = await found;
     return ids.map((eventId) => ({ companyId: c.companyId, eventId, from: c.from, to: c.to, now: c.now }));
   }
 
@@ -289,6 +303,12 @@ export class AnalyticsService {
   ): Promise<number> {
     if (events.length === 0) return 0;
     const keys = events.map((e) => this.key(e));
+    if (!c.from && !c.to) {
+      // The whole range: the company's own count of its attendees, not the union of every event's.
+      const scope = { companyId: c.companyId, eventIds: keys.map((k) => k.eventId), window: c, now: c.now };
+      const [row] = await this.query<{ n: number | string }>(ctx, companyAttendeesSql(scope));
+      return Number(row?.n ?? 0);
+    }
     const kinds = await ctx.loaders.analytics.sources.loadMany(keys);
     const sources: AttendeeSources = { fast: [], raw: [] };
     kinds.forEach((kind, i) => {

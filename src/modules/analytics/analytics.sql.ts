@@ -108,14 +108,22 @@ export const pendingCte = `pend AS (
 // ------------------------------------------------------------------------------------------------
 // Registrants
 
-/** Live registrations per event (index-only on idx_registrants_live_by_user). */
+/**
+ * Live registrations per event: the event's row of registrant_counts plus the changes still
+ * pending for it (analytics_fold_registrants moves them every second), a few rows per event
+ * however many registrations.
+ */
 export function registrantCountsSql(scope: AnalyticsScope): Statement {
   const s = scopeParams(scope);
   return {
     sql: `WITH ${evCte(s)}
-      SELECT r.event_id, count(*)::int AS n FROM registrants r
-       WHERE r.event_id IN (SELECT id FROM ev) AND r.cancelled_at IS NULL
-       GROUP BY r.event_id`,
+      SELECT x.event_id, sum(x.n)::int AS n FROM (
+        SELECT c.event_id, c.registrants AS n FROM registrant_counts c
+         WHERE c.company_id = ${s.company} AND c.event_id IN (SELECT id FROM ev)
+        UNION ALL
+        SELECT p.event_id, p.registrants FROM analytics_pending_registrants p
+         WHERE p.company_id = ${s.company} AND p.event_id IN (SELECT id FROM ev)) x
+       GROUP BY x.event_id`,
     params: s.p.values,
   };
 }

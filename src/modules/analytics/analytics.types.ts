@@ -118,8 +118,6 @@ export class CompanyAnalyticsType {
   /** Not in the schema. */
   companyId: string;
   now: Date;
-  /** The events with a session in the window, found once per object. */
-  eventIds?: Promise<string[]>;
 }
 
 @ObjectType("CompanyAnalyticsTotals", { description: "Company totals over the window." })

@@ -133,6 +133,7 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
     SELECT event_id, user_id, min(joined_at) AS live_first FROM live_c GROUP BY event_id, user_id
   ),${nearPage ? ` ${nearPage},` : ""} live_a AS (
     SELECT event_id, user_id, count(*)::int AS sessions, min(joined_at) AS first_joined_at, range_agg(tstzrange(cs, ce)) AS islands,
+           min(cs) AS live_start, (extract(epoch FROM max(ce) - min(cs)) * 1000)::bigint AS one_ms,
            max(analytics_role_rank(role)) AS role_rank,
            coalesce(array_agg(DISTINCT registrant_id) FILTER (WHERE registrant_id IS NOT NULL), '{}') AS session_registrant_ids,
            ${latest("joined_at")} AS latest_joined_at, ${latest("id")} AS latest_session_id, ${latest("metadata")} AS latest_metadata,
@@ -144,7 +145,12 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
   ), live_m AS (
     SELECT l.event_id, l.user_id, l.sessions + coalesce(r.sessions, 0) AS sessions,
            LEAST(l.first_joined_at, r.first_joined_at) AS first_joined_at,
-           analytics_ms(l.islands + coalesce(r.islands, '{}')) AS attended_ms,
+           -- Uniting the islands costs more than the rest of the row: a single live session that starts
+           -- after the rollup's islands end (most do) just adds its length (one_ms).
+           CASE WHEN l.sessions = 1 AND (r.user_id IS NULL OR upper(r.islands) <= l.live_start)
+                THEN coalesce(r.attended_ms, 0) + l.one_ms
+                ELSE (SELECT coalesce(sum(extract(epoch FROM upper(i) - lower(i)) * 1000), 0)::bigint
+                        FROM unnest(l.islands + coalesce(r.islands, '{}')) AS i) END AS attended_ms,
            GREATEST(l.role_rank, r.role_rank) AS role_rank,
            ARRAY(SELECT DISTINCT unnest(l.session_registrant_ids || coalesce(r.session_registrant_ids, '{}'))) AS session_registrant_ids,
            CASE WHEN r.latest_joined_at IS NULL OR (l.latest_joined_at, l.latest_session_id) > (r.latest_joined_at, r.latest_session_id)
@@ -438,6 +444,25 @@ export function uniqueAttendeesSql(scope: AnalyticsScope, sources: AttendeeSourc
            AND (${a.from} IS NULL OR CASE WHEN s.ended_at IS NOT NULL THEN GREATEST(s.joined_at, s.ended_at) ELSE ${liveEnd(a.now)} END > ${a.from})
       ) u`,
     params: a.p.values,
+  };
+}
+
+/**
+ * Distinct users with a session in any of the company's events, over the whole range: the users
+ * company_attendees holds (an ended session in some event), plus those with only live sessions
+ * in the events asked for. Over the whole range every event with an ended session is asked for
+ * (it has a session), so the union is the company's. One row per attendee of the company, not
+ * one per attendee of each event.
+ */
+export function companyAttendeesSql(scope: AnalyticsScope): Statement {
+  const s = scopeParams(scope);
+  return {
+    sql: `WITH ${evCte(s)}
+      SELECT (SELECT count(*) FROM company_attendees ca WHERE ca.company_id = ${s.company})
+           + (SELECT count(DISTINCT s.user_id) FROM ev JOIN sessions s ON s.event_id = ev.id AND s.ended_at IS NULL
+               WHERE NOT EXISTS (SELECT 1 FROM company_attendees ca WHERE ca.company_id = ${s.company} AND ca.user_id = s.user_id))
+             AS n`,
+    params: s.p.values,
   };
 }
 
