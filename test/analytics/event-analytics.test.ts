@@ -2,6 +2,7 @@ import { codeOf, ok, startTestApp, TestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany, TestEvent } from "../support/factories";
 import {
   HEADLINE,
+  insertSessions,
   join,
   Joined,
   leave,
@@ -359,6 +360,32 @@ describe("eventAnalytics", () => {
     expect(none).toEqual({
       events: [],
       totals: { events: 0, uniqueAttendees: 0, sessions: 0, registrants: 0, totalAttendanceSeconds: 0 },
+    });
+  });
+});
+
+describe("an event whose attendance outgrows 32-bit integers", () => {
+  it("answers its total and its breakdown's exactly", async () => {
+    // 10 people who each stayed 2,500 days: 2,160,000,000 s, past 2,147,483,647 (a GraphQL Int).
+    const long = await makeEvent(t, company);
+    const people = await makeUsers(
+      t,
+      company,
+      Array.from({ length: 10 }, (_, i) => ({ externalId: `marathon-${i}`, metadata: { team: "Long" } })),
+    );
+    const end = t.clock.now();
+    const start = new Date(end.getTime() - 2_500 * 86_400_000);
+    await insertSessions(
+      t,
+      company.id,
+      people.map((userId) => ({ eventId: long.id, userId, joinedAt: start, endedAt: end })),
+    );
+    const QUERY = `query($id: ID!) { eventAnalytics(eventId: $id) {
+      attendees totalAttendanceSeconds breakdown(metadataKey: "team") { value attendees totalAttendanceSeconds } } }`;
+    expect(ok(await t.gql(QUERY, { id: long.id }, { key: company.key })).eventAnalytics).toEqual({
+      attendees: 10,
+      totalAttendanceSeconds: 2_160_000_000,
+      breakdown: [{ value: "Long", attendees: 10, totalAttendanceSeconds: 2_160_000_000 }],
     });
   });
 });

@@ -87,8 +87,9 @@ export class EventAnalyticsResolver {
   }
 
   @Access("organizer-or-key")
-  @FieldResolver(() => Int, {
-    description: "Attendance in seconds within the window; overlapping sessions of one user count once.",
+  @FieldResolver(() => Float, {
+    description:
+      "Attendance in seconds within the window; overlapping sessions of one user count once. A Float, since it outgrows 32-bit integers (100,000 attendees for 6 hours already do).",
   })
   totalAttendanceSeconds(@Root() a: EventAnalyticsType, @Ctx() ctx: RequestContext): Promise<number> {
     return ctx.services.analytics.totalAttendanceSeconds(ctx, a);

@@ -63,8 +63,9 @@ export class BreakdownRowType {
   attendees: number;
 
   @Access("public")
-  @Field(() => Int, {
-    description: "Their time in the event, in seconds, overlapping sessions of a user counted once.",
+  @Field(() => Float, {
+    description:
+      "Their time in the event, in seconds, overlapping sessions of a user counted once; a Float, since it outgrows 32-bit integers.",
   })
   totalAttendanceSeconds: number;
 }
