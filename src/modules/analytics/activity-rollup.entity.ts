@@ -1,5 +1,5 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, Relation } from "typeorm";
-import { EventEntity } from "../event/event.entity";
+import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn, Relation } from "typeorm";
+import { EventEntity, OfEvent } from "../event/event.entity";
 
 /**
  * Joins and ends of an event's sessions, second by second: the instants themselves (milliseconds
@@ -12,11 +12,7 @@ export class SessionSecondRollupEntity {
   @PrimaryColumn({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "timestamptz", precision: 0 })
@@ -56,11 +52,7 @@ export class SessionMinuteRollupEntity {
   @PrimaryColumn({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "timestamptz", precision: 0 })
@@ -95,11 +87,7 @@ export class SessionHourRollupEntity {
   @PrimaryColumn({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "timestamptz", precision: 0 })
@@ -148,11 +136,7 @@ export class AnalyticsPendingInstantEntity {
   @Column({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @Column({ type: "timestamptz", precision: 3 })

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, Relation } from "typeorm";
-import { EventEntity } from "../event/event.entity";
+import { EventEntity, OfEvent } from "../event/event.entity";
 import { UserEntity } from "../user/user.entity";
 
 /**
@@ -19,11 +19,7 @@ export class AttendanceRollupEntity {
   @PrimaryColumn({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "uuid" })
@@ -109,11 +105,7 @@ export class AttendanceEventRollupEntity {
   @PrimaryColumn({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   /** The event's company, copied from it: part of every key, as a database distributed by company needs. */
@@ -140,11 +132,7 @@ export class AttendanceValueRollupEntity {
   @PrimaryColumn({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "text" })
@@ -185,11 +173,7 @@ export class AnalyticsPendingAttendanceEntity {
   @Column({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @Column({ type: "text", nullable: true })

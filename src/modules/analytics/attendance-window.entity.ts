@@ -1,5 +1,5 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, Relation } from "typeorm";
-import { EventEntity } from "../event/event.entity";
+import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn, Relation } from "typeorm";
+import { EventEntity, OfEvent } from "../event/event.entity";
 
 /**
  * What answers attendees, their time and how many registered over a window that cuts sessions
@@ -25,11 +25,7 @@ export class AttendanceSegmentEntity {
   @PrimaryColumn({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   // No foreign key to users: erasing a user deletes its attendance rows, whose trigger takes its
@@ -65,11 +61,7 @@ export class AttendanceWindowMinuteEntity {
   @PrimaryColumn({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "smallint" })
@@ -101,11 +93,7 @@ export class AttendanceGapCellEntity {
   @PrimaryColumn({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @PrimaryColumn({ type: "smallint" })
@@ -142,11 +130,7 @@ export class AnalyticsPendingWindowEntity {
   @Column({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @Column({ type: "smallint" })

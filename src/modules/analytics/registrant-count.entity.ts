@@ -1,5 +1,5 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, Relation } from "typeorm";
-import { EventEntity } from "../event/event.entity";
+import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn, Relation } from "typeorm";
+import { EventEntity, OfEvent } from "../event/event.entity";
 
 /**
  * Live registrations (not cancelled) per event, so that analytics reads a row per event instead
@@ -16,11 +16,7 @@ export class RegistrantCountEntity {
   @PrimaryColumn({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @Column({ type: "integer", default: 0 })
@@ -46,11 +42,7 @@ export class AnalyticsPendingRegistrantsEntity {
   @Column({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @Column({ type: "integer" })

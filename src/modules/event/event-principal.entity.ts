@@ -1,15 +1,5 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryColumn,
-  PrimaryGeneratedColumn,
-  Relation,
-} from "typeorm";
-import { EventEntity } from "./event.entity";
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn, Relation } from "typeorm";
+import { EventEntity, OfEvent } from "./event.entity";
 
 export const PRINCIPAL_ROLES = ["PRESENTER", "ORGANIZER"] as const;
 export type PrincipalRole = (typeof PRINCIPAL_ROLES)[number];
@@ -35,11 +25,7 @@ export class EventPrincipalEntity {
   @Column({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @Column({ type: "varchar", length: 16 })

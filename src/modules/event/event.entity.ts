@@ -72,3 +72,18 @@ export class EventEntity {
   @UpdateDateColumn({ type: "timestamptz", precision: 3 })
   updatedAt: Date;
 }
+
+/**
+ * The event a row belongs to, joined on (event_id, company_id): the row's company is its event's,
+ * and a database distributed by company keeps the foreign key within one company. Deleting the
+ * event deletes the row.
+ */
+export function OfEvent(): PropertyDecorator {
+  return (target, property) => {
+    ManyToOne(() => EventEntity, { onDelete: "CASCADE" })(target, property);
+    JoinColumn([
+      { name: "event_id", referencedColumnName: "id" },
+      { name: "company_id", referencedColumnName: "companyId" },
+    ])(target, property);
+  };
+}

@@ -1,5 +1,5 @@
-import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, Relation } from "typeorm";
-import { EventEntity } from "../event/event.entity";
+import { Column, Entity, PrimaryColumn, Relation } from "typeorm";
+import { EventEntity, OfEvent } from "../event/event.entity";
 
 /**
  * Sessions not yet ended (ended_at IS NULL) of an event that has a capacity, kept by the triggers
@@ -13,11 +13,7 @@ export class EventOccupancyEntity {
   @PrimaryColumn({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   /** The event's company, copied from it: part of every key, as a database distributed by company needs. */

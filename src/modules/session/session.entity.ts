@@ -1,5 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn, Relation } from "typeorm";
-import { EventEntity } from "../event/event.entity";
+import { EventEntity, OfEvent } from "../event/event.entity";
 import { UserEntity, type UserOriginValue } from "../user/user.entity";
 
 export const CREDENTIAL_TYPES = [
@@ -59,11 +59,7 @@ export class SessionEntity {
   @Column({ type: "uuid" })
   eventId: string;
 
-  @ManyToOne(() => EventEntity, { onDelete: "CASCADE" })
-  @JoinColumn([
-    { name: "event_id", referencedColumnName: "id" },
-    { name: "company_id", referencedColumnName: "companyId" },
-  ])
+  @OfEvent()
   event?: Relation<EventEntity>;
 
   @Column({ type: "uuid" })
