@@ -111,22 +111,35 @@ export async function mintAndJoin(
  * Every row of every table, as sorted JSON (API keys' lastUsedAt aside, which moves with every
  * API call): equal before and after a refused call means the call changed nothing.
  */
+/** Every table's name, per test app (a test's schema does not change under it). */
+const tablesOf = new WeakMap<TestApp, Promise<string[]>>();
+
+/**
+ * Every row of every table, as sorted JSON per table (api_keys without last_used_at, which a
+ * refused call may touch). One statement: refusals are checked against it twice each.
+ */
 export async function dbState(t: TestApp): Promise<Record<string, string[]>> {
-  const tables: { table_name: string }[] = await t.db.dataSource.query(
-    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
-  );
-  const state: Record<string, string[]> = {};
-  for (const { table_name: table } of tables) {
-    const rows: { row: Record<string, unknown> }[] = await t.db.dataSource.query(
-      `SELECT to_jsonb(x) AS row FROM "${table}" x`,
-    );
-    state[table] = rows
-      .map(({ row }) => {
-        if (table === "api_keys") delete row.last_used_at;
-        return JSON.stringify(row);
-      })
-      .sort();
+  let tables = tablesOf.get(t);
+  if (!tables) {
+    tables = t.db.dataSource
+      .query<{ table_name: string }[]>(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
+      )
+      .then((rows) => rows.map((r) => r.table_name));
+    tablesOf.set(t, tables);
   }
+  const names = await tables;
+  const rows: { t: number; row: string }[] = await t.db.dataSource.query(
+    names
+      .map((table, i) => {
+        const row = table === "api_keys" ? `(to_jsonb(x) - 'last_used_at')` : "to_jsonb(x)";
+        return `SELECT ${i} AS t, ${row}::text AS row FROM "${table}" x`;
+      })
+      .join(" UNION ALL "),
+  );
+  const state: Record<string, string[]> = Object.fromEntries(names.map((table) => [table, []]));
+  for (const { t: i, row } of rows) state[names[i]].push(row);
+  for (const table of names) state[table].sort();
   return state;
 }
 
