@@ -580,6 +580,21 @@ function agreesWithTheReference(state: string) {
         pageInfo { hasNextPage endCursor } } } }`;
       const byValue = (rows: { value: string | null }[]) =>
         [...rows].sort((a, b) => String(a.value).localeCompare(String(b.value)));
+      // What breakdowns are about: live users whose value of a key differs from their rollup row's
+      // (their ended sessions'), which move from one value to the other, and live users whose value
+      // does not, which only add time.
+      for (const event of events) {
+        const whole = { from: null, to: null };
+        const live = new Set(raw.sessions.filter((s) => s.event_id === event.id && !s.ended_at).map((s) => s.user_id));
+        const stored = new Map(ref.attendees(raw, event.id, whole, now, true).map((a) => [a.userId, a.metadata]));
+        const liveStored = ref
+          .attendees(raw, event.id, whole, now)
+          .filter((a) => live.has(a.userId) && stored.has(a.userId));
+        const moves = (a: ref.RefAttendee) =>
+          ["team", "source"].some((k) => stored.get(a.userId)![k] !== a.metadata[k]);
+        expect(liveStored.filter(moves).length).toBeGreaterThan(0);
+        expect(liveStored.filter((a) => !moves(a)).length).toBeGreaterThan(0);
+      }
       for (const event of events) {
         for (const w of [...windows.slice(0, 5), ...hourWindows().slice(0, 3)]) {
           for (const bucketSeconds of [60, 7, 300, 3600, 7200]) {
