@@ -225,6 +225,29 @@ beforeAll(async () => {
       metadata: {},
     })),
   );
+  // In each event, users with ended sessions who come back live: one with a value of "source"
+  // (only sessions have it) that their rollup row does not have, one with another registration.
+  for (const event of events) {
+    const [a, b] = (
+      await q(`SELECT user_id FROM attendance_rollups WHERE event_id = $1 ORDER BY user_id LIMIT 2`, [event.id])
+    ).map((r: { user_id: string }) => r.user_id);
+    const other = registrants.find((r) => r.event_id === event.id && r.user_id !== b && r.user_id !== null)!;
+    await insertSessions(
+      t,
+      company.id,
+      [
+        { userId: a, metadata: { source: "phone" } },
+        { userId: b, registrantId: other.id, metadata: {} },
+      ].map((row) => ({
+        eventId: event.id,
+        role: "ATTENDEE",
+        joinedAt: at(NOW - 200_000),
+        lastSeenAt: at(NOW - 5_000),
+        endedAt: null,
+        ...row,
+      })),
+    );
+  }
   // And registrations that wait in analytics_pending_registrants: a cancellation and a new one.
   await q(`UPDATE registrants SET cancelled_at = now() WHERE id = $1`, [registrants[5].id]);
   await q(
