@@ -44,12 +44,12 @@ type AttendeeParams = ScopeParams & Record<"fast" | "raw", string> & { sources: 
 
 /**
  * What the attendee rows of live and raw users carry beside their time: only whether they
- * registered ("totals"), their profile (registration and metadata, "full"), what their profile
- * is made from ("deferred": latest_registration_id, session_registrant_ids, latest_metadata), for
- * a statement that keeps a few rows and profiles only those (attendeePageSql), or only the
- * metadata that one key (a placeholder) is read from (`{ key }`, for breakdowns).
+ * registered ("totals"), what their profile is made from ("deferred": latest_registration_id,
+ * session_registrant_ids, latest_metadata), for a statement that keeps a few rows and profiles
+ * only those (attendeePageSql), or the metadata that one key (a placeholder) is read from
+ * (`{ key }`, for breakdowns: raw users' whole profile, live users' as described in profile()).
  */
-type Detail = "totals" | "full" | "deferred" | { key: string };
+type Detail = "totals" | "deferred" | { key: string };
 
 const LATEST_TYPES: Record<string, string> = {
   joined_at: "timestamptz",
@@ -77,7 +77,6 @@ const LATEST_TYPES: Record<string, string> = {
  * the statement itself.
  */
 function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): string {
-  const full = detail === "full";
   const key = typeof detail === "object" ? detail.key : null;
   const metadata = detail === "totals" ? "NULL::jsonb AS metadata" : "s.metadata";
   const clipped = (
@@ -116,7 +115,7 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
       // users and registrants; so when the live sessions change neither the registration nor the
       // key in the latest session's metadata (most live users: a live session of the same
       // registration, its metadata copied from it), the key's value is the rollup row's, with no
-      // lookup. Only the others are profiled: about 40 µs each.
+      // lookup. Only the others are profiled, for their metadata alone.
       return `SELECT ${base}, NULL::uuid AS registrant_id, NULL::boolean AS registered,
            CASE WHEN x.in_rollup AND x.latest_registration_id IS NOT DISTINCT FROM x.rollup_registration_id
                      AND x.latest_metadata -> ${key} IS NOT DISTINCT FROM x.rollup_latest_metadata -> ${key}
@@ -142,6 +141,7 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
                               WHERE r.event_id = x.event_id AND r.cancelled_at IS NULL)) END AS registered,
            NULL::jsonb AS metadata${extra}
       FROM ${rows} x`;
+    // A breakdown's raw users: their whole profile.
     return `SELECT ${base}, pr.registrant_id, pr.registered, pr.metadata${extra}
       FROM ${rows} x CROSS JOIN LATERAL analytics_attendee_profile(x.event_id, x.user_id, x.latest_registration_id,
                                                                    x.session_registrant_ids, x.latest_metadata) pr`;
@@ -196,7 +196,7 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
                 ELSE r.latest_registration_id END AS latest_registration_id,
            -- what the rollup row says, to take it out of the totals
            r.user_id IS NOT NULL AS in_rollup, r.attended_ms AS rollup_ms, r.registered AS rollup_registered,
-           ${full || key !== null ? "r.metadata" : "NULL::jsonb"} AS rollup_metadata${
+           ${key !== null ? "r.metadata" : "NULL::jsonb"} AS rollup_metadata${
              key !== null
                ? ", r.latest_registration_id AS rollup_registration_id, r.latest_metadata AS rollup_latest_metadata"
                : ""
