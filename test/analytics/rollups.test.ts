@@ -225,6 +225,29 @@ beforeAll(async () => {
       metadata: {},
     })),
   );
+  // In each event, users with ended sessions who come back live: one with a value of "source"
+  // (only sessions have it) that their rollup row does not have, one with another registration.
+  for (const event of events) {
+    const [a, b] = (
+      await q(`SELECT user_id FROM attendance_rollups WHERE event_id = $1 ORDER BY user_id LIMIT 2`, [event.id])
+    ).map((r: { user_id: string }) => r.user_id);
+    const other = registrants.find((r) => r.event_id === event.id && r.user_id !== b && r.user_id !== null)!;
+    await insertSessions(
+      t,
+      company.id,
+      [
+        { userId: a, metadata: { source: "phone" } },
+        { userId: b, registrantId: other.id, metadata: {} },
+      ].map((row) => ({
+        eventId: event.id,
+        role: "ATTENDEE",
+        joinedAt: at(NOW - 200_000),
+        lastSeenAt: at(NOW - 5_000),
+        endedAt: null,
+        ...row,
+      })),
+    );
+  }
   // And registrations that wait in analytics_pending_registrants: a cancellation and a new one.
   await q(`UPDATE registrants SET cancelled_at = now() WHERE id = $1`, [registrants[5].id]);
   await q(
@@ -580,6 +603,21 @@ function agreesWithTheReference(state: string) {
         pageInfo { hasNextPage endCursor } } } }`;
       const byValue = (rows: { value: string | null }[]) =>
         [...rows].sort((a, b) => String(a.value).localeCompare(String(b.value)));
+      // What breakdowns are about: live users whose value of a key differs from their rollup row's
+      // (their ended sessions'), which move from one value to the other, and live users whose value
+      // does not, which only add time.
+      for (const event of events) {
+        const whole = { from: null, to: null };
+        const live = new Set(raw.sessions.filter((s) => s.event_id === event.id && !s.ended_at).map((s) => s.user_id));
+        const stored = new Map(ref.attendees(raw, event.id, whole, now, true).map((a) => [a.userId, a.metadata]));
+        const liveStored = ref
+          .attendees(raw, event.id, whole, now)
+          .filter((a) => live.has(a.userId) && stored.has(a.userId));
+        const moves = (a: ref.RefAttendee) =>
+          ["team", "source"].some((k) => stored.get(a.userId)![k] !== a.metadata[k]);
+        expect(liveStored.filter(moves).length).toBeGreaterThan(0);
+        expect(liveStored.filter((a) => !moves(a)).length).toBeGreaterThan(0);
+      }
       for (const event of events) {
         for (const w of [...windows.slice(0, 5), ...hourWindows().slice(0, 3)]) {
           for (const bucketSeconds of [60, 7, 300, 3600, 7200]) {

@@ -44,11 +44,12 @@ type AttendeeParams = ScopeParams & Record<"fast" | "raw", string> & { sources: 
 
 /**
  * What the attendee rows of live and raw users carry beside their time: only whether they
- * registered ("totals"), their profile (registration and metadata, "full"), or what their profile
- * is made from ("deferred": latest_registration_id, session_registrant_ids, latest_metadata), for
- * a statement that keeps a few rows and profiles only those (attendeePageSql).
+ * registered ("totals"), what their profile is made from ("deferred": latest_registration_id,
+ * session_registrant_ids, latest_metadata), for a statement that keeps a few rows and profiles
+ * only those (attendeePageSql), or the metadata that one key (a placeholder) is read from
+ * (`{ key }`, for breakdowns: raw users' whole profile, live users' as described in profile()).
  */
-type Detail = "totals" | "full" | "deferred";
+type Detail = "totals" | "deferred" | { key: string };
 
 const LATEST_TYPES: Record<string, string> = {
   joined_at: "timestamptz",
@@ -76,7 +77,7 @@ const LATEST_TYPES: Record<string, string> = {
  * the statement itself.
  */
 function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): string {
-  const full = detail === "full";
+  const key = typeof detail === "object" ? detail.key : null;
   const metadata = detail === "totals" ? "NULL::jsonb AS metadata" : "s.metadata";
   const clipped = (
     from: string,
@@ -89,8 +90,40 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
       ? `NULL::${LATEST_TYPES[column]}`
       : `(array_agg(${column} ORDER BY joined_at DESC, id DESC)${filter})[1]`;
   const withRegistration = " FILTER (WHERE registrant_id IS NOT NULL)";
-  const profile = (rows: string, extra = "", known = "false") => {
+  // Live users' latest sessions, from live_o's numbering (rn: latest first; rrn: the same among
+  // sessions with a registration): two sorts of the live sessions instead of six per live user.
+  const liveLatest = (column: string, registered = false) =>
+    detail === "totals"
+      ? `NULL::${LATEST_TYPES[column]}`
+      : `(array_agg(${column}) FILTER (WHERE ${registered ? "rrn = 1 AND registrant_id IS NOT NULL" : "rn = 1"}))[1]`;
+  const liveOrdered =
+    detail === "totals"
+      ? "live_c"
+      : `(SELECT live_c.*, row_number() OVER (PARTITION BY event_id, user_id ORDER BY joined_at DESC, id DESC) AS rn,
+                 row_number() OVER (PARTITION BY event_id, user_id ORDER BY registrant_id IS NULL, joined_at DESC, id DESC) AS rrn
+            FROM live_c) live_o`;
+  // Which registrations a live user's sessions came with only say whether it registered, which a
+  // breakdown does not show: it skips their sorts, two per live user.
+  const sessionRegistrants = (sql: string) => (key !== null ? "NULL::uuid[]" : sql);
+  // `stored`: the rows carry their rollup row's (live_m), which a breakdown may reuse.
+  const profile = (rows: string, extra = "", known = "false", stored = false) => {
     const base = "x.event_id, x.user_id, x.sessions, x.first_joined_at, x.attended_ms, x.role_rank";
+    if (key !== null && stored)
+      // A live user's metadata is its profile's (analytics_attendee_profile): the latest session's
+      // metadata, its user's and its registration's (latest_registration_id, else its latest). The
+      // rollup row holds that profile for its ended sessions, kept current by the triggers on
+      // users and registrants; so when the live sessions change neither the registration nor the
+      // key in the latest session's metadata (most live users: a live session of the same
+      // registration, its metadata copied from it), the key's value is the rollup row's, with no
+      // lookup. Only the others are profiled, for their metadata alone.
+      return `SELECT ${base}, NULL::uuid AS registrant_id, NULL::boolean AS registered,
+           CASE WHEN x.in_rollup AND x.latest_registration_id IS NOT DISTINCT FROM x.rollup_registration_id
+                     AND x.latest_metadata -> ${key} IS NOT DISTINCT FROM x.rollup_latest_metadata -> ${key}
+                THEN x.rollup_metadata
+                ELSE (SELECT pr.metadata FROM analytics_attendee_profile(x.event_id, x.user_id, x.latest_registration_id,
+                                                                          x.session_registrant_ids, x.latest_metadata) pr)
+           END AS metadata${extra}
+      FROM ${rows} x`;
     if (detail === "deferred")
       return `SELECT ${base}, NULL::uuid AS registrant_id, NULL::boolean AS registered, NULL::jsonb AS metadata${extra},
            x.latest_registration_id, x.session_registrant_ids, x.latest_metadata FROM ${rows} x`;
@@ -108,6 +141,7 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
                               WHERE r.event_id = x.event_id AND r.cancelled_at IS NULL)) END AS registered,
            NULL::jsonb AS metadata${extra}
       FROM ${rows} x`;
+    // A breakdown's raw users: their whole profile.
     return `SELECT ${base}, pr.registrant_id, pr.registered, pr.metadata${extra}
       FROM ${rows} x CROSS JOIN LATERAL analytics_attendee_profile(x.event_id, x.user_id, x.latest_registration_id,
                                                                    x.session_registrant_ids, x.latest_metadata) pr`;
@@ -135,12 +169,12 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
     SELECT event_id, user_id, count(*)::int AS sessions, min(joined_at) AS first_joined_at, range_agg(tstzrange(cs, ce)) AS islands,
            min(cs) AS live_start, (extract(epoch FROM max(ce) - min(cs)) * 1000)::bigint AS one_ms,
            max(analytics_role_rank(role)) AS role_rank,
-           coalesce(array_agg(DISTINCT registrant_id) FILTER (WHERE registrant_id IS NOT NULL), '{}') AS session_registrant_ids,
-           ${latest("joined_at")} AS latest_joined_at, ${latest("id")} AS latest_session_id, ${latest("metadata")} AS latest_metadata,
-           ${latest("joined_at", withRegistration)} AS latest_registration_joined_at,
-           ${latest("id", withRegistration)} AS latest_registration_session_id,
-           ${latest("registrant_id", withRegistration)} AS latest_registration_id
-      FROM live_c${nearPage ? " WHERE (event_id, user_id) IN (SELECT event_id, user_id FROM live_near)" : ""}
+           ${sessionRegistrants("coalesce(array_agg(DISTINCT registrant_id) FILTER (WHERE registrant_id IS NOT NULL), '{}')")} AS session_registrant_ids,
+           ${liveLatest("joined_at")} AS latest_joined_at, ${liveLatest("id")} AS latest_session_id, ${liveLatest("metadata")} AS latest_metadata,
+           ${liveLatest("joined_at", true)} AS latest_registration_joined_at,
+           ${liveLatest("id", true)} AS latest_registration_session_id,
+           ${liveLatest("registrant_id", true)} AS latest_registration_id
+      FROM ${liveOrdered}${nearPage ? " WHERE (event_id, user_id) IN (SELECT event_id, user_id FROM live_near)" : ""}
      GROUP BY event_id, user_id
   ), live_m AS (
     SELECT l.event_id, l.user_id, l.sessions + coalesce(r.sessions, 0) AS sessions,
@@ -152,7 +186,7 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
                 ELSE (SELECT coalesce(sum(extract(epoch FROM upper(i) - lower(i)) * 1000), 0)::bigint
                         FROM unnest(l.islands + coalesce(r.islands, '{}')) AS i) END AS attended_ms,
            GREATEST(l.role_rank, r.role_rank) AS role_rank,
-           ARRAY(SELECT DISTINCT unnest(l.session_registrant_ids || coalesce(r.session_registrant_ids, '{}'))) AS session_registrant_ids,
+           ${sessionRegistrants("ARRAY(SELECT DISTINCT unnest(l.session_registrant_ids || coalesce(r.session_registrant_ids, '{}')))")} AS session_registrant_ids,
            CASE WHEN r.latest_joined_at IS NULL OR (l.latest_joined_at, l.latest_session_id) > (r.latest_joined_at, r.latest_session_id)
                 THEN l.latest_metadata ELSE r.latest_metadata END AS latest_metadata,
            CASE WHEN l.latest_registration_joined_at IS NULL THEN r.latest_registration_id
@@ -162,10 +196,14 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
                 ELSE r.latest_registration_id END AS latest_registration_id,
            -- what the rollup row says, to take it out of the totals
            r.user_id IS NOT NULL AS in_rollup, r.attended_ms AS rollup_ms, r.registered AS rollup_registered,
-           ${full ? "r.metadata" : "NULL::jsonb"} AS rollup_metadata
+           ${key !== null ? "r.metadata" : "NULL::jsonb"} AS rollup_metadata${
+             key !== null
+               ? ", r.latest_registration_id AS rollup_registration_id, r.latest_metadata AS rollup_latest_metadata"
+               : ""
+           }
       FROM live_a l LEFT JOIN attendance_rollups r ON r.event_id = l.event_id AND r.user_id = l.user_id
   ), live_rows AS (
-    ${profile("live_m", ", x.in_rollup, x.rollup_ms, x.rollup_registered, x.rollup_metadata", "coalesce(x.rollup_registered, false)")}
+    ${profile("live_m", ", x.in_rollup, x.rollup_ms, x.rollup_registered, x.rollup_metadata", "coalesce(x.rollup_registered, false)", true)}
   )`
     : `live_users AS (${none("NULL::uuid AS event_id, NULL::uuid AS user_id")}), live_rows AS (${none(rowColumns)})`;
 
@@ -295,7 +333,7 @@ export function breakdownSql(scope: AnalyticsScope, sources: AttendeeSources, ke
   const hasFast = sources.fast.length > 0;
   const hasRaw = sources.raw.length > 0;
   return {
-    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, "full")},
+    sql: `WITH ${evCte(a)}, ${attendeeCtes(a, { key: k })},
       parts AS (
         ${unionOf(
           [
