@@ -35,6 +35,8 @@ interface RoundCpu {
   loadGenerator: number;
 }
 
+const totalOf = (c: RoundCpu) => c.nodes + c.balancer + c.postgres + c.loadGenerator;
+
 /**
  * Runs a round's crowd and reads, around it, the CPU of the cluster's processes, divided by the
  * requests it sent (joins and heartbeats); pushes it to `into` and prints it.
@@ -55,11 +57,10 @@ function cpuOfRounds(cluster: LocalCluster, database: string, into: RoundCpu[]) 
       loadGenerator: rest.loadGenerator,
     };
     into.push(cpu);
-    const total = cpu.nodes + cpu.balancer + cpu.postgres + cpu.loadGenerator;
     console.log(
       `  CPU ms per request (${requests} joins and heartbeats): Admit ${cpu.nodes.toFixed(2)}, HAProxy ` +
         `${cpu.balancer.toFixed(2)}, PostgreSQL ${cpu.postgres.toFixed(2)}, load generator ` +
-        `${cpu.loadGenerator.toFixed(2)}; all ${total.toFixed(2)}`,
+        `${cpu.loadGenerator.toFixed(2)}; all ${totalOf(cpu).toFixed(2)}`,
     );
     return figures;
   };
@@ -147,11 +148,7 @@ async function main(): Promise<void> {
   if (runs.every((run) => run.cpu.length > 0)) {
     console.log("\nCPU ms per request, all processes (Admit + HAProxy + PostgreSQL + load generator), rounds 1, 2, 3");
     for (const run of runs)
-      console.log(
-        `  ${run.label.padEnd(18)} ${run.cpu
-          .map((c) => (c.nodes + c.balancer + c.postgres + c.loadGenerator).toFixed(2).padStart(6))
-          .join(" ")}`,
-      );
+      console.log(`  ${run.label.padEnd(18)} ${run.cpu.map((c) => totalOf(c).toFixed(2).padStart(6)).join(" ")}`);
   }
   console.log(
     `\n${checks.failed === 0 ? "PASS" : "FAIL"}: ${checks.count - checks.failed} of ${checks.count} checks passed`,
