@@ -1,3 +1,4 @@
+import { TotalsIndexNotAKey1796597348986 } from "./1796597348986-totals-index-not-a-key";
 import { EventsAndUsersKeyedByCompany1796586650660 } from "./1796586650660-events-and-users-keyed-by-company";
 import { AnalyticsCompanyInEveryKey1796585881468 } from "./1796585881468-analytics-company-in-every-key";
 import { RegistrantCounts1796588100001 } from "./1796588100001-registrant-counts";
@@ -42,4 +43,5 @@ export const MIGRATIONS: Function[] = [
   EventsAndUsersKeyedByCompany1796586650660,
   CompanyAttendees1796588100000,
   RegistrantCounts1796588100001,
+  TotalsIndexNotAKey1796597348986,
 ];

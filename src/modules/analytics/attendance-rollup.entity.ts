@@ -11,7 +11,9 @@ import { UserEntity } from "../user/user.entity";
  */
 @Entity({ name: "attendance_rollups" })
 @Index("idx_attendance_rollups_list", ["eventId", "firstJoinedAt", "userId"])
-@Index("idx_attendance_rollups_totals", ["eventId", "companyId", "registered", "attendedMs"])
+// The company last: first, it made the index as good a match as the primary key for one attendee
+// (migration TotalsIndexNotAKey).
+@Index("idx_attendance_rollups_totals", ["eventId", "registered", "attendedMs", "companyId"])
 @Index("idx_attendance_rollups_user", ["userId"])
 // GIN on session_registrant_ids, made by the migration (TypeORM cannot declare a GIN index).
 @Index("idx_attendance_rollups_registrants", { synchronize: false })
