@@ -60,13 +60,15 @@ function streamCtes(s: ScopeParams, tier: ActivityTier): string {
       : `SELECT r.event_id, r.second AS at, r.joins, r.ends, r.joins_at_start, r.ends_at_start, r.max_after
            FROM ev JOIN session_second_rollups r ON r.event_id = ev.id
           WHERE NOT EXISTS (SELECT 1 FROM dirty_s x WHERE x.event_id = r.event_id AND x.second = r.second)`;
+  // Instants at or after the window's end are dropped (cls): they make no second dirty.
+  const beforeTo = `(${s.to} IS NULL OR at < ${s.to})`;
   return `live_end AS (
     SELECT s.event_id, ${liveEnd(s.now)} AS at
       FROM ev JOIN sessions s ON s.event_id = ev.id AND s.ended_at IS NULL
   ), ${pendingCte}, dirty_s AS (
     SELECT DISTINCT event_id, date_trunc('second', at, 'UTC') AS second FROM (
-      SELECT event_id, at FROM live_end
-      UNION ALL SELECT event_id, at FROM pend
+      SELECT event_id, at FROM live_end WHERE ${beforeTo}
+      UNION ALL SELECT event_id, at FROM pend WHERE ${beforeTo}
       UNION ALL SELECT id, ${s.from} FROM ev WHERE ${s.from} IS NOT NULL
       UNION ALL SELECT id, ${s.to} FROM ev WHERE ${s.to} IS NOT NULL) x
   ), dirty_m AS (
@@ -85,9 +87,9 @@ function streamCtes(s: ScopeParams, tier: ActivityTier): string {
         JOIN LATERAL (SELECT * FROM session_second_rollups r WHERE r.event_id = d.event_id AND r.second = d.second) r ON true
         CROSS JOIN LATERAL unnest(r.end_offsets) AS o
       UNION ALL
-      SELECT event_id, at, 0, 1 FROM live_end
+      SELECT event_id, at, 0, 1 FROM live_end WHERE ${beforeTo}
       UNION ALL
-      SELECT event_id, at, is_join::int, (NOT is_join)::int FROM pend) x
+      SELECT event_id, at, is_join::int, (NOT is_join)::int FROM pend WHERE ${beforeTo}) x
     GROUP BY event_id, at
   ), stream AS (
     ${minuteTier}

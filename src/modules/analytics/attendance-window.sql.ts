@@ -15,9 +15,10 @@ const WINDOW_END = new Date(Date.UTC(9999, 0, 1));
  *   #(start < to) − #(end ≤ from) − #(gaps (e, s) with e > from and s < to)
  * and their time is Σ clamp(end) − Σ clamp(start), clamp(x) = min(max(x, from), to). Each sum reads
  * the per-minute rows (plus what is pending for them), except the minutes holding `from` and
- * `to`, whose segments are read one by one (an index range each). Users with a live session are
- * taken out (their segments) and added back from their segments and live sessions together, the
- * live ones counted up to now as everywhere else.
+ * `to`, whose segments are read one by one (an index range each). Users with a live session in the
+ * window are taken out (their segments) and added back from their segments and live sessions
+ * together, the live ones counted up to now as everywhere else; a user whose live sessions all lie
+ * outside the window is what its segments say, as counted already.
  */
 export function windowTotalsSql(scope: AnalyticsScope): Statement {
   const s = scopeParams({
@@ -101,7 +102,9 @@ export function windowTotalsSql(scope: AnalyticsScope): Statement {
       ), live_c AS (
         SELECT l.*, c.f, c.t FROM live_s l JOIN c ON c.event_id = l.event_id WHERE l.end_at > c.f AND l.joined_at < c.t
       ), live_u AS (
-        SELECT DISTINCT l.event_id, l.user_id, c.f, c.t FROM live_s l JOIN c ON c.event_id = l.event_id
+        -- Only users with a live session in the window: one whose live sessions all lie outside it
+        -- counts what its segments say, as the per-minute counts already have it.
+        SELECT DISTINCT l.event_id, l.user_id, l.f, l.t FROM live_c l
       ), live_seg AS (
         -- What the per-minute counts say of users with a live session, to take it out.
         SELECT u.event_id, u.user_id,
