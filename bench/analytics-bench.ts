@@ -14,9 +14,16 @@
  * database is made for the run and dropped afterwards). BENCH_RUNS (default 20),
  * BENCH_REGISTRANTS and BENCH_SESSIONS shape the event; BENCH_COMPANY_EVENTS (default 100, 0 to
  * skip) and BENCH_COMPANY_SESSIONS (default 10,000) the company.
+ *
+ * BENCH_KEEP=<file> (PostgreSQL only) keeps the seeded database: the first run seeds it and writes
+ * what a later run needs to <file> (readable by its owner only: it holds the run's keys); a run
+ * that finds <file> skips the seed and times the queries on that database, after Admit has applied
+ * any new migration to it. Seeding 10M sessions takes about 20 minutes; this times a change at
+ * 10M without paying them again. Drop the database by hand when done (its name is in <file>).
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -29,6 +36,13 @@ const REGISTRANTS = Number(process.env.BENCH_REGISTRANTS ?? 100_000);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 1_000_000);
 const COMPANY_EVENTS = Number(process.env.BENCH_COMPANY_EVENTS ?? 100);
 const COMPANY_SESSIONS = Number(process.env.BENCH_COMPANY_SESSIONS ?? 10_000);
+const SHAPE = {
+  registrants: REGISTRANTS,
+  sessions: SESSIONS,
+  companyEvents: COMPANY_EVENTS,
+  companySessions: COMPANY_SESSIONS,
+};
+const KEEP = process.env.BENCH_KEEP ?? "";
 const root = path.resolve(__dirname, "../..");
 
 function run(
@@ -88,17 +102,36 @@ async function time(name: string, target: Figures["target"], work: () => Promise
 
 const EVENT_TARGET = { median: 50, p95: 100 };
 
+interface Seeded {
+  key: string;
+  eventIds: string[];
+  seconds: number;
+}
+
+/** What BENCH_KEEP writes: enough to time the queries again on the same seeded database. */
+interface Kept {
+  url: string;
+  env: Record<string, string>;
+  event: Seeded;
+  company: Seeded | null;
+  shape: typeof SHAPE;
+}
+
 async function main(): Promise<void> {
-  const database = await freshDatabase(KIND, "bench_analytics");
-  const env: Record<string, string> = {
-    DATABASE_URL: database.url ?? "",
-    MASTER_KEY: randomBytes(32).toString("base64"),
-    ADMIN_API_KEY: randomBytes(32).toString("base64url"),
-    LOG_LEVEL: "warn",
-    DATA_DIR: database.dataDir,
-  };
+  if (KEEP && KIND === "pglite") throw new Error("BENCH_KEEP keeps a PostgreSQL database; unset BENCH_DB");
+  const kept: Kept | null = KEEP && fs.existsSync(KEEP) ? (JSON.parse(fs.readFileSync(KEEP, "utf8")) as Kept) : null;
+  const database = kept ? null : await freshDatabase(KIND, "bench_analytics");
+  const env: Record<string, string> = kept
+    ? kept.env
+    : {
+        DATABASE_URL: database!.url ?? "",
+        MASTER_KEY: randomBytes(32).toString("base64"),
+        ADMIN_API_KEY: randomBytes(32).toString("base64url"),
+        LOG_LEVEL: "warn",
+        DATA_DIR: database!.dataDir,
+      };
   let server: ChildProcess | null = null;
-  const seed = async (events: number, registrants: number, sessions: number) => {
+  const seed = async (events: number, registrants: number, sessions: number): Promise<Seeded> => {
     process.stderr.write(`Seeding ${events} event(s): ${registrants} registrants, ${sessions} sessions each…\n`);
     const started = performance.now();
     const seeded = await run(
@@ -116,10 +149,20 @@ async function main(): Promise<void> {
     return { key: /API key[^:]*: (\S+)/.exec(seeded.out)![1], eventIds: ids, seconds };
   };
   try {
-    const seeded = await seed(1, REGISTRANTS, SESSIONS);
+    const seeded = kept ? kept.event : await seed(1, REGISTRANTS, SESSIONS);
     const eventId = seeded.eventIds[0];
+    const shape = kept ? kept.shape : SHAPE;
     // PGlite is one process: the company is seeded before Admit opens the same data directory.
-    const company = COMPANY_EVENTS > 0 ? await seed(COMPANY_EVENTS, 1_000, COMPANY_SESSIONS) : null;
+    const company = kept
+      ? kept.company
+      : COMPANY_EVENTS > 0
+        ? await seed(COMPANY_EVENTS, 1_000, COMPANY_SESSIONS)
+        : null;
+    if (KEEP && !kept) {
+      const record: Kept = { url: env.DATABASE_URL, env, event: seeded, company, shape: SHAPE };
+      fs.writeFileSync(KEEP, JSON.stringify(record, null, 2), { mode: 0o600 });
+      process.stderr.write(`Kept the seeded database ${database!.name} (${KEEP})\n`);
+    }
     const port = await freePort();
     server = (await run("src/main.js", [], { ...env, PORT: String(port), HOST: "127.0.0.1" }, /listening/i)).child;
     const url = `http://127.0.0.1:${port}/graphql`;
@@ -165,7 +208,7 @@ async function main(): Promise<void> {
       const c = (await gql(url, COMPANY, {}, company.key)).companyAnalytics;
       process.stderr.write(`Company: ${JSON.stringify(c.totals)}\n`);
       figures.push(
-        await time(`companyAnalytics, ${COMPANY_EVENTS} events`, { median: 100 }, () =>
+        await time(`companyAnalytics, ${shape.companyEvents} events`, { median: 100 }, () =>
           gql(url, COMPANY, {}, company.key),
         ),
       );
@@ -175,9 +218,9 @@ async function main(): Promise<void> {
     const num = (n: number) => n.toFixed(1).padStart(8);
     const on = KIND === "pglite" ? "embedded PGlite" : "PostgreSQL";
     process.stdout.write(
-      `\nAnalytics on ${on}: one event with ${REGISTRANTS} registrants and ${SESSIONS} sessions (${headline.attendees} attendees), seeded in ${seeded.seconds.toFixed(0)} s` +
+      `\nAnalytics on ${on}: one event with ${shape.registrants} registrants and ${shape.sessions} sessions (${headline.attendees} attendees), seeded in ${seeded.seconds.toFixed(0)} s` +
         (company
-          ? `; a company of ${COMPANY_EVENTS} events × ${COMPANY_SESSIONS} sessions, seeded in ${company.seconds.toFixed(0)} s`
+          ? `; a company of ${shape.companyEvents} events × ${shape.companySessions} sessions, seeded in ${company.seconds.toFixed(0)} s`
           : "") +
         `. ${RUNS} runs each, one at a time, over HTTP, on ${os.cpus().length} cores.\n`,
     );
@@ -200,7 +243,7 @@ async function main(): Promise<void> {
       server.kill("SIGTERM");
       await new Promise((resolve) => server!.once("exit", resolve));
     }
-    await database.drop();
+    if (!KEEP) await database!.drop();
   }
 }
 
