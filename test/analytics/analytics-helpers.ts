@@ -1,5 +1,6 @@
 import { ok, TestApp } from "../support/harness";
 import { TestCompany, TestEvent } from "../support/factories";
+import * as ref from "./reference";
 
 /** Operations and helpers the analytics tests share. */
 
@@ -113,4 +114,112 @@ export async function makeUsers(
   const ids: string[] = [];
   for (const input of inputs) ids.push(ok(await t.gql(UPSERT_USER, { input }, { key: company.key })).upsertUser.id);
   return ids;
+}
+
+const asIso = (d: Date | string) => new Date(d).toISOString();
+const isoOrNull = (d: Date | null) => (d ? asIso(d) : null);
+const byNumber = (x: number, y: number) => x - y;
+
+/** The rows of one event's rollups that expectRollupsOfReference read, for checks of what a data set covers. */
+export interface RollupRows {
+  attendance: unknown[];
+  values: unknown[];
+  hours: unknown[];
+  segments: { family: number }[];
+  cells: unknown[];
+}
+
+/**
+ * Every rollup of one event against what the reference computes from the raw rows: the attendance
+ * rows, their sums per event and per metadata value, the activity in seconds, minutes and hours,
+ * the segments, and the per-minute counts and gap cells that must be what the segments say.
+ */
+export async function expectRollupsOfReference(t: TestApp, raw: ref.RawData, eventId: string): Promise<RollupRows> {
+  const rows = (sql: string): Promise<any[]> => t.db.dataSource.query(sql, [eventId]);
+  const attendance = (
+    await rows(
+      `SELECT user_id, sessions, first_joined_at, attended_ms, role_rank, session_registrant_ids, registrant_id, registered, metadata
+         FROM attendance_rollups WHERE event_id = $1 ORDER BY user_id`,
+    )
+  ).map((r) => ({
+    ...r,
+    first_joined_at: asIso(r.first_joined_at),
+    attended_ms: Number(r.attended_ms),
+    session_registrant_ids: [...r.session_registrant_ids].sort(),
+  }));
+  expect(attendance).toEqual(ref.expectedAttendanceRollups(raw, eventId));
+  expect(
+    await rows(
+      "SELECT attendees, attended_ms::int AS attended_ms, registered FROM attendance_event_rollups WHERE event_id = $1",
+    ),
+  ).toEqual([ref.expectedEventSums(raw, eventId)]);
+  const values = ref.sortByKeyAndValue(
+    await rows(
+      "SELECT key, value, attendees, attended_ms::int AS attended_ms FROM attendance_value_rollups WHERE event_id = $1",
+    ),
+  );
+  expect(values).toEqual(ref.expectedValueSums(raw, eventId));
+
+  const seconds = (
+    await rows(
+      `SELECT second, joins, ends, joins_at_start, ends_at_start, max_after, join_offsets, end_offsets
+         FROM session_second_rollups WHERE event_id = $1 ORDER BY second`,
+    )
+  ).map((r) => ({
+    ...r,
+    second: asIso(r.second),
+    // Multisets: the order within a second does not matter.
+    join_offsets: r.join_offsets.map(Number).sort(byNumber),
+    end_offsets: r.end_offsets.map(Number).sort(byNumber),
+  }));
+  expect(seconds).toEqual(ref.expectedSecondRollups(raw, eventId));
+  const minutes = (
+    await rows(
+      `SELECT minute, joins, ends, joins_at_start, ends_at_start, max_after FROM session_minute_rollups WHERE event_id = $1 ORDER BY minute`,
+    )
+  ).map((r) => ({ ...r, minute: asIso(r.minute) }));
+  expect(minutes).toEqual(ref.expectedMinuteRollups(raw, eventId));
+  const hours = (
+    await rows(
+      `SELECT hour, joins, ends, joins_at_start, ends_at_start, max_after FROM session_hour_rollups WHERE event_id = $1 ORDER BY hour`,
+    )
+  ).map((r) => ({ ...r, hour: asIso(r.hour) }));
+  expect(hours).toEqual(ref.expectedHourRollups(raw, eventId));
+
+  // The segments, for windows that cut sessions, are what the ended sessions say.
+  const segments = (
+    await rows(
+      "SELECT user_id, family, start_at, end_at, prev_end FROM attendance_segments WHERE event_id = $1 ORDER BY user_id, family, start_at",
+    )
+  ).map((r) => ({
+    ...r,
+    start_at: isoOrNull(r.start_at),
+    end_at: isoOrNull(r.end_at),
+    prev_end: isoOrNull(r.prev_end),
+  }));
+  expect(segments).toEqual(ref.expectedSegments(raw, eventId));
+  // The per-minute counts of segments and gaps are what the segments say.
+  const sorted = (sql: string) => rows(`SELECT * FROM (${sql}) x ORDER BY 1, 2`);
+  expect(
+    await sorted(`SELECT family, minute, starts, starts_offset_ms::bigint::text AS s_ms, ends, ends_offset_ms::bigint::text AS e_ms
+                    FROM attendance_window_minutes WHERE event_id = $1`),
+  ).toEqual(
+    await sorted(`SELECT family, minute, sum(st)::int AS starts, sum(st_ms)::bigint::text AS s_ms, sum(en)::int AS ends, sum(en_ms)::bigint::text AS e_ms FROM (
+        SELECT family, date_trunc('minute', start_at, 'UTC') AS minute, 1 AS st,
+               round(extract(epoch FROM start_at - date_trunc('minute', start_at, 'UTC')) * 1000) AS st_ms, 0 AS en, 0 AS en_ms
+          FROM attendance_segments WHERE event_id = $1
+        UNION ALL
+        SELECT family, date_trunc('minute', end_at, 'UTC'), 0, 0, 1, round(extract(epoch FROM end_at - date_trunc('minute', end_at, 'UTC')) * 1000)
+          FROM attendance_segments WHERE event_id = $1) y GROUP BY 1, 2`),
+  );
+  const cells = await rows(
+    "SELECT family, end_minute, start_minute, gaps FROM attendance_gap_cells WHERE event_id = $1 ORDER BY 1, 2, 3",
+  );
+  expect(cells).toEqual(
+    await rows(
+      `SELECT family, date_trunc('minute', prev_end, 'UTC') AS end_minute, date_trunc('minute', start_at, 'UTC') AS start_minute, count(*)::int AS gaps
+         FROM attendance_segments WHERE event_id = $1 AND prev_end IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+    ),
+  );
+  return { attendance, values, hours, segments, cells };
 }

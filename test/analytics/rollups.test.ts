@@ -1,6 +1,6 @@
 import { ok, startTestApp, TestApp } from "../support/harness";
 import { makeCompany, makeEvent, TestCompany, TestEvent } from "../support/factories";
-import { insertSessions, makeUsers, minuteAfter, SessionRow } from "./analytics-helpers";
+import { expectRollupsOfReference, insertSessions, makeUsers, minuteAfter, SessionRow } from "./analytics-helpers";
 import * as ref from "./reference";
 
 /**
@@ -260,8 +260,6 @@ afterAll(async () => {
   await t.close();
 });
 
-const asIso = (d: Date | string) => new Date(d).toISOString();
-
 // The API first answers with the last writes' instants still pending, then once they are folded.
 agreesWithTheReference("with instants still pending");
 
@@ -346,105 +344,13 @@ describe("rollups", () => {
         .filter((r) => r.registrants > 0),
     );
     for (const event of events) {
-      const attendance = (
-        await t.db.dataSource.query(
-          `SELECT user_id, sessions, first_joined_at, attended_ms, role_rank, session_registrant_ids, registrant_id, registered, metadata
-             FROM attendance_rollups WHERE event_id = $1 ORDER BY user_id`,
-          [event.id],
-        )
-      ).map((r: any) => ({
-        ...r,
-        first_joined_at: asIso(r.first_joined_at),
-        attended_ms: Number(r.attended_ms),
-        session_registrant_ids: [...r.session_registrant_ids].sort(),
-      }));
-      expect(attendance).toEqual(ref.expectedAttendanceRollups(raw, event.id));
-      expect(attendance.length).toBeGreaterThan(5);
-
-      // Their sums, per event and per metadata key and value.
-      const totals = await t.db.dataSource.query(
-        "SELECT attendees, attended_ms::int AS attended_ms, registered FROM attendance_event_rollups WHERE event_id = $1",
-        [event.id],
-      );
-      expect(totals).toEqual([ref.expectedEventSums(raw, event.id)]);
-      const values = ref.sortByKeyAndValue(
-        await t.db.dataSource.query(
-          "SELECT key, value, attendees, attended_ms::int AS attended_ms FROM attendance_value_rollups WHERE event_id = $1",
-          [event.id],
-        ),
-      );
-      expect(values).toEqual(ref.expectedValueSums(raw, event.id));
-      expect(values.length).toBeGreaterThan(5);
-
-      const seconds = (
-        await t.db.dataSource.query(
-          `SELECT second, joins, ends, joins_at_start, ends_at_start, max_after, join_offsets, end_offsets
-             FROM session_second_rollups WHERE event_id = $1 ORDER BY second`,
-          [event.id],
-        )
-      ).map((r: any) => ({
-        ...r,
-        second: asIso(r.second),
-        // Multisets: the order within a second does not matter.
-        join_offsets: r.join_offsets.map(Number).sort((x: number, y: number) => x - y),
-        end_offsets: r.end_offsets.map(Number).sort((x: number, y: number) => x - y),
-      }));
-      expect(seconds).toEqual(ref.expectedSecondRollups(raw, event.id));
-
-      const minutes = (
-        await t.db.dataSource.query(
-          `SELECT minute, joins, ends, joins_at_start, ends_at_start, max_after FROM session_minute_rollups WHERE event_id = $1 ORDER BY minute`,
-          [event.id],
-        )
-      ).map((r: any) => ({ ...r, minute: asIso(r.minute) }));
-      expect(minutes).toEqual(ref.expectedMinuteRollups(raw, event.id));
-
-      const hours = (
-        await t.db.dataSource.query(
-          `SELECT hour, joins, ends, joins_at_start, ends_at_start, max_after FROM session_hour_rollups WHERE event_id = $1 ORDER BY hour`,
-          [event.id],
-        )
-      ).map((r: any) => ({ ...r, hour: asIso(r.hour) }));
-      expect(hours).toEqual(ref.expectedHourRollups(raw, event.id));
-      expect(hours.length).toBeGreaterThan(1);
-
-      // The segments, for windows that cut sessions, are what the ended sessions say.
-      const iso = (d: Date | null) => (d ? asIso(d) : null);
-      const segments = (
-        await t.db.dataSource.query(
-          "SELECT user_id, family, start_at, end_at, prev_end FROM attendance_segments WHERE event_id = $1 ORDER BY user_id, family, start_at",
-          [event.id],
-        )
-      ).map((r: any) => ({ ...r, start_at: iso(r.start_at), end_at: iso(r.end_at), prev_end: iso(r.prev_end) }));
-      expect(segments).toEqual(ref.expectedSegments(raw, event.id));
-      expect(segments.filter((s: any) => s.family === 1).length).toBeGreaterThan(3);
-
-      // The per-minute counts of segments and gaps are what the segments say.
-      const rows = (sql: string) => t.db.dataSource.query(`SELECT * FROM (${sql}) x ORDER BY 1, 2`, [event.id]);
-      expect(
-        await rows(`SELECT family, minute, starts, starts_offset_ms::bigint::text AS s_ms, ends, ends_offset_ms::bigint::text AS e_ms
-                      FROM attendance_window_minutes WHERE event_id = $1`),
-      ).toEqual(
-        await rows(`SELECT family, minute, sum(st)::int AS starts, sum(st_ms)::bigint::text AS s_ms, sum(en)::int AS ends, sum(en_ms)::bigint::text AS e_ms FROM (
-            SELECT family, date_trunc('minute', start_at, 'UTC') AS minute, 1 AS st,
-                   round(extract(epoch FROM start_at - date_trunc('minute', start_at, 'UTC')) * 1000) AS st_ms, 0 AS en, 0 AS en_ms
-              FROM attendance_segments WHERE event_id = $1
-            UNION ALL
-            SELECT family, date_trunc('minute', end_at, 'UTC'), 0, 0, 1, round(extract(epoch FROM end_at - date_trunc('minute', end_at, 'UTC')) * 1000)
-              FROM attendance_segments WHERE event_id = $1) y GROUP BY 1, 2`),
-      );
-      const cells = await t.db.dataSource.query(
-        "SELECT family, end_minute, start_minute, gaps FROM attendance_gap_cells WHERE event_id = $1 ORDER BY 1, 2, 3",
-        [event.id],
-      );
-      expect(cells).toEqual(
-        await t.db.dataSource.query(
-          `SELECT family, date_trunc('minute', prev_end, 'UTC') AS end_minute, date_trunc('minute', start_at, 'UTC') AS start_minute, count(*)::int AS gaps
-             FROM attendance_segments WHERE event_id = $1 AND prev_end IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
-          [event.id],
-        ),
-      );
-      expect(cells.length).toBeGreaterThan(5);
+      const read = await expectRollupsOfReference(t, raw, event.id);
+      // The data set has what each rollup is about.
+      expect(read.attendance.length).toBeGreaterThan(5);
+      expect(read.values.length).toBeGreaterThan(5);
+      expect(read.hours.length).toBeGreaterThan(1);
+      expect(read.segments.filter((s) => s.family === 1).length).toBeGreaterThan(3);
+      expect(read.cells.length).toBeGreaterThan(5);
     }
   });
 });
