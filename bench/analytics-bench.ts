@@ -18,8 +18,11 @@
  * BENCH_KEEP=<file> (PostgreSQL only) keeps the seeded database: the first run seeds it and writes
  * what a later run needs to <file> (readable by its owner only: it holds the run's keys); a run
  * that finds <file> skips the seed and times the queries on that database, after Admit has applied
- * any new migration to it. Seeding 10M sessions takes about 20 minutes; this times a change at
- * 10M without paying them again. Drop the database by hand when done (its name is in <file>).
+ * any new migration to it. Seeding 10M sessions takes about half an hour; this times a change at
+ * 10M without paying them again. The seeded events end an hour after their seed started, and
+ * Admit's sweep then ends their live sessions, so a kept database compares like with like only
+ * within that hour: a later run refuses it. Drop the database by hand when done (its name is in
+ * <file>).
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -115,12 +118,25 @@ interface Kept {
   event: Seeded;
   company: Seeded | null;
   shape: typeof SHAPE;
+  /** When the event's seed started: its live sessions stay live for an hour after it. */
+  seededAt: number;
 }
+
+/** The seeded events end an hour after their seed began; leave a run a few minutes to finish. */
+const KEPT_FOR_MS = 3_600_000 - 10 * 60_000;
 
 async function main(): Promise<void> {
   if (KEEP && KIND === "pglite") throw new Error("BENCH_KEEP keeps a PostgreSQL database; unset BENCH_DB");
   const kept: Kept | null = KEEP && fs.existsSync(KEEP) ? (JSON.parse(fs.readFileSync(KEEP, "utf8")) as Kept) : null;
+  if (kept && !(Date.now() <= kept.seededAt + KEPT_FOR_MS)) {
+    throw new Error(
+      `The database in ${KEEP} was seeded at ${new Date(kept.seededAt).toISOString()}: its events end an hour later, ` +
+        "and Admit's sweep then ends their live sessions. Drop it and seed again.",
+    );
+  }
   const database = kept ? null : await freshDatabase(KIND, "bench_analytics");
+  const seededAt = Date.now();
+  let recorded = false;
   const env: Record<string, string> = kept
     ? kept.env
     : {
@@ -159,8 +175,9 @@ async function main(): Promise<void> {
         ? await seed(COMPANY_EVENTS, 1_000, COMPANY_SESSIONS)
         : null;
     if (KEEP && !kept) {
-      const record: Kept = { url: env.DATABASE_URL, env, event: seeded, company, shape: SHAPE };
+      const record: Kept = { url: env.DATABASE_URL, env, event: seeded, company, shape: SHAPE, seededAt };
       fs.writeFileSync(KEEP, JSON.stringify(record, null, 2), { mode: 0o600 });
+      recorded = true;
       process.stderr.write(`Kept the seeded database ${database!.name} (${KEEP})\n`);
     }
     const port = await freePort();
@@ -243,7 +260,9 @@ async function main(): Promise<void> {
       server.kill("SIGTERM");
       await new Promise((resolve) => server!.once("exit", resolve));
     }
-    if (!KEEP) await database!.drop();
+    // A kept database stays (recorded now or before); one whose seed failed goes.
+    if (database && !recorded) await database.drop();
+    else if (database) fs.rmSync(database.dataDir, { recursive: true, force: true });
   }
 }
 

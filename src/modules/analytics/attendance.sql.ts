@@ -245,8 +245,7 @@ function attendeeParams(scope: AnalyticsScope, sources: AttendeeSources): Attend
 
 /**
  * Rollup rows of the fast events, before the live users are taken out. Filtered by the company
- * (a column of the row, and of idx_attendance_rollups_totals) rather than joined to ev: the scan
- * stays index-only for totals and needs no join per row for breakdowns.
+ * (a column of the row) rather than joined to ev: no join per row.
  */
 const fastRows = (a: AttendeeParams) =>
   `attendance_rollups a WHERE a.event_id = ANY (${a.fast}) AND a.company_id = ${a.company}`;
