@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   const kept: Kept | null = KEEP && fs.existsSync(KEEP) ? (JSON.parse(fs.readFileSync(KEEP, "utf8")) as Kept) : null;
   if (kept && !(Date.now() <= kept.seededAt + KEPT_FOR_MS)) {
     throw new Error(
-      `The database in ${KEEP} was seeded at ${new Date(kept.seededAt).toISOString()}: its events end an hour later, ` +
+      `The database in ${KEEP} was seeded at ${Number.isFinite(kept.seededAt) ? new Date(kept.seededAt).toISOString() : "an unknown time"}: its events end an hour later, ` +
         "and Admit's sweep then ends their live sessions. Drop it and seed again.",
     );
   }
