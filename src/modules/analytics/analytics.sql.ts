@@ -83,6 +83,15 @@ export const evCte = (s: ScopeParams) => `ev AS (
 )`;
 
 /**
+ * The length in milliseconds of a tstzmultirange, as the SQL function analytics_ms() computes it,
+ * written into the statement instead: PostgreSQL cannot inline a SQL function that reads FROM
+ * unnest, and the call costs as much again as the sum (10,000 multiranges: 3.5 µs each through
+ * analytics_ms, 1.7 µs written in). Statements call it once or twice per live user.
+ */
+export const msOf = (islands: string): string =>
+  `(SELECT coalesce(sum(extract(epoch FROM upper(i) - lower(i)) * 1000), 0)::bigint FROM unnest(${islands}) AS i)`;
+
+/**
  * Where a live session (alias s, its event's ev row) ends as analytics sees it: what the session
  * sweep (SWEEP_SQL in the session service) will write once it passes by (the first limit reached
  * of the inactivity window, ejectAt and the event's end), or now while none is reached.

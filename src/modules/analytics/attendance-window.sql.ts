@@ -2,7 +2,7 @@
  * The SQL of attendees over a window that cuts sessions: from the segments
  * (attendance-window.entity.ts). The vocabulary is in analytics.sql.ts.
  */
-import { evCte, liveEnd, scopeParams, type AnalyticsScope, type Statement } from "./analytics.sql";
+import { evCte, liveEnd, msOf, scopeParams, type AnalyticsScope, type Statement } from "./analytics.sql";
 
 /** Where an open side of a window lies: before and after any session. */
 const WINDOW_START = new Date(0);
@@ -126,8 +126,8 @@ export function windowTotalsSql(scope: AnalyticsScope): Statement {
                      AND (la.with_registration
                           OR EXISTS (SELECT 1 FROM registrants r WHERE r.event_id = u.event_id AND r.user_id = u.user_id AND r.cancelled_at IS NULL))) AS registered,
                coalesce(seg.present, false) AS seg_present, coalesce(seg.registered, false) AS seg_registered,
-               analytics_ms(coalesce(seg.islands, '{}')) AS seg_ms,
-               analytics_ms(coalesce(seg.islands, '{}') + coalesce(la.islands, '{}')) AS ms
+               ${msOf("coalesce(seg.islands, '{}')")} AS seg_ms,
+               ${msOf("coalesce(seg.islands, '{}') + coalesce(la.islands, '{}')")} AS ms
           FROM live_u u
           LEFT JOIN live_seg seg ON seg.event_id = u.event_id AND seg.user_id = u.user_id
           LEFT JOIN live_a la ON la.event_id = u.event_id AND la.user_id = u.user_id

@@ -6,6 +6,7 @@
 import {
   evCte,
   liveEnd,
+  msOf,
   Params,
   pendingCte,
   placeholders,
@@ -183,8 +184,7 @@ function attendeeCtes(a: AttendeeParams, detail: Detail, nearPage?: string): str
            -- after the rollup's islands end (most do) just adds its length (one_ms).
            CASE WHEN l.sessions = 1 AND (r.user_id IS NULL OR upper(r.islands) <= l.live_start)
                 THEN coalesce(r.attended_ms, 0) + l.one_ms
-                ELSE (SELECT coalesce(sum(extract(epoch FROM upper(i) - lower(i)) * 1000), 0)::bigint
-                        FROM unnest(l.islands + coalesce(r.islands, '{}')) AS i) END AS attended_ms,
+                ELSE ${msOf("l.islands + coalesce(r.islands, '{}')")} END AS attended_ms,
            GREATEST(l.role_rank, r.role_rank) AS role_rank,
            ${sessionRegistrants("ARRAY(SELECT DISTINCT unnest(l.session_registrant_ids || coalesce(r.session_registrant_ids, '{}')))")} AS session_registrant_ids,
            CASE WHEN r.latest_joined_at IS NULL OR (l.latest_joined_at, l.latest_session_id) > (r.latest_joined_at, r.latest_session_id)
