@@ -107,16 +107,13 @@ export async function mintAndJoin(
   return { ...(await join(t, eventId, minted.token)), minted };
 }
 
-/**
- * Every row of every table, as sorted JSON (API keys' lastUsedAt aside, which moves with every
- * API call): equal before and after a refused call means the call changed nothing.
- */
 /** Every table's name, per test app (a test's schema does not change under it). */
 const tablesOf = new WeakMap<TestApp, Promise<string[]>>();
 
 /**
- * Every row of every table, as sorted JSON per table (api_keys without last_used_at, which a
- * refused call may touch). One statement: refusals are checked against it twice each.
+ * Every row of every table, as sorted JSON per table (api_keys without last_used_at, which
+ * moves with every API call): equal before and after a refused call means the call changed
+ * nothing. One statement: refusals are checked against it twice each.
  */
 export async function dbState(t: TestApp): Promise<Record<string, string[]>> {
   let tables = tablesOf.get(t);
