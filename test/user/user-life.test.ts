@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { codeOf, ok, usingPglite, useTestApp } from "../support/harness";
 import { makeCompany, makeEvent, makeUser, TestCompany } from "../support/factories";
-import { addPrincipals, beat, BEAT, join, joinRaw, mint, SESSION, VALIDATE } from "../join/join-helpers";
+import { addPrincipals, beat, BEAT, dbState, join, joinRaw, mint, SESSION, VALIDATE } from "../join/join-helpers";
 import { createLink } from "../federation/login-link-helpers";
 import { CREATE_SECRET, fresh, partnerJoin, signPartner } from "../federation/partner-helpers";
 import { createEndpoint } from "../webhook/helpers";
@@ -169,16 +169,7 @@ describe("deleteUser", () => {
 
   /** Every row of every table, as text: what a dump holds (PGlite has no pg_dump). */
   async function dumpAsText(): Promise<string> {
-    const tables: { table_name: string }[] = await t.db.dataSource.query(
-      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
-    );
-    const parts: string[] = [];
-    for (const { table_name } of tables) {
-      const rows: { line: string }[] = await t.db.dataSource.query(
-        `SELECT row_to_json(x)::text AS line FROM "${table_name}" x`,
-      );
-      parts.push(`-- ${table_name}`, ...rows.map((r) => r.line));
-    }
+    const parts = Object.entries(await dbState(t)).flatMap(([table, rows]) => [`-- ${table}`, ...rows]);
     if (!usingPglite()) {
       parts.push(
         execFileSync("pg_dump", ["--data-only", process.env.ADMIT_TEST_DATABASE_URL!], {
